@@ -1,0 +1,52 @@
+"""Turn revert data into the contract's custom error name and arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector
+
+from registry.errors import ContractReverted
+
+_BUILTIN = {
+    function_signature_to_4byte_selector("Error(string)"): ("Error", ["string"]),
+    function_signature_to_4byte_selector("Panic(uint256)"): ("Panic", ["uint256"]),
+}
+
+
+def _canonical_type(param: dict[str, Any]) -> str:
+    kind: str = param["type"]
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical_type(c) for c in param["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+class RevertDecoder:
+    """Knows the custom errors of a set of ABIs, keyed by 4-byte selector."""
+
+    def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[str]]] = dict(_BUILTIN)
+        for abi in abis:
+            for item in abi:
+                if item.get("type") != "error":
+                    continue
+                types = [_canonical_type(p) for p in item["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+                self._errors[selector] = (item["name"], types)
+
+    def decode(self, data: bytes | str | None) -> ContractReverted:
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else (data or b"")
+        if len(raw) < 4:
+            return ContractReverted("UnknownRevert", (), raw)
+        known = self._errors.get(raw[:4])
+        if known is None:
+            return ContractReverted("UnknownRevert", (raw[:4].hex(),), raw)
+        name, types = known
+        try:
+            args = tuple(abi_decode(types, raw[4:]))
+        except Exception:  # malformed payload: keep the name, drop the arguments
+            args = ()
+        return ContractReverted(name, args, raw)

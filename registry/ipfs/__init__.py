@@ -1,0 +1,1 @@
+"""IPFS side of Twinmark: content identifiers and stores."""

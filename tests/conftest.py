@@ -1,0 +1,24 @@
+"""Shared fixtures: one real Anvil node per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from web3 import Web3
+
+from registry.chain.anvil import Anvil
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    # Auto-impersonation lets tests send from any address; keys are only needed to sign messages.
+    node = Anvil(extra_args=("--auto-impersonate", "--gas-limit", "60000000"))
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def w3(anvil: Anvil) -> Web3:
+    return Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
