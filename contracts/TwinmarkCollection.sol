@@ -67,9 +67,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
     bytes32 public constant STATUS_TYPEHASH =
         keccak256("ReportStatus(uint256 tokenId,uint8 status,uint256 nonce,uint256 deadline)");
 
-    ITwinmarkRegistry private _registry;
     uint64 private _brandId;
-    uint8 private _brandFlags;
     mapping(address account => uint8) private _roles;
     mapping(uint256 tokenId => bytes32) private _contentDigests;
     mapping(uint256 tokenId => uint256) private _links; // physical token id << 160 | collection
@@ -77,19 +75,18 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
     string private _symbol;
     string private _contractURI;
 
-    /// @notice A batch was minted; its tokens are `firstTokenId .. firstTokenId + size - 1`.
+    /// @notice A batch was minted; its tokens are `batchId * 10_000 + 1 .. batchId * 10_000 + size`.
     event BatchMinted(
         uint256 indexed batchId,
         address indexed minter,
         address indexed custodian,
-        uint256 firstTokenId,
         uint256 size,
         Kind kind,
         bytes32 anchor,
         bytes32 claimRoot
     );
-    /// @notice A twin left the brand's custody through a claim.
-    event Claimed(uint256 indexed tokenId, address indexed to);
+    /// @notice A twin left the brand's custody through a claim (the recipient is in the Transfer).
+    event Claimed(uint256 indexed tokenId);
     /// @notice A twin's status changed.
     event StatusChanged(uint256 indexed tokenId, Status status, address indexed by);
     /// @notice A twin's content anchor was replaced; the previous anchor is in earlier events.
@@ -125,7 +122,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
     error TwinmarkCollectionInvalidLink(uint256 tokenId);
 
     modifier onlyBrandAdmin() {
-        if (msg.sender != _registry.brandAdmin(_brandId)) revert TwinmarkCollectionUnauthorized(msg.sender);
+        if (msg.sender != _registry().brandAdmin(_brandId)) revert TwinmarkCollectionUnauthorized(msg.sender);
         _;
     }
 
@@ -149,7 +146,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
         uint96 royaltyBps,
         address initialMinter
     ) external initializer {
-        _registry = ITwinmarkRegistry(msg.sender);
+        _registryAddress = msg.sender;
         _brandId = uint64(brandId_);
         _name = name_;
         _symbol = symbol_;
@@ -164,7 +161,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
 
     /// @inheritdoc ITwinmarkCollection
     function setBrandFlags(uint8 flags) external {
-        if (msg.sender != address(_registry)) revert TwinmarkCollectionUnauthorized(msg.sender);
+        if (msg.sender != _registryAddress) revert TwinmarkCollectionUnauthorized(msg.sender);
         _brandFlags = flags;
         emit BrandFlagsChanged(flags);
     }
@@ -222,7 +219,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
         if (size == 0 || size > MAX_BATCH_SIZE) revert TwinmarkCollectionInvalidBatchSize(size);
         if (anchor == bytes32(0)) revert TwinmarkCollectionInvalidAnchor();
         firstTokenId = _mintBatch(batchId, custodian, size, kind, anchor, claimRoot);
-        emit BatchMinted(batchId, msg.sender, custodian, firstTokenId, size, kind, anchor, claimRoot);
+        emit BatchMinted(batchId, msg.sender, custodian, size, kind, anchor, claimRoot);
     }
 
     // ---------------------------------------------------------------- claims
@@ -257,7 +254,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(tokenId, claimKey))));
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert TwinmarkCollectionInvalidClaimProof(tokenId);
         _move(owner, to, tokenId, state, _FLAG_CLAIMED);
-        emit Claimed(tokenId, to);
+        emit Claimed(tokenId);
     }
 
     // ---------------------------------------------------------------- signed owner actions
@@ -363,7 +360,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
             delete _links[tokenId];
         } else {
             if (
-                _registry.brandOf(physicalCollection) != _brandId ||
+                _registry().brandOf(physicalCollection) != _brandId ||
                 ITwinmarkCollection(physicalCollection).kindOf(physicalTokenId) != Kind.Physical ||
                 physicalTokenId >= 1 << 96
             ) revert TwinmarkCollectionInvalidLink(tokenId);
@@ -441,7 +438,7 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
 
     /// @notice The registry that deployed this collection and the brand that owns it.
     function brand() external view returns (address registry, uint256 brandId, uint8 flags) {
-        return (address(_registry), _brandId, _brandFlags);
+        return (_registryAddress, _brandId, _brandFlags);
     }
 
     /// @notice Whether `account` may mint and act for the brand on twins.
@@ -466,6 +463,10 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _registry() private view returns (ITwinmarkRegistry) {
+        return ITwinmarkRegistry(_registryAddress);
+    }
 
     function _setRole(address account, uint8 role, bool allowed) private {
         _roles[account] = allowed ? _roles[account] | role : _roles[account] & ~role;

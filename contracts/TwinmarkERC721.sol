@@ -57,8 +57,11 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
     mapping(uint256 tokenId => uint256) private _tokenApprovals;
     mapping(address owner => mapping(address operator => bool)) private _operatorApprovals;
 
-    uint64 internal _nextBatchId;
-    uint64 internal _minted;
+    // One slot read and written by every mint: the brand gate next to the counters a mint bumps.
+    address internal _registryAddress;
+    uint8 internal _brandFlags;
+    uint40 internal _nextBatchId;
+    uint48 internal _minted;
     uint64 internal _burned;
 
     /// @dev Raised when a stolen twin is asked to move.
@@ -206,7 +209,7 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
     function _burn(address owner, uint256 tokenId, uint256 state) internal {
         if (_statusOf(state) == _STATUS_STOLEN) revert TwinmarkERC721TwinStolen(tokenId);
         unchecked {
-            // `owner` owns this token; `_burned` never exceeds `_minted`, a uint64.
+            // `owner` owns this token; `_burned` never exceeds `_minted`, a uint48.
             _balances[owner] -= 1;
             _burned += 1;
         }
@@ -236,11 +239,11 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
         _batches[batchId] = Batch(to, uint16(size), kind, uint40(block.timestamp));
         _batchAnchors[batchId] = anchor;
         if (claimRoot != bytes32(0)) _claimRoots[batchId] = claimRoot;
+        _minted += uint48(size); // checked: 2^48 twins is the collection's hard limit
+        _nextBatchId = uint40(batchId + 1);
         unchecked {
-            // size <= 4096 and batch ids are uint64: none of these sums can overflow.
+            // size <= 4096, batch ids < 2^40 and balances never exceed `_minted`: no overflow.
             _balances[to] += size;
-            _minted += uint64(size);
-            _nextBatchId = uint64(batchId + 1);
             firstTokenId = batchId * ID_STRIDE + 1;
         }
         uint256 end = firstTokenId + size;
