@@ -245,7 +245,10 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
         uint256 batchId = tokenId / ID_STRIDE;
         bytes32 root = _claimRoots[batchId];
         if (root == bytes32(0)) revert TwinmarkCollectionNotClaimable(tokenId);
-        if (owner != _batches[batchId].custodian) revert TwinmarkCollectionNotInCustody(tokenId);
+        // An untouched token (owner field zero) is by definition still with the batch custodian.
+        if (address(uint160(state)) != address(0) && owner != _batches[batchId].custodian) {
+            revert TwinmarkCollectionNotInCustody(tokenId);
+        }
         address claimKey = ECDSA.recover(
             _hashTypedDataV4(keccak256(abi.encode(CLAIM_TYPEHASH, tokenId, to, deadline))),
             r,

@@ -17,20 +17,20 @@ from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.chain.anvil import Anvil  # noqa: E402
-from registry.ipfs.cid import RAW, cid_v1, cid_v1_bytes  # noqa: E402
-from tests.contracts.chain import (  # noqa: E402
+from registry.chain import typed_data
+from registry.chain.anvil import Anvil
+from registry.errors import ContractReverted
+from registry.ipfs.cid import RAW, cid_v1, cid_v1_bytes
+from tests.contracts.chain import (
     Chain,
+    claim_args,
     deploy_twinmark,
     hardhat_artifact,
     mint,
     mint_claimable,
-    claim_args,
     random_digest,
     transfer_sig,
 )
-from registry.chain import typed_data  # noqa: E402
-from registry.errors import ContractReverted  # noqa: E402
 
 TARGETS = {"batch of 1,000": 2_500, "single mint": 100_000, "claim": 80_000, "signed transfer": 80_000}
 
@@ -43,7 +43,9 @@ def main() -> None:
         rows: list[tuple[str, int | None, int, int | None]] = []  # (op, twinmark, twins, reference)
 
         # --- Twinmark
-        fn = d.registry.functions.createCollection(d.brand_a, "Maison A Bags", "MSNB", "ipfs://c", d.admin_a, 500, d.minter_a)
+        fn = d.registry.functions.createCollection(
+            d.brand_a, "Maison A Bags", "MSNB", "ipfs://c", d.admin_a, 500, d.minter_a
+        )
         collection_gas = chain.send(fn, d.admin_a)["gasUsed"]
         _, r1 = mint(d, 1, custodian=chain.new_account().address)  # custodian's first twin
         _, r100 = mint(d, 100)
@@ -52,46 +54,63 @@ def main() -> None:
         claimable = mint_claimable(d, 1000)
         buyer = chain.new_account()
         token = claimable.first + 500
-        claim_gas = chain.send(d.col_a.functions.claim(*claim_args(d, d.col_a, claimable, token, buyer.address)), d.operator)["gasUsed"]
+        claim_gas = chain.send(
+            d.col_a.functions.claim(*claim_args(d, d.col_a, claimable, token, buyer.address)), d.operator
+        )["gasUsed"]
         other = claimable.first + 7
-        claim2_gas = chain.send(d.col_a.functions.claim(*claim_args(d, d.col_a, claimable, other, buyer.address)), d.operator)["gasUsed"]
+        claim2_gas = chain.send(
+            d.col_a.functions.claim(*claim_args(d, d.col_a, claimable, other, buyer.address)), d.operator
+        )["gasUsed"]
         second = chain.new_account()
-        signed_gas = chain.send(d.col_a.functions.transferBySig(*transfer_sig(d, d.col_a, buyer, second.address, token)), d.operator)["gasUsed"]
+        signed_gas = chain.send(
+            d.col_a.functions.transferBySig(*transfer_sig(d, d.col_a, buyer, second.address, token)), d.operator
+        )["gasUsed"]
         third = chain.new_account().address
         plain_gas = chain.send(d.col_a.functions.transferFrom(second.address, third, token), second.address)["gasUsed"]
         second_owner = chain.new_account()
-        chain.send(d.col_a.functions.claim(*claim_args(d, d.col_a, claimable, claimable.first + 8, second_owner.address)), d.operator)
-        signed2_gas = chain.send(d.col_a.functions.transferBySig(*transfer_sig(d, d.col_a, second_owner, third, claimable.first + 8)), d.operator)["gasUsed"]
+        chain.send(
+            d.col_a.functions.claim(*claim_args(d, d.col_a, claimable, claimable.first + 8, second_owner.address)),
+            d.operator,
+        )
+        signed2_gas = chain.send(
+            d.col_a.functions.transferBySig(*transfer_sig(d, d.col_a, second_owner, third, claimable.first + 8)),
+            d.operator,
+        )["gasUsed"]
         nonce = d.col_a.functions.twin(other).call()[6]
         deadline = chain.now() + 3600
-        payload = typed_data.typed_data("ReportStatus", chain.chain_id, d.col_a.address,
-                                        {"tokenId": other, "status": 2, "nonce": nonce, "deadline": deadline})
+        payload = typed_data.typed_data(
+            "ReportStatus",
+            chain.chain_id,
+            d.col_a.address,
+            {"tokenId": other, "status": 2, "nonce": nonce, "deadline": deadline},
+        )
         status_gas = chain.send(
             d.col_a.functions.reportStatusBySig(other, 2, nonce, deadline, typed_data.sign(buyer, payload)), d.operator
         )["gasUsed"]
         record = cid_v1_bytes(RAW, random_digest())
         service_gas = chain.send(d.col_a.functions.recordService(token, record), d.provider_a)["gasUsed"]
-        update_gas = chain.send(d.col_a.functions.updateContent(token, cid_v1_bytes(RAW, random_digest())), d.minter_a)["gasUsed"]
+        update_gas = chain.send(d.col_a.functions.updateContent(token, cid_v1_bytes(RAW, random_digest())), d.minter_a)[
+            "gasUsed"
+        ]
 
         # --- Reference: one stored ipfs:// CIDv1 URI per token
         ref_art = hardhat_artifact("reference/ReferenceURIStorageNFT.sol", "ReferenceURIStorageNFT")
         deployer = d.operator
-        ref_deploy = w3.eth.wait_for_transaction_receipt(
-            w3.eth.contract(abi=ref_art.abi, bytecode=ref_art.bytecode).constructor(deployer).transact({"from": deployer})
-        )
-        ref = w3.eth.contract(address=ref_deploy["contractAddress"], abi=ref_art.abi)
-        uri = lambda: f"ipfs://{cid_v1(RAW, random_digest())}"  # noqa: E731
+        ref, ref_receipt = chain.deploy_with_receipt(ref_art, deployer, deployer)
+        ref_deploy_gas = ref_receipt["gasUsed"]
         ref1 = chain.send(ref.functions.mint(deployer, uri()), deployer)["gasUsed"]
         ref100 = chain.send(ref.functions.mintBatch(deployer, [uri() for _ in range(100)]), deployer)["gasUsed"]
         try:
-            ref1000: int | None = chain.send(ref.functions.mintBatch(deployer, [uri() for _ in range(1000)]), deployer, gas=30_000_000)["gasUsed"]
+            ref1000: int | None = chain.send(
+                ref.functions.mintBatch(deployer, [uri() for _ in range(1000)]), deployer, gas=30_000_000
+            )["gasUsed"]
         except (ContractReverted, ValueError, Exception):  # out of gas within the 30M block
             ref1000 = None
         holder = Account.create().address
         ref_plain = chain.send(ref.functions.transferFrom(deployer, holder, 1), deployer)["gasUsed"]
 
         rows = [
-            ("deploy brand collection (clone)", collection_gas, 1, ref_deploy["gasUsed"]),
+            ("deploy brand collection (clone)", collection_gas, 1, ref_deploy_gas),
             ("single mint (custodian's first twin)", r1["gasUsed"], 1, ref1),
             ("single mint (custodian holds twins)", r1b["gasUsed"], 1, None),
             ("batch of 100", r100["gasUsed"], 100, ref100),
@@ -106,6 +125,10 @@ def main() -> None:
             ("content update", update_gas, 1, None),
         ]
         print_table(rows)
+
+
+def uri() -> str:
+    return f"ipfs://{cid_v1(RAW, random_digest())}"
 
 
 def fmt(v: Any) -> str:

@@ -57,10 +57,14 @@ class Anvil:
     def start(self, timeout: float = 20.0) -> str:
         args = [
             anvil_binary(),
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--chain-id", str(self.chain_id),
-            "--hardfork", "prague",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(self.chain_id),
+            "--hardfork",
+            "prague",
             "--silent",
             *self.extra_args,
         ]

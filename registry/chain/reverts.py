@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import function_signature_to_4byte_selector
 
 from registry.errors import ContractReverted
 
@@ -37,8 +37,16 @@ class RevertDecoder:
                 selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
                 self._errors[selector] = (item["name"], types)
 
-    def decode(self, data: bytes | str | None) -> ContractReverted:
-        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else (data or b"")
+    def decode(self, data: object) -> ContractReverted:
+        """Decodes revert data as web3 reports it: hex text, bytes, or `{"data": hex}`."""
+        if isinstance(data, dict):
+            data = data.get("data")
+        if isinstance(data, str):
+            raw = bytes.fromhex(data.removeprefix("0x"))
+        elif isinstance(data, bytes | bytearray):
+            raw = bytes(data)
+        else:
+            raw = b""
         if len(raw) < 4:
             return ContractReverted("UnknownRevert", (), raw)
         known = self._errors.get(raw[:4])

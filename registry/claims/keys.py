@@ -12,7 +12,8 @@ import secrets as _secrets
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_canonical_address
+from eth_utils.address import to_canonical_address
+from eth_utils.crypto import keccak
 
 SECRET_BYTES = 20  # 160 bits from the OS CSPRNG; prints as 32 base32 characters
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -49,4 +50,5 @@ def claim_key(secret: str, chain_id: int, collection: str, token_id: int) -> Loc
     while not 0 < key < _SECP256K1_N:  # probability ~2^-128; rehash rather than bias
         material = keccak(material)
         key = int.from_bytes(material, "big")
-    return Account.from_key(key.to_bytes(32, "big"))
+    account: LocalAccount = Account.from_key(key.to_bytes(32, "big"))
+    return account

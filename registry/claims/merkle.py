@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
 
 
 def leaf_hash(token_id: int, claim_key: str) -> bytes:
@@ -31,10 +31,7 @@ class ClaimTree:
         level = [leaf_hash(t, k) for t, k in leaves]
         self._levels = [level]
         while len(level) > 1:
-            level = [
-                _pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-                for i in range(0, len(level), 2)
-            ]
+            level = [_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i] for i in range(0, len(level), 2)]
             self._levels.append(level)
 
     @property

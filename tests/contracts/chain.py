@@ -58,9 +58,15 @@ class Chain:
         return acct
 
     def deploy(self, art: artifacts.Artifact, sender: str, *args: Any) -> Contract:
+        return self.deploy_with_receipt(art, sender, *args)[0]
+
+    def deploy_with_receipt(self, art: artifacts.Artifact, sender: str, *args: Any) -> tuple[Contract, TxReceipt]:
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         receipt = self.send(factory.constructor(*args), sender)
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
+        return self.contract(str(receipt["contractAddress"]), art.abi), receipt
+
+    def contract(self, address: str, abi: list[dict[str, Any]]) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
 
     def send(self, fn: Any, sender: str, gas: int | None = None) -> TxReceipt:
         """Sends a transaction from `sender` (Anvil impersonates it); reverts raise ContractReverted."""
@@ -91,7 +97,7 @@ class Chain:
         return [e["args"] for e in getattr(contract.events, name)().process_receipt(receipt, errors=DISCARD)]
 
     def collection(self, address: str) -> Contract:
-        return self.w3.eth.contract(address=address, abi=artifacts.load("TwinmarkCollection").abi)
+        return self.contract(address, artifacts.load("TwinmarkCollection").abi)
 
 
 @dataclass
@@ -118,9 +124,7 @@ def deploy_twinmark(chain: Chain, accounts: list[str]) -> Deployment:
     chain.send(registry.functions.registerBrand(admin_b, "Atelier B"), operator)
 
     def create(brand: int, admin: str, name: str, symbol: str, minter: str) -> Contract:
-        fn = registry.functions.createCollection(
-            brand, name, symbol, f"ipfs://contract-{symbol}", admin, 500, minter
-        )
+        fn = registry.functions.createCollection(brand, name, symbol, f"ipfs://contract-{symbol}", admin, 500, minter)
         receipt = chain.send(fn, admin)
         event = chain.events(registry, "CollectionCreated", receipt)[0]
         return chain.collection(event["collection"])
@@ -128,8 +132,7 @@ def deploy_twinmark(chain: Chain, accounts: list[str]) -> Deployment:
     col_a = create(1, admin_a, "Maison A", "MSNA", minter_a)
     col_b = create(2, admin_b, "Atelier B", "ATLB", minter_b)
     chain.send(col_a.functions.setServiceProvider(provider_a, True), admin_a)
-    return Deployment(chain, operator, registry, 1, 2, admin_a, admin_b, minter_a, minter_b,
-                      provider_a, col_a, col_b)
+    return Deployment(chain, operator, registry, 1, 2, admin_a, admin_b, minter_a, minter_b, provider_a, col_a, col_b)
 
 
 def random_digest() -> bytes:
@@ -178,13 +181,22 @@ def mint_claimable(d: Deployment, size: int, col: Contract | None = None) -> Cla
 
 
 def claim_args(
-    d: Deployment, col: Contract, batch: ClaimableBatch, token_id: int, to: str,
-    *, secret: str | None = None, deadline: int | None = None, signed_to: str | None = None,
+    d: Deployment,
+    col: Contract,
+    batch: ClaimableBatch,
+    token_id: int,
+    to: str,
+    *,
+    secret: str | None = None,
+    deadline: int | None = None,
+    signed_to: str | None = None,
 ) -> tuple[Any, ...]:
     key = claim_key(secret or batch.secrets[token_id], d.chain.chain_id, col.address, token_id)
     deadline = deadline if deadline is not None else d.chain.now() + 3600
     payload = typed_data.typed_data(
-        "Claim", d.chain.chain_id, col.address,
+        "Claim",
+        d.chain.chain_id,
+        col.address,
         {"tokenId": token_id, "to": signed_to or to, "deadline": deadline},
     )
     r, vs = typed_data.compact(typed_data.sign(key, payload))
@@ -192,14 +204,23 @@ def claim_args(
 
 
 def transfer_sig(
-    d: Deployment, col: Contract, owner: LocalAccount, to: str, token_id: int,
-    *, nonce: int | None = None, deadline: int | None = None, chain_id: int | None = None,
+    d: Deployment,
+    col: Contract,
+    owner: LocalAccount,
+    to: str,
+    token_id: int,
+    *,
+    nonce: int | None = None,
+    deadline: int | None = None,
+    chain_id: int | None = None,
     contract: str | None = None,
 ) -> tuple[Any, ...]:
     nonce = col.functions.twin(token_id).call()[6] if nonce is None else nonce
     deadline = deadline if deadline is not None else d.chain.now() + 3600
     payload = typed_data.typed_data(
-        "TransferTwin", chain_id or d.chain.chain_id, contract or col.address,
+        "TransferTwin",
+        chain_id or d.chain.chain_id,
+        contract or col.address,
         {"to": to, "tokenId": token_id, "nonce": nonce, "deadline": deadline},
     )
     return (to, token_id, nonce, deadline, typed_data.sign(owner, payload))

@@ -75,11 +75,10 @@ def test_operator_approval(d: Deployment, owned) -> None:  # type: ignore[no-unt
 def test_safe_transfer_checks_the_receiver(d: Deployment, owned) -> None:  # type: ignore[no-untyped-def]
     owner, token = owned
     with pytest.raises(ContractReverted, match="ERC721InvalidReceiver"):
-        d.chain.send(
-            d.col_a.functions.safeTransferFrom(owner.address, d.registry.address, token), owner.address
-        )
-    wallet = d.chain.deploy(hardhat_artifact("test/TestContractWallet.sol", "TestContractWallet"),
-                            d.operator, owner.address)
+        d.chain.send(d.col_a.functions.safeTransferFrom(owner.address, d.registry.address, token), owner.address)
+    wallet = d.chain.deploy(
+        hardhat_artifact("test/TestContractWallet.sol", "TestContractWallet"), d.operator, owner.address
+    )
     d.chain.send(d.col_a.functions.safeTransferFrom(owner.address, wallet.address, token), owner.address)
     assert d.col_a.functions.ownerOf(token).call() == wallet.address
 
@@ -121,8 +120,9 @@ def test_signed_transfer_refusals(d: Deployment, owned) -> None:  # type: ignore
 
 def test_signed_transfer_from_an_erc1271_contract_wallet(d: Deployment) -> None:
     signer = d.chain.new_account()
-    wallet = d.chain.deploy(hardhat_artifact("test/TestContractWallet.sol", "TestContractWallet"),
-                            d.operator, signer.address)
+    wallet = d.chain.deploy(
+        hardhat_artifact("test/TestContractWallet.sol", "TestContractWallet"), d.operator, signer.address
+    )
     first, _ = mint(d, 1, custodian=wallet.address)
     to = d.chain.new_account().address
     impostor = d.chain.new_account()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one command that runs every check: install, compile the contracts offline, lint, type-check,
+# then the whole pytest suite against real Anvil nodes. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/bootstrap.sh
+# npm puts node_modules/.bin first on PATH, so Hardhat runs on the project's Node 22.
+npm run --silent build
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy registry scripts
+.venv/bin/python -m pytest "$@"
