@@ -1,4 +1,5 @@
-"""The one error hierarchy of the domain package; the API renders it as problem+json."""
+"""The one error hierarchy of the domain package. The API renders every one of them as an
+RFC 9457 problem (`application/problem+json`) whose `type` ends with the class's stable `code`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,59 @@ from typing import Any
 class TwinmarkError(Exception):
     """Base of every error the domain raises on purpose."""
 
-    #: Stable slug, used as the tail of the problem `type` URI.
-    code = "twinmark-error"
+    code = "internal-error"
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class InvalidInput(TwinmarkError):
+    code, status, title = "invalid-input", 422, "Invalid input"
+
+
+class PayloadTooLarge(TwinmarkError):
+    code, status, title = "payload-too-large", 413, "Payload too large"
+
+
+class Unauthenticated(TwinmarkError):
+    code, status, title = "unauthenticated", 401, "Missing or invalid credentials"
+
+
+class Forbidden(TwinmarkError):
+    code, status, title = "forbidden", 403, "Not allowed"
+
+
+class NotFound(TwinmarkError):
+    code, status, title = "not-found", 404, "Not found"
+
+
+class Conflict(TwinmarkError):
+    code, status, title = "conflict", 409, "Conflict"
+
+
+class ChainUnavailable(TwinmarkError):
+    code, status, title = "chain-unavailable", 503, "Chain node unavailable"
+
+
+class ContentUnavailable(TwinmarkError):
+    code, status, title = "content-unavailable", 503, "Content unavailable"
+
+
+class ContentIntegrityError(TwinmarkError):
+    code, status, title = "content-integrity", 502, "Content does not match its CID"
 
 
 class ContractReverted(TwinmarkError):
     """A contract call reverted; `name` is the custom error (e.g. `TwinmarkCollectionAlreadyClaimed`)."""
 
-    code = "contract-reverted"
+    code, status, title = "contract-reverted", 409, "The contract refused the operation"
 
     def __init__(self, name: str, args: tuple[Any, ...] = (), raw: bytes = b"") -> None:
         self.name = name
         self.error_args = args
         self.raw = raw
-        super().__init__(f"{name}{args!r}" if args else name)
+        super().__init__(f"{name}{args!r}" if args else name, error=name)

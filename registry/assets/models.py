@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from registry.brands.models import utcnow
+
+
+class Asset(SQLModel, table=True):
+    """A file a brand uploaded; twins may only reference their own brand's assets."""
+
+    __tablename__ = "assets"
+
+    brand_id: str = Field(foreign_key="brands.id", primary_key=True)
+    cid: str = Field(primary_key=True)
+    media_type: str
+    size: int
+    filename: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)

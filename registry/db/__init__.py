@@ -1,0 +1,1 @@
+"""SQL registry: engine, sessions and migrations."""

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from registry.brands.models import utcnow
+
+
+class JobState(StrEnum):
+    accepted = "accepted"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+
+
+class ChunkState(StrEnum):
+    """One on-chain batch moves validated -> stored -> sent -> confirmed -> recorded (or failed)."""
+
+    validated = "validated"
+    stored = "stored"  # batch id reserved, metadata directory stored and pinned
+    sent = "sent"  # mint transaction signed and broadcast
+    confirmed = "confirmed"  # mined successfully (with the configured confirmations)
+    recorded = "recorded"  # twins written to the registry
+    failed = "failed"
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("brand_id", "idempotency_key"),)
+
+    id: str = Field(primary_key=True)
+    brand_id: str = Field(foreign_key="brands.id", index=True)
+    idempotency_key: str | None = None
+    request_hash: str
+    kind: str  # "twin" or "batch"
+    state: str = JobState.accepted
+    total: int
+    recorded: int = 0
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Chunk(SQLModel, table=True):
+    __tablename__ = "job_chunks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True)
+    seq: int
+    collection: str = Field(foreign_key="collections.address")
+    twin_kind: int  # 0 physical, 1 virtual (one kind per on-chain batch)
+    size: int
+    state: str = Field(default=ChunkState.validated, index=True)
+    batch_id: int | None = Field(default=None, sa_type=BigInteger)
+    dir_cid: str | None = None
+    tx_hash: str | None = None
+    block_number: int | None = Field(default=None, sa_type=BigInteger)
+    error: str | None = None
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of validated twin inputs
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Identifier(SQLModel, table=True):
+    """GTIN + serial reserved by a job: a physical item gets one twin, whatever races happen."""
+
+    __tablename__ = "identifiers"
+
+    gtin: str = Field(primary_key=True)
+    serial: str = Field(primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True)
+
+
+class Lease(SQLModel, table=True):
+    """Who runs the mint worker: one holder at a time across processes."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime

@@ -1,0 +1,227 @@
+"""Accepting mint requests: validate everything first, then persist one job with its chunks.
+
+Nothing touches the chain or IPFS here; the worker does that. A request either becomes a job in
+one database transaction or is refused whole, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from registry.assets.models import Asset
+from registry.assets.service import GLB, IMAGE_TYPES
+from registry.brands.models import Brand, Collection
+from registry.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from registry.jobs.models import Chunk, Identifier, Job, JobState
+from registry.settings import Settings
+from registry.twins import metadata
+from registry.twins.models import Twin
+from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn
+
+AnyTwin = PhysicalTwinIn | VirtualTwinIn
+KIND_CODE = {"physical": 0, "virtual": 1}
+
+
+def request_digest(kind: str, body: Any) -> str:
+    return hashlib.sha256(kind.encode() + b"\0" + json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def find_by_key(session: Session, brand_id: str, key: str) -> Job | None:
+    return session.exec(select(Job).where(Job.brand_id == brand_id, Job.idempotency_key == key)).first()
+
+
+def _check_assets(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> None:
+    wanted: dict[str, tuple[str, ...]] = {}
+    for t in twins:
+        if isinstance(t, PhysicalTwinIn):
+            wanted.update({cid: IMAGE_TYPES for cid in t.images})
+        else:
+            wanted[t.preview_image] = IMAGE_TYPES
+            wanted.update({r.model: (GLB,) for r in t.representations})
+    if not wanted:
+        return
+    known = {
+        a.cid: a.media_type
+        for a in session.exec(select(Asset).where(Asset.brand_id == brand_id, col(Asset.cid).in_(list(wanted))))
+    }
+    for cid, types in wanted.items():
+        if cid not in known:
+            raise InvalidInput(f"asset {cid} was not uploaded by this brand (POST /v1/assets first)")
+        if known[cid] not in types:
+            raise InvalidInput(f"asset {cid} is {known[cid]}, expected one of {', '.join(types)}")
+
+
+def _check_identifiers(session: Session, twins: Sequence[AnyTwin]) -> list[tuple[str, str]]:
+    pairs = [(t.gtin, t.serial) for t in twins if isinstance(t, PhysicalTwinIn)]
+    if len(set(pairs)) != len(pairs):
+        seen: set[tuple[str, str]] = set()
+        dupes = [p for p in pairs if p in seen or seen.add(p)]  # type: ignore[func-returns-value]
+        raise InvalidInput(f"GTIN/serial repeated within the request: {dupes[:5]}")
+    taken: list[tuple[str, str]] = []
+    by_gtin: dict[str, list[str]] = {}
+    for gtin, serial in pairs:
+        by_gtin.setdefault(gtin, []).append(serial)
+    for gtin, serials in by_gtin.items():
+        for i in range(0, len(serials), 500):
+            rows = session.exec(
+                select(Identifier).where(Identifier.gtin == gtin, col(Identifier.serial).in_(serials[i : i + 500]))
+            )
+            taken += [(r.gtin, r.serial) for r in rows]
+    if taken:
+        raise Conflict(f"these GTIN/serial pairs already have a twin: {taken[:5]}")
+    return pairs
+
+
+def _check_links(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> None:
+    for t in twins:
+        if isinstance(t, VirtualTwinIn) and t.physical_twin is not None:
+            ref = t.physical_twin
+            target = session.get(Twin, (ref.contract, ref.token_id))
+            if target is None:
+                raise NotFound(f"physical twin {ref.contract}/{ref.token_id} is not in the registry")
+            if target.brand_id != brand_id:
+                raise InvalidInput("a virtual twin can only link to a physical twin of the same brand")
+            if target.kind != "physical":
+                raise InvalidInput(f"twin {ref.contract}/{ref.token_id} is not a physical twin")
+
+
+def submit(
+    session: Session,
+    settings: Settings,
+    *,
+    brand: Brand,
+    collections: list[Collection],
+    twins: Sequence[AnyTwin],
+    kind: str,
+    idempotency_key: str | None,
+    digest: str,
+) -> tuple[Job, bool]:
+    """The job for this request and whether it was created now (False: an idempotent replay)."""
+    if idempotency_key:
+        existing = find_by_key(session, brand.id, idempotency_key)
+        if existing is not None:
+            if existing.request_hash != digest:
+                raise Conflict("this Idempotency-Key was used for a different request")
+            return existing, False
+    if len(twins) > settings.max_twins_per_request:
+        raise PayloadTooLarge(f"at most {settings.max_twins_per_request} twins per request")
+    owned = {c.address.lower(): c for c in collections}
+    default = collections[0]
+    _check_assets(session, brand.id, twins)
+    _check_links(session, brand.id, twins)
+    pairs = _check_identifiers(session, twins)
+
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for t in twins:
+        target = owned.get((t.collection or default.address).lower())
+        if target is None:
+            raise NotFound(f"collection {t.collection} does not belong to this brand")
+        if isinstance(t, PhysicalTwinIn):
+            doc = metadata.physical(t, brand=brand.name, base_url=settings.base_url)
+            item: dict[str, Any] = {"kind": "physical", "name": t.name, "gtin": t.gtin, "serial": t.serial}
+        else:
+            doc = metadata.virtual(t, brand=brand.name)
+            link = t.physical_twin.model_dump() if t.physical_twin else None
+            item = {"kind": "virtual", "name": t.name, "link": link}
+        item["metadata"] = doc
+        groups.setdefault((target.address, KIND_CODE[t.kind]), []).append(item)
+
+    job = Job(
+        id=str(uuid.uuid4()),
+        brand_id=brand.id,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        kind=kind,
+        total=len(twins),
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its job.
+        existing = find_by_key(session, brand.id, idempotency_key or "")
+        if existing is None or existing.request_hash != digest:
+            raise Conflict("this Idempotency-Key was used for a different request") from None
+        return existing, False
+    session.add_all(Identifier(gtin=g, serial=s, job_id=job.id) for g, s in pairs)
+    seq = 0
+    for (address, kind_code), items in groups.items():
+        for i in range(0, len(items), settings.chunk_size):
+            part = items[i : i + settings.chunk_size]
+            session.add(
+                Chunk(
+                    job_id=job.id,
+                    seq=seq,
+                    collection=address,
+                    twin_kind=kind_code,
+                    size=len(part),
+                    payload=json.dumps(part, separators=(",", ":")),
+                )
+            )
+            seq += 1
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("a GTIN/serial pair of this request was just taken by another request") from None
+    return job, True
+
+
+def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) -> dict[str, Any]:
+    chunks = session.exec(select(Chunk).where(Chunk.job_id == job.id).order_by(col(Chunk.seq))).all()
+    twins = session.exec(
+        select(Twin)
+        .where(Twin.job_id == job.id)
+        .order_by(col(Twin.collection), col(Twin.token_id))
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "state": job.state,
+        "error": job.error,
+        "counts": {"requested": job.total, "recorded": job.recorded},
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "batches": [
+            {
+                "seq": c.seq,
+                "collection": c.collection,
+                "size": c.size,
+                "state": c.state,
+                "batch_id": c.batch_id,
+                "directory_cid": c.dir_cid,
+                "tx_hash": c.tx_hash,
+                "error": c.error,
+            }
+            for c in chunks
+        ],
+        "twins": [
+            {
+                "contract": t.collection,
+                "token_id": t.token_id,
+                "kind": t.kind,
+                "name": t.name,
+                "gtin": t.gtin,
+                "serial": t.serial,
+                "token_uri": t.token_uri,
+                "tx_hash": t.tx_hash,
+            }
+            for t in twins
+        ],
+    }
+
+
+def mark(job: Job, state: JobState, error: str | None = None) -> None:
+    job.state = state
+    job.error = error
+    job.updated_at = datetime.now(UTC)

@@ -1,0 +1,356 @@
+"""The durable mint pipeline.
+
+Each chunk (one on-chain batch) moves validated -> stored -> sent -> confirmed -> recorded, every
+state persisted before the next step starts. The contract makes a mint name its batch id, so a
+batch can be minted once and only once: whatever the worker finds after a crash (a transaction
+that was broadcast but not recorded, one that was dropped, one that reverted because an earlier
+copy landed), it asks the chain whether batch N carries this chunk's directory and moves on from
+the answer. Only one worker holds the lease at a time, across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from registry.brands.models import Collection
+from registry.chain.client import TwinmarkChain, mint_gas
+from registry.db.engine import session_scope
+from registry.errors import ChainUnavailable, ContentUnavailable, ContractReverted
+from registry.ipfs.cid import CID
+from registry.ipfs.store import ContentStore, add_directory
+from registry.ipfs.unixfs import import_bytes
+from registry.jobs.models import Chunk, ChunkState, Job, JobState, Lease
+from registry.jobs.service import mark
+from registry.settings import Settings
+from registry.twins.metadata import canonical
+from registry.twins.models import Twin
+
+log = logging.getLogger(__name__)
+LEASE = "mint-worker"
+MAX_IN_FLIGHT = 32
+
+
+def token_id(batch_id: int, index: int) -> int:
+    return batch_id * 10_000 + index + 1
+
+
+def chunk_files(chunk: Chunk, batch_id: int) -> dict[str, bytes]:
+    """The batch directory: one canonical metadata file per token, named by token id."""
+    items = json.loads(chunk.payload)
+    return {str(token_id(batch_id, i)): canonical(item["metadata"]) for i, item in enumerate(items)}
+
+
+class MintWorker:
+    def __init__(self, engine: Engine, chain: TwinmarkChain, store: ContentStore, settings: Settings) -> None:
+        self.engine = engine
+        self.chain = chain
+        self.store = store
+        self.settings = settings
+        self.holder = f"{uuid.uuid4()}"
+        self._lease_until = datetime.min.replace(tzinfo=UTC)
+
+    # ------------------------------------------------------------ lease
+
+    def hold_lease(self) -> bool:
+        now = datetime.now(UTC)
+        if now < self._lease_until - timedelta(seconds=self.settings.worker_lease_seconds / 2):
+            return True
+        until = now + timedelta(seconds=self.settings.worker_lease_seconds)
+        try:
+            with session_scope(self.engine) as s:
+                lease = s.exec(select(Lease).where(Lease.name == LEASE).with_for_update()).first()
+                if lease is None:
+                    s.add(Lease(name=LEASE, holder=self.holder, expires_at=until))
+                elif lease.holder == self.holder or lease.expires_at < now:
+                    lease.holder, lease.expires_at = self.holder, until
+                else:
+                    return False
+        except IntegrityError:
+            return False
+        self._lease_until = until
+        return True
+
+    def release_lease(self) -> None:
+        with session_scope(self.engine) as s:
+            lease = s.get(Lease, LEASE)
+            if lease is not None and lease.holder == self.holder:
+                s.delete(lease)
+        self._lease_until = datetime.min.replace(tzinfo=UTC)
+
+    # ------------------------------------------------------------ loop
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if not self.hold_lease():
+                stop.wait(min(1.0, self.settings.worker_lease_seconds / 4))
+                continue
+            try:
+                busy = self.step()
+            except (ChainUnavailable, ContentUnavailable) as exc:
+                log.warning("mint worker waiting: %s", exc)
+                stop.wait(1.0)
+                continue
+            if not busy:
+                stop.wait(self.settings.worker_poll_seconds)
+        self.release_lease()
+
+    def step(self) -> bool:
+        """One pass over unfinished chunks; True when something moved."""
+        moved = self._advance_sent()
+        moved |= self._record_confirmed()
+        moved |= self._dispatch()
+        return moved
+
+    def drain(self, timeout: float = 120.0) -> None:
+        """Runs passes until no chunk is unfinished (for tools and tests)."""
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        while datetime.now(UTC) < deadline:
+            self.hold_lease()
+            self.step()
+            with session_scope(self.engine) as s:
+                open_chunks = s.exec(
+                    select(func.count()).where(
+                        col(Chunk.state).in_([ChunkState.validated, ChunkState.stored, ChunkState.sent, ChunkState.confirmed])
+                    )
+                ).one()
+            if open_chunks == 0:
+                return
+        raise TimeoutError("chunks still unfinished")
+
+    # ------------------------------------------------------------ validated/stored -> sent
+
+    def _dispatch(self) -> bool:
+        with session_scope(self.engine) as s:
+            in_flight = s.exec(select(func.count()).where(Chunk.state == ChunkState.sent)).one()
+            ids = s.exec(
+                select(Chunk.id)
+                .where(col(Chunk.state).in_([ChunkState.validated, ChunkState.stored]))
+                .order_by(col(Chunk.id))
+                .limit(MAX_IN_FLIGHT)
+            ).all()
+        moved = False
+        for chunk_id in ids:
+            if in_flight >= MAX_IN_FLIGHT:
+                break
+            assert chunk_id is not None
+            self._store(chunk_id)
+            self._send(chunk_id)
+            in_flight += 1
+            moved = True
+        return moved
+
+    def _store(self, chunk_id: int) -> None:
+        """Reserves the next batch id of the collection and stores (pins) the batch directory."""
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            assert chunk is not None
+            if chunk.state != ChunkState.validated:
+                return
+            collection = s.exec(
+                select(Collection).where(Collection.address == chunk.collection).with_for_update()
+            ).one()
+            batch_id = collection.next_batch_id
+            files = chunk_files(chunk, batch_id)
+            imported = add_directory(self.store, files)  # content first: the anchor must resolve
+            chunk.batch_id, chunk.dir_cid, chunk.state = batch_id, str(imported.cid), ChunkState.stored
+            chunk.updated_at = datetime.now(UTC)
+            collection.next_batch_id = batch_id + 1
+            job = s.get(Job, chunk.job_id)
+            if job is not None and job.state == JobState.accepted:
+                mark(job, JobState.running)
+
+    def _send(self, chunk_id: int) -> None:
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            assert chunk is not None and chunk.batch_id is not None and chunk.dir_cid is not None
+            if chunk.state != ChunkState.stored:
+                return
+            anchor = CID.parse(chunk.dir_cid).digest
+            fn = self.chain.mint_fn(
+                chunk.collection, chunk.batch_id, self.chain.sender.address, chunk.size, chunk.twin_kind, anchor
+            )
+            chunk.tx_hash = self.chain.sender.send(fn, gas=mint_gas(chunk.size))
+            chunk.state = ChunkState.sent
+            chunk.updated_at = datetime.now(UTC)
+
+    # ------------------------------------------------------------ sent -> confirmed
+
+    def _advance_sent(self) -> bool:
+        with session_scope(self.engine) as s:
+            chunks = s.exec(select(Chunk).where(Chunk.state == ChunkState.sent).order_by(col(Chunk.id))).all()
+        if not chunks:
+            return False
+        head = int(self.chain.w3.eth.block_number)
+        moved = False
+        for chunk in chunks:
+            assert chunk.tx_hash is not None
+            receipt = self.chain.sender.receipt(chunk.tx_hash)
+            if receipt is None:
+                if self._pending(chunk.tx_hash):
+                    continue
+                self._reconcile(chunk.id)  # dropped or never broadcast
+            elif receipt["status"] == 1:
+                if head - receipt["blockNumber"] < self.settings.confirmations:
+                    continue
+                self._set(chunk.id, ChunkState.confirmed, block_number=receipt["blockNumber"])
+            else:
+                reason = self.chain.sender._mined_revert(chunk.tx_hash, receipt)
+                if reason.name == "TwinmarkCollectionUnexpectedBatchId":
+                    self._reconcile(chunk.id)  # typically: an earlier copy of this mint landed first
+                else:
+                    self._fail(chunk.id, reason.name)
+            moved = True
+        return moved
+
+    def _pending(self, tx_hash: str) -> bool:
+        try:
+            tx = self.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+        except Exception as exc:
+            if type(exc).__name__ == "TransactionNotFound":
+                return False
+            raise
+        return tx.get("blockNumber") is None
+
+    def _reconcile(self, chunk_id: int | None) -> None:
+        """Decides from the chain alone whether this chunk's batch was minted."""
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            assert chunk is not None and chunk.batch_id is not None and chunk.dir_cid is not None
+            on_chain_next = self.chain.next_batch_id(chunk.collection)
+            if chunk.batch_id < on_chain_next:
+                batch = self.chain.batch(chunk.collection, chunk.batch_id)
+                if batch.anchor == CID.parse(chunk.dir_cid).digest and batch.size == chunk.size:
+                    event = self.chain.batch_minted_log(chunk.collection, chunk.batch_id)
+                    assert event is not None
+                    chunk.tx_hash = "0x" + bytes(event["transactionHash"]).hex()
+                    chunk.block_number = int(event["blockNumber"])
+                    chunk.state = ChunkState.confirmed
+                    log.info("batch %s of %s was already minted by %s", chunk.batch_id, chunk.collection, chunk.tx_hash)
+                else:
+                    # Someone else minted that batch id: take a fresh one (the directory changes with it).
+                    collection = s.exec(
+                        select(Collection).where(Collection.address == chunk.collection).with_for_update()
+                    ).one()
+                    collection.next_batch_id = max(collection.next_batch_id, on_chain_next)
+                    chunk.batch_id = chunk.dir_cid = chunk.tx_hash = None
+                    chunk.state = ChunkState.validated
+            else:
+                chunk.tx_hash = None
+                chunk.state = ChunkState.stored  # not minted: send again
+            chunk.updated_at = datetime.now(UTC)
+
+    def _set(self, chunk_id: int | None, state: ChunkState, **fields: Any) -> None:
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            assert chunk is not None
+            chunk.state = state
+            for k, v in fields.items():
+                setattr(chunk, k, v)
+            chunk.updated_at = datetime.now(UTC)
+
+    def _fail(self, chunk_id: int | None, error: str) -> None:
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            assert chunk is not None
+            chunk.state, chunk.error = ChunkState.failed, error
+            self._refresh_job(s, chunk.job_id)
+
+    # ------------------------------------------------------------ confirmed -> recorded
+
+    def _record_confirmed(self) -> bool:
+        with session_scope(self.engine) as s:
+            chunks = s.exec(select(Chunk).where(Chunk.state == ChunkState.confirmed).order_by(col(Chunk.id))).all()
+        for chunk in chunks:
+            self._link(chunk)
+            self._record(chunk.id)
+        return bool(chunks)
+
+    def _link(self, chunk: Chunk) -> None:
+        """On-chain links of virtual twins to their physical counterparts (idempotent)."""
+        assert chunk.batch_id is not None
+        contract = self.chain.collection(chunk.collection)
+        for i, item in enumerate(json.loads(chunk.payload)):
+            link = item.get("link")
+            if not link:
+                continue
+            tid = token_id(chunk.batch_id, i)
+            current = self.chain.call(contract.functions.linkOf(tid))
+            if current[0].lower() == link["contract"].lower() and current[1] == link["token_id"]:
+                continue
+            self.chain.sender.transact(contract.functions.linkPhysical(tid, link["contract"], link["token_id"]))
+
+    def _record(self, chunk_id: int | None) -> None:
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            assert chunk is not None and chunk.batch_id is not None
+            if chunk.state != ChunkState.confirmed:
+                return
+            job = s.get(Job, chunk.job_id)
+            assert job is not None
+            rows = []
+            for i, item in enumerate(json.loads(chunk.payload)):
+                tid = token_id(chunk.batch_id, i)
+                document = canonical(item["metadata"])
+                rows.append(
+                    {
+                        "collection": chunk.collection,
+                        "token_id": tid,
+                        "brand_id": job.brand_id,
+                        "job_id": job.id,
+                        "batch_id": chunk.batch_id,
+                        "kind": item["kind"],
+                        "name": item["name"],
+                        "gtin": item.get("gtin"),
+                        "serial": item.get("serial"),
+                        "metadata_cid": str(import_bytes(document).cid),
+                        "dir_cid": chunk.dir_cid,
+                        "token_uri": f"ipfs://{chunk.dir_cid}/{tid}",
+                        "tx_hash": chunk.tx_hash,
+                        "block_number": chunk.block_number or 0,
+                        "minted_at": datetime.now(UTC),
+                        "metadata_json": document.decode(),
+                    }
+                )
+            s.execute(insert(Twin), rows)
+            chunk.state = ChunkState.recorded
+            chunk.updated_at = datetime.now(UTC)
+            job.recorded += chunk.size
+            self._refresh_job(s, job.id)
+
+    @staticmethod
+    def _refresh_job(s: Any, job_id: str) -> None:
+        job = s.get(Job, job_id)
+        states = s.exec(select(Chunk.state).where(Chunk.job_id == job_id)).all()
+        if all(st == ChunkState.recorded for st in states):
+            mark(job, JobState.completed)
+        elif all(st in (ChunkState.recorded, ChunkState.failed) for st in states):
+            errors = s.exec(select(Chunk.error).where(Chunk.job_id == job_id, Chunk.state == ChunkState.failed)).all()
+            mark(job, JobState.failed, "; ".join(sorted({e for e in errors if e})))
+        else:
+            job.updated_at = datetime.now(UTC)
+
+
+def main() -> None:
+    """`python -m registry.jobs.worker`: a standalone worker process on the configured stack."""
+    from registry.runtime import Runtime
+
+    logging.basicConfig(level=logging.INFO)
+    runtime = Runtime.start(Settings(), with_worker=False)
+    stop = threading.Event()
+    try:
+        runtime.worker.run(stop)
+    finally:
+        runtime.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The one settings object. Production is configuration only: every field is an environment
+variable `TWINMARK_<FIELD>` (or a line in `.env`). Unset chain, IPFS and database URLs mean the
+embedded local stack under `data_dir`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Anvil's first development key (public knowledge): only ever used for the embedded local chain.
+ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TWINMARK_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # base of GS1 Digital Links; defaults to http://host:port
+
+    chain_rpc_url: str | None = None  # unset: start a local Anvil keeping its state in data_dir
+    chain_id: int | None = None  # checked against the node when set
+    anvil_port: int = 8545
+    confirmations: int = 0  # blocks on top of a mint before it is recorded
+    signer_key: SecretStr | None = None  # hex private key of the service's signer
+    signer_keystore: Path | None = None  # or an encrypted keystore file (eth-account)
+    signer_password: SecretStr | None = None
+    registry_address: str | None = None  # unset: deploy on first start and remember in data_dir
+
+    ipfs_rpc_url: str | None = None  # Kubo RPC API; unset: local block store in data_dir
+    database_url: str | None = None  # e.g. postgresql+psycopg://...; unset: SQLite in data_dir
+
+    operator_token: SecretStr | None = None  # unset: generated once and kept in data_dir
+    max_asset_bytes: int = 25 * 1024 * 1024
+    max_twins_per_request: int = 50_000
+    chunk_size: int = 4096  # twins per on-chain batch (at most 4,096)
+    worker_in_process: bool = True  # run the mint worker inside the API process
+    worker_poll_seconds: float = 0.05
+    worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'twinmark.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

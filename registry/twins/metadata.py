@@ -1,0 +1,99 @@
+"""ERC-721 / OpenSea metadata JSON, with the passport or wearable fields under `twinmark`.
+
+Documents are serialised canonically (sorted keys, no spaces), so the same input always yields
+the same bytes and therefore the same CID: a resumed mint rebuilds exactly the directory it began.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from registry.twins.gs1 import digital_link
+from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn
+
+SCHEMA = "https://twinmark.dev/schemas/twin/v1"
+
+
+def canonical(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _traits(pairs: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"trait_type": k, "value": v} for k, v in pairs.items() if v is not None and v != ""]
+
+
+def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> dict[str, Any]:
+    images = [f"ipfs://{cid}" for cid in t.images]
+    passport: dict[str, Any] = {
+        "gtin": t.gtin,
+        "serial": t.serial,
+        "images": images,
+        "materials": [m.model_dump(exclude_none=True) for m in t.materials],
+    }
+    for key in ("lot", "origin_country", "care"):
+        if getattr(t, key) is not None:
+            passport[key] = getattr(t, key)
+    if t.manufactured_on is not None:
+        passport["manufactured_on"] = t.manufactured_on.isoformat()
+    doc: dict[str, Any] = {
+        "name": t.name,
+        "description": t.description,
+        "external_url": digital_link(base_url, t.gtin, t.serial, t.lot),
+        "attributes": _traits(
+            {
+                "Kind": "Physical good",
+                "Brand": brand,
+                "Origin": t.origin_country,
+                "Material": ", ".join(m.name for m in t.materials),
+            }
+            | t.attributes
+        ),
+        "twinmark": {"schema": SCHEMA, "kind": "physical", "brand": brand, "passport": passport},
+    }
+    if images:
+        doc["image"] = images[0]
+    return doc
+
+
+def virtual(t: VirtualTwinIn, *, brand: str) -> dict[str, Any]:
+    wearable: dict[str, Any] = {
+        "category": t.category,
+        "representations": [
+            {
+                "body_shapes": r.body_shapes,
+                "main_file": f"ipfs://{r.model}",
+                "content_type": "model/gltf-binary",
+            }
+            for r in t.representations
+        ],
+        "license": t.license.model_dump(exclude_none=True),
+    }
+    if t.physical_twin is not None:
+        wearable["physical_twin"] = {"contract": t.physical_twin.contract, "token_id": t.physical_twin.token_id}
+    return {
+        "name": t.name,
+        "description": t.description,
+        "image": f"ipfs://{t.preview_image}",
+        "animation_url": f"ipfs://{t.representations[0].model}",
+        "attributes": _traits({"Kind": "Virtual garment", "Brand": brand, "Category": t.category} | t.attributes),
+        "twinmark": {"schema": SCHEMA, "kind": "virtual", "brand": brand, "wearable": wearable},
+    }
+
+
+def referenced_cids(doc: dict[str, Any]) -> list[str]:
+    """Every `ipfs://` asset a metadata document points at (image, model files, passport images)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and value.startswith("ipfs://"):
+            found.append(value.removeprefix("ipfs://"))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(doc)
+    return list(dict.fromkeys(found))

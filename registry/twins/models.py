@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from registry.brands.models import utcnow
+
+
+class Twin(SQLModel, table=True):
+    """The registry's index entry for a minted twin; chain and IPFS stay the truth."""
+
+    __tablename__ = "twins"
+    __table_args__ = (Index("ix_twins_gtin_serial", "gtin", "serial"),)
+
+    collection: str = Field(primary_key=True)
+    token_id: int = Field(primary_key=True, sa_type=BigInteger)
+    brand_id: str = Field(foreign_key="brands.id", index=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True)
+    batch_id: int = Field(sa_type=BigInteger)
+    kind: str  # "physical" or "virtual"
+    name: str
+    gtin: str | None = None
+    serial: str | None = None
+    metadata_cid: str  # the token's metadata file
+    dir_cid: str  # the batch directory anchored on chain
+    token_uri: str
+    tx_hash: str
+    block_number: int = Field(sa_type=BigInteger)
+    minted_at: datetime = Field(default_factory=utcnow)
+    metadata_json: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,0 +1,112 @@
+"""What a brand sends to mint twins. Unknown fields are refused, so typos never pass silently."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from registry.ipfs.cid import CID
+from registry.twins.gs1 import normalize_gtin, validate_serial
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+def _cid(text: str) -> str:
+    try:
+        return str(CID.parse(text.removeprefix("ipfs://")).v1())
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a CID: {exc}") from exc
+
+
+CidStr = Annotated[str, AfterValidator(_cid)]
+TraitValue = str | int | float
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Material(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    percent: float | None = Field(default=None, gt=0, le=100)
+
+
+class PhysicalTwinIn(Strict):
+    kind: Literal["physical"] = "physical"
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    gtin: str
+    serial: str
+    lot: str | None = None
+    images: list[CidStr] = Field(default_factory=list, max_length=20)
+    materials: list[Material] = Field(default_factory=list, max_length=30)
+    origin_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    manufactured_on: date | None = None
+    care: str | None = Field(default=None, max_length=2000)
+    attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
+    collection: Address | None = None
+
+    @field_validator("gtin")
+    @classmethod
+    def _gtin(cls, v: str) -> str:
+        return normalize_gtin(v)
+
+    @field_validator("serial")
+    @classmethod
+    def _serial(cls, v: str) -> str:
+        return validate_serial(v)
+
+    @field_validator("lot")
+    @classmethod
+    def _lot(cls, v: str | None) -> str | None:
+        return None if v is None else validate_serial(v, "lot")
+
+
+class VrmLicense(Strict):
+    """VRM 1.0 `meta` licence vocabulary, under its own names."""
+
+    avatarPermission: Literal["onlyAuthor", "onlySeparatelyLicensedPerson", "everyone"] = "onlyAuthor"
+    commercialUsage: Literal["personalNonProfit", "personalProfit", "corporation"] = "personalNonProfit"
+    allowExcessivelyViolentUsage: bool = False
+    allowExcessivelySexualUsage: bool = False
+    allowPoliticalOrReligiousUsage: bool = False
+    allowAntisocialOrHateUsage: bool = False
+    creditNotation: Literal["required", "unnecessary"] = "required"
+    allowRedistribution: bool = False
+    modification: Literal["prohibited", "allowModification", "allowModificationRedistribution"] = "prohibited"
+    licenseUrl: str = "https://vrm.dev/licenses/1.0/"
+    otherLicenseUrl: str | None = None
+
+
+class Representation(Strict):
+    """One body shape's asset, as Decentraland wearables list them."""
+
+    body_shapes: list[Literal["BaseMale", "BaseFemale"]] = Field(min_length=1, max_length=2)
+    model: CidStr  # a GLB asset uploaded by the brand
+
+
+class TwinRef(Strict):
+    contract: Address
+    token_id: int = Field(gt=0)
+
+
+class VirtualTwinIn(Strict):
+    kind: Literal["virtual"]
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    representations: list[Representation] = Field(min_length=1, max_length=4)
+    preview_image: CidStr
+    category: str | None = Field(default=None, max_length=50)
+    license: VrmLicense = Field(default_factory=VrmLicense)
+    physical_twin: TwinRef | None = None
+    attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
+    collection: Address | None = None
+
+
+TwinIn = Annotated[PhysicalTwinIn | VirtualTwinIn, Field(discriminator="kind")]
+
+
+class BatchIn(Strict):
+    twins: list[TwinIn] = Field(min_length=1)
