@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     chunk_size: int = 4096  # twins per on-chain batch (at most 4,096)
     worker_in_process: bool = True  # run the mint worker inside the API process
     worker_poll_seconds: float = 0.05
+    worker_max_in_flight: int = 32  # mint transactions broadcast but not yet mined
     worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
 
     @cached_property

@@ -39,5 +39,7 @@ class Collection(SQLModel, table=True):
     brand_id: str = Field(foreign_key="brands.id", index=True)
     name: str
     symbol: str
-    next_batch_id: int = Field(default=1, sa_type=BigInteger)  # next on-chain batch id this service will use (mirrors the contract)
+    next_batch_id: int = Field(
+        default=1, sa_type=BigInteger
+    )  # next on-chain batch id this service will use (mirrors the contract)
     created_at: datetime = Field(default_factory=utcnow)

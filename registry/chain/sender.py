@@ -83,7 +83,7 @@ class TxSender:
                 )
                 signed = self.account.sign_transaction(tx)
                 try:
-                    tx_hash = retrying(lambda: self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                    tx_hash = retrying(lambda raw=signed.raw_transaction: self.w3.eth.send_raw_transaction(raw))
                 except Web3RPCError as exc:
                     message = str(exc).lower()
                     if "already known" in message:  # an earlier attempt did reach the node

@@ -48,11 +48,7 @@ class Link:
     tsize: int  # bytes of the whole sub-DAG, as Kubo counts them
 
     def encode(self) -> bytes:
-        return (
-            _field_bytes(1, self.cid.to_bytes())
-            + _field_bytes(2, self.name.encode())
-            + _field_varint(3, self.tsize)
-        )
+        return _field_bytes(1, self.cid.to_bytes()) + _field_bytes(2, self.name.encode()) + _field_varint(3, self.tsize)
 
 
 def encode_node(links: list[Link], data: bytes) -> bytes:
@@ -60,7 +56,9 @@ def encode_node(links: list[Link], data: bytes) -> bytes:
     return b"".join(_field_bytes(2, link.encode()) for link in links) + _field_bytes(1, data)
 
 
-def _unixfs(kind: int, data: bytes | None = None, filesize: int | None = None, blocksizes: tuple[int, ...] = ()) -> bytes:
+def _unixfs(
+    kind: int, data: bytes | None = None, filesize: int | None = None, blocksizes: tuple[int, ...] = ()
+) -> bytes:
     out = _field_varint(1, kind)
     if data:
         out += _field_bytes(2, data)
@@ -114,9 +112,7 @@ def import_bytes(data: bytes, *, cid_version: int = 1, raw_leaves: bool | None =
     return Imported(root, tsize, blocks, filesize)
 
 
-def import_directory(
-    files: Mapping[str, bytes], *, cid_version: int = 1, raw_leaves: bool | None = None
-) -> Imported:
+def import_directory(files: Mapping[str, bytes], *, cid_version: int = 1, raw_leaves: bool | None = None) -> Imported:
     """Imports a flat directory of files (name -> bytes) as `ipfs add -r` / `-w` does."""
     if len(files) > 4096:
         raise ValueError("a directory holds at most 4,096 entries here (no HAMT sharding)")

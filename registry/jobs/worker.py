@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain, mint_gas
 from registry.db.engine import session_scope
-from registry.errors import ChainUnavailable, ContentUnavailable, ContractReverted
+from registry.errors import ChainUnavailable, ContentUnavailable
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.ipfs.unixfs import import_bytes
@@ -36,7 +36,7 @@ from registry.twins.models import Twin
 
 log = logging.getLogger(__name__)
 LEASE = "mint-worker"
-MAX_IN_FLIGHT = 32
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def token_id(batch_id: int, index: int) -> int:
@@ -56,7 +56,7 @@ class MintWorker:
         self.store = store
         self.settings = settings
         self.holder = f"{uuid.uuid4()}"
-        self._lease_until = datetime.min.replace(tzinfo=UTC)
+        self._lease_until = _EPOCH
 
     # ------------------------------------------------------------ lease
 
@@ -84,7 +84,7 @@ class MintWorker:
             lease = s.get(Lease, LEASE)
             if lease is not None and lease.holder == self.holder:
                 s.delete(lease)
-        self._lease_until = datetime.min.replace(tzinfo=UTC)
+        self._lease_until = _EPOCH
 
     # ------------------------------------------------------------ loop
 
@@ -97,6 +97,10 @@ class MintWorker:
                 busy = self.step()
             except (ChainUnavailable, ContentUnavailable) as exc:
                 log.warning("mint worker waiting: %s", exc)
+                stop.wait(1.0)
+                continue
+            except Exception:  # never let the worker thread die; the chunk is retried next pass
+                log.exception("mint worker pass failed")
                 stop.wait(1.0)
                 continue
             if not busy:
@@ -119,7 +123,9 @@ class MintWorker:
             with session_scope(self.engine) as s:
                 open_chunks = s.exec(
                     select(func.count()).where(
-                        col(Chunk.state).in_([ChunkState.validated, ChunkState.stored, ChunkState.sent, ChunkState.confirmed])
+                        col(Chunk.state).in_(
+                            [ChunkState.validated, ChunkState.stored, ChunkState.sent, ChunkState.confirmed]
+                        )
                     )
                 ).one()
             if open_chunks == 0:
@@ -135,11 +141,11 @@ class MintWorker:
                 select(Chunk.id)
                 .where(col(Chunk.state).in_([ChunkState.validated, ChunkState.stored]))
                 .order_by(col(Chunk.id))
-                .limit(MAX_IN_FLIGHT)
+                .limit(self.settings.worker_max_in_flight)
             ).all()
         moved = False
         for chunk_id in ids:
-            if in_flight >= MAX_IN_FLIGHT:
+            if in_flight >= self.settings.worker_max_in_flight:
                 break
             assert chunk_id is not None
             self._store(chunk_id)

@@ -1,0 +1,51 @@
+"""Request-scoped dependencies: the runtime, a database session, and who is calling."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from registry.brands.models import Brand
+from registry.brands.service import authenticate
+from registry.db.engine import session_scope
+from registry.errors import Unauthenticated
+from registry.runtime import Runtime
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def session(rt: RuntimeDep) -> Iterator[Session]:
+    with session_scope(rt.engine) as s:
+        yield s
+
+
+SessionDep = Annotated[Session, Depends(session)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def operator(rt: RuntimeDep, credentials: Credentials) -> None:
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), rt.operator_token.encode()):
+        raise Unauthenticated("operator token required (Authorization: Bearer <token>)")
+
+
+def brand(s: SessionDep, credentials: Credentials) -> Brand:
+    if credentials is None:
+        raise Unauthenticated("brand API key required (Authorization: Bearer tmk_...)")
+    return authenticate(s, credentials.credentials)
+
+
+OperatorDep = Depends(operator)
+BrandDep = Annotated[Brand, Depends(brand)]

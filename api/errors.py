@@ -1,0 +1,58 @@
+"""Every error leaves as RFC 9457 `application/problem+json` with a stable `type`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry.errors import TwinmarkError
+
+PROBLEM_BASE = "https://twinmark.dev/problems/"
+log = logging.getLogger(__name__)
+
+
+def problem(status: int, code: str, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(TwinmarkError)
+    async def domain_error(request: Request, exc: TwinmarkError) -> JSONResponse:
+        if exc.status >= 500:
+            log.warning("%s on %s: %s", exc.code, request.url.path, exc.detail)
+        return problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return problem(422, "invalid-input", "Invalid input", f"{where}: {first['msg']}", request, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}.get(
+            exc.status_code, "http-error"
+        )
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return problem(500, "internal-error", "Internal error", "the service failed; the error was logged", request)

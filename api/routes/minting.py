@@ -1,0 +1,127 @@
+"""POST /v1/twins and POST /v1/batches: accepted with 202 and a job the worker carries out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response, status
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import BrandDep, RuntimeDep, SessionDep
+from registry.brands.service import collections_of
+from registry.errors import InvalidInput
+from registry.jobs import service as jobs
+from registry.twins.schemas import BatchIn, TwinIn
+
+router = APIRouter(tags=["minting"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def _accept(
+    response: Response,
+    rt: RuntimeDep,
+    s: SessionDep,
+    brand: Any,
+    twins: list[Any],
+    kind: str,
+    key: str | None,
+    body: Any,
+) -> dict[str, Any]:
+    job, created = jobs.submit(
+        s,
+        rt.settings,
+        brand=brand,
+        collections=collections_of(s, brand.id),
+        twins=twins,
+        kind=kind,
+        idempotency_key=key,
+        digest=jobs.request_digest(kind, body),
+    )
+    s.flush()
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    if not created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return jobs.job_view(s, job, limit=0)
+
+
+@router.post("/v1/twins", status_code=status.HTTP_202_ACCEPTED)
+def mint_twin(
+    twin: TwinIn, response: Response, brand: BrandDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """One twin: `kind` is `physical` (GTIN, serial, passport fields) or `virtual` (GLB, licence)."""
+    return _accept(response, rt, s, brand, [twin], "twin", key, twin.model_dump(mode="json"))
+
+
+def _from_csv(text: str) -> list[dict[str, Any]]:
+    """Physical twins from CSV: name, description, gtin, serial, lot, images (space-separated CIDs),
+    materials (`name:percent;...`), origin_country, manufactured_on, care, and `attr:<trait>` columns."""
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        if None in row:
+            raise InvalidInput(f"CSV line {line} has more fields than the header")
+        item: dict[str, Any] = {"kind": "physical", "attributes": {}}
+        for column, value in row.items():
+            value = (value or "").strip()
+            if not value:
+                continue
+            if column.startswith("attr:"):
+                item["attributes"][column[5:]] = value
+            elif column == "images":
+                item["images"] = value.split()
+            elif column == "materials":
+                materials = []
+                for part in value.split(";"):
+                    name, _, percent = part.partition(":")
+                    materials.append({"name": name.strip(), **({"percent": float(percent)} if percent.strip() else {})})
+                item["materials"] = materials
+            else:
+                item[column] = value
+        rows.append(item)
+    if not rows:
+        raise InvalidInput("the CSV has no rows")
+    return rows
+
+
+@router.post(
+    "/v1/batches",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/BatchIn"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+            "required": True,
+        }
+    },
+)
+async def mint_batch(
+    request: Request, response: Response, brand: BrandDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Many twins as JSON (`{"twins": [...]}`) or CSV (physical twins); split into on-chain batches of at most 4,096."""
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    try:
+        if content_type == "text/csv":
+            body: Any = {"twins": _from_csv(raw.decode("utf-8-sig"))}
+        else:
+            body = json.loads(raw)
+        batch = BatchIn.model_validate(body)
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}", errors=len(exc.errors())) from None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    return await run_in_threadpool(
+        _accept, response, rt, s, brand, batch.twins, "batch", key, batch.model_dump(mode="json")
+    )

@@ -1,0 +1,169 @@
+"""Wires settings into running parts: chain (embedded Anvil or a URL), signer, contracts,
+content store, database, head watcher and the mint worker. The API and the CLI both start here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+from web3 import Web3
+
+from registry.chain import artifacts
+from registry.chain.anvil import Anvil
+from registry.chain.client import TwinmarkChain, ensure_deployed
+from registry.chain.reverts import RevertDecoder
+from registry.chain.sender import TxSender, retrying
+from registry.db.engine import make_engine, migrate
+from registry.errors import TwinmarkError
+from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
+from registry.jobs.worker import MintWorker
+from registry.settings import ANVIL_DEV_KEY, Settings
+
+log = logging.getLogger(__name__)
+
+
+class ConfigurationError(TwinmarkError):
+    code, status, title = "configuration", 500, "Service misconfigured"
+
+
+def load_signer(settings: Settings, *, embedded: bool) -> LocalAccount:
+    """The service's signer: a key from the environment, an encrypted keystore, or (embedded only) Anvil's."""
+    if settings.signer_key is not None:
+        account: LocalAccount = Account.from_key(settings.signer_key.get_secret_value())
+        return account
+    if settings.signer_keystore is not None:
+        password = settings.signer_password.get_secret_value() if settings.signer_password else ""
+        key = Account.decrypt(json.loads(settings.signer_keystore.read_text()), password)
+        account = Account.from_key(key)
+        return account
+    if embedded:
+        account = Account.from_key(ANVIL_DEV_KEY)
+        return account
+    raise ConfigurationError("set TWINMARK_SIGNER_KEY or TWINMARK_SIGNER_KEYSTORE for a non-embedded chain")
+
+
+def operator_token(settings: Settings) -> str:
+    """The operator token: configured, or generated once and kept (mode 0600) in the data dir."""
+    if settings.operator_token is not None:
+        return settings.operator_token.get_secret_value()
+    path = settings.data_dir / "operator-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+class HeadWatcher:
+    """Keeps the chain head's block number fresh in the background (answers carry it)."""
+
+    def __init__(self, w3: Web3, interval: float = 0.2) -> None:
+        self.w3 = w3
+        self.interval = interval
+        self.block = int(retrying(lambda: w3.eth.block_number))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="head-watcher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.block = int(self.w3.eth.block_number)
+            except Exception as exc:  # keep the last known head; readiness reports the node
+                log.debug("head watcher: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    w3: Web3
+    chain: TwinmarkChain
+    store: ContentStore
+    worker: MintWorker
+    head: HeadWatcher
+    operator_token: str
+    anvil: Anvil | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _worker_thread: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, settings: Settings, *, with_worker: bool | None = None) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        anvil = None
+        rpc = settings.chain_rpc_url
+        if rpc is None:
+            # Embedded chain: state dumped to disk every few seconds and on exit, so a restart keeps it.
+            anvil = Anvil(
+                port=settings.anvil_port,
+                state_path=settings.data_dir / "anvil-state.json",
+                extra_args=("--state-interval", "2"),
+            )
+            rpc = anvil.start()
+        try:
+            w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30}))
+            chain_id = int(retrying(lambda: w3.eth.chain_id))
+            if settings.chain_id is not None and settings.chain_id != chain_id:
+                raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
+            decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
+            sender = TxSender(w3, load_signer(settings, embedded=anvil is not None), decoder)
+            registry = ensure_deployed(
+                w3, sender, settings.data_dir / f"deployment-{chain_id}.json", settings.registry_address
+            )
+            chain = TwinmarkChain(w3, sender, registry)
+            store: ContentStore = (
+                KuboStore(settings.ipfs_rpc_url)
+                if settings.ipfs_rpc_url
+                else LocalBlockStore(settings.data_dir / "blocks")
+            )
+            engine = make_engine(settings.resolved_database_url)
+            migrate(engine)
+            runtime = cls(
+                settings=settings,
+                engine=engine,
+                w3=w3,
+                chain=chain,
+                store=store,
+                worker=MintWorker(engine, chain, store, settings),
+                head=HeadWatcher(w3),
+                operator_token=operator_token(settings),
+                anvil=anvil,
+            )
+        except BaseException:
+            if anvil is not None:
+                anvil.stop()
+            raise
+        if settings.worker_in_process if with_worker is None else with_worker:
+            runtime.start_worker()
+        return runtime
+
+    def start_worker(self) -> None:
+        self._worker_thread = threading.Thread(
+            target=self.worker.run, args=(self._stop,), name="mint-worker", daemon=True
+        )
+        self._worker_thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._worker_thread is not None:
+            self._worker_thread.join(timeout=10)
+        self.head.stop()
+        self.engine.dispose()
+        if self.anvil is not None:
+            self.anvil.stop()
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.settings.data_dir / f"deployment-{self.chain.sender.chain_id}.json"

@@ -1,0 +1,186 @@
+"""Verification: is this twin authentic, and why. Each answer lists every check with its result.
+
+Everything comes from the chain and from content re-hashed against its CID; the SQL registry is
+not consulted. Chain facts are cached for the current head block only (a new block invalidates
+them); content checks are cached by CID, which is safe because a CID names immutable bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from registry.chain.client import OnChainTwin, TwinmarkChain
+from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
+from registry.ipfs.cid import CID
+from registry.ipfs.store import ContentStore, cat, directory_entry
+from registry.twins.metadata import referenced_cids
+
+STATUS = {0: "active", 1: "lost", 2: "stolen"}
+KIND = {0: "physical", 1: "virtual"}
+CONTENT_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ContentResult:
+    checks: tuple[Check, ...]
+    metadata_cid: str | None
+    document: dict[str, Any] | None
+
+
+class _Lru(OrderedDict[Any, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.lock = threading.Lock()
+
+    def get_or(self, key: Any, make: Any) -> Any:
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = make()
+        with self.lock:
+            self[key] = value
+            while len(self) > self.size:
+                self.popitem(last=False)
+        return value
+
+
+class Verifier:
+    def __init__(self, chain: TwinmarkChain, store: ContentStore, head: Any) -> None:
+        self.chain = chain
+        self.store = store
+        self.head = head  # has `.block`
+        self._chain_facts = _Lru(50_000)
+        self._content = _Lru(50_000)
+
+    def verify(self, collection: str, token_id: int) -> dict[str, Any]:
+        try:
+            contract = self.chain.w3.to_checksum_address(collection)
+        except ValueError:
+            raise InvalidInput(f"{collection!r} is not a contract address") from None
+        block = self.head.block
+        facts = self._chain_facts.get_or((contract, token_id, block), lambda: self._read_chain(contract, token_id))
+        checks: list[Check] = list(facts["checks"])
+        twin: OnChainTwin | None = facts["twin"]
+        answer: dict[str, Any] = {"contract": contract, "token_id": token_id, "as_of_block": block}
+        if twin is not None:
+            content = self._content_for(twin.uri)
+            checks += content.checks
+            checks.append(
+                Check("status", twin.status == 0, f"reported {STATUS.get(twin.status, twin.status)}")
+                if twin.status
+                else Check("status", True, "not reported lost or stolen")
+            )
+            doc = content.document or {}
+            answer["twin"] = {
+                "name": doc.get("name"),
+                "kind": KIND.get(twin.kind),
+                "owner": twin.owner,
+                "status": STATUS.get(twin.status, str(twin.status)),
+                "claimed": twin.claimed,
+                "batch_id": twin.batch_id,
+                "minted_at": datetime.fromtimestamp(twin.minted_at, UTC).isoformat(),
+                "token_uri": twin.uri,
+                "metadata_cid": content.metadata_cid,
+                "brand": facts["brand"],
+                "metadata": content.document,
+            }
+        answer["authentic"] = all(c.ok for c in checks) and twin is not None
+        answer["checks"] = [asdict(c) for c in checks]
+        return answer
+
+    def _content_for(self, uri: str) -> ContentResult:
+        """Content checks, cached for a minute when they pass (failures are always re-checked)."""
+        now = time.monotonic()
+        with self._content.lock:
+            hit = self._content.get(uri)
+        if hit is not None and now - hit[0] < CONTENT_TTL:
+            return hit[1]  # type: ignore[no-any-return]
+        result = self._check_content(uri)
+        if all(c.ok for c in result.checks):
+            with self._content.lock:
+                self._content[uri] = (now, result)
+                while len(self._content) > self._content.size:
+                    self._content.popitem(last=False)
+        return result
+
+    # ------------------------------------------------------------ chain
+
+    def _read_chain(self, contract: str, token_id: int) -> dict[str, Any]:
+        checks: list[Check] = []
+        brand_id = self.chain.brand_of(contract)
+        if brand_id == 0:
+            checks.append(
+                Check("genuine_collection", False, f"{contract} is not a collection of this Twinmark registry")
+            )
+            return {"checks": checks, "twin": None, "brand": None}
+        brand = self.chain.brand(brand_id)
+        checks.append(
+            Check(
+                "genuine_collection",
+                True,
+                f"collection of brand #{brand_id} ({brand['name']}) in registry {self.chain.registry.address}",
+            )
+        )
+        twin = self.chain.twin(contract, token_id)
+        if twin is None:
+            burned = self.chain.is_burned(contract, token_id)
+            reason = "was destroyed (burned) by its owner" if burned else "was never minted"
+            checks.append(Check("token_exists", False, f"token {token_id} {reason}"))
+            return {"checks": checks, "twin": None, "brand": {"id": brand_id, **brand}}
+        checks.append(Check("token_exists", True, f"token {token_id} of batch {twin.batch_id}, owned by {twin.owner}"))
+        compromised = self.chain.compromised_at(brand_id, twin.minted_at)
+        minted = datetime.fromtimestamp(twin.minted_at, UTC).isoformat()
+        checks.append(
+            Check("issuer_standing", False, f"minted at {minted}, while the brand's keys were compromised")
+            if compromised
+            else Check(
+                "issuer_standing", True, f"minted at {minted} by an active brand whose keys were not compromised"
+            )
+        )
+        return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **brand}}
+
+    # ------------------------------------------------------------ content
+
+    def _resolve(self, uri: str) -> CID:
+        if not uri.startswith("ipfs://"):
+            raise ContentIntegrityError(f"token URI {uri!r} is not an ipfs:// URI")
+        root, _, path = uri.removeprefix("ipfs://").partition("/")
+        cid = CID.parse(root)
+        return directory_entry(self.store, cid, path) if path else cid
+
+    def _check_content(self, uri: str) -> ContentResult:
+        try:
+            file_cid = self._resolve(uri)
+            document = json.loads(cat(self.store, file_cid, limit=1024 * 1024))
+            if not isinstance(document, dict):
+                raise ContentIntegrityError("metadata is not a JSON object")
+        except (ContentUnavailable, ContentIntegrityError, ValueError) as exc:
+            return ContentResult((Check("metadata_integrity", False, f"{uri}: {exc}"),), None, None)
+        checks = [Check("metadata_integrity", True, f"{uri} resolves to {file_cid}, whose bytes hash to it")]
+        failures = []
+        assets = referenced_cids(document)
+        for text in assets:
+            try:
+                cat(self.store, CID.parse(text), limit=256 * 1024 * 1024)
+            except (ContentUnavailable, ContentIntegrityError, ValueError) as exc:
+                failures.append(f"{text}: {exc}")
+        if failures:
+            checks.append(Check("assets_integrity", False, "; ".join(failures)))
+        else:
+            checks.append(Check("assets_integrity", True, f"{len(assets)} referenced asset(s) hash to their CIDs"))
+        return ContentResult(tuple(checks), str(file_cid), document)
