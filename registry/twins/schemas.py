@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from registry.errors import InvalidInput
 from registry.ipfs.cid import CID
 from registry.twins.gs1 import normalize_gtin, validate_serial
 
@@ -48,20 +49,30 @@ class PhysicalTwinIn(Strict):
     attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
     collection: Address | None = None
 
+    # Domain checks raise InvalidInput; as ValueError pydantic reports them with their location.
     @field_validator("gtin")
     @classmethod
     def _gtin(cls, v: str) -> str:
-        return normalize_gtin(v)
+        try:
+            return normalize_gtin(v)
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
 
     @field_validator("serial")
     @classmethod
     def _serial(cls, v: str) -> str:
-        return validate_serial(v)
+        try:
+            return validate_serial(v)
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
 
     @field_validator("lot")
     @classmethod
     def _lot(cls, v: str | None) -> str | None:
-        return None if v is None else validate_serial(v, "lot")
+        try:
+            return None if v is None else validate_serial(v, "lot")
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
 
 
 class VrmLicense(Strict):
