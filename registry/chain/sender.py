@@ -107,7 +107,7 @@ class TxSender:
         except TimeExhausted as exc:
             raise ChainUnavailable(f"transaction {tx_hash} not mined within {timeout}s") from exc
         if receipt["status"] != 1:
-            raise self._mined_revert(tx_hash, receipt)
+            raise self.revert_reason(tx_hash, receipt)
         return receipt  # type: ignore[no-any-return]
 
     def receipt(self, tx_hash: str) -> TxReceipt | None:
@@ -119,7 +119,8 @@ class TxSender:
                 return None
             raise
 
-    def _mined_revert(self, tx_hash: str, receipt: TxReceipt) -> ContractReverted:
+    def revert_reason(self, tx_hash: str, receipt: TxReceipt) -> ContractReverted:
+        """Why a mined transaction reverted, by replaying it on the state before its block."""
         tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
         try:

@@ -37,6 +37,8 @@ from registry.twins.models import Twin
 log = logging.getLogger(__name__)
 LEASE = "mint-worker"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Reverts after which an unminted batch is simply sent again.
+_RESEND = ("TwinmarkCollectionUnexpectedBatchId", "UnknownRevert")
 
 
 def token_id(batch_id: int, index: int) -> int:
@@ -209,11 +211,8 @@ class MintWorker:
                     continue
                 self._set(chunk.id, ChunkState.confirmed, block_number=receipt["blockNumber"])
             else:
-                reason = self.chain.sender._mined_revert(chunk.tx_hash, receipt)
-                if reason.name == "TwinmarkCollectionUnexpectedBatchId":
-                    self._reconcile(chunk.id)  # typically: an earlier copy of this mint landed first
-                else:
-                    self._fail(chunk.id, reason.name)
+                # Typically an earlier copy of this mint landed first; the chain says which.
+                self._reconcile(chunk.id, self.chain.sender.revert_reason(chunk.tx_hash, receipt))
             moved = True
         return moved
 
@@ -226,8 +225,8 @@ class MintWorker:
             raise
         return tx.get("blockNumber") is None
 
-    def _reconcile(self, chunk_id: int | None) -> None:
-        """Decides from the chain alone whether this chunk's batch was minted."""
+    def _reconcile(self, chunk_id: int | None, revert: ContractReverted | None = None) -> None:
+        """Decides from the chain alone whether this chunk's batch was minted, and what comes next."""
         with session_scope(self.engine) as s:
             chunk = s.get(Chunk, chunk_id)
             assert chunk is not None and chunk.batch_id is not None and chunk.dir_cid is not None
@@ -249,9 +248,12 @@ class MintWorker:
                     collection.next_batch_id = max(collection.next_batch_id, on_chain_next)
                     chunk.batch_id = chunk.dir_cid = chunk.tx_hash = None
                     chunk.state = ChunkState.validated
-            else:
+            elif revert is None or revert.name in _RESEND:
                 chunk.tx_hash = None
-                chunk.state = ChunkState.stored  # not minted: send again
+                chunk.state = ChunkState.stored  # not minted (dropped, or queued behind a batch not yet minted)
+            else:
+                chunk.state, chunk.error = ChunkState.failed, revert.name
+                self._refresh_job(s, chunk.job_id)
             chunk.updated_at = datetime.now(UTC)
 
     def _set(self, chunk_id: int | None, state: ChunkState, **fields: Any) -> None:
@@ -262,13 +264,6 @@ class MintWorker:
             for k, v in fields.items():
                 setattr(chunk, k, v)
             chunk.updated_at = datetime.now(UTC)
-
-    def _fail(self, chunk_id: int | None, error: str) -> None:
-        with session_scope(self.engine) as s:
-            chunk = s.get(Chunk, chunk_id)
-            assert chunk is not None
-            chunk.state, chunk.error = ChunkState.failed, error
-            self._refresh_job(s, chunk.job_id)
 
     # ------------------------------------------------------------ confirmed -> recorded
 
