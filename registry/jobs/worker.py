@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain, mint_gas
 from registry.db.engine import session_scope
-from registry.errors import ChainUnavailable, ContentUnavailable
+from registry.errors import ChainUnavailable, ContentUnavailable, ContractReverted
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.ipfs.unixfs import import_bytes

@@ -51,14 +51,17 @@ def test_csv_batch(stack: Stack, brand: tuple[dict[str, str], str]) -> None:
     assert first["gtin"] == "00000096385074"  # GTIN-8 normalised to 14 digits
     meta = first["metadata"]
     assert {"trait_type": "Colour", "value": "Navy"} in meta["attributes"]
-    assert meta["twinmark"]["passport"]["materials"] == [{"name": "Canvas", "percent": 90.0}, {"name": "Leather", "percent": 10.0}]
+    assert meta["twinmark"]["passport"]["materials"] == [
+        {"name": "Canvas", "percent": 90.0},
+        {"name": "Leather", "percent": 10.0},
+    ]
     bad = "name,gtin,serial\nX,96385075,CSV-3\n"
     r = stack.client.post("/v1/batches", content=bad.encode(), headers=headers | {"content-type": "text/csv"})
     assert r.status_code == 422 and "twins.0" in r.json()["detail"]
 
 
 def test_idempotency_key_returns_the_same_job_and_mints_once(stack: Stack, brand: tuple[dict[str, str], str]) -> None:
-    headers, collection = brand
+    headers, _ = brand
     body: dict[str, Any] = {"twins": [physical(f"IDEM-{i}", code="761234567891") for i in range(3)]}
     keyed = headers | {"Idempotency-Key": "order-42"}
     first = stack.client.post("/v1/batches", json=body, headers=keyed)
@@ -90,7 +93,10 @@ def test_a_gtin_serial_pair_gets_one_twin(stack: Stack, brand: tuple[dict[str, s
 
 def test_gs1_digital_link_resolves(stack: Stack, brand: tuple[dict[str, str], str]) -> None:
     headers, _ = brand
-    job = stack.wait_job(headers, stack.client.post("/v1/twins", json=physical("DL-1", code="761234567893"), headers=headers).json()["id"])
+    job = stack.wait_job(
+        headers,
+        stack.client.post("/v1/twins", json=physical("DL-1", code="761234567893"), headers=headers).json()["id"],
+    )
     twin = stack.client.get(f"/v1/twins/{job['twins'][0]['contract']}/{job['twins'][0]['token_id']}").json()
     link = twin["metadata"]["external_url"]
     path = link.split("://", 1)[1].split("/", 1)[1]

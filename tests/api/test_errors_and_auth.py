@@ -32,7 +32,14 @@ def job_count(stack: Stack) -> int:
 def brands(stack: Stack) -> dict[str, Any]:
     a, col_a = stack.new_brand("Errors A", "ERRA")
     b, col_b = stack.new_brand("Errors B", "ERRB")
-    return {"a": a, "b": b, "col_a": col_a, "col_b": col_b, "image_a": stack.upload(a, png(10)), "image_b": stack.upload(b, png(11))}
+    return {
+        "a": a,
+        "b": b,
+        "col_a": col_a,
+        "col_b": col_b,
+        "image_a": stack.upload(a, png(10)),
+        "image_b": stack.upload(b, png(11)),
+    }
 
 
 def test_brand_registration_needs_the_operator_token(stack: Stack) -> None:
@@ -45,14 +52,24 @@ def test_brand_registration_needs_the_operator_token(stack: Stack) -> None:
 def test_brand_registration_refusals(stack: Stack, brands: dict[str, Any]) -> None:
     op = stack.operator
     problem(stack.client.post("/v1/brands", json={"name": "Errors A", "symbol": "ERRC"}, headers=op), 409, "conflict")
-    problem(stack.client.post("/v1/brands", json={"name": "Y", "symbol": "bad symbol"}, headers=op), 422, "invalid-input")
-    body = problem(stack.client.post("/v1/brands", json={"name": "Y", "symbol": "YY", "colour": "red"}, headers=op), 422, "invalid-input")
+    problem(
+        stack.client.post("/v1/brands", json={"name": "Y", "symbol": "bad symbol"}, headers=op), 422, "invalid-input"
+    )
+    body = problem(
+        stack.client.post("/v1/brands", json={"name": "Y", "symbol": "YY", "colour": "red"}, headers=op),
+        422,
+        "invalid-input",
+    )
     assert "colour" in body["detail"]
 
 
 def test_api_keys_are_checked_and_scoped(stack: Stack, brands: dict[str, Any]) -> None:
     problem(stack.client.get("/v1/brands/me"), 401, "unauthenticated")
-    problem(stack.client.get("/v1/brands/me", headers={"Authorization": "Bearer tmk_000000000000_" + "x" * 43}), 401, "unauthenticated")
+    problem(
+        stack.client.get("/v1/brands/me", headers={"Authorization": "Bearer tmk_000000000000_" + "x" * 43}),
+        401,
+        "unauthenticated",
+    )
     tampered = brands["a"]["Authorization"][:-2] + ("AA" if not brands["a"]["Authorization"].endswith("AA") else "BB")
     problem(stack.client.get("/v1/brands/me", headers={"Authorization": tampered}), 401, "unauthenticated")
     me = stack.client.get("/v1/brands/me", headers=brands["a"]).json()
@@ -71,16 +88,30 @@ def test_invalid_gtin_is_refused_whole(stack: Stack, brands: dict[str, Any]) -> 
 
 
 def test_unknown_fields_and_malformed_bodies(stack: Stack, brands: dict[str, Any]) -> None:
-    body = problem(stack.client.post("/v1/twins", json=physical("SN-U") | {"colour": "red"}, headers=brands["a"]), 422, "invalid-input")
+    body = problem(
+        stack.client.post("/v1/twins", json=physical("SN-U") | {"colour": "red"}, headers=brands["a"]),
+        422,
+        "invalid-input",
+    )
     assert "colour" in body["detail"]
-    problem(stack.client.post("/v1/batches", content=b"{not json", headers=brands["a"] | {"content-type": "application/json"}), 422, "invalid-input")
+    problem(
+        stack.client.post(
+            "/v1/batches", content=b"{not json", headers=brands["a"] | {"content-type": "application/json"}
+        ),
+        422,
+        "invalid-input",
+    )
     problem(stack.client.post("/v1/batches", json={"twins": []}, headers=brands["a"]), 422, "invalid-input")
     problem(stack.client.post("/v1/twins", json={"kind": "spaceship"}, headers=brands["a"]), 422, "invalid-input")
 
 
 def test_another_brands_resources_are_out_of_reach(stack: Stack, brands: dict[str, Any]) -> None:
     # B's image in A's twin
-    body = problem(stack.client.post("/v1/twins", json=physical("SN-X1", image=brands["image_b"]), headers=brands["a"]), 422, "invalid-input")
+    body = problem(
+        stack.client.post("/v1/twins", json=physical("SN-X1", image=brands["image_b"]), headers=brands["a"]),
+        422,
+        "invalid-input",
+    )
     assert "not uploaded by this brand" in body["detail"]
     # B's collection named in A's twin
     twin = physical("SN-X2") | {"collection": brands["col_b"]}
@@ -120,7 +151,10 @@ def test_a_virtual_twin_needs_a_glb_model(stack: Stack, brands: dict[str, Any]) 
         "representations": [{"body_shapes": ["BaseMale"], "model": brands["image_a"]}],
         "preview_image": brands["image_a"],
     }
-    assert "expected one of model/gltf-binary" in problem(stack.client.post("/v1/twins", json=body, headers=brands["a"]), 422, "invalid-input")["detail"]
+    assert (
+        "expected one of model/gltf-binary"
+        in problem(stack.client.post("/v1/twins", json=body, headers=brands["a"]), 422, "invalid-input")["detail"]
+    )
 
 
 def test_unknown_routes_and_ids(stack: Stack, brands: dict[str, Any]) -> None:
@@ -138,5 +172,12 @@ def test_health_and_docs(stack: Stack) -> None:
     assert ready["status"] == "ready" and set(ready["checks"]) == {"chain", "ipfs", "database"}
     assert stack.client.get("/docs").status_code == 200
     paths = stack.client.get("/openapi.json").json()["paths"]
-    for path in ("/v1/brands", "/v1/assets", "/v1/twins", "/v1/batches", "/v1/jobs/{job_id}", "/v1/verify/{contract}/{token_id}"):
+    for path in (
+        "/v1/brands",
+        "/v1/assets",
+        "/v1/twins",
+        "/v1/batches",
+        "/v1/jobs/{job_id}",
+        "/v1/verify/{contract}/{token_id}",
+    ):
         assert path in paths

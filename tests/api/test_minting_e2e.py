@@ -21,7 +21,12 @@ def test_physical_twin_minted_and_verified(stack: Stack) -> None:
     detail = stack.client.get(f"/v1/twins/{collection}/10001").json()
     assert detail["metadata"]["external_url"].endswith("/01/04006381333931/21/SN-0001")
     assert detail["metadata"]["image"] == f"ipfs://{image}"
-    assert detail["on_chain"] == {"exists": True, "owner": stack.runtime.chain.sender.address, "status": "active", "claimed": False}
+    assert detail["on_chain"] == {
+        "exists": True,
+        "owner": stack.runtime.chain.sender.address,
+        "status": "active",
+        "claimed": False,
+    }
 
     verdict = stack.client.get(f"/v1/verify/{collection}/10001").json()
     assert verdict["authentic"] is True, verdict
@@ -43,7 +48,12 @@ def test_physical_twin_minted_and_verified(stack: Stack) -> None:
 def test_virtual_twin_with_glb_and_link(stack: Stack) -> None:
     brand, collection = stack.new_brand("Maison Virtua", "VIRTU")
     image = stack.upload(brand, png(2))
-    job = stack.wait_job(brand, stack.client.post("/v1/twins", json=physical("SN-LINK", image=image, code="400638133395"), headers=brand).json()["id"])
+    job = stack.wait_job(
+        brand,
+        stack.client.post(
+            "/v1/twins", json=physical("SN-LINK", image=image, code="400638133395"), headers=brand
+        ).json()["id"],
+    )
     physical_token = job["twins"][0]["token_id"]
     model = stack.upload(brand, glb(), "jacket.glb")
     preview = stack.upload(brand, png(3), "preview.png")

@@ -19,10 +19,18 @@ def minted(stack: Stack) -> dict[str, Any]:
     job = stack.wait_job(
         headers,
         stack.client.post(
-            "/v1/batches", json={"twins": [physical(f"V-{i}", image=image, code="761234567894") for i in range(4)]}, headers=headers
+            "/v1/batches",
+            json={"twins": [physical(f"V-{i}", image=image, code="761234567894") for i in range(4)]},
+            headers=headers,
         ).json()["id"],
     )
-    return {"headers": headers, "collection": collection, "image": image, "tokens": [t["token_id"] for t in job["twins"]], "job": job}
+    return {
+        "headers": headers,
+        "collection": collection,
+        "image": image,
+        "tokens": [t["token_id"] for t in job["twins"]],
+        "job": job,
+    }
 
 
 def check(verdict: dict[str, Any], name: str) -> dict[str, Any]:
@@ -84,7 +92,11 @@ def test_stolen_status_fails_and_recovery_restores(stack: Stack, minted: dict[st
     chain.sender.transact(contract.functions.setStatusByBrand(token, 2))
     _wait_block(stack)
     verdict = verify(stack, minted["collection"], token)
-    assert verdict["authentic"] is False and check(verdict, "status") == {"name": "status", "ok": False, "detail": "reported stolen"}
+    assert verdict["authentic"] is False and check(verdict, "status") == {
+        "name": "status",
+        "ok": False,
+        "detail": "reported stolen",
+    }
     assert verdict["twin"]["status"] == "stolen"
     chain.sender.transact(contract.functions.setStatusByBrand(token, 0))
     _wait_block(stack)
@@ -105,7 +117,10 @@ def test_brand_compromise_fails_twins_minted_after_it(stack: Stack, minted: dict
     # While compromised the brand cannot mint at all; close the window, mint, then flag a window covering it.
     chain.sender.transact(chain.registry.functions.resolveCompromise(brand_id))
     headers = minted["headers"]
-    job = stack.wait_job(headers, stack.client.post("/v1/twins", json=physical("V-LATE", code="761234567894"), headers=headers).json()["id"])
+    job = stack.wait_job(
+        headers,
+        stack.client.post("/v1/twins", json=physical("V-LATE", code="761234567894"), headers=headers).json()["id"],
+    )
     late = job["twins"][0]["token_id"]
     assert verify(stack, minted["collection"], late)["authentic"] is True
     minted_at = chain.collection(minted["collection"]).functions.twin(late).call()[7]

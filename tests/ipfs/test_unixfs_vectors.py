@@ -34,7 +34,9 @@ def generate(spec: str) -> bytes:
 def dir_files(name: str) -> dict[str, bytes]:
     if name == "dir_small":
         return {
-            f"{i}.json": json.dumps({"name": f"Item {i}", "token_id": i}, separators=(",", ":"), sort_keys=True).encode()
+            f"{i}.json": json.dumps(
+                {"name": f"Item {i}", "token_id": i}, separators=(",", ":"), sort_keys=True
+            ).encode()
             for i in (1, 2, 3)
         }
     return {str(i): f'{{"name":"Twin #{i}","serial":"SN{i:06d}"}}'.encode() for i in range(1, 1001)}
@@ -44,7 +46,9 @@ def file_options(v: dict[str, Any]) -> dict[str, Any]:
     return {"cid_version": v["cid_version"], "raw_leaves": v.get("raw_leaves")}
 
 
-@pytest.mark.parametrize("vector", VECTORS["files"], ids=lambda v: f"{v.get('data') or repr(v['data_utf8'])[:20]}-v{v['cid_version']}")
+@pytest.mark.parametrize(
+    "vector", VECTORS["files"], ids=lambda v: f"{v.get('data') or repr(v['data_utf8'])[:20]}-v{v['cid_version']}"
+)
 def test_file_cids_match_kubo(vector: dict[str, Any]) -> None:
     data = vector["data_utf8"].encode() if "data_utf8" in vector else generate(vector["data"])
     imported = import_bytes(data, **file_options(vector))
@@ -67,7 +71,10 @@ def test_directory_cids_match_kubo(vector: dict[str, Any]) -> None:
 
 
 def test_cid_text_round_trips() -> None:
-    for text in ("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o", "bafkreibmlvvgdyihetgocpof6xk64kjjzdeq2e4c7hqs3krdheosk4tgj4"):
+    for text in (
+        "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o",
+        "bafkreibmlvvgdyihetgocpof6xk64kjjzdeq2e4c7hqs3krdheosk4tgj4",
+    ):
         assert str(CID.parse(text)) == text
     for bad in ("", "Qm123", "zb2rhi36Gc9GJWijLEL6zW45MBux5FcFv5gJmjXA7VAMozEXY", "bafy!!"):
         with pytest.raises(ValueError):

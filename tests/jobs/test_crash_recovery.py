@@ -60,7 +60,7 @@ def slow_chain_stack(tmp_path: Path) -> Iterator[tuple[Runtime, TestClient, dict
 
 
 def spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "-m", "registry.jobs.worker"],
         cwd=ROOT,
         env=os.environ | env,
@@ -71,7 +71,9 @@ def spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 def test_sigkill_in_the_middle_of_a_job(slow_chain_stack: tuple[Runtime, TestClient, dict[str, str]]) -> None:
     rt, client, env = slow_chain_stack
-    r = client.post("/v1/brands", json={"name": "Crash House", "symbol": "CRSH"}, headers={"Authorization": f"Bearer {OPERATOR}"})
+    r = client.post(
+        "/v1/brands", json={"name": "Crash House", "symbol": "CRSH"}, headers={"Authorization": f"Bearer {OPERATOR}"}
+    )
     brand = {"Authorization": f"Bearer {r.json()['api_key']}"}
     collection = r.json()["collections"][0]["address"]
     serials = [f"K-{i:03d}" for i in range(200)]
@@ -143,10 +145,16 @@ def test_broadcast_but_unrecorded_mint_is_not_repeated(tmp_path: Path) -> None:
     rt = Runtime.start(settings, with_worker=False)
     try:
         with TestClient(create_app(runtime=rt)) as client:
-            r = client.post("/v1/brands", json={"name": "Window", "symbol": "WIN"}, headers={"Authorization": f"Bearer {OPERATOR}"})
+            r = client.post(
+                "/v1/brands", json={"name": "Window", "symbol": "WIN"}, headers={"Authorization": f"Bearer {OPERATOR}"}
+            )
             brand = {"Authorization": f"Bearer {r.json()['api_key']}"}
             collection = r.json()["collections"][0]["address"]
-            client.post("/v1/batches", json={"twins": [physical(f"W-{i}", code="590123412346") for i in range(25)]}, headers=brand)
+            client.post(
+                "/v1/batches",
+                json={"twins": [physical(f"W-{i}", code="590123412346") for i in range(25)]},
+                headers=brand,
+            )
             worker = rt.worker
             worker.hold_lease()
             with Session(rt.engine) as s:
@@ -157,7 +165,9 @@ def test_broadcast_but_unrecorded_mint_is_not_repeated(tmp_path: Path) -> None:
                 stored = s.get(Chunk, first.id)
             assert stored is not None and stored.state == ChunkState.stored and stored.batch_id == 1
             # The "lost" broadcast: the mint reaches the chain, the registry never hears of it.
-            fn = rt.chain.mint_fn(collection, 1, rt.chain.sender.address, stored.size, 0, CID.parse(stored.dir_cid or "").digest)
+            fn = rt.chain.mint_fn(
+                collection, 1, rt.chain.sender.address, stored.size, 0, CID.parse(stored.dir_cid or "").digest
+            )
             lost_tx = rt.chain.sender.transact(fn, gas=mint_gas(stored.size))
             worker.drain()
             contract = rt.chain.collection(collection)

@@ -1,0 +1,124 @@
+"""`twinmark`: what operators and brands do from a shell."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from registry.settings import Settings
+
+app = typer.Typer(help="Twinmark digital product passports.", no_args_is_help=True)
+console = Console()
+Api = Annotated[str, typer.Option("--api", envvar="TWINMARK_API", help="Base URL of a running service")]
+Key = Annotated[str, typer.Option("--key", envvar="TWINMARK_API_KEY", help="Brand API key")]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+) -> None:
+    """Run the service (embedded Anvil, local block store and SQLite unless configured otherwise)."""
+    import uvicorn
+
+    from api.main import create_app
+    from registry.runtime import Runtime
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    runtime = Runtime.start(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    token = runtime.operator_token
+    typer.echo(f"Twinmark listening on {base} (API docs: {base}/docs)")
+    typer.echo(
+        f"chain {runtime.chain.sender.chain_id}, registry {runtime.chain.registry.address}, data in {settings.data_dir}/"
+    )
+    typer.echo("Mint a first twin:")
+    typer.echo(
+        f"  curl -s -X POST {base}/v1/brands -H 'Authorization: Bearer {token}' -H 'content-type: application/json' \\\n"
+        '       -d \'{"name": "Maison Demo", "symbol": "DEMO"}\'            # answer holds api_key\n'
+        f"  curl -s -X POST {base}/v1/twins -H 'Authorization: Bearer <api_key>' -H 'content-type: application/json' \\\n"
+        '       -d \'{"kind": "physical", "name": "Demo bag", "gtin": "4006381333931", "serial": "SN-0001"}\'\n'
+        f"  curl -s {base}/v1/jobs/<job id> -H 'Authorization: Bearer <api_key>'       # contract and token_id\n"
+        f"  curl -s {base}/v1/verify/<contract>/<token_id>"
+    )
+    try:
+        uvicorn.run(create_app(runtime=runtime), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        runtime.stop()
+
+
+@app.command()
+def worker() -> None:
+    """Run the mint worker on its own (set TWINMARK_WORKER_IN_PROCESS=false on API processes)."""
+    from registry.jobs.worker import main
+
+    main()
+
+
+@app.command()
+def deploy() -> None:
+    """Deploy the contracts to the configured chain (or find them) and print their addresses."""
+    from registry.runtime import Runtime
+
+    runtime = Runtime.start(Settings(), with_worker=False)
+    try:
+        console.print_json(
+            runtime.deployment_file.read_text()
+            if runtime.deployment_file.exists()
+            else json.dumps({"registry": runtime.chain.registry.address})
+        )
+    finally:
+        runtime.stop()
+
+
+@app.command()
+def mint(
+    csv_file: Annotated[Path, typer.Argument(exists=True, readable=True, help="CSV of physical twins")],
+    api: Api = "http://127.0.0.1:8000",
+    key: Key = "",
+    idempotency_key: Annotated[str | None, typer.Option(help="Makes a retried upload safe")] = None,
+) -> None:
+    """Mint a batch from a CSV and follow it with a progress bar until every twin is recorded."""
+    headers = {"Authorization": f"Bearer {key}", "content-type": "text/csv"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    with httpx.Client(base_url=api, timeout=120) as client:
+        r = client.post("/v1/batches", content=csv_file.read_bytes(), headers=headers)
+        if r.status_code != 202:
+            console.print(f"[red]{r.status_code}[/] {r.json().get('detail', r.text)}")
+            raise typer.Exit(1)
+        job = r.json()
+        columns = (TextColumn("minting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("mint", total=job["counts"]["requested"])
+            while job["state"] not in ("completed", "failed"):
+                time.sleep(0.5)
+                job = client.get(f"/v1/jobs/{job['id']}", params={"limit": 1}, headers=headers).json()
+                progress.update(task, completed=job["counts"]["recorded"])
+    console.print(f"job {job['id']}: {job['state']}, {job['counts']['recorded']}/{job['counts']['requested']} twins")
+    if job["state"] != "completed":
+        console.print(f"[red]{job.get('error')}[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(contract: str, token_id: int, api: Api = "http://127.0.0.1:8000") -> None:
+    """Verify a twin and print each check."""
+    r = httpx.get(f"{api}/v1/verify/{contract}/{token_id}", timeout=30)
+    body = r.json()
+    if r.status_code != 200:
+        console.print(f"[red]{r.status_code}[/] {body.get('detail')}")
+        raise typer.Exit(1)
+    for check in body["checks"]:
+        mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
+        console.print(f"{mark} {check['name']}: {check['detail']}")
+    console.print("[bold green]AUTHENTIC[/]" if body["authentic"] else "[bold red]NOT AUTHENTIC[/]")
+    raise typer.Exit(0 if body["authentic"] else 2)
