@@ -83,6 +83,7 @@ class HeadWatcher:
 
     def stop(self) -> None:
         self._stop.set()
+        self.worker.wake()
 
 
 @dataclass
@@ -157,6 +158,7 @@ class Runtime:
 
     def stop(self) -> None:
         self._stop.set()
+        self.worker.wake()
         if self._worker_thread is not None:
             self._worker_thread.join(timeout=10)
         self.head.stop()

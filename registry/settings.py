@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_twins_per_request: int = 50_000
     chunk_size: int = 4096  # twins per on-chain batch (at most 4,096)
     worker_in_process: bool = True  # run the mint worker inside the API process
-    worker_poll_seconds: float = 0.05
+    worker_poll_seconds: float = 0.5  # idle polling; jobs submitted in-process wake the worker at once
     worker_max_in_flight: int = 32  # mint transactions broadcast but not yet mined
     worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
 

@@ -41,7 +41,9 @@ def _accept(
         idempotency_key=key,
         digest=jobs.request_digest(kind, body),
     )
-    s.flush()
+    s.commit()
+    if created:
+        rt.worker.wake()
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if not created:
         response.headers["Idempotent-Replayed"] = "true"

@@ -59,6 +59,7 @@ class MintWorker:
         self.settings = settings
         self.holder = f"{uuid.uuid4()}"
         self._lease_until = _EPOCH
+        self._wake = threading.Event()
 
     # ------------------------------------------------------------ lease
 
@@ -106,8 +107,14 @@ class MintWorker:
                 stop.wait(1.0)
                 continue
             if not busy:
-                stop.wait(self.settings.worker_poll_seconds)
+                # Idle: sleep until woken by a new job in this process, or poll again later.
+                self._wake.wait(self.settings.worker_poll_seconds)
+                self._wake.clear()
         self.release_lease()
+
+    def wake(self) -> None:
+        """Tells an idle worker in this process that there is work."""
+        self._wake.set()
 
     def step(self) -> bool:
         """One pass over unfinished chunks; True when something moved."""

@@ -66,13 +66,37 @@ class Verifier:
         self.head = head  # has `.block`
         self._chain_facts = _Lru(50_000)
         self._content = _Lru(50_000)
+        self._answers = _Lru(50_000)
+
+    def cached_json(self, collection: str, token_id: int) -> bytes | None:
+        """A complete answer (JSON) for the current head block without any I/O, if one is known."""
+        with self._answers.lock:
+            hit = self._answers.get((collection, token_id))
+        if hit is None:
+            return None
+        block, at, body = hit
+        if block != self.head.block or time.monotonic() - at > CONTENT_TTL:
+            return None
+        return body  # type: ignore[no-any-return]
+
+    def verify_json(self, collection: str, token_id: int) -> bytes:
+        answer = self.verify(collection, token_id)
+        body = json.dumps(answer, separators=(",", ":")).encode()
+        if answer["authentic"]:  # only passing answers are reused; failures are always re-checked
+            with self._answers.lock:
+                self._answers[(collection, token_id)] = (answer["as_of_block"], time.monotonic(), body)
+                while len(self._answers) > self._answers.size:
+                    self._answers.popitem(last=False)
+        return body
 
     def verify(self, collection: str, token_id: int) -> dict[str, Any]:
         try:
             contract = self.chain.w3.to_checksum_address(collection)
         except ValueError:
             raise InvalidInput(f"{collection!r} is not a contract address") from None
-        block = self.head.block
+        return self._verify(contract, token_id, self.head.block)
+
+    def _verify(self, contract: str, token_id: int, block: int) -> dict[str, Any]:
         facts = self._chain_facts.get_or((contract, token_id, block), lambda: self._read_chain(contract, token_id))
         checks: list[Check] = list(facts["checks"])
         twin: OnChainTwin | None = facts["twin"]

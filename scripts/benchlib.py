@@ -1,0 +1,76 @@
+"""Shared by the benchmark scripts: run `twinmark serve` on a fresh embedded stack in a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from registry.chain.anvil import free_port  # noqa: E402
+
+__all__ = ["ROOT", "Service", "free_port", "service", "wait_http"]
+
+
+@dataclass
+class Service:
+    url: str
+    operator_token: str
+    data_dir: Path
+
+    def brand(self, name: str, symbol: str) -> tuple[dict[str, str], str]:
+        r = httpx.post(
+            f"{self.url}/v1/brands",
+            json={"name": name, "symbol": symbol},
+            headers={"Authorization": f"Bearer {self.operator_token}"},
+            timeout=60,
+        )
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['api_key']}"}, r.json()["collections"][0]["address"]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+@contextmanager
+def service(**env: str) -> Iterator[Service]:
+    with tempfile.TemporaryDirectory(prefix="twinmark-bench-") as tmp:
+        port = free_port()
+        full_env = os.environ | {
+            "TWINMARK_DATA_DIR": tmp,
+            "TWINMARK_ANVIL_PORT": str(free_port()),
+            "TWINMARK_PORT": str(port),
+            **env,
+        }
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "twinmark"), "serve"],
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_http(f"{url}/healthz")
+            yield Service(url, (Path(tmp) / "operator-token").read_text().strip(), Path(tmp))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
