@@ -83,7 +83,6 @@ class HeadWatcher:
 
     def stop(self) -> None:
         self._stop.set()
-        self.worker.wake()
 
 
 @dataclass
