@@ -2,6 +2,7 @@
 # Installs everything the project needs into the checkout: a Python virtualenv (.venv) with the
 # package and its dev tools, and the npm packages (Hardhat, solc, OpenZeppelin, Anvil, and a
 # Node 22 binary, since the machine's Node 20 is too old for Hardhat 3). Idempotent.
+# --with-ipfs-daemon also installs js-ipfs (tools/ipfs-daemon), the IPFS daemon the tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +21,12 @@ lock=node_modules/.installed-$(sha1sum package-lock.json | cut -c1-12)
 if [ ! -f "$lock" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   touch "$lock"
+fi
+
+if [ "${1:-}" = "--with-ipfs-daemon" ]; then
+  ipfs_lock=tools/ipfs-daemon/node_modules/.installed-$(sha1sum tools/ipfs-daemon/package-lock.json | cut -c1-12)
+  if [ ! -f "$ipfs_lock" ]; then
+    npm ci --prefix tools/ipfs-daemon --no-audit --no-fund --loglevel=error
+    touch "$ipfs_lock"
+  fi
 fi

@@ -22,3 +22,14 @@ def anvil() -> Iterator[Anvil]:
 @pytest.fixture(scope="session")
 def w3(anvil: Anvil) -> Web3:
     return Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
+
+
+@pytest.fixture(scope="session")
+def ipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real IPFS daemon speaking the Kubo RPC API (js-ipfs, offline)."""
+    from registry.ipfs.daemon import IpfsDaemon
+
+    daemon = IpfsDaemon(tmp_path_factory.mktemp("ipfs-repo"))
+    url = daemon.start()
+    yield url
+    daemon.stop()

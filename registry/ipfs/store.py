@@ -105,7 +105,7 @@ class KuboStore:
         if files is None:
             raise ValueError("KuboStore.put needs the original files")
         if len(files) == 1 and "" in files:
-            made = self.add(files, cid_version=imported.cid.version)
+            made = self.add({"blob": files[""]}, cid_version=imported.cid.version)
         else:
             made = self.add(files, cid_version=imported.cid.version, wrap=True)
         if CID.parse(made) != CID.parse(str(imported.cid)):
