@@ -7,6 +7,7 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 
 from registry.errors import ContractReverted
 
@@ -54,7 +55,8 @@ class RevertDecoder:
             return ContractReverted("UnknownRevert", (raw[:4].hex(),), raw)
         name, types = known
         try:
-            args = tuple(abi_decode(types, raw[4:]))
+            values = abi_decode(types, raw[4:])
+            args = tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True))
         except Exception:  # malformed payload: keep the name, drop the arguments
             args = ()
         return ContractReverted(name, args, raw)

@@ -1,0 +1,93 @@
+"""The transaction sender owns its signer's nonces: concurrent callers never collide or leave gaps;
+a nonce taken by another process is recovered from; reverts arrive as named domain errors."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from registry.chain import artifacts
+from registry.chain.client import TwinmarkChain, deploy
+from registry.chain.reverts import RevertDecoder
+from registry.chain.sender import TxSender
+from registry.errors import ContractReverted
+from registry.runtime import ConfigurationError, load_signer
+from registry.settings import Settings
+
+DECODER = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
+
+
+def fresh_sender(w3: Web3) -> TxSender:
+    account = Account.create()
+    w3.provider.make_request("anvil_setBalance", [account.address, hex(10**21)])  # type: ignore[arg-type]
+    return TxSender(w3, account, DECODER)
+
+
+def test_concurrent_sends_use_consecutive_nonces(w3: Web3) -> None:
+    sender = fresh_sender(w3)
+    addresses = deploy(w3, sender)
+    chain = TwinmarkChain(w3, sender, addresses["registry"])
+    start = w3.eth.get_transaction_count(sender.account.address)
+    first_block = w3.eth.block_number + 1
+    names = [f"Brand {i}" for i in range(24)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        brand_ids = list(pool.map(lambda n: chain.register_brand(sender.address, n), names))
+    assert sorted(brand_ids) == list(range(1, 25))
+    end = w3.eth.get_transaction_count(sender.account.address)
+    assert end - start == 24  # no nonce skipped, none reused
+    nonces = sorted(
+        w3.eth.get_transaction(tx)["nonce"]
+        for block in range(first_block, w3.eth.block_number + 1)
+        for tx in w3.eth.get_block(block)["transactions"]
+        if w3.eth.get_transaction(tx)["from"] == sender.address
+    )
+    assert nonces == list(range(start, end))
+    tx = w3.eth.get_transaction(w3.eth.get_block("latest")["transactions"][0])
+    assert tx["type"] == 2 and tx["maxFeePerGas"] >= tx["maxPriorityFeePerGas"]  # EIP-1559
+
+
+def test_a_nonce_taken_elsewhere_is_recovered(w3: Web3) -> None:
+    sender = fresh_sender(w3)
+    addresses = deploy(w3, sender)
+    chain = TwinmarkChain(w3, sender, addresses["registry"])
+    # Another process with the same key sends two transactions behind this sender's back.
+    twin_process = TxSender(w3, sender.account, DECODER)
+    twin_chain = TwinmarkChain(w3, twin_process, addresses["registry"])
+    twin_chain.register_brand(sender.address, "Elsewhere 1")
+    twin_chain.register_brand(sender.address, "Elsewhere 2")
+    assert chain.register_brand(sender.address, "Here") == 3
+
+
+def test_failed_estimates_do_not_burn_nonces_and_reverts_are_named(w3: Web3) -> None:
+    sender = fresh_sender(w3)
+    addresses = deploy(w3, sender)
+    outsider = fresh_sender(w3)
+    chain = TwinmarkChain(w3, outsider, addresses["registry"])
+    before = w3.eth.get_transaction_count(outsider.account.address)
+    with pytest.raises(ContractReverted) as err:
+        chain.register_brand(outsider.address, "Not the operator")
+    assert err.value.name == "OwnableUnauthorizedAccount"
+    assert err.value.error_args == (outsider.address,)
+    assert w3.eth.get_transaction_count(outsider.account.address) == before
+    # A transaction mined despite reverting (explicit gas, no estimate) is decoded too.
+    fn = chain.registry.functions.registerBrand(outsider.address, "x")
+    with pytest.raises(ContractReverted, match="OwnableUnauthorizedAccount"):
+        outsider.transact(fn, gas=200_000)
+    assert w3.eth.get_transaction_count(outsider.account.address) == before + 1
+
+
+def test_signer_from_an_encrypted_keystore(tmp_path: Path) -> None:
+    account = Account.create()
+    keystore = tmp_path / "key.json"
+    keystore.write_text(json.dumps(Account.encrypt(account.key, "correct horse")))
+    settings = Settings(data_dir=tmp_path, signer_keystore=keystore, signer_password="correct horse")  # type: ignore[arg-type]
+    assert load_signer(settings, embedded=False).address == account.address
+    with pytest.raises(ValueError):
+        load_signer(Settings(data_dir=tmp_path, signer_keystore=keystore, signer_password="wrong"), embedded=False)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        load_signer(Settings(data_dir=tmp_path), embedded=False)
