@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -49,10 +50,19 @@ def serve(
         f"  curl -s {base}/v1/jobs/<job id> -H 'Authorization: Bearer <api_key>'       # contract and token_id\n"
         f"  curl -s {base}/v1/verify/<contract>/<token_id>"
     )
+    # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; turning them into SystemExit lets
+    # the runtime stop cleanly (the embedded Anvil writes its state file before exiting).
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(create_app(runtime=runtime), host=settings.host, port=settings.port, log_level="warning")
+    except KeyboardInterrupt:
+        pass
     finally:
         runtime.stop()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @app.command()

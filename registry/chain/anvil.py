@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -25,6 +27,15 @@ def anvil_binary() -> str:
     if found is None:
         raise FileNotFoundError("anvil not found: run `npm ci` (package @foundry-rs/anvil) or set ANVIL_BIN")
     return found
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the node when the process that started it dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -71,7 +82,9 @@ class Anvil:
         if self.state_path is not None:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             args += ["--state", str(self.state_path), "--preserve-historical-states"]
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+        self._proc = subprocess.Popen(  # noqa: S603
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
