@@ -66,11 +66,15 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
     /// @notice EIP-712 type of a status report, signed by the owner.
     bytes32 public constant STATUS_TYPEHASH =
         keccak256("ReportStatus(uint256 tokenId,uint8 status,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a service record, signed by an authorised provider.
+    bytes32 public constant SERVICE_RECORD_TYPEHASH =
+        keccak256("ServiceRecord(uint256 tokenId,bytes32 recordCidHash,uint256 nonce,uint256 deadline)");
 
     uint64 private _brandId;
     mapping(address account => uint8) private _roles;
     mapping(uint256 tokenId => bytes32) private _contentDigests;
     mapping(uint256 tokenId => uint256) private _links; // physical token id << 160 | collection
+    mapping(address provider => uint256) private _providerNonces;
     string private _name;
     string private _symbol;
     string private _contractURI;
@@ -343,10 +347,38 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
 
     /// @notice An authorised service provider appends a record (the CIDv1 of its document).
     function recordService(uint256 tokenId, bytes calldata recordCid) external onlyRole(_ROLE_PROVIDER) {
-        (bool ok, , ) = CidV1.tryDecode(recordCid);
-        if (!ok) revert TwinmarkCollectionInvalidCid();
-        _ownerAndState(tokenId); // reverts for unknown or destroyed twins
-        emit ServiceRecorded(tokenId, msg.sender, recordCid);
+        _recordService(tokenId, msg.sender, recordCid);
+    }
+
+    /**
+     * @notice {recordService} on the provider's EIP-712 signature; anyone may relay it, so providers
+     * need no gas. `nonce` is the provider's current {providerNonce}.
+     */
+    function recordServiceBySig(
+        uint256 tokenId,
+        bytes calldata recordCid,
+        address provider,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        if (_roles[provider] & _ROLE_PROVIDER == 0) revert TwinmarkCollectionUnauthorized(provider);
+        if (block.timestamp > deadline) revert TwinmarkCollectionExpiredSignature(deadline);
+        uint256 expected = _providerNonces[provider];
+        if (nonce != expected) revert TwinmarkCollectionInvalidNonce(expected, nonce);
+        bytes32 structHash = keccak256(
+            abi.encode(SERVICE_RECORD_TYPEHASH, tokenId, keccak256(recordCid), nonce, deadline)
+        );
+        if (!SignatureChecker.isValidSignatureNowCalldata(provider, _hashTypedDataV4(structHash), signature)) {
+            revert TwinmarkCollectionInvalidSignature();
+        }
+        _providerNonces[provider] = expected + 1;
+        _recordService(tokenId, provider, recordCid);
+    }
+
+    /// @notice The nonce the next signed service record of `provider` must carry.
+    function providerNonce(address provider) external view returns (uint256) {
+        return _providerNonces[provider];
     }
 
     /**
@@ -489,6 +521,13 @@ contract TwinmarkCollection is TwinmarkERC721, ITwinmarkCollection, IERC721Metad
         if (!SignatureChecker.isValidSignatureNowCalldata(owner, _hashTypedDataV4(structHash), signature)) {
             revert TwinmarkCollectionInvalidSignature();
         }
+    }
+
+    function _recordService(uint256 tokenId, address provider, bytes calldata recordCid) private {
+        (bool ok, , ) = CidV1.tryDecode(recordCid);
+        if (!ok) revert TwinmarkCollectionInvalidCid();
+        _ownerAndState(tokenId); // reverts for unknown or destroyed twins
+        emit ServiceRecorded(tokenId, provider, recordCid);
     }
 
     function _setOwnerStatus(uint256 tokenId, uint256 state, Status status) private {

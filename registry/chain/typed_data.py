@@ -34,6 +34,12 @@ TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "nonce", "type": "uint256"},
         {"name": "deadline", "type": "uint256"},
     ],
+    "ServiceRecord": [
+        {"name": "tokenId", "type": "uint256"},
+        {"name": "recordCidHash", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ],
     "ReportStatus": [
         {"name": "tokenId", "type": "uint256"},
         {"name": "status", "type": "uint8"},

@@ -2,7 +2,9 @@
 
 The brand ships a secret with each item. The chain commits only to the claim key (an address)
 derived from it, so neither the secret nor the key is ever on chain or IPFS. The derivation is
-salted with chain id, collection and token id, so a secret is worthless for any other twin.
+salted with chain id and collection; the Merkle leaf binds the key to one token id, so a secret
+opens exactly one twin. (The token id is not part of the derivation because secrets are made when
+a mint is requested, before the batch, and therefore the token ids, are fixed.)
 """
 
 from __future__ import annotations
@@ -37,15 +39,9 @@ def _secret_bytes(secret: str) -> bytes:
     return raw
 
 
-def claim_key(secret: str, chain_id: int, collection: str, token_id: int) -> LocalAccount:
-    """The claim key of one twin: a secp256k1 key derived from its secret and its identity."""
-    material = (
-        _DOMAIN
-        + chain_id.to_bytes(32, "big")
-        + to_canonical_address(collection)
-        + token_id.to_bytes(32, "big")
-        + _secret_bytes(secret)
-    )
+def claim_key(secret: str, chain_id: int, collection: str) -> LocalAccount:
+    """The claim key behind a secret: a secp256k1 key derived from it, salted with chain and collection."""
+    material = _DOMAIN + chain_id.to_bytes(32, "big") + to_canonical_address(collection) + _secret_bytes(secret)
     key = int.from_bytes(keccak(material), "big")
     while not 0 < key < _SECP256K1_N:  # probability ~2^-128; rehash rather than bias
         material = keccak(material)

@@ -56,6 +56,7 @@ class Chunk(SQLModel, table=True):
     state: str = Field(default=ChunkState.validated, index=True)
     batch_id: int | None = Field(default=None, sa_type=BigInteger)
     dir_cid: str | None = None
+    claim_root: str | None = None  # hex Merkle root over (token id, claim key) of the claimable twins
     tx_hash: str | None = None
     block_number: int | None = Field(default=None, sa_type=BigInteger)
     error: str | None = None
@@ -81,3 +82,14 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True)
     holder: str
     expires_at: datetime
+
+
+class ClaimVault(SQLModel, table=True):
+    """A job's claim secrets, sealed under the API key that submitted it, until fetched once."""
+
+    __tablename__ = "claim_vaults"
+
+    job_id: str = Field(foreign_key="jobs.id", primary_key=True)
+    api_key_id: str
+    sealed: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)

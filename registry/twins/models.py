@@ -23,6 +23,7 @@ class Twin(SQLModel, table=True):
     name: str
     gtin: str | None = None
     serial: str | None = None
+    claim_key: str | None = None  # address committed on chain for a claimable twin (never the secret)
     metadata_cid: str  # the token's metadata file
     dir_cid: str  # the batch directory anchored on chain
     token_uri: str
@@ -30,3 +31,14 @@ class Twin(SQLModel, table=True):
     block_number: int = Field(sa_type=BigInteger)
     minted_at: datetime = Field(default_factory=utcnow)
     metadata_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ClaimAttempt(SQLModel, table=True):
+    """Wrong-secret attempts per twin, for rate limiting across API processes."""
+
+    __tablename__ = "claim_attempts"
+
+    collection: str = Field(primary_key=True)
+    token_id: int = Field(primary_key=True, sa_type=BigInteger)
+    failures: int = 0
+    window_started_at: datetime = Field(default_factory=utcnow)

@@ -173,7 +173,7 @@ def mint_claimable(d: Deployment, size: int, col: Contract | None = None) -> Cla
     batch_id = col.functions.nextBatchId().call()
     first = batch_id * 10_000 + 1
     secrets = {first + i: new_secret() for i in range(size)}
-    leaves = [(t, claim_key(s, d.chain.chain_id, col.address, t).address) for t, s in secrets.items()]
+    leaves = [(t, claim_key(s, d.chain.chain_id, col.address).address) for t, s in secrets.items()]
     tree = ClaimTree(leaves)
     got, _ = mint(d, size, col=col, minter=minter, claim_root=tree.root)
     assert got == first
@@ -191,7 +191,7 @@ def claim_args(
     deadline: int | None = None,
     signed_to: str | None = None,
 ) -> tuple[Any, ...]:
-    key = claim_key(secret or batch.secrets[token_id], d.chain.chain_id, col.address, token_id)
+    key = claim_key(secret or batch.secrets[token_id], d.chain.chain_id, col.address)
     deadline = deadline if deadline is not None else d.chain.now() + 3600
     payload = typed_data.typed_data(
         "Claim",

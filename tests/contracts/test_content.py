@@ -162,3 +162,58 @@ def test_eip712_domain_is_bound_to_chain_and_collection(d: Deployment) -> None:
     _, name, version, chain_id, contract, _, _ = d.col_a.functions.eip712Domain().call()
     assert (name, version, chain_id, contract) == ("Twinmark", "1", d.chain.chain_id, d.col_a.address)
     assert d.col_b.functions.eip712Domain().call()[4] == d.col_b.address
+
+
+def _service_sig(
+    d: Deployment, signer: object, token: int, cid: bytes, *, nonce: int, deadline: int, contract: str | None = None
+) -> bytes:
+    from eth_utils.crypto import keccak
+
+    from registry.chain import typed_data
+
+    payload = typed_data.typed_data(
+        "ServiceRecord",
+        d.chain.chain_id,
+        contract or d.col_a.address,
+        {"tokenId": token, "recordCidHash": keccak(cid), "nonce": nonce, "deadline": deadline},
+    )
+    return typed_data.sign(signer, payload)  # type: ignore[arg-type]
+
+
+def test_providers_sign_service_records_that_anyone_relays(d: Deployment) -> None:
+    provider = d.chain.new_account()
+    d.chain.send(d.col_a.functions.setServiceProvider(provider.address, True), d.admin_a)
+    first, _ = mint(d, 1)
+    record = cid_v1_bytes(RAW, random_digest())
+    deadline = d.chain.now() + 600
+    sig = _service_sig(d, provider, first, record, nonce=0, deadline=deadline)
+    relayer = d.chain.new_account().address
+    receipt = d.chain.send(
+        d.col_a.functions.recordServiceBySig(first, record, provider.address, 0, deadline, sig), relayer
+    )
+    event = d.chain.events(d.col_a, "ServiceRecorded", receipt)[0]
+    assert (event["provider"], event["recordCid"]) == (provider.address, record)
+    assert d.col_a.functions.providerNonce(provider.address).call() == 1
+
+    def refused(args: tuple[object, ...], name: str) -> None:
+        with pytest.raises(ContractReverted) as err:
+            d.chain.send(d.col_a.functions.recordServiceBySig(*args), relayer)
+        assert err.value.name == name
+
+    refused((first, record, provider.address, 0, deadline, sig), "TwinmarkCollectionInvalidNonce")  # replay
+    sig1 = _service_sig(d, provider, first, record, nonce=1, deadline=d.chain.now() - 1)
+    refused((first, record, provider.address, 1, d.chain.now() - 1, sig1), "TwinmarkCollectionExpiredSignature")
+    other = cid_v1_bytes(RAW, random_digest())
+    sig2 = _service_sig(d, provider, first, record, nonce=1, deadline=deadline)
+    refused(
+        (first, other, provider.address, 1, deadline, sig2), "TwinmarkCollectionInvalidSignature"
+    )  # swapped document
+    sig3 = _service_sig(d, provider, first, record, nonce=1, deadline=deadline, contract=d.col_b.address)
+    refused(
+        (first, record, provider.address, 1, deadline, sig3), "TwinmarkCollectionInvalidSignature"
+    )  # other contract
+    stranger = d.chain.new_account()
+    sig4 = _service_sig(d, stranger, first, record, nonce=0, deadline=deadline)
+    refused((first, record, stranger.address, 0, deadline, sig4), "TwinmarkCollectionUnauthorized")  # not a provider
+    impostor = _service_sig(d, stranger, first, record, nonce=1, deadline=deadline)
+    refused((first, record, provider.address, 1, deadline, impostor), "TwinmarkCollectionInvalidSignature")
