@@ -11,9 +11,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from registry.brands.models import Brand
-from registry.brands.service import authenticate
+from registry.brands.service import Principal, authenticate
 from registry.db.engine import session_scope
-from registry.errors import Unauthenticated
+from registry.errors import Forbidden, Unauthenticated
 from registry.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False)
@@ -41,11 +41,32 @@ def operator(rt: RuntimeDep, credentials: Credentials) -> None:
         raise Unauthenticated("operator token required (Authorization: Bearer <token>)")
 
 
-def brand(s: SessionDep, credentials: Credentials) -> Brand:
+def principal(s: SessionDep, credentials: Credentials) -> Principal:
     if credentials is None:
-        raise Unauthenticated("brand API key required (Authorization: Bearer tmk_...)")
+        raise Unauthenticated("API key required (Authorization: Bearer tmk_...)")
     return authenticate(s, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def brand_principal(p: PrincipalDep) -> Principal:
+    if p.provider is not None:
+        raise Forbidden("a service provider's key cannot act for the brand")
+    return p
+
+
+def brand(p: Annotated[Principal, Depends(brand_principal)]) -> Brand:
+    return p.brand
+
+
+def provider_principal(p: PrincipalDep) -> Principal:
+    if p.provider is None:
+        raise Forbidden("a service provider's API key is required")
+    return p
 
 
 OperatorDep = Depends(operator)
 BrandDep = Annotated[Brand, Depends(brand)]
+BrandPrincipalDep = Annotated[Principal, Depends(brand_principal)]
+ProviderDep = Annotated[Principal, Depends(provider_principal)]

@@ -43,6 +43,14 @@ class Conflict(TwinmarkError):
     code, status, title = "conflict", 409, "Conflict"
 
 
+class Gone(TwinmarkError):
+    code, status, title = "gone", 410, "No longer available"
+
+
+class TooManyRequests(TwinmarkError):
+    code, status, title = "too-many-requests", 429, "Too many attempts"
+
+
 class ChainUnavailable(TwinmarkError):
     code, status, title = "chain-unavailable", 503, "Chain node unavailable"
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BrandDep, RuntimeDep, SessionDep
-from registry.brands.service import collections_of
+from api.deps import BrandPrincipalDep, RuntimeDep, SessionDep
+from registry.brands.service import Principal, collections_of
 from registry.errors import InvalidInput
 from registry.jobs import service as jobs
 from registry.twins.schemas import BatchIn, TwinIn
@@ -25,7 +25,7 @@ def _accept(
     response: Response,
     rt: RuntimeDep,
     s: SessionDep,
-    brand: Any,
+    who: Principal,
     twins: list[Any],
     kind: str,
     key: str | None,
@@ -34,8 +34,11 @@ def _accept(
     job, created = jobs.submit(
         s,
         rt.settings,
-        brand=brand,
-        collections=collections_of(s, brand.id),
+        brand=who.brand,
+        collections=collections_of(s, who.brand.id),
+        chain_id=rt.chain.sender.chain_id,
+        api_key=who.key,
+        api_key_id=who.key_id,
         twins=twins,
         kind=kind,
         idempotency_key=key,
@@ -52,10 +55,10 @@ def _accept(
 
 @router.post("/v1/twins", status_code=status.HTTP_202_ACCEPTED)
 def mint_twin(
-    twin: TwinIn, response: Response, brand: BrandDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
+    twin: TwinIn, response: Response, who: BrandPrincipalDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """One twin: `kind` is `physical` (GTIN, serial, passport fields) or `virtual` (GLB, licence)."""
-    return _accept(response, rt, s, brand, [twin], "twin", key, twin.model_dump(mode="json"))
+    return _accept(response, rt, s, who, [twin], "twin", key, twin.model_dump(mode="json"))
 
 
 def _from_csv(text: str) -> list[dict[str, Any]]:
@@ -103,7 +106,12 @@ def _from_csv(text: str) -> list[dict[str, Any]]:
     },
 )
 async def mint_batch(
-    request: Request, response: Response, brand: BrandDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
+    request: Request,
+    response: Response,
+    who: BrandPrincipalDep,
+    rt: RuntimeDep,
+    s: SessionDep,
+    key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """Many twins as JSON (`{"twins": [...]}`) or CSV (physical twins); split into on-chain batches of at most 4,096."""
     raw = await request.body()
@@ -125,5 +133,5 @@ async def mint_batch(
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     return await run_in_threadpool(
-        _accept, response, rt, s, brand, batch.twins, "batch", key, batch.model_dump(mode="json")
+        _accept, response, rt, s, who, batch.twins, "batch", key, batch.model_dump(mode="json")
     )

@@ -8,12 +8,16 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from sqlmodel import Session, select
 
-from registry.brands.models import ApiKey, Brand, Collection
+from registry.brands.models import ApiKey, Brand, Collection, Provider
 from registry.chain.client import TwinmarkChain
-from registry.errors import Conflict, InvalidInput, Unauthenticated
+from registry.claims.vault import seal, unseal
+from registry.errors import Conflict, ContractReverted, InvalidInput, NotFound, Unauthenticated
 
 _KEY = re.compile(r"^tmk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
@@ -22,15 +26,25 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def new_api_key(session: Session, brand_id: str) -> str:
+@dataclass
+class Principal:
+    """Who is calling: a brand, or one of its service providers, and with which key."""
+
+    brand: Brand
+    key_id: str
+    key: str  # in memory for this request only: opens what was sealed under it
+    provider: Provider | None = None
+
+
+def new_api_key(session: Session, brand_id: str, provider_id: str | None = None) -> str:
     """Creates a key and returns it in clear, once; only its SHA-256 is stored."""
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    session.add(ApiKey(id=prefix, brand_id=brand_id, key_hash=_hash(secret)))
+    session.add(ApiKey(id=prefix, brand_id=brand_id, provider_id=provider_id, key_hash=_hash(secret)))
     return f"tmk_{prefix}_{secret}"
 
 
-def authenticate(session: Session, key: str) -> Brand:
-    """The brand a key belongs to; Unauthenticated otherwise (constant-time hash comparison)."""
+def authenticate(session: Session, key: str) -> Principal:
+    """The principal a key belongs to; Unauthenticated otherwise (constant-time hash comparison)."""
     match = _KEY.match(key)
     record = session.get(ApiKey, match.group(1)) if match else None
     expected = record.key_hash if record is not None else _hash("")
@@ -39,7 +53,8 @@ def authenticate(session: Session, key: str) -> Brand:
         raise Unauthenticated("invalid API key")
     brand = session.get(Brand, record.brand_id)
     assert brand is not None
-    return brand
+    provider = session.get(Provider, record.provider_id) if record.provider_id else None
+    return Principal(brand, record.id, key, provider)
 
 
 @dataclass
@@ -71,3 +86,63 @@ def register_brand(
 
 def collections_of(session: Session, brand_id: str) -> list[Collection]:
     return list(session.exec(select(Collection).where(Collection.brand_id == brand_id)))
+
+
+@dataclass
+class NewProvider:
+    provider: Provider
+    api_key: str
+
+
+def create_provider(session: Session, chain: TwinmarkChain, brand: Brand, name: str) -> NewProvider:
+    """A provider with its own signing key, authorised on chain in every collection of the brand."""
+    if chain.call(chain.registry.functions.brandAdmin(brand.chain_brand_id)) != chain.sender.address:
+        raise Conflict("this brand's on-chain admin is its own key: authorise providers with setServiceProvider")
+    account = Account.create()
+    provider_id = str(uuid.uuid4())
+    session.add(Provider(id=provider_id, brand_id=brand.id, name=name, address=account.address, sealed_key=""))
+    session.flush()
+    key = new_api_key(session, brand.id, provider_id)
+    provider = session.get(Provider, provider_id)
+    assert provider is not None
+    provider.sealed_key = seal(key, f"provider:{provider_id}", bytes(account.key))
+    for collection in collections_of(session, brand.id):
+        chain.sender.transact(chain.collection(collection.address).functions.setServiceProvider(account.address, True))
+    return NewProvider(provider, key)
+
+
+def provider_account(principal: Principal) -> LocalAccount:
+    """The provider's signing key, opened with the key of the provider making this request."""
+    assert principal.provider is not None
+    raw = unseal(principal.key, f"provider:{principal.provider.id}", principal.provider.sealed_key)
+    account: LocalAccount = Account.from_key(raw)
+    return account
+
+
+def mark_compromised(session: Session, chain: TwinmarkChain, brand_id: str, since: int) -> dict[str, Any]:
+    """Operator: the brand's keys were compromised from `since` (unix time, not in the future)."""
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise NotFound(f"no brand {brand_id}")
+    try:
+        receipt = chain.sender.transact(chain.registry.functions.markCompromised(brand.chain_brand_id, since))
+    except ContractReverted as exc:
+        raise Conflict(f"the registry refused: {exc.name}", error=exc.name) from None
+    return {"brand": brand.id, "compromised_since": since, "tx_hash": "0x" + bytes(receipt["transactionHash"]).hex()}
+
+
+def resolve_compromise(session: Session, chain: TwinmarkChain, brand_id: str) -> dict[str, Any]:
+    """Operator: the brand's keys are replaced; the open compromise window closes now."""
+    brand = session.get(Brand, brand_id)
+    if brand is None:
+        raise NotFound(f"no brand {brand_id}")
+    try:
+        receipt = chain.sender.transact(chain.registry.functions.resolveCompromise(brand.chain_brand_id))
+    except ContractReverted as exc:
+        raise Conflict(f"the registry refused: {exc.name}", error=exc.name) from None
+    windows = chain.call(chain.registry.functions.compromiseWindows(brand.chain_brand_id))
+    return {
+        "brand": brand.id,
+        "windows": [{"start": w[0], "end": w[1] or None} for w in windows],
+        "tx_hash": "0x" + bytes(receipt["transactionHash"]).hex(),
+    }

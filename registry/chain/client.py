@@ -85,8 +85,10 @@ class TwinmarkChain:
         receipt = self.sender.transact(fn)
         return str(self._events(self.registry, "CollectionCreated", receipt)[0]["collection"])
 
-    def mint_fn(self, collection: str, batch_id: int, custodian: str, size: int, kind: int, anchor: bytes) -> Any:
-        return self.collection(collection).functions.mintBatch(batch_id, custodian, size, kind, anchor, b"\0" * 32)
+    def mint_fn(
+        self, collection: str, batch_id: int, custodian: str, size: int, kind: int, anchor: bytes, claim_root: bytes
+    ) -> Any:
+        return self.collection(collection).functions.mintBatch(batch_id, custodian, size, kind, anchor, claim_root)
 
     # ------------------------------------------------------------ reads
 

@@ -19,8 +19,10 @@ from sqlmodel import Session, col, select
 from registry.assets.models import Asset
 from registry.assets.service import GLB, IMAGE_TYPES
 from registry.brands.models import Brand, Collection
+from registry.claims.keys import claim_key, new_secret
+from registry.claims.vault import seal
 from registry.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from registry.jobs.models import Chunk, Identifier, Job, JobState
+from registry.jobs.models import Chunk, ClaimVault, Identifier, Job, JobState
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
@@ -38,7 +40,7 @@ def find_by_key(session: Session, brand_id: str, key: str) -> Job | None:
     return session.exec(select(Job).where(Job.brand_id == brand_id, Job.idempotency_key == key)).first()
 
 
-def _check_assets(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> None:
+def check_assets(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> None:
     wanted: dict[str, tuple[str, ...]] = {}
     for t in twins:
         if isinstance(t, PhysicalTwinIn):
@@ -103,6 +105,9 @@ def submit(
     kind: str,
     idempotency_key: str | None,
     digest: str,
+    chain_id: int,
+    api_key: str,
+    api_key_id: str,
 ) -> tuple[Job, bool]:
     """The job for this request and whether it was created now (False: an idempotent replay)."""
     if idempotency_key:
@@ -115,12 +120,13 @@ def submit(
         raise PayloadTooLarge(f"at most {settings.max_twins_per_request} twins per request")
     owned = {c.address.lower(): c for c in collections}
     default = collections[0]
-    _check_assets(session, brand.id, twins)
+    check_assets(session, brand.id, twins)
     _check_links(session, brand.id, twins)
     pairs = _check_identifiers(session, twins)
 
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for t in twins:
+    claim_secrets: list[dict[str, Any]] = []
+    for index, t in enumerate(twins):
         target = owned.get((t.collection or default.address).lower())
         if target is None:
             raise NotFound(f"collection {t.collection} does not belong to this brand")
@@ -132,6 +138,14 @@ def submit(
             link = t.physical_twin.model_dump() if t.physical_twin else None
             item = {"kind": "virtual", "name": t.name, "link": link}
         item["metadata"] = doc
+        if t.claimable:
+            # Only the derived claim key (an address) is kept in clear; the secret is sealed below.
+            secret = new_secret()
+            item["claim_key"] = claim_key(secret, chain_id, target.address).address
+            claim_secrets.append(
+                {"index": index, "name": t.name, "gtin": item.get("gtin"), "serial": item.get("serial")}
+                | {"collection": target.address, "claim_key": item["claim_key"], "secret": secret}
+            )
         groups.setdefault((target.address, KIND_CODE[t.kind]), []).append(item)
 
     job = Job(
@@ -153,6 +167,9 @@ def submit(
             raise Conflict("this Idempotency-Key was used for a different request") from None
         return existing, False
     session.add_all(Identifier(gtin=g, serial=s, job_id=job.id) for g, s in pairs)
+    if claim_secrets:
+        sealed = seal(api_key, f"claims:{job.id}", json.dumps(claim_secrets).encode())
+        session.add(ClaimVault(job_id=job.id, api_key_id=api_key_id, sealed=sealed))
     seq = 0
     for (address, kind_code), items in groups.items():
         for i in range(0, len(items), settings.chunk_size):
@@ -184,9 +201,13 @@ def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) 
         .offset(offset)
         .limit(limit)
     ).all()
+    vault = session.get(ClaimVault, job.id)
     return {
         "id": job.id,
         "kind": job.kind,
+        "claim_secrets": (
+            {"available": True, "url": f"/v1/jobs/{job.id}/claim-secrets", "once": True} if vault is not None else None
+        ),
         "state": job.state,
         "error": job.error,
         "counts": {"requested": job.total, "recorded": job.recorded},

@@ -23,6 +23,7 @@ from sqlmodel import col, select
 
 from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain, mint_gas
+from registry.claims.merkle import ClaimTree
 from registry.db.engine import session_scope
 from registry.errors import ChainUnavailable, ContentUnavailable, ContractReverted
 from registry.ipfs.cid import CID
@@ -49,6 +50,16 @@ def chunk_files(chunk: Chunk, batch_id: int) -> dict[str, bytes]:
     """The batch directory: one canonical metadata file per token, named by token id."""
     items = json.loads(chunk.payload)
     return {str(token_id(batch_id, i)): canonical(item["metadata"]) for i, item in enumerate(items)}
+
+
+def claim_root(chunk: Chunk, batch_id: int) -> str | None:
+    """The batch's claim commitment: a Merkle root over (token id, claim key) of its claimable twins."""
+    leaves = [
+        (token_id(batch_id, i), item["claim_key"])
+        for i, item in enumerate(json.loads(chunk.payload))
+        if item.get("claim_key")
+    ]
+    return ClaimTree(leaves).root.hex() if leaves else None
 
 
 class MintWorker:
@@ -177,6 +188,7 @@ class MintWorker:
             files = chunk_files(chunk, batch_id)
             imported = add_directory(self.store, files)  # content first: the anchor must resolve
             chunk.batch_id, chunk.dir_cid, chunk.state = batch_id, str(imported.cid), ChunkState.stored
+            chunk.claim_root = claim_root(chunk, batch_id)
             chunk.updated_at = datetime.now(UTC)
             collection.next_batch_id = batch_id + 1
             job = s.get(Job, chunk.job_id)
@@ -190,8 +202,9 @@ class MintWorker:
             if chunk.state != ChunkState.stored:
                 return
             anchor = CID.parse(chunk.dir_cid).digest
+            root = bytes.fromhex(chunk.claim_root) if chunk.claim_root else b"\0" * 32
             fn = self.chain.mint_fn(
-                chunk.collection, chunk.batch_id, self.chain.sender.address, chunk.size, chunk.twin_kind, anchor
+                chunk.collection, chunk.batch_id, self.chain.sender.address, chunk.size, chunk.twin_kind, anchor, root
             )
             chunk.tx_hash = self.chain.sender.send(fn, gas=mint_gas(chunk.size))
             chunk.state = ChunkState.sent
@@ -319,6 +332,7 @@ class MintWorker:
                         "name": item["name"],
                         "gtin": item.get("gtin"),
                         "serial": item.get("serial"),
+                        "claim_key": item.get("claim_key"),
                         "metadata_cid": str(import_bytes(document).cid),
                         "dir_cid": chunk.dir_cid,
                         "token_uri": f"ipfs://{chunk.dir_cid}/{tid}",

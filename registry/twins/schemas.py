@@ -48,6 +48,7 @@ class PhysicalTwinIn(Strict):
     care: str | None = Field(default=None, max_length=2000)
     attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
     collection: Address | None = None
+    claimable: bool = Field(default=False, description="ship a claim secret with the item; the buyer claims the twin")
 
     # Domain checks raise InvalidInput; as ValueError pydantic reports them with their location.
     @field_validator("gtin")
@@ -114,6 +115,7 @@ class VirtualTwinIn(Strict):
     physical_twin: TwinRef | None = None
     attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
     collection: Address | None = None
+    claimable: bool = Field(default=False, description="the player claims the twin with a secret")
 
 
 TwinIn = Annotated[PhysicalTwinIn | VirtualTwinIn, Field(discriminator="kind")]

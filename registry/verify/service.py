@@ -19,6 +19,7 @@ from registry.chain.client import OnChainTwin, TwinmarkChain
 from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat, directory_entry
+from registry.provenance.service import summary, timeline
 from registry.twins.metadata import referenced_cids
 
 STATUS = {0: "active", 1: "lost", 2: "stolen"}
@@ -116,6 +117,8 @@ class Verifier:
                 "owner": twin.owner,
                 "status": STATUS.get(twin.status, str(twin.status)),
                 "claimed": twin.claimed,
+                "unclaimed": twin.claimable,
+                **facts["history"],
                 "batch_id": twin.batch_id,
                 "minted_at": datetime.fromtimestamp(twin.minted_at, UTC).isoformat(),
                 "token_uri": twin.uri,
@@ -169,6 +172,7 @@ class Verifier:
         checks.append(Check("token_exists", True, f"token {token_id} of batch {twin.batch_id}, owned by {twin.owner}"))
         compromised = self.chain.compromised_at(brand_id, twin.minted_at)
         minted = datetime.fromtimestamp(twin.minted_at, UTC).isoformat()
+        history = summary(timeline(self.chain, contract, token_id), twin.owner)
         checks.append(
             Check("issuer_standing", False, f"minted at {minted}, while the brand's keys were compromised")
             if compromised
@@ -176,7 +180,7 @@ class Verifier:
                 "issuer_standing", True, f"minted at {minted} by an active brand whose keys were not compromised"
             )
         )
-        return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **brand}}
+        return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **brand}, "history": history}
 
     # ------------------------------------------------------------ content
 

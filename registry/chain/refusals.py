@@ -1,0 +1,57 @@
+"""What a contract refusal means for the caller: custom error name -> a client error with a stable code."""
+
+from __future__ import annotations
+
+from registry.errors import Conflict, ContractReverted, Forbidden, InvalidInput, NotFound, TwinmarkError
+
+
+class TwinStolen(Conflict):
+    code, title = "twin-stolen", "The twin is reported stolen"
+
+
+class AlreadyClaimed(Conflict):
+    code, title = "already-claimed", "The twin was already claimed"
+
+
+class NotClaimable(Conflict):
+    code, title = "not-claimable", "The twin cannot be claimed"
+
+
+class InvalidSignature(Forbidden):
+    code, title = "invalid-signature", "The signature does not authorise this"
+
+
+class StaleNonce(Conflict):
+    code, title = "stale-nonce", "The signed nonce is not the current one"
+
+
+class ExpiredSignature(InvalidInput):
+    code, title = "expired-signature", "The signature's deadline has passed"
+
+
+_BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
+    "TwinmarkERC721TwinStolen": (TwinStolen, "the twin is reported stolen: it cannot move until the brand recovers it"),
+    "TwinmarkCollectionAlreadyClaimed": (AlreadyClaimed, "the twin was already claimed"),
+    "TwinmarkCollectionNotClaimable": (NotClaimable, "the twin was minted without a claim secret"),
+    "TwinmarkCollectionNotInCustody": (NotClaimable, "the twin has left the brand's custody"),
+    "TwinmarkCollectionInvalidClaimProof": (InvalidSignature, "the claim does not match this twin's secret"),
+    "TwinmarkCollectionInvalidSignature": (
+        InvalidSignature,
+        "the signature is not the owner's for this message, chain and contract",
+    ),
+    "TwinmarkCollectionInvalidNonce": (StaleNonce, "the signature was made for another nonce (replayed or outdated)"),
+    "TwinmarkCollectionExpiredSignature": (ExpiredSignature, "the signature's deadline has passed"),
+    "TwinmarkCollectionInvalidStatusChange": (Conflict, "that status change is not allowed from the current status"),
+    "TwinmarkCollectionUnauthorized": (Forbidden, "the acting account is not authorised by this twin's brand"),
+    "ERC721NonexistentToken": (NotFound, "the twin does not exist (never minted, or destroyed)"),
+    "ERC721InvalidReceiver": (InvalidInput, "the recipient cannot receive the twin"),
+}
+
+
+def refusal(exc: ContractReverted) -> TwinmarkError:
+    """The client error for a contract refusal; unknown refusals stay ContractReverted (409)."""
+    known = _BY_NAME.get(exc.name)
+    if known is None:
+        return exc
+    cls, detail = known
+    return cls(detail, error=exc.name)

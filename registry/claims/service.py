@@ -1,0 +1,146 @@
+"""Claim secrets handed to the brand once, and claims relayed for buyers who hold no gas."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.chain import typed_data
+from registry.chain.client import TwinmarkChain
+from registry.chain.refusals import AlreadyClaimed, NotClaimable, TwinStolen, refusal
+from registry.claims.keys import claim_key
+from registry.claims.merkle import ClaimTree
+from registry.claims.vault import unseal
+from registry.errors import (
+    Conflict,
+    ContentIntegrityError,
+    ContractReverted,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+)
+from registry.jobs.models import ClaimVault, Job, JobState
+from registry.twins.gs1 import digital_link
+from registry.twins.models import ClaimAttempt, Twin
+
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+
+
+class WrongClaimSecret(Forbidden):
+    code, title = "wrong-claim-secret", "Wrong claim secret"
+
+
+def fetch_secrets(session: Session, job: Job, *, api_key: str, api_key_id: str, base_url: str) -> list[dict[str, Any]]:
+    """The job's claim secrets, once: they are deleted as they are handed over."""
+    vault = session.get(ClaimVault, job.id)
+    if vault is None:
+        raise Gone("this job's claim secrets were already handed over (or it has none); they are not kept")
+    if job.state != JobState.completed:
+        raise Conflict(f"claim secrets are handed over once the job is completed (it is {job.state})")
+    if vault.api_key_id != api_key_id:
+        raise Forbidden("fetch the claim secrets with the API key that submitted the job")
+    entries = json.loads(unseal(api_key, f"claims:{job.id}", vault.sealed))
+    by_key = {
+        t.claim_key: t
+        for t in session.exec(select(Twin).where(Twin.job_id == job.id, col(Twin.claim_key).is_not(None)))
+    }
+    out = []
+    for entry in entries:
+        twin = by_key[entry["claim_key"]]
+        page = (
+            digital_link(base_url, twin.gtin, twin.serial)
+            if twin.gtin and twin.serial
+            else f"{base_url}/v1/twins/{twin.collection}/{twin.token_id}"
+        )
+        out.append(
+            {
+                "contract": twin.collection,
+                "token_id": twin.token_id,
+                "name": twin.name,
+                "gtin": twin.gtin,
+                "serial": twin.serial,
+                "secret": entry["secret"],
+                # The secret rides in the fragment, which browsers never send to a server.
+                "claim_url": f"{page}#claim={entry['secret']}",
+            }
+        )
+    session.delete(vault)
+    return out
+
+
+def _attempts(session: Session, contract: str, token_id: int) -> ClaimAttempt:
+    attempt = session.get(ClaimAttempt, (contract, token_id))
+    now = datetime.now(UTC)
+    if attempt is None:
+        attempt = ClaimAttempt(collection=contract, token_id=token_id, failures=0, window_started_at=now)
+        session.add(attempt)
+    elif now - attempt.window_started_at > WINDOW:
+        attempt.failures, attempt.window_started_at = 0, now
+    return attempt
+
+
+def claim(
+    session: Session, chain: TwinmarkChain, *, contract: str, token_id: int, secret: str, recipient: str
+) -> dict[str, Any]:
+    """Derives the claim key from the secret, signs the claim for `recipient` and relays it."""
+    twin = session.get(Twin, (contract, token_id))
+    if twin is None:
+        raise NotFound(f"no twin {token_id} in {contract}")
+    if twin.claim_key is None:
+        raise NotClaimable("the twin was minted without a claim secret")
+    attempt = _attempts(session, contract, token_id)
+    if attempt.failures >= MAX_FAILURES:
+        retry = attempt.window_started_at + WINDOW - datetime.now(UTC)
+        raise TooManyRequests(f"too many wrong secrets for this twin; retry in {int(retry.total_seconds()) + 1} s")
+    try:
+        key = claim_key(secret, chain.sender.chain_id, contract)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if key.address != twin.claim_key:
+        attempt.failures += 1
+        session.commit()  # the failure counts even though this request fails
+        raise WrongClaimSecret(f"wrong secret for this twin ({MAX_FAILURES - attempt.failures} attempts left)")
+    on_chain = chain.twin(contract, token_id)
+    if on_chain is None:
+        raise NotFound("the twin was destroyed")
+    if on_chain.status == 2:
+        raise TwinStolen("the twin is reported stolen: it cannot be claimed")
+    if on_chain.claimed:
+        raise AlreadyClaimed("the twin was already claimed")
+    if not on_chain.claimable:
+        raise NotClaimable("the twin has left the brand's custody")
+    leaves = [
+        (t.token_id, t.claim_key)
+        for t in session.exec(
+            select(Twin)
+            .where(Twin.collection == contract, Twin.batch_id == twin.batch_id, col(Twin.claim_key).is_not(None))
+            .order_by(col(Twin.token_id))
+        )
+    ]
+    tree = ClaimTree([(t, k) for t, k in leaves if k is not None])
+    if tree.root != chain.batch(contract, twin.batch_id).claim_root:
+        raise ContentIntegrityError("the registry's claim keys do not match the root on chain")
+    deadline = int(time.time()) + 600
+    payload = typed_data.typed_data(
+        "Claim", chain.sender.chain_id, contract, {"tokenId": token_id, "to": recipient, "deadline": deadline}
+    )
+    r, vs = typed_data.compact(typed_data.sign(key, payload))
+    fn = chain.collection(contract).functions.claim(token_id, recipient, deadline, r, vs, tree.proof(token_id))
+    try:
+        receipt = chain.sender.transact(fn)
+    except ContractReverted as exc:
+        raise refusal(exc) from None
+    attempt.failures = 0
+    return {
+        "contract": contract,
+        "token_id": token_id,
+        "owner": recipient,
+        "tx_hash": "0x" + bytes(receipt["transactionHash"]).hex(),
+    }

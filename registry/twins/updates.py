@@ -1,0 +1,70 @@
+"""Content updates: the brand replaces a twin's metadata after repair or re-authentication.
+
+The new document goes to IPFS, the token's anchor on chain is replaced (ERC-4906 MetadataUpdate),
+and the old anchor stays in the chain's event history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from registry.brands.models import Brand
+from registry.chain.client import TwinmarkChain
+from registry.chain.refusals import refusal
+from registry.errors import ContractReverted, InvalidInput, NotFound
+from registry.ipfs.store import ContentStore, add_bytes
+from registry.jobs.service import check_assets
+from registry.settings import Settings
+from registry.twins import metadata
+from registry.twins.models import Twin
+from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn
+
+
+def update_content(
+    session: Session,
+    chain: TwinmarkChain,
+    store: ContentStore,
+    settings: Settings,
+    brand: Brand,
+    contract: str,
+    token_id: int,
+    content: PhysicalTwinIn | VirtualTwinIn,
+) -> Twin:
+    twin = session.get(Twin, (contract, token_id))
+    if twin is None or twin.brand_id != brand.id:
+        raise NotFound(f"no twin {token_id} in {contract} for this brand")
+    if content.kind != twin.kind:
+        raise InvalidInput(f"the twin is {twin.kind}; its content cannot become {content.kind}")
+    if isinstance(content, PhysicalTwinIn) and (content.gtin, content.serial) != (twin.gtin, twin.serial):
+        raise InvalidInput("GTIN and serial identify the item and cannot change")
+    check_assets(session, brand.id, [content])
+    doc = (
+        metadata.physical(content, brand=brand.name, base_url=settings.base_url)
+        if isinstance(content, PhysicalTwinIn)
+        else metadata.virtual(content, brand=brand.name)
+    )
+    data = metadata.canonical(doc)
+    imported = add_bytes(store, data)
+    try:
+        receipt = chain.sender.transact(
+            chain.collection(contract).functions.updateContent(token_id, imported.cid.to_bytes())
+        )
+    except ContractReverted as exc:
+        raise refusal(exc) from None
+    twin.metadata_json = data.decode()
+    twin.metadata_cid = str(imported.cid)
+    twin.token_uri = f"ipfs://{imported.cid}"
+    twin.name = content.name
+    twin.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+    return twin
+
+
+def describe(twin: Twin) -> dict[str, Any]:
+    return {
+        "contract": twin.collection,
+        "token_id": twin.token_id,
+        "token_uri": twin.token_uri,
+        "tx_hash": twin.tx_hash,
+    }
