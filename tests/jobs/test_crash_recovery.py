@@ -166,7 +166,13 @@ def test_broadcast_but_unrecorded_mint_is_not_repeated(tmp_path: Path) -> None:
             assert stored is not None and stored.state == ChunkState.stored and stored.batch_id == 1
             # The "lost" broadcast: the mint reaches the chain, the registry never hears of it.
             fn = rt.chain.mint_fn(
-                collection, 1, rt.chain.sender.address, stored.size, 0, CID.parse(stored.dir_cid or "").digest, b"\0" * 32
+                collection,
+                1,
+                rt.chain.sender.address,
+                stored.size,
+                0,
+                CID.parse(stored.dir_cid or "").digest,
+                b"\0" * 32,
             )
             lost_tx = rt.chain.sender.transact(fn, gas=mint_gas(stored.size))
             worker.drain()
