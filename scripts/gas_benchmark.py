@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_utils.crypto import keccak
 from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -89,6 +90,16 @@ def main() -> None:
         )["gasUsed"]
         record = cid_v1_bytes(RAW, random_digest())
         service_gas = chain.send(d.col_a.functions.recordService(token, record), d.provider_a)["gasUsed"]
+        provider = chain.new_account()
+        chain.send(d.col_a.functions.setServiceProvider(provider.address, True), d.admin_a)
+        deadline = chain.now() + 600
+        message = {"tokenId": token, "recordCidHash": keccak(record), "nonce": 0, "deadline": deadline}
+        sig = typed_data.sign(
+            provider, typed_data.typed_data("ServiceRecord", chain.chain_id, d.col_a.address, message)
+        )
+        service_sig_gas = chain.send(
+            d.col_a.functions.recordServiceBySig(token, record, provider.address, 0, deadline, sig), d.operator
+        )["gasUsed"]
         update_gas = chain.send(d.col_a.functions.updateContent(token, cid_v1_bytes(RAW, random_digest())), d.minter_a)[
             "gasUsed"
         ]
@@ -122,6 +133,7 @@ def main() -> None:
             ("plain transfer", plain_gas, 1, ref_plain),
             ("status report (signed)", status_gas, 1, None),
             ("service record", service_gas, 1, None),
+            ("service record (signed by provider, relayed)", service_sig_gas, 1, None),
             ("content update", update_gas, 1, None),
         ]
         print_table(rows)
