@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import assets, brands, health, jobs, lifecycle, minting, twins, verify
+from api.routes import assets, brands, health, jobs, lifecycle, minting, twins, verify, webhooks
 from registry.runtime import Runtime
 from registry.settings import Settings
 from registry.verify.service import Verifier
@@ -35,6 +35,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, brands, assets, minting, jobs, twins, lifecycle, verify):
+    for module in (health, brands, assets, minting, jobs, twins, lifecycle, verify, webhooks):
         app.include_router(module.router)
     return app

@@ -74,6 +74,40 @@ def worker() -> None:
 
 
 @app.command()
+def indexer() -> None:
+    """Run the chain indexer and the webhook sender on their own."""
+    import threading
+
+    from registry.runtime import Runtime
+
+    runtime = Runtime.start(Settings(), with_worker=False, with_indexer=False)
+    stop = threading.Event()
+    sender = threading.Thread(target=runtime.webhooks.run, args=(stop,), daemon=True)
+    sender.start()
+    try:
+        runtime.indexer.run(stop)
+    finally:
+        stop.set()
+        runtime.stop()
+
+
+@app.command()
+def rebuild() -> None:
+    """Drop the registry's index and rebuild it from the chain and IPFS alone (stop the service first)."""
+    from registry.indexer.rebuild import rebuild as run_rebuild
+    from registry.indexer.service import event_count
+    from registry.runtime import Runtime
+
+    runtime = Runtime.start(Settings(), with_worker=False, with_indexer=False)
+    try:
+        started = time.monotonic()
+        run_rebuild(runtime.indexer)
+        typer.echo(f"rebuilt: {event_count(runtime.engine)} events indexed in {time.monotonic() - started:.1f} s")
+    finally:
+        runtime.stop()
+
+
+@app.command()
 def deploy() -> None:
     """Deploy the contracts to the configured chain (or find them) and print their addresses."""
     from registry.runtime import Runtime

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,11 @@ from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender, retrying
 from registry.db.engine import make_engine, migrate
 from registry.errors import TwinmarkError
+from registry.indexer.service import Indexer
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
 from registry.settings import ANVIL_DEV_KEY, Settings
+from registry.webhooks.service import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +96,16 @@ class Runtime:
     chain: TwinmarkChain
     store: ContentStore
     worker: MintWorker
+    indexer: Indexer
+    webhooks: WebhookSender
     head: HeadWatcher
     operator_token: str
     anvil: Anvil | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
-    _worker_thread: threading.Thread | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
-    def start(cls, settings: Settings, *, with_worker: bool | None = None) -> Runtime:
+    def start(cls, settings: Settings, *, with_worker: bool | None = None, with_indexer: bool | None = None) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         anvil = None
         rpc = settings.chain_rpc_url
@@ -137,6 +142,8 @@ class Runtime:
                 chain=chain,
                 store=store,
                 worker=MintWorker(engine, chain, store, settings),
+                indexer=Indexer(engine, chain, store, settings),
+                webhooks=WebhookSender(engine, settings),
                 head=HeadWatcher(w3),
                 operator_token=operator_token(settings),
                 anvil=anvil,
@@ -146,20 +153,23 @@ class Runtime:
                 anvil.stop()
             raise
         if settings.worker_in_process if with_worker is None else with_worker:
-            runtime.start_worker()
+            runtime._spawn(runtime.worker.run, "mint-worker")
+        if settings.indexer_in_process if with_indexer is None else with_indexer:
+            runtime._spawn(runtime.indexer.run, "indexer")
+            runtime._spawn(runtime.webhooks.run, "webhook-sender")
         return runtime
 
-    def start_worker(self) -> None:
-        self._worker_thread = threading.Thread(
-            target=self.worker.run, args=(self._stop,), name="mint-worker", daemon=True
-        )
-        self._worker_thread.start()
+    def _spawn(self, target: Callable[[threading.Event], None], name: str) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
         self.worker.wake()
-        if self._worker_thread is not None:
-            self._worker_thread.join(timeout=10)
+        self.indexer.wake()
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.head.stop()
         self.engine.dispose()
         if self.anvil is not None:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     worker_in_process: bool = True  # run the mint worker inside the API process
     worker_poll_seconds: float = 0.5  # idle polling; jobs submitted in-process wake the worker at once
     worker_max_in_flight: int = 32  # mint transactions broadcast but not yet mined
+    indexer_in_process: bool = True  # run the chain indexer and webhook sender inside the API process
+    indexer_poll_seconds: float = 0.5
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 15
+    webhook_backoff_seconds: float = 1.0  # first retry delay; doubles each attempt, with jitter
     worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
 
     @cached_property

@@ -206,8 +206,8 @@ def replace_metadata(
     contract: str, token_id: int, content: TwinIn, brand: BrandDep, rt: RuntimeDep, s: SessionDep
 ) -> dict[str, Any]:
     """Replaces a twin's content after repair or re-authentication; the old anchor stays in the history."""
-    twin = update_content(s, rt.chain, rt.store, rt.settings, brand, _contract(contract), token_id, content)
-    return twin_view(twin)
+    twin, tx_hash = update_content(s, rt.chain, rt.store, rt.settings, brand, _contract(contract), token_id, content)
+    return twin_view(twin) | {"update_tx_hash": tx_hash}
 
 
 @router.get("/v1/twins/{contract}/{token_id}/provenance")

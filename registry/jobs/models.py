@@ -74,16 +74,6 @@ class Identifier(SQLModel, table=True):
     job_id: str = Field(foreign_key="jobs.id", index=True)
 
 
-class Lease(SQLModel, table=True):
-    """Who runs the mint worker: one holder at a time across processes."""
-
-    __tablename__ = "leases"
-
-    name: str = Field(primary_key=True)
-    holder: str
-    expires_at: datetime
-
-
 class ClaimVault(SQLModel, table=True):
     """A job's claim secrets, sealed under the API key that submitted it, until fetched once."""
 

@@ -13,31 +13,29 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain, mint_gas
 from registry.claims.merkle import ClaimTree
 from registry.db.engine import session_scope
+from registry.db.lease import LeaseHolder
 from registry.errors import ChainUnavailable, ContentUnavailable, ContractReverted
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.ipfs.unixfs import import_bytes
-from registry.jobs.models import Chunk, ChunkState, Job, JobState, Lease
+from registry.jobs.models import Chunk, ChunkState, Job, JobState
 from registry.jobs.service import mark
 from registry.settings import Settings
 from registry.twins.metadata import canonical
-from registry.twins.models import Twin
+from registry.twins.projection import CLAIM_KEYS_FILE, upsert_twins
 
 log = logging.getLogger(__name__)
 LEASE = "mint-worker"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Reverts after which an unminted batch is simply sent again.
 _RESEND = ("TwinmarkCollectionUnexpectedBatchId", "UnknownRevert")
 
@@ -49,7 +47,12 @@ def token_id(batch_id: int, index: int) -> int:
 def chunk_files(chunk: Chunk, batch_id: int) -> dict[str, bytes]:
     """The batch directory: one canonical metadata file per token, named by token id."""
     items = json.loads(chunk.payload)
-    return {str(token_id(batch_id, i)): canonical(item["metadata"]) for i, item in enumerate(items)}
+    files = {str(token_id(batch_id, i)): canonical(item["metadata"]) for i, item in enumerate(items)}
+    leaves = [[token_id(batch_id, i), item["claim_key"]] for i, item in enumerate(items) if item.get("claim_key")]
+    if leaves:
+        # Public: claim keys are addresses, useless without the secrets, and let anyone rebuild proofs.
+        files[CLAIM_KEYS_FILE] = canonical({"leaves": leaves})
+    return files
 
 
 def claim_root(chunk: Chunk, batch_id: int) -> str | None:
@@ -68,37 +71,16 @@ class MintWorker:
         self.chain = chain
         self.store = store
         self.settings = settings
-        self.holder = f"{uuid.uuid4()}"
-        self._lease_until = _EPOCH
+        self.lease = LeaseHolder(engine, LEASE, settings.worker_lease_seconds)
         self._wake = threading.Event()
 
     # ------------------------------------------------------------ lease
 
     def hold_lease(self) -> bool:
-        now = datetime.now(UTC)
-        if now < self._lease_until - timedelta(seconds=self.settings.worker_lease_seconds / 2):
-            return True
-        until = now + timedelta(seconds=self.settings.worker_lease_seconds)
-        try:
-            with session_scope(self.engine) as s:
-                lease = s.exec(select(Lease).where(Lease.name == LEASE).with_for_update()).first()
-                if lease is None:
-                    s.add(Lease(name=LEASE, holder=self.holder, expires_at=until))
-                elif lease.holder == self.holder or lease.expires_at < now:
-                    lease.holder, lease.expires_at = self.holder, until
-                else:
-                    return False
-        except IntegrityError:
-            return False
-        self._lease_until = until
-        return True
+        return self.lease.hold()
 
     def release_lease(self) -> None:
-        with session_scope(self.engine) as s:
-            lease = s.get(Lease, LEASE)
-            if lease is not None and lease.holder == self.holder:
-                s.delete(lease)
-        self._lease_until = _EPOCH
+        self.lease.release()
 
     # ------------------------------------------------------------ loop
 
@@ -342,7 +324,7 @@ class MintWorker:
                         "metadata_json": document.decode(),
                     }
                 )
-            s.execute(insert(Twin), rows)
+            upsert_twins(s, rows, fill=("job_id", "brand_id", "claim_key"))
             chunk.state = ChunkState.recorded
             chunk.updated_at = datetime.now(UTC)
             job.recorded += chunk.size

@@ -16,8 +16,8 @@ class Twin(SQLModel, table=True):
 
     collection: str = Field(primary_key=True)
     token_id: int = Field(primary_key=True, sa_type=BigInteger)
-    brand_id: str = Field(foreign_key="brands.id", index=True)
-    job_id: str = Field(foreign_key="jobs.id", index=True)
+    brand_id: str | None = Field(default=None, foreign_key="brands.id", index=True)  # None: a brand not served here
+    job_id: str | None = Field(default=None, foreign_key="jobs.id", index=True)  # None: indexed from the chain
     batch_id: int = Field(sa_type=BigInteger)
     kind: str  # "physical" or "virtual"
     name: str
@@ -31,6 +31,11 @@ class Twin(SQLModel, table=True):
     block_number: int = Field(sa_type=BigInteger)
     minted_at: datetime = Field(default_factory=utcnow)
     metadata_json: str = Field(sa_column=Column(Text, nullable=False))
+    # Kept by the indexer from chain events:
+    owner: str | None = None
+    status: int = 0
+    claimed: bool = False
+    burned: bool = False
 
 
 class ClaimAttempt(SQLModel, table=True):

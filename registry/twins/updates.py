@@ -6,8 +6,6 @@ and the old anchor stays in the chain's event history.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 
 from registry.brands.models import Brand
@@ -31,7 +29,8 @@ def update_content(
     contract: str,
     token_id: int,
     content: PhysicalTwinIn | VirtualTwinIn,
-) -> Twin:
+) -> tuple[Twin, str]:
+    """The updated twin (its `tx_hash` stays the mint's) and the update's transaction hash."""
     twin = session.get(Twin, (contract, token_id))
     if twin is None or twin.brand_id != brand.id:
         raise NotFound(f"no twin {token_id} in {contract} for this brand")

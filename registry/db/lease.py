@@ -1,0 +1,60 @@
+"""Named leases in the database: one holder at a time across processes (mint worker, indexer,
+webhook sender). A holder renews well before expiry; a crashed holder's lease is taken over once
+it has expired."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, select
+
+from registry.db.engine import session_scope
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Lease(SQLModel, table=True):
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime
+
+
+class LeaseHolder:
+    def __init__(self, engine: Engine, name: str, seconds: float) -> None:
+        self.engine = engine
+        self.name = name
+        self.seconds = seconds
+        self.holder = str(uuid.uuid4())
+        self._until = _EPOCH
+
+    def hold(self) -> bool:
+        """True while this process holds the lease (acquiring or renewing it as needed)."""
+        now = datetime.now(UTC)
+        if now < self._until - timedelta(seconds=self.seconds / 2):
+            return True
+        until = now + timedelta(seconds=self.seconds)
+        try:
+            with session_scope(self.engine) as s:
+                lease = s.exec(select(Lease).where(Lease.name == self.name).with_for_update()).first()
+                if lease is None:
+                    s.add(Lease(name=self.name, holder=self.holder, expires_at=until))
+                elif lease.holder == self.holder or lease.expires_at < now:
+                    lease.holder, lease.expires_at = self.holder, until
+                else:
+                    return False
+        except IntegrityError:
+            return False
+        self._until = until
+        return True
+
+    def release(self) -> None:
+        with session_scope(self.engine) as s:
+            lease = s.get(Lease, self.name)
+            if lease is not None and lease.holder == self.holder:
+                s.delete(lease)
+        self._until = _EPOCH

@@ -1,0 +1,97 @@
+"""Fast decoding of raw `eth_getLogs` results for the Twinmark contracts (no web3 formatters: the
+indexer handles hundreds of thousands of logs, and most are Transfer logs with topics only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from registry.chain import artifacts
+from registry.ipfs.cid import CID, DAG_PB
+
+TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+ZERO = "0x" + "00" * 20
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    indexed: list[tuple[str, str]]  # (name, type)
+    data: list[tuple[str, str]]
+
+
+def _specs(contract: str) -> dict[str, EventSpec]:
+    out = {}
+    for item in artifacts.load(contract).abi:
+        if item.get("type") != "event":
+            continue
+        types = ",".join(p["type"] for p in item["inputs"])
+        topic = "0x" + keccak(text=f"{item['name']}({types})").hex()
+        out[topic] = EventSpec(
+            item["name"],
+            [(p["name"], p["type"]) for p in item["inputs"] if p["indexed"]],
+            [(p["name"], p["type"]) for p in item["inputs"] if not p["indexed"]],
+        )
+    return out
+
+
+REGISTRY_EVENTS = _specs("TwinmarkRegistry")
+COLLECTION_EVENTS = _specs("TwinmarkCollection")
+
+
+def _plain(kind: str, value: Any) -> Any:
+    if kind == "address":
+        return to_checksum_address(value)
+    if kind.startswith("bytes"):
+        return "0x" + bytes(value).hex()
+    return value
+
+
+def _topic_value(kind: str, topic: str) -> Any:
+    raw = bytes.fromhex(topic[2:])
+    if kind == "address":
+        return to_checksum_address(raw[12:])
+    if kind.startswith(("uint", "int")) or kind == "bool":
+        return int.from_bytes(raw, "big")
+    return "0x" + raw.hex()
+
+
+def decode(log: dict[str, Any], specs: dict[str, EventSpec]) -> tuple[str, dict[str, Any]] | None:
+    """(event name, JSON-ready args) of a raw log, or None for logs of other events."""
+    topics = log["topics"]
+    if not topics:
+        return None
+    if topics[0] == TRANSFER and len(topics) == 4:  # hot path: topics only
+        return "Transfer", {
+            "from": to_checksum_address("0x" + topics[1][-40:]),
+            "to": to_checksum_address("0x" + topics[2][-40:]),
+            "tokenId": int(topics[3], 16),
+        }
+    spec = specs.get(topics[0])
+    if spec is None:
+        return None
+    args = {name: _topic_value(kind, t) for (name, kind), t in zip(spec.indexed, topics[1:], strict=False)}
+    if spec.data:
+        values = abi_decode([k for _, k in spec.data], bytes.fromhex(log["data"][2:]))
+        args.update({name: _plain(kind, v) for (name, kind), v in zip(spec.data, values, strict=True)})
+    return spec.name, args
+
+
+def token_of(name: str, args: dict[str, Any]) -> int | None:
+    """The token an event is about (a batch's first token for BatchMinted)."""
+    if name == "BatchMinted":
+        return int(args["batchId"]) * 10_000 + 1
+    value = args.get("tokenId")
+    return int(value) if value is not None else None
+
+
+def cid_text(hex_bytes: str) -> str:
+    return str(CID.from_bytes(bytes.fromhex(hex_bytes[2:])))
+
+
+def anchor_text(hex_digest: str) -> str:
+    return str(CID(1, DAG_PB, bytes.fromhex(hex_digest[2:])))

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Text
+from sqlmodel import Field, SQLModel
+
+from registry.brands.models import utcnow
+
+
+class Partner(SQLModel, table=True):
+    """A resale partner or game platform: reads events of every collection; key stored as SHA-256."""
+
+    __tablename__ = "partners"
+
+    id: str = Field(primary_key=True)  # the key's public prefix
+    name: str
+    key_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Subscription(SQLModel, table=True):
+    __tablename__ = "webhook_subscriptions"
+
+    id: str = Field(primary_key=True)
+    brand_id: str | None = Field(default=None, foreign_key="brands.id", index=True)
+    partner_id: str | None = Field(default=None, foreign_key="partners.id", index=True)
+    url: str
+    event_types: str  # JSON list
+    collection: str | None = None
+    token_id: int | None = Field(default=None, sa_type=BigInteger)
+    # The HMAC key must be usable to sign every delivery, so it is stored (shown to the subscriber once).
+    secret: str
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: written in the same transaction as the indexed event it announces."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: str = Field(foreign_key="webhook_subscriptions.id", index=True)
+    event_id: str  # stable across retries and redeliveries, so receivers can drop duplicates
+    event_type: str
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default="pending", index=True)  # pending, delivered, dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    __tablename__ = "webhook_attempts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_deliveries.id", index=True)
+    attempted_at: datetime = Field(default_factory=utcnow)
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int
