@@ -56,14 +56,4 @@ def update_content(
     twin.metadata_cid = str(imported.cid)
     twin.token_uri = f"ipfs://{imported.cid}"
     twin.name = content.name
-    twin.tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
-    return twin
-
-
-def describe(twin: Twin) -> dict[str, Any]:
-    return {
-        "contract": twin.collection,
-        "token_id": twin.token_id,
-        "token_uri": twin.token_uri,
-        "tx_hash": twin.tx_hash,
-    }
+    return twin, "0x" + bytes(receipt["transactionHash"]).hex()
