@@ -4,6 +4,7 @@ indexer handles hundreds of thousands of logs, and most are Transfer logs with t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -12,6 +13,13 @@ from eth_utils.crypto import keccak
 
 from registry.chain import artifacts
 from registry.ipfs.cid import CID, DAG_PB
+
+
+@lru_cache(maxsize=65_536)
+def checksum(address: str) -> str:
+    """EIP-55 form; cached, as the same few addresses recur in most logs."""
+    return str(to_checksum_address(address))
+
 
 TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 ZERO = "0x" + "00" * 20
@@ -54,7 +62,7 @@ def _plain(kind: str, value: Any) -> Any:
 def _topic_value(kind: str, topic: str) -> Any:
     raw = bytes.fromhex(topic[2:])
     if kind == "address":
-        return to_checksum_address(raw[12:])
+        return checksum("0x" + raw[12:].hex())
     if kind.startswith(("uint", "int")) or kind == "bool":
         return int.from_bytes(raw, "big")
     return "0x" + raw.hex()
@@ -67,8 +75,8 @@ def decode(log: dict[str, Any], specs: dict[str, EventSpec]) -> tuple[str, dict[
         return None
     if topics[0] == TRANSFER and len(topics) == 4:  # hot path: topics only
         return "Transfer", {
-            "from": to_checksum_address("0x" + topics[1][-40:]),
-            "to": to_checksum_address("0x" + topics[2][-40:]),
+            "from": checksum("0x" + topics[1][-40:]),
+            "to": checksum("0x" + topics[2][-40:]),
             "tokenId": int(topics[3], 16),
         }
     spec = specs.get(topics[0])

@@ -23,6 +23,7 @@ class ChainEvent(SQLModel, table=True):
     name: str
     token_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     args: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    built: bool = False  # BatchMinted only: its twins were built from the batch directory
 
 
 class IndexCursor(SQLModel, table=True):

@@ -27,7 +27,16 @@ from registry.chain.client import TwinmarkChain
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder
 from registry.errors import ChainUnavailable, ContentIntegrityError, ContentUnavailable
-from registry.indexer.decoding import COLLECTION_EVENTS, REGISTRY_EVENTS, ZERO, anchor_text, cid_text, decode, token_of
+from registry.indexer.decoding import (
+    COLLECTION_EVENTS,
+    REGISTRY_EVENTS,
+    ZERO,
+    anchor_text,
+    checksum,
+    cid_text,
+    decode,
+    token_of,
+)
 from registry.indexer.models import ChainEvent, IndexCursor
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat
@@ -204,7 +213,7 @@ class Indexer:
                     "block_hash": raw["blockHash"],
                     "tx_hash": raw["transactionHash"],
                     "log_index": int(raw["logIndex"], 16),
-                    "address": self.chain.w3.to_checksum_address(raw["address"]),
+                    "address": checksum(raw["address"]),
                     "name": name,
                     "token_id": token_of(name, args),
                     "args": json.dumps(args, separators=(",", ":")),
@@ -220,7 +229,7 @@ class Indexer:
             for raw, name, args in decoded_logs:
                 self._project(
                     s,
-                    self.chain.w3.to_checksum_address(raw["address"]),
+                    checksum(raw["address"]),
                     name,
                     args,
                     raw["transactionHash"] in claim_txs,
@@ -266,12 +275,7 @@ class Indexer:
         with session_scope(self.engine) as s:
             missing = s.exec(
                 select(ChainEvent)
-                .where(ChainEvent.name == "BatchMinted")
-                .where(
-                    ~select(Twin.token_id)
-                    .where(col(Twin.collection) == ChainEvent.address, col(Twin.token_id) == ChainEvent.token_id)
-                    .exists()
-                )
+                .where(ChainEvent.name == "BatchMinted", col(ChainEvent.built).is_(False))
                 .order_by(col(ChainEvent.id))
                 .limit(limit)
             ).all()
@@ -329,6 +333,7 @@ class Indexer:
             )
         with session_scope(self.engine) as s:
             upsert_twins(s, rows, fill=("job_id", "brand_id", "claim_key", "owner"), force=_FORCE)
+            s.execute(update(ChainEvent).where(col(ChainEvent.id) == event.id).values(built=True))
             s.flush()
             apply_state(
                 s, event.address, batch_id * 10_000 + 1, batch_id * 10_000 + size, args["custodian"], self.store

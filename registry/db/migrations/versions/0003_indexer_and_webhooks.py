@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("token_id", sa.BigInteger(), nullable=True),
         sa.Column("args", sa.Text(), nullable=False),
+        sa.Column("built", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("block_hash", "tx_hash", "log_index"),
     )

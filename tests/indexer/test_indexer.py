@@ -1,0 +1,144 @@
+"""The registry as an index of the chain: complete, once, reorg-safe, rebuildable, single-writer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from eth_account import Account
+from sqlmodel import Session, func, select
+
+from registry.indexer.models import ChainEvent, IndexCursor
+from registry.indexer.rebuild import rebuild
+from registry.indexer.service import Indexer
+from registry.twins.models import Twin
+from tests.api.conftest import physical, png
+from tests.indexer.conftest import Indexed
+
+
+def wait_job(ix: Indexed, job_id: str) -> dict[str, Any]:
+    for _ in range(400):
+        job = ix.client.get(f"/v1/jobs/{job_id}", headers=ix.brand).json()
+        if job["state"] in ("completed", "failed"):
+            return dict(job)
+        time.sleep(0.05)
+    raise TimeoutError
+
+
+def test_every_log_is_indexed_once_and_twins_follow_the_chain(indexed: Indexed) -> None:
+    ix = indexed
+    image = ix.client.post("/v1/assets", files={"file": ("a.png", png(3))}, headers=ix.brand).json()["cid"]
+    twins = [physical(f"IX-{i}", image=image, code="400638133390") for i in range(5)]
+    job = wait_job(ix, ix.client.post("/v1/batches", json={"twins": twins}, headers=ix.brand).json()["id"])
+    first = job["twins"][0]["token_id"]
+    chain = ix.runtime.chain
+    col = chain.collection(ix.collection)
+    buyer = Account.create().address
+    chain.sender.transact(col.functions.transferFrom(chain.sender.address, buyer, first))
+    chain.sender.transact(col.functions.setStatusByBrand(first + 1, 2))
+    direct = ix.mint_direct(["Outside the API 1", "Outside the API 2"])
+
+    ingested = ix.runtime.indexer.catch_up()
+    logs = ix.runtime.w3.eth.get_logs(
+        {"fromBlock": 0, "toBlock": "latest", "address": [chain.registry.address, ix.collection]}
+    )
+    assert ingested == len(logs)
+    with Session(ix.runtime.engine) as s:
+        assert s.exec(select(func.count()).select_from(ChainEvent)).one() == len(logs)
+        rows = {t.token_id: t for t in s.exec(select(Twin).where(Twin.collection == ix.collection))}
+    assert rows[first].owner == buyer and rows[first].job_id == job["id"]  # reconciled with the API's row
+    assert rows[first + 1].status == 2 and rows[first + 2].owner == chain.sender.address
+    assert rows[direct].name == "Outside the API 1" and rows[direct].job_id is None  # known from the chain alone
+    assert ix.runtime.indexer.catch_up() == 0  # nothing twice
+    with Session(ix.runtime.engine) as s:
+        assert s.exec(select(func.count()).select_from(ChainEvent)).one() == len(logs)
+
+
+def test_a_real_reorg_ends_identical_to_a_fresh_index(indexed: Indexed) -> None:
+    ix = indexed
+    ix.mint_direct(["Kept 1", "Kept 2"])
+    ix.runtime.indexer.catch_up()
+    fork_point = ix.rpc("evm_snapshot")
+    # Branch A: a batch and a transfer the indexer sees, then the chain drops them.
+    orphan = ix.mint_direct(["Orphan 1", "Orphan 2", "Orphan 3"])
+    chain = ix.runtime.chain
+    chain.sender.transact(
+        chain.collection(ix.collection).functions.transferFrom(chain.sender.address, Account.create().address, orphan)
+    )
+    ix.runtime.indexer.catch_up()
+    assert any(t[8] == "Orphan 1" for t in ix.snapshot_index()["twins"])
+    ix.rpc("evm_revert", fork_point)
+    chain.sender._nonce = None  # the node forgot branch A's transactions
+    # Branch B: different transactions at the same heights, and a longer chain.
+    replacement = ix.mint_direct(["Replacement"])
+    chain.sender.transact(chain.collection(ix.collection).functions.setStatusByBrand(replacement, 2))
+    for _ in range(3):
+        ix.rpc("evm_mine")
+    ix.runtime.indexer.catch_up()
+    after_reorg = ix.snapshot_index()
+    names = [t[8] for t in after_reorg["twins"]]
+    assert "Orphan 1" not in names and "Replacement" in names
+    rebuild(ix.runtime.indexer)
+    assert ix.snapshot_index() == after_reorg
+
+
+def test_rebuild_answers_the_public_api_the_same(indexed: Indexed) -> None:
+    ix = indexed
+    twin = physical("RB-1", code="400638133390") | {"claimable": True}
+    job = wait_job(ix, ix.client.post("/v1/twins", json=twin, headers=ix.brand).json()["id"])
+    token = job["twins"][0]["token_id"]
+    secret = ix.client.get(f"/v1/jobs/{job['id']}/claim-secrets", headers=ix.brand).json()["secrets"][0]["secret"]
+    buyer = Account.create().address
+    updated = physical("RB-1", code="400638133390") | {"description": "Serviced"}
+    assert (
+        ix.client.put(f"/v1/twins/{ix.collection}/{token}/metadata", json=updated, headers=ix.brand).status_code == 200
+    )
+    ix.runtime.indexer.catch_up()
+    paths = [
+        f"/v1/twins/{ix.collection}/{token}",
+        f"/v1/twins?gtin={twin['gtin']}&serial=RB-1",
+        f"/v1/verify/{ix.collection}/{token}",
+        f"/v1/twins/{ix.collection}/{token}/provenance",
+        f"/v1/jobs/{job['id']}",
+    ]
+    before = [ix.client.get(p, headers=ix.brand).json() for p in paths]
+    rebuild(ix.runtime.indexer)
+    after = [ix.client.get(p, headers=ix.brand).json() for p in paths]
+    assert after == before
+    # Claim keys came back from the batch directory on IPFS: the twin can still be claimed.
+    r = ix.client.post(f"/v1/twins/{ix.collection}/{token}/claim", json={"secret": secret, "recipient": buyer})
+    assert r.status_code == 200, r.text
+
+
+def test_one_indexer_writes_per_chain(indexed: Indexed) -> None:
+    ix = indexed
+    rt = ix.runtime
+    assert rt.indexer.lease.hold()
+    other = Indexer(rt.engine, rt.chain, rt.store, rt.settings)
+    assert not other.lease.hold()
+    rt.indexer.lease.release()
+    assert other.lease.hold()
+
+
+def test_block_ranges_adapt(indexed: Indexed) -> None:
+    ix = indexed
+    rt = ix.runtime
+    for _ in range(20):
+        ix.rpc("evm_mine")
+    rt.indexer.catch_up()
+    with Session(rt.engine) as s:
+        cursor = s.get(IndexCursor, rt.chain.sender.chain_id)
+        assert cursor is not None
+        cursor.range_size = 1
+        cursor.next_block = 0
+        cursor.last_hash = None
+        s.add(cursor)
+        s.exec(select(ChainEvent)).all()
+        for e in s.exec(select(ChainEvent)):
+            s.delete(e)
+        s.commit()
+    rt.indexer.step()
+    rt.indexer.step()
+    with Session(rt.engine) as s:
+        cursor = s.get(IndexCursor, rt.chain.sender.chain_id)
+        assert cursor is not None and cursor.range_size == 4 and cursor.next_block == 3
