@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, brands, assets, minting, jobs, twins, lifecycle, verify, webhooks):
+    # The public verify route is the hot path: matched first (Starlette tries routes in order).
+    for module in (verify, health, brands, assets, minting, jobs, twins, lifecycle, webhooks):
         app.include_router(module.router)
     return app

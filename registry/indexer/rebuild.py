@@ -21,7 +21,7 @@ def rebuild(indexer: Indexer) -> int:
         s.execute(delete(Twin))
         s.execute(delete(ChainEvent))
         s.execute(delete(IndexCursor).where(IndexCursor.chain_id == indexer.chain_id))  # type: ignore[arg-type]
-    indexer._collections = None
+    indexer.forget()
     replay = indexer.deliveries
     indexer.deliveries = False
     try:

@@ -175,7 +175,7 @@ class WebhookSender:
                 log.exception("webhook pass failed")
                 sent = 0
             if not sent:
-                stop.wait(0.2)
+                stop.wait(0.5)
         self.lease.release()
 
     def step(self) -> int:
