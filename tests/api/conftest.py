@@ -7,6 +7,7 @@ import json
 import struct
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,28 +75,40 @@ class Stack:
         raise TimeoutError(f"job {job_id} still {job['state']}")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
-    anvil = Anvil()
-    anvil.start()
-    settings = Settings(
-        data_dir=tmp,
-        chain_rpc_url=anvil.url,
-        signer_key=SIGNER_KEY,  # type: ignore[arg-type]
-        operator_token=OPERATOR,  # type: ignore[arg-type]
-        database_url=_database_url(request, tmp),
-        max_asset_bytes=200_000,
-        chunk_size=50,
-        worker_poll_seconds=0.02,
-    )
-    runtime = Runtime.start(settings)
+def stack_settings(tmp: Path, anvil: Anvil, **extra: Any) -> Settings:
+    """Settings for a service over `anvil`, with the test signer and operator token."""
+    base: dict[str, Any] = {
+        "data_dir": tmp,
+        "chain_rpc_url": anvil.url,
+        "signer_key": SIGNER_KEY,
+        "operator_token": OPERATOR,
+        "worker_poll_seconds": 0.02,
+    }
+    return Settings(**(base | extra))
+
+
+@contextmanager
+def running_stack(settings: Settings, anvil: Anvil, **start: Any) -> Iterator[Stack]:
+    """Starts the runtime and app; stops both (and the node) afterwards."""
+    runtime = Runtime.start(settings, **start)
     try:
         with TestClient(create_app(runtime=runtime)) as client:
             yield Stack(client, runtime, anvil)
     finally:
         runtime.stop()
         anvil.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp(f"stack-{request.param}")
+    anvil = Anvil()
+    anvil.start()
+    settings = stack_settings(
+        tmp, anvil, database_url=_database_url(request, tmp), max_asset_bytes=200_000, chunk_size=50
+    )
+    with running_stack(settings, anvil) as running:
+        yield running
 
 
 # ---------------------------------------------------------------- test content

@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.main import create_app
 from registry.chain.anvil import Anvil
 from registry.ipfs.store import KuboStore
-from registry.runtime import Runtime
-from registry.settings import Settings
-from tests.api.conftest import OPERATOR, SIGNER_KEY, Stack, glb, physical, png
+from tests.api.conftest import Stack, glb, physical, png, running_stack, stack_settings
 
 
 @pytest.fixture(scope="module")
 def kubo_stack(ipfs_daemon: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     anvil = Anvil()
     anvil.start()
-    tmp: Path = tmp_path_factory.mktemp("kubo-stack")
-    settings = Settings(
-        data_dir=tmp,
-        chain_rpc_url=anvil.url,
-        signer_key=SIGNER_KEY,  # type: ignore[arg-type]
-        operator_token=OPERATOR,  # type: ignore[arg-type]
-        ipfs_rpc_url=ipfs_daemon,
-        worker_poll_seconds=0.02,
-    )
-    runtime = Runtime.start(settings)
-    try:
-        with TestClient(create_app(runtime=runtime)) as client:
-            yield Stack(client, runtime, anvil)
-    finally:
-        runtime.stop()
-        anvil.stop()
+    settings = stack_settings(tmp_path_factory.mktemp("kubo-stack"), anvil, ipfs_rpc_url=ipfs_daemon)
+    with running_stack(settings, anvil) as running:
+        yield running
 
 
 def test_mint_and_verify_with_content_on_the_ipfs_daemon(kubo_stack: Stack) -> None:

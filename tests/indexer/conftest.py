@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,16 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from api.main import create_app
 from registry.chain.anvil import Anvil
 from registry.chain.client import mint_gas
 from registry.indexer.models import ChainEvent
 from registry.ipfs.store import add_directory
 from registry.runtime import Runtime
-from registry.settings import Settings
 from registry.twins.metadata import canonical
 from registry.twins.models import Twin
-from tests.api.conftest import OPERATOR, SIGNER_KEY
+from tests.api.conftest import running_stack, stack_settings
 
 
 @dataclass
@@ -63,38 +60,12 @@ class Indexed:
         return {"events": events, "twins": twins}
 
 
-def names_of(index: dict[str, Any]) -> list[str]:
-    return [json.loads(e[6]).get("name", e[4]) for e in index["events"]]
-
-
 @pytest.fixture
 def indexed(tmp_path: Path) -> Iterator[Indexed]:
     anvil = Anvil()
     anvil.start()
-    settings = Settings(
-        data_dir=tmp_path,
-        chain_rpc_url=anvil.url,
-        signer_key=SIGNER_KEY,  # type: ignore[arg-type]
-        operator_token=OPERATOR,  # type: ignore[arg-type]
-        worker_poll_seconds=0.02,
-        webhook_backoff_seconds=0.05,
-        webhook_timeout_seconds=0.5,
-    )
-    runtime = Runtime.start(settings, with_worker=True, with_indexer=False)
-    try:
-        with TestClient(create_app(runtime=runtime)) as client:
-            r = client.post(
-                "/v1/brands",
-                json={"name": "Index House", "symbol": "IDX"},
-                headers={"Authorization": f"Bearer {OPERATOR}"},
-            )
-            yield Indexed(
-                runtime,
-                client,
-                anvil,
-                {"Authorization": f"Bearer {r.json()['api_key']}"},
-                r.json()["collections"][0]["address"],
-            )
-    finally:
-        runtime.stop()
-        anvil.stop()
+    settings = stack_settings(tmp_path, anvil, webhook_backoff_seconds=0.05, webhook_timeout_seconds=0.5)
+    with running_stack(settings, anvil, with_worker=True, with_indexer=False) as stack:
+        r = stack.client.post("/v1/brands", json={"name": "Index House", "symbol": "IDX"}, headers=stack.operator)
+        brand = {"Authorization": f"Bearer {r.json()['api_key']}"}
+        yield Indexed(stack.runtime, stack.client, anvil, brand, r.json()["collections"][0]["address"])
