@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
@@ -36,6 +37,4 @@ def search_twins(s: SessionDep, gtin: str, serial: str | None = None) -> dict[st
 @router.get("/01/{gtin}/10/{lot}/21/{serial}", include_in_schema=False)
 def gs1_digital_link(gtin: str, serial: str, lot: str | None = None) -> RedirectResponse:
     """GS1 Digital Link resolver: the `external_url` of physical twins points here."""
-    from urllib.parse import urlencode
-
     return RedirectResponse(f"/v1/twins?{urlencode({'gtin': gtin, 'serial': serial})}", status_code=307)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from registry.chain.anvil import free_port
-from registry.cli import app
+from api.cli import app
 from tests.api.conftest import Stack
 
 
