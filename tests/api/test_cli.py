@@ -11,9 +11,9 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from api.cli import app
 from api.main import create_app
 from registry.chain.anvil import free_port
-from api.cli import app
 from tests.api.conftest import Stack
 
 
