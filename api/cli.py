@@ -36,14 +36,19 @@ def serve(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     runtime = Runtime.start(settings)
     base = f"http://{settings.host}:{settings.port}"
-    token = runtime.operator_token
+    # Secrets are never printed: the commands read the token where it lives.
+    token = (
+        "$TWINMARK_OPERATOR_TOKEN"
+        if settings.operator_token is not None
+        else f"$(cat {settings.data_dir / 'operator-token'})"
+    )
     typer.echo(f"Twinmark listening on {base} (API docs: {base}/docs)")
     typer.echo(
         f"chain {runtime.chain.sender.chain_id}, registry {runtime.chain.registry.address}, data in {settings.data_dir}/"
     )
     typer.echo("Mint a first twin:")
     typer.echo(
-        f"  curl -s -X POST {base}/v1/brands -H 'Authorization: Bearer {token}' -H 'content-type: application/json' \\\n"
+        f"  curl -s -X POST {base}/v1/brands -H \"Authorization: Bearer {token}\" -H 'content-type: application/json' \\\n"
         '       -d \'{"name": "Maison Demo", "symbol": "DEMO"}\'            # answer holds api_key\n'
         f"  curl -s -X POST {base}/v1/twins -H 'Authorization: Bearer <api_key>' -H 'content-type: application/json' \\\n"
         '       -d \'{"kind": "physical", "name": "Demo bag", "gtin": "4006381333931", "serial": "SN-0001"}\'\n'
