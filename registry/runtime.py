@@ -80,9 +80,15 @@ class HeadWatcher:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.block = int(self.w3.eth.block_number)
+                latest = int(self.w3.eth.block_number)
             except Exception as exc:  # keep the last known head; readiness reports the node
                 log.debug("head watcher: %s", exc)
+                continue
+            self.block = latest  # the node decides, also when a reorganisation shortens the chain
+
+    def observe(self, block: int) -> None:
+        """A block this process saw mined: answers never lag behind the service's own writes."""
+        self.block = max(self.block, block)
 
     def stop(self) -> None:
         self._stop.set()
@@ -133,6 +139,8 @@ class Runtime:
                 if settings.ipfs_rpc_url
                 else LocalBlockStore(settings.data_dir / "blocks")
             )
+            head = HeadWatcher(w3)
+            sender.on_mined = head.observe
             engine = make_engine(settings.resolved_database_url)
             migrate(engine)
             runtime = cls(
@@ -144,7 +152,7 @@ class Runtime:
                 worker=MintWorker(engine, chain, store, settings),
                 indexer=Indexer(engine, chain, store, settings),
                 webhooks=WebhookSender(engine, settings),
-                head=HeadWatcher(w3),
+                head=head,
                 operator_token=operator_token(settings),
                 anvil=anvil,
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -49,6 +50,7 @@ class TxSender:
         self.chain_id = int(retrying(lambda: w3.eth.chain_id))
         self._lock = threading.Lock()
         self._nonce: int | None = None
+        self.on_mined: Callable[[int], None] | None = None  # told the block of every receipt awaited here
 
     @property
     def address(self) -> str:
@@ -106,6 +108,8 @@ class TxSender:
             )
         except TimeExhausted as exc:
             raise ChainUnavailable(f"transaction {tx_hash} not mined within {timeout}s") from exc
+        if self.on_mined is not None:
+            self.on_mined(int(receipt["blockNumber"]))
         if receipt["status"] != 1:
             raise self.revert_reason(tx_hash, receipt)
         return receipt  # type: ignore[no-any-return]
