@@ -4,7 +4,10 @@ it has expired."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -12,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
 
 from registry.db.engine import session_scope
+from registry.errors import ChainUnavailable, ContentUnavailable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+log = logging.getLogger(__name__)
 
 
 class Lease(SQLModel, table=True):
@@ -58,3 +63,32 @@ class LeaseHolder:
             if lease is not None and lease.holder == self.holder:
                 s.delete(lease)
         self._until = _EPOCH
+
+
+def run_leased(
+    lease: LeaseHolder,
+    step: Callable[[], object],
+    stop: threading.Event,
+    *,
+    idle: Callable[[], object],
+    name: str,
+) -> None:
+    """The loop of a background role: hold the lease, run passes, sleep via `idle` when a pass found
+    nothing; a failing pass is logged and retried, so the thread never dies."""
+    while not stop.is_set():
+        if not lease.hold():
+            stop.wait(min(1.0, lease.seconds / 4))
+            continue
+        try:
+            busy = step()
+        except (ChainUnavailable, ContentUnavailable) as exc:
+            log.warning("%s waiting: %s", name, exc)
+            stop.wait(1.0)
+            continue
+        except Exception:
+            log.exception("%s pass failed", name)
+            stop.wait(1.0)
+            continue
+        if not busy:
+            idle()
+    lease.release()

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain
 from registry.db.engine import session_scope
-from registry.db.lease import LeaseHolder
+from registry.db.lease import LeaseHolder, run_leased
 from registry.errors import ChainUnavailable, ContentIntegrityError, ContentUnavailable
 from registry.indexer.decoding import (
     COLLECTION_EVENTS,
@@ -116,24 +116,11 @@ class Indexer:
     # ------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            if not self.lease.hold():
-                stop.wait(1.0)
-                continue
-            try:
-                busy = self.step() + self.hydrate()
-            except (ChainUnavailable, ContentUnavailable) as exc:
-                log.warning("indexer waiting: %s", exc)
-                busy = 0
-                stop.wait(1.0)
-            except Exception:
-                log.exception("indexer pass failed")
-                busy = 0
-                stop.wait(1.0)
-            if not busy:
-                self._wake.wait(self.settings.indexer_poll_seconds)
-                self._wake.clear()
-        self.lease.release()
+        run_leased(self.lease, lambda: self.step() + self.hydrate(), stop, idle=self._idle, name="indexer")
+
+    def _idle(self) -> None:
+        self._wake.wait(self.settings.indexer_poll_seconds)
+        self._wake.clear()
 
     def wake(self) -> None:
         self._wake.set()

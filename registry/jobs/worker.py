@@ -23,8 +23,8 @@ from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain, mint_gas
 from registry.claims.merkle import ClaimTree
 from registry.db.engine import session_scope
-from registry.db.lease import LeaseHolder
-from registry.errors import ChainUnavailable, ContentUnavailable, ContractReverted
+from registry.db.lease import LeaseHolder, run_leased
+from registry.errors import ContractReverted
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.ipfs.unixfs import import_bytes
@@ -85,25 +85,12 @@ class MintWorker:
     # ------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            if not self.hold_lease():
-                stop.wait(min(1.0, self.settings.worker_lease_seconds / 4))
-                continue
-            try:
-                busy = self.step()
-            except (ChainUnavailable, ContentUnavailable) as exc:
-                log.warning("mint worker waiting: %s", exc)
-                stop.wait(1.0)
-                continue
-            except Exception:  # never let the worker thread die; the chunk is retried next pass
-                log.exception("mint worker pass failed")
-                stop.wait(1.0)
-                continue
-            if not busy:
-                # Idle: sleep until woken by a new job in this process, or poll again later.
-                self._wake.wait(self.settings.worker_poll_seconds)
-                self._wake.clear()
-        self.release_lease()
+        run_leased(self.lease, self.step, stop, idle=self._idle, name="mint worker")
+
+    def _idle(self) -> None:
+        # Sleep until woken by a new job in this process, or poll again later.
+        self._wake.wait(self.settings.worker_poll_seconds)
+        self._wake.clear()
 
     def wake(self) -> None:
         """Tells an idle worker in this process that there is work."""

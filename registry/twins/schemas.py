@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Literal
 
@@ -22,6 +23,15 @@ def _cid(text: str) -> str:
 
 
 CidStr = Annotated[str, AfterValidator(_cid)]
+
+
+def _located(check: Callable[[str], str], value: str) -> str:
+    try:
+        return check(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.detail) from None
+
+
 TraitValue = str | int | float
 
 
@@ -54,26 +64,17 @@ class PhysicalTwinIn(Strict):
     @field_validator("gtin")
     @classmethod
     def _gtin(cls, v: str) -> str:
-        try:
-            return normalize_gtin(v)
-        except InvalidInput as exc:
-            raise ValueError(exc.detail) from None
+        return _located(normalize_gtin, v)
 
     @field_validator("serial")
     @classmethod
     def _serial(cls, v: str) -> str:
-        try:
-            return validate_serial(v)
-        except InvalidInput as exc:
-            raise ValueError(exc.detail) from None
+        return _located(validate_serial, v)
 
     @field_validator("lot")
     @classmethod
     def _lot(cls, v: str | None) -> str | None:
-        try:
-            return None if v is None else validate_serial(v, "lot")
-        except InvalidInput as exc:
-            raise ValueError(exc.detail) from None
+        return None if v is None else _located(lambda text: validate_serial(text, "lot"), v)
 
 
 class VrmLicense(Strict):

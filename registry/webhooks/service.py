@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from registry.brands.models import Brand
 from registry.db.engine import session_scope
-from registry.db.lease import LeaseHolder
+from registry.db.lease import LeaseHolder, run_leased
 from registry.errors import InvalidInput, NotFound, Unauthenticated
 from registry.settings import Settings
 from registry.webhooks.events import TYPES
@@ -165,18 +165,7 @@ class WebhookSender:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            if not self.lease.hold():
-                stop.wait(1.0)
-                continue
-            try:
-                sent = self.step()
-            except Exception:
-                log.exception("webhook pass failed")
-                sent = 0
-            if not sent:
-                stop.wait(0.5)
-        self.lease.release()
+        run_leased(self.lease, self.step, stop, idle=lambda: stop.wait(0.5), name="webhook sender")
 
     def step(self) -> int:
         now = datetime.now(UTC)
