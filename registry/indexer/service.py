@@ -41,7 +41,8 @@ from registry.indexer.models import ChainEvent, IndexCursor
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat
 from registry.ipfs.unixfs import decode_node
-from registry.jobs.models import Chunk
+from registry.jobs.models import Chunk, ChunkState, Job, JobState
+from registry.jobs.service import mark
 from registry.settings import Settings
 from registry.twins.models import Twin
 from registry.twins.projection import CLAIM_KEYS_FILE, upsert_twins
@@ -394,6 +395,7 @@ class Indexer:
                             col(Twin.collection) == e.address, col(Twin.token_id).between(first, first + size - 1)
                         )
                     )
+                    reopen_chunk(s, e.address, first // 10_000)
                 elif e.token_id is not None:
                     touched[e.address].add(e.token_id)
             s.execute(delete(ChainEvent).where(col(ChainEvent.block_number) > ancestor))
@@ -415,6 +417,20 @@ class Indexer:
             cursor.last_hash = self.block_hash(ancestor) if ancestor >= 0 else None
             if ancestor < 0:
                 self._collections = None
+
+
+def reopen_chunk(s: Session, address: str, batch_id: int) -> None:
+    """A batch the mint worker recorded was orphaned by a reorganisation: hand it back to the worker,
+    which mints it again under the same batch id (so it still lands exactly once)."""
+    chunk = s.exec(select(Chunk).where(Chunk.collection == address, Chunk.batch_id == batch_id)).first()
+    if chunk is None or chunk.state not in (ChunkState.confirmed, ChunkState.recorded):
+        return
+    job = s.get(Job, chunk.job_id)
+    if chunk.state == ChunkState.recorded and job is not None:
+        job.recorded -= chunk.size
+        mark(job, JobState.running)
+    chunk.state, chunk.tx_hash, chunk.block_number = ChunkState.stored, None, None
+    log.warning("reorg orphaned batch %s of %s: handed back to the mint worker", batch_id, address)
 
 
 def apply_state(s: Session, address: str, first: int, last: int, custodian: str, store: ContentStore) -> None:

@@ -143,3 +143,23 @@ def test_block_ranges_adapt(indexed: Indexed) -> None:
     with Session(rt.engine) as s:
         cursor = s.get(IndexCursor, rt.chain.sender.chain_id)
         assert cursor is not None and cursor.range_size == 4 and cursor.next_block == 3
+
+
+def test_a_reorg_that_orphans_a_recorded_mint_hands_it_back_to_the_worker(indexed: Indexed) -> None:
+    ix = indexed
+    fork_point = ix.rpc("evm_snapshot")
+    twins = [physical(f"ORPH-{i}", code="400638133391") for i in range(3)]
+    job = wait_job(ix, ix.client.post("/v1/batches", json={"twins": twins}, headers=ix.brand).json()["id"])
+    assert job["state"] == "completed"
+    ix.runtime.indexer.catch_up()
+    ix.rpc("evm_revert", fork_point)  # the mint is gone from the chain
+    ix.runtime.chain.sender._nonce = None  # the node forgot the service's transactions
+    for _ in range(5):
+        ix.rpc("evm_mine")
+    ix.runtime.indexer.catch_up()  # rewinds, drops the twins, reopens the batch for the worker
+    job = wait_job(ix, job["id"])
+    assert job["state"] == "completed" and job["counts"]["recorded"] == 3
+    col = ix.runtime.chain.collection(ix.collection)
+    assert col.functions.totalMinted().call() == 3 and col.functions.nextBatchId().call() == 2
+    ix.runtime.indexer.catch_up()
+    assert sorted(t[8] for t in ix.snapshot_index()["twins"]) == [f"Sac Iconique ORPH-{i}" for i in range(3)]
