@@ -5,13 +5,41 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
 from api.routes import assets, brands, health, jobs, lifecycle, minting, twins, verify, webhooks
 from registry.runtime import Runtime
 from registry.settings import Settings
 from registry.verify.service import Verifier
+
+MAX_BODY = 64 * 1024 * 1024  # JSON/CSV requests: 50,000 twins fit well inside
+
+
+class BodyLimit:
+    """Refuses a declared body length over the limit before a byte of it is read or spooled.
+
+    Plain ASGI (not BaseHTTPMiddleware), so the hot verify path pays one header lookup.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT"):
+            declared = dict(scope["headers"]).get(b"content-length", b"")
+            runtime = getattr(scope["app"].state, "runtime", None)
+            if declared.isdigit() and runtime is not None:
+                extra = 1024 * 1024
+                limit = runtime.settings.max_asset_bytes + extra if scope["path"] == "/v1/assets" else MAX_BODY
+                if int(declared) > limit:
+                    request = Request(scope)
+                    detail = f"request body of {int(declared)} bytes exceeds the {limit}-byte limit"
+                    response = errors.problem(413, "payload-too-large", "Payload too large", detail, request)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -35,6 +63,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
+
+    app.add_middleware(BodyLimit)
+
     # The public verify route is the hot path: matched first (Starlette tries routes in order).
     for module in (verify, health, brands, assets, minting, jobs, twins, lifecycle, webhooks):
         app.include_router(module.router)

@@ -134,6 +134,13 @@ def test_asset_uploads_are_validated(stack: Stack, brands: dict[str, Any]) -> No
     problem(upload(b"GIF89a....."), 422, "invalid-input")
     problem(upload(b""), 422, "invalid-input")
     problem(upload(png(1) + b"\x00" * 200_000), 413, "payload-too-large")
+    # A declared length far over the limit is refused before the body is read.
+    huge = stack.client.post(
+        "/v1/assets",
+        content=b"x",
+        headers=a | {"content-length": str(10**9), "content-type": "multipart/form-data; boundary=x"},
+    )
+    problem(huge, 413, "payload-too-large")
     truncated = glb()[:-4]
     assert "declares" in problem(upload(truncated), 422, "invalid-input")["detail"]
     bad_json = glb()
