@@ -19,7 +19,7 @@ from registry.db.engine import session_scope
 from registry.errors import Forbidden, InvalidInput, Unauthenticated
 from registry.indexer.models import ChainEvent
 from registry.webhooks import service as hooks
-from registry.webhooks.events import TYPES, event_id, public_event
+from registry.webhooks.events import TYPES, matches, public_event
 from registry.webhooks.models import Subscription
 
 router = APIRouter(tags=["webhooks"])
@@ -99,7 +99,8 @@ def redeliver(webhook_id: str, delivery_id: int, s: SessionDep, credentials: Cre
 
 def _batch(
     rt: Any, after: int, types: set[str], collection: str | None, token: int | None
-) -> list[tuple[int, dict[str, Any]]]:
+) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+    """The matching events among the next 500 indexed after `after`, and the last id looked at."""
     with session_scope(rt.engine) as s:
         rows = s.exec(
             select(ChainEvent).where(col(ChainEvent.id) > after).order_by(col(ChainEvent.id)).limit(500)
@@ -124,20 +125,11 @@ def _batch(
             "blockNumber": hex(r.block_number),
         }
         event = public_event(raw, r.name, json.loads(r.args), claim_txs)
-        if event is None or (types and event["type"] not in types):
+        if event is None or not matches(event, types, collection, token):
             continue
-        if collection and event["contract"].lower() != collection.lower():
-            continue
-        if token is not None:
-            first_last = (event["data"].get("first_token_id"), event["data"].get("last_token_id"))
-            covered = event["token_id"] == token or (
-                first_last[0] is not None and first_last[0] <= token <= first_last[1]
-            )
-            if not covered:
-                continue
-        assert r.id is not None and event["id"] == event_id(r.block_hash, r.tx_hash, r.log_index)
+        assert r.id is not None
         out.append((r.id, event))
-    return out if rows else []
+    return (rows[-1].id or after) if rows else after, out
 
 
 @router.get("/v1/events/stream")
@@ -161,14 +153,9 @@ async def stream(
         position = cursor
         yield b": twinmark event stream\n\n"
         while not await request.is_disconnected():
-            batch = await run_in_threadpool(_batch, rt, position, wanted, collection, token_id)
-            with session_scope(rt.engine) as s:
-                newest = s.exec(select(ChainEvent.id).order_by(col(ChainEvent.id).desc()).limit(1)).first()
+            position, batch = await run_in_threadpool(_batch, rt, position, wanted, collection, token_id)
             for stream_id, event in batch:
                 yield f"id: {stream_id}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-            position = max([position, *(i for i, _ in batch)], default=position)
-            if newest is not None and not batch:
-                position = max(position, min(newest, position + 500))
             if not batch:
                 await asyncio.sleep(0.5)
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,16 +11,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlmodel import Session, select
 
+from registry import keys
 from registry.brands.models import ApiKey, Brand, Collection, Provider
 from registry.chain.client import TwinmarkChain
 from registry.claims.vault import seal, unseal
 from registry.errors import Conflict, ContractReverted, InvalidInput, NotFound, Unauthenticated
-
-_KEY = re.compile(r"^tmk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass
@@ -38,18 +30,17 @@ class Principal:
 
 def new_api_key(session: Session, brand_id: str, provider_id: str | None = None) -> str:
     """Creates a key and returns it in clear, once; only its SHA-256 is stored."""
-    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    session.add(ApiKey(id=prefix, brand_id=brand_id, provider_id=provider_id, key_hash=_hash(secret)))
-    return f"tmk_{prefix}_{secret}"
+    key = keys.new_key("tmk")
+    session.add(ApiKey(id=key.prefix, brand_id=brand_id, provider_id=provider_id, key_hash=key.secret_hash))
+    return key.text
 
 
 def authenticate(session: Session, key: str) -> Principal:
     """The principal a key belongs to; Unauthenticated otherwise (constant-time hash comparison)."""
-    match = _KEY.match(key)
-    record = session.get(ApiKey, match.group(1)) if match else None
-    expected = record.key_hash if record is not None else _hash("")
-    given = _hash(match.group(2)) if match else _hash("x")
-    if record is None or record.revoked_at is not None or not hmac.compare_digest(expected, given):
+    parts = keys.parse(key, "tmk")
+    record = session.get(ApiKey, parts[0]) if parts else None
+    stored = record.key_hash if record is not None and record.revoked_at is None else None
+    if record is None or not keys.matches(stored, parts[1] if parts else None):
         raise Unauthenticated("invalid API key")
     brand = session.get(Brand, record.brand_id)
     assert brand is not None
@@ -100,15 +91,16 @@ def create_provider(session: Session, chain: TwinmarkChain, brand: Brand, name: 
         raise Conflict("this brand's on-chain admin is its own key: authorise providers with setServiceProvider")
     account = Account.create()
     provider_id = str(uuid.uuid4())
-    session.add(Provider(id=provider_id, brand_id=brand.id, name=name, address=account.address, sealed_key=""))
+    key = keys.new_key("tmk")
+    # The signing key is sealed under the provider's own API key before either is stored.
+    sealed = seal(key.text, f"provider:{provider_id}", bytes(account.key))
+    provider = Provider(id=provider_id, brand_id=brand.id, name=name, address=account.address, sealed_key=sealed)
+    session.add(provider)
     session.flush()
-    key = new_api_key(session, brand.id, provider_id)
-    provider = session.get(Provider, provider_id)
-    assert provider is not None
-    provider.sealed_key = seal(key, f"provider:{provider_id}", bytes(account.key))
+    session.add(ApiKey(id=key.prefix, brand_id=brand.id, provider_id=provider_id, key_hash=key.secret_hash))
     for collection in collections_of(session, brand.id):
         chain.sender.transact(chain.collection(collection.address).functions.setServiceProvider(account.address, True))
-    return NewProvider(provider, key)
+    return NewProvider(provider, key.text)
 
 
 def provider_account(principal: Principal) -> LocalAccount:

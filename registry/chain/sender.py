@@ -18,7 +18,13 @@ from typing import Any
 import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.types import TxReceipt
 
 from registry.chain.reverts import RevertDecoder
@@ -118,10 +124,16 @@ class TxSender:
         """The receipt if mined, else None (never blocks)."""
         try:
             return retrying(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type,no-any-return]
-        except Exception as exc:  # web3 raises TransactionNotFound for pending/unknown hashes
-            if type(exc).__name__ == "TransactionNotFound":
-                return None
-            raise
+        except TransactionNotFound:  # pending or unknown
+            return None
+
+    def pending(self, tx_hash: str) -> bool:
+        """Whether the node holds the transaction, not yet mined (False: mined, dropped or never seen)."""
+        try:
+            tx = retrying(lambda: self.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+        return tx.get("blockNumber") is None
 
     def revert_reason(self, tx_hash: str, receipt: TxReceipt) -> ContractReverted:
         """Why a mined transaction reverted, by replaying it on the state before its block."""

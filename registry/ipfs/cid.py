@@ -108,11 +108,3 @@ def cid_v1_bytes(codec: int, digest: bytes) -> bytes:
 def cid_v1(codec: int, digest: bytes) -> str:
     """`b` + RFC 4648 base32, lowercase and unpadded, as Kubo prints CIDv1."""
     return str(CID(1, codec, digest))
-
-
-def parse_cid_v1(text: str) -> tuple[int, bytes]:
-    """(codec, digest) of a base32 CIDv1 over sha2-256; ValueError for anything else."""
-    cid = CID.parse(text)
-    if cid.version != 1:
-        raise ValueError("expected a CIDv1")
-    return cid.codec, cid.digest

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -63,9 +64,8 @@ def check_assets(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> N
 
 def _check_identifiers(session: Session, twins: Sequence[AnyTwin]) -> list[tuple[str, str]]:
     pairs = [(t.gtin, t.serial) for t in twins if isinstance(t, PhysicalTwinIn)]
-    if len(set(pairs)) != len(pairs):
-        seen: set[tuple[str, str]] = set()
-        dupes = [p for p in pairs if p in seen or seen.add(p)]  # type: ignore[func-returns-value]
+    dupes = [pair for pair, n in Counter(pairs).items() if n > 1]
+    if dupes:
         raise InvalidInput(f"GTIN/serial repeated within the request: {dupes[:5]}")
     taken: list[tuple[str, str]] = []
     by_gtin: dict[str, list[str]] = {}

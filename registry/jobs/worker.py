@@ -74,14 +74,6 @@ class MintWorker:
         self.lease = LeaseHolder(engine, LEASE, settings.worker_lease_seconds)
         self._wake = threading.Event()
 
-    # ------------------------------------------------------------ lease
-
-    def hold_lease(self) -> bool:
-        return self.lease.hold()
-
-    def release_lease(self) -> None:
-        self.lease.release()
-
     # ------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event) -> None:
@@ -107,7 +99,7 @@ class MintWorker:
         """Runs passes until no chunk is unfinished (for tools and tests)."""
         deadline = datetime.now(UTC) + timedelta(seconds=timeout)
         while datetime.now(UTC) < deadline:
-            self.hold_lease()
+            self.lease.hold()
             self.step()
             with session_scope(self.engine) as s:
                 open_chunks = s.exec(
@@ -192,7 +184,7 @@ class MintWorker:
             assert chunk.tx_hash is not None
             receipt = self.chain.sender.receipt(chunk.tx_hash)
             if receipt is None:
-                if self._pending(chunk.tx_hash):
+                if self.chain.sender.pending(chunk.tx_hash):
                     continue
                 self._reconcile(chunk.id)  # dropped or never broadcast
             elif receipt["status"] == 1:
@@ -204,15 +196,6 @@ class MintWorker:
                 self._reconcile(chunk.id, self.chain.sender.revert_reason(chunk.tx_hash, receipt))
             moved = True
         return moved
-
-    def _pending(self, tx_hash: str) -> bool:
-        try:
-            tx = self.chain.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except Exception as exc:
-            if type(exc).__name__ == "TransactionNotFound":
-                return False
-            raise
-        return tx.get("blockNumber") is None
 
     def _reconcile(self, chunk_id: int | None, revert: ContractReverted | None = None) -> None:
         """Decides from the chain alone whether this chunk's batch was minted, and what comes next."""

@@ -73,29 +73,29 @@ class Fanout:
         self.brand_of = owners
 
     def deliveries(self, event: dict[str, Any]) -> list[Delivery]:
-        out = []
         contract = event["contract"].lower()
-        for sub in self.subscriptions:
-            if event["type"] not in json.loads(sub.event_types):
-                continue
-            if sub.brand_id is not None and self.brand_of.get(contract) != sub.brand_id:
-                continue  # brands hear about their own collections
-            if sub.collection is not None and sub.collection.lower() != contract:
-                continue
-            if sub.token_id is not None and not _covers(event, sub.token_id):
-                continue
-            out.append(
-                Delivery(
-                    subscription_id=sub.id,
-                    event_id=event["id"],
-                    event_type=event["type"],
-                    payload=json.dumps(event, separators=(",", ":")),
-                )
+        return [
+            Delivery(
+                subscription_id=sub.id,
+                event_id=event["id"],
+                event_type=event["type"],
+                payload=json.dumps(event, separators=(",", ":")),
             )
-        return out
+            for sub in self.subscriptions
+            # brands hear about their own collections only
+            if (sub.brand_id is None or self.brand_of.get(contract) == sub.brand_id)
+            and matches(event, set(json.loads(sub.event_types)), sub.collection, sub.token_id)
+        ]
 
 
-def _covers(event: dict[str, Any], token_id: int) -> bool:
+def matches(event: dict[str, Any], types: set[str], collection: str | None, token_id: int | None) -> bool:
+    """The filters of webhooks and of the event stream: types (empty: all), collection, token."""
+    if types and event["type"] not in types:
+        return False
+    if collection is not None and collection.lower() != event["contract"].lower():
+        return False
+    if token_id is None:
+        return True
     if event["type"] == "minted":
         return bool(event["data"]["first_token_id"] <= token_id <= event["data"]["last_token_id"])
     return bool(event["token_id"] == token_id)

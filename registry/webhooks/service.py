@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from registry import keys
 from registry.brands.models import Brand
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
@@ -30,7 +31,6 @@ from registry.webhooks.events import TYPES
 from registry.webhooks.models import Delivery, DeliveryAttempt, Partner, Subscription
 
 log = logging.getLogger(__name__)
-_PARTNER_KEY = re.compile(r"^tmp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -48,18 +48,16 @@ def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> b
 
 
 def create_partner(session: Session, name: str) -> tuple[Partner, str]:
-    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    partner = Partner(id=prefix, name=name, key_hash=hashlib.sha256(secret.encode()).hexdigest())
+    key = keys.new_key("tmp")
+    partner = Partner(id=key.prefix, name=name, key_hash=key.secret_hash)
     session.add(partner)
-    return partner, f"tmp_{prefix}_{secret}"
+    return partner, key.text
 
 
 def authenticate_partner(session: Session, key: str) -> Partner:
-    match = _PARTNER_KEY.match(key)
-    partner = session.get(Partner, match.group(1)) if match else None
-    expected = partner.key_hash if partner else hashlib.sha256(b"").hexdigest()
-    given = hashlib.sha256((match.group(2) if match else "x").encode()).hexdigest()
-    if partner is None or not hmac.compare_digest(expected, given):
+    parts = keys.parse(key, "tmp")
+    partner = session.get(Partner, parts[0]) if parts else None
+    if partner is None or not keys.matches(partner.key_hash, parts[1] if parts else None):
         raise Unauthenticated("invalid partner key")
     return partner
 

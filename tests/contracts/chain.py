@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,11 +223,3 @@ def transfer_sig(
         {"to": to, "tokenId": token_id, "nonce": nonce, "deadline": deadline},
     )
     return (to, token_id, nonce, deadline, typed_data.sign(owner, payload))
-
-
-def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.01)

@@ -156,7 +156,7 @@ def test_broadcast_but_unrecorded_mint_is_not_repeated(tmp_path: Path) -> None:
                 headers=brand,
             )
             worker = rt.worker
-            worker.hold_lease()
+            worker.lease.hold()
             with Session(rt.engine) as s:
                 first = s.exec(select(Chunk).order_by(Chunk.id)).first()  # type: ignore[arg-type]
             assert first is not None and first.id is not None
