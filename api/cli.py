@@ -44,7 +44,7 @@ def serve(
     )
     typer.echo(f"Twinmark listening on {base} (API docs: {base}/docs)")
     typer.echo(
-        f"chain {runtime.chain.sender.chain_id}, registry {runtime.chain.registry.address}, data in {settings.data_dir}/"
+        f"chain {runtime.chain.chain_id}, registry {runtime.chain.registry_address}, data in {settings.data_dir}/"
     )
     typer.echo("Mint a first twin:")
     typer.echo(
@@ -73,27 +73,20 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 @app.command()
 def worker() -> None:
     """Run the mint worker on its own (set TWINMARK_WORKER_IN_PROCESS=false on API processes)."""
-    from registry.jobs.worker import main
+    import logging
 
-    main()
+    from registry.runtime import Runtime
+
+    logging.basicConfig(level=logging.INFO)
+    Runtime.start(Settings(), with_worker=False, with_indexer=False).run_worker()
 
 
 @app.command()
 def indexer() -> None:
     """Run the chain indexer and the webhook sender on their own."""
-    import threading
-
     from registry.runtime import Runtime
 
-    runtime = Runtime.start(Settings(), with_worker=False, with_indexer=False)
-    stop = threading.Event()
-    sender = threading.Thread(target=runtime.webhooks.run, args=(stop,), daemon=True)
-    sender.start()
-    try:
-        runtime.indexer.run(stop)
-    finally:
-        stop.set()
-        runtime.stop()
+    Runtime.start(Settings(), with_worker=False, with_indexer=False).run_indexer()
 
 
 @app.command()
@@ -122,7 +115,7 @@ def deploy() -> None:
         console.print_json(
             runtime.deployment_file.read_text()
             if runtime.deployment_file.exists()
-            else json.dumps({"registry": runtime.chain.registry.address})
+            else json.dumps({"registry": runtime.chain.registry_address})
         )
     finally:
         runtime.stop()
@@ -171,3 +164,7 @@ def verify(contract: str, token_id: int, api: Api = "http://127.0.0.1:8000") -> 
         console.print(f"{mark} {check['name']}: {check['detail']}")
     console.print("[bold green]AUTHENTIC[/]" if body["authentic"] else "[bold red]NOT AUTHENTIC[/]")
     raise typer.Exit(0 if body["authentic"] else 2)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,17 +1,20 @@
-"""Request-scoped dependencies: the runtime, a database session, and who is calling."""
+"""Request-scoped dependencies: the runtime, a database session, and who is calling (one decision,
+`registry.auth.service.identify`, behind one dependency; the others narrow it)."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from registry.auth.service import Caller, identify
 from registry.brands.models import Brand
-from registry.brands.service import Principal, authenticate
+from registry.brands.service import get_brand
 from registry.db.engine import session_scope
 from registry.errors import Forbidden, Unauthenticated
 from registry.runtime import Runtime
@@ -41,32 +44,51 @@ def operator(rt: RuntimeDep, credentials: Credentials) -> None:
         raise Unauthenticated("operator token required (Authorization: Bearer <token>)")
 
 
-def principal(s: SessionDep, credentials: Credentials) -> Principal:
-    if credentials is None:
+def optional_caller(s: SessionDep, credentials: Credentials) -> Caller | None:
+    """The caller, if the request carries a key (routes that also serve anonymous signed requests)."""
+    return None if credentials is None else identify(s, credentials.credentials)
+
+
+def caller(found: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+    if found is None:
         raise Unauthenticated("API key required (Authorization: Bearer tmk_...)")
-    return authenticate(s, credentials.credentials)
+    return found
 
 
-PrincipalDep = Annotated[Principal, Depends(principal)]
+CallerDep = Annotated[Caller, Depends(caller)]
 
 
-def brand_principal(p: PrincipalDep) -> Principal:
-    if p.provider is not None:
+@dataclass(frozen=True)
+class BrandCaller:
+    """A brand acting through its own key (not a provider's or a partner's)."""
+
+    brand: Brand
+    caller: Caller
+
+
+def brand_caller(c: CallerDep, s: SessionDep) -> BrandCaller:
+    if c.partner is not None:
+        raise Unauthenticated("invalid API key")
+    if c.provider_id is not None:
         raise Forbidden("a service provider's key cannot act for the brand")
-    return p
+    assert c.brand_id is not None
+    return BrandCaller(get_brand(s, c.brand_id), c)
 
 
-def brand(p: Annotated[Principal, Depends(brand_principal)]) -> Brand:
-    return p.brand
+def brand(b: Annotated[BrandCaller, Depends(brand_caller)]) -> Brand:
+    return b.brand
 
 
-def provider_principal(p: PrincipalDep) -> Principal:
-    if p.provider is None:
+def provider_caller(c: CallerDep) -> Caller:
+    if c.partner is not None:
+        raise Unauthenticated("invalid API key")
+    if c.provider_id is None:
         raise Forbidden("a service provider's API key is required")
-    return p
+    return c
 
 
 OperatorDep = Depends(operator)
 BrandDep = Annotated[Brand, Depends(brand)]
-BrandPrincipalDep = Annotated[Principal, Depends(brand_principal)]
-ProviderDep = Annotated[Principal, Depends(provider_principal)]
+BrandCallerDep = Annotated[BrandCaller, Depends(brand_caller)]
+ProviderDep = Annotated[Caller, Depends(provider_caller)]
+OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]

@@ -9,10 +9,24 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
-from api.routes import assets, brands, health, jobs, lifecycle, minting, twins, verify, webhooks
+from api.routes import (
+    assets,
+    brands,
+    claims,
+    events,
+    health,
+    jobs,
+    minting,
+    ownership,
+    partners,
+    provenance,
+    providers,
+    twins,
+    verify,
+    webhooks,
+)
 from registry.runtime import Runtime
 from registry.settings import Settings
-from registry.verify.service import Verifier
 
 MAX_BODY = 64 * 1024 * 1024  # JSON/CSV requests: 50,000 twins fit well inside
 
@@ -49,7 +63,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or Runtime.start(settings or Settings())
         app.state.runtime = rt
-        app.state.verifier = Verifier(rt.chain, rt.store, rt.head)
         try:
             yield
         finally:
@@ -67,6 +80,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(BodyLimit)
 
     # The public verify route is the hot path: matched first (Starlette tries routes in order).
-    for module in (verify, health, brands, assets, minting, jobs, twins, lifecycle, webhooks):
+    routers = (verify, health, brands, assets, minting, jobs, twins, claims, ownership, providers, provenance)
+    for module in (*routers, partners, webhooks, events):
         app.include_router(module.router)
     return app

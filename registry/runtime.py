@@ -1,5 +1,6 @@
-"""Wires settings into running parts: chain (embedded Anvil or a URL), signer, contracts,
-content store, database, head watcher and the mint worker. The API and the CLI both start here."""
+"""The composition root: wires settings into running parts (chain, embedded Anvil or a URL, signer,
+contracts, content store, database, head watcher, verifier, mint worker, indexer, webhook sender)
+and runs the background loops. The API and the CLI both start here; nothing in `registry` imports it."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ from web3 import Web3
 
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
-from registry.chain.client import TwinmarkChain, ensure_deployed
+from registry.chain.client import TwinmarkChain
+from registry.chain.deploy import ensure_deployed
+from registry.chain.node import HeadWatcher, connect
 from registry.chain.reverts import RevertDecoder
-from registry.chain.sender import TxSender, retrying
+from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate
 from registry.errors import TwinmarkError
 from registry.indexer.service import Indexer
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
 from registry.settings import ANVIL_DEV_KEY, Settings
-from registry.webhooks.service import WebhookSender
+from registry.verify.service import Verifier
+from registry.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -66,34 +70,6 @@ def operator_token(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-class HeadWatcher:
-    """Keeps the chain head's block number fresh in the background (answers carry it)."""
-
-    def __init__(self, w3: Web3, interval: float = 0.2) -> None:
-        self.w3 = w3
-        self.interval = interval
-        self.block = int(retrying(lambda: w3.eth.block_number))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="head-watcher", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                latest = int(self.w3.eth.block_number)
-            except Exception as exc:  # keep the last known head; readiness reports the node
-                log.debug("head watcher: %s", exc)
-                continue
-            self.block = latest  # the node decides, also when a reorganisation shortens the chain
-
-    def observe(self, block: int) -> None:
-        """A block this process saw mined: answers never lag behind the service's own writes."""
-        self.block = max(self.block, block)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -105,6 +81,7 @@ class Runtime:
     indexer: Indexer
     webhooks: WebhookSender
     head: HeadWatcher
+    verifier: Verifier
     operator_token: str
     anvil: Anvil | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -124,8 +101,8 @@ class Runtime:
             )
             rpc = anvil.start()
         try:
-            w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30}))
-            chain_id = int(retrying(lambda: w3.eth.chain_id))
+            w3 = connect(rpc, timeout=30)
+            chain_id = int(w3.eth.chain_id)
             if settings.chain_id is not None and settings.chain_id != chain_id:
                 raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
             decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
@@ -140,7 +117,7 @@ class Runtime:
                 else LocalBlockStore(settings.data_dir / "blocks")
             )
             head = HeadWatcher(w3)
-            sender.on_mined = head.observe
+            chain.on_mined(head.observe)
             engine = make_engine(settings.resolved_database_url)
             migrate(engine)
             runtime = cls(
@@ -153,6 +130,7 @@ class Runtime:
                 indexer=Indexer(engine, chain, store, settings),
                 webhooks=WebhookSender(engine, settings),
                 head=head,
+                verifier=Verifier(chain, store, head),
                 operator_token=operator_token(settings),
                 anvil=anvil,
             )
@@ -166,6 +144,24 @@ class Runtime:
             runtime._spawn(runtime.indexer.run, "indexer")
             runtime._spawn(runtime.webhooks.run, "webhook-sender")
         return runtime
+
+    def run_worker(self) -> None:
+        """Runs the mint worker in this thread until interrupted (`twinmark worker`)."""
+        self._spawn(self.worker.run, "mint-worker")
+        self._wait()
+
+    def run_indexer(self) -> None:
+        """Runs the indexer and the webhook sender until interrupted (`twinmark indexer`)."""
+        self._spawn(self.webhooks.run, "webhook-sender")
+        self._spawn(self.indexer.run, "indexer")
+        self._wait()
+
+    def _wait(self) -> None:
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
 
     def _spawn(self, target: Callable[[threading.Event], None], name: str) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
@@ -185,4 +181,4 @@ class Runtime:
 
     @property
     def deployment_file(self) -> Path:
-        return self.settings.data_dir / f"deployment-{self.chain.sender.chain_id}.json"
+        return self.settings.data_dir / f"deployment-{self.chain.chain_id}.json"

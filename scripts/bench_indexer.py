@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
-from registry.chain.client import TwinmarkChain, deploy, mint_gas
+from registry.chain.client import TwinmarkChain, mint_gas
+from registry.chain.deploy import deploy
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate

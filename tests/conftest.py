@@ -27,7 +27,7 @@ def w3(anvil: Anvil) -> Web3:
 @pytest.fixture(scope="session")
 def ipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real IPFS daemon speaking the Kubo RPC API (js-ipfs, offline)."""
-    from registry.ipfs.daemon import IpfsDaemon
+    from tests.support.ipfs_daemon import IpfsDaemon
 
     daemon = IpfsDaemon(tmp_path_factory.mktemp("ipfs-repo"))
     url = daemon.start()

@@ -1,51 +1,51 @@
+"""Brands: registration (operator), the brand's own view, compromise windows (operator)."""
+
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import BrandDep, OperatorDep, RuntimeDep, SessionDep
-from registry.brands.service import collections_of, register_brand
+from registry.auth.service import issue_key
+from registry.brands import service as brands
+from registry.brands.schemas import (
+    BrandCreated,
+    BrandIn,
+    BrandOut,
+    CompromiseIn,
+    CompromiseOut,
+    CompromiseResolvedOut,
+    CompromiseWindowOut,
+)
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])
 
 
-class BrandIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: str = Field(min_length=1, max_length=100)
-    symbol: str = Field(min_length=2, max_length=11, description="collection symbol, upper-case")
-    admin_address: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
-    contract_uri: str = Field(default="", max_length=500, description="ERC-7572 collection metadata URI")
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
-def create_brand(body: BrandIn, rt: RuntimeDep, s: SessionDep) -> dict[str, Any]:
+def create_brand(body: BrandIn, rt: RuntimeDep, s: SessionDep) -> BrandCreated:
     """Registers a brand on chain with its own collection; the API key is shown only in this answer."""
-    made = register_brand(
+    made = brands.register_brand(
         s, rt.chain, name=body.name, symbol=body.symbol, admin=body.admin_address, contract_uri=body.contract_uri
     )
-    return {
-        "id": made.brand.id,
-        "name": made.brand.name,
-        "chain_brand_id": made.brand.chain_brand_id,
-        "admin_address": made.brand.admin_address,
-        "collections": [
-            {"address": made.collection.address, "name": made.collection.name, "symbol": made.collection.symbol}
-        ],
-        "api_key": made.api_key,
-    }
+    key = issue_key(s, made.brand.id)
+    return BrandCreated(**BrandOut.of(made.brand, [made.collection]).model_dump(), api_key=key)
 
 
 @router.get("/me")
-def my_brand(brand: BrandDep, s: SessionDep) -> dict[str, Any]:
-    return {
-        "id": brand.id,
-        "name": brand.name,
-        "chain_brand_id": brand.chain_brand_id,
-        "admin_address": brand.admin_address,
-        "collections": [
-            {"address": c.address, "name": c.name, "symbol": c.symbol} for c in collections_of(s, brand.id)
-        ],
-    }
+def my_brand(brand: BrandDep, s: SessionDep) -> BrandOut:
+    return BrandOut.of(brand, brands.collections_of(s, brand.id))
+
+
+@router.post("/{brand_id}/compromise", dependencies=[OperatorDep])
+def compromise(brand_id: str, body: CompromiseIn, rt: RuntimeDep, s: SessionDep) -> CompromiseOut:
+    """Operator: the brand's keys were compromised from `since`; its twins minted from then on fail verification."""
+    since = body.since if isinstance(body.since, int) else int(body.since.timestamp())
+    change = brands.mark_compromised(s, rt.chain, brand_id, since)
+    return CompromiseOut(brand=change.brand, compromised_since=since, tx_hash=change.tx_hash)
+
+
+@router.post("/{brand_id}/compromise/resolve", dependencies=[OperatorDep])
+def resolve(brand_id: str, rt: RuntimeDep, s: SessionDep) -> CompromiseResolvedOut:
+    """Operator: new keys in place; the compromise window closes now."""
+    change = brands.resolve_compromise(s, rt.chain, brand_id)
+    windows = [CompromiseWindowOut(start=w.start, end=w.end) for w in change.windows]
+    return CompromiseResolvedOut(brand=change.brand, windows=windows, tx_hash=change.tx_hash)

@@ -1,29 +1,38 @@
+"""Liveness and readiness."""
+
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import RuntimeDep
-from registry.chain.sender import retrying
 from registry.errors import ChainUnavailable, TwinmarkError
 
 router = APIRouter(tags=["health"])
 
 
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+def healthz() -> Health:
     """Liveness: the process answers."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
 @router.get("/readyz")
-def readyz(rt: RuntimeDep) -> dict[str, Any]:
+def readyz(rt: RuntimeDep) -> Readiness:
     """Readiness: chain node, content store and database all reachable."""
     checks: dict[str, str] = {}
     try:
-        checks["chain"] = f"block {int(retrying(lambda: rt.w3.eth.block_number, attempts=1))}"
+        checks["chain"] = f"block {rt.chain.block_number()}"
     except Exception as exc:
         raise ChainUnavailable(f"chain: {exc}") from exc
     try:
@@ -36,4 +45,4 @@ def readyz(rt: RuntimeDep) -> dict[str, Any]:
         raise
     except Exception as exc:
         raise TwinmarkError(f"database: {exc}") from exc
-    return {"status": "ready", "checks": checks}
+    return Readiness(status="ready", checks=checks)

@@ -1,18 +1,24 @@
+"""Mint jobs: state, counts, on-chain batches, twins made so far; claim secrets, once."""
+
 from __future__ import annotations
 
-from typing import Annotated, Any
+import csv
+import io
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
-from api.deps import BrandDep, SessionDep
-from registry.errors import NotFound
-from registry.jobs.models import Job
-from registry.jobs.service import job_view
+from api.deps import BrandCallerDep, BrandDep, RuntimeDep, SessionDep
+from registry.claims import service as claims
+from registry.claims.schemas import ClaimSecret, ClaimSecretsOut
+from registry.jobs import service as jobs
+from registry.jobs.schemas import JobOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=JobOut)
 def get_job(
     job_id: str,
     brand: BrandDep,
@@ -21,7 +27,30 @@ def get_job(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """State, counts, on-chain batches and the twins made so far (paged by limit/offset)."""
-    job = s.get(Job, job_id)
-    if job is None or job.brand_id != brand.id:  # another brand's job does not exist for you
-        raise NotFound(f"no job {job_id}")
-    return job_view(s, job, limit=limit, offset=offset)
+    return jobs.job_view(s, jobs.brand_job(s, brand, job_id), limit=limit, offset=offset)
+
+
+@router.get(
+    "/{job_id}/claim-secrets",
+    response_model=ClaimSecretsOut,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def claim_secrets(
+    job_id: str, who: BrandCallerDep, rt: RuntimeDep, s: SessionDep, format: Literal["json", "csv"] = "json"
+) -> Any:
+    """The job's claim secrets, handed over exactly once (JSON, or CSV to print as QR codes)."""
+    job = jobs.brand_job(s, who.brand, job_id)
+    rows = claims.fetch_secrets(s, job.id, job.state, caller=who.caller, base_url=rt.settings.base_url)
+    if format == "json":
+        return ClaimSecretsOut(
+            job=job_id, secrets=[ClaimSecret(**r) for r in rows], note="shown once; the service keeps no copy"
+        )
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(ClaimSecret.model_fields))
+    writer.writeheader()
+    writer.writerows(rows)
+    return PlainTextResponse(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="claim-secrets-{job_id}.csv"'},
+    )

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BrandPrincipalDep, RuntimeDep, SessionDep
-from registry.brands.service import Principal, collections_of
+from api.deps import BrandCaller, BrandCallerDep, RuntimeDep, SessionDep
+from registry.brands.service import collections_of
 from registry.errors import InvalidInput
 from registry.jobs import service as jobs
+from registry.jobs.schemas import JobOut
 from registry.twins.schemas import BatchIn, TwinIn
 
 router = APIRouter(tags=["minting"])
@@ -25,7 +26,7 @@ def _accept(
     response: Response,
     rt: RuntimeDep,
     s: SessionDep,
-    who: Principal,
+    who: BrandCaller,
     twins: list[Any],
     kind: str,
     key: str | None,
@@ -36,9 +37,8 @@ def _accept(
         rt.settings,
         brand=who.brand,
         collections=collections_of(s, who.brand.id),
-        chain_id=rt.chain.sender.chain_id,
-        api_key=who.key,
-        api_key_id=who.key_id,
+        chain_id=rt.chain.chain_id,
+        caller=who.caller,
         twins=twins,
         kind=kind,
         idempotency_key=key,
@@ -53,9 +53,9 @@ def _accept(
     return jobs.job_view(s, job, limit=0)
 
 
-@router.post("/v1/twins", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/v1/twins", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 def mint_twin(
-    twin: TwinIn, response: Response, who: BrandPrincipalDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
+    twin: TwinIn, response: Response, who: BrandCallerDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """One twin: `kind` is `physical` (GTIN, serial, passport fields) or `virtual` (GLB, licence)."""
     return _accept(response, rt, s, who, [twin], "twin", key, twin.model_dump(mode="json"))
@@ -95,6 +95,7 @@ def _from_csv(text: str) -> list[dict[str, Any]]:
 @router.post(
     "/v1/batches",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
     openapi_extra={
         "requestBody": {
             "content": {
@@ -108,7 +109,7 @@ def _from_csv(text: str) -> list[dict[str, Any]]:
 async def mint_batch(
     request: Request,
     response: Response,
-    who: BrandPrincipalDep,
+    who: BrandCallerDep,
     rt: RuntimeDep,
     s: SessionDep,
     key: IdempotencyKey = None,

@@ -1,36 +1,41 @@
+"""Twins as the registry indexes them: by contract and token, by GS1 identifiers; content updates."""
+
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
-from web3 import Web3
 
-from api.deps import RuntimeDep, SessionDep
-from registry.errors import InvalidInput
+from api.deps import BrandDep, RuntimeDep, SessionDep
+from api.routes.common import checksum
+from registry.twins.schemas import TwinIn, TwinList, TwinOut, TwinUpdated
 from registry.twins.service import find_twins, get_twin, twin_view
+from registry.twins.updates import update_content
 
 router = APIRouter(tags=["twins"])
-Address = Annotated[str, Query(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
-def _checksum(contract: str) -> str:
-    if not Web3.is_address(contract):
-        raise InvalidInput(f"{contract!r} is not a contract address")
-    return Web3.to_checksum_address(contract)
-
-
-@router.get("/v1/twins/{contract}/{token_id}")
+@router.get("/v1/twins/{contract}/{token_id}", response_model=TwinOut)
 def read_twin(contract: str, token_id: int, rt: RuntimeDep, s: SessionDep) -> dict[str, Any]:
     """The registry's record of a twin, with its live owner and status from the chain."""
-    return twin_view(get_twin(s, _checksum(contract), token_id), rt.chain)
+    return twin_view(get_twin(s, checksum(contract), token_id), rt.chain)
 
 
-@router.get("/v1/twins")
+@router.get("/v1/twins", response_model=TwinList)
 def search_twins(s: SessionDep, gtin: str, serial: str | None = None) -> dict[str, Any]:
     """Twins by GTIN (8 to 14 digits, check digit verified) and optionally serial."""
     return {"twins": [twin_view(t) for t in find_twins(s, gtin, serial)]}
+
+
+@router.put("/v1/twins/{contract}/{token_id}/metadata", response_model=TwinUpdated)
+def replace_metadata(
+    contract: str, token_id: int, content: TwinIn, brand: BrandDep, rt: RuntimeDep, s: SessionDep
+) -> dict[str, Any]:
+    """Replaces a twin's content after repair or re-authentication; the old anchor stays in the history."""
+    twin, tx_hash = update_content(s, rt.chain, rt.store, rt.settings, brand, checksum(contract), token_id, content)
+    return twin_view(twin) | {"update_tx_hash": tx_hash}
 
 
 @router.get("/01/{gtin}/21/{serial}", include_in_schema=False)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from registry.brands.models import utcnow
+from registry.db.columns import utcnow
 
 
 class Asset(SQLModel, table=True):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.assets.models import Asset
 from registry.errors import InvalidInput, PayloadTooLarge
@@ -85,3 +86,18 @@ def store_asset(
         asset = Asset(brand_id=brand_id, cid=cid, media_type=media_type, size=len(data), filename=filename)
         session.add(asset)
     return asset
+
+
+def check_assets(session: Session, brand_id: str, wanted: Mapping[str, tuple[str, ...]]) -> None:
+    """Every CID in `wanted` was uploaded by this brand, with one of the media types given for it."""
+    if not wanted:
+        return
+    known = {
+        a.cid: a.media_type
+        for a in session.exec(select(Asset).where(Asset.brand_id == brand_id, col(Asset.cid).in_(list(wanted))))
+    }
+    for cid, types in wanted.items():
+        if cid not in known:
+            raise InvalidInput(f"asset {cid} was not uploaded by this brand (POST /v1/assets first)")
+        if known[cid] not in types:
+            raise InvalidInput(f"asset {cid} is {known[cid]}, expected one of {', '.join(types)}")

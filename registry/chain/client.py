@@ -1,11 +1,17 @@
-"""Typed access to the Twinmark contracts for the service: deploy, brands, collections, batches."""
+"""The closed facade over the Twinmark contracts: services call typed methods here and never touch
+contract functions, the transaction sender or raw RPC themselves.
+
+Writes that relay a user's (or the brand's) action go through one `_relay`, which maps contract
+refusals to the domain's client errors (`registry.chain.refusals`). Reads revert-decode the same way.
+Retries live in the provider (`registry.chain.node`), never around calls here.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from web3 import Web3
@@ -14,11 +20,12 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from registry.chain import artifacts
-from registry.chain.sender import TxSender, retrying
-from registry.errors import ChainUnavailable, ContractReverted
-
-PHYSICAL, VIRTUAL = 0, 1
-ZERO_ADDRESS = "0x" + "00" * 20
+from registry.chain.layout import ZERO_ADDRESS, batch_of
+from registry.chain.logs import COLLECTION_EVENTS, collection_topic, decode
+from registry.chain.node import rpc
+from registry.chain.refusals import refusal
+from registry.chain.sender import TxSender
+from registry.errors import ContractReverted
 
 
 @dataclass(frozen=True)
@@ -45,9 +52,40 @@ class OnChainTwin:
     uri: str
 
 
+@dataclass(frozen=True)
+class OnChainBrand:
+    admin: str
+    registered_at: int
+    suspended: bool
+    name: str
+
+
+@dataclass(frozen=True)
+class ChainLog:
+    """One decoded event of a token's history, with the time of its block."""
+
+    name: str
+    args: dict[str, Any]
+    block_number: int
+    log_index: int
+    tx_hash: str
+    block_time: datetime
+
+
 def mint_gas(size: int) -> int:
     """Gas limit for a batch mint, so pipelined mints need no estimate against a future state."""
     return 180_000 + 2_600 * size
+
+
+def tx_hex(receipt: TxReceipt) -> str:
+    return "0x" + bytes(receipt["transactionHash"]).hex()
+
+
+_BY_TOKEN = ("Claimed", "StatusChanged", "ContentUpdated", "ServiceRecorded", "TwinLinked")
+
+
+def _topic(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
 
 
 class TwinmarkChain:
@@ -55,6 +93,25 @@ class TwinmarkChain:
         self.w3 = w3
         self.sender = sender
         self.registry = self._contract(registry_address, "TwinmarkRegistry")
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def chain_id(self) -> int:
+        return self.sender.chain_id
+
+    @property
+    def signer(self) -> str:
+        """The service's own address: minter, custodian of new twins, relayer."""
+        return self.sender.address
+
+    @property
+    def registry_address(self) -> str:
+        return str(self.registry.address)
+
+    def on_mined(self, callback: Callable[[int], None]) -> None:
+        """`callback(block)` for the block of every receipt this process awaits."""
+        self.sender.on_mined = callback
 
     def _contract(self, address: str, name: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifacts.load(name).abi)
@@ -64,8 +121,9 @@ class TwinmarkChain:
         return self._contract(address, "TwinmarkCollection")
 
     def call(self, fn: Any) -> Any:
+        """A view call; a revert raises ContractReverted with the custom error's name."""
         try:
-            return retrying(fn.call)
+            return fn.call()
         except ContractReverted:
             raise
         except Exception as exc:
@@ -74,7 +132,17 @@ class TwinmarkChain:
                 raise self.sender.decoder.decode(data) from None
             raise
 
-    # ------------------------------------------------------------ writes
+    def _relay(self, fn: Any) -> str:
+        """Sends and awaits a transaction; a contract refusal becomes the domain's client error."""
+        try:
+            return tx_hex(self.sender.transact(fn))
+        except ContractReverted as exc:
+            raise refusal(exc) from None
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    # ------------------------------------------------------------ registry
 
     def register_brand(self, admin: str, name: str) -> int:
         receipt = self.sender.transact(self.registry.functions.registerBrand(admin, name))
@@ -85,12 +153,99 @@ class TwinmarkChain:
         receipt = self.sender.transact(fn)
         return str(self._events(self.registry, "CollectionCreated", receipt)[0]["collection"])
 
+    def mark_compromised(self, brand_id: int, since: int) -> str:
+        """Raises ContractReverted when the registry refuses."""
+        return tx_hex(self.sender.transact(self.registry.functions.markCompromised(brand_id, since)))
+
+    def resolve_compromise(self, brand_id: int) -> str:
+        return tx_hex(self.sender.transact(self.registry.functions.resolveCompromise(brand_id)))
+
+    def compromise_windows(self, brand_id: int) -> list[tuple[int, int]]:
+        """(start, end) of every compromise window; end 0 means still open."""
+        return [(int(w[0]), int(w[1])) for w in self.call(self.registry.functions.compromiseWindows(brand_id))]
+
+    def brand_of(self, collection: str) -> int:
+        return int(self.call(self.registry.functions.brandOf(Web3.to_checksum_address(collection))))
+
+    def brand(self, brand_id: int) -> OnChainBrand:
+        admin, registered_at, suspended, name = self.call(self.registry.functions.brand(brand_id))
+        return OnChainBrand(admin, int(registered_at), bool(suspended), name)
+
+    def brand_admin(self, brand_id: int) -> str:
+        return str(self.call(self.registry.functions.brandAdmin(brand_id)))
+
+    def compromised_at(self, brand_id: int, timestamp: int) -> bool:
+        return bool(self.call(self.registry.functions.isCompromisedAt(brand_id, timestamp)))
+
+    # ------------------------------------------------------------ minting (the service is the minter)
+
     def mint_fn(
         self, collection: str, batch_id: int, custodian: str, size: int, kind: int, anchor: bytes, claim_root: bytes
     ) -> Any:
         return self.collection(collection).functions.mintBatch(batch_id, custodian, size, kind, anchor, claim_root)
 
-    # ------------------------------------------------------------ reads
+    def send_mint(self, collection: str, batch_id: int, size: int, kind: int, anchor: bytes, claim_root: bytes) -> str:
+        """Broadcasts a batch mint into the service's custody; returns the tx hash without waiting."""
+        fn = self.mint_fn(collection, batch_id, self.signer, size, kind, anchor, claim_root)
+        return self.sender.send(fn, gas=mint_gas(size))
+
+    def receipt(self, tx_hash: str) -> TxReceipt | None:
+        return self.sender.receipt(tx_hash)
+
+    def pending(self, tx_hash: str) -> bool:
+        return self.sender.pending(tx_hash)
+
+    def revert_reason(self, tx_hash: str, receipt: TxReceipt) -> ContractReverted:
+        return self.sender.revert_reason(tx_hash, receipt)
+
+    def link_physical(self, collection: str, token_id: int, physical: str, physical_token_id: int) -> str:
+        return self._relay(self.collection(collection).functions.linkPhysical(token_id, physical, physical_token_id))
+
+    def set_service_provider(self, collection: str, account: str, allowed: bool) -> str:
+        return self._relay(self.collection(collection).functions.setServiceProvider(account, allowed))
+
+    # ------------------------------------------------------------ relayed actions on twins
+
+    def claim(
+        self, collection: str, token_id: int, to: str, deadline: int, r: bytes, vs: bytes, proof: Sequence[bytes]
+    ) -> str:
+        return self._relay(self.collection(collection).functions.claim(token_id, to, deadline, r, vs, list(proof)))
+
+    def transfer_by_sig(
+        self, collection: str, to: str, token_id: int, nonce: int, deadline: int, signature: bytes
+    ) -> str:
+        return self._relay(
+            self.collection(collection).functions.transferBySig(to, token_id, nonce, deadline, signature)
+        )
+
+    def report_status_by_sig(
+        self, collection: str, token_id: int, status: int, nonce: int, deadline: int, signature: bytes
+    ) -> str:
+        fn = self.collection(collection).functions.reportStatusBySig(token_id, status, nonce, deadline, signature)
+        return self._relay(fn)
+
+    def set_status_by_brand(self, collection: str, token_id: int, status: int) -> str:
+        return self._relay(self.collection(collection).functions.setStatusByBrand(token_id, status))
+
+    def update_content(self, collection: str, token_id: int, cid: bytes) -> str:
+        return self._relay(self.collection(collection).functions.updateContent(token_id, cid))
+
+    def record_service_by_sig(
+        self,
+        collection: str,
+        token_id: int,
+        record_cid: bytes,
+        provider: str,
+        nonce: int,
+        deadline: int,
+        signature: bytes,
+    ) -> str:
+        fn = self.collection(collection).functions.recordServiceBySig(
+            token_id, record_cid, provider, nonce, deadline, signature
+        )
+        return self._relay(fn)
+
+    # ------------------------------------------------------------ collection reads
 
     def next_batch_id(self, collection: str) -> int:
         return int(self.call(self.collection(collection).functions.nextBatchId()))
@@ -112,55 +267,49 @@ class TwinmarkChain:
     def is_burned(self, collection: str, token_id: int) -> bool:
         return bool(self.call(self.collection(collection).functions.isBurned(token_id)))
 
-    def brand_of(self, collection: str) -> int:
-        return int(self.call(self.registry.functions.brandOf(Web3.to_checksum_address(collection))))
+    def link_of(self, collection: str, token_id: int) -> tuple[str, int]:
+        address, physical_token = self.call(self.collection(collection).functions.linkOf(token_id))
+        return str(address), int(physical_token)
 
-    def brand(self, brand_id: int) -> dict[str, Any]:
-        admin, registered_at, suspended, name = self.call(self.registry.functions.brand(brand_id))
-        return {"admin": admin, "registered_at": registered_at, "suspended": suspended, "name": name}
+    def provider_nonce(self, collection: str, provider: str) -> int:
+        return int(self.call(self.collection(collection).functions.providerNonce(provider)))
 
-    def compromised_at(self, brand_id: int, timestamp: int) -> bool:
-        return bool(self.call(self.registry.functions.isCompromisedAt(brand_id, timestamp)))
+    # ------------------------------------------------------------ logs
 
     def batch_minted_log(self, collection: str, batch_id: int) -> dict[str, Any] | None:
         """The BatchMinted event of `batch_id` (tx hash, block), if the chain has one."""
         event = self.collection(collection).events.BatchMinted()
-        logs = retrying(lambda: event.get_logs(from_block=0, argument_filters={"batchId": batch_id}))
+        logs = event.get_logs(from_block=0, argument_filters={"batchId": batch_id})
         return dict(logs[0]) if logs else None
+
+    def history(self, collection: str, token_id: int) -> list[ChainLog]:
+        """Every event about one token, oldest first: its batch's mint, transfers, claims, status
+        changes, content updates, service records, links; each with its block's time."""
+        address = Web3.to_checksum_address(collection)
+        token = _topic(token_id)
+        base = {"address": address, "fromBlock": "0x0", "toBlock": "latest"}
+        queries = [
+            base | {"topics": [[collection_topic(name) for name in _BY_TOKEN], token]},
+            base | {"topics": [collection_topic("Transfer"), None, None, token]},
+            base | {"topics": [collection_topic("BatchMinted"), _topic(batch_of(token_id))]},
+        ]
+        raw_logs = [log for query in queries for log in rpc(self.w3, "eth_getLogs", [query])]
+        raw_logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
+        times: dict[int, datetime] = {}
+        out = []
+        for log in raw_logs:
+            decoded = decode(log, COLLECTION_EVENTS)
+            if decoded is None:
+                continue
+            block = int(log["blockNumber"], 16)
+            if block not in times:
+                stamp = int(self.w3.eth.get_block(block)["timestamp"])
+                times[block] = datetime.fromtimestamp(stamp, UTC)
+            out.append(
+                ChainLog(decoded[0], decoded[1], block, int(log["logIndex"], 16), log["transactionHash"], times[block])
+            )
+        return out
 
     @staticmethod
     def _events(contract: Contract, name: str, receipt: TxReceipt) -> list[Any]:
         return [e["args"] for e in getattr(contract.events, name)().process_receipt(receipt, errors=DISCARD)]
-
-
-# ---------------------------------------------------------------- deployment
-
-
-def deploy(w3: Web3, sender: TxSender) -> dict[str, str]:
-    """Deploys the collection implementation and a registry operated by the sender's key."""
-
-    def create(name: str, *args: Any) -> str:
-        art = artifacts.load(name)
-        factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-        receipt = sender.transact(factory.constructor(*args))
-        return str(receipt["contractAddress"])
-
-    implementation = create("TwinmarkCollection")
-    registry = create("TwinmarkRegistry", sender.address, implementation)
-    return {"registry": registry, "implementation": implementation}
-
-
-def ensure_deployed(w3: Web3, sender: TxSender, state_file: Path, configured: str | None) -> str:
-    """The registry address: configured, remembered in `state_file`, or freshly deployed."""
-    if configured:
-        if not retrying(lambda: w3.eth.get_code(Web3.to_checksum_address(configured))):
-            raise ChainUnavailable(f"no contract at the configured registry address {configured}")
-        return configured
-    if state_file.exists():
-        known = json.loads(state_file.read_text())
-        if retrying(lambda: w3.eth.get_code(known["registry"])):
-            return str(known["registry"])
-    addresses = deploy(w3, sender)
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(json.dumps({"chain_id": sender.chain_id, **addresses}, indent=2))
-    return addresses["registry"]

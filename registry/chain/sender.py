@@ -3,19 +3,18 @@
 Nonces are handed out under a lock only when a transaction is about to be broadcast, so a failed
 estimate or broadcast never burns one (no gaps), and concurrent callers never share one. Should
 another process use the same key, "nonce too low" triggers a re-sync from the node. Fees follow
-EIP-1559; transient RPC failures are retried with exponential backoff; reverts (at estimate time
-or mined) are decoded into `ContractReverted` with the contract's custom error name.
+EIP-1559; transient RPC failures are retried by the provider (`registry.chain.node`), never here;
+reverts (at estimate time or mined) are decoded into `ContractReverted` with the contract's custom
+error name.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import (
@@ -32,20 +31,7 @@ from registry.errors import ChainUnavailable, ContractReverted
 
 log = logging.getLogger(__name__)
 
-_TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
 _NONCE_ERRORS = ("nonce too low", "nonce has already been used", "replacement transaction underpriced")
-
-
-def retrying(call: Any, *, attempts: int = 5, backoff: float = 0.1) -> Any:
-    """Runs `call()` again after transient transport errors, with exponential backoff."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except _TRANSIENT as exc:
-            if attempt == attempts - 1:
-                raise ChainUnavailable(f"chain node unreachable: {exc}") from exc
-            time.sleep(backoff * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 class TxSender:
@@ -53,7 +39,7 @@ class TxSender:
         self.w3 = w3
         self.account = account
         self.decoder = decoder
-        self.chain_id = int(retrying(lambda: w3.eth.chain_id))
+        self.chain_id = int(w3.eth.chain_id)
         self._lock = threading.Lock()
         self._nonce: int | None = None
         self.on_mined: Callable[[int], None] | None = None  # told the block of every receipt awaited here
@@ -63,17 +49,17 @@ class TxSender:
         return str(self.account.address)
 
     def _sync_nonce(self) -> int:
-        return int(retrying(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending")))
+        return int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
 
     def _fees(self) -> dict[str, int]:
-        base = int(retrying(lambda: self.w3.eth.get_block("latest")).get("baseFeePerGas", 0))
-        tip = int(retrying(lambda: self.w3.eth.max_priority_fee))
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        tip = int(self.w3.eth.max_priority_fee)
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
     def estimate(self, fn: Any) -> int:
         """Gas for `fn` with a 20% margin; a revert raises ContractReverted before any nonce is used."""
         try:
-            gas = retrying(lambda: fn.estimate_gas({"from": self.account.address}))
+            gas = fn.estimate_gas({"from": self.account.address})
         except (ContractCustomError, ContractLogicError) as exc:
             raise self.decoder.decode(exc.data) from None
         return int(gas * 1.2) + 10_000
@@ -91,7 +77,7 @@ class TxSender:
                 )
                 signed = self.account.sign_transaction(tx)
                 try:
-                    tx_hash = retrying(lambda raw=signed.raw_transaction: self.w3.eth.send_raw_transaction(raw))
+                    tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
                 except Web3RPCError as exc:
                     message = str(exc).lower()
                     if "already known" in message:  # an earlier attempt did reach the node
@@ -109,8 +95,10 @@ class TxSender:
     def wait(self, tx_hash: str, *, timeout: float = 120.0) -> TxReceipt:
         """The receipt of a mined transaction; a mined revert raises ContractReverted."""
         try:
-            receipt = retrying(
-                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)  # type: ignore[arg-type]
+            receipt = self.w3.eth.wait_for_transaction_receipt(
+                tx_hash,  # type: ignore[arg-type]
+                timeout=timeout,
+                poll_latency=0.05,
             )
         except TimeExhausted as exc:
             raise ChainUnavailable(f"transaction {tx_hash} not mined within {timeout}s") from exc
@@ -118,19 +106,19 @@ class TxSender:
             self.on_mined(int(receipt["blockNumber"]))
         if receipt["status"] != 1:
             raise self.revert_reason(tx_hash, receipt)
-        return receipt  # type: ignore[no-any-return]
+        return receipt
 
     def receipt(self, tx_hash: str) -> TxReceipt | None:
         """The receipt if mined, else None (never blocks)."""
         try:
-            return retrying(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type,no-any-return]
+            return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:  # pending or unknown
             return None
 
     def pending(self, tx_hash: str) -> bool:
         """Whether the node holds the transaction, not yet mined (False: mined, dropped or never seen)."""
         try:
-            tx = retrying(lambda: self.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
+            tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
         except TransactionNotFound:
             return False
         return tx.get("blockNumber") is None

@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from registry.auth.service import Caller
+from registry.auth.vault import seal, unseal
 from registry.chain import typed_data
 from registry.chain.client import TwinmarkChain
-from registry.chain.refusals import AlreadyClaimed, NotClaimable, TwinStolen, refusal
+from registry.chain.layout import Status
+from registry.chain.refusals import AlreadyClaimed, NotClaimable, TwinStolen
 from registry.claims.keys import claim_key
 from registry.claims.merkle import ClaimTree
-from registry.claims.vault import unseal
+from registry.claims.models import ClaimAttempt, ClaimVault
 from registry.errors import (
     Conflict,
     ContentIntegrityError,
-    ContractReverted,
     Forbidden,
     Gone,
     InvalidInput,
     NotFound,
     TooManyRequests,
 )
-from registry.jobs.models import ClaimVault, Job, JobState
 from registry.twins.gs1 import digital_link
-from registry.twins.models import ClaimAttempt, Twin
+from registry.twins.models import Twin
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
@@ -37,19 +39,31 @@ class WrongClaimSecret(Forbidden):
     code, title = "wrong-claim-secret", "Wrong claim secret"
 
 
-def fetch_secrets(session: Session, job: Job, *, api_key: str, api_key_id: str, base_url: str) -> list[dict[str, Any]]:
+def seal_secrets(session: Session, job_id: str, caller: Caller, entries: list[dict[str, Any]]) -> None:
+    """Keeps a job's claim secrets sealed under the submitting key until the brand fetches them once."""
+    sealed = seal(caller.key, f"claims:{job_id}", json.dumps(entries).encode())
+    session.add(ClaimVault(job_id=job_id, api_key_id=caller.key_id, sealed=sealed))
+
+
+def has_secrets(session: Session, job_id: str) -> bool:
+    return session.get(ClaimVault, job_id) is not None
+
+
+def fetch_secrets(
+    session: Session, job_id: str, job_state: str, *, caller: Caller, base_url: str
+) -> list[dict[str, Any]]:
     """The job's claim secrets, once: they are deleted as they are handed over."""
-    vault = session.get(ClaimVault, job.id)
+    vault = session.get(ClaimVault, job_id)
     if vault is None:
         raise Gone("this job's claim secrets were already handed over (or it has none); they are not kept")
-    if job.state != JobState.completed:
-        raise Conflict(f"claim secrets are handed over once the job is completed (it is {job.state})")
-    if vault.api_key_id != api_key_id:
+    if job_state != "completed":
+        raise Conflict(f"claim secrets are handed over once the job is completed (it is {job_state})")
+    if vault.api_key_id != caller.key_id:
         raise Forbidden("fetch the claim secrets with the API key that submitted the job")
-    entries = json.loads(unseal(api_key, f"claims:{job.id}", vault.sealed))
+    entries = json.loads(unseal(caller.key, f"claims:{job_id}", vault.sealed))
     by_key = {
         t.claim_key: t
-        for t in session.exec(select(Twin).where(Twin.job_id == job.id, col(Twin.claim_key).is_not(None)))
+        for t in session.exec(select(Twin).where(Twin.job_id == job_id, col(Twin.claim_key).is_not(None)))
     }
     out = []
     for entry in entries:
@@ -86,9 +100,17 @@ def _attempts(session: Session, contract: str, token_id: int) -> ClaimAttempt:
     return attempt
 
 
+@dataclass(frozen=True)
+class ClaimResult:
+    contract: str
+    token_id: int
+    owner: str
+    tx_hash: str
+
+
 def claim(
     session: Session, chain: TwinmarkChain, *, contract: str, token_id: int, secret: str, recipient: str
-) -> dict[str, Any]:
+) -> ClaimResult:
     """Derives the claim key from the secret, signs the claim for `recipient` and relays it."""
     twin = session.get(Twin, (contract, token_id))
     if twin is None:
@@ -100,7 +122,7 @@ def claim(
         retry = attempt.window_started_at + WINDOW - datetime.now(UTC)
         raise TooManyRequests(f"too many wrong secrets for this twin; retry in {int(retry.total_seconds()) + 1} s")
     try:
-        key = claim_key(secret, chain.sender.chain_id, contract)
+        key = claim_key(secret, chain.chain_id, contract)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     if key.address != twin.claim_key:
@@ -110,7 +132,7 @@ def claim(
     on_chain = chain.twin(contract, token_id)
     if on_chain is None:
         raise NotFound("the twin was destroyed")
-    if on_chain.status == 2:
+    if on_chain.status == Status.stolen:
         raise TwinStolen("the twin is reported stolen: it cannot be claimed")
     if on_chain.claimed:
         raise AlreadyClaimed("the twin was already claimed")
@@ -129,18 +151,9 @@ def claim(
         raise ContentIntegrityError("the registry's claim keys do not match the root on chain")
     deadline = int(time.time()) + 600
     payload = typed_data.typed_data(
-        "Claim", chain.sender.chain_id, contract, {"tokenId": token_id, "to": recipient, "deadline": deadline}
+        "Claim", chain.chain_id, contract, {"tokenId": token_id, "to": recipient, "deadline": deadline}
     )
     r, vs = typed_data.compact(typed_data.sign(key, payload))
-    fn = chain.collection(contract).functions.claim(token_id, recipient, deadline, r, vs, tree.proof(token_id))
-    try:
-        receipt = chain.sender.transact(fn)
-    except ContractReverted as exc:
-        raise refusal(exc) from None
+    tx_hash = chain.claim(contract, token_id, recipient, deadline, r, vs, tree.proof(token_id))
     attempt.failures = 0
-    return {
-        "contract": contract,
-        "token_id": token_id,
-        "owner": recipient,
-        "tx_hash": "0x" + bytes(receipt["transactionHash"]).hex(),
-    }
+    return ClaimResult(contract=contract, token_id=token_id, owner=recipient, tx_hash=tx_hash)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete
 
 from registry.db.engine import session_scope
-from registry.indexer.models import ChainEvent, IndexCursor
+from registry.events.models import ChainEvent
+from registry.indexer.models import IndexCursor
 from registry.indexer.service import Indexer
 from registry.twins.models import Twin
 

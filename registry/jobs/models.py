@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from registry.brands.models import utcnow
+from registry.db.columns import utcnow
 
 
 class JobState(StrEnum):
@@ -72,14 +72,3 @@ class Identifier(SQLModel, table=True):
     gtin: str = Field(primary_key=True)
     serial: str = Field(primary_key=True)
     job_id: str = Field(foreign_key="jobs.id", index=True)
-
-
-class ClaimVault(SQLModel, table=True):
-    """A job's claim secrets, sealed under the API key that submitted it, until fetched once."""
-
-    __tablename__ = "claim_vaults"
-
-    job_id: str = Field(foreign_key="jobs.id", primary_key=True)
-    api_key_id: str
-    sealed: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow)

@@ -11,55 +11,41 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from registry.assets.models import Asset
-from registry.assets.service import GLB, IMAGE_TYPES
+from registry.assets.service import check_assets
+from registry.auth.service import Caller
 from registry.brands.models import Brand, Collection
+from registry.chain.layout import Kind
+from registry.claims import service as claims
 from registry.claims.keys import claim_key, new_secret
-from registry.claims.vault import seal
 from registry.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from registry.jobs.models import Chunk, ClaimVault, Identifier, Job, JobState
+from registry.jobs.models import Chunk, Identifier, Job
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
-from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn
+from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, required_assets
 
 AnyTwin = PhysicalTwinIn | VirtualTwinIn
-KIND_CODE = {"physical": 0, "virtual": 1}
 
 
 def request_digest(kind: str, body: Any) -> str:
     return hashlib.sha256(kind.encode() + b"\0" + json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def brand_job(session: Session, brand: Brand, job_id: str) -> Job:
+    """The brand's job; another brand's job does not exist for it."""
+    job = session.get(Job, job_id)
+    if job is None or job.brand_id != brand.id:
+        raise NotFound(f"no job {job_id}")
+    return job
+
+
 def find_by_key(session: Session, brand_id: str, key: str) -> Job | None:
     return session.exec(select(Job).where(Job.brand_id == brand_id, Job.idempotency_key == key)).first()
-
-
-def check_assets(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> None:
-    wanted: dict[str, tuple[str, ...]] = {}
-    for t in twins:
-        if isinstance(t, PhysicalTwinIn):
-            wanted.update({cid: IMAGE_TYPES for cid in t.images})
-        else:
-            wanted[t.preview_image] = IMAGE_TYPES
-            wanted.update({r.model: (GLB,) for r in t.representations})
-    if not wanted:
-        return
-    known = {
-        a.cid: a.media_type
-        for a in session.exec(select(Asset).where(Asset.brand_id == brand_id, col(Asset.cid).in_(list(wanted))))
-    }
-    for cid, types in wanted.items():
-        if cid not in known:
-            raise InvalidInput(f"asset {cid} was not uploaded by this brand (POST /v1/assets first)")
-        if known[cid] not in types:
-            raise InvalidInput(f"asset {cid} is {known[cid]}, expected one of {', '.join(types)}")
 
 
 def _check_identifiers(session: Session, twins: Sequence[AnyTwin]) -> list[tuple[str, str]]:
@@ -106,8 +92,7 @@ def submit(
     idempotency_key: str | None,
     digest: str,
     chain_id: int,
-    api_key: str,
-    api_key_id: str,
+    caller: Caller,
 ) -> tuple[Job, bool]:
     """The job for this request and whether it was created now (False: an idempotent replay)."""
     if idempotency_key:
@@ -120,7 +105,7 @@ def submit(
         raise PayloadTooLarge(f"at most {settings.max_twins_per_request} twins per request")
     owned = {c.address.lower(): c for c in collections}
     default = collections[0]
-    check_assets(session, brand.id, twins)
+    check_assets(session, brand.id, required_assets(twins))
     _check_links(session, brand.id, twins)
     pairs = _check_identifiers(session, twins)
 
@@ -146,7 +131,7 @@ def submit(
                 {"index": index, "name": t.name, "gtin": item.get("gtin"), "serial": item.get("serial")}
                 | {"collection": target.address, "claim_key": item["claim_key"], "secret": secret}
             )
-        groups.setdefault((target.address, KIND_CODE[t.kind]), []).append(item)
+        groups.setdefault((target.address, int(Kind[t.kind])), []).append(item)
 
     job = Job(
         id=str(uuid.uuid4()),
@@ -168,8 +153,7 @@ def submit(
         return existing, False
     session.add_all(Identifier(gtin=g, serial=s, job_id=job.id) for g, s in pairs)
     if claim_secrets:
-        sealed = seal(api_key, f"claims:{job.id}", json.dumps(claim_secrets).encode())
-        session.add(ClaimVault(job_id=job.id, api_key_id=api_key_id, sealed=sealed))
+        claims.seal_secrets(session, job.id, caller, claim_secrets)
     seq = 0
     for (address, kind_code), items in groups.items():
         for i in range(0, len(items), settings.chunk_size):
@@ -201,12 +185,12 @@ def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) 
         .offset(offset)
         .limit(limit)
     ).all()
-    vault = session.get(ClaimVault, job.id)
+    vault = claims.has_secrets(session, job.id)
     return {
         "id": job.id,
         "kind": job.kind,
         "claim_secrets": (
-            {"available": True, "url": f"/v1/jobs/{job.id}/claim-secrets", "once": True} if vault is not None else None
+            {"available": True, "url": f"/v1/jobs/{job.id}/claim-secrets", "once": True} if vault else None
         ),
         "state": job.state,
         "error": job.error,
@@ -240,9 +224,3 @@ def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) 
             for t in twins
         ],
     }
-
-
-def mark(job: Job, state: JobState, error: str | None = None) -> None:
-    job.state = state
-    job.error = error
-    job.updated_at = datetime.now(UTC)

@@ -20,7 +20,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import col, select
 
 from registry.brands.models import Collection
-from registry.chain.client import TwinmarkChain, mint_gas
+from registry.chain.client import TwinmarkChain
+from registry.chain.layout import token_id
 from registry.claims.merkle import ClaimTree
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
@@ -29,7 +30,7 @@ from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.ipfs.unixfs import import_bytes
 from registry.jobs.models import Chunk, ChunkState, Job, JobState
-from registry.jobs.service import mark
+from registry.jobs.states import OPEN, mark, refresh_job
 from registry.settings import Settings
 from registry.twins.metadata import canonical
 from registry.twins.projection import CLAIM_KEYS_FILE, upsert_twins
@@ -38,10 +39,6 @@ log = logging.getLogger(__name__)
 LEASE = "mint-worker"
 # Reverts after which an unminted batch is simply sent again.
 _RESEND = ("TwinmarkCollectionUnexpectedBatchId", "UnknownRevert")
-
-
-def token_id(batch_id: int, index: int) -> int:
-    return batch_id * 10_000 + index + 1
 
 
 def chunk_files(chunk: Chunk, batch_id: int) -> dict[str, bytes]:
@@ -102,13 +99,7 @@ class MintWorker:
             self.lease.hold()
             self.step()
             with session_scope(self.engine) as s:
-                open_chunks = s.exec(
-                    select(func.count()).where(
-                        col(Chunk.state).in_(
-                            [ChunkState.validated, ChunkState.stored, ChunkState.sent, ChunkState.confirmed]
-                        )
-                    )
-                ).one()
+                open_chunks = s.exec(select(func.count()).where(col(Chunk.state).in_(OPEN))).one()
             if open_chunks == 0:
                 return
         raise TimeoutError("chunks still unfinished")
@@ -147,6 +138,9 @@ class MintWorker:
             ).one()
             batch_id = collection.next_batch_id
             files = chunk_files(chunk, batch_id)
+            # The IPFS write runs inside the transaction on purpose: the reserved batch id and the
+            # directory it names commit together or not at all (the directory's file names are the
+            # token ids), and only the lease holder writes this collection row.
             imported = add_directory(self.store, files)  # content first: the anchor must resolve
             chunk.batch_id, chunk.dir_cid, chunk.state = batch_id, str(imported.cid), ChunkState.stored
             chunk.claim_root = claim_root(chunk, batch_id)
@@ -164,10 +158,11 @@ class MintWorker:
                 return
             anchor = CID.parse(chunk.dir_cid).digest
             root = bytes.fromhex(chunk.claim_root) if chunk.claim_root else b"\0" * 32
-            fn = self.chain.mint_fn(
-                chunk.collection, chunk.batch_id, self.chain.sender.address, chunk.size, chunk.twin_kind, anchor, root
+            # Broadcast inside the transaction on purpose: the chunk becomes `sent` with its tx hash
+            # only if the broadcast happened, and no second pass can send it meanwhile (lease + row).
+            chunk.tx_hash = self.chain.send_mint(
+                chunk.collection, chunk.batch_id, chunk.size, chunk.twin_kind, anchor, root
             )
-            chunk.tx_hash = self.chain.sender.send(fn, gas=mint_gas(chunk.size))
             chunk.state = ChunkState.sent
             chunk.updated_at = datetime.now(UTC)
 
@@ -178,13 +173,13 @@ class MintWorker:
             chunks = s.exec(select(Chunk).where(Chunk.state == ChunkState.sent).order_by(col(Chunk.id))).all()
         if not chunks:
             return False
-        head = int(self.chain.w3.eth.block_number)
+        head = self.chain.block_number()
         moved = False
         for chunk in chunks:
             assert chunk.tx_hash is not None
-            receipt = self.chain.sender.receipt(chunk.tx_hash)
+            receipt = self.chain.receipt(chunk.tx_hash)
             if receipt is None:
-                if self.chain.sender.pending(chunk.tx_hash):
+                if self.chain.pending(chunk.tx_hash):
                     continue
                 self._reconcile(chunk.id)  # dropped or never broadcast
             elif receipt["status"] == 1:
@@ -193,7 +188,7 @@ class MintWorker:
                 self._set(chunk.id, ChunkState.confirmed, block_number=receipt["blockNumber"])
             else:
                 # Typically an earlier copy of this mint landed first; the chain says which.
-                self._reconcile(chunk.id, self.chain.sender.revert_reason(chunk.tx_hash, receipt))
+                self._reconcile(chunk.id, self.chain.revert_reason(chunk.tx_hash, receipt))
             moved = True
         return moved
 
@@ -225,7 +220,7 @@ class MintWorker:
                 chunk.state = ChunkState.stored  # not minted (dropped, or queued behind a batch not yet minted)
             else:
                 chunk.state, chunk.error = ChunkState.failed, revert.name
-                self._refresh_job(s, chunk.job_id)
+                refresh_job(s, chunk.job_id)
             chunk.updated_at = datetime.now(UTC)
 
     def _set(self, chunk_id: int | None, state: ChunkState, **fields: Any) -> None:
@@ -250,16 +245,15 @@ class MintWorker:
     def _link(self, chunk: Chunk) -> None:
         """On-chain links of virtual twins to their physical counterparts (idempotent)."""
         assert chunk.batch_id is not None
-        contract = self.chain.collection(chunk.collection)
         for i, item in enumerate(json.loads(chunk.payload)):
             link = item.get("link")
             if not link:
                 continue
             tid = token_id(chunk.batch_id, i)
-            current = self.chain.call(contract.functions.linkOf(tid))
+            current = self.chain.link_of(chunk.collection, tid)
             if current[0].lower() == link["contract"].lower() and current[1] == link["token_id"]:
                 continue
-            self.chain.sender.transact(contract.functions.linkPhysical(tid, link["contract"], link["token_id"]))
+            self.chain.link_physical(chunk.collection, tid, link["contract"], link["token_id"])
 
     def _record(self, chunk_id: int | None) -> None:
         with session_scope(self.engine) as s:
@@ -298,33 +292,4 @@ class MintWorker:
             chunk.state = ChunkState.recorded
             chunk.updated_at = datetime.now(UTC)
             job.recorded += chunk.size
-            self._refresh_job(s, job.id)
-
-    @staticmethod
-    def _refresh_job(s: Any, job_id: str) -> None:
-        job = s.get(Job, job_id)
-        states = s.exec(select(Chunk.state).where(Chunk.job_id == job_id)).all()
-        if all(st == ChunkState.recorded for st in states):
-            mark(job, JobState.completed)
-        elif all(st in (ChunkState.recorded, ChunkState.failed) for st in states):
-            errors = s.exec(select(Chunk.error).where(Chunk.job_id == job_id, Chunk.state == ChunkState.failed)).all()
-            mark(job, JobState.failed, "; ".join(sorted({e for e in errors if e})))
-        else:
-            job.updated_at = datetime.now(UTC)
-
-
-def main() -> None:
-    """`python -m registry.jobs.worker`: a standalone worker process on the configured stack."""
-    from registry.runtime import Runtime
-
-    logging.basicConfig(level=logging.INFO)
-    runtime = Runtime.start(Settings(), with_worker=False)
-    stop = threading.Event()
-    try:
-        runtime.worker.run(stop)
-    finally:
-        runtime.stop()
-
-
-if __name__ == "__main__":
-    main()
+            refresh_job(s, job.id)

@@ -1,117 +1,38 @@
-"""Provenance: a twin's timeline read from chain events, oldest first, each with block time and
+"""Provenance: a twin's timeline from its chain history, oldest first, each step with block time and
 transaction hash. Every step a resale partner needs: minted (by whom, which batch), claimed,
 transfers, status changes, service records (with their documents' CIDs), content updates, links, burn.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from eth_utils.crypto import keccak
 from web3 import Web3
 
-from registry.chain import artifacts
 from registry.chain.client import TwinmarkChain
-from registry.chain.sender import retrying
-from registry.ipfs.cid import CID, DAG_PB
-
-STATUS = {0: "active", 1: "lost", 2: "stolen"}
-ZERO = "0x" + "00" * 20
-_BY_TOKEN = ("Claimed", "StatusChanged", "ContentUpdated", "ServiceRecorded", "TwinLinked")
-
-
-def _event_topic(name: str) -> str:
-    item = next(i for i in artifacts.load("TwinmarkCollection").abi if i.get("type") == "event" and i["name"] == name)
-    return "0x" + keccak(text=f"{name}({','.join(p['type'] for p in item['inputs'])})").hex()
-
-
-def _topic(value: int) -> str:
-    return "0x" + value.to_bytes(32, "big").hex()
+from registry.events.public import describe
 
 
 def timeline(chain: TwinmarkChain, contract: str, token_id: int) -> list[dict[str, Any]]:
-    contract = Web3.to_checksum_address(contract)
-    col = chain.collection(contract)
-    events = {e: getattr(col.events, e)() for e in (*_BY_TOKEN, "Transfer", "BatchMinted")}
-    topic0 = {_event_topic(name): name for name in events}
-    token = _topic(token_id)
-    base = {"address": contract, "fromBlock": 0, "toBlock": "latest"}
-    queries = [
-        {**base, "topics": [[t for t, n in topic0.items() if n in _BY_TOKEN], token]},
-        {**base, "topics": [next(t for t, n in topic0.items() if n == "Transfer"), None, None, token]},
-        {**base, "topics": [next(t for t, n in topic0.items() if n == "BatchMinted"), _topic(token_id // 10_000)]},
-    ]
-    logs = [log for q in queries for log in retrying(lambda q=q: chain.w3.eth.get_logs(q))]
-    logs.sort(key=lambda log: (log["blockNumber"], log["logIndex"]))
-    times: dict[int, int] = {}
-    claim_txs = {
-        log["transactionHash"] for log in logs if topic0.get("0x" + bytes(log["topics"][0]).hex()) == "Claimed"
-    }
+    logs = chain.history(Web3.to_checksum_address(contract), token_id)
+    claim_txs = {log.tx_hash for log in logs if log.name == "Claimed"}
+    claim_transfers = {log.tx_hash: log.args for log in logs if log.name == "Transfer" and log.tx_hash in claim_txs}
     entries: list[dict[str, Any]] = []
     for log in logs:
-        name = topic0["0x" + bytes(log["topics"][0]).hex()]
-        args = events[name].process_log(log)["args"]
-        entry: dict[str, Any]
-        if name == "BatchMinted":
-            entry = {
-                "event": "minted",
-                "batch_id": args["batchId"],
-                "minter": args["minter"],
-                "custodian": args["custodian"],
-                "kind": "virtual" if args["kind"] else "physical",
-                "batch_directory": str(CID(1, DAG_PB, bytes(args["anchor"]))),
-                "claimable": args["claimRoot"] != b"\0" * 32,
-            }
-        elif name == "Transfer":
-            if args["from"] == ZERO:
-                continue  # part of the mint
-            if args["to"] == ZERO:
-                entry = {"event": "burned", "by_owner": args["from"]}
-            elif log["transactionHash"] in claim_txs:
-                continue  # reported as the claim
-            else:
-                entry = {"event": "transferred", "from": args["from"], "to": args["to"]}
-        elif name == "Claimed":
-            transfer = next(
-                (
-                    events["Transfer"].process_log(t)["args"]
-                    for t in logs
-                    if t["transactionHash"] == log["transactionHash"]
-                    and topic0["0x" + bytes(t["topics"][0]).hex()] == "Transfer"
-                ),
-                None,
-            )
-            entry = {
-                "event": "claimed",
-                "from": transfer["from"] if transfer else None,
-                "to": transfer["to"] if transfer else None,
-            }
-        elif name == "StatusChanged":
-            entry = {"event": "status_changed", "status": STATUS.get(args["status"], args["status"]), "by": args["by"]}
-        elif name == "ServiceRecorded":
-            entry = {
-                "event": "service_recorded",
-                "provider": args["provider"],
-                "record_cid": str(CID.from_bytes(bytes(args["recordCid"]))),
-            }
-        elif name == "ContentUpdated":
-            entry = {"event": "content_updated", "cid": str(CID.from_bytes(bytes(args["cid"]))), "by": args["by"]}
-        else:
-            entry = {
-                "event": "linked",
-                "physical_collection": args["physicalCollection"],
-                "physical_token_id": args["physicalTokenId"],
-            }
-        block = int(log["blockNumber"])
-        if block not in times:
-            times[block] = int(retrying(lambda b=block: chain.w3.eth.get_block(b))["timestamp"])
-        entry |= {
-            "block_number": block,
-            "block_time": datetime.fromtimestamp(times[block], UTC).isoformat(),
-            "tx_hash": "0x" + bytes(log["transactionHash"]).hex(),
-        }
-        entries.append(entry)
+        described = describe(log.name, log.args, in_claim=log.tx_hash in claim_txs)
+        if described is None:
+            continue
+        kind, data = described
+        if kind == "claimed":  # the claim names who received the twin from whom
+            transfer = claim_transfers.get(log.tx_hash)
+            data = {"from": transfer["from"] if transfer else None, "to": transfer["to"] if transfer else None}
+        elif kind == "burned":
+            data = data | {"by_owner": data["from"]}  # the timeline's original name for who burned it
+        entries.append(
+            {"event": kind}
+            | data
+            | {"block_number": log.block_number, "block_time": log.block_time.isoformat(), "tx_hash": log.tx_hash}
+        )
     return entries
 
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from registry.brands.models import utcnow
+from registry.db.columns import utcnow
 
 
 class Twin(SQLModel, table=True):
@@ -36,14 +36,3 @@ class Twin(SQLModel, table=True):
     status: int = 0
     claimed: bool = False
     burned: bool = False
-
-
-class ClaimAttempt(SQLModel, table=True):
-    """Wrong-secret attempts per twin, for rate limiting across API processes."""
-
-    __tablename__ = "claim_attempts"
-
-    collection: str = Field(primary_key=True)
-    token_id: int = Field(primary_key=True, sa_type=BigInteger)
-    failures: int = 0
-    window_started_at: datetime = Field(default_factory=utcnow)

@@ -1,13 +1,18 @@
 """Writing twin rows from either side: the mint worker (right after its own mint) and the indexer
-(from chain events and IPFS). Whoever comes second fills in what it knows and never duplicates."""
+(from chain events and IPFS). Whoever comes second fills in what it knows and never duplicates.
+`fold` is the one definition of what a chain event does to a twin's indexed state."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, select
 
+from registry.chain.layout import ZERO_ADDRESS
+from registry.chain.logs import cid_text
 from registry.twins.models import Twin
 
 CLAIM_KEYS_FILE = "claim-keys.json"  # published in a claimable batch's directory: (token id, claim key) leaves
@@ -39,3 +44,27 @@ def upsert_twins(
         for field in force:
             if getattr(known, field) != row.get(field):
                 setattr(known, field, row.get(field))
+
+
+FRESH_STATE: dict[str, Any] = {"status": 0, "claimed": False, "burned": False}  # plus the owner: the custodian
+
+
+def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes | None]) -> dict[str, Any]:
+    """The twin fields one chain event sets (owner, status, claim, burn, content); empty when the event
+    changes none of them. `read_document(cid)` returns a content update's bytes, or None if unreadable."""
+    if name == "Transfer":
+        if args["from"] == ZERO_ADDRESS:
+            return {}  # the mint itself: the batch custodian owns the twin
+        return {"owner": None, "burned": True} if args["to"] == ZERO_ADDRESS else {"owner": args["to"]}
+    if name == "Claimed":
+        return {"claimed": True}
+    if name == "StatusChanged":
+        return {"status": int(args["status"])}
+    if name == "ContentUpdated":
+        cid = cid_text(args["cid"])
+        values: dict[str, Any] = {"metadata_cid": cid, "token_uri": f"ipfs://{cid}"}
+        document = read_document(cid)
+        if document is not None:
+            values |= {"metadata_json": document.decode(), "name": str(json.loads(document).get("name", ""))}
+        return values
+    return {}

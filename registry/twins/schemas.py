@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from registry.assets.service import GLB, IMAGE_TYPES
 from registry.errors import InvalidInput
 from registry.ipfs.cid import CID
 from registry.twins.gs1 import normalize_gtin, validate_serial
@@ -124,3 +125,53 @@ TwinIn = Annotated[PhysicalTwinIn | VirtualTwinIn, Field(discriminator="kind")]
 
 class BatchIn(Strict):
     twins: list[TwinIn] = Field(min_length=1)
+
+
+def required_assets(twins: Sequence[PhysicalTwinIn | VirtualTwinIn]) -> dict[str, tuple[str, ...]]:
+    """The uploaded assets these twins reference, each with the media types it may have."""
+    wanted: dict[str, tuple[str, ...]] = {}
+    for t in twins:
+        if isinstance(t, PhysicalTwinIn):
+            wanted.update({cid: IMAGE_TYPES for cid in t.images})
+        else:
+            wanted[t.preview_image] = IMAGE_TYPES
+            wanted.update({r.model: (GLB,) for r in t.representations})
+    return wanted
+
+
+# ---------------------------------------------------------------- answers
+
+
+class OnChainState(BaseModel):
+    exists: bool
+    owner: str | None = None
+    status: str | None = None
+    claimed: bool | None = None
+
+
+class TwinOut(BaseModel):
+    """The registry's record of a twin (an index of chain and IPFS)."""
+
+    contract: str
+    token_id: int
+    kind: str
+    name: str
+    gtin: str | None
+    serial: str | None
+    batch_id: int
+    token_uri: str
+    metadata_cid: str
+    directory_cid: str
+    tx_hash: str
+    block_number: int
+    metadata: dict[str, Any] = Field(description="ERC-721 metadata JSON, passport or wearable under `twinmark`")
+    verify_url: str
+    on_chain: OnChainState | None = Field(default=None, description="live owner and status, read from the chain")
+
+
+class TwinList(BaseModel):
+    twins: list[TwinOut]
+
+
+class TwinUpdated(TwinOut):
+    update_tx_hash: str

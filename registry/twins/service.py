@@ -8,11 +8,10 @@ from typing import Any
 from sqlmodel import Session, select
 
 from registry.chain.client import TwinmarkChain
+from registry.chain.layout import status_name
 from registry.errors import NotFound
 from registry.twins.gs1 import normalize_gtin
 from registry.twins.models import Twin
-
-STATUS = {0: "active", 1: "lost", 2: "stolen"}
 
 
 def twin_view(twin: Twin, chain: TwinmarkChain | None = None) -> dict[str, Any]:
@@ -37,7 +36,7 @@ def twin_view(twin: Twin, chain: TwinmarkChain | None = None) -> dict[str, Any]:
         view["on_chain"] = (
             {"exists": False}
             if live is None
-            else {"exists": True, "owner": live.owner, "status": STATUS.get(live.status), "claimed": live.claimed}
+            else {"exists": True, "owner": live.owner, "status": status_name(live.status), "claimed": live.claimed}
         )
     return view
 

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from registry.assets.service import check_assets
 from registry.brands.models import Brand
 from registry.chain.client import TwinmarkChain
-from registry.chain.refusals import refusal
-from registry.errors import ContractReverted, InvalidInput, NotFound
+from registry.errors import InvalidInput, NotFound
 from registry.ipfs.store import ContentStore, add_bytes
-from registry.jobs.service import check_assets
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
-from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn
+from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, required_assets
 
 
 def update_content(
@@ -38,7 +37,7 @@ def update_content(
         raise InvalidInput(f"the twin is {twin.kind}; its content cannot become {content.kind}")
     if isinstance(content, PhysicalTwinIn) and (content.gtin, content.serial) != (twin.gtin, twin.serial):
         raise InvalidInput("GTIN and serial identify the item and cannot change")
-    check_assets(session, brand.id, [content])
+    check_assets(session, brand.id, required_assets([content]))
     doc = (
         metadata.physical(content, brand=brand.name, base_url=settings.base_url)
         if isinstance(content, PhysicalTwinIn)
@@ -46,14 +45,9 @@ def update_content(
     )
     data = metadata.canonical(doc)
     imported = add_bytes(store, data)
-    try:
-        receipt = chain.sender.transact(
-            chain.collection(contract).functions.updateContent(token_id, imported.cid.to_bytes())
-        )
-    except ContractReverted as exc:
-        raise refusal(exc) from None
+    tx_hash = chain.update_content(contract, token_id, imported.cid.to_bytes())
     twin.metadata_json = data.decode()
     twin.metadata_cid = str(imported.cid)
     twin.token_uri = f"ipfs://{imported.cid}"
     twin.name = content.name
-    return twin, "0x" + bytes(receipt["transactionHash"]).hex()
+    return twin, tx_hash

@@ -2,29 +2,34 @@
 
 Everything comes from the chain and from content re-hashed against its CID; the SQL registry is
 not consulted. Chain facts are cached for the current head block only (a new block invalidates
-them); content checks are cached by CID, which is safe because a CID names immutable bytes.
+them); passing content checks and passing answers are reused for at most a minute.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+from cachetools import LRUCache, TTLCache
+from web3 import Web3
 
 from registry.chain.client import OnChainTwin, TwinmarkChain
+from registry.chain.layout import kind_name, status_name
 from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat, directory_entry
 from registry.provenance.service import summary, timeline
 from registry.twins.metadata import referenced_cids
 
-STATUS = {0: "active", 1: "lost", 2: "stolen"}
-KIND = {0: "physical", 1: "virtual"}
 CONTENT_TTL = 60.0
+CACHE_SIZE = 50_000
+
+
+class Head(Protocol):
+    block: int
 
 
 @dataclass(frozen=True)
@@ -41,64 +46,47 @@ class ContentResult:
     document: dict[str, Any] | None
 
 
-class _Lru(OrderedDict[Any, Any]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-        self.lock = threading.Lock()
-
-    def get_or(self, key: Any, make: Any) -> Any:
-        with self.lock:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-        value = make()
-        with self.lock:
-            self[key] = value
-            while len(self) > self.size:
-                self.popitem(last=False)
-        return value
-
-
 class Verifier:
-    def __init__(self, chain: TwinmarkChain, store: ContentStore, head: Any) -> None:
+    def __init__(self, chain: TwinmarkChain, store: ContentStore, head: Head) -> None:
         self.chain = chain
         self.store = store
-        self.head = head  # has `.block`
-        self._chain_facts = _Lru(50_000)
-        self._content = _Lru(50_000)
-        self._answers = _Lru(50_000)
+        self.head = head
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
+        self._chain_facts: LRUCache[tuple[str, int, int], dict[str, Any]] = LRUCache(CACHE_SIZE)
+        self._content: TTLCache[str, ContentResult] = TTLCache(CACHE_SIZE, CONTENT_TTL)
+        self._answers: TTLCache[tuple[str, int], tuple[int, bytes]] = TTLCache(CACHE_SIZE, CONTENT_TTL)
 
     def cached_json(self, collection: str, token_id: int) -> bytes | None:
         """A complete answer (JSON) for the current head block without any I/O, if one is known."""
-        with self._answers.lock:
+        with self._lock:
             hit = self._answers.get((collection, token_id))
-        if hit is None:
+        if hit is None or hit[0] != self.head.block:
             return None
-        block, at, body = hit
-        if block != self.head.block or time.monotonic() - at > CONTENT_TTL:
-            return None
-        return body  # type: ignore[no-any-return]
+        return hit[1]
 
     def verify_json(self, collection: str, token_id: int) -> bytes:
         answer = self.verify(collection, token_id)
         body = json.dumps(answer, separators=(",", ":")).encode()
         if answer["authentic"]:  # only passing answers are reused; failures are always re-checked
-            with self._answers.lock:
-                self._answers[(collection, token_id)] = (answer["as_of_block"], time.monotonic(), body)
-                while len(self._answers) > self._answers.size:
-                    self._answers.popitem(last=False)
+            with self._lock:
+                self._answers[(collection, token_id)] = (answer["as_of_block"], body)
         return body
 
     def verify(self, collection: str, token_id: int) -> dict[str, Any]:
         try:
-            contract = self.chain.w3.to_checksum_address(collection)
+            contract = Web3.to_checksum_address(collection)
         except ValueError:
             raise InvalidInput(f"{collection!r} is not a contract address") from None
         return self._verify(contract, token_id, self.head.block)
 
     def _verify(self, contract: str, token_id: int, block: int) -> dict[str, Any]:
-        facts = self._chain_facts.get_or((contract, token_id, block), lambda: self._read_chain(contract, token_id))
+        key = (contract, token_id, block)
+        with self._lock:
+            facts = self._chain_facts.get(key)
+        if facts is None:
+            facts = self._read_chain(contract, token_id)
+            with self._lock:
+                self._chain_facts[key] = facts
         checks: list[Check] = list(facts["checks"])
         twin: OnChainTwin | None = facts["twin"]
         answer: dict[str, Any] = {"contract": contract, "token_id": token_id, "as_of_block": block}
@@ -106,16 +94,16 @@ class Verifier:
             content = self._content_for(twin.uri)
             checks += content.checks
             checks.append(
-                Check("status", twin.status == 0, f"reported {STATUS.get(twin.status, twin.status)}")
+                Check("status", twin.status == 0, f"reported {status_name(twin.status)}")
                 if twin.status
                 else Check("status", True, "not reported lost or stolen")
             )
             doc = content.document or {}
             answer["twin"] = {
                 "name": doc.get("name"),
-                "kind": KIND.get(twin.kind),
+                "kind": kind_name(twin.kind),
                 "owner": twin.owner,
-                "status": STATUS.get(twin.status, str(twin.status)),
+                "status": status_name(twin.status),
                 "claimed": twin.claimed,
                 "unclaimed": twin.claimable,
                 **facts["history"],
@@ -132,17 +120,14 @@ class Verifier:
 
     def _content_for(self, uri: str) -> ContentResult:
         """Content checks, cached for a minute when they pass (failures are always re-checked)."""
-        now = time.monotonic()
-        with self._content.lock:
+        with self._lock:
             hit = self._content.get(uri)
-        if hit is not None and now - hit[0] < CONTENT_TTL:
-            return hit[1]  # type: ignore[no-any-return]
+        if hit is not None:
+            return hit
         result = self._check_content(uri)
         if all(c.ok for c in result.checks):
-            with self._content.lock:
-                self._content[uri] = (now, result)
-                while len(self._content) > self._content.size:
-                    self._content.popitem(last=False)
+            with self._lock:
+                self._content[uri] = result
         return result
 
     # ------------------------------------------------------------ chain
@@ -160,7 +145,7 @@ class Verifier:
             Check(
                 "genuine_collection",
                 True,
-                f"collection of brand #{brand_id} ({brand['name']}) in registry {self.chain.registry.address}",
+                f"collection of brand #{brand_id} ({brand.name}) in registry {self.chain.registry_address}",
             )
         )
         twin = self.chain.twin(contract, token_id)
@@ -168,7 +153,7 @@ class Verifier:
             burned = self.chain.is_burned(contract, token_id)
             reason = "was destroyed (burned) by its owner" if burned else "was never minted"
             checks.append(Check("token_exists", False, f"token {token_id} {reason}"))
-            return {"checks": checks, "twin": None, "brand": {"id": brand_id, **brand}}
+            return {"checks": checks, "twin": None, "brand": {"id": brand_id, **asdict(brand)}}
         checks.append(Check("token_exists", True, f"token {token_id} of batch {twin.batch_id}, owned by {twin.owner}"))
         compromised = self.chain.compromised_at(brand_id, twin.minted_at)
         minted = datetime.fromtimestamp(twin.minted_at, UTC).isoformat()
@@ -180,7 +165,7 @@ class Verifier:
                 "issuer_standing", True, f"minted at {minted} by an active brand whose keys were not compromised"
             )
         )
-        return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **brand}, "history": history}
+        return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **asdict(brand)}, "history": history}
 
     # ------------------------------------------------------------ content
 

@@ -5,18 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, Text
 from sqlmodel import Field, SQLModel
 
-from registry.brands.models import utcnow
-
-
-class Partner(SQLModel, table=True):
-    """A resale partner or game platform: reads events of every collection; key stored as SHA-256."""
-
-    __tablename__ = "partners"
-
-    id: str = Field(primary_key=True)  # the key's public prefix
-    name: str
-    key_hash: str
-    created_at: datetime = Field(default_factory=utcnow)
+from registry.db.columns import utcnow
 
 
 class Subscription(SQLModel, table=True):

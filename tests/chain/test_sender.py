@@ -12,7 +12,8 @@ from eth_account import Account
 from web3 import Web3
 
 from registry.chain import artifacts
-from registry.chain.client import TwinmarkChain, deploy
+from registry.chain.client import TwinmarkChain
+from registry.chain.deploy import deploy
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.errors import ContractReverted

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from registry.chain.anvil import Anvil
 from registry.chain.client import mint_gas
-from registry.indexer.models import ChainEvent
+from registry.events.models import ChainEvent
 from registry.ipfs.store import add_directory
 from registry.runtime import Runtime
 from registry.twins.metadata import canonical

@@ -8,7 +8,8 @@ from typing import Any
 from eth_account import Account
 from sqlmodel import Session, func, select
 
-from registry.indexer.models import ChainEvent, IndexCursor
+from registry.events.models import ChainEvent
+from registry.indexer.models import IndexCursor
 from registry.indexer.rebuild import rebuild
 from registry.indexer.service import Indexer
 from registry.twins.models import Twin

@@ -19,7 +19,8 @@ from sqlmodel import Session, select
 from api.main import create_app
 from registry.chain.anvil import free_port
 from registry.webhooks.models import Delivery
-from registry.webhooks.service import WebhookSender, verify_signature
+from registry.webhooks.sender import WebhookSender
+from registry.webhooks.signing import verify_signature
 from tests.api.conftest import OPERATOR
 from tests.indexer.conftest import Indexed
 

@@ -61,7 +61,7 @@ def slow_chain_stack(tmp_path: Path) -> Iterator[tuple[Runtime, TestClient, dict
 
 def spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "registry.jobs.worker"],
+        [sys.executable, "-m", "api.cli", "worker"],
         cwd=ROOT,
         env=os.environ | env,
         stdout=subprocess.DEVNULL,

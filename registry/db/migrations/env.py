@@ -1,12 +1,24 @@
-"""Alembic environment: migrations run on the connection `registry.db.engine.migrate` hands over."""
+"""Alembic environment: migrations run on the connection `registry.db.engine.migrate` hands over.
+
+The metadata is collected here, by importing every `models` module of the package's domains, so
+the database layer never names (or imports) a domain.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-from registry.db import tables  # noqa: F401  (registers every table on SQLModel.metadata)
+import registry
+from registry.db import lease  # noqa: F401  (the lease table is the database layer's own)
+
+for info in pkgutil.walk_packages(registry.__path__, "registry."):
+    if info.name.rsplit(".", 1)[-1] == "models":
+        importlib.import_module(info.name)  # registers the domain's tables on SQLModel.metadata
 
 target_metadata = SQLModel.metadata
 config = context.config

@@ -1,5 +1,8 @@
-"""Fast decoding of raw `eth_getLogs` results for the Twinmark contracts (no web3 formatters: the
-indexer handles hundreds of thousands of logs, and most are Transfer logs with topics only)."""
+"""Decoding raw `eth_getLogs` results of the Twinmark contracts into (event name, JSON-ready args).
+
+No web3 formatters: the indexer handles hundreds of thousands of logs, most of them Transfer logs
+with topics only. The indexer, provenance and verification all read logs through this module.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from registry.chain import artifacts
+from registry.chain.layout import ID_STRIDE
 from registry.ipfs.cid import CID, DAG_PB
 
 
@@ -21,13 +25,17 @@ def checksum(address: str) -> str:
     return str(to_checksum_address(address))
 
 
-TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
-ZERO = "0x" + "00" * 20
+def event_topic(signature: str) -> str:
+    return "0x" + keccak(text=signature).hex()
+
+
+TRANSFER = event_topic("Transfer(address,address,uint256)")
 
 
 @dataclass(frozen=True)
 class EventSpec:
     name: str
+    topic: str
     indexed: list[tuple[str, str]]  # (name, type)
     data: list[tuple[str, str]]
 
@@ -37,10 +45,10 @@ def _specs(contract: str) -> dict[str, EventSpec]:
     for item in artifacts.load(contract).abi:
         if item.get("type") != "event":
             continue
-        types = ",".join(p["type"] for p in item["inputs"])
-        topic = "0x" + keccak(text=f"{item['name']}({types})").hex()
+        topic = event_topic(f"{item['name']}({','.join(p['type'] for p in item['inputs'])})")
         out[topic] = EventSpec(
             item["name"],
+            topic,
             [(p["name"], p["type"]) for p in item["inputs"] if p["indexed"]],
             [(p["name"], p["type"]) for p in item["inputs"] if not p["indexed"]],
         )
@@ -49,6 +57,11 @@ def _specs(contract: str) -> dict[str, EventSpec]:
 
 REGISTRY_EVENTS = _specs("TwinmarkRegistry")
 COLLECTION_EVENTS = _specs("TwinmarkCollection")
+
+
+def collection_topic(name: str) -> str:
+    """topic0 of a collection event, by name."""
+    return next(topic for topic, spec in COLLECTION_EVENTS.items() if spec.name == name)
 
 
 def _plain(kind: str, value: Any) -> Any:
@@ -92,14 +105,16 @@ def decode(log: dict[str, Any], specs: dict[str, EventSpec]) -> tuple[str, dict[
 def token_of(name: str, args: dict[str, Any]) -> int | None:
     """The token an event is about (a batch's first token for BatchMinted)."""
     if name == "BatchMinted":
-        return int(args["batchId"]) * 10_000 + 1
+        return int(args["batchId"]) * ID_STRIDE + 1
     value = args.get("tokenId")
     return int(value) if value is not None else None
 
 
 def cid_text(hex_bytes: str) -> str:
+    """A binary CID from event data (`0x...`) as text."""
     return str(CID.from_bytes(bytes.fromhex(hex_bytes[2:])))
 
 
 def anchor_text(hex_digest: str) -> str:
+    """A batch anchor (sha2-256 digest of a dag-pb directory) as its CIDv1."""
     return str(CID(1, DAG_PB, bytes.fromhex(hex_digest[2:])))

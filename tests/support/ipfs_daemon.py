@@ -35,7 +35,7 @@ class IpfsDaemon:
         if not cli.exists():
             raise FileNotFoundError("js-ipfs is not installed: npm ci --prefix tools/ipfs-daemon")
         env = os.environ | {"IPFS_PATH": str(self.repo)}
-        return subprocess.Popen([str(NODE), str(cli), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+        return subprocess.Popen([str(NODE), str(cli), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def start(self, timeout: float = 60.0) -> str:
         init = self._run("init", "--empty-repo")

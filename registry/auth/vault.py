@@ -1,4 +1,4 @@
-"""Secrets sealed under the API key of the caller they belong to.
+"""Secrets sealed under the API key of the caller they belong to (claim secrets, provider signing keys).
 
 The key is derived (HKDF-SHA256) from the full API key, which the service stores only as a SHA-256
 hash, so what is at rest cannot be opened by the service alone: only while that caller is making a

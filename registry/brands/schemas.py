@@ -1,0 +1,69 @@
+"""What brand routes take and answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.brands.models import Brand, Collection
+
+
+class BrandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    symbol: str = Field(min_length=2, max_length=11, description="collection symbol, upper-case")
+    admin_address: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    contract_uri: str = Field(default="", max_length=500, description="ERC-7572 collection metadata URI")
+
+
+class CollectionOut(BaseModel):
+    address: str
+    name: str
+    symbol: str
+
+
+class BrandOut(BaseModel):
+    id: str
+    name: str
+    chain_brand_id: int
+    admin_address: str
+    collections: list[CollectionOut]
+
+    @classmethod
+    def of(cls, brand: Brand, collections: list[Collection]) -> BrandOut:
+        return cls(
+            id=brand.id,
+            name=brand.name,
+            chain_brand_id=brand.chain_brand_id,
+            admin_address=brand.admin_address,
+            collections=[CollectionOut(address=c.address, name=c.name, symbol=c.symbol) for c in collections],
+        )
+
+
+class BrandCreated(BrandOut):
+    api_key: str = Field(description="shown only in this answer; the service keeps its hash")
+
+
+class CompromiseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | int = Field(description="ISO 8601 time or unix seconds, not in the future")
+
+
+class CompromiseOut(BaseModel):
+    brand: str
+    compromised_since: int
+    tx_hash: str
+
+
+class CompromiseWindowOut(BaseModel):
+    start: int
+    end: int | None
+
+
+class CompromiseResolvedOut(BaseModel):
+    brand: str
+    windows: list[CompromiseWindowOut]
+    tx_hash: str

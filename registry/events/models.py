@@ -1,0 +1,24 @@
+"""Indexed chain events: the registry's copy of every log of the registry and brand collections."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ChainEvent(SQLModel, table=True):
+    """One log of the registry or a brand collection, recorded once."""
+
+    __tablename__ = "chain_events"
+    __table_args__ = (UniqueConstraint("block_hash", "tx_hash", "log_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    block_number: int = Field(sa_type=BigInteger, index=True)
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    address: str = Field(index=True)
+    name: str
+    token_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    args: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    built: bool = False  # BatchMinted only: its twins were built from the batch directory

@@ -1,0 +1,95 @@
+"""Reorganisations: detect that the last indexed block is no longer on the chain, find the last
+block both agree on, and rewind everything indexed after it (events, twins built from orphaned
+batches, pending deliveries), handing orphaned mints back to the mint worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+
+from sqlalchemy import Engine, delete
+from sqlmodel import col, select
+
+from registry.chain.layout import ID_STRIDE, batch_of
+from registry.db.engine import session_scope
+from registry.events.models import ChainEvent
+from registry.events.public import event_id
+from registry.indexer.ingestion import LogSource
+from registry.indexer.models import IndexCursor
+from registry.indexer.projection import apply_state
+from registry.ipfs.store import ContentStore
+from registry.jobs.states import reopen_chunk
+from registry.twins.models import Twin
+from registry.webhooks.outbox import cancel_pending
+
+log = logging.getLogger(__name__)
+
+
+def reorganised(cursor: IndexCursor, source: LogSource) -> bool:
+    """Whether the block the cursor last indexed is no longer the chain's block at that height."""
+    if cursor.next_block == 0 or cursor.last_hash is None:
+        return False
+    return source.block_hash(cursor.next_block - 1) != cursor.last_hash
+
+
+def common_ancestor(engine: Engine, source: LogSource, chain_id: int) -> int:
+    """The newest indexed block whose hash the node still reports (-1: none)."""
+    with session_scope(engine) as s:
+        cursor = s.get(IndexCursor, chain_id)
+        assert cursor is not None
+        blocks = s.exec(
+            select(ChainEvent.block_number, ChainEvent.block_hash)
+            .where(ChainEvent.block_number < cursor.next_block)
+            .distinct()
+            .order_by(col(ChainEvent.block_number).desc())
+            .limit(512)
+        ).all()
+    for number, known in blocks:
+        if source.block_hash(number) == known:
+            return int(number)
+    return -1
+
+
+def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int) -> int:
+    """Drops everything indexed after the common ancestor and moves the cursor back; returns the ancestor."""
+    ancestor = common_ancestor(engine, source, chain_id)
+    with session_scope(engine) as s:
+        dropped = s.exec(select(ChainEvent).where(ChainEvent.block_number > ancestor)).all()
+        log.warning("reorg: rewinding to block %s, dropping %s events", ancestor, len(dropped))
+        cancel_pending(
+            s,
+            [event_id(e.block_hash, e.tx_hash, e.log_index) for e in dropped],
+            "event removed by a chain reorganisation",
+        )
+        touched: dict[str, set[int]] = defaultdict(set)
+        for e in dropped:
+            if e.name == "BatchMinted":
+                first = e.token_id or 0
+                size = int(json.loads(e.args)["size"])
+                s.execute(
+                    delete(Twin).where(
+                        col(Twin.collection) == e.address, col(Twin.token_id).between(first, first + size - 1)
+                    )
+                )
+                reopen_chunk(s, e.address, batch_of(first))
+            elif e.token_id is not None:
+                touched[e.address].add(e.token_id)
+        s.execute(delete(ChainEvent).where(col(ChainEvent.block_number) > ancestor))
+        s.flush()
+        for address, tokens in touched.items():
+            for token in tokens:
+                mint = s.exec(
+                    select(ChainEvent).where(
+                        ChainEvent.address == address,
+                        ChainEvent.name == "BatchMinted",
+                        ChainEvent.token_id == batch_of(token) * ID_STRIDE + 1,
+                    )
+                ).first()
+                if mint is not None:
+                    apply_state(s, address, token, token, json.loads(mint.args)["custodian"], store)
+        cursor = s.get(IndexCursor, chain_id)
+        assert cursor is not None
+        cursor.next_block = ancestor + 1
+        cursor.last_hash = source.block_hash(ancestor) if ancestor >= 0 else None
+    return ancestor

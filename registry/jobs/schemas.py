@@ -1,0 +1,53 @@
+"""A mint job as the brand sees it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class ClaimSecretsLink(BaseModel):
+    available: bool
+    url: str
+    once: bool
+
+
+class JobCounts(BaseModel):
+    requested: int
+    recorded: int
+
+
+class JobBatch(BaseModel):
+    seq: int
+    collection: str
+    size: int
+    state: str
+    batch_id: int | None
+    directory_cid: str | None
+    tx_hash: str | None
+    error: str | None
+
+
+class JobTwin(BaseModel):
+    contract: str
+    token_id: int
+    kind: str
+    name: str
+    gtin: str | None
+    serial: str | None
+    token_uri: str
+    tx_hash: str
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    claim_secrets: ClaimSecretsLink | None
+    state: str
+    error: str | None
+    counts: JobCounts
+    created_at: datetime
+    updated_at: datetime
+    batches: list[JobBatch]
+    twins: list[JobTwin]

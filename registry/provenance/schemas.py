@@ -1,0 +1,32 @@
+"""A twin's timeline and service records."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TimelineEntry(BaseModel):
+    """One step; the fields beside these depend on `event` (e.g. `from`/`to` for transfers)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event: str = Field(
+        description="minted, claimed, transferred, status_changed, service_recorded, content_updated, linked, burned"
+    )
+    block_number: int
+    block_time: str
+    tx_hash: str
+
+
+class ProvenanceOut(BaseModel):
+    contract: str
+    token_id: int
+    events: list[TimelineEntry]
+
+
+class ServiceRecordOut(BaseModel):
+    contract: str
+    token_id: int
+    record_cid: str
+    provider: str
+    tx_hash: str

@@ -1,0 +1,47 @@
+"""The outbox: deliveries written in the same transaction as the indexed events they announce, and
+cancelled when a reorganisation removes their event before they went out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from registry.brands.models import Collection
+from registry.events.public import matches
+from registry.webhooks.models import Delivery, Subscription
+
+
+class Fanout:
+    """Matches events to subscriptions; loaded once per indexing pass."""
+
+    def __init__(self, session: Session) -> None:
+        self.subscriptions = list(session.exec(select(Subscription).where(Subscription.active == True)))  # noqa: E712
+        self.brand_of = {c.address.lower(): c.brand_id for c in session.exec(select(Collection))}
+
+    def deliveries(self, event: dict[str, Any]) -> list[Delivery]:
+        contract = event["contract"].lower()
+        return [
+            Delivery(
+                subscription_id=sub.id,
+                event_id=event["id"],
+                event_type=event["type"],
+                payload=json.dumps(event, separators=(",", ":")),
+            )
+            for sub in self.subscriptions
+            # brands hear about their own collections only
+            if (sub.brand_id is None or self.brand_of.get(contract) == sub.brand_id)
+            and matches(event, set(json.loads(sub.event_types)), sub.collection, sub.token_id)
+        ]
+
+
+def cancel_pending(session: Session, event_ids: list[str], reason: str) -> None:
+    """Pending deliveries of these events will not be sent (their events are gone)."""
+    for i in range(0, len(event_ids), 500):
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.event_id).in_(event_ids[i : i + 500]), col(Delivery.state) == "pending")
+            .values(state="cancelled", last_error=reason)
+        )
