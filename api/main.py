@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
@@ -56,6 +58,25 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+def _with_body_schemas(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Registers the schemas of bodies a route reads itself (JSON or CSV) in the OpenAPI components,
+    so the `$ref`s their `openapi_extra` declares resolve."""
+
+    def build() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in body.pop("$defs", {}).items():
+                    components.setdefault(name, sub)
+                components.setdefault(model.__name__, body)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """An app over `runtime`, or over a runtime started from `settings` for the app's lifetime."""
 
@@ -83,4 +104,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     routers = (verify, health, brands, assets, minting, jobs, twins, claims, ownership, providers, provenance)
     for module in (*routers, partners, webhooks, events):
         app.include_router(module.router)
+    _with_body_schemas(app, minting.BODY_MODELS)
     return app

@@ -30,8 +30,8 @@ COMPOSITION = {"registry.runtime"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -73,8 +73,8 @@ def imports(path: Path, module: str) -> set[str]:
     return found
 
 
-def scan() -> tuple[dict[str, set[str]], dict[str, Path]]:
-    files = {module_name(p): p for top in ("registry", "api") for p in sorted((ROOT / top).rglob("*.py"))}
+def scan(root: Path) -> tuple[dict[str, set[str]], dict[str, Path]]:
+    files = {module_name(p, root): p for top in ("registry", "api") for p in sorted((root / top).rglob("*.py"))}
     graph: dict[str, set[str]] = {}
     for module, path in files.items():
         graph[module] = {name for name in imports(path, module) if name in files and name != module}
@@ -120,8 +120,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def violations() -> tuple[list[str], dict[str, set[str]]]:
-    graph, files = scan()
+def violations(root: Path = ROOT) -> tuple[list[str], dict[str, set[str]]]:
+    graph, files = scan(root)
     problems: list[str] = []
     packages: dict[str, set[str]] = defaultdict(set)
     for module, targets in graph.items():

@@ -19,6 +19,7 @@ from registry.jobs.schemas import JobOut
 from registry.twins.schemas import BatchIn, TwinIn
 
 router = APIRouter(tags=["minting"])
+BODY_MODELS = (BatchIn,)  # read by the route itself (JSON or CSV); its schema is registered by the app
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 

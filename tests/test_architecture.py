@@ -1,0 +1,49 @@
+"""The layering holds: `scripts/check_layers.py` finds no upward import, no package pair importing
+each other and no module cycle; and it does catch them (checked on a planted violation)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import check_layers  # noqa: E402
+
+
+def test_the_import_graph_has_no_violation() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "check_layers.py")], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout
+    assert "0 violation(s)" in run.stdout
+
+
+def test_infrastructure_and_domains_sit_where_the_readme_says() -> None:
+    _, packages = check_layers.violations()
+    for infra in ("registry.db", "registry.chain", "registry.ipfs"):
+        assert not {p for p in packages[infra] if check_layers.layer(p) >= 2}, infra
+    assert all("registry.runtime" not in targets for p, targets in packages.items() if p != "api")
+    assert "registry.runtime" in packages["api"]
+
+
+@pytest.mark.parametrize(
+    ("where", "source", "expected"),
+    [
+        ("registry/db/planted.py", "from registry.jobs.models import Job\n", "upward import"),
+        ("registry/twins/planted.py", "from registry.jobs import service\n", "packages import each other"),
+        ("registry/verify/planted.py", "from fastapi import FastAPI\n", "only api/ speaks HTTP"),
+    ],
+)
+def test_the_check_catches_a_planted_violation(where: str, source: str, expected: str, tmp_path: Path) -> None:
+    for top in ("registry", "api"):
+        shutil.copytree(ROOT / top, tmp_path / top, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    assert check_layers.violations(tmp_path)[0] == []  # the copy is as clean as the original
+    (tmp_path / where).write_text(source)
+    problems, _ = check_layers.violations(tmp_path)
+    assert any(expected in p for p in problems), problems
