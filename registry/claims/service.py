@@ -154,6 +154,8 @@ def claim(
         "Claim", chain.chain_id, contract, {"tokenId": token_id, "to": recipient, "deadline": deadline}
     )
     r, vs = typed_data.compact(typed_data.sign(key, payload))
+    # End the transaction first: no database lock is held while the claim is mined.
+    session.commit()
     tx_hash = chain.claim(contract, token_id, recipient, deadline, r, vs, tree.proof(token_id))
     attempt.failures = 0
     return ClaimResult(contract=contract, token_id=token_id, owner=recipient, tx_hash=tx_hash)

@@ -39,12 +39,13 @@ def create_provider(session: Session, chain: TwinmarkChain, brand: Brand, name: 
     key = keys.new_key("tmk")
     # The signing key is sealed under the provider's own API key before either is stored.
     sealed = seal(key.text, _salt(provider_id), bytes(account.key))
+    # On chain first, rows after: no database write lock is held while the transactions are mined.
+    for collection in collections_of(session, brand.id):
+        chain.set_service_provider(collection.address, account.address, True)
     provider = Provider(id=provider_id, brand_id=brand.id, name=name, address=account.address, sealed_key=sealed)
     session.add(provider)
     session.flush()
     issue_key(session, brand.id, provider_id, key)
-    for collection in collections_of(session, brand.id):
-        chain.set_service_provider(collection.address, account.address, True)
     return NewProvider(provider, key.text)
 
 

@@ -17,7 +17,7 @@ from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
 from registry.settings import Settings
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
-from registry.webhooks.signing import signature
+from registry.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,7 @@ class WebhookSender:
     def _attempt(self, delivery: Delivery, sub: Subscription) -> tuple[int | None, str | None, int]:
         body = delivery.payload.encode()
         timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Twinmark-Webhooks/1",
-            "Twinmark-Event-Id": delivery.event_id,
-            "Twinmark-Event-Type": delivery.event_type,
-            "Twinmark-Timestamp": timestamp,
-            "Twinmark-Signature": signature(sub.secret, timestamp, body),
-        }
+        headers = signed_headers(sub.secret, delivery.event_id, delivery.event_type, timestamp, body)
         started = time.monotonic()
         try:
             response = self.http.post(sub.url, content=body, headers=headers)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from registry.brands.models import Brand
 from registry.errors import InvalidInput, NotFound
 from registry.events.public import TYPES
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
+from registry.webhooks.signing import new_secret
 
 
 @dataclass
@@ -40,7 +40,7 @@ def create_subscription(
         raise InvalidInput(
             f"event types must be among {', '.join(TYPES)}" + (f" (unknown: {unknown})" if unknown else "")
         )
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    secret = new_secret()
     sub = Subscription(
         id=str(uuid.uuid4()),
         brand_id=owner.brand.id if owner.brand else None,

@@ -1,9 +1,17 @@
-"""Delivery signatures: `Twinmark-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`."""
+"""Delivery signatures, two ways over the same secret:
+
+- Twinmark's own: `Twinmark-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`;
+- Standard Webhooks (standardwebhooks.com), so receivers can use its libraries:
+  `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`
+  where the key is the base64 part of the `whsec_...` secret.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import secrets
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -15,3 +23,31 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> bool:
     """For receivers (and tests): constant-time check of a delivery's signature."""
     return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def new_secret() -> str:
+    """`whsec_` + 32 random bytes in standard base64: the shape Standard Webhooks libraries decode."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def standard_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """The `webhook-signature` value (Standard Webhooks v1)."""
+    # Decoded exactly as the Standard Webhooks libraries decode it (padding added, stray characters skipped).
+    key = base64.b64decode(secret.removeprefix("whsec_") + "==")
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def signed_headers(secret: str, event_id: str, event_type: str, timestamp: str, body: bytes) -> dict[str, str]:
+    """Every header a delivery carries: content type, event id and type, both signatures."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "Twinmark-Webhooks/1",
+        "Twinmark-Event-Id": event_id,
+        "Twinmark-Event-Type": event_type,
+        "Twinmark-Timestamp": timestamp,
+        "Twinmark-Signature": signature(secret, timestamp, body),
+        "webhook-id": event_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": standard_signature(secret, event_id, timestamp, body),
+    }

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import standardwebhooks
 import uvicorn
 from eth_account import Account
 from sqlmodel import Session, select
@@ -116,6 +117,8 @@ def test_every_event_arrives_signed_despite_failures_and_a_sender_restart(indexe
         h = request["headers"]
         assert verify_signature(secret, h["Twinmark-Timestamp"], request["body"], h["Twinmark-Signature"])
         assert json.loads(request["body"])["id"] == h["Twinmark-Event-Id"]
+        # The same delivery verifies with the Standard Webhooks reference library (raises if not).
+        standardwebhooks.Webhook(secret).verify(request["body"], dict(h))
     log = ix.client.get(f"/v1/webhooks/{hook}/deliveries", headers=key).json()["deliveries"]
     assert all(d["state"] == "delivered" for d in log)
     errors = [a for d in log for a in d["attempts"] if a["status"] != 204]
