@@ -42,7 +42,7 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
     uint256 internal constant _NONCE_SHIFT = 176;
     uint256 internal constant _NONCE_MAX = (1 << 48) - 1;
 
-    /// @dev A stolen twin cannot move (status value 2 of `TwinmarkCollection.Status`).
+    /// @dev A stolen twin cannot move (status value 2 of `ITwinmarkCollection.Status`).
     uint256 internal constant _STATUS_STOLEN = 2;
 
     bytes32 private constant _TRANSFER_EVENT_SIGNATURE =
