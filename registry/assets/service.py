@@ -60,12 +60,19 @@ def validate_glb(data: bytes) -> None:
         gltf = json.loads(chunks[0][1].decode("utf-8").rstrip(" \x00"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"GLB JSON chunk is not valid JSON: {exc}") from exc
-    version_text = str(gltf.get("asset", {}).get("version", "")) if isinstance(gltf, dict) else ""
+    asset = gltf.get("asset") if isinstance(gltf, dict) else None
+    version_text = str(asset.get("version", "")) if isinstance(asset, dict) else ""
     if not version_text.startswith("2."):
         raise InvalidInput("GLB JSON must declare asset.version 2.x")
+    buffers = gltf.get("buffers", [])
+    if not isinstance(buffers, list) or not all(isinstance(b, dict) for b in buffers):
+        raise InvalidInput("GLB JSON `buffers` must be a list of objects")
     bin_length = len(chunks[1][1]) if len(chunks) == 2 else 0
-    for i, buffer in enumerate(gltf.get("buffers", [])):
-        if "uri" not in buffer and buffer.get("byteLength", 0) > bin_length:
+    for i, buffer in enumerate(buffers):
+        length = buffer.get("byteLength", 0)
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            raise InvalidInput(f"GLB buffer {i} has no valid byteLength")
+        if "uri" not in buffer and length > bin_length:
             raise InvalidInput(f"GLB buffer {i} is longer than the BIN chunk")
 
 

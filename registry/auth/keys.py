@@ -31,7 +31,7 @@ def new_key(kind: str) -> NewKey:
 
 def parse(text: str, kind: str) -> tuple[str, str] | None:
     """(prefix, secret) of a well-formed key of this kind."""
-    match = _SHAPE.match(text)
+    match = _SHAPE.fullmatch(text)
     return (match.group(2), match.group(3)) if match and match.group(1) == kind else None
 
 

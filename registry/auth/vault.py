@@ -30,8 +30,8 @@ def seal(api_key: str, salt: str, plaintext: bytes) -> str:
 
 
 def unseal(api_key: str, salt: str, sealed: str) -> bytes:
-    raw = base64.b64decode(sealed)
     try:
+        raw = base64.b64decode(sealed, validate=True)
         return AESGCM(_key(api_key, salt)).decrypt(raw[:12], raw[12:], salt.encode())
-    except InvalidTag:
+    except (InvalidTag, ValueError):
         raise Forbidden("these secrets can only be opened with the API key that created them") from None

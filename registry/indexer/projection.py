@@ -141,6 +141,8 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
             raise ContentIntegrityError(f"batch directory {directory} has no file for token {token}")
         document = cat(store, file_cid, limit=1024 * 1024)
         meta = json.loads(document)
+        if not isinstance(meta, dict):
+            raise ContentIntegrityError(f"metadata of token {token} in {directory} is not a JSON object")
         passport = meta.get("twinmark", {}).get("passport", {})
         rows.append(
             {

@@ -46,6 +46,15 @@ def upsert_twins(
                 setattr(known, field, row.get(field))
 
 
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    """`data` as a JSON object, or None: content on IPFS is anyone's bytes, never trusted to be JSON."""
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 FRESH_STATE: dict[str, Any] = {"status": 0, "claimed": False, "burned": False}  # plus the owner: the custodian
 
 
@@ -64,7 +73,8 @@ def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes |
         cid = cid_text(args["cid"])
         values: dict[str, Any] = {"metadata_cid": cid, "token_uri": f"ipfs://{cid}"}
         document = read_document(cid)
-        if document is not None:
-            values |= {"metadata_json": document.decode(), "name": str(json.loads(document).get("name", ""))}
+        parsed = _json_object(document) if document is not None else None
+        if document is not None and parsed is not None:  # other bytes keep the earlier document and name
+            values |= {"metadata_json": document.decode(), "name": str(parsed.get("name", ""))}
         return values
     return {}
