@@ -30,24 +30,36 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def standard_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+def standard_key(secret: str) -> bytes | None:
+    """The HMAC key Standard Webhooks libraries derive from `secret`; None for secrets made before
+    secrets were standard base64 (those subscriptions keep Twinmark's own signature only)."""
+    try:
+        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        return None
+
+
+def standard_signature(key: bytes, msg_id: str, timestamp: str, body: bytes) -> str:
     """The `webhook-signature` value (Standard Webhooks v1)."""
-    # Decoded exactly as the Standard Webhooks libraries decode it (padding added, stray characters skipped).
-    key = base64.b64decode(secret.removeprefix("whsec_") + "==")
     mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(mac).decode()
 
 
 def signed_headers(secret: str, event_id: str, event_type: str, timestamp: str, body: bytes) -> dict[str, str]:
     """Every header a delivery carries: content type, event id and type, both signatures."""
-    return {
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": "Twinmark-Webhooks/1",
         "Twinmark-Event-Id": event_id,
         "Twinmark-Event-Type": event_type,
         "Twinmark-Timestamp": timestamp,
         "Twinmark-Signature": signature(secret, timestamp, body),
-        "webhook-id": event_id,
-        "webhook-timestamp": timestamp,
-        "webhook-signature": standard_signature(secret, event_id, timestamp, body),
     }
+    key = standard_key(secret)
+    if key is not None:
+        headers |= {
+            "webhook-id": event_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": standard_signature(key, event_id, timestamp, body),
+        }
+    return headers
