@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import TwinmarkError
+from registry.redaction import scrub, scrub_value
 
 PROBLEM_BASE = "https://twinmark.dev/problems/"
 log = logging.getLogger(__name__)
@@ -21,10 +22,10 @@ def problem(status: int, code: str, title: str, detail: str, request: Request, *
         "type": PROBLEM_BASE + code,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": scrub(detail),  # no configured URL, token or key ever leaves in an answer
         "instance": request.url.path,
     }
-    body.update(extra)
+    body.update(scrub_value(extra))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 

@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from web3 import Web3
 
+from registry import redaction
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
@@ -89,6 +90,8 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings, *, with_worker: bool | None = None, with_indexer: bool | None = None) -> Runtime:
+        redaction.protect(settings)
+        redaction.install_log_scrubbing()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         anvil = None
         rpc = settings.chain_rpc_url
@@ -118,6 +121,8 @@ class Runtime:
             )
             head = HeadWatcher(w3)
             chain.on_mined(head.observe)
+            token = operator_token(settings)
+            redaction.register(token)
             engine = make_engine(settings.resolved_database_url)
             migrate(engine)
             runtime = cls(
@@ -131,7 +136,7 @@ class Runtime:
                 webhooks=WebhookSender(engine, settings),
                 head=head,
                 verifier=Verifier(chain, store, head),
-                operator_token=operator_token(settings),
+                operator_token=token,
                 anvil=anvil,
             )
         except BaseException:

@@ -4,6 +4,7 @@ embedded local stack under `data_dir`."""
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -53,7 +54,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{(self.data_dir / 'twinmark.db').resolve()}"
+        path = self.data_dir / "twinmark.db"
+        if not path.exists():
+            # Created owner-only before SQLite opens it; its WAL and shared-memory files take the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return f"sqlite:///{path.resolve()}"
 
     @property
     def base_url(self) -> str:

@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOUNDATION = {"registry", "registry.errors", "registry.settings"}  # `registry` itself: the empty root
+FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.redaction"}  # `registry` itself: the empty root
 INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs"}
 COMPOSITION = {"registry.runtime"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")

@@ -30,7 +30,9 @@ def anvil_binary() -> str:
 
 
 def _die_with_parent() -> None:
-    """Linux: SIGTERM the node when the process that started it dies, even by SIGKILL."""
+    """Linux: SIGTERM the node when the process that started it dies, even by SIGKILL. Files the node
+    writes (its state dump) are owner-only."""
+    os.umask(0o077)
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

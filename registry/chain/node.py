@@ -37,7 +37,8 @@ class NodeProvider(HTTPProvider):
         try:
             return super().make_request(method, params)
         except _TRANSIENT as exc:
-            raise ChainUnavailable(f"chain node unreachable ({method}): {exc}") from exc
+            # The exception's text names the URL, which for hosted nodes holds the API key: keep its class only.
+            raise ChainUnavailable(f"chain node unreachable ({method}: {type(exc).__name__})") from None
 
 
 def connect(url: str, *, timeout: float = 30.0) -> Web3:

@@ -83,7 +83,7 @@ class KuboStore:
         try:
             response = self._client.post(path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
-            raise ContentUnavailable(f"IPFS node unreachable: {exc}") from exc
+            raise ContentUnavailable(f"IPFS node unreachable ({type(exc).__name__})") from None
         if response.status_code != 200:
             raise ContentUnavailable(f"IPFS node answered {response.status_code} to {path}: {response.text[:200]}")
         return response

@@ -38,6 +38,9 @@ def test_restart_keeps_chain_registry_and_content(tmp_path: Path) -> None:
     finally:
         runtime.stop()
     assert (tmp_path / "anvil-state.json").exists()
+    # The chain state, the database and the operator token are the operator's alone.
+    for name in ("anvil-state.json", "twinmark.db", "operator-token"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
 
     again = Runtime.start(settings)
     try:
