@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from web3 import Web3
 
 from api.deps import RuntimeDep, SessionDep
-from api.routes.common import checksum
+from api.routes.common import TokenId, checksum
 from registry.claims import service as claims
 from registry.claims.schemas import ClaimIn, ClaimOut
 
@@ -16,7 +16,7 @@ router = APIRouter(tags=["claims"])
 
 
 @router.post("/v1/twins/{contract}/{token_id}/claim")
-def claim_twin(contract: str, token_id: int, body: ClaimIn, rt: RuntimeDep, s: SessionDep) -> ClaimOut:
+def claim_twin(contract: str, token_id: TokenId, body: ClaimIn, rt: RuntimeDep, s: SessionDep) -> ClaimOut:
     """The buyer claims the twin with the secret shipped with the item; the service relays and pays."""
     result = claims.claim(
         s,

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Path, Query
 from web3 import Web3
 
 from registry.errors import InvalidInput
+
+# Token ids and stream positions are stored as 64-bit integers: larger ones are refused as input (422),
+# never passed on to the database or the ABI encoder (which answered 500).
+MAX_ID = 2**63 - 1
+TokenId = Annotated[int, Path(ge=0, le=MAX_ID, description="token id: batchId * 10,000 + index")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
 def checksum(contract: str) -> str:
@@ -19,3 +28,11 @@ def signature_bytes(text: str) -> bytes:
         return bytes.fromhex(text.removeprefix("0x"))
     except ValueError:
         raise InvalidInput("signature must be hex") from None
+
+
+def csv_cell(value: object) -> object:
+    """A value safe to open in a spreadsheet: text that a spreadsheet would run as a formula
+    (starting with =, +, -, @, tab or carriage return) is prefixed with an apostrophe (OWASP)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

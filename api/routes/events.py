@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep
+from api.routes.common import MAX_ID
 from registry.errors import InvalidInput
 from registry.events.public import TYPES
 from registry.events.stream import events_after
@@ -32,9 +33,9 @@ async def stream(
     rt: RuntimeDep,
     types: Annotated[str | None, Query(description="comma-separated event types")] = None,
     collection: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
-    token_id: Annotated[int | None, Query(gt=0)] = None,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this stream id")] = None,
+    token_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="resume after this stream id")] = None,
 ) -> StreamingResponse:
     """Indexed events as Server-Sent Events, live (optional filters as for webhooks; resumable)."""
     wanted = {t.strip() for t in (types or "").split(",") if t.strip()}

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import BrandCallerDep, BrandDep, RuntimeDep, SessionDep
+from api.routes.common import Offset, csv_cell
 from registry.claims import service as claims
 from registry.claims.schemas import ClaimSecret, ClaimSecretsOut
 from registry.jobs import service as jobs
@@ -24,7 +25,7 @@ def get_job(
     brand: BrandDep,
     s: SessionDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """State, counts, on-chain batches and the twins made so far (paged by limit/offset)."""
     return jobs.job_view(s, jobs.brand_job(s, brand, job_id), limit=limit, offset=offset)
@@ -48,7 +49,7 @@ def claim_secrets(
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(ClaimSecret.model_fields))
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
     return PlainTextResponse(
         out.getvalue(),
         media_type="text/csv",

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import OptionalCallerDep, RuntimeDep, SessionDep
-from api.routes.common import checksum, signature_bytes
+from api.routes.common import TokenId, checksum, signature_bytes
 from registry.brands.service import get_brand
 from registry.errors import Forbidden, InvalidInput, Unauthenticated
 from registry.ownership import service as ownership
@@ -17,13 +17,15 @@ router = APIRouter(tags=["ownership"])
 
 
 @router.get("/v1/twins/{contract}/{token_id}/transfers/typed-data", response_model=TypedDataOut)
-def transfer_typed_data(contract: str, token_id: int, rt: RuntimeDep, to: Annotated[str, Query()]) -> dict[str, Any]:
+def transfer_typed_data(
+    contract: str, token_id: TokenId, rt: RuntimeDep, to: Annotated[str, Query()]
+) -> dict[str, Any]:
     """The EIP-712 message the owner signs (eth_signTypedData_v4) to transfer the twin to `to`."""
     return ownership.transfer_typed_data(rt.chain, checksum(contract), token_id, to)
 
 
 @router.post("/v1/twins/{contract}/{token_id}/transfers", response_model=TransferOut)
-def transfer(contract: str, token_id: int, body: SignedTransferIn, rt: RuntimeDep) -> dict[str, Any]:
+def transfer(contract: str, token_id: TokenId, body: SignedTransferIn, rt: RuntimeDep) -> dict[str, Any]:
     """Relays the owner's signed transfer (EOA or ERC-1271 contract wallet)."""
     return ownership.relay_transfer(
         rt.chain,
@@ -37,14 +39,16 @@ def transfer(contract: str, token_id: int, body: SignedTransferIn, rt: RuntimeDe
 
 
 @router.get("/v1/twins/{contract}/{token_id}/status/typed-data", response_model=TypedDataOut)
-def status_typed_data(contract: str, token_id: int, rt: RuntimeDep, status: Annotated[str, Query()]) -> dict[str, Any]:
+def status_typed_data(
+    contract: str, token_id: TokenId, rt: RuntimeDep, status: Annotated[str, Query()]
+) -> dict[str, Any]:
     """The EIP-712 message the owner signs to report the twin lost, stolen, or found (`active`)."""
     return ownership.status_typed_data(rt.chain, checksum(contract), token_id, status)
 
 
 @router.post("/v1/twins/{contract}/{token_id}/status", response_model=StatusOut)
 def set_status(
-    contract: str, token_id: int, body: StatusIn, rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep
+    contract: str, token_id: TokenId, body: StatusIn, rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep
 ) -> dict[str, Any]:
     """With a brand API key: the brand marks stolen or recovered (`active`). Without: the owner's
     signed report (`signature`, `nonce`, `deadline` from the typed data) is relayed."""

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import RuntimeDep
-from api.routes.common import checksum
+from api.routes.common import TokenId, checksum
 from registry.errors import NotFound
 from registry.provenance.schemas import ProvenanceOut
 from registry.provenance.service import timeline
@@ -16,7 +16,7 @@ router = APIRouter(tags=["provenance"])
 
 
 @router.get("/v1/twins/{contract}/{token_id}/provenance", response_model=ProvenanceOut)
-def provenance(contract: str, token_id: int, rt: RuntimeDep) -> dict[str, Any]:
+def provenance(contract: str, token_id: TokenId, rt: RuntimeDep) -> dict[str, Any]:
     """The twin's timeline from chain events, oldest first."""
     address = checksum(contract)
     events = timeline(rt.chain, address, token_id)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from api.deps import BrandDep, ProviderDep, RuntimeDep, SessionDep
-from api.routes.common import checksum
+from api.routes.common import TokenId, checksum
 from registry.provenance.records import ServiceRecordIn, add_record
 from registry.provenance.schemas import ServiceRecordOut
 from registry.providers import service as providers
@@ -30,7 +30,7 @@ def create_provider(body: ProviderIn, brand: BrandDep, rt: RuntimeDep, s: Sessio
     response_model=ServiceRecordOut,
 )
 def service_record(
-    contract: str, token_id: int, body: ServiceRecordIn, who: ProviderDep, rt: RuntimeDep, s: SessionDep
+    contract: str, token_id: TokenId, body: ServiceRecordIn, who: ProviderDep, rt: RuntimeDep, s: SessionDep
 ) -> dict[str, Any]:
     """A provider appends a record: the document goes to IPFS, its CID on chain under the provider's signature."""
     return add_record(s, rt.chain, rt.store, who, checksum(contract), token_id, body)

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from api.deps import BrandDep, RuntimeDep, SessionDep
-from api.routes.common import checksum
+from api.routes.common import TokenId, checksum
 from registry.twins.schemas import TwinIn, TwinList, TwinOut, TwinUpdated
 from registry.twins.service import find_twins, get_twin, twin_view
 from registry.twins.updates import update_content
@@ -18,7 +18,7 @@ router = APIRouter(tags=["twins"])
 
 
 @router.get("/v1/twins/{contract}/{token_id}", response_model=TwinOut)
-def read_twin(contract: str, token_id: int, rt: RuntimeDep, s: SessionDep) -> dict[str, Any]:
+def read_twin(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep) -> dict[str, Any]:
     """The registry's record of a twin, with its live owner and status from the chain."""
     return twin_view(get_twin(s, checksum(contract), token_id), rt.chain)
 
@@ -31,7 +31,7 @@ def search_twins(s: SessionDep, gtin: str, serial: str | None = None) -> dict[st
 
 @router.put("/v1/twins/{contract}/{token_id}/metadata", response_model=TwinUpdated)
 def replace_metadata(
-    contract: str, token_id: int, content: TwinIn, brand: BrandDep, rt: RuntimeDep, s: SessionDep
+    contract: str, token_id: TokenId, content: TwinIn, brand: BrandDep, rt: RuntimeDep, s: SessionDep
 ) -> dict[str, Any]:
     """Replaces a twin's content after repair or re-authentication; the old anchor stays in the history."""
     twin, tx_hash = update_content(s, rt.chain, rt.store, rt.settings, brand, checksum(contract), token_id, content)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.routes.common import TokenId
 from registry.verify.schemas import VerificationOut
 
 router = APIRouter(tags=["verify"])
@@ -13,7 +14,7 @@ router = APIRouter(tags=["verify"])
     response_class=Response,
     responses={200: {"model": VerificationOut, "description": "the verdict and every check"}},
 )
-async def verify(contract: str, token_id: int, request: Request) -> Response:
+async def verify(contract: str, token_id: TokenId, request: Request) -> Response:
     """Public: `authentic` plus every check (collection, token, issuer standing, metadata, assets, status).
 
     Answers are as of `as_of_block`; a passing answer is reused until the chain head moves (or for a

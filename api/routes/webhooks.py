@@ -8,7 +8,8 @@ from fastapi import APIRouter, status
 from sqlmodel import Session
 
 from api.deps import CallerDep, SessionDep
-from registry.brands.service import get_brand
+from api.routes.common import checksum
+from registry.brands.service import get_brand, own_collection
 from registry.errors import Forbidden
 from registry.webhooks import service as hooks
 from registry.webhooks.schemas import DeliveryLog, RedeliveryOut, WebhookCreated, WebhookIn, WebhookList
@@ -27,8 +28,11 @@ def _owner(s: Session, caller: CallerDep) -> hooks.Owner:
 @router.post("/v1/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
 def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep) -> dict[str, Any]:
     """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections."""
+    owner = _owner(s, caller)
+    if owner.brand is not None and body.collection is not None:
+        own_collection(s, owner.brand, checksum(body.collection))  # another brand's collection: 404
     sub, secret = hooks.create_subscription(
-        s, _owner(s, caller), url=body.url, types=body.event_types, collection=body.collection, token_id=body.token_id
+        s, owner, url=body.url, types=body.event_types, collection=body.collection, token_id=body.token_id
     )
     return hooks.subscription_view(sub) | {"secret": secret}
 

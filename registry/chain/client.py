@@ -8,7 +8,9 @@ Retries live in the provider (`registry.chain.node`), never around calls here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -93,6 +95,8 @@ class TwinmarkChain:
         self.w3 = w3
         self.sender = sender
         self.registry = self._contract(registry_address, "TwinmarkRegistry")
+        self._relay_lock = threading.Lock()
+        self._relays: dict[str, Future[str]] = {}
 
     # ------------------------------------------------------------ plumbing
 
@@ -133,11 +137,33 @@ class TwinmarkChain:
             raise
 
     def _relay(self, fn: Any) -> str:
-        """Sends and awaits a transaction; a contract refusal becomes the domain's client error."""
+        """Sends and awaits a transaction; a contract refusal becomes the domain's client error.
+
+        Identical calls arriving while one is in flight are sent once: the copies wait for it and get
+        its transaction hash (or its refusal), instead of each paying for a transaction that reverts.
+        """
+        key = repr((fn.address, fn.fn_name, fn.args))
+        with self._relay_lock:
+            first = self._relays.get(key)
+            if first is None:
+                mine: Future[str] = Future()
+                self._relays[key] = mine
+        if first is not None:
+            return first.result(timeout=300)
         try:
-            return tx_hex(self.sender.transact(fn))
+            tx_hash = tx_hex(self.sender.transact(fn))
         except ContractReverted as exc:
-            raise refusal(exc) from None
+            error = refusal(exc)
+            mine.set_exception(error)
+            raise error from None
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        finally:
+            with self._relay_lock:
+                del self._relays[key]
+        mine.set_result(tx_hash)
+        return tx_hash
 
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)

@@ -137,13 +137,23 @@ def add_directory(store: ContentStore, files: Mapping[str, bytes]) -> Imported:
 
 
 def cat(store: ContentStore, cid: CID, *, limit: int = 64 * 1024 * 1024) -> bytes:
-    """A UnixFS file's bytes, every block verified; ContentIntegrityError on malformed DAGs."""
+    """A UnixFS file's bytes, every block verified; ContentIntegrityError on malformed DAGs, on more than
+    `limit` bytes, and on a DAG of more blocks than a file of `limit` bytes needs (a crafted DAG of tiny
+    or repeated blocks would otherwise make the reader fetch without end while staying under `limit`)."""
+    max_blocks = 64 + limit // 4096  # importers cut 256 KiB chunks: real files need far fewer
     if cid.codec == RAW:
-        return store.get_block(cid)
+        block = store.get_block(cid)
+        if len(block) > limit:
+            raise ContentIntegrityError(f"{cid} is larger than {limit} bytes")
+        return block
     out = bytearray()
     stack = [cid]
+    fetched = 0
     while stack:
         current = stack.pop()
+        fetched += 1
+        if fetched > max_blocks:
+            raise ContentIntegrityError(f"{cid} is a DAG of more than {max_blocks} blocks")
         block = store.get_block(current)
         if current.codec == RAW:
             out += block

@@ -103,7 +103,7 @@ class Representation(Strict):
 
 class TwinRef(Strict):
     contract: Address
-    token_id: int = Field(gt=0)
+    token_id: int = Field(gt=0, le=2**63 - 1)
 
 
 class VirtualTwinIn(Strict):

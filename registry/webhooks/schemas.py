@@ -15,7 +15,7 @@ class WebhookIn(BaseModel):
     url: str = Field(max_length=2000)
     event_types: list[str] = Field(min_length=1, description=f"among {', '.join(TYPES)}")
     collection: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
-    token_id: int | None = Field(default=None, gt=0)
+    token_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
 
 
 class WebhookOut(BaseModel):

