@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
+from api.limits import BodyLimit
 from api.routes import (
     assets,
     brands,
@@ -29,33 +29,6 @@ from api.routes import (
 )
 from registry.runtime import Runtime
 from registry.settings import Settings
-
-MAX_BODY = 64 * 1024 * 1024  # JSON/CSV requests: 50,000 twins fit well inside
-
-
-class BodyLimit:
-    """Refuses a declared body length over the limit before a byte of it is read or spooled.
-
-    Plain ASGI (not BaseHTTPMiddleware), so the hot verify path pays one header lookup.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("POST", "PUT"):
-            declared = dict(scope["headers"]).get(b"content-length", b"")
-            runtime = getattr(scope["app"].state, "runtime", None)
-            if declared.isdigit() and runtime is not None:
-                extra = 1024 * 1024
-                limit = runtime.settings.max_asset_bytes + extra if scope["path"] == "/v1/assets" else MAX_BODY
-                if int(declared) > limit:
-                    request = Request(scope)
-                    detail = f"request body of {int(declared)} bytes exceeds the {limit}-byte limit"
-                    response = errors.problem(413, "payload-too-large", "Payload too large", detail, request)
-                    await response(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
 
 
 def _with_body_schemas(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
@@ -98,7 +71,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     errors.install(app)
 
-    app.add_middleware(BodyLimit)
+    # The asset limit comes from the settings the app is made with (the runtime's, or the environment).
+    app.add_middleware(BodyLimit, asset_bytes=(runtime.settings if runtime else settings or Settings()).max_asset_bytes)
 
     # The public verify route is the hot path: matched first (Starlette tries routes in order).
     routers = (verify, health, brands, assets, minting, jobs, twins, claims, ownership, providers, provenance)

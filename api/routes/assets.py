@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, Request, status
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api.deps import BrandDep, RuntimeDep, SessionDep
 from registry.assets.schemas import AssetOut
 from registry.assets.service import store_asset
-from registry.errors import PayloadTooLarge
+from registry.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
 
+_MULTIPART = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def upload_asset(file: Annotated[UploadFile, File()], brand: BrandDep, rt: RuntimeDep, s: SessionDep) -> AssetOut:
-    """Uploads an image (PNG, JPEG, WebP) or a GLB model; returns its CID, size and media type."""
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_MULTIPART)
+async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: SessionDep) -> AssetOut:
+    """Uploads an image (PNG, JPEG, WebP) or a GLB model (multipart field `file`); returns its CID,
+    size and media type. The body is read only once the key is known (the route declares no body
+    parameter, so FastAPI resolves the caller first)."""
     limit = rt.settings.max_asset_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"asset larger than the {limit}-byte limit")
-    asset = store_asset(s, rt.store, brand.id, data, file.filename, max_bytes=limit)
+    form = await request.form(max_files=1, max_fields=1)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise InvalidInput("send the file as the multipart field `file`")
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"asset larger than the {limit}-byte limit")
+        asset = await run_in_threadpool(store_asset, s, rt.store, brand.id, data, file.filename, max_bytes=limit)
+    finally:
+        await form.close()
     return AssetOut(cid=asset.cid, size=asset.size, media_type=asset.media_type, uri=f"ipfs://{asset.cid}")
