@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry.errors import TwinmarkError
+from registry.errors import TooManyRequests, TwinmarkError
 from registry.redaction import scrub, scrub_value
 
 PROBLEM_BASE = "https://twinmark.dev/problems/"
@@ -35,7 +35,10 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: TwinmarkError) -> JSONResponse:
         if exc.status >= 500:
             log.warning("%s on %s: %s", exc.code, request.url.path, exc.detail)
-        return problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
+        response = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

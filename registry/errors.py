@@ -50,6 +50,10 @@ class Gone(TwinmarkError):
 class TooManyRequests(TwinmarkError):
     code, status, title = "too-many-requests", 429, "Too many attempts"
 
+    def __init__(self, detail: str = "", *, retry_after: int = 60) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
 
 class ChainUnavailable(TwinmarkError):
     code, status, title = "chain-unavailable", 503, "Chain node unavailable"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request
 from web3 import Web3
 
 from registry.errors import InvalidInput
@@ -36,3 +36,9 @@ def csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, for per-client limits (behind a proxy, run uvicorn with --proxy-headers
+    and --forwarded-allow-ips so this is the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"

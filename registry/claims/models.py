@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
@@ -19,14 +19,3 @@ class ClaimVault(SQLModel, table=True):
     api_key_id: str
     sealed: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
-
-
-class ClaimAttempt(SQLModel, table=True):
-    """Wrong-secret attempts per twin, for rate limiting across API processes."""
-
-    __tablename__ = "claim_attempts"
-
-    collection: str = Field(primary_key=True)
-    token_id: int = Field(primary_key=True, sa_type=BigInteger)
-    failures: int = 0
-    window_started_at: datetime = Field(default_factory=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -18,7 +18,9 @@ from registry.chain.layout import Status
 from registry.chain.refusals import AlreadyClaimed, NotClaimable, TwinStolen
 from registry.claims.keys import claim_key
 from registry.claims.merkle import ClaimTree
-from registry.claims.models import ClaimAttempt, ClaimVault
+from registry.claims.models import ClaimVault
+from registry.db import ratelimit
+from registry.db.ratelimit import Limit
 from registry.errors import (
     Conflict,
     ContentIntegrityError,
@@ -26,7 +28,6 @@ from registry.errors import (
     Gone,
     InvalidInput,
     NotFound,
-    TooManyRequests,
 )
 from registry.twins.gs1 import digital_link
 from registry.twins.models import Twin
@@ -89,15 +90,18 @@ def fetch_secrets(
     return out
 
 
-def _attempts(session: Session, contract: str, token_id: int) -> ClaimAttempt:
-    attempt = session.get(ClaimAttempt, (contract, token_id))
-    now = datetime.now(UTC)
-    if attempt is None:
-        attempt = ClaimAttempt(collection=contract, token_id=token_id, failures=0, window_started_at=now)
-        session.add(attempt)
-    elif now - attempt.window_started_at > WINDOW:
-        attempt.failures, attempt.window_started_at = 0, now
-    return attempt
+# Secrets carry >= 128 bits: guessing is hopeless, so limits only slow a client down and must not let
+# anyone lock the real buyer out. Wrong secrets count per client and twin (typos), per client, per
+# recipient, and under one high per-twin ceiling no single client can reach.
+CLIENT_TWIN = Limit("claim-failures:client-twin", MAX_FAILURES, WINDOW, "wrong secrets for this twin from this client")
+CLIENT = Limit("claim-failures:client", 50, WINDOW, "wrong claim secrets from this client")
+RECIPIENT = Limit("claim-failures:recipient", 20, WINDOW, "wrong claim secrets for this recipient")
+TWIN = Limit("claim-failures:twin", 100, WINDOW, "wrong secrets for this twin")
+
+
+def _limits(client: str, recipient: str, contract: str, token_id: int) -> list[tuple[Limit, str]]:
+    twin = f"{contract}/{token_id}"
+    return [(CLIENT_TWIN, f"{client} {twin}"), (CLIENT, client), (RECIPIENT, recipient), (TWIN, twin)]
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,14 @@ class ClaimResult:
 
 
 def claim(
-    session: Session, chain: TwinmarkChain, *, contract: str, token_id: int, secret: str, recipient: str
+    session: Session,
+    chain: TwinmarkChain,
+    *,
+    contract: str,
+    token_id: int,
+    secret: str,
+    recipient: str,
+    client: str,
 ) -> ClaimResult:
     """Derives the claim key from the secret, signs the claim for `recipient` and relays it."""
     twin = session.get(Twin, (contract, token_id))
@@ -117,18 +128,16 @@ def claim(
         raise NotFound(f"no twin {token_id} in {contract}")
     if twin.claim_key is None:
         raise NotClaimable("the twin was minted without a claim secret")
-    attempt = _attempts(session, contract, token_id)
-    if attempt.failures >= MAX_FAILURES:
-        retry = attempt.window_started_at + WINDOW - datetime.now(UTC)
-        raise TooManyRequests(f"too many wrong secrets for this twin; retry in {int(retry.total_seconds()) + 1} s")
+    limits = _limits(client, recipient, contract, token_id)
+    ratelimit.check(session, limits)
     try:
         key = claim_key(secret, chain.chain_id, contract)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     if key.address != twin.claim_key:
-        attempt.failures += 1
+        left = ratelimit.hit(session, limits)[0]
         session.commit()  # the failure counts even though this request fails
-        raise WrongClaimSecret(f"wrong secret for this twin ({MAX_FAILURES - attempt.failures} attempts left)")
+        raise WrongClaimSecret(f"wrong secret for this twin ({left} attempts left)")
     on_chain = chain.twin(contract, token_id)
     if on_chain is None:
         raise NotFound("the twin was destroyed")
@@ -157,5 +166,4 @@ def claim(
     # End the transaction first: no database lock is held while the claim is mined.
     session.commit()
     tx_hash = chain.claim(contract, token_id, recipient, deadline, r, vs, tree.proof(token_id))
-    attempt.failures = 0
     return ClaimResult(contract=contract, token_id=token_id, owner=recipient, tx_hash=tx_hash)
