@@ -113,7 +113,7 @@ class Runtime:
             registry = ensure_deployed(
                 w3, sender, settings.data_dir / f"deployment-{chain_id}.json", settings.registry_address
             )
-            chain = TwinmarkChain(w3, sender, registry)
+            chain = TwinmarkChain(w3, sender, registry, relay_gas_cap=settings.relay_gas_cap)
             store: ContentStore = (
                 KuboStore(settings.ipfs_rpc_url)
                 if settings.ipfs_rpc_url

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 15
     webhook_backoff_seconds: float = 1.0  # first retry delay; doubles each attempt, with jitter
     worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
+    relay_gas_cap: int = 500_000  # a relayed call whose simulation needs more gas is refused, never sent
+    relay_limit_per_client: int = 120  # relayed owner actions per client address per hour
+    relay_limit_per_owner: int = 60  # ... per owner (signer) address per hour
+    relay_limit_per_token: int = 20  # ... per twin per hour
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import OptionalCallerDep, RuntimeDep, SessionDep
-from api.routes.common import TokenId, checksum, signature_bytes
+from api.routes.common import TokenId, checksum, client_address, signature_bytes
 from registry.brands.service import get_brand
 from registry.errors import Forbidden, InvalidInput, Unauthenticated
 from registry.ownership import service as ownership
@@ -25,12 +25,18 @@ def transfer_typed_data(
 
 
 @router.post("/v1/twins/{contract}/{token_id}/transfers", response_model=TransferOut)
-def transfer(contract: str, token_id: TokenId, body: SignedTransferIn, rt: RuntimeDep) -> dict[str, Any]:
-    """Relays the owner's signed transfer (EOA or ERC-1271 contract wallet)."""
+def transfer(
+    contract: str, token_id: TokenId, body: SignedTransferIn, request: Request, rt: RuntimeDep, s: SessionDep
+) -> dict[str, Any]:
+    """Relays the owner's signed transfer (EOA or ERC-1271 contract wallet), within hourly quotas per
+    client, owner and twin, and a gas cap."""
     return ownership.relay_transfer(
+        s,
         rt.chain,
+        rt.settings,
         checksum(contract),
         token_id,
+        client=client_address(request),
         to=body.to,
         nonce=body.nonce,
         deadline=body.deadline,
@@ -48,7 +54,13 @@ def status_typed_data(
 
 @router.post("/v1/twins/{contract}/{token_id}/status", response_model=StatusOut)
 def set_status(
-    contract: str, token_id: TokenId, body: StatusIn, rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep
+    contract: str,
+    token_id: TokenId,
+    body: StatusIn,
+    request: Request,
+    rt: RuntimeDep,
+    s: SessionDep,
+    caller: OptionalCallerDep,
 ) -> dict[str, Any]:
     """With a brand API key: the brand marks stolen or recovered (`active`). Without: the owner's
     signed report (`signature`, `nonce`, `deadline` from the typed data) is relayed."""
@@ -62,9 +74,12 @@ def set_status(
     if body.signature is None or body.nonce is None or body.deadline is None:
         raise InvalidInput("an owner's report needs signature, nonce and deadline (GET .../status/typed-data)")
     return ownership.relay_status(
+        s,
         rt.chain,
+        rt.settings,
         address,
         token_id,
+        client=client_address(request),
         status=body.status,
         nonce=body.nonce,
         deadline=body.deadline,

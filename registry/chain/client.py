@@ -25,7 +25,7 @@ from registry.chain import artifacts
 from registry.chain.layout import ZERO_ADDRESS, batch_of
 from registry.chain.logs import COLLECTION_EVENTS, collection_topic, decode
 from registry.chain.node import rpc
-from registry.chain.refusals import refusal
+from registry.chain.refusals import RelayTooExpensive, refusal
 from registry.chain.sender import TxSender
 from registry.errors import ContractReverted
 
@@ -91,9 +91,10 @@ def _topic(value: int) -> str:
 
 
 class TwinmarkChain:
-    def __init__(self, w3: Web3, sender: TxSender, registry_address: str) -> None:
+    def __init__(self, w3: Web3, sender: TxSender, registry_address: str, *, relay_gas_cap: int = 500_000) -> None:
         self.w3 = w3
         self.sender = sender
+        self.relay_gas_cap = relay_gas_cap
         self.registry = self._contract(registry_address, "TwinmarkRegistry")
         self._relay_lock = threading.Lock()
         self._relays: dict[str, Future[str]] = {}
@@ -151,7 +152,14 @@ class TwinmarkChain:
         if first is not None:
             return first.result(timeout=300)
         try:
-            tx_hash = tx_hex(self.sender.transact(fn))
+            # The simulation decides: a call it says reverts, or that needs more gas than the cap
+            # (a contract wallet or receiver burning gas), is refused and never broadcast.
+            gas = self.sender.estimate(fn)
+            if gas > self.relay_gas_cap:
+                raise RelayTooExpensive(
+                    f"the call would need about {gas} gas; the service relays at most {self.relay_gas_cap}"
+                )
+            tx_hash = tx_hex(self.sender.transact(fn, gas=gas))
         except ContractReverted as exc:
             error = refusal(exc)
             mine.set_exception(error)

@@ -25,6 +25,10 @@ class StaleNonce(Conflict):
     code, title = "stale-nonce", "The signed nonce is not the current one"
 
 
+class RelayTooExpensive(InvalidInput):
+    code, title = "relay-too-expensive", "The relayed call needs more gas than the service pays"
+
+
 class ExpiredSignature(InvalidInput):
     code, title = "expired-signature", "The signature's deadline has passed"
 

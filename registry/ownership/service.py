@@ -4,6 +4,7 @@ the brand's own status calls. The API checks what it can first; the contract dec
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -15,9 +16,30 @@ from registry.chain import typed_data
 from registry.chain.client import OnChainTwin, TwinmarkChain
 from registry.chain.layout import Status
 from registry.chain.refusals import StaleNonce, TwinStolen
+from registry.db import ratelimit
+from registry.db.ratelimit import Limit
 from registry.errors import InvalidInput, NotFound
+from registry.settings import Settings
 
 SIGNATURE_TTL = 3600
+HOUR = timedelta(hours=1)
+
+
+def relay_quota(session: Session, settings: Settings, *, client: str, owner: str, contract: str, token_id: int) -> None:
+    """Counts one relay the service would pay for; 429 once the client, the owner or the twin has used
+    its hourly quota (a wallet bouncing a twin between two addresses is stopped by the twin's)."""
+    ratelimit.hit(
+        session,
+        [
+            (Limit("relays:client", settings.relay_limit_per_client, HOUR, "relays from this client"), client),
+            (Limit("relays:owner", settings.relay_limit_per_owner, HOUR, "relays for this owner"), owner),
+            (
+                Limit("relays:twin", settings.relay_limit_per_token, HOUR, "relays for this twin"),
+                f"{contract}/{token_id}",
+            ),
+        ],
+    )
+    session.commit()  # the quota is spent even if the relay then fails
 
 
 def _live(chain: TwinmarkChain, contract: str, token_id: int) -> OnChainTwin:
@@ -54,7 +76,17 @@ def transfer_typed_data(chain: TwinmarkChain, contract: str, token_id: int, to: 
 
 
 def relay_transfer(
-    chain: TwinmarkChain, contract: str, token_id: int, *, to: str, nonce: int, deadline: int, signature: bytes
+    session: Session,
+    chain: TwinmarkChain,
+    settings: Settings,
+    contract: str,
+    token_id: int,
+    *,
+    client: str,
+    to: str,
+    nonce: int,
+    deadline: int,
+    signature: bytes,
 ) -> dict[str, Any]:
     twin = _live(chain, contract, token_id)
     if twin.status == Status.stolen:
@@ -62,6 +94,7 @@ def relay_transfer(
     if nonce != twin.nonce:
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
     recipient = _address(to, "recipient")
+    relay_quota(session, settings, client=client, owner=twin.owner, contract=contract, token_id=token_id)
     tx_hash = chain.transfer_by_sig(contract, recipient, token_id, nonce, deadline, signature)
     return {"contract": contract, "token_id": token_id, "from": twin.owner, "owner": recipient, "tx_hash": tx_hash}
 
@@ -81,12 +114,23 @@ def status_typed_data(chain: TwinmarkChain, contract: str, token_id: int, status
 
 
 def relay_status(
-    chain: TwinmarkChain, contract: str, token_id: int, *, status: str, nonce: int, deadline: int, signature: bytes
+    session: Session,
+    chain: TwinmarkChain,
+    settings: Settings,
+    contract: str,
+    token_id: int,
+    *,
+    client: str,
+    status: str,
+    nonce: int,
+    deadline: int,
+    signature: bytes,
 ) -> dict[str, Any]:
     code = _status(status, ("lost", "stolen", "active"), "status must be lost, stolen or active")
     twin = _live(chain, contract, token_id)
     if nonce != twin.nonce:
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
+    relay_quota(session, settings, client=client, owner=twin.owner, contract=contract, token_id=token_id)
     tx_hash = chain.report_status_by_sig(contract, token_id, int(code), nonce, deadline, signature)
     return {"contract": contract, "token_id": token_id, "status": status, "tx_hash": tx_hash}
 
