@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import BrandDep, OperatorDep, RuntimeDep, SessionDep
-from registry.auth.service import issue_key
+from api.deps import BrandCallerDep, BrandDep, OperatorDep, RuntimeDep, SessionDep
+from registry.auth.service import issue_key, revoke_brand_keys, rotate
 from registry.brands import service as brands
 from registry.brands.schemas import (
     BrandCreated,
@@ -15,7 +15,11 @@ from registry.brands.schemas import (
     CompromiseOut,
     CompromiseResolvedOut,
     CompromiseWindowOut,
+    KeyIssued,
+    KeyRotated,
+    KeysRevoked,
 )
+from registry.claims import service as claims
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"])
 
@@ -35,12 +39,38 @@ def my_brand(brand: BrandDep, s: SessionDep) -> BrandOut:
     return BrandOut.of(brand, brands.collections_of(s, brand.id))
 
 
+@router.post("/me/keys", status_code=status.HTTP_201_CREATED)
+def rotate_key(who: BrandCallerDep, s: SessionDep) -> KeyRotated:
+    """Rotates the calling key: a new key is shown once and the calling key stops working at once.
+    Unfetched claim secrets sealed under the old key move to the new one."""
+    rotated = rotate(s, who.caller)
+    moved = claims.reseal(s, who.caller, rotated.key, rotated.key_id)
+    return KeyRotated(
+        api_key=rotated.key, key_id=rotated.key_id, revoked_key_id=rotated.revoked_key_id, claim_secrets_moved=moved
+    )
+
+
+@router.post("/{brand_id}/keys", status_code=status.HTTP_201_CREATED, dependencies=[OperatorDep])
+def issue_brand_key(brand_id: str, s: SessionDep) -> KeyIssued:
+    """Operator: a new key for the brand (after a revocation or a compromise); shown once."""
+    return KeyIssued(api_key=issue_key(s, brands.get_brand(s, brand_id).id))
+
+
+@router.post("/{brand_id}/keys/revoke", dependencies=[OperatorDep])
+def revoke_keys(brand_id: str, s: SessionDep) -> KeysRevoked:
+    """Operator: every key of the brand stops working at once (its providers' keys stay)."""
+    brand = brands.get_brand(s, brand_id)
+    return KeysRevoked(brand=brand.id, revoked_keys=revoke_brand_keys(s, brand.id))
+
+
 @router.post("/{brand_id}/compromise", dependencies=[OperatorDep])
 def compromise(brand_id: str, body: CompromiseIn, rt: RuntimeDep, s: SessionDep) -> CompromiseOut:
     """Operator: the brand's keys were compromised from `since`; its twins minted from then on fail verification."""
     since = body.since if isinstance(body.since, int) else int(body.since.timestamp())
     change = brands.mark_compromised(s, rt.chain, brand_id, since)
-    return CompromiseOut(brand=change.brand, compromised_since=since, tx_hash=change.tx_hash)
+    return CompromiseOut(
+        brand=change.brand, compromised_since=since, tx_hash=change.tx_hash, revoked_keys=change.revoked_keys
+    )
 
 
 @router.post("/{brand_id}/compromise/resolve", dependencies=[OperatorDep])

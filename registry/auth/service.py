@@ -5,8 +5,9 @@ here and shown once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.auth import keys
 from registry.auth.models import ApiKey, Partner
@@ -58,3 +59,34 @@ def create_partner(session: Session, name: str) -> tuple[Partner, str]:
     partner = Partner(id=key.prefix, name=name, key_hash=key.secret_hash)
     session.add(partner)
     return partner, key.text
+
+
+@dataclass(frozen=True)
+class Rotated:
+    key: str  # the new key, in clear, shown once
+    key_id: str
+    revoked_key_id: str
+
+
+def rotate(session: Session, caller: Caller) -> Rotated:
+    """A new key for the caller's brand (or provider); the caller's key stops working at once."""
+    assert caller.brand_id is not None
+    old = session.get(ApiKey, caller.key_id)
+    assert old is not None
+    old.revoked_at = datetime.now(UTC)
+    new = keys.new_key("tmk")
+    issue_key(session, caller.brand_id, caller.provider_id, new)
+    return Rotated(key=new.text, key_id=new.prefix, revoked_key_id=old.id)
+
+
+def revoke_brand_keys(session: Session, brand_id: str) -> int:
+    """Revokes every live key of the brand itself (its providers' keys are theirs and stay)."""
+    now = datetime.now(UTC)
+    live = session.exec(
+        select(ApiKey).where(
+            ApiKey.brand_id == brand_id, col(ApiKey.provider_id).is_(None), col(ApiKey.revoked_at).is_(None)
+        )
+    ).all()
+    for key in live:
+        key.revoked_at = now
+    return len(live)

@@ -56,6 +56,23 @@ class CompromiseOut(BaseModel):
     brand: str
     compromised_since: int
     tx_hash: str
+    revoked_keys: int = Field(description="the brand's API keys revoked with it")
+
+
+class KeyRotated(BaseModel):
+    api_key: str = Field(description="the new key, shown only in this answer")
+    key_id: str
+    revoked_key_id: str = Field(description="the key that made this request: it no longer works")
+    claim_secrets_moved: int = Field(description="jobs whose unfetched claim secrets now open with the new key")
+
+
+class KeyIssued(BaseModel):
+    api_key: str = Field(description="shown only in this answer")
+
+
+class KeysRevoked(BaseModel):
+    brand: str
+    revoked_keys: int
 
 
 class CompromiseWindowOut(BaseModel):

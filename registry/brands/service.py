@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from registry.auth.service import revoke_brand_keys
 from registry.brands.models import Brand, Collection
 from registry.chain.client import TwinmarkChain
 from registry.errors import Conflict, ContractReverted, InvalidInput, NotFound
@@ -69,16 +70,19 @@ class CompromiseChange:
     tx_hash: str
     since: int | None = None
     windows: tuple[CompromiseWindow, ...] = ()
+    revoked_keys: int = 0
 
 
 def mark_compromised(session: Session, chain: TwinmarkChain, brand_id: str, since: int) -> CompromiseChange:
-    """Operator: the brand's keys were compromised from `since` (unix time, not in the future)."""
+    """Operator: the brand's keys were compromised from `since` (unix time, not in the future). The
+    brand's API keys are revoked with it: the operator issues a new one once the brand is safe again."""
     brand = get_brand(session, brand_id)
     try:
         tx_hash = chain.mark_compromised(brand.chain_brand_id, since)
     except ContractReverted as exc:
         raise Conflict(f"the registry refused: {exc.name}", error=exc.name) from None
-    return CompromiseChange(brand=brand.id, tx_hash=tx_hash, since=since)
+    revoked = revoke_brand_keys(session, brand.id)
+    return CompromiseChange(brand=brand.id, tx_hash=tx_hash, since=since, revoked_keys=revoked)
 
 
 def resolve_compromise(session: Session, chain: TwinmarkChain, brand_id: str) -> CompromiseChange:

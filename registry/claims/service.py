@@ -46,6 +46,17 @@ def seal_secrets(session: Session, job_id: str, caller: Caller, entries: list[di
     session.add(ClaimVault(job_id=job_id, api_key_id=caller.key_id, sealed=sealed))
 
 
+def reseal(session: Session, old: Caller, new_key: str, new_key_id: str) -> int:
+    """Moves the unfetched claim secrets sealed under `old`'s key to a rotated key (while both are
+    known, in the rotating request); returns how many jobs' secrets moved."""
+    vaults = session.exec(select(ClaimVault).where(ClaimVault.api_key_id == old.key_id)).all()
+    for vault in vaults:
+        salt = f"claims:{vault.job_id}"
+        vault.sealed = seal(new_key, salt, unseal(old.key, salt, vault.sealed))
+        vault.api_key_id = new_key_id
+    return len(vaults)
+
+
 def has_secrets(session: Session, job_id: str) -> bool:
     return session.get(ClaimVault, job_id) is not None
 

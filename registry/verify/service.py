@@ -155,17 +155,37 @@ class Verifier:
             checks.append(Check("token_exists", False, f"token {token_id} {reason}"))
             return {"checks": checks, "twin": None, "brand": {"id": brand_id, **asdict(brand)}}
         checks.append(Check("token_exists", True, f"token {token_id} of batch {twin.batch_id}, owned by {twin.owner}"))
-        compromised = self.chain.compromised_at(brand_id, twin.minted_at)
         minted = datetime.fromtimestamp(twin.minted_at, UTC).isoformat()
-        history = summary(timeline(self.chain, contract, token_id), twin.owner)
+        entries = timeline(self.chain, contract, token_id)
+        history = summary(entries, twin.owner)
+        problems = [] if not self.chain.compromised_at(brand_id, twin.minted_at) else [f"minted at {minted}"]
+        problems += self._set_while_compromised(brand_id, entries)
         checks.append(
-            Check("issuer_standing", False, f"minted at {minted}, while the brand's keys were compromised")
-            if compromised
+            Check("issuer_standing", False, "; ".join(problems) + ", while the brand's keys were compromised")
+            if problems
             else Check(
-                "issuer_standing", True, f"minted at {minted} by an active brand whose keys were not compromised"
+                "issuer_standing",
+                True,
+                f"minted at {minted} by an active brand whose keys were not compromised"
+                + (", as were its content and status changes" if len(entries) > 1 else ""),
             )
         )
         return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **asdict(brand)}, "history": history}
+
+    def _set_while_compromised(self, brand_id: int, entries: list[dict[str, Any]]) -> list[str]:
+        """What of the twin's current state the brand's keys set inside a compromise window: its current
+        content (a content update), or its current `active` status (a brand's "recovered" clearing a
+        theft report; lost and stolen already fail the status check)."""
+        found = []
+        content = next((e for e in reversed(entries) if e["event"] == "content_updated"), None)
+        status = next((e for e in reversed(entries) if e["event"] == "status_changed"), None)
+        for entry, what in ((content, "current content"), (status, "current status")):
+            if entry is None or (what == "current status" and entry["status"] != "active"):
+                continue
+            at = int(datetime.fromisoformat(entry["block_time"]).timestamp())
+            if self.chain.compromised_at(brand_id, at):
+                found.append(f"{what} set at {entry['block_time']} (tx {entry['tx_hash']})")
+        return found
 
     # ------------------------------------------------------------ content
 
