@@ -41,7 +41,13 @@ def protect(settings: Settings, *extra: str) -> None:
     for url in (settings.chain_rpc_url, settings.ipfs_rpc_url, settings.database_url):
         if url:
             register(*url_secrets(url))
-    for secret in (settings.operator_token, settings.signer_key, settings.signer_password):
+    for secret in (
+        settings.operator_token,
+        settings.signer_key,
+        settings.signer_password,
+        settings.operator_key,
+        settings.operator_password,
+    ):
         if secret is not None:
             register(secret.get_secret_value())
     register(*extra)

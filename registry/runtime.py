@@ -15,6 +15,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from web3 import Web3
 
@@ -42,19 +43,31 @@ class ConfigurationError(TwinmarkError):
     code, status, title = "configuration", 500, "Service misconfigured"
 
 
+def _account(key: SecretStr | None, keystore: Path | None, password: SecretStr | None) -> LocalAccount | None:
+    if key is not None:
+        account: LocalAccount = Account.from_key(key.get_secret_value())
+        return account
+    if keystore is not None:
+        secret = password.get_secret_value() if password else ""
+        account = Account.from_key(Account.decrypt(json.loads(keystore.read_text()), secret))
+        return account
+    return None
+
+
+def load_operator(settings: Settings) -> LocalAccount | None:
+    """The registry owner's key, when it is not the signer's (an encrypted keystore is the way to keep
+    it: it is used only for operator actions and can live off the hot path)."""
+    return _account(settings.operator_key, settings.operator_keystore, settings.operator_password)
+
+
 def load_signer(settings: Settings, *, embedded: bool) -> LocalAccount:
     """The service's signer: a key from the environment, an encrypted keystore, or (embedded only) Anvil's."""
-    if settings.signer_key is not None:
-        account: LocalAccount = Account.from_key(settings.signer_key.get_secret_value())
-        return account
-    if settings.signer_keystore is not None:
-        password = settings.signer_password.get_secret_value() if settings.signer_password else ""
-        key = Account.decrypt(json.loads(settings.signer_keystore.read_text()), password)
-        account = Account.from_key(key)
+    account = _account(settings.signer_key, settings.signer_keystore, settings.signer_password)
+    if account is not None:
         return account
     if embedded:
-        account = Account.from_key(ANVIL_DEV_KEY)
-        return account
+        dev: LocalAccount = Account.from_key(ANVIL_DEV_KEY)
+        return dev
     raise ConfigurationError("set TWINMARK_SIGNER_KEY or TWINMARK_SIGNER_KEYSTORE for a non-embedded chain")
 
 
@@ -110,10 +123,16 @@ class Runtime:
                 raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
             decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
             sender = TxSender(w3, load_signer(settings, embedded=anvil is not None), decoder)
+            operator_account = load_operator(settings)
+            operator = TxSender(w3, operator_account, decoder) if operator_account is not None else sender
             registry = ensure_deployed(
-                w3, sender, settings.data_dir / f"deployment-{chain_id}.json", settings.registry_address
+                w3,
+                sender,
+                settings.data_dir / f"deployment-{chain_id}.json",
+                settings.registry_address,
+                owner=operator.address,
             )
-            chain = TwinmarkChain(w3, sender, registry, relay_gas_cap=settings.relay_gas_cap)
+            chain = TwinmarkChain(w3, sender, registry, operator=operator, relay_gas_cap=settings.relay_gas_cap)
             store: ContentStore = (
                 KuboStore(settings.ipfs_rpc_url)
                 if settings.ipfs_rpc_url

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     signer_keystore: Path | None = None  # or an encrypted keystore file (eth-account)
     signer_password: SecretStr | None = None
     registry_address: str | None = None  # unset: deploy on first start and remember in data_dir
+    # The registry owner (operator: registers brands, opens compromise windows). Unset: the signer.
+    operator_key: SecretStr | None = None
+    operator_keystore: Path | None = None
+    operator_password: SecretStr | None = None
 
     ipfs_rpc_url: str | None = None  # Kubo RPC API; unset: local block store in data_dir
     database_url: str | None = None  # e.g. postgresql+psycopg://...; unset: SQLite in data_dir

@@ -91,9 +91,20 @@ def _topic(value: int) -> str:
 
 
 class TwinmarkChain:
-    def __init__(self, w3: Web3, sender: TxSender, registry_address: str, *, relay_gas_cap: int = 500_000) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        sender: TxSender,
+        registry_address: str,
+        *,
+        operator: TxSender | None = None,
+        relay_gas_cap: int = 500_000,
+    ) -> None:
         self.w3 = w3
         self.sender = sender
+        # Registry writes (brands, collections, compromise windows) are signed by the operator's key,
+        # which may differ from the hot signer that mints and relays.
+        self.operator = operator or sender
         self.relay_gas_cap = relay_gas_cap
         self.registry = self._contract(registry_address, "TwinmarkRegistry")
         self._relay_lock = threading.Lock()
@@ -117,6 +128,7 @@ class TwinmarkChain:
     def on_mined(self, callback: Callable[[int], None]) -> None:
         """`callback(block)` for the block of every receipt this process awaits."""
         self.sender.on_mined = callback
+        self.operator.on_mined = callback
 
     def _contract(self, address: str, name: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifacts.load(name).abi)
@@ -178,21 +190,25 @@ class TwinmarkChain:
 
     # ------------------------------------------------------------ registry
 
+    @property
+    def operator_address(self) -> str:
+        return self.operator.address
+
     def register_brand(self, admin: str, name: str) -> int:
-        receipt = self.sender.transact(self.registry.functions.registerBrand(admin, name))
+        receipt = self.operator.transact(self.registry.functions.registerBrand(admin, name))
         return int(self._events(self.registry, "BrandRegistered", receipt)[0]["brandId"])
 
     def create_collection(self, brand_id: int, name: str, symbol: str, contract_uri: str, minter: str) -> str:
         fn = self.registry.functions.createCollection(brand_id, name, symbol, contract_uri, ZERO_ADDRESS, 0, minter)
-        receipt = self.sender.transact(fn)
+        receipt = self.operator.transact(fn)
         return str(self._events(self.registry, "CollectionCreated", receipt)[0]["collection"])
 
     def mark_compromised(self, brand_id: int, since: int) -> str:
         """Raises ContractReverted when the registry refuses."""
-        return tx_hex(self.sender.transact(self.registry.functions.markCompromised(brand_id, since)))
+        return tx_hex(self.operator.transact(self.registry.functions.markCompromised(brand_id, since)))
 
     def resolve_compromise(self, brand_id: int) -> str:
-        return tx_hex(self.sender.transact(self.registry.functions.resolveCompromise(brand_id)))
+        return tx_hex(self.operator.transact(self.registry.functions.resolveCompromise(brand_id)))
 
     def compromise_windows(self, brand_id: int) -> list[tuple[int, int]]:
         """(start, end) of every compromise window; end 0 means still open."""

@@ -13,8 +13,9 @@ from registry.chain.sender import TxSender
 from registry.errors import ChainUnavailable
 
 
-def deploy(w3: Web3, sender: TxSender) -> dict[str, str]:
-    """Deploys the collection implementation and a registry operated by the sender's key."""
+def deploy(w3: Web3, sender: TxSender, *, owner: str | None = None) -> dict[str, str]:
+    """Deploys the collection implementation and a registry owned by `owner` (the operator; default:
+    the sender's own key)."""
 
     def create(name: str, *args: Any) -> str:
         art = artifacts.load(name)
@@ -23,11 +24,13 @@ def deploy(w3: Web3, sender: TxSender) -> dict[str, str]:
         return str(receipt["contractAddress"])
 
     implementation = create("TwinmarkCollection")
-    registry = create("TwinmarkRegistry", sender.address, implementation)
+    registry = create("TwinmarkRegistry", owner or sender.address, implementation)
     return {"registry": registry, "implementation": implementation}
 
 
-def ensure_deployed(w3: Web3, sender: TxSender, state_file: Path, configured: str | None) -> str:
+def ensure_deployed(
+    w3: Web3, sender: TxSender, state_file: Path, configured: str | None, *, owner: str | None = None
+) -> str:
     """The registry address: configured, remembered in `state_file`, or freshly deployed."""
     if configured:
         if not w3.eth.get_code(Web3.to_checksum_address(configured)):
@@ -37,7 +40,7 @@ def ensure_deployed(w3: Web3, sender: TxSender, state_file: Path, configured: st
         known = json.loads(state_file.read_text())
         if w3.eth.get_code(known["registry"]):
             return str(known["registry"])
-    addresses = deploy(w3, sender)
+    addresses = deploy(w3, sender, owner=owner)
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"chain_id": sender.chain_id, **addresses}, indent=2))
     return addresses["registry"]
