@@ -29,6 +29,29 @@ abstract contract TwinmarkCollectionBase is
     ERC2981,
     EIP712
 {
+    /**
+     * @notice Gas given to a contract wallet's ERC-1271 `isValidSignature` when it signs a relayed
+     * {transferBySig}, {reportStatusBySig} or {recordServiceBySig}. A wallet that needs more (or
+     * reverts, or answers anything else) is refused with {TwinmarkCollectionInvalidSignature}.
+     * @dev 100,000 bounds what a wallet can make the relayer pay, and covers real wallets with a wide
+     * margin: a Safe multisig through its proxy and fallback handler (an `ecrecover` and a cold storage
+     * read, about 5,000-6,000 gas, per owner signature), modular ERC-4337 accounts, passkey wallets
+     * where the P-256 precompile exists. It does not cover P-256 verified in Solidity (200,000 gas or
+     * more): such a wallet is refused here, and can still act directly, paying its own gas.
+     */
+    uint256 public constant ERC1271_GAS_STIPEND = 100_000;
+
+    /**
+     * @notice Gas given to the recipient's `onERC721Received` in {transferBySig}. A receiver that
+     * needs more (or reverts, or answers anything else) makes the transfer revert with
+     * `ERC721InvalidReceiver`. Plain `safeTransferFrom` is not capped (ERC-721 fixes no gas for the
+     * hook, and its sender pays).
+     * @dev 50,000: accepting a token is answering a selector (OpenZeppelin's `ERC721Holder` uses under
+     * 1,000 gas; a Safe or ERC-4337 account through its proxy and fallback handler about 10,000), with
+     * room left for a receiver that records the deposit in a fresh storage slot (22,100 gas).
+     */
+    uint256 public constant RECEIVER_GAS_STIPEND = 50_000;
+
     uint8 internal constant _ROLE_MINTER = 1;
     uint8 internal constant _ROLE_PROVIDER = 2;
 
