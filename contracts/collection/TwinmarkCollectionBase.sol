@@ -54,6 +54,9 @@ abstract contract TwinmarkCollectionBase is
 
     uint8 internal constant _ROLE_MINTER = 1;
     uint8 internal constant _ROLE_PROVIDER = 2;
+    /// @dev Bits of `_brandFlags`, as the registry pushes them.
+    uint8 internal constant _BRAND_SUSPENDED = 1;
+    uint8 internal constant _BRAND_COMPROMISED = 2;
 
     uint64 internal _brandId;
     mapping(address account => uint8) internal _roles;
@@ -70,6 +73,17 @@ abstract contract TwinmarkCollectionBase is
      */
     modifier onlyCollectionRole(uint8 role) {
         if (_roles[msg.sender] & role == 0) revert TwinmarkCollectionUnauthorized(msg.sender);
+        _;
+    }
+
+    /**
+     * @dev Only a minter of this collection, and only while its brand is in good standing: every minter
+     * action (mint, content update, brand status, link) goes through it. A brand suspended by the
+     * operator, or whose keys are marked compromised, cannot act on its twins until reinstated or
+     * resolved (the registry's flags, mirrored in `_brandFlags`).
+     */
+    modifier onlyActiveMinter() {
+        _checkActiveMinter();
         _;
     }
 
@@ -91,6 +105,14 @@ abstract contract TwinmarkCollectionBase is
             interfaceId == bytes4(0x49064906) || // ERC-4906
             ERC2981.supportsInterface(interfaceId) ||
             TwinmarkERC721.supportsInterface(interfaceId);
+    }
+
+    /// @dev Reverts unless the caller is a minter and the brand is neither suspended nor compromised.
+    function _checkActiveMinter() internal view {
+        if (_roles[msg.sender] & _ROLE_MINTER == 0) revert TwinmarkCollectionUnauthorized(msg.sender);
+        uint8 flags = _brandFlags;
+        if (flags & _BRAND_SUSPENDED != 0) revert TwinmarkCollectionBrandSuspended(_brandId);
+        if (flags & _BRAND_COMPROMISED != 0) revert TwinmarkCollectionBrandCompromised(_brandId);
     }
 
     /// @dev The registry that deployed this collection.

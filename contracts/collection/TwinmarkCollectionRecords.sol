@@ -80,7 +80,7 @@ abstract contract TwinmarkCollectionRecords is TwinmarkCollectionBase {
         uint256 tokenId,
         address physicalCollection,
         uint256 physicalTokenId
-    ) external onlyCollectionRole(_ROLE_MINTER) {
+    ) external onlyActiveMinter {
         if (kindOf(tokenId) != Kind.Virtual) revert TwinmarkCollectionInvalidLink(tokenId);
         if (physicalCollection == address(0)) {
             delete _links[tokenId];
