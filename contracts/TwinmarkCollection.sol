@@ -22,7 +22,10 @@ import {TwinmarkCollectionViews} from "./collection/TwinmarkCollectionViews.sol"
  * Trust: the registry is the root of trust (it says which collections are genuine and who
  * administers a brand). The brand admin manages minters, service providers, royalty and the
  * collection URI. Minters mint, replace a twin's content, link twins and mark twins stolen or
- * recovered. Owners transfer, report lost or stolen, and burn. Nobody else moves a twin.
+ * recovered, none of it while the registry reports the brand suspended or its keys compromised.
+ * Owners transfer, report lost or stolen, and burn. Nobody else moves a twin. A relayed call gives
+ * the contracts it asks (ERC-1271 wallets, ERC-721 receivers) fixed gas stipends, so no owner can
+ * make the relayer pay more than those.
  *
  * @dev Composes one abstract contract per concern (`contracts/collection/`), all sharing the
  * storage of the ERC-721 core and {TwinmarkCollectionBase} (which also answers ERC-165); this

@@ -147,7 +147,11 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
         safeTransferFrom(from, to, tokenId, "");
     }
 
-    /// @inheritdoc IERC721
+    /**
+     * @inheritdoc IERC721
+     * @dev The receiver's `onERC721Received` gets all the gas left, as ERC-721 leaves it: the caller
+     * pays. The relayed `transferBySig` gives it a fixed stipend instead.
+     */
     function safeTransferFrom(address from, address to, uint256 tokenId, bytes memory data) public {
         transferFrom(from, to, tokenId);
         ERC721Utils.checkOnERC721Received(msg.sender, from, to, tokenId, data);

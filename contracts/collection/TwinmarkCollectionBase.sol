@@ -29,8 +29,34 @@ abstract contract TwinmarkCollectionBase is
     ERC2981,
     EIP712
 {
+    /**
+     * @notice Gas given to a contract wallet's ERC-1271 `isValidSignature` when it signs a relayed
+     * {transferBySig}, {reportStatusBySig} or {recordServiceBySig}. A wallet that needs more (or
+     * reverts, or answers anything else) is refused with {TwinmarkCollectionInvalidSignature}.
+     * @dev 100,000 bounds what a wallet can make the relayer pay, and covers real wallets with a wide
+     * margin: a Safe multisig through its proxy and fallback handler (an `ecrecover` and a cold storage
+     * read, about 5,000-6,000 gas, per owner signature), modular ERC-4337 accounts, passkey wallets
+     * where the P-256 precompile exists. It does not cover P-256 verified in Solidity (200,000 gas or
+     * more): such a wallet is refused here, and can still act directly, paying its own gas.
+     */
+    uint256 public constant ERC1271_GAS_STIPEND = 100_000;
+
+    /**
+     * @notice Gas given to the recipient's `onERC721Received` in {transferBySig}. A receiver that
+     * needs more (or reverts, or answers anything else) makes the transfer revert with
+     * `ERC721InvalidReceiver`. Plain `safeTransferFrom` is not capped (ERC-721 fixes no gas for the
+     * hook, and its sender pays).
+     * @dev 50,000: accepting a token is answering a selector (OpenZeppelin's `ERC721Holder` uses under
+     * 1,000 gas; a Safe or ERC-4337 account through its proxy and fallback handler about 10,000), with
+     * room left for a receiver that records the deposit in a fresh storage slot (22,100 gas).
+     */
+    uint256 public constant RECEIVER_GAS_STIPEND = 50_000;
+
     uint8 internal constant _ROLE_MINTER = 1;
     uint8 internal constant _ROLE_PROVIDER = 2;
+    /// @dev Bits of `_brandFlags`, as the registry pushes them.
+    uint8 internal constant _BRAND_SUSPENDED = 1;
+    uint8 internal constant _BRAND_COMPROMISED = 2;
 
     uint64 internal _brandId;
     mapping(address account => uint8) internal _roles;
@@ -47,6 +73,17 @@ abstract contract TwinmarkCollectionBase is
      */
     modifier onlyCollectionRole(uint8 role) {
         if (_roles[msg.sender] & role == 0) revert TwinmarkCollectionUnauthorized(msg.sender);
+        _;
+    }
+
+    /**
+     * @dev Only a minter of this collection, and only while its brand is in good standing: every minter
+     * action (mint, content update, brand status, link) goes through it. A brand suspended by the
+     * operator, or whose keys are marked compromised, cannot act on its twins until reinstated or
+     * resolved (the registry's flags, mirrored in `_brandFlags`).
+     */
+    modifier onlyActiveMinter() {
+        _checkActiveMinter();
         _;
     }
 
@@ -68,6 +105,14 @@ abstract contract TwinmarkCollectionBase is
             interfaceId == bytes4(0x49064906) || // ERC-4906
             ERC2981.supportsInterface(interfaceId) ||
             TwinmarkERC721.supportsInterface(interfaceId);
+    }
+
+    /// @dev Reverts unless the caller is a minter and the brand is neither suspended nor compromised.
+    function _checkActiveMinter() internal view {
+        if (_roles[msg.sender] & _ROLE_MINTER == 0) revert TwinmarkCollectionUnauthorized(msg.sender);
+        uint8 flags = _brandFlags;
+        if (flags & _BRAND_SUSPENDED != 0) revert TwinmarkCollectionBrandSuspended(_brandId);
+        if (flags & _BRAND_COMPROMISED != 0) revert TwinmarkCollectionBrandCompromised(_brandId);
     }
 
     /// @dev The registry that deployed this collection.

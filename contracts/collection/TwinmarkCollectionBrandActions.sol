@@ -7,7 +7,8 @@ import {CidV1} from "../libraries/CidV1.sol";
 /**
  * @title TwinmarkCollectionBrandActions
  * @notice What the brand's minters do to twins they do not own: mark a twin stolen on evidence or
- * recovered, and replace a twin's content anchor (ERC-4906).
+ * recovered, and replace a twin's content anchor (ERC-4906); refused while the brand is suspended
+ * or its keys are compromised.
  */
 abstract contract TwinmarkCollectionBrandActions is TwinmarkCollectionBase {
     /**
@@ -15,7 +16,7 @@ abstract contract TwinmarkCollectionBrandActions is TwinmarkCollectionBase {
      * @param tokenId The twin.
      * @param status `Stolen` or `None`; it must differ from the current status.
      */
-    function setStatusByBrand(uint256 tokenId, Status status) external onlyCollectionRole(_ROLE_MINTER) {
+    function setStatusByBrand(uint256 tokenId, Status status) external onlyActiveMinter {
         (, uint256 state) = _materialize(tokenId);
         Status current = Status(_statusOf(state));
         if (status == current || status == Status.Lost) {
@@ -30,7 +31,7 @@ abstract contract TwinmarkCollectionBrandActions is TwinmarkCollectionBase {
      * @param cid Binary CIDv1 (raw or dag-pb, sha2-256) of the new metadata file;
      * `tokenURI` becomes `ipfs://{cid}`.
      */
-    function updateContent(uint256 tokenId, bytes calldata cid) external onlyCollectionRole(_ROLE_MINTER) {
+    function updateContent(uint256 tokenId, bytes calldata cid) external onlyActiveMinter {
         (bool ok, uint8 codec, bytes32 digest) = CidV1.tryDecode(cid);
         if (!ok) revert TwinmarkCollectionInvalidCid();
         (, uint256 state) = _materialize(tokenId);

@@ -5,13 +5,10 @@ import {TwinmarkCollectionBase} from "./TwinmarkCollectionBase.sol";
 
 /**
  * @title TwinmarkCollectionMinting
- * @notice Batch minting by the brand's minters, refused while the registry reports the brand
- * suspended or its keys compromised.
+ * @notice Batch minting by the brand's minters, refused (like every minter action) while the
+ * registry reports the brand suspended or its keys compromised.
  */
 abstract contract TwinmarkCollectionMinting is TwinmarkCollectionBase {
-    uint8 private constant _BRAND_SUSPENDED = 1;
-    uint8 private constant _BRAND_COMPROMISED = 2;
-
     /**
      * @notice Mints `size` twins to `custodian` with one content anchor.
      * @param batchId Must equal {nextBatchId}: a replayed or raced mint reverts instead of minting twice.
@@ -30,10 +27,7 @@ abstract contract TwinmarkCollectionMinting is TwinmarkCollectionBase {
         Kind kind,
         bytes32 anchor,
         bytes32 claimRoot
-    ) external onlyCollectionRole(_ROLE_MINTER) returns (uint256 firstTokenId) {
-        uint8 flags = _brandFlags;
-        if (flags & _BRAND_SUSPENDED != 0) revert TwinmarkCollectionBrandSuspended(_brandId);
-        if (flags & _BRAND_COMPROMISED != 0) revert TwinmarkCollectionBrandCompromised(_brandId);
+    ) external onlyActiveMinter returns (uint256 firstTokenId) {
         if (batchId != _nextBatchId) revert TwinmarkCollectionUnexpectedBatchId(_nextBatchId, batchId);
         if (size == 0 || size > MAX_BATCH_SIZE) revert TwinmarkCollectionInvalidBatchSize(size);
         if (anchor == bytes32(0)) revert TwinmarkCollectionInvalidAnchor();

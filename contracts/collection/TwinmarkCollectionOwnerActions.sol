@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
 import {TwinmarkCollectionBase} from "./TwinmarkCollectionBase.sol";
+import {GasCappedChecks} from "../libraries/GasCappedChecks.sol";
 
 /**
  * @title TwinmarkCollectionOwnerActions
@@ -12,7 +11,10 @@ import {TwinmarkCollectionBase} from "./TwinmarkCollectionBase.sol";
  * directly, and burn.
  *
  * Every signature is bound to the token's nonce, which increases with every transfer and signed
- * action, so replays and a previous owner's pending signatures die.
+ * action, so replays and a previous owner's pending signatures die. The relayer pays for the whole
+ * call, so the other contracts a relayed call asks get fixed gas stipends: a contract owner's
+ * ERC-1271 check {ERC1271_GAS_STIPEND}, a contract recipient's `onERC721Received`
+ * {RECEIVER_GAS_STIPEND}.
  */
 abstract contract TwinmarkCollectionOwnerActions is TwinmarkCollectionBase {
     /// @notice EIP-712 type of a gasless transfer, signed by the owner.
@@ -24,6 +26,10 @@ abstract contract TwinmarkCollectionOwnerActions is TwinmarkCollectionBase {
 
     /**
      * @notice Transfers `tokenId` to `to` on the owner's EIP-712 signature; anyone may relay it.
+     * @dev A contract owner's ERC-1271 check gets {ERC1271_GAS_STIPEND} gas, a contract recipient's
+     * `onERC721Received` (called like `safeTransferFrom` does, with empty data) {RECEIVER_GAS_STIPEND};
+     * a recipient that reverts, runs out of it or answers anything else reverts the transfer with
+     * `ERC721InvalidReceiver`.
      * @param to The recipient.
      * @param tokenId The twin.
      * @param nonce The token's current nonce ({twin}); it increases with every transfer.
@@ -41,8 +47,8 @@ abstract contract TwinmarkCollectionOwnerActions is TwinmarkCollectionBase {
         bytes32 structHash = keccak256(abi.encode(TRANSFER_TYPEHASH, to, tokenId, nonce, deadline));
         _checkOwnerSignature(owner, state, nonce, deadline, structHash, signature);
         _move(owner, to, tokenId, state, 0);
-        // Same receiver check as safeTransferFrom (a no-op for accounts without code).
-        ERC721Utils.checkOnERC721Received(msg.sender, owner, to, tokenId, "");
+        // safeTransferFrom's receiver check (a no-op for accounts without code), with a gas stipend.
+        GasCappedChecks.checkOnERC721Received(msg.sender, owner, to, tokenId, RECEIVER_GAS_STIPEND);
     }
 
     /**
@@ -58,6 +64,7 @@ abstract contract TwinmarkCollectionOwnerActions is TwinmarkCollectionBase {
 
     /**
      * @notice {reportStatus} on the owner's EIP-712 signature; anyone may relay it.
+     * @dev A contract owner's ERC-1271 check gets {ERC1271_GAS_STIPEND} gas.
      * @param tokenId The twin.
      * @param status `Lost` or `Stolen`, or `None` to clear the owner's own `Lost` report.
      * @param nonce The token's current nonce ({twin}); the report increases it.
@@ -89,7 +96,10 @@ abstract contract TwinmarkCollectionOwnerActions is TwinmarkCollectionBase {
         _burn(owner, tokenId, state);
     }
 
-    /// @dev Reverts unless `signature` is the owner's, over `structHash`, before `deadline`, with the token's nonce.
+    /**
+     * @dev Reverts unless `signature` is the owner's, over `structHash`, before `deadline`, with the
+     * token's nonce: ECDSA for an owner without code, else ERC-1271 within {ERC1271_GAS_STIPEND} gas.
+     */
     function _checkOwnerSignature(
         address owner,
         uint256 state,
@@ -101,7 +111,8 @@ abstract contract TwinmarkCollectionOwnerActions is TwinmarkCollectionBase {
         if (block.timestamp > deadline) revert TwinmarkCollectionExpiredSignature(deadline);
         uint256 expected = _nonceOf(state);
         if (nonce != expected) revert TwinmarkCollectionInvalidNonce(expected, nonce);
-        if (!SignatureChecker.isValidSignatureNowCalldata(owner, _hashTypedDataV4(structHash), signature)) {
+        bytes32 digest = _hashTypedDataV4(structHash);
+        if (!GasCappedChecks.isValidSignatureNowCalldata(owner, digest, signature, ERC1271_GAS_STIPEND)) {
             revert TwinmarkCollectionInvalidSignature();
         }
     }

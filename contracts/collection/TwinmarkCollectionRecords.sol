@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {TwinmarkCollectionBase} from "./TwinmarkCollectionBase.sol";
 import {ITwinmarkCollection} from "../interfaces/ITwinmarkCollection.sol";
 import {CidV1} from "../libraries/CidV1.sol";
+import {GasCappedChecks} from "../libraries/GasCappedChecks.sol";
 
 /**
  * @title TwinmarkCollectionRecords
@@ -29,6 +29,7 @@ abstract contract TwinmarkCollectionRecords is TwinmarkCollectionBase {
     /**
      * @notice {recordService} on the provider's EIP-712 signature; anyone may relay it, so providers
      * need no gas.
+     * @dev A contract provider's ERC-1271 check gets {ERC1271_GAS_STIPEND} gas.
      * @param tokenId The twin.
      * @param recordCid Binary CIDv1 (raw or dag-pb, sha2-256) of the record document.
      * @param provider The authorised service provider that signed the record.
@@ -51,7 +52,8 @@ abstract contract TwinmarkCollectionRecords is TwinmarkCollectionBase {
         bytes32 structHash = keccak256(
             abi.encode(SERVICE_RECORD_TYPEHASH, tokenId, keccak256(recordCid), nonce, deadline)
         );
-        if (!SignatureChecker.isValidSignatureNowCalldata(provider, _hashTypedDataV4(structHash), signature)) {
+        bytes32 digest = _hashTypedDataV4(structHash);
+        if (!GasCappedChecks.isValidSignatureNowCalldata(provider, digest, signature, ERC1271_GAS_STIPEND)) {
             revert TwinmarkCollectionInvalidSignature();
         }
         _providerNonces[provider] = expected + 1;
@@ -78,7 +80,7 @@ abstract contract TwinmarkCollectionRecords is TwinmarkCollectionBase {
         uint256 tokenId,
         address physicalCollection,
         uint256 physicalTokenId
-    ) external onlyCollectionRole(_ROLE_MINTER) {
+    ) external onlyActiveMinter {
         if (kindOf(tokenId) != Kind.Virtual) revert TwinmarkCollectionInvalidLink(tokenId);
         if (physicalCollection == address(0)) {
             delete _links[tokenId];

@@ -129,13 +129,15 @@ interface ITwinmarkCollection {
     error TwinmarkCollectionUnauthorized(address account);
 
     /**
-     * @notice The brand is suspended by the operator; nothing can be minted.
+     * @notice The brand is suspended by the operator; its minters can do nothing (mint, update
+     * content, set status, link) until it is reinstated.
      * @param brandId The brand that owns this collection.
      */
     error TwinmarkCollectionBrandSuspended(uint256 brandId);
 
     /**
-     * @notice The brand's keys are marked compromised; nothing can be minted.
+     * @notice The brand's keys are marked compromised; its minters can do nothing (mint, update
+     * content, set status, link) until the compromise is resolved.
      * @param brandId The brand that owns this collection.
      */
     error TwinmarkCollectionBrandCompromised(uint256 brandId);

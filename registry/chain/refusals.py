@@ -33,6 +33,14 @@ class ExpiredSignature(InvalidInput):
     code, title = "expired-signature", "The signature's deadline has passed"
 
 
+class BrandSuspended(Forbidden):
+    code, title = "brand-suspended", "The brand is suspended"
+
+
+class BrandCompromised(Forbidden):
+    code, title = "brand-compromised", "The brand's keys are marked compromised"
+
+
 _BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
     "TwinmarkERC721TwinStolen": (TwinStolen, "the twin is reported stolen: it cannot move until the brand recovers it"),
     "TwinmarkCollectionAlreadyClaimed": (AlreadyClaimed, "the twin was already claimed"),
@@ -47,6 +55,14 @@ _BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
     "TwinmarkCollectionExpiredSignature": (ExpiredSignature, "the signature's deadline has passed"),
     "TwinmarkCollectionInvalidStatusChange": (Conflict, "that status change is not allowed from the current status"),
     "TwinmarkCollectionUnauthorized": (Forbidden, "the acting account is not authorised by this twin's brand"),
+    "TwinmarkCollectionBrandSuspended": (
+        BrandSuspended,
+        "the operator suspended the brand: it can mint or change twins again once reinstated",
+    ),
+    "TwinmarkCollectionBrandCompromised": (
+        BrandCompromised,
+        "the brand's keys are marked compromised: it can mint or change twins again once the compromise is resolved",
+    ),
     "ERC721NonexistentToken": (NotFound, "the twin does not exist (never minted, or destroyed)"),
     "ERC721InvalidReceiver": (InvalidInput, "the recipient cannot receive the twin"),
 }
