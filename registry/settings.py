@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 15
     webhook_backoff_seconds: float = 1.0  # first retry delay; doubles each attempt, with jitter
+    # Off: webhook URLs must resolve to public addresses only (no loopback, private, link-local, ...).
+    # On: the operator's explicit choice, for receivers inside its own network.
+    webhook_allow_private_targets: bool = False
     worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
 
     @cached_property

@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FOUNDATION = {"registry", "registry.errors", "registry.settings"}  # `registry` itself: the empty root
-INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs"}
+INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net"}
 COMPOSITION = {"registry.runtime"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")
 
