@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlmodel import Session
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, RuntimeDep, SessionDep
 from registry.brands.service import get_brand
 from registry.errors import Forbidden
 from registry.webhooks import service as hooks
@@ -25,10 +25,17 @@ def _owner(s: Session, caller: CallerDep) -> hooks.Owner:
 
 
 @router.post("/v1/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
-def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections."""
+def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections.
+    The URL must resolve to public addresses only, unless the operator allows private targets."""
     sub, secret = hooks.create_subscription(
-        s, _owner(s, caller), url=body.url, types=body.event_types, collection=body.collection, token_id=body.token_id
+        s,
+        _owner(s, caller),
+        url=body.url,
+        types=body.event_types,
+        collection=body.collection,
+        token_id=body.token_id,
+        allow_private_targets=rt.settings.webhook_allow_private_targets,
     )
     return hooks.subscription_view(sub) | {"secret": secret}
 
