@@ -32,8 +32,10 @@ def failure_class(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timeout"
     seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLError | ssl.CertificateError):
+    for _ in range(10):  # the chain httpx -> httpcore -> OSError / ssl is three links long
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLError):
             return "tls"
         if isinstance(seen, ConnectionRefusedError):
             return "refused"
