@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 5.0
     webhook_max_attempts: int = 15
     webhook_backoff_seconds: float = 1.0  # first retry delay; doubles each attempt, with jitter
+    # Off: webhook URLs must resolve to public addresses only (no loopback, private, link-local, ...).
+    # On: the operator's explicit choice, for receivers inside its own network.
+    webhook_allow_private_targets: bool = False
     worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
     relay_gas_cap: int = 500_000  # a relayed call whose simulation needs more gas is refused, never sent
     relay_limit_per_client: int = 120  # relayed owner actions per client address per hour

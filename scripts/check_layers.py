@@ -6,8 +6,9 @@ Every `import` in `registry/` and `api/` counts, also the ones inside functions 
 `TYPE_CHECKING`. A module's package is its first level below `registry` (`registry.jobs.worker` is
 in `registry.jobs`); `api` is one package. Layers, lowest first:
 
-0. `registry.errors`, `registry.settings`: the error root and the one settings object;
-1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs` (never a domain);
+0. `registry.errors`, `registry.settings`, `registry.redaction`: the error root, the one settings
+   object, and the scrubbing of configured secrets from answers and logs;
+1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net` (never a domain);
 2. the domains (every other `registry.<package>`), in an order with no cycle;
 3. `registry.runtime`, the composition root (nothing in `registry` imports it);
 4. `api`, the HTTP app and the command line (only it imports FastAPI).
@@ -24,8 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.redaction"}  # `registry` itself: the empty root
-INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs"}
+FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.redaction"}  # `registry`: the empty root
+INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net"}
 COMPOSITION = {"registry.runtime"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from sqlmodel import Session
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, RuntimeDep, SessionDep
 from api.routes.common import checksum
 from registry.brands.service import get_brand, own_collection
 from registry.errors import Forbidden
@@ -26,13 +26,20 @@ def _owner(s: Session, caller: CallerDep) -> hooks.Owner:
 
 
 @router.post("/v1/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
-def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep) -> dict[str, Any]:
-    """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections."""
+def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+    """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections.
+    The URL must resolve to public addresses only, unless the operator allows private targets."""
     owner = _owner(s, caller)
     if owner.brand is not None and body.collection is not None:
         own_collection(s, owner.brand, checksum(body.collection))  # another brand's collection: 404
     sub, secret = hooks.create_subscription(
-        s, owner, url=body.url, types=body.event_types, collection=body.collection, token_id=body.token_id
+        s,
+        owner,
+        url=body.url,
+        types=body.event_types,
+        collection=body.collection,
+        token_id=body.token_id,
+        allow_private_targets=rt.settings.webhook_allow_private_targets,
     )
     return hooks.subscription_view(sub) | {"secret": secret}
 

@@ -1,4 +1,9 @@
-"""The outbox sender: signed POSTs with retries (exponential backoff, jitter) and a log of every attempt."""
+"""The outbox sender: signed POSTs with retries (exponential backoff, jitter) and a log of every attempt.
+
+Every attempt goes through `registry.net`: the URL is checked again (the subscription may predate
+the rule, or its name may resolve elsewhere now) and the POST goes to the address checked. The log
+keeps the HTTP status or a coarse class (`timeout`, `refused`, `tls`, `network`, `blocked`), never an
+exception's text, so it cannot be read as a scan of the service's network."""
 
 from __future__ import annotations
 
@@ -15,21 +20,26 @@ from sqlmodel import col, select
 
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
+from registry.net.client import GuardedClient, failure_class
+from registry.net.guard import HostUnresolvable, TargetRefused
 from registry.settings import Settings
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
 from registry.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
+BLOCKED = "blocked"  # the target is not allowed (registry.net): logged, never sent
 
 
 class WebhookSender:
     """Sends due outbox rows, at least once: a row leaves `pending` only after a 2xx answer."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, client: GuardedClient | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.lease = LeaseHolder(engine, "webhook-sender", settings.worker_lease_seconds)
-        self.http = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        self.http = client or GuardedClient(
+            timeout=settings.webhook_timeout_seconds, allow_private=settings.webhook_allow_private_targets
+        )
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
 
     def run(self, stop: threading.Event) -> None:
@@ -54,6 +64,12 @@ class WebhookSender:
                 delivery.attempts += 1
                 if status is not None and 200 <= status < 300:
                     delivery.state, delivery.delivered_at, delivery.last_error = "delivered", datetime.now(UTC), None
+                elif error == BLOCKED:
+                    # Not retried: the same URL is refused the same way at every attempt, and a name
+                    # that might resolve elsewhere later is in the hands of whoever controls its DNS.
+                    # Dead at once; a redelivery checks again (say, after the operator allowed
+                    # private targets).
+                    delivery.state, delivery.last_error = "dead", BLOCKED
                 elif delivery.attempts >= self.settings.webhook_max_attempts:
                     delivery.state, delivery.last_error = "dead", error or f"HTTP {status}"
                 else:
@@ -71,5 +87,7 @@ class WebhookSender:
         try:
             response = self.http.post(sub.url, content=body, headers=headers)
             return response.status_code, None, int((time.monotonic() - started) * 1000)
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:500], int((time.monotonic() - started) * 1000)
+        except TargetRefused:
+            return None, BLOCKED, 0  # nothing was sent, and no timing tells how the name resolved
+        except (HostUnresolvable, httpx.HTTPError, OSError) as exc:
+            return None, failure_class(exc), int((time.monotonic() - started) * 1000)

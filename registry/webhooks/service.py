@@ -15,6 +15,7 @@ from registry.auth.models import Partner
 from registry.brands.models import Brand
 from registry.errors import InvalidInput, NotFound
 from registry.events.public import TYPES
+from registry.net.guard import HostUnresolvable, Resolver, TargetRefused, check_target, system_resolver
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
 from registry.webhooks.signing import new_secret
 
@@ -31,8 +32,19 @@ class Owner:
 
 
 def create_subscription(
-    session: Session, owner: Owner, *, url: str, types: list[str], collection: str | None, token_id: int | None
+    session: Session,
+    owner: Owner,
+    *,
+    url: str,
+    types: list[str],
+    collection: str | None,
+    token_id: int | None,
+    allow_private_targets: bool,
+    resolver: Resolver = system_resolver,
 ) -> tuple[Subscription, str]:
+    """`allow_private_targets` is `Settings.webhook_allow_private_targets`: unless the operator opted
+    in, a URL whose host is (or resolves to) a non-public address is refused, and so is a name that
+    does not resolve. The sender checks again at every attempt (`registry.net`)."""
     if not re.match(r"^https?://[^\s]+$", url):
         raise InvalidInput("url must be an http(s) URL")
     unknown = sorted(set(types) - set(TYPES))
@@ -40,6 +52,7 @@ def create_subscription(
         raise InvalidInput(
             f"event types must be among {', '.join(TYPES)}" + (f" (unknown: {unknown})" if unknown else "")
         )
+    check_webhook_url(url, allow_private_targets=allow_private_targets, resolver=resolver)
     secret = new_secret()
     sub = Subscription(
         id=str(uuid.uuid4()),
@@ -53,6 +66,23 @@ def create_subscription(
     )
     session.add(sub)
     return sub, secret
+
+
+def check_webhook_url(url: str, *, allow_private_targets: bool, resolver: Resolver = system_resolver) -> None:
+    """Refuses (`InvalidInput`, 422) a URL the sender would refuse to call. Resolves the host: call
+    it before the session writes anything (no DNS wait under a database write lock)."""
+    try:
+        check_target(url, allow_private=allow_private_targets, resolver=resolver)
+    except TargetRefused as exc:
+        if exc.reason != "non-public-address":
+            raise InvalidInput(f"url refused: {exc.detail}", reason=exc.reason) from exc
+        raise InvalidInput(
+            f"url refused: {exc.detail}; webhooks are only sent to public addresses (an operator can allow "
+            "private targets with TWINMARK_WEBHOOK_ALLOW_PRIVATE_TARGETS=true)",
+            reason=exc.reason,
+        ) from exc
+    except HostUnresolvable as exc:
+        raise InvalidInput(f"url refused: {exc.detail}", reason=exc.reason) from exc
 
 
 def subscription_view(sub: Subscription) -> dict[str, Any]:

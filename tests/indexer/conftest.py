@@ -64,7 +64,15 @@ class Indexed:
 def indexed(tmp_path: Path) -> Iterator[Indexed]:
     anvil = Anvil()
     anvil.start()
-    settings = stack_settings(tmp_path, anvil, webhook_backoff_seconds=0.05, webhook_timeout_seconds=0.5)
+    settings = stack_settings(
+        tmp_path,
+        anvil,
+        webhook_backoff_seconds=0.05,
+        webhook_timeout_seconds=0.5,
+        # The receivers these tests run listen on loopback: an operator's explicit opt-in (off by
+        # default; tests/webhooks/test_ssrf.py runs with it off and checks what it refuses).
+        webhook_allow_private_targets=True,
+    )
     with running_stack(settings, anvil, with_worker=True, with_indexer=False) as stack:
         r = stack.client.post("/v1/brands", json={"name": "Index House", "symbol": "IDX"}, headers=stack.operator)
         brand = {"Authorization": f"Bearer {r.json()['api_key']}"}

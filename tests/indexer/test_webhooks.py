@@ -122,7 +122,7 @@ def test_every_event_arrives_signed_despite_failures_and_a_sender_restart(indexe
     log = ix.client.get(f"/v1/webhooks/{hook}/deliveries", headers=key).json()["deliveries"]
     assert all(d["state"] == "delivered" for d in log)
     errors = [a for d in log for a in d["attempts"] if a["status"] != 204]
-    assert any(a["status"] == 500 for a in errors) and any(a["error"] and "Timeout" in a["error"] for a in errors)
+    assert any(a["status"] == 500 for a in errors) and any(a["error"] == "timeout" for a in errors)
 
     # Redelivery sends the same event id again (receivers drop duplicates by it).
     delivered = log[0]
