@@ -47,6 +47,7 @@ def protect(settings: Settings, *extra: str) -> None:
         settings.signer_password,
         settings.operator_key,
         settings.operator_password,
+        settings.secret_key,
     ):
         if secret is not None:
             register(secret.get_secret_value())

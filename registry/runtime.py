@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from web3 import Web3
 
 from registry import redaction
+from registry.auth.vault import server_key as load_server_key
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
@@ -27,7 +28,7 @@ from registry.chain.deploy import ensure_deployed
 from registry.chain.node import HeadWatcher, connect
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
-from registry.db.engine import make_engine, migrate
+from registry.db.engine import make_engine, migrate, session_scope
 from registry.errors import TwinmarkError
 from registry.indexer.service import Indexer
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
@@ -35,6 +36,7 @@ from registry.jobs.worker import MintWorker
 from registry.settings import ANVIL_DEV_KEY, Settings
 from registry.verify.service import Verifier
 from registry.webhooks.sender import WebhookSender
+from registry.webhooks.service import seal_stored_secrets
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ class Runtime:
     head: HeadWatcher
     verifier: Verifier
     operator_token: str
+    server_key: str
     anvil: Anvil | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -142,8 +145,12 @@ class Runtime:
             chain.on_mined(head.observe)
             token = operator_token(settings)
             redaction.register(token)
+            key = load_server_key(settings)
+            redaction.register(key)
             engine = make_engine(settings.resolved_database_url)
             migrate(engine)
+            with session_scope(engine) as s:
+                seal_stored_secrets(s, key)
             runtime = cls(
                 settings=settings,
                 engine=engine,
@@ -156,6 +163,7 @@ class Runtime:
                 head=head,
                 verifier=Verifier(chain, store, head),
                 operator_token=token,
+                server_key=key,
                 anvil=anvil,
             )
         except BaseException:

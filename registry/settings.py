@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     database_url: str | None = None  # e.g. postgresql+psycopg://...; unset: SQLite in data_dir
 
     operator_token: SecretStr | None = None  # unset: generated once and kept in data_dir
+    secret_key: SecretStr | None = None  # encrypts secrets at rest (webhook secrets); unset: data_dir/server-key
     max_asset_bytes: int = 25 * 1024 * 1024
     max_twins_per_request: int = 50_000
     chunk_size: int = 4096  # twins per on-chain batch (at most 4,096)

@@ -40,6 +40,7 @@ def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: Runtim
         collection=body.collection,
         token_id=body.token_id,
         allow_private_targets=rt.settings.webhook_allow_private_targets,
+        server_key=rt.server_key,
     )
     return hooks.subscription_view(sub) | {"secret": secret}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from registry.errors import Forbidden
+from registry.settings import Settings
 
 
 def _key(api_key: str, salt: str) -> bytes:
@@ -35,3 +38,21 @@ def unseal(api_key: str, salt: str, sealed: str) -> bytes:
         return AESGCM(_key(api_key, salt)).decrypt(raw[:12], raw[12:], salt.encode())
     except (InvalidTag, ValueError):
         raise Forbidden("these secrets can only be opened with the API key that created them") from None
+
+
+def server_key(settings: Settings) -> str:
+    """The service's own key for secrets it must be able to open by itself (webhook signing secrets):
+    `TWINMARK_SECRET_KEY`, or generated once into the data dir (mode 0600). Losing it makes those
+    secrets unreadable; their subscriptions must then be re-created."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path: Path = settings.data_dir / "server-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(base64.b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import token_id
+from registry.chain.refusals import BrandCompromised, BrandSuspended
 from registry.claims.merkle import ClaimTree
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
@@ -237,10 +238,18 @@ class MintWorker:
     def _record_confirmed(self) -> bool:
         with session_scope(self.engine) as s:
             chunks = s.exec(select(Chunk).where(Chunk.state == ChunkState.confirmed).order_by(col(Chunk.id))).all()
+        moved = False
         for chunk in chunks:
-            self._link(chunk)
+            try:
+                self._link(chunk)
+            except (BrandSuspended, BrandCompromised) as exc:
+                # The brand may not act on chain right now: this chunk waits (it is minted; only its
+                # links are missing) and the pass goes on, so no other brand's jobs wait with it.
+                log.warning("batch %s of %s waits for its brand: %s", chunk.batch_id, chunk.collection, exc)
+                continue
             self._record(chunk.id)
-        return bool(chunks)
+            moved = True
+        return moved
 
     def _link(self, chunk: Chunk) -> None:
         """On-chain links of virtual twins to their physical counterparts (idempotent)."""

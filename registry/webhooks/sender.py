@@ -18,12 +18,14 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from registry.auth.vault import server_key
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
 from registry.net.client import GuardedClient, failure_class
 from registry.net.guard import HostUnresolvable, TargetRefused
 from registry.settings import Settings
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
+from registry.webhooks.service import open_secret
 from registry.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class WebhookSender:
             timeout=settings.webhook_timeout_seconds, allow_private=settings.webhook_allow_private_targets
         )
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
+        self.server_key = server_key(settings)
 
     def run(self, stop: threading.Event) -> None:
         run_leased(self.lease, self.step, stop, idle=lambda: stop.wait(0.5), name="webhook sender")
@@ -82,7 +85,9 @@ class WebhookSender:
     def _attempt(self, delivery: Delivery, sub: Subscription) -> tuple[int | None, str | None, int]:
         body = delivery.payload.encode()
         timestamp = str(int(time.time()))
-        headers = signed_headers(sub.secret, delivery.event_id, delivery.event_type, timestamp, body)
+        headers = signed_headers(
+            open_secret(self.server_key, sub), delivery.event_id, delivery.event_type, timestamp, body
+        )
         started = time.monotonic()
         try:
             response = self.http.post(sub.url, content=body, headers=headers)

@@ -12,12 +12,15 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from registry.auth.models import Partner
+from registry.auth.vault import seal, unseal
 from registry.brands.models import Brand
 from registry.errors import InvalidInput, NotFound
 from registry.events.public import TYPES
 from registry.net.guard import HostUnresolvable, Resolver, TargetRefused, check_target, system_resolver
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
 from registry.webhooks.signing import new_secret
+
+SEALED = "sealed:v1:"
 
 
 @dataclass
@@ -40,6 +43,7 @@ def create_subscription(
     collection: str | None,
     token_id: int | None,
     allow_private_targets: bool,
+    server_key: str,
     resolver: Resolver = system_resolver,
 ) -> tuple[Subscription, str]:
     """`allow_private_targets` is `Settings.webhook_allow_private_targets`: unless the operator opted
@@ -54,18 +58,41 @@ def create_subscription(
         )
     check_webhook_url(url, allow_private_targets=allow_private_targets, resolver=resolver)
     secret = new_secret()
+    sub_id = str(uuid.uuid4())
     sub = Subscription(
-        id=str(uuid.uuid4()),
+        id=sub_id,
         brand_id=owner.brand.id if owner.brand else None,
         partner_id=owner.partner.id if owner.partner else None,
         url=url,
         event_types=json.dumps(sorted(set(types))),
         collection=collection,
         token_id=token_id,
-        secret=secret,
+        secret=seal_secret(server_key, sub_id, secret),
     )
     session.add(sub)
     return sub, secret
+
+
+# The signing key must be usable for every delivery, so the service keeps it: sealed (AES-256-GCM)
+# under its own server key, bound to the subscription. Rows from before are sealed at start.
+
+
+def seal_secret(server_key: str, sub_id: str, secret: str) -> str:
+    return SEALED + seal(server_key, f"webhook:{sub_id}", secret.encode())
+
+
+def open_secret(server_key: str, sub: Subscription) -> str:
+    if not sub.secret.startswith(SEALED):
+        return sub.secret  # a row not yet sealed (sealed at the next start)
+    return unseal(server_key, f"webhook:{sub.id}", sub.secret.removeprefix(SEALED)).decode()
+
+
+def seal_stored_secrets(session: Session, server_key: str) -> int:
+    """Seals the secrets still stored in clear (subscriptions made before secrets were sealed)."""
+    clear = [sub for sub in session.exec(select(Subscription)) if not sub.secret.startswith(SEALED)]
+    for sub in clear:
+        sub.secret = seal_secret(server_key, sub.id, sub.secret)
+    return len(clear)
 
 
 def check_webhook_url(url: str, *, allow_private_targets: bool, resolver: Resolver = system_resolver) -> None:

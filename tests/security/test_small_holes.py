@@ -16,7 +16,7 @@ TOO_BIG = str(2**64)
 def test_a_brand_cannot_subscribe_to_another_brands_collection(stack: Stack) -> None:
     mine, my_collection = stack.new_brand("Hook Own", "HKO")
     _, their_collection = stack.new_brand("Hook Other", "HKT")
-    body = {"url": "https://example.com/hook", "event_types": ["transferred"]}
+    body = {"url": "https://1.1.1.1/hook", "event_types": ["transferred"]}
     r = stack.client.post("/v1/webhooks", json=body | {"collection": their_collection}, headers=mine)
     assert r.status_code == 404, r.text
     assert r.json()["type"].endswith("/not-found")
