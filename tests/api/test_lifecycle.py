@@ -390,6 +390,9 @@ def test_full_provenance_mint_claim_resale_repair_stolen_recovered(stack: Stack,
 def test_compromise_through_the_api(stack: Stack, world: dict[str, Any]) -> None:
     a, col = world["a"], world["col_a"]
     brand_id = stack.client.get("/v1/brands/me", headers=a).json()["id"]
+    # The window opens at the late mint: everything earlier (L-plain's content update included) must lie
+    # strictly before it, also when the tests ran within one second of chain time.
+    stack.runtime.w3.provider.make_request("evm_increaseTime", [10])  # type: ignore[arg-type]
     job = stack.wait_job(
         a, stack.client.post("/v1/twins", json=physical("L-late", code="871234567890"), headers=a).json()["id"]
     )
