@@ -128,14 +128,23 @@ class Runtime:
             sender = TxSender(w3, load_signer(settings, embedded=anvil is not None), decoder)
             operator_account = load_operator(settings)
             operator = TxSender(w3, operator_account, decoder) if operator_account is not None else sender
-            registry = ensure_deployed(
+            deployment = ensure_deployed(
                 w3,
                 sender,
                 settings.data_dir / f"deployment-{chain_id}.json",
                 settings.registry_address,
                 owner=operator.address,
+                configured_block=settings.registry_deployed_block,
             )
-            chain = TwinmarkChain(w3, sender, registry, operator=operator, relay_gas_cap=settings.relay_gas_cap)
+            chain = TwinmarkChain(
+                w3,
+                sender,
+                deployment.registry,
+                operator=operator,
+                relay_gas_cap=settings.relay_gas_cap,
+                from_block=deployment.block,
+                log_span=settings.log_span,
+            )
             store: ContentStore = (
                 KuboStore(settings.ipfs_rpc_url)
                 if settings.ipfs_rpc_url

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     signer_keystore: Path | None = None  # or an encrypted keystore file (eth-account)
     signer_password: SecretStr | None = None
     registry_address: str | None = None  # unset: deploy on first start and remember in data_dir
+    registry_deployed_block: int | None = None  # with registry_address; unset: found by binary search
+    log_span: int = 1_000  # blocks per eth_getLogs (hosted endpoints refuse more); halved on refusal
     # The registry owner (operator: registers brands, opens compromise windows). Unset: the signer.
     operator_key: SecretStr | None = None
     operator_keystore: Path | None = None

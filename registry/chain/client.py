@@ -24,7 +24,7 @@ from web3.types import TxReceipt
 from registry.chain import artifacts
 from registry.chain.layout import ZERO_ADDRESS, batch_of
 from registry.chain.logs import COLLECTION_EVENTS, collection_topic, decode
-from registry.chain.node import rpc
+from registry.chain.node import RpcError, range_refused, rpc
 from registry.chain.refusals import RelayTooExpensive, refusal
 from registry.chain.sender import TxSender
 from registry.errors import ContractReverted
@@ -99,8 +99,12 @@ class TwinmarkChain:
         *,
         operator: TxSender | None = None,
         relay_gas_cap: int = 500_000,
+        from_block: int = 0,
+        log_span: int = 1_000,
     ) -> None:
         self.w3 = w3
+        self.from_block = from_block  # the registry's deployment block: no log of ours is older
+        self.log_span = log_span
         self.sender = sender
         # Registry writes (brands, collections, compromise windows) are signed by the operator's key,
         # which may differ from the hot signer that mints and relays.
@@ -326,24 +330,45 @@ class TwinmarkChain:
 
     # ------------------------------------------------------------ logs
 
-    def batch_minted_log(self, collection: str, batch_id: int) -> dict[str, Any] | None:
-        """The BatchMinted event of `batch_id` (tx hash, block), if the chain has one."""
-        event = self.collection(collection).events.BatchMinted()
-        logs = event.get_logs(from_block=0, argument_filters={"batchId": batch_id})
-        return dict(logs[0]) if logs else None
+    def logs(self, query: dict[str, Any], *, start: int | None = None) -> list[dict[str, Any]]:
+        """Raw `eth_getLogs` results from `start` (default: the deployment block) to the head, in spans
+        of at most `log_span` blocks; a span the node refuses is halved (and stays halved)."""
+        end = self.block_number()
+        position = max(self.from_block, start if start is not None else 0)
+        found: list[dict[str, Any]] = []
+        while position <= end:
+            stop = min(end, position + self.log_span - 1)
+            try:
+                found += rpc(self.w3, "eth_getLogs", [query | {"fromBlock": hex(position), "toBlock": hex(stop)}])
+            except RpcError as exc:
+                if self.log_span > 1 and range_refused(exc.message):
+                    self.log_span = max(1, self.log_span // 2)
+                    continue
+                raise
+            position = stop + 1
+        return found
+
+    def batch_minted_log(self, collection: str, batch_id: int) -> tuple[str, int] | None:
+        """(tx hash, block) of the BatchMinted event of `batch_id`, if the chain has one."""
+        query = {
+            "address": Web3.to_checksum_address(collection),
+            "topics": [collection_topic("BatchMinted"), _topic(batch_id)],
+        }
+        found = self.logs(query)
+        return (str(found[0]["transactionHash"]), int(found[0]["blockNumber"], 16)) if found else None
 
     def history(self, collection: str, token_id: int) -> list[ChainLog]:
         """Every event about one token, oldest first: its batch's mint, transfers, claims, status
         changes, content updates, service records, links; each with its block's time."""
         address = Web3.to_checksum_address(collection)
         token = _topic(token_id)
-        base = {"address": address, "fromBlock": "0x0", "toBlock": "latest"}
+        base: dict[str, Any] = {"address": address}
         queries = [
             base | {"topics": [[collection_topic(name) for name in _BY_TOKEN], token]},
             base | {"topics": [collection_topic("Transfer"), None, None, token]},
             base | {"topics": [collection_topic("BatchMinted"), _topic(batch_of(token_id))]},
         ]
-        raw_logs = [log for query in queries for log in rpc(self.w3, "eth_getLogs", [query])]
+        raw_logs = [log for query in queries for log in self.logs(query)]
         raw_logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
         times: dict[int, datetime] = {}
         out = []

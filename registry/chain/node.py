@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import requests
 from web3 import HTTPProvider, Web3
-from web3.providers.rpc.utils import ExceptionRetryConfiguration
 from web3.types import RPCEndpoint, RPCResponse
 
 from registry.errors import ChainUnavailable
@@ -21,17 +21,42 @@ _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.HTTPError, Co
 
 
 class NodeProvider(HTTPProvider):
-    """web3's HTTP provider with retries (exponential backoff) configured once, here; a call that still
-    fails surfaces as `ChainUnavailable`, so callers never wrap calls in retries of their own."""
+    """web3's HTTP provider with the one retry policy of the service: transport failures, timeouts,
+    HTTP 5xx and 429 are tried again (429 after its `Retry-After`, capped; others with exponential
+    backoff), other HTTP errors are not. A call that still fails surfaces as `ChainUnavailable`, so
+    callers never wrap calls in retries of their own."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 5, backoff: float = 0.1) -> None:
-        super().__init__(
-            url,
-            request_kwargs={"timeout": timeout},
-            exception_retry_configuration=ExceptionRetryConfiguration(
-                errors=_TRANSIENT, retries=retries, backoff_factor=backoff
-            ),
-        )
+    def __init__(
+        self, url: str, *, timeout: float = 30.0, retries: int = 5, backoff: float = 0.1, max_wait: float = 10.0
+    ) -> None:
+        super().__init__(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+
+    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        for attempt in range(self.retries):
+            last = attempt == self.retries - 1
+            try:
+                response: bytes = self._request_session_manager.make_post_request(
+                    self.endpoint_uri,  # type: ignore[arg-type]  # always set: the URL is required here
+                    request_data,
+                    **self.get_request_kwargs(),
+                )
+                return response
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                if last or not (status >= 500 or status in (408, 429)):
+                    raise
+                wait = _retry_after(exc.response) if status == 429 else None
+                delay = wait if wait is not None else self.backoff * 2**attempt
+            except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError):
+                if last:
+                    raise
+                delay = self.backoff * 2**attempt
+            log.debug("%s: retrying in %.2f s", method, delay)
+            time.sleep(min(delay, self.max_wait))
+        raise AssertionError("unreachable")
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         try:
@@ -39,6 +64,25 @@ class NodeProvider(HTTPProvider):
         except _TRANSIENT as exc:
             # The exception's text names the URL, which for hosted nodes holds the API key: keep its class only.
             raise ChainUnavailable(f"chain node unreachable ({method}: {type(exc).__name__})") from None
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds from a `Retry-After` header (seconds form); None when absent or a date."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+_RANGE_REFUSED = ("range", "too many", "limit", "exceed", "size", "more than")
+
+
+def range_refused(message: str) -> bool:
+    """Whether a JSON-RPC error refuses an `eth_getLogs` for its span or result count (hosted
+    providers word it differently: "block range too large", "query returned more than 10000 results",
+    "Log response size exceeded", ...)."""
+    return any(word in message.lower() for word in _RANGE_REFUSED)
 
 
 def connect(url: str, *, timeout: float = 30.0) -> Web3:

@@ -10,10 +10,9 @@ from typing import Any
 from web3 import Web3
 
 from registry.chain.logs import REGISTRY_EVENTS, decode
-from registry.chain.node import RpcError, rpc
+from registry.chain.node import RpcError, range_refused, rpc
 
 MAX_RANGE = 100_000
-_TOO_LARGE = ("range", "too many", "limit", "exceed", "size")
 
 
 class RangeTooLarge(Exception):
@@ -29,7 +28,7 @@ class LogSource:
         try:
             return rpc(self.w3, method, params)
         except RpcError as exc:
-            if any(word in exc.message.lower() for word in _TOO_LARGE):
+            if range_refused(exc.message):
                 raise RangeTooLarge(exc.message) from None
             raise
 

@@ -44,6 +44,7 @@ class Indexer:
         self.deliveries = deliveries
         self.chain_id = chain.chain_id
         self.registry = chain.registry_address
+        self.start_block = chain.from_block  # nothing of ours is older than the registry
         self.source = LogSource(chain.w3, self.registry)
         self.lease = LeaseHolder(engine, f"indexer:{self.chain_id}", settings.worker_lease_seconds)
         self._collections: list[str] | None = None
@@ -101,7 +102,7 @@ class Indexer:
         with session_scope(self.engine) as s:
             cursor = s.get(IndexCursor, self.chain_id)
             if cursor is None:
-                cursor = IndexCursor(chain_id=self.chain_id)
+                cursor = IndexCursor(chain_id=self.chain_id, next_block=self.start_block)
                 s.add(cursor)
         if reorg.reorganised(cursor, self.source):
             if reorg.rewind(self.engine, self.source, self.store, self.chain_id) < 0:

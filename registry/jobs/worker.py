@@ -204,8 +204,7 @@ class MintWorker:
                 if batch.anchor == CID.parse(chunk.dir_cid).digest and batch.size == chunk.size:
                     event = self.chain.batch_minted_log(chunk.collection, chunk.batch_id)
                     assert event is not None
-                    chunk.tx_hash = "0x" + bytes(event["transactionHash"]).hex()
-                    chunk.block_number = int(event["blockNumber"])
+                    chunk.tx_hash, chunk.block_number = event
                     chunk.state = ChunkState.confirmed
                     log.info("batch %s of %s was already minted by %s", chunk.batch_id, chunk.collection, chunk.tx_hash)
                 else:
