@@ -10,13 +10,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from registry.auth.service import Caller, identify
 from registry.brands.models import Brand
 from registry.brands.service import get_brand
 from registry.db.engine import session_scope
-from registry.errors import Forbidden, Unauthenticated
+from registry.errors import DatabaseUnavailable, Forbidden, Unauthenticated
 from registry.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False)
@@ -30,11 +31,17 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
 def session(rt: RuntimeDep) -> Iterator[Session]:
-    with session_scope(rt.engine) as s:
-        yield s
+    """The request's transaction. It commits when the route returns and before the answer is sent
+    (`scope="function"`): a 2xx, with whatever secret it carries, leaves only after its rows are
+    stored; a failed commit is a 503 and nothing of the request remains."""
+    try:
+        with session_scope(rt.engine) as s:
+            yield s
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(f"the database failed ({type(exc).__name__}); nothing was stored") from None
 
 
-SessionDep = Annotated[Session, Depends(session)]
+SessionDep = Annotated[Session, Depends(session, scope="function")]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 

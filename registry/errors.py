@@ -59,6 +59,10 @@ class ChainUnavailable(TwinmarkError):
     code, status, title = "chain-unavailable", 503, "Chain node unavailable"
 
 
+class DatabaseUnavailable(TwinmarkError):
+    code, status, title = "database-unavailable", 503, "Database unavailable"
+
+
 class ContentUnavailable(TwinmarkError):
     code, status, title = "content-unavailable", 503, "Content unavailable"
 
