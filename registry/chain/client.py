@@ -321,6 +321,10 @@ class TwinmarkChain:
     def is_burned(self, collection: str, token_id: int) -> bool:
         return bool(self.call(self.collection(collection).functions.isBurned(token_id)))
 
+    def brand_flags(self, collection: str) -> int:
+        """The brand standing mirrored into the collection: bit 0 suspended, bit 1 compromised."""
+        return int(self.call(self.collection(collection).functions.brand())[2])
+
     def link_of(self, collection: str, token_id: int) -> tuple[str, int]:
         address, physical_token = self.call(self.collection(collection).functions.linkOf(token_id))
         return str(address), int(physical_token)

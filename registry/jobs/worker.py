@@ -38,6 +38,18 @@ from registry.twins.projection import CLAIM_KEYS_FILE, upsert_twins
 
 log = logging.getLogger(__name__)
 LEASE = "mint-worker"
+_FLAG_SUSPENDED, _FLAG_COMPROMISED = 1, 2
+
+
+def _refusal_of(flags: int) -> str | None:
+    """The custom error a mint would revert with under these brand flags (the contract checks suspension first)."""
+    if flags & _FLAG_SUSPENDED:
+        return "TwinmarkCollectionBrandSuspended"
+    if flags & _FLAG_COMPROMISED:
+        return "TwinmarkCollectionBrandCompromised"
+    return None
+
+
 # Reverts after which an unminted batch is simply sent again.
 _RESEND = ("TwinmarkCollectionUnexpectedBatchId", "UnknownRevert")
 
@@ -110,17 +122,26 @@ class MintWorker:
     def _dispatch(self) -> bool:
         with session_scope(self.engine) as s:
             in_flight = s.exec(select(func.count()).where(Chunk.state == ChunkState.sent)).one()
-            ids = s.exec(
-                select(Chunk.id)
+            rows = s.exec(
+                select(Chunk.id, Chunk.collection)
                 .where(col(Chunk.state).in_([ChunkState.validated, ChunkState.stored]))
                 .order_by(col(Chunk.id))
                 .limit(self.settings.worker_max_in_flight)
             ).all()
         moved = False
-        for chunk_id in ids:
+        standing: dict[str, str | None] = {}
+        for chunk_id, address in rows:
             if in_flight >= self.settings.worker_max_in_flight:
                 break
             assert chunk_id is not None
+            if address not in standing:
+                standing[address] = _refusal_of(self.chain.brand_flags(address))
+            if standing[address] is not None:
+                # The contract would refuse this mint: fail it with the reason instead of paying for a
+                # reverted transaction, and give its batch id back so the chain and the counter agree.
+                self._fail_unsent(chunk_id, str(standing[address]))
+                moved = True
+                continue
             self._store(chunk_id)
             self._send(chunk_id)
             in_flight += 1
@@ -150,6 +171,41 @@ class MintWorker:
             job = s.get(Job, chunk.job_id)
             if job is not None and job.state == JobState.accepted:
                 mark(job, JobState.running)
+
+    def _fail_unsent(self, chunk_id: int, reason: str) -> None:
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            assert chunk is not None
+            if chunk.state not in (ChunkState.validated, ChunkState.stored):
+                return
+            log.warning("chunk %s of job %s not minted: %s", chunk.id, chunk.job_id, reason)
+            self._release(s, chunk)
+            chunk.state, chunk.error, chunk.updated_at = ChunkState.failed, reason, datetime.now(UTC)
+            refresh_job(s, chunk.job_id)
+
+    @staticmethod
+    def _release(s: Any, chunk: Chunk) -> None:
+        """Gives back the batch id a chunk reserved but will never mint. Later reservations of the
+        collection not yet broadcast take fresh ids; the counter moves back to the freed id unless a
+        later mint is in flight (that one reverts with UnexpectedBatchId and is re-homed then)."""
+        if chunk.batch_id is None:
+            return
+        freed = chunk.batch_id
+        collection = s.exec(select(Collection).where(Collection.address == chunk.collection).with_for_update()).one()
+        later = s.exec(
+            select(Chunk).where(
+                Chunk.collection == chunk.collection,
+                col(Chunk.batch_id) > freed,
+                col(Chunk.state).in_([ChunkState.stored, ChunkState.sent]),
+            )
+        ).all()
+        for other in later:
+            if other.state == ChunkState.stored:
+                other.batch_id = other.dir_cid = other.claim_root = None
+                other.state, other.updated_at = ChunkState.validated, datetime.now(UTC)
+        if not any(other.state == ChunkState.sent for other in later):
+            collection.next_batch_id = freed
+        chunk.batch_id = chunk.dir_cid = chunk.claim_root = None
 
     def _send(self, chunk_id: int) -> None:
         with session_scope(self.engine) as s:
@@ -215,13 +271,40 @@ class MintWorker:
                     collection.next_batch_id = max(collection.next_batch_id, on_chain_next)
                     chunk.batch_id = chunk.dir_cid = chunk.tx_hash = None
                     chunk.state = ChunkState.validated
+            elif (
+                revert is not None
+                and revert.name == "TwinmarkCollectionUnexpectedBatchId"
+                and not self._held(s, chunk, on_chain_next)
+            ):
+                # A gap: the id the chain expects was given back (its mint failed). Take a fresh id.
+                collection = s.exec(
+                    select(Collection).where(Collection.address == chunk.collection).with_for_update()
+                ).one()
+                chunk.batch_id = chunk.dir_cid = chunk.claim_root = chunk.tx_hash = None
+                chunk.state = ChunkState.validated
+                collection.next_batch_id = min(collection.next_batch_id, on_chain_next)
             elif revert is None or revert.name in _RESEND:
                 chunk.tx_hash = None
                 chunk.state = ChunkState.stored  # not minted (dropped, or queued behind a batch not yet minted)
             else:
+                chunk.tx_hash = None
+                self._release(s, chunk)
                 chunk.state, chunk.error = ChunkState.failed, revert.name
                 refresh_job(s, chunk.job_id)
             chunk.updated_at = datetime.now(UTC)
+
+    @staticmethod
+    def _held(s: Any, chunk: Chunk, batch_id: int) -> bool:
+        """Whether another live chunk of the collection holds `batch_id` (this one is just queued)."""
+        holder = s.exec(
+            select(Chunk.id).where(
+                Chunk.collection == chunk.collection,
+                Chunk.batch_id == batch_id,
+                Chunk.id != chunk.id,
+                col(Chunk.state).in_([ChunkState.stored, ChunkState.sent]),
+            )
+        ).first()
+        return holder is not None
 
     def _set(self, chunk_id: int | None, state: ChunkState, **fields: Any) -> None:
         with session_scope(self.engine) as s:
