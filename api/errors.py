@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import TooManyRequests, TwinmarkError
@@ -55,6 +56,15 @@ def install(app: FastAPI) -> None:
             exc.status_code, "http-error"
         )
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_away(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+        detail = "the database is unavailable (locked or restarting); retry shortly"
+        response = problem(503, "database-unavailable", "Database unavailable", detail, request)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

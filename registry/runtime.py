@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,18 @@ def operator_token(settings: Settings) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(32))
     return path.read_text().strip()
+
+
+def supervise(target: Callable[[threading.Event], None], stop: threading.Event, name: str) -> None:
+    """Runs a background loop until `stop`, restarting it (after a pause) whenever it returns or raises."""
+    while not stop.is_set():
+        try:
+            target(stop)
+        except Exception:
+            log.exception("%s stopped unexpectedly; restarting it", name)
+        if not stop.is_set():
+            log.warning("%s exited; restarting it", name)
+            stop.wait(1.0)
 
 
 @dataclass
@@ -205,9 +218,19 @@ class Runtime:
             self.stop()
 
     def _spawn(self, target: Callable[[threading.Event], None], name: str) -> None:
-        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        thread = threading.Thread(target=supervise, args=(target, self._stop, name), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def loops(self) -> dict[str, float]:
+        """Seconds since each background loop running here last showed life."""
+        leases = {
+            "mint-worker": self.worker.lease,
+            "indexer": self.indexer.lease,
+            "webhook-sender": self.webhooks.lease,
+        }
+        now = time.monotonic()
+        return {t.name: now - leases[t.name].beat for t in self._threads if t.name in leases}
 
     def stop(self) -> None:
         self._stop.set()

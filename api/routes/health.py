@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import RuntimeDep
-from registry.errors import ChainUnavailable, TwinmarkError
+from registry.errors import ChainUnavailable, DatabaseUnavailable, TwinmarkError
 
 router = APIRouter(tags=["health"])
 
@@ -19,6 +19,7 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str]
+    loops: dict[str, float] = {}  # seconds since each background loop of this process last showed life
 
 
 @router.get("/healthz")
@@ -44,5 +45,13 @@ def readyz(rt: RuntimeDep) -> Readiness:
     except TwinmarkError:
         raise
     except Exception as exc:
-        raise TwinmarkError(f"database: {exc}") from exc
-    return Readiness(status="ready", checks=checks)
+        raise DatabaseUnavailable(f"database: {type(exc).__name__}") from exc
+    loops = {name: round(age, 1) for name, age in rt.loops().items()}
+    stale = sorted(name for name, age in loops.items() if age > rt.settings.loop_stale_seconds)
+    if stale:
+        raise LoopStale(f"background loop(s) without a sign of life: {', '.join(stale)}", loops=loops)
+    return Readiness(status="ready", checks=checks, loops=loops)
+
+
+class LoopStale(TwinmarkError):
+    code, status, title = "not-ready", 503, "A background loop is stuck"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ class LeaseHolder:
         self.seconds = seconds
         self.holder = str(uuid.uuid4())
         self._until = _EPOCH
+        self.beat = time.monotonic()  # the loop's last sign of life (readiness reports it)
 
     def hold(self) -> bool:
         """True while this process holds the lease (acquiring or renewing it as needed)."""
@@ -74,9 +76,19 @@ def run_leased(
     name: str,
 ) -> None:
     """The loop of a background role: hold the lease, run passes, sleep via `idle` when a pass found
-    nothing; a failing pass is logged and retried, so the thread never dies."""
+    nothing. Anything failing (the database included: a lock held for long, a restart) is logged and
+    retried with backoff, so the thread never dies."""
+    failures = 0
     while not stop.is_set():
-        if not lease.hold():
+        lease.beat = time.monotonic()
+        try:
+            held = lease.hold()
+        except Exception as exc:  # the database is away: wait for it, do not die
+            failures += 1
+            log.warning("%s cannot reach its lease (%s); retrying", name, type(exc).__name__)
+            stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
+            continue
+        if not held:
             stop.wait(min(1.0, lease.seconds / 4))
             continue
         try:
@@ -86,9 +98,15 @@ def run_leased(
             stop.wait(1.0)
             continue
         except Exception:
+            failures += 1
             log.exception("%s pass failed", name)
-            stop.wait(1.0)
+            stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
             continue
+        failures = 0
+        lease.beat = time.monotonic()
         if not busy:
             idle()
-    lease.release()
+    try:
+        lease.release()
+    except Exception as exc:  # it expires by itself
+        log.warning("%s could not release its lease (%s)", name, type(exc).__name__)
