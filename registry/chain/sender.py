@@ -64,13 +64,10 @@ class _Broadcast:
     nonce: int
     tx: dict[str, Any]  # the unsigned transaction; a replacement changes only its two fee fields
     raw: bytes  # the current version, signed
-    hashes: list[str]  # every version broadcast, oldest first; the last is the current one
+    hash: str  # the current version's hash
+    versions: list[str]  # the hash of every version ever offered to the node, oldest first
     sent_at: float  # monotonic time of the last (re)broadcast: the stuck clock starts here
     settled: bool = False  # its nonce is used on chain (by one of its versions, or by another transaction)
-
-    @property
-    def hash(self) -> str:
-        return self.hashes[-1]
 
     @property
     def max_fee(self) -> int:
@@ -208,16 +205,22 @@ class TxSender:
         raise ChainUnavailable("could not obtain a free nonce after 5 attempts")
 
     def _remember(self, nonce: int, tx: dict[str, Any], signed: Any) -> _Broadcast:
-        record = _Broadcast(nonce, dict(tx), bytes(signed.raw_transaction), [_hex(signed.hash)], time.monotonic())
+        tx_hash = _hex(signed.hash)
+        record = _Broadcast(nonce, dict(tx), bytes(signed.raw_transaction), tx_hash, [tx_hash], time.monotonic())
         self._sent[nonce] = record
         self._by_hash[record.hash] = record
         return record
 
     def _settle(self, record: _Broadcast) -> None:
+        """Its nonce is used on chain: no longer looked after; still found by its hashes for a while."""
+        if self._sent.get(record.nonce) is record:
+            del self._sent[record.nonce]
+        if record.settled:
+            return
         record.settled = True
         self._settled.append(record)
         while len(self._settled) > _SETTLED_KEPT:
-            for old in self._settled.popleft().hashes:
+            for old in self._settled.popleft().versions:
                 self._by_hash.pop(old, None)
 
     # ------------------------------------------------------------ looking after what was sent
@@ -242,7 +245,7 @@ class TxSender:
         assert self._nonce is not None
         mined = self._count("latest")
         for nonce in sorted(n for n in self._sent if n < mined):
-            self._settle(self._sent.pop(nonce))
+            self._settle(self._sent[nonce])
         pending = self._count("pending")
         self._gaps = {n: since for n, since in self._gaps.items() if n >= pending}
         if pending < self._nonce:
@@ -267,7 +270,7 @@ class TxSender:
         return True
 
     def _mined_version(self, record: _Broadcast) -> bool:
-        return any(self.receipt(h) is not None for h in record.hashes)
+        return any(self.receipt(h) is not None for h in record.versions)
 
     def _broadcast(self, raw: bytes) -> str | None:
         """Sends signed bytes; None when accepted, else the node's refusal (lower case)."""
@@ -319,15 +322,18 @@ class TxSender:
             tip = min(tip, max_fee - base)
         tx = record.tx | {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
         signed = self.account.sign_transaction(tx)
+        # Known before it is offered: should the node take it while the answer is lost, its receipt
+        # is still found.
+        version = _hex(signed.hash)
+        record.versions.append(version)
+        self._by_hash[version] = record
         refusal = self._broadcast(signed.raw_transaction)
         if refusal is not None:
             if "nonce too low" not in refusal:  # else a version was mined: settled on the next pass
                 log.warning("replacing transaction %s (nonce %s) refused: %s", record.hash, record.nonce, refusal)
             return
         old = record.hash
-        record.tx, record.raw = tx, bytes(signed.raw_transaction)
-        record.hashes.append(_hex(signed.hash))
-        self._by_hash[record.hash] = record
+        record.tx, record.raw, record.hash = tx, bytes(signed.raw_transaction), version
         log.warning(
             "transaction %s (nonce %s) %s: replaced by %s (max fee %s gwei, tip %s gwei)",
             old,
@@ -368,10 +374,13 @@ class TxSender:
         sent is answered from the node alone."""
         record = self._by_hash.get(tx_hash)
         settled = record.settled if record is not None else False  # read before the receipts
-        hashes = list(reversed(record.hashes)) if record is not None else [tx_hash]
-        for version in hashes:
+        versions = list(reversed(record.versions)) if record is not None else [tx_hash]
+        for version in versions:
             found = self.receipt(version)
             if found is not None:
+                if record is not None and not settled:
+                    with self._lock:
+                        self._settle(record)
                 return TxState(version, found, False)
         if record is None:
             return TxState(tx_hash, None, self.pending(tx_hash))
