@@ -119,3 +119,20 @@ def test_a_nonce_gap_left_by_another_process_is_filled(w3: Web3) -> None:
     filler = w3.eth.get_transaction(w3.eth.get_block(receipt["blockNumber"])["transactions"][0])
     assert filler["nonce"] == gap and filler["to"] == sender.address and filler["value"] == 0
     assert counts(w3, sender.address) == (gap + 2, gap + 2)
+
+
+def test_a_transaction_evicted_under_a_base_fee_rise_is_repriced_and_lands(w3: Web3) -> None:
+    sender, chain = setup(w3)  # stuck_seconds stays 60: this one is dropped, not stuck
+    rpc(w3, "evm_setAutomine", False)
+    first = sender.send(chain.registry.functions.registerBrand(sender.address, "Evicted"))
+    original = w3.eth.get_transaction(first)  # type: ignore[arg-type]
+    rpc(w3, "anvil_setNextBlockBaseFeePerGas", hex(original["maxFeePerGas"] * 5))
+    rpc(w3, "evm_mine")  # a block it cannot pay for: Anvil evicts it from the pool
+    assert not sender.pending(first)
+    rpc(w3, "evm_setIntervalMining", 1)
+    started = time.monotonic()
+    receipt = sender.wait(first, timeout=20)  # sending the same bytes again is refused: repriced
+    assert receipt["status"] == 1 and time.monotonic() - started < 10
+    repriced = w3.eth.get_transaction(receipt["transactionHash"])
+    assert repriced["hash"] != original["hash"] and repriced["nonce"] == original["nonce"]
+    assert repriced["maxFeePerGas"] > original["maxFeePerGas"]
