@@ -8,7 +8,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Anvil's first development key (public knowledge): only ever used for the embedded local chain.
@@ -35,8 +35,8 @@ class Settings(BaseSettings):
     log_span: int = 1_000  # blocks per eth_getLogs (hosted endpoints refuse more); halved on refusal
     # No transaction offers more than this per gas (maxFeePerGas = 2 * base fee + tip, capped); while
     # the base fee alone is above it, nothing is broadcast: the worker waits, relays answer 503.
-    max_fee_gwei: float = 200.0
-    tx_stuck_seconds: float = 60.0  # a transaction pending longer is replaced (same nonce, fees +10% or more)
+    max_fee_gwei: float = Field(default=200.0, gt=0)
+    tx_stuck_seconds: float = Field(default=60.0, gt=0)  # pending longer: replaced (same nonce, fees +10% or more)
     # The registry owner (operator: registers brands, opens compromise windows). Unset: the signer.
     operator_key: SecretStr | None = None
     operator_keystore: Path | None = None
