@@ -138,9 +138,15 @@ class Runtime:
             if settings.chain_id is not None and settings.chain_id != chain_id:
                 raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
             decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
-            sender = TxSender(w3, load_signer(settings, embedded=anvil is not None), decoder)
+            fee_cap, stuck = settings.max_fee_wei, settings.tx_stuck_seconds
+            signer = load_signer(settings, embedded=anvil is not None)
+            sender = TxSender(w3, signer, decoder, max_fee=fee_cap, stuck_seconds=stuck)
             operator_account = load_operator(settings)
-            operator = TxSender(w3, operator_account, decoder) if operator_account is not None else sender
+            operator = (
+                TxSender(w3, operator_account, decoder, max_fee=fee_cap, stuck_seconds=stuck)
+                if operator_account is not None
+                else sender
+            )
             deployment = ensure_deployed(
                 w3,
                 sender,

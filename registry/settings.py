@@ -8,7 +8,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Anvil's first development key (public knowledge): only ever used for the embedded local chain.
@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     registry_address: str | None = None  # unset: deploy on first start and remember in data_dir
     registry_deployed_block: int | None = None  # with registry_address; unset: found by binary search
     log_span: int = 1_000  # blocks per eth_getLogs (hosted endpoints refuse more); halved on refusal
+    # No transaction offers more than this per gas (maxFeePerGas = 2 * base fee + tip, capped); while
+    # the base fee alone is above it, nothing is broadcast: the worker waits, relays answer 503.
+    max_fee_gwei: float = Field(default=200.0, gt=0)
+    tx_stuck_seconds: float = Field(default=60.0, gt=0)  # pending longer: replaced (same nonce, fees +10% or more)
     # The registry owner (operator: registers brands, opens compromise windows). Unset: the signer.
     operator_key: SecretStr | None = None
     operator_keystore: Path | None = None
@@ -74,6 +78,10 @@ class Settings(BaseSettings):
             # Created owner-only before SQLite opens it; its WAL and shared-memory files take the same mode.
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return f"sqlite:///{path.resolve()}"
+
+    @property
+    def max_fee_wei(self) -> int:
+        return int(self.max_fee_gwei * 10**9)
 
     @property
     def base_url(self) -> str:

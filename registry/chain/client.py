@@ -26,7 +26,7 @@ from registry.chain.layout import ZERO_ADDRESS, batch_of
 from registry.chain.logs import COLLECTION_EVENTS, collection_topic, decode
 from registry.chain.node import RpcError, range_refused, rpc
 from registry.chain.refusals import RelayTooExpensive, refusal
-from registry.chain.sender import TxSender
+from registry.chain.sender import TxSender, TxState
 from registry.errors import ContractReverted
 
 
@@ -245,6 +245,14 @@ class TwinmarkChain:
 
     def receipt(self, tx_hash: str) -> TxReceipt | None:
         return self.sender.receipt(tx_hash)
+
+    def tx_state(self, tx_hash: str) -> TxState:
+        """Where a transaction of the signer is, following its replacements (see `TxSender.state`)."""
+        return self.sender.state(tx_hash)
+
+    def tend_transactions(self) -> None:
+        """Sends again dropped transactions, replaces stuck ones, fills nonce gaps (`TxSender.tend`)."""
+        self.sender.tend()
 
     def pending(self, tx_hash: str) -> bool:
         return self.sender.pending(tx_hash)

@@ -230,22 +230,29 @@ class MintWorker:
             chunks = s.exec(select(Chunk).where(Chunk.state == ChunkState.sent).order_by(col(Chunk.id))).all()
         if not chunks:
             return False
+        # The sender sends dropped mints again under their own nonces, replaces stuck ones with higher
+        # fees and fills nonce gaps; each chunk follows its transaction through those versions.
+        self.chain.tend_transactions()
         head = self.chain.block_number()
         moved = False
         for chunk in chunks:
             assert chunk.tx_hash is not None
-            receipt = self.chain.receipt(chunk.tx_hash)
+            state = self.chain.tx_state(chunk.tx_hash)
+            receipt = state.receipt
             if receipt is None:
-                if self.chain.pending(chunk.tx_hash):
+                if state.in_flight:
+                    if state.hash != chunk.tx_hash:  # replaced: remember the version on the wire
+                        self._set(chunk.id, ChunkState.sent, tx_hash=state.hash)
                     continue
-                self._reconcile(chunk.id)  # dropped or never broadcast
+                # Dropped, superseded, or sent by an earlier process and gone: the chain decides.
+                self._reconcile(chunk.id)
             elif receipt["status"] == 1:
                 if head - receipt["blockNumber"] < self.settings.confirmations:
                     continue
-                self._set(chunk.id, ChunkState.confirmed, block_number=receipt["blockNumber"])
+                self._set(chunk.id, ChunkState.confirmed, block_number=receipt["blockNumber"], tx_hash=state.hash)
             else:
                 # Typically an earlier copy of this mint landed first; the chain says which.
-                self._reconcile(chunk.id, self.chain.revert_reason(chunk.tx_hash, receipt))
+                self._reconcile(chunk.id, self.chain.revert_reason(state.hash, receipt))
             moved = True
         return moved
 
