@@ -39,6 +39,8 @@ def install(app: FastAPI) -> None:
         response = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
+        elif exc.status == 503:  # a dependency is away (chain, content, database, fees above the cap)
+            response.headers["Retry-After"] = "5"
         return response
 
     @app.exception_handler(RequestValidationError)
