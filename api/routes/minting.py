@@ -40,6 +40,7 @@ def _accept(
         collections=collections_of(s, who.brand.id),
         chain_id=rt.chain.chain_id,
         caller=who.caller,
+        alive=lambda contract, token: rt.chain.twin(contract, token) is not None,
         twins=twins,
         kind=kind,
         idempotency_key=key,

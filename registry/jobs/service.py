@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -68,7 +68,11 @@ def _check_identifiers(session: Session, twins: Sequence[AnyTwin]) -> list[tuple
     return pairs
 
 
-def _check_links(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> None:
+def _check_links(
+    session: Session, brand_id: str, twins: Sequence[AnyTwin], alive: Callable[[str, int], bool] | None
+) -> None:
+    """Links are checked now, so a job never waits on one that cannot succeed: the target is a physical
+    twin of the same brand, not destroyed (per the index, and per the chain when `alive` is given)."""
     for t in twins:
         if isinstance(t, VirtualTwinIn) and t.physical_twin is not None:
             ref = t.physical_twin
@@ -79,6 +83,8 @@ def _check_links(session: Session, brand_id: str, twins: Sequence[AnyTwin]) -> N
                 raise InvalidInput("a virtual twin can only link to a physical twin of the same brand")
             if target.kind != "physical":
                 raise InvalidInput(f"twin {ref.contract}/{ref.token_id} is not a physical twin")
+            if target.burned or (alive is not None and not alive(ref.contract, ref.token_id)):
+                raise InvalidInput(f"physical twin {ref.contract}/{ref.token_id} was destroyed: nothing to link to")
 
 
 def submit(
@@ -93,6 +99,7 @@ def submit(
     digest: str,
     chain_id: int,
     caller: Caller,
+    alive: Callable[[str, int], bool] | None = None,
 ) -> tuple[Job, bool]:
     """The job for this request and whether it was created now (False: an idempotent replay)."""
     if idempotency_key:
@@ -106,7 +113,7 @@ def submit(
     owned = {c.address.lower(): c for c in collections}
     default = collections[0]
     check_assets(session, brand.id, required_assets(twins))
-    _check_links(session, brand.id, twins)
+    _check_links(session, brand.id, twins, alive)
     pairs = _check_identifiers(session, twins)
 
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}

@@ -26,7 +26,7 @@ from registry.chain.refusals import BrandCompromised, BrandSuspended
 from registry.claims.merkle import ClaimTree
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
-from registry.errors import ContractReverted
+from registry.errors import ContractReverted, TwinmarkError
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.ipfs.unixfs import import_bytes
@@ -39,6 +39,10 @@ from registry.twins.projection import CLAIM_KEYS_FILE, upsert_twins
 log = logging.getLogger(__name__)
 LEASE = "mint-worker"
 _FLAG_SUSPENDED, _FLAG_COMPROMISED = 1, 2
+
+
+class LinkRefused(TwinmarkError):
+    code, status, title = "link-refused", 409, "The contract refused a link"
 
 
 def _refusal_of(flags: int) -> str | None:
@@ -336,13 +340,20 @@ class MintWorker:
                 # links are missing) and the pass goes on, so no other brand's jobs wait with it.
                 log.warning("batch %s of %s waits for its brand: %s", chunk.batch_id, chunk.collection, exc)
                 continue
+            except LinkRefused as exc:
+                # A link the contract refuses for good (its target destroyed since submission): the twins
+                # are minted and are recorded; the refusal is kept on the batch, and nobody waits on it.
+                log.warning("batch %s of %s: link refused: %s", chunk.batch_id, chunk.collection, exc.detail)
+                self._set(chunk.id, ChunkState.confirmed, error=f"link refused: {exc.detail}")
             self._record(chunk.id)
             moved = True
         return moved
 
     def _link(self, chunk: Chunk) -> None:
-        """On-chain links of virtual twins to their physical counterparts (idempotent)."""
+        """On-chain links of virtual twins to their physical counterparts (idempotent). Links the
+        contract refuses for good are skipped and reported together once the others are made."""
         assert chunk.batch_id is not None
+        refused: list[str] = []
         for i, item in enumerate(json.loads(chunk.payload)):
             link = item.get("link")
             if not link:
@@ -351,7 +362,16 @@ class MintWorker:
             current = self.chain.link_of(chunk.collection, tid)
             if current[0].lower() == link["contract"].lower() and current[1] == link["token_id"]:
                 continue
-            self.chain.link_physical(chunk.collection, tid, link["contract"], link["token_id"])
+            try:
+                self.chain.link_physical(chunk.collection, tid, link["contract"], link["token_id"])
+            except (BrandSuspended, BrandCompromised):
+                raise
+            except TwinmarkError as exc:
+                if exc.status >= 500:
+                    raise
+                refused.append(f"token {tid}: {exc.detail}")
+        if refused:
+            raise LinkRefused("; ".join(refused))
 
     def _record(self, chunk_id: int | None) -> None:
         with session_scope(self.engine) as s:
