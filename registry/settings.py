@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # On: the operator's explicit choice, for receivers inside its own network.
     webhook_allow_private_targets: bool = False
     worker_lease_seconds: float = 10.0  # a crashed worker's jobs are taken over after this
+    stream_max_connections: int = 500  # open event streams per API process
+    stream_max_per_client: int = 4
+    webhook_max_in_flight_per_subscription: int = 4  # one slow receiver cannot take every sender thread
+    delivery_retention_days: float = 30.0  # delivered/dead outbox rows and their attempts are pruned after this
     loop_stale_seconds: float = 90.0  # /readyz fails when a background loop showed no life for this long
     relay_gas_cap: int = 500_000  # a relayed call whose simulation needs more gas is refused, never sent
     relay_limit_per_client: int = 120  # relayed owner actions per client address per hour

@@ -12,12 +12,37 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RuntimeDep
-from api.routes.common import MAX_ID
-from registry.errors import InvalidInput
+from api.routes.common import MAX_ID, client_address
+from registry.errors import InvalidInput, TooManyRequests
 from registry.events.public import TYPES
 from registry.events.stream import events_after
 
 router = APIRouter(tags=["events"])
+
+
+class OpenStreams:
+    """Event-stream connections open in this process, per client: each holds a connection and a
+    database poll every half second, so both the total and each client's share are capped (429)."""
+
+    def __init__(self) -> None:
+        self.by_client: dict[str, int] = {}
+
+    def admit(self, client: str, *, total: int, per_client: int) -> None:
+        if sum(self.by_client.values()) >= total:
+            raise TooManyRequests(f"the service holds {total} event streams already; retry later", retry_after=30)
+        if self.by_client.get(client, 0) >= per_client:
+            raise TooManyRequests(f"at most {per_client} event streams per client", retry_after=30)
+        self.by_client[client] = self.by_client.get(client, 0) + 1  # on the event loop: no lock needed
+
+    def leave(self, client: str) -> None:
+        left = self.by_client.get(client, 1) - 1
+        if left > 0:
+            self.by_client[client] = left
+        else:
+            self.by_client.pop(client, None)
+
+
+_OPEN = OpenStreams()
 
 _SSE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -43,15 +68,22 @@ async def stream(
     if unknown:
         raise InvalidInput(f"unknown event types {sorted(unknown)}")
     cursor = last_event_id if last_event_id is not None else (after or 0)
+    client = client_address(request)
+    _OPEN.admit(client, total=rt.settings.stream_max_connections, per_client=rt.settings.stream_max_per_client)
 
     async def events() -> AsyncIterator[bytes]:
         position = cursor
-        yield b": twinmark event stream\n\n"
-        while not await request.is_disconnected():
-            position, batch = await run_in_threadpool(events_after, rt.engine, position, wanted, collection, token_id)
-            for stream_id, event in batch:
-                yield f"id: {stream_id}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-            if not batch:
-                await asyncio.sleep(0.5)
+        try:
+            yield b": twinmark event stream\n\n"
+            while not await request.is_disconnected():
+                position, batch = await run_in_threadpool(
+                    events_after, rt.engine, position, wanted, collection, token_id
+                )
+                for stream_id, event in batch:
+                    yield f"id: {stream_id}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+                if not batch:
+                    await asyncio.sleep(0.5)
+        finally:
+            _OPEN.leave(client)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -94,6 +94,25 @@ def _from_csv(text: str) -> list[dict[str, Any]]:
     return rows
 
 
+def _parse_batch(raw: bytes, content_type: str) -> BatchIn:
+    try:
+        if content_type == "text/csv":
+            body: Any = {"twins": _from_csv(raw.decode("utf-8-sig"))}
+        else:
+            body = json.loads(raw)
+        return BatchIn.model_validate(body)
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}", errors=len(exc.errors())) from None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
 @router.post(
     "/v1/batches",
     status_code=status.HTTP_202_ACCEPTED,
@@ -119,22 +138,9 @@ async def mint_batch(
     """Many twins as JSON (`{"twins": [...]}`) or CSV (physical twins); split into on-chain batches of at most 4,096."""
     raw = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    try:
-        if content_type == "text/csv":
-            body: Any = {"twins": _from_csv(raw.decode("utf-8-sig"))}
-        else:
-            body = json.loads(raw)
-        batch = BatchIn.model_validate(body)
-    except UnicodeDecodeError:
-        raise InvalidInput("the body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{where}: {first['msg']}", errors=len(exc.errors())) from None
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    # Parsing and validating tens of thousands of twins takes CPU seconds: off the event loop, so the
+    # process keeps answering (health checks, verification) meanwhile.
+    batch = await run_in_threadpool(_parse_batch, raw, content_type)
     return await run_in_threadpool(
         _accept, response, rt, s, who, batch.twins, "batch", key, batch.model_dump(mode="json")
     )
