@@ -248,19 +248,34 @@ class TxSender:
             self._settle(self._sent[nonce])
         pending = self._count("pending")
         self._gaps = {n: since for n, since in self._gaps.items() if n >= pending}
-        if pending < self._nonce:
-            # The node's next nonce is below ours: something under ours is missing from its pool.
-            for nonce in range(max(pending, mined), self._nonce):
-                record = self._sent.get(nonce)
-                if record is None:
-                    self._fill(nonce, now)
-                elif not self._known(record.hash):
-                    self._resend(record, now)
+        if mined < self._nonce:
+            # The lowest unmined nonce is the one everything else waits on. The node's "pending" count
+            # cannot tell a gap (some nodes count transactions queued behind a missing nonce), so ask
+            # about that one transaction directly: re-send it if the node lost it, fill it if it never
+            # was ours. Higher gaps become the lowest in turn.
+            record = self._sent.get(mined) or self._unmined_by_reorg(mined)
+            if record is None:
+                self._fill(mined, now)
+            elif not self._known(record.hash):
+                self._resend(record, now)
         # Stuck: the next one to mine, or one the node counts as executable, unmined for too long (one
         # queued behind a missing nonce waits for that nonce instead).
         for record in list(self._sent.values()):
             if now - record.sent_at >= self.stuck_seconds and record.nonce < max(pending, mined + 1):
                 self._reprice(record, now, replacing=True)
+
+    def _unmined_by_reorg(self, nonce: int) -> _Broadcast | None:
+        """A transaction of ours that was mined under `nonce` but whose block a reorganisation dropped:
+        looked after again, so its very bytes are sent again (as the chain itself might re-include it)."""
+        for record in reversed(self._settled):
+            if record.nonce == nonce:
+                record.settled = False
+                self._sent[nonce] = record
+                log.warning(
+                    "nonce %s: transaction %s left the chain in a reorganisation; sending it again", nonce, record.hash
+                )
+                return record
+        return None
 
     def _known(self, tx_hash: str) -> bool:
         try:
