@@ -99,6 +99,15 @@ def running_stack(settings: Settings, anvil: Anvil, **start: Any) -> Iterator[St
         anvil.stop()
 
 
+@contextmanager
+def fresh_stack(tmp: Path, *, start: dict[str, Any] | None = None, **extra: Any) -> Iterator[Stack]:
+    """A stack over its own new Anvil (settings `extra`, `Runtime.start` options `start`)."""
+    anvil = Anvil()
+    anvil.start()
+    with running_stack(stack_settings(tmp, anvil, **extra), anvil, **(start or {})) as running:
+        yield running
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp(f"stack-{request.param}")

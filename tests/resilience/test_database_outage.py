@@ -11,22 +11,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from registry.chain.anvil import Anvil
-from tests.api.conftest import Stack, physical, running_stack, stack_settings
+from tests.api.conftest import Stack, fresh_stack, physical
 
 
 @pytest.fixture
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    anvil = Anvil()
-    anvil.start()
-    settings = stack_settings(
+    with fresh_stack(
         tmp_path_factory.mktemp("outage"),
-        anvil,
         indexer_in_process=True,
         worker_lease_seconds=4.0,  # renewals every ~2 s: the loops meet the lock at once
         loop_stale_seconds=10.0,
-    )
-    with running_stack(settings, anvil) as running:
+    ) as running:
         yield running
 
 

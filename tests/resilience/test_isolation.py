@@ -9,16 +9,14 @@ from typing import Any
 
 import pytest
 
-from registry.chain.anvil import Anvil
-from tests.api.conftest import Stack, glb, physical, png, running_stack, stack_settings
+from tests.api.conftest import Stack, fresh_stack, glb, physical, png
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    anvil = Anvil()
-    anvil.start()
-    settings = stack_settings(tmp_path_factory.mktemp("isolation"), anvil, indexer_in_process=False)
-    with running_stack(settings, anvil, with_worker=False) as running:  # the test drives the worker
+    with fresh_stack(
+        tmp_path_factory.mktemp("isolation"), start={"with_worker": False}, indexer_in_process=False
+    ) as running:  # the test drives the worker
         yield running
 
 

@@ -4,39 +4,33 @@ deliveries are pruned; event streams are capped per client."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from api.main import create_app
-from registry.chain.anvil import Anvil, free_port
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
 from registry.webhooks.sender import WebhookSender
 from registry.webhooks.service import seal_secret
 from registry.webhooks.signing import new_secret
-from tests.api.conftest import Stack, running_stack, stack_settings
+from tests.api.conftest import Stack, fresh_stack
+from tests.support.server import serve
 from tests.webhooks.listeners import Listener
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    anvil = Anvil()
-    anvil.start()
-    settings = stack_settings(
+    with fresh_stack(
         tmp_path_factory.mktemp("load"),
-        anvil,
         indexer_in_process=False,  # the tests drive the webhook sender
         webhook_allow_private_targets=True,  # receivers on loopback, explicitly
         webhook_timeout_seconds=5.0,
         stream_max_per_client=2,
-    )
-    with running_stack(settings, anvil) as running:
+    ) as running:
         yield running
 
 
@@ -100,15 +94,8 @@ def test_old_deliveries_and_their_log_are_pruned(stack: Stack) -> None:
 
 @pytest.fixture(scope="module")
 def served(stack: Stack) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=stack.runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
+    with serve(create_app(runtime=stack.runtime)) as url:
+        yield url
 
 
 def test_event_streams_are_capped_per_client(served: str) -> None:

@@ -10,17 +10,15 @@ from collections.abc import Iterator
 import pytest
 from eth_account import Account
 
-from registry.chain.anvil import Anvil
 from registry.chain.layout import batch_of
-from tests.api.conftest import SIGNER_KEY, Stack, physical, running_stack, stack_settings
+from tests.api.conftest import SIGNER_KEY, Stack, fresh_stack, physical
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    anvil = Anvil()
-    anvil.start()
-    settings = stack_settings(tmp_path_factory.mktemp("counter"), anvil, indexer_in_process=False)
-    with running_stack(settings, anvil, with_worker=False) as running:  # the test drives the worker
+    with fresh_stack(
+        tmp_path_factory.mktemp("counter"), start={"with_worker": False}, indexer_in_process=False
+    ) as running:  # the test drives the worker
         yield running
 
 

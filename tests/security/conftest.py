@@ -6,14 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from registry.chain.anvil import Anvil
-from tests.api.conftest import Stack, running_stack, stack_settings
+from tests.api.conftest import Stack, fresh_stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    anvil = Anvil()
-    anvil.start()
-    settings = stack_settings(tmp_path_factory.mktemp("security"), anvil, indexer_in_process=False)
-    with running_stack(settings, anvil) as running:
+    with fresh_stack(tmp_path_factory.mktemp("security"), indexer_in_process=False) as running:
         yield running

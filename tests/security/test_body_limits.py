@@ -5,33 +5,23 @@ upload is not read at all before its key is checked."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from api.limits import PUBLIC_BODY
 from api.main import create_app
-from registry.chain.anvil import free_port
 from tests.api.conftest import Stack
+from tests.support.server import serve
 
 MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def served(stack: Stack) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=stack.runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
+    with serve(create_app(runtime=stack.runtime)) as url:
+        yield url
 
 
 def vm_peak_kib() -> int:

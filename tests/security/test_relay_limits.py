@@ -10,22 +10,17 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from registry.chain.anvil import Anvil
-from tests.api.conftest import SIGNER_KEY, Stack, physical, running_stack, stack_settings
+from tests.api.conftest import SIGNER_KEY, Stack, fresh_stack, physical
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    anvil = Anvil()
-    anvil.start()
-    settings = stack_settings(
+    with fresh_stack(
         tmp_path_factory.mktemp("relay-limits"),
-        anvil,
         indexer_in_process=False,
         relay_gas_cap=60_000,  # below what a signed transfer to a new holder needs (about 72,000)
         relay_limit_per_token=3,
-    )
-    with running_stack(settings, anvil) as running:
+    ) as running:
         yield running
 
 

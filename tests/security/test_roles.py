@@ -9,22 +9,16 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from registry.chain.anvil import Anvil
 from registry.chain.sender import TxSender
 from registry.errors import ContractReverted
-from tests.api.conftest import SIGNER_KEY, Stack, physical, running_stack, stack_settings
+from tests.api.conftest import SIGNER_KEY, Stack, fresh_stack, physical
 
 OPERATOR_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"  # Anvil dev account 2
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    anvil = Anvil()
-    anvil.start()
-    settings = stack_settings(
-        tmp_path_factory.mktemp("roles"), anvil, indexer_in_process=False, operator_key=OPERATOR_KEY
-    )
-    with running_stack(settings, anvil) as running:
+    with fresh_stack(tmp_path_factory.mktemp("roles"), indexer_in_process=False, operator_key=OPERATOR_KEY) as running:
         yield running
 
 
