@@ -26,9 +26,9 @@ def get_job(
     s: SessionDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> JobOut:
     """State, counts, on-chain batches and the twins made so far (paged by limit/offset)."""
-    return jobs.job_view(s, jobs.brand_job(s, brand, job_id), limit=limit, offset=offset)
+    return JobOut.model_validate(jobs.job_view(s, jobs.brand_job(s, brand, job_id), limit=limit, offset=offset))
 
 
 @router.get(

@@ -32,7 +32,7 @@ def _accept(
     kind: str,
     key: str | None,
     body: Any,
-) -> dict[str, Any]:
+) -> JobOut:
     job, created = jobs.submit(
         s,
         rt.settings,
@@ -52,13 +52,13 @@ def _accept(
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    return jobs.job_view(s, job, limit=0)
+    return JobOut.model_validate(jobs.job_view(s, job, limit=0))
 
 
 @router.post("/v1/twins", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 def mint_twin(
     twin: TwinIn, response: Response, who: BrandCallerDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
-) -> dict[str, Any]:
+) -> JobOut:
     """One twin: `kind` is `physical` (GTIN, serial, passport fields) or `virtual` (GLB, licence)."""
     return _accept(response, rt, s, who, [twin], "twin", key, twin.model_dump(mode="json"))
 
@@ -134,7 +134,7 @@ async def mint_batch(
     rt: RuntimeDep,
     s: SessionDep,
     key: IdempotencyKey = None,
-) -> dict[str, Any]:
+) -> JobOut:
     """Many twins as JSON (`{"twins": [...]}`) or CSV (physical twins); split into on-chain batches of at most 4,096."""
     raw = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip()

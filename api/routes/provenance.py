@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from api.deps import RuntimeDep
@@ -16,10 +14,10 @@ router = APIRouter(tags=["provenance"])
 
 
 @router.get("/v1/twins/{contract}/{token_id}/provenance", response_model=ProvenanceOut)
-def provenance(contract: str, token_id: TokenId, rt: RuntimeDep) -> dict[str, Any]:
+def provenance(contract: str, token_id: TokenId, rt: RuntimeDep) -> ProvenanceOut:
     """The twin's timeline from chain events, oldest first."""
     address = checksum(contract)
     events = timeline(rt.chain, address, token_id)
     if not events:
         raise NotFound(f"no events for twin {token_id} of {address}")
-    return {"contract": address, "token_id": token_id, "events": events}
+    return ProvenanceOut.model_validate({"contract": address, "token_id": token_id, "events": events})

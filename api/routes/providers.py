@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, status
 
 from api.deps import BrandDep, ProviderDep, RuntimeDep, SessionDep
@@ -31,6 +29,6 @@ def create_provider(body: ProviderIn, brand: BrandDep, rt: RuntimeDep, s: Sessio
 )
 def service_record(
     contract: str, token_id: TokenId, body: ServiceRecordIn, who: ProviderDep, rt: RuntimeDep, s: SessionDep
-) -> dict[str, Any]:
+) -> ServiceRecordOut:
     """A provider appends a record: the document goes to IPFS, its CID on chain under the provider's signature."""
-    return add_record(s, rt.chain, rt.store, who, checksum(contract), token_id, body)
+    return ServiceRecordOut.model_validate(add_record(s, rt.chain, rt.store, who, checksum(contract), token_id, body))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
@@ -18,24 +17,24 @@ router = APIRouter(tags=["twins"])
 
 
 @router.get("/v1/twins/{contract}/{token_id}", response_model=TwinOut)
-def read_twin(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep) -> dict[str, Any]:
+def read_twin(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep) -> TwinOut:
     """The registry's record of a twin, with its live owner and status from the chain."""
-    return twin_view(get_twin(s, checksum(contract), token_id), rt.chain)
+    return TwinOut.model_validate(twin_view(get_twin(s, checksum(contract), token_id), rt.chain))
 
 
 @router.get("/v1/twins", response_model=TwinList)
-def search_twins(s: SessionDep, gtin: str, serial: str | None = None) -> dict[str, Any]:
+def search_twins(s: SessionDep, gtin: str, serial: str | None = None) -> TwinList:
     """Twins by GTIN (8 to 14 digits, check digit verified) and optionally serial."""
-    return {"twins": [twin_view(t) for t in find_twins(s, gtin, serial)]}
+    return TwinList.model_validate({"twins": [twin_view(t) for t in find_twins(s, gtin, serial)]})
 
 
 @router.put("/v1/twins/{contract}/{token_id}/metadata", response_model=TwinUpdated)
 def replace_metadata(
     contract: str, token_id: TokenId, content: TwinIn, brand: BrandDep, rt: RuntimeDep, s: SessionDep
-) -> dict[str, Any]:
+) -> TwinUpdated:
     """Replaces a twin's content after repair or re-authentication; the old anchor stays in the history."""
     twin, tx_hash = update_content(s, rt.chain, rt.store, rt.settings, brand, checksum(contract), token_id, content)
-    return twin_view(twin) | {"update_tx_hash": tx_hash}
+    return TwinUpdated.model_validate(twin_view(twin) | {"update_tx_hash": tx_hash})
 
 
 @router.get("/01/{gtin}/21/{serial}", include_in_schema=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, status
 from sqlmodel import Session
 
@@ -26,7 +24,7 @@ def _owner(s: Session, caller: CallerDep) -> hooks.Owner:
 
 
 @router.post("/v1/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
-def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: RuntimeDep) -> WebhookCreated:
     """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections.
     The URL must resolve to public addresses only, unless the operator allows private targets."""
     owner = _owner(s, caller)
@@ -42,13 +40,13 @@ def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: Runtim
         allow_private_targets=rt.settings.webhook_allow_private_targets,
         server_key=rt.server_key,
     )
-    return hooks.subscription_view(sub) | {"secret": secret}
+    return WebhookCreated.model_validate(hooks.subscription_view(sub) | {"secret": secret})
 
 
 @router.get("/v1/webhooks", response_model=WebhookList)
-def list_webhooks(s: SessionDep, caller: CallerDep) -> dict[str, Any]:
+def list_webhooks(s: SessionDep, caller: CallerDep) -> WebhookList:
     subs = hooks.active_subscriptions(s, _owner(s, caller))
-    return {"webhooks": [hooks.subscription_view(sub) for sub in subs]}
+    return WebhookList.model_validate({"webhooks": [hooks.subscription_view(sub) for sub in subs]})
 
 
 @router.delete("/v1/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -57,10 +55,10 @@ def delete_webhook(webhook_id: str, s: SessionDep, caller: CallerDep) -> None:
 
 
 @router.get("/v1/webhooks/{webhook_id}/deliveries", response_model=DeliveryLog)
-def delivery_log(webhook_id: str, s: SessionDep, caller: CallerDep) -> dict[str, Any]:
+def delivery_log(webhook_id: str, s: SessionDep, caller: CallerDep) -> DeliveryLog:
     """Every delivery of this webhook with each attempt (status, error, duration)."""
     sub = hooks.owned(s, _owner(s, caller), webhook_id)
-    return {"webhook": webhook_id, "deliveries": hooks.deliveries(s, sub)}
+    return DeliveryLog.model_validate({"webhook": webhook_id, "deliveries": hooks.deliveries(s, sub)})
 
 
 @router.post("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)
