@@ -1,23 +1,41 @@
-"""A twin's provenance: its timeline from chain events."""
+"""A twin's provenance: its timeline of chain events."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from api.deps import RuntimeDep
+from fastapi import APIRouter, Query
+
+from api.deps import RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum
 from registry.errors import NotFound
-from registry.provenance.schemas import ProvenanceOut
-from registry.provenance.service import timeline
+from registry.provenance.schemas import ProvenanceOut, TimelineEntry
+from registry.provenance.service import Source, history, timeline
 
 router = APIRouter(tags=["provenance"])
 
 
 @router.get("/v1/twins/{contract}/{token_id}/provenance", response_model=ProvenanceOut)
-def provenance(contract: str, token_id: TokenId, rt: RuntimeDep) -> ProvenanceOut:
-    """The twin's timeline from chain events, oldest first."""
+def provenance(
+    contract: str,
+    token_id: TokenId,
+    rt: RuntimeDep,
+    s: SessionDep,
+    source: Annotated[Source, Query(description="index (default) or chain: read every event from the chain")] = "index",
+) -> ProvenanceOut:
+    """The twin's timeline from chain events, oldest first: from the index and the blocks it has not
+    reached yet, or from the chain alone."""
     address = checksum(contract)
-    events = timeline(rt.chain, address, token_id)
+    found = history(s, rt.chain, address, token_id, source)
+    events = timeline(found.logs)
     if not events:
         raise NotFound(f"no events for twin {token_id} of {address}")
-    return ProvenanceOut.model_validate({"contract": address, "token_id": token_id, "events": events})
+    return ProvenanceOut(
+        contract=address,
+        token_id=token_id,
+        events=[TimelineEntry.model_validate(e) for e in events],
+        source=found.source,
+        as_of_block=found.as_of_block,
+        indexed_to_block=found.indexed_to,
+        indexed_block_hash=found.indexed_hash,
+    )

@@ -24,7 +24,7 @@ from web3.types import TxReceipt
 from registry.chain import artifacts
 from registry.chain.layout import ZERO_ADDRESS, batch_of
 from registry.chain.logs import COLLECTION_EVENTS, collection_topic, decode
-from registry.chain.node import RpcError, range_refused, rpc
+from registry.chain.node import RpcError, block_times, range_refused, rpc
 from registry.chain.refusals import RelayTooExpensive, refusal
 from registry.chain.sender import TxSender, TxState
 from registry.errors import ContractReverted
@@ -72,6 +72,7 @@ class ChainLog:
     log_index: int
     tx_hash: str
     block_time: datetime
+    block_hash: str = ""
 
 
 def mint_gas(size: int) -> int:
@@ -369,9 +370,10 @@ class TwinmarkChain:
         found = self.logs(query)
         return (str(found[0]["transactionHash"]), int(found[0]["blockNumber"], 16)) if found else None
 
-    def history(self, collection: str, token_id: int) -> list[ChainLog]:
-        """Every event about one token, oldest first: its batch's mint, transfers, claims, status
-        changes, content updates, service records, links; each with its block's time."""
+    def history(self, collection: str, token_id: int, *, start: int | None = None) -> list[ChainLog]:
+        """Every event about one token from block `start` (default: the deployment block), oldest
+        first: its batch's mint, transfers, claims, status changes, content updates, service records,
+        links; each with its block's time. Bounded: every query is split to `log_span` blocks."""
         address = Web3.to_checksum_address(collection)
         token = _topic(token_id)
         base: dict[str, Any] = {"address": address}
@@ -380,20 +382,24 @@ class TwinmarkChain:
             base | {"topics": [collection_topic("Transfer"), None, None, token]},
             base | {"topics": [collection_topic("BatchMinted"), _topic(batch_of(token_id))]},
         ]
-        raw_logs = [log for query in queries for log in self.logs(query)]
+        raw_logs = [log for query in queries for log in self.logs(query, start=start)]
         raw_logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
-        times: dict[int, datetime] = {}
+        times = block_times(self.w3, raw_logs)
         out = []
         for log in raw_logs:
             decoded = decode(log, COLLECTION_EVENTS)
-            if decoded is None:
+            if decoded is None or log["blockHash"] not in times:
                 continue
-            block = int(log["blockNumber"], 16)
-            if block not in times:
-                stamp = int(self.w3.eth.get_block(block)["timestamp"])
-                times[block] = datetime.fromtimestamp(stamp, UTC)
             out.append(
-                ChainLog(decoded[0], decoded[1], block, int(log["logIndex"], 16), log["transactionHash"], times[block])
+                ChainLog(
+                    decoded[0],
+                    decoded[1],
+                    int(log["blockNumber"], 16),
+                    int(log["logIndex"], 16),
+                    log["transactionHash"],
+                    datetime.fromtimestamp(times[log["blockHash"]], UTC),
+                    log["blockHash"],
+                )
             )
         return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -10,7 +10,11 @@ class ChainEvent(SQLModel, table=True):
     """One log of the registry or a brand collection, recorded once."""
 
     __tablename__ = "chain_events"
-    __table_args__ = (UniqueConstraint("block_hash", "tx_hash", "log_index"),)
+    __table_args__ = (
+        UniqueConstraint("block_hash", "tx_hash", "log_index"),
+        # A twin's history (provenance, verification) is one range scan of this index.
+        Index("ix_chain_events_address_token", "address", "token_id", "block_number", "log_index"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     block_number: int = Field(sa_type=BigInteger, index=True)
@@ -21,4 +25,5 @@ class ChainEvent(SQLModel, table=True):
     name: str
     token_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
     args: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    block_time: int | None = Field(default=None, sa_type=BigInteger)  # unix seconds; None: recorded before 0005
     built: bool = False  # BatchMinted only: its twins were built from the batch directory

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from registry.chain.client import TwinmarkChain
 from registry.chain.logs import COLLECTION_EVENTS, REGISTRY_EVENTS, checksum, decode, token_of
+from registry.chain.node import block_times
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
 from registry.events.models import ChainEvent
@@ -128,6 +129,7 @@ class Indexer:
             if decoded is not None:
                 decoded_logs.append((raw | {"address": checksum(raw["address"])}, *decoded))
         claim_txs = {raw["transactionHash"] for raw, name, _ in decoded_logs if name == "Claimed"}
+        times = block_times(self.source.w3, [raw for raw, _, _ in decoded_logs])
         rows = [
             {
                 "block_number": int(raw["blockNumber"], 16),
@@ -138,6 +140,7 @@ class Indexer:
                 "name": name,
                 "token_id": token_of(name, args),
                 "args": json.dumps(args, separators=(",", ":")),
+                "block_time": times.get(raw["blockHash"]),
             }
             for raw, name, args in decoded_logs
         ]

@@ -22,6 +22,10 @@ class ProvenanceOut(BaseModel):
     contract: str
     token_id: int
     events: list[TimelineEntry]
+    source: str = Field(description="index: the index and the blocks beyond it; chain: the chain alone")
+    as_of_block: int = Field(description="the chain head the timeline is current to")
+    indexed_to_block: int | None = Field(description="the last block the index had (None: chain alone)")
+    indexed_block_hash: str | None = Field(description="that block's hash, to tell a reorganisation")
 
 
 class ServiceRecordOut(BaseModel):

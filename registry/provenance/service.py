@@ -1,20 +1,107 @@
-"""Provenance: a twin's timeline from its chain history, oldest first, each step with block time and
-transaction hash. Every step a resale partner needs: minted (by whom, which batch), claimed,
-transfers, status changes, service records (with their documents' CIDs), content updates, links, burn.
+"""Provenance: a twin's timeline, oldest first, each step with block time and transaction hash. Every
+step a resale partner needs: minted (by whom, which batch), claimed, transfers, status changes,
+service records (with their documents' CIDs), content updates, links, burn.
+
+Served from the index (the indexer keeps it from the chain, reorg-safe, `confirmations` behind the
+head) plus the blocks the index has not reached yet, read from the chain: the chain part spans only
+those blocks, so no answer scans the chain from its start. `source="chain"` reads everything from the
+chain (bounded by `log_span` per query), for a partner who trusts no database.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
+from sqlmodel import Session, col, or_, select
 from web3 import Web3
 
-from registry.chain.client import TwinmarkChain
+from registry.chain.client import ChainLog, TwinmarkChain
+from registry.chain.layout import ID_STRIDE, batch_of, batch_tokens
+from registry.chain.node import block_times
+from registry.errors import ChainUnavailable
+from registry.events.models import ChainEvent
 from registry.events.public import describe
+from registry.indexer.models import IndexCursor
+
+Source = Literal["index", "chain"]
 
 
-def timeline(chain: TwinmarkChain, contract: str, token_id: int) -> list[dict[str, Any]]:
-    logs = chain.history(Web3.to_checksum_address(contract), token_id)
+@dataclass(frozen=True)
+class History:
+    """A token's events and how far they reach: `indexed_to` is the last block the index had
+    (None: nothing came from the index), `as_of_block` the head the answer is current to."""
+
+    logs: list[ChainLog]
+    source: Source
+    indexed_to: int | None
+    indexed_hash: str | None
+    as_of_block: int
+
+
+def indexed_logs(session: Session, chain: TwinmarkChain, contract: str, token_id: int) -> list[ChainLog]:
+    """The token's events as the index holds them (one range of `ix_chain_events_address_token`)."""
+    mint_key = batch_of(token_id) * ID_STRIDE + 1  # a BatchMinted row is keyed by its batch's first token
+    rows = session.exec(
+        select(ChainEvent)
+        .where(
+            ChainEvent.address == contract,
+            or_(
+                (col(ChainEvent.token_id) == token_id) & (col(ChainEvent.name) != "BatchMinted"),
+                (col(ChainEvent.token_id) == mint_key) & (col(ChainEvent.name) == "BatchMinted"),
+            ),
+        )
+        .order_by(col(ChainEvent.block_number), col(ChainEvent.log_index))
+    ).all()
+    # Rows recorded before block times were kept: their blocks' headers, once per answer.
+    untimed = [{"blockHash": r.block_hash} for r in rows if r.block_time is None]
+    times = block_times(chain.w3, untimed) if untimed else {}
+    return [
+        ChainLog(
+            r.name,
+            json.loads(r.args),
+            r.block_number,
+            r.log_index,
+            r.tx_hash,
+            datetime.fromtimestamp(r.block_time if r.block_time is not None else times.get(r.block_hash, 0), UTC),
+            r.block_hash,
+        )
+        for r in rows
+    ]
+
+
+def _about(token_id: int, logs: list[ChainLog]) -> list[ChainLog]:
+    """Drops the mint of a batch that does not hold the token (a token id past the batch's size)."""
+    return [
+        log
+        for log in logs
+        if log.name != "BatchMinted" or token_id <= batch_tokens(int(log.args["batchId"]), int(log.args["size"]))[1]
+    ]
+
+
+def history(session: Session, chain: TwinmarkChain, contract: str, token_id: int, source: Source = "index") -> History:
+    """The token's events: from the index and the chain beyond it, or (`source="chain"`) from the chain."""
+    address = Web3.to_checksum_address(contract)
+    cursor = session.get(IndexCursor, chain.chain_id) if source == "index" else None
+    if cursor is None or cursor.next_block <= chain.from_block:
+        head = chain.block_number()
+        return History(_about(token_id, chain.history(address, token_id)), "chain", None, None, head)
+    indexed_to = cursor.next_block - 1
+    logs = indexed_logs(session, chain, address, token_id)
+    try:
+        head = chain.block_number()
+        if head > indexed_to:
+            logs += chain.history(address, token_id, start=indexed_to + 1)
+    except ChainUnavailable:
+        # The node is away: the index still answers, current to the block it reached.
+        return History(_about(token_id, logs), "index", indexed_to, cursor.last_hash, indexed_to)
+    return History(_about(token_id, logs), "index", indexed_to, cursor.last_hash, max(head, indexed_to))
+
+
+def timeline(logs: list[ChainLog]) -> list[dict[str, Any]]:
+    """The human form of a token's events, oldest first."""
     claim_txs = {log.tx_hash for log in logs if log.name == "Claimed"}
     claim_transfers = {log.tx_hash: log.args for log in logs if log.name == "Transfer" and log.tx_hash in claim_txs}
     entries: list[dict[str, Any]] = []

@@ -156,7 +156,7 @@ class Verifier:
             return {"checks": checks, "twin": None, "brand": {"id": brand_id, **asdict(brand)}}
         checks.append(Check("token_exists", True, f"token {token_id} of batch {twin.batch_id}, owned by {twin.owner}"))
         minted = datetime.fromtimestamp(twin.minted_at, UTC).isoformat()
-        entries = timeline(self.chain, contract, token_id)
+        entries = timeline(self.chain.history(contract, token_id))
         history = summary(entries, twin.owner)
         problems = [] if not self.chain.compromised_at(brand_id, twin.minted_at) else [f"minted at {minted}"]
         problems += self._set_while_compromised(brand_id, entries)

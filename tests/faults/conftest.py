@@ -53,6 +53,7 @@ HOSTED = Conditions(
     retry_after_s=1,
     timeout_rate=0.002,
     hang_s=2.0,
+    log_timestamps=False,  # block times from headers, as on nodes that do not put them in logs
 )
 LONG_CHAIN = 3000  # blocks mined before the service starts, so that queries from block 0 hit the span cap
 

@@ -265,6 +265,10 @@ def test_provenance(hosted: Hosted, world: dict[str, Any]) -> None:
         resold = ok(hosted.client.get(f"/v1/twins/{world['collection']}/{token_id}/provenance"))["events"]
         assert [e["event"] for e in resold] == ["minted", "claimed", "transferred"]
         assert resold[2]["from"] == first and resold[2]["to"] == second
+        # The index's answer (with the blocks beyond it from the chain) is the chain's own, through
+        # spans capped at 1,000 blocks and block times from headers (no `blockTimestamp` in logs).
+        by_chain = ok(hosted.client.get(f"/v1/twins/{world['collection']}/{token_id}/provenance?source=chain"))
+        assert by_chain["events"] == resold and by_chain["source"] == "chain"
 
 
 def test_indexer_catches_up_with_owners(hosted: Hosted, world: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ single calls and batches, and imposes what `Conditions` says:
 - `rate_limit`: share answered 429, half of them with `Retry-After: <retry_after_s>`;
 - `timeout_rate`: share where the proxy waits `hang_s` and then closes the connection without an
   answer (a client whose timeout is shorter sees a read timeout; a patient one a dropped connection);
+- `log_timestamps`: False strips `blockTimestamp` from logs (nodes that do not give it);
 - `lost_answer_rate`: share forwarded to the node whose answer is then lost (connection closed): the
   call happened (a transaction was broadcast) but the client cannot know.
 
@@ -59,6 +60,7 @@ class Conditions:
     timeout_rate: float = 0.0
     hang_s: float = 2.0
     lost_answer_rate: float = 0.0
+    log_timestamps: bool = True  # False: logs without `blockTimestamp`, as many hosted nodes answer
 
 
 @dataclass
@@ -314,6 +316,10 @@ class ChainConditions:
         if "result" in answer:
             with self._lock:
                 self._stats.served_logs += 1
+            if not c.log_timestamps and isinstance(result, list):
+                answer = answer | {
+                    "result": [{k: v for k, v in log.items() if k != "blockTimestamp"} for log in result]
+                }
         return answer
 
     def _forward(self, c: Conditions, payload: Any, raw: bytes) -> bytes:

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import registry
-from registry.db import lease  # noqa: F401  (the lease table is the database layer's own)
+from registry.db import lease, ratelimit  # noqa: F401  (the database layer's own tables)
 
 for info in pkgutil.walk_packages(registry.__path__, "registry."):
     if info.name.rsplit(".", 1)[-1] == "models":
