@@ -31,6 +31,20 @@ contract TwinmarkRegistry is ITwinmarkRegistry, Ownable2Step {
         uint64 end;
     }
 
+    /**
+     * @notice What a verifier needs about one twin, read in one call.
+     * @dev `brandId`: 0 when the collection is not one of this registry's (nothing else is set);
+     * `exists`: the twin is minted and not destroyed (then `twin` is set); `burned`: it was destroyed.
+     */
+    struct TwinReport {
+        uint256 brandId;
+        Brand brand;
+        CompromiseWindow[] compromises;
+        bool exists;
+        bool burned;
+        ITwinmarkCollection.Twin twin;
+    }
+
     /// @notice Collections a brand may own; bounds the loop that mirrors brand flags into them.
     uint256 public constant MAX_COLLECTIONS_PER_BRAND = 32;
 
@@ -212,6 +226,29 @@ contract TwinmarkRegistry is ITwinmarkRegistry, Ownable2Step {
     /// @notice A brand's compromise windows, oldest first.
     function compromiseWindows(uint256 brandId) external view returns (CompromiseWindow[] memory) {
         return _compromises[brandId];
+    }
+
+    /**
+     * @notice Everything a verification reads from the chain about one twin, in one call: whether the
+     * collection is genuine, its brand's record and compromise windows, and the twin (or whether it
+     * was destroyed).
+     * @param collection The collection the twin claims to belong to.
+     * @param tokenId The twin.
+     * @return report The brand, its compromise windows and the twin; see `TwinReport`.
+     */
+    function twinReport(address collection, uint256 tokenId) external view returns (TwinReport memory report) {
+        uint256 brandId = _brandOf[collection];
+        if (brandId == 0) return report;
+        report.brandId = brandId;
+        report.brand = _brands[brandId];
+        report.compromises = _compromises[brandId];
+        // A genuine collection runs this registry's implementation: its reverts mean "no such twin".
+        try ITwinmarkCollection(collection).twin(tokenId) returns (ITwinmarkCollection.Twin memory t) {
+            report.exists = true;
+            report.twin = t;
+        } catch {
+            report.burned = ITwinmarkCollection(collection).isBurned(tokenId);
+        }
     }
 
     /// @notice Whether the brand's keys were compromised at block time `timestamp`.

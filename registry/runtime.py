@@ -189,7 +189,7 @@ class Runtime:
                 indexer=Indexer(engine, chain, store, settings),
                 webhooks=WebhookSender(engine, settings),
                 head=head,
-                verifier=Verifier(chain, store, head),
+                verifier=Verifier(chain, store, head, engine),
                 operator_token=token,
                 server_key=key,
                 anvil=anvil,

@@ -40,11 +40,7 @@ abstract contract TwinmarkCollectionViews is TwinmarkCollectionBase {
         return _batches[tokenId / ID_STRIDE].kind;
     }
 
-    /**
-     * @notice Everything the chain says about `tokenId`; reverts for unknown or destroyed twins.
-     * @param tokenId The twin.
-     * @return t Its owner, batch, kind, status, claim state, nonce, mint time, custodian and URI.
-     */
+    /// @inheritdoc ITwinmarkCollection
     function twin(uint256 tokenId) external view returns (Twin memory t) {
         (address owner, uint256 state) = _ownerAndState(tokenId);
         uint256 batchId = tokenId / ID_STRIDE;
@@ -61,11 +57,7 @@ abstract contract TwinmarkCollectionViews is TwinmarkCollectionBase {
         t.uri = tokenURI(tokenId);
     }
 
-    /**
-     * @notice Whether `tokenId` was ever minted and has since been destroyed.
-     * @param tokenId The token id.
-     * @return Whether it was burned.
-     */
+    /// @inheritdoc ITwinmarkCollection
     function isBurned(uint256 tokenId) external view returns (bool) {
         return _tokenState[tokenId] & _FLAG_BURNED != 0;
     }

@@ -248,4 +248,18 @@ interface ITwinmarkCollection {
      * @return The kind of its batch.
      */
     function kindOf(uint256 tokenId) external view returns (Kind);
+
+    /**
+     * @notice Everything the chain says about `tokenId`; reverts for unknown or destroyed twins.
+     * @param tokenId The twin.
+     * @return t Its owner, batch, kind, status, claim state, nonce, mint time, custodian and URI.
+     */
+    function twin(uint256 tokenId) external view returns (Twin memory t);
+
+    /**
+     * @notice Whether `tokenId` was ever minted and has since been destroyed.
+     * @param tokenId The token id.
+     * @return Whether it was burned.
+     */
+    function isBurned(uint256 tokenId) external view returns (bool);
 }

@@ -24,42 +24,11 @@ from web3.types import TxReceipt
 from registry.chain import artifacts
 from registry.chain.layout import ZERO_ADDRESS, batch_of
 from registry.chain.logs import COLLECTION_EVENTS, collection_topic, decode
-from registry.chain.node import RpcError, block_times, range_refused, rpc
+from registry.chain.node import RpcError, block_times, range_refused, rpc, rpc_batch
 from registry.chain.refusals import RelayTooExpensive, refusal
+from registry.chain.report import OnChainBatch, OnChainBrand, OnChainTwin, TwinReport, call_data, decode_report
 from registry.chain.sender import TxSender, TxState
 from registry.errors import ContractReverted
-
-
-@dataclass(frozen=True)
-class OnChainBatch:
-    custodian: str
-    size: int
-    kind: int
-    minted_at: int
-    anchor: bytes
-    claim_root: bytes
-
-
-@dataclass(frozen=True)
-class OnChainTwin:
-    owner: str
-    batch_id: int
-    kind: int
-    status: int
-    claimed: bool
-    claimable: bool
-    nonce: int
-    minted_at: int
-    custodian: str
-    uri: str
-
-
-@dataclass(frozen=True)
-class OnChainBrand:
-    admin: str
-    registered_at: int
-    suspended: bool
-    name: str
 
 
 @dataclass(frozen=True)
@@ -370,19 +339,24 @@ class TwinmarkChain:
         found = self.logs(query)
         return (str(found[0]["transactionHash"]), int(found[0]["blockNumber"], 16)) if found else None
 
+    def _history_queries(self, collection: str, token_id: int) -> list[dict[str, Any]]:
+        """The `eth_getLogs` filters of one token's history (without block bounds)."""
+        address = Web3.to_checksum_address(collection)
+        token = _topic(token_id)
+        return [
+            {"address": address, "topics": [[collection_topic(name) for name in _BY_TOKEN], token]},
+            {"address": address, "topics": [collection_topic("Transfer"), None, None, token]},
+            {"address": address, "topics": [collection_topic("BatchMinted"), _topic(batch_of(token_id))]},
+        ]
+
     def history(self, collection: str, token_id: int, *, start: int | None = None) -> list[ChainLog]:
         """Every event about one token from block `start` (default: the deployment block), oldest
         first: its batch's mint, transfers, claims, status changes, content updates, service records,
         links; each with its block's time. Bounded: every query is split to `log_span` blocks."""
-        address = Web3.to_checksum_address(collection)
-        token = _topic(token_id)
-        base: dict[str, Any] = {"address": address}
-        queries = [
-            base | {"topics": [[collection_topic(name) for name in _BY_TOKEN], token]},
-            base | {"topics": [collection_topic("Transfer"), None, None, token]},
-            base | {"topics": [collection_topic("BatchMinted"), _topic(batch_of(token_id))]},
-        ]
-        raw_logs = [log for query in queries for log in self.logs(query, start=start)]
+        queries = self._history_queries(collection, token_id)
+        return self._chain_logs([log for query in queries for log in self.logs(query, start=start)])
+
+    def _chain_logs(self, raw_logs: list[dict[str, Any]]) -> list[ChainLog]:
         raw_logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
         times = block_times(self.w3, raw_logs)
         out = []
@@ -402,6 +376,31 @@ class TwinmarkChain:
                 )
             )
         return out
+
+    # ------------------------------------------------------------ verification
+
+    def twin_report(self, collection: str, token_id: int) -> TwinReport:
+        """Collection, brand, compromise windows and twin in one `eth_call`."""
+        call = {"to": self.registry_address, "data": call_data(Web3.to_checksum_address(collection), token_id)}
+        return decode_report(rpc(self.w3, "eth_call", [call, "latest"]))
+
+    def report_and_recent(self, collection: str, token_id: int, start: int) -> tuple[TwinReport, list[ChainLog]]:
+        """The twin's report and its events from block `start` to the head, as one JSON-RPC batch (one
+        round trip; a second only when the node leaves block times out of logs). A span the node
+        refuses (the index is far behind) is read again in bounded spans."""
+        address = Web3.to_checksum_address(collection)
+        bounds = {"fromBlock": hex(max(start, self.from_block)), "toBlock": "latest"}
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_call", [{"to": self.registry_address, "data": call_data(address, token_id)}, "latest"])
+        ]
+        calls += [("eth_getLogs", [query | bounds]) for query in self._history_queries(address, token_id)]
+        try:
+            results = rpc_batch(self.w3, calls)
+        except RpcError as exc:
+            if exc.method != "eth_getLogs" or not range_refused(exc.message):
+                raise
+            return self.twin_report(address, token_id), self.history(address, token_id, start=start)
+        return decode_report(results[0]), self._chain_logs([log for found in results[1:] for log in found])
 
     @staticmethod
     def _events(contract: Contract, name: str, receipt: TxReceipt) -> list[Any]:

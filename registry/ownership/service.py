@@ -13,9 +13,10 @@ from web3 import Web3
 from registry.brands.models import Brand
 from registry.brands.service import own_collection
 from registry.chain import typed_data
-from registry.chain.client import OnChainTwin, TwinmarkChain
+from registry.chain.client import TwinmarkChain
 from registry.chain.layout import Status
 from registry.chain.refusals import StaleNonce, TwinStolen
+from registry.chain.report import OnChainTwin
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
 from registry.errors import InvalidInput, NotFound

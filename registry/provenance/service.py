@@ -72,7 +72,7 @@ def indexed_logs(session: Session, chain: TwinmarkChain, contract: str, token_id
     ]
 
 
-def _about(token_id: int, logs: list[ChainLog]) -> list[ChainLog]:
+def about(token_id: int, logs: list[ChainLog]) -> list[ChainLog]:
     """Drops the mint of a batch that does not hold the token (a token id past the batch's size)."""
     return [
         log
@@ -81,23 +81,34 @@ def _about(token_id: int, logs: list[ChainLog]) -> list[ChainLog]:
     ]
 
 
+def indexed_part(
+    session: Session, chain: TwinmarkChain, contract: str, token_id: int
+) -> tuple[list[ChainLog], int | None, str | None]:
+    """(events, last indexed block, its hash) of what the index holds about the token; nothing when
+    the index has not started (the chain then tells everything)."""
+    cursor = session.get(IndexCursor, chain.chain_id)
+    if cursor is None or cursor.next_block <= chain.from_block:
+        return [], None, None
+    return indexed_logs(session, chain, contract, token_id), cursor.next_block - 1, cursor.last_hash
+
+
 def history(session: Session, chain: TwinmarkChain, contract: str, token_id: int, source: Source = "index") -> History:
     """The token's events: from the index and the chain beyond it, or (`source="chain"`) from the chain."""
     address = Web3.to_checksum_address(contract)
-    cursor = session.get(IndexCursor, chain.chain_id) if source == "index" else None
-    if cursor is None or cursor.next_block <= chain.from_block:
+    logs, indexed_to, indexed_hash = (
+        indexed_part(session, chain, address, token_id) if source == "index" else ([], None, None)
+    )
+    if indexed_to is None:
         head = chain.block_number()
-        return History(_about(token_id, chain.history(address, token_id)), "chain", None, None, head)
-    indexed_to = cursor.next_block - 1
-    logs = indexed_logs(session, chain, address, token_id)
+        return History(about(token_id, chain.history(address, token_id)), "chain", None, None, head)
     try:
         head = chain.block_number()
         if head > indexed_to:
             logs += chain.history(address, token_id, start=indexed_to + 1)
     except ChainUnavailable:
         # The node is away: the index still answers, current to the block it reached.
-        return History(_about(token_id, logs), "index", indexed_to, cursor.last_hash, indexed_to)
-    return History(_about(token_id, logs), "index", indexed_to, cursor.last_hash, max(head, indexed_to))
+        return History(about(token_id, logs), "index", indexed_to, indexed_hash, indexed_to)
+    return History(about(token_id, logs), "index", indexed_to, indexed_hash, max(head, indexed_to))
 
 
 def timeline(logs: list[ChainLog]) -> list[dict[str, Any]]:

@@ -1,8 +1,12 @@
 """Verification: is this twin authentic, and why. Each answer lists every check with its result.
 
-Everything comes from the chain and from content re-hashed against its CID; the SQL registry is
-not consulted. Chain facts are cached for the current head block only (a new block invalidates
-them); passing content checks and passing answers are reused for at most a minute.
+The verdict comes from the chain and from content re-hashed against its CID. One JSON-RPC round trip
+reads the chain: the registry's `twinReport` (collection, brand, compromise windows, twin) batched
+with the twin's events in the blocks the index has not reached; the older history (owner since,
+owners, service records, what was changed while the brand was compromised) comes from the index,
+which the indexer keeps from the chain. Chain facts are cached for the current head block only;
+content checks are cached by CID for good (a CID names immutable bytes, and the block store verifies
+every block it reads); passing answers are reused until the head moves (at most a minute).
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cachetools import LRUCache, TTLCache
+from sqlalchemy import Engine
+from sqlmodel import Session
 from web3 import Web3
 
-from registry.chain.client import OnChainTwin, TwinmarkChain
+from registry.chain.client import TwinmarkChain
 from registry.chain.layout import kind_name, status_name
+from registry.chain.report import OnChainTwin, TwinReport
 from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
 from registry.ipfs.cid import CID
-from registry.ipfs.store import ContentStore, cat, directory_entry
-from registry.provenance.service import summary, timeline
+from registry.ipfs.store import ContentStore, cat
+from registry.ipfs.unixfs import decode_node
+from registry.provenance.service import about, indexed_part, summary, timeline
 from registry.twins.metadata import referenced_cids
 
 CONTENT_TTL = 60.0
@@ -47,13 +55,17 @@ class ContentResult:
 
 
 class Verifier:
-    def __init__(self, chain: TwinmarkChain, store: ContentStore, head: Head) -> None:
+    def __init__(self, chain: TwinmarkChain, store: ContentStore, head: Head, engine: Engine | None = None) -> None:
         self.chain = chain
         self.store = store
         self.head = head
+        self.engine = engine  # the index; None: every event from the chain (bounded spans)
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
         self._chain_facts: LRUCache[tuple[str, int, int], dict[str, Any]] = LRUCache(CACHE_SIZE)
-        self._content: TTLCache[str, ContentResult] = TTLCache(CACHE_SIZE, CONTENT_TTL)
+        # Keyed by CID: immutable, so a passing check holds for good (failures are never kept).
+        self._content: LRUCache[str, ContentResult] = LRUCache(CACHE_SIZE)
+        self._assets_ok: LRUCache[str, bool] = LRUCache(CACHE_SIZE)
+        self._directories: LRUCache[str, dict[str, CID]] = LRUCache(64)  # batch directories, decoded once
         self._answers: TTLCache[tuple[str, int], tuple[int, bytes]] = TTLCache(CACHE_SIZE, CONTENT_TTL)
 
     def cached_json(self, collection: str, token_id: int) -> bytes | None:
@@ -119,28 +131,47 @@ class Verifier:
         return answer
 
     def _content_for(self, uri: str) -> ContentResult:
-        """Content checks, cached for a minute when they pass (failures are always re-checked)."""
+        """Content checks, cached by the metadata file's CID when they pass (failures are always
+        re-checked)."""
+        try:
+            file_cid = self._resolve(uri)
+        except (ContentUnavailable, ContentIntegrityError, ValueError) as exc:
+            return ContentResult((Check("metadata_integrity", False, f"{uri}: {exc}"),), None, None)
+        key = str(file_cid)
         with self._lock:
-            hit = self._content.get(uri)
+            hit = self._content.get(key)
         if hit is not None:
-            return hit
-        result = self._check_content(uri)
+            resolved = Check("metadata_integrity", True, f"{uri} resolves to {file_cid}, whose bytes hash to it")
+            return ContentResult((resolved, *hit.checks[1:]), hit.metadata_cid, hit.document)
+        result = self._check_content(uri, file_cid)
         if all(c.ok for c in result.checks):
             with self._lock:
-                self._content[uri] = result
+                self._content[key] = result
         return result
 
     # ------------------------------------------------------------ chain
 
+    def _history(self, contract: str, token_id: int) -> tuple[TwinReport, list[dict[str, Any]]]:
+        """The twin's report and its timeline: the index's part, then one round trip for the report and
+        the blocks beyond the index."""
+        indexed: list[Any] = []
+        indexed_to: int | None = None
+        if self.engine is not None:
+            with Session(self.engine) as s:
+                indexed, indexed_to, _ = indexed_part(s, self.chain, contract, token_id)
+        start = indexed_to + 1 if indexed_to is not None else self.chain.from_block
+        report, recent = self.chain.report_and_recent(contract, token_id, start)
+        return report, timeline(about(token_id, indexed + recent))
+
     def _read_chain(self, contract: str, token_id: int) -> dict[str, Any]:
         checks: list[Check] = []
-        brand_id = self.chain.brand_of(contract)
-        if brand_id == 0:
+        report, entries = self._history(contract, token_id)
+        if report.brand is None:
             checks.append(
                 Check("genuine_collection", False, f"{contract} is not a collection of this Twinmark registry")
             )
             return {"checks": checks, "twin": None, "brand": None}
-        brand = self.chain.brand(brand_id)
+        brand_id, brand = report.brand_id, report.brand
         checks.append(
             Check(
                 "genuine_collection",
@@ -148,18 +179,16 @@ class Verifier:
                 f"collection of brand #{brand_id} ({brand.name}) in registry {self.chain.registry_address}",
             )
         )
-        twin = self.chain.twin(contract, token_id)
+        twin = report.twin
         if twin is None:
-            burned = self.chain.is_burned(contract, token_id)
-            reason = "was destroyed (burned) by its owner" if burned else "was never minted"
+            reason = "was destroyed (burned) by its owner" if report.burned else "was never minted"
             checks.append(Check("token_exists", False, f"token {token_id} {reason}"))
             return {"checks": checks, "twin": None, "brand": {"id": brand_id, **asdict(brand)}}
         checks.append(Check("token_exists", True, f"token {token_id} of batch {twin.batch_id}, owned by {twin.owner}"))
         minted = datetime.fromtimestamp(twin.minted_at, UTC).isoformat()
-        entries = timeline(self.chain.history(contract, token_id))
         history = summary(entries, twin.owner)
-        problems = [] if not self.chain.compromised_at(brand_id, twin.minted_at) else [f"minted at {minted}"]
-        problems += self._set_while_compromised(brand_id, entries)
+        problems = [f"minted at {minted}"] if report.compromised_at(twin.minted_at) else []
+        problems += self._set_while_compromised(report, entries)
         checks.append(
             Check("issuer_standing", False, "; ".join(problems) + ", while the brand's keys were compromised")
             if problems
@@ -172,7 +201,8 @@ class Verifier:
         )
         return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **asdict(brand)}, "history": history}
 
-    def _set_while_compromised(self, brand_id: int, entries: list[dict[str, Any]]) -> list[str]:
+    @staticmethod
+    def _set_while_compromised(report: TwinReport, entries: list[dict[str, Any]]) -> list[str]:
         """What of the twin's current state the brand's keys set inside a compromise window: its current
         content (a content update), or its current `active` status (a brand's "recovered" clearing a
         theft report; lost and stolen already fail the status check)."""
@@ -182,8 +212,7 @@ class Verifier:
         for entry, what in ((content, "current content"), (status, "current status")):
             if entry is None or (what == "current status" and entry["status"] != "active"):
                 continue
-            at = int(datetime.fromisoformat(entry["block_time"]).timestamp())
-            if self.chain.compromised_at(brand_id, at):
+            if report.compromised_at(int(datetime.fromisoformat(entry["block_time"]).timestamp())):
                 found.append(f"{what} set at {entry['block_time']} (tx {entry['tx_hash']})")
         return found
 
@@ -194,11 +223,29 @@ class Verifier:
             raise ContentIntegrityError(f"token URI {uri!r} is not an ipfs:// URI")
         root, _, path = uri.removeprefix("ipfs://").partition("/")
         cid = CID.parse(root)
-        return directory_entry(self.store, cid, path) if path else cid
+        return self._entry(cid, path) if path else cid
 
-    def _check_content(self, uri: str) -> ContentResult:
+    def _entry(self, directory: CID, name: str) -> CID:
+        """The CID linked as `name` in a UnixFS directory; a batch directory is decoded once."""
+        key = str(directory)
+        with self._lock:
+            entries = self._directories.get(key)
+        if entries is None:
+            try:
+                node = decode_node(self.store.get_block(directory))
+            except ValueError as exc:
+                raise ContentIntegrityError(f"{directory} is not a UnixFS directory: {exc}") from exc
+            if node.kind != 1:
+                raise ContentIntegrityError(f"{directory} is not a directory")
+            entries = {link.name: link.cid for link in node.links}
+            with self._lock:
+                self._directories[key] = entries
+        if name not in entries:
+            raise ContentUnavailable(f"{directory} has no entry {name!r}")
+        return entries[name]
+
+    def _check_content(self, uri: str, file_cid: CID) -> ContentResult:
         try:
-            file_cid = self._resolve(uri)
             document = json.loads(cat(self.store, file_cid, limit=1024 * 1024))
             if not isinstance(document, dict):
                 raise ContentIntegrityError("metadata is not a JSON object")
@@ -208,10 +255,17 @@ class Verifier:
         failures = []
         assets = referenced_cids(document)
         for text in assets:
+            with self._lock:
+                known = text in self._assets_ok
+            if known:
+                continue
             try:
                 cat(self.store, CID.parse(text), limit=256 * 1024 * 1024)
             except (ContentUnavailable, ContentIntegrityError, ValueError) as exc:
                 failures.append(f"{text}: {exc}")
+                continue
+            with self._lock:
+                self._assets_ok[text] = True
         if failures:
             checks.append(Check("assets_integrity", False, "; ".join(failures)))
         else:

@@ -71,18 +71,25 @@ def test_tampered_metadata_fails_its_check(stack: Stack, minted: dict[str, Any])
 
 
 def test_missing_asset_fails_its_check(stack: Stack, minted: dict[str, Any]) -> None:
+    """An asset nobody verified yet (passing checks are kept by CID) that the store has lost."""
     store = stack.runtime.store
     assert isinstance(store, LocalBlockStore)
-    token = minted["tokens"][1]
-    path = store._path(CID.parse(minted["image"]))
+    image = stack.upload(minted["headers"], png(78))
+    twin = physical("V-lost-image", image=image, code="761234567894")
+    job = stack.wait_job(
+        minted["headers"], stack.client.post("/v1/twins", json=twin, headers=minted["headers"]).json()["id"]
+    )
+    token = job["twins"][0]["token_id"]
+    path = store._path(CID.parse(image))
     original = path.read_bytes()
     path.unlink()
     try:
         verdict = verify(stack, minted["collection"], token)
         assets = check(verdict, "assets_integrity")
-        assert verdict["authentic"] is False and not assets["ok"] and minted["image"] in assets["detail"]
+        assert verdict["authentic"] is False and not assets["ok"] and image in assets["detail"]
     finally:
         path.write_bytes(original)
+    assert verify(stack, minted["collection"], token)["authentic"] is True  # a failure is not kept
 
 
 def test_stolen_status_fails_and_recovery_restores(stack: Stack, minted: dict[str, Any]) -> None:

@@ -163,14 +163,15 @@ def test_chain_facts_are_per_head_block(minted: Minted) -> None:
         rt.chain.sender.transact(contract.functions.setStatusByBrand(token, ACTIVE))
 
 
-def test_passing_content_checks_are_reused_by_uri(minted: Minted) -> None:
-    """Once a twin's content has passed, its checks are reused for that token URI (also on a new head
-    block) even if an asset disappears meanwhile; a twin with another URI, checked only now, and a new
-    Verifier both check the content again and see the missing asset; failures are not kept."""
+def test_passing_content_checks_are_reused_by_cid(minted: Minted) -> None:
+    """A CID names immutable bytes: once a metadata file or an asset has passed, its check is reused
+    (also on a new head block and for another twin sharing the asset) even if the block disappears
+    from the store meanwhile; a new Verifier checks again and sees the missing asset; failures are
+    not kept."""
     rt, collection = _runtime(minted), minted.collection
     token, other = minted.tokens[3], minted.tokens[0]
     assert rt.chain.twin(collection, token).uri != rt.chain.twin(collection, other).uri  # type: ignore[union-attr]
-    verifier = Verifier(rt.chain, rt.store, rt.head)
+    verifier = Verifier(rt.chain, rt.store, rt.head, rt.engine)
     _settled_head(rt)
     assert verifier.verify(collection, token)["authentic"] is True
     path = _image_path(minted)
@@ -182,14 +183,14 @@ def test_passing_content_checks_are_reused_by_uri(minted: Minted) -> None:
         moved = _mine(rt)
         still = verifier.verify(collection, token)
         assert still["as_of_block"] == moved and still["authentic"] is True  # content is not per block
-        fresh = Verifier(rt.chain, rt.store, rt.head)
-        for who, token_id in [(verifier, other), (fresh, token)]:
-            answer = who.verify(collection, token_id)
-            assets = _check(answer, "assets_integrity")
-            assert answer["authentic"] is False and not assets["ok"] and minted.image in assets["detail"]
+        shared = verifier.verify(collection, other)  # another metadata file, the same image CID
+        assert shared["authentic"] is True and _check(shared, "assets_integrity")["ok"]
+        fresh = Verifier(rt.chain, rt.store, rt.head, rt.engine)
+        answer = fresh.verify(collection, token)
+        assets = _check(answer, "assets_integrity")
+        assert answer["authentic"] is False and not assets["ok"] and minted.image in assets["detail"]
         path.write_bytes(original)
         assert fresh.verify(collection, token)["authentic"] is True
-        assert verifier.verify(collection, other)["authentic"] is True
     finally:
         if not path.exists():
             path.write_bytes(original)
