@@ -33,8 +33,8 @@ def reorganised(cursor: IndexCursor, source: LogSource) -> bool:
     return source.block_hash(cursor.next_block - 1) != cursor.last_hash
 
 
-def common_ancestor(engine: Engine, source: LogSource, chain_id: int) -> int:
-    """The newest indexed block whose hash the node still reports (-1: none)."""
+def common_ancestor(engine: Engine, source: LogSource, chain_id: int) -> tuple[int, str | None]:
+    """The newest indexed block whose hash the node still reports, and that hash ((-1, None): none)."""
     with session_scope(engine) as s:
         cursor = s.get(IndexCursor, chain_id)
         assert cursor is not None
@@ -47,13 +47,13 @@ def common_ancestor(engine: Engine, source: LogSource, chain_id: int) -> int:
         ).all()
     for number, known in blocks:
         if source.block_hash(number) == known:
-            return int(number)
-    return -1
+            return int(number), str(known)
+    return -1, None
 
 
 def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int) -> int:
     """Drops everything indexed after the common ancestor and moves the cursor back; returns the ancestor."""
-    ancestor = common_ancestor(engine, source, chain_id)
+    ancestor, ancestor_hash = common_ancestor(engine, source, chain_id)
     with session_scope(engine) as s:
         dropped = s.exec(select(ChainEvent).where(ChainEvent.block_number > ancestor)).all()
         log.warning("reorg: rewinding to block %s, dropping %s events", ancestor, len(dropped))
@@ -91,5 +91,8 @@ def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int
         cursor = s.get(IndexCursor, chain_id)
         assert cursor is not None
         cursor.next_block = ancestor + 1
-        cursor.last_hash = source.block_hash(ancestor) if ancestor >= 0 else None
+        # The hash the ancestor was found with, not a fresh read: should the chain reorganise deeper
+        # meanwhile, a fresh read would make the cursor match the new chain over events of the old one;
+        # this way the next pass sees the difference and rewinds again.
+        cursor.last_hash = ancestor_hash
     return ancestor

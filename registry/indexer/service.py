@@ -116,7 +116,15 @@ class Indexer:
         with session_scope(self.engine) as s:
             known = list(self.collections(s))
         end, size, logs = self.source.fetch_adaptive(cursor.next_block, target, cursor.range_size, known)
-        self._ingest(logs, end, self.source.block_hash(end), size)
+        end_hash = self.source.block_hash(end)
+        # A reorganisation may land during this pass. If it did, the logs (old chain) and `end_hash`
+        # (new chain) can disagree, and the cursor would then look current while orphaned events stay
+        # behind it for good. The head read first still being the chain's block at its height proves
+        # that nothing below it changed meanwhile; if it is not, read everything again.
+        if self.source.block_hash(int(latest["number"], 16)) != latest["hash"]:
+            log.info("indexer: the chain reorganised during a pass; reading the range again")
+            return 1
+        self._ingest(logs, end, end_hash, size)
         return max(1, len(logs))
 
     def _ingest(self, logs: list[dict[str, Any]], end: int, end_hash: str | None, size: int) -> None:

@@ -329,11 +329,6 @@ def events_on_chain(hosted: Hosted, since: int) -> bool:
     return all(e.block_hash == hosted.conditions.block(e.block_number)["hash"] for e in events)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open in issue 11: passes alone, but in the full hosted module the index sometimes has not "
-    "followed this reorganisation within 30 s; cause not yet found",
-)
 def test_a_reorg_that_includes_a_claim_again_is_followed(hosted: Hosted, world: dict[str, Any]) -> None:
     """A short reorganisation (the claim re-included in a new block at the same height): the index
     drops the orphaned events and ends as the chain is."""

@@ -15,6 +15,7 @@ from registry.indexer.service import Indexer
 from registry.twins.models import Twin
 from tests.api.conftest import physical, png
 from tests.indexer.conftest import Indexed
+from tests.support.chain_conditions import ChainConditions
 
 
 def wait_job(ix: Indexed, job_id: str) -> dict[str, Any]:
@@ -164,3 +165,85 @@ def test_a_reorg_that_orphans_a_recorded_mint_hands_it_back_to_the_worker(indexe
     assert col.functions.totalMinted().call() == 3 and col.functions.nextBatchId().call() == 2
     ix.runtime.indexer.catch_up()
     assert sorted(t[8] for t in ix.snapshot_index()["twins"]) == [f"Sac Iconique ORPH-{i}" for i in range(3)]
+
+
+def test_a_reorg_that_lands_during_a_pass_is_followed(indexed: Indexed) -> None:
+    """Nodes reorganise whenever they like, not between passes: one landing while a pass reads its
+    range (after the pass checked its cursor, before it read the range's last block) must not leave
+    orphaned events behind a cursor that matches the new chain. The index ends as the chain is."""
+    ix = indexed
+    token = ix.mint_direct(["Moved in a reorg"])
+    indexer, chain = ix.runtime.indexer, ix.runtime.chain
+    indexer.catch_up()
+    col = chain.collection(ix.collection)
+    chain.sender.transact(col.functions.transferFrom(chain.sender.address, Account.create().address, token))
+
+    source = indexer.source
+    fetch = source.fetch
+
+    def fetch_then_reorg(start: int, end: int, collections: list[str]) -> list[dict[str, Any]]:
+        logs = fetch(start, end, collections)  # the transfer, in the block about to be replaced
+        source.fetch = fetch  # type: ignore[method-assign]  # once
+        with ChainConditions(ix.anvil.url) as node:
+            node.reorg(1, keep_txs=True)  # the same transfer, in a new block at the same height
+        return logs
+
+    source.fetch = fetch_then_reorg  # type: ignore[method-assign]
+    indexer.catch_up()
+    assert source.fetch is fetch  # the reorganisation happened inside the pass
+
+    logs = ix.runtime.w3.eth.get_logs(
+        {"fromBlock": 0, "toBlock": "latest", "address": [chain.registry.address, ix.collection]}
+    )
+    on_chain = sorted(
+        (log["blockNumber"], log["blockHash"].to_0x_hex(), log["transactionHash"].to_0x_hex(), log["logIndex"])
+        for log in logs
+    )
+    with Session(ix.runtime.engine) as s:
+        indexed_events = sorted(
+            (e.block_number, e.block_hash, e.tx_hash, e.log_index) for e in s.exec(select(ChainEvent))
+        )
+    assert indexed_events == on_chain
+
+
+def test_a_reorg_that_deepens_while_the_index_rewinds_is_followed(indexed: Indexed) -> None:
+    """The index rewinds from a shallow reorganisation; while it does, the chain reorganises deeper,
+    past the block the rewind just found in common: the index still ends as the chain is."""
+    ix = indexed
+    token = ix.mint_direct(["Kept, then orphaned"])
+    indexer, chain = ix.runtime.indexer, ix.runtime.chain
+    col = chain.collection(ix.collection)
+    chain.sender.transact(col.functions.transferFrom(chain.sender.address, Account.create().address, token))
+    indexer.catch_up()
+    mint_block = ix.runtime.w3.eth.block_number - 1  # the mint's block, then the transfer's
+
+    source = indexer.source
+    block_hash = source.block_hash
+
+    def deepen_after_the_ancestor(number: int) -> str | None:
+        found = block_hash(number)
+        if number == mint_block:  # the rewind found its common ancestor: now that block goes too
+            source.block_hash = block_hash  # type: ignore[method-assign]  # once
+            with ChainConditions(ix.anvil.url) as node:
+                node.reorg(2)
+        return found
+
+    with ChainConditions(ix.anvil.url) as node:
+        node.reorg(1, keep_txs=True)  # the transfer moves to a new block: the index rewinds to the mint
+    source.block_hash = deepen_after_the_ancestor  # type: ignore[method-assign]
+    indexer.catch_up()
+    assert source.block_hash is block_hash  # the deeper reorganisation happened during the rewind
+
+    logs = ix.runtime.w3.eth.get_logs(
+        {"fromBlock": 0, "toBlock": "latest", "address": [chain.registry.address, ix.collection]}
+    )
+    on_chain = sorted(
+        (log["blockNumber"], log["blockHash"].to_0x_hex(), log["transactionHash"].to_0x_hex(), log["logIndex"])
+        for log in logs
+    )
+    with Session(ix.runtime.engine) as s:
+        indexed_events = sorted(
+            (e.block_number, e.block_hash, e.tx_hash, e.log_index) for e in s.exec(select(ChainEvent))
+        )
+    assert indexed_events == on_chain
+    assert not any(e[0] >= mint_block for e in indexed_events)  # the mint and transfer are gone with their blocks
