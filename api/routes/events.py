@@ -76,13 +76,14 @@ async def stream(
         try:
             yield b": twinmark event stream\n\n"
             while not await request.is_disconnected():
-                position, batch = await run_in_threadpool(
+                reached, batch = await run_in_threadpool(
                     events_after, rt.engine, position, wanted, collection, token_id
                 )
                 for stream_id, event in batch:
                     yield f"id: {stream_id}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
-                if not batch:
-                    await asyncio.sleep(0.5)
+                if reached == position:
+                    await asyncio.sleep(0.5)  # caught up: wait for the indexer (history is read without pause)
+                position = reached
         finally:
             _OPEN.leave(client)
 

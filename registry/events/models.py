@@ -14,6 +14,8 @@ class ChainEvent(SQLModel, table=True):
         UniqueConstraint("block_hash", "tx_hash", "log_index"),
         # A twin's history (provenance, verification) is one range scan of this index.
         Index("ix_chain_events_address_token", "address", "token_id", "block_number", "log_index"),
+        # A partner's event stream filtered by contract, resumed from an old id.
+        Index("ix_chain_events_address_id", "address", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,4 +1,8 @@
-"""Reading indexed events in order, for the resumable event stream."""
+"""Reading indexed events in order, for the resumable event stream.
+
+The filters run in SQL (event names, contract, token: all indexed columns), so resuming from an old
+id costs one indexed query per page of *matching* events, whatever the history length; the public
+form of each row (`public_event`) is then checked once more with the same `matches` as webhooks."""
 
 from __future__ import annotations
 
@@ -6,21 +10,44 @@ import json
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
+from registry.chain.layout import ID_STRIDE, batch_of
+from registry.chain.logs import checksum
 from registry.db.engine import session_scope
 from registry.events.models import ChainEvent
 from registry.events.public import matches, public_event
+
+# The chain events each public type comes from (`registry.events.public.describe`).
+NAMES: dict[str, tuple[str, ...]] = {
+    "minted": ("BatchMinted",),
+    "claimed": ("Claimed",),
+    "transferred": ("Transfer",),
+    "burned": ("Transfer",),
+    "status_changed": ("StatusChanged",),
+    "service_recorded": ("ServiceRecorded",),
+    "content_updated": ("ContentUpdated",),
+}
 
 
 def events_after(
     engine: Engine, after: int, types: set[str], collection: str | None, token: int | None, *, limit: int = 500
 ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
     """The matching events among the next `limit` indexed after stream id `after`, and the last id looked at."""
+    query = select(ChainEvent).where(col(ChainEvent.id) > after)
+    if types:
+        query = query.where(col(ChainEvent.name).in_({name for t in types for name in NAMES[t]}))
+    if collection is not None:
+        query = query.where(ChainEvent.address == checksum(collection))
+    if token is not None:
+        query = query.where(
+            or_(
+                (col(ChainEvent.token_id) == token) & (col(ChainEvent.name) != "BatchMinted"),
+                (col(ChainEvent.token_id) == batch_of(token) * ID_STRIDE + 1) & (col(ChainEvent.name) == "BatchMinted"),
+            )
+        )
     with session_scope(engine) as s:
-        rows = s.exec(
-            select(ChainEvent).where(col(ChainEvent.id) > after).order_by(col(ChainEvent.id)).limit(limit)
-        ).all()
+        rows = s.exec(query.order_by(col(ChainEvent.id)).limit(limit)).all()
         txs = [r.tx_hash for r in rows if r.name == "Transfer"]
         claim_txs = (
             set(

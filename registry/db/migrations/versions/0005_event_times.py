@@ -1,4 +1,4 @@
-"""chain events carry their block's time; a twin's history is one index range
+"""chain events carry their block's time; a twin's history and a contract's stream are index ranges
 
 Revision ID: 0005
 Revises: 0004
@@ -21,9 +21,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_chain_events_address_token", "chain_events", ["address", "token_id", "block_number", "log_index"]
     )
+    op.create_index("ix_chain_events_address_id", "chain_events", ["address", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_chain_events_address_id", table_name="chain_events")
     op.drop_index("ix_chain_events_address_token", table_name="chain_events")
     with op.batch_alter_table("chain_events") as batch:
         batch.drop_column("block_time")
