@@ -61,11 +61,16 @@ def service(**env: str) -> Iterator[Service]:
             "TWINMARK_PORT": str(port),
             **env,
         }
+        # `python -m api.cli` from this tree: the code measured is the code beside the script, whatever
+        # checkout the environment's `twinmark` entry point was installed from. Logs go to a file: a
+        # pipe nobody reads would stall the service once it filled.
+        log = (Path(tmp) / "serve.log").open("wb")
         proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "twinmark"), "serve"],
-            env=full_env,
+            [sys.executable, "-m", "api.cli", "serve"],
+            cwd=ROOT,
+            env=full_env | {"PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log,
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -74,3 +79,4 @@ def service(**env: str) -> Iterator[Service]:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+            log.close()
