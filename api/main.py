@@ -23,6 +23,7 @@ from api.routes import (
     partners,
     provenance,
     providers,
+    transactions,
     twins,
     verify,
     webhooks,
@@ -75,7 +76,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(BodyLimit, asset_bytes=(runtime.settings if runtime else settings or Settings()).max_asset_bytes)
 
     # The public verify route is the hot path: matched first (Starlette tries routes in order).
-    routers = (verify, health, brands, assets, minting, jobs, twins, claims, ownership, providers, provenance)
+    routers = (
+        verify,
+        health,
+        brands,
+        assets,
+        minting,
+        jobs,
+        twins,
+        claims,
+        ownership,
+        providers,
+        provenance,
+        transactions,
+    )
     for module in (*routers, partners, webhooks, events):
         app.include_router(module.router)
     _with_body_schemas(app, minting.BODY_MODELS)

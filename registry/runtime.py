@@ -161,6 +161,7 @@ class Runtime:
                 deployment.registry,
                 operator=operator,
                 relay_gas_cap=settings.relay_gas_cap,
+                relay_wait=settings.relay_wait_seconds,
                 from_block=deployment.block,
                 log_span=settings.log_span,
             )
@@ -198,12 +199,25 @@ class Runtime:
             if anvil is not None:
                 anvil.stop()
             raise
+        runtime._spawn(runtime._tend_transactions, "tx-tender")
         if settings.worker_in_process if with_worker is None else with_worker:
             runtime._spawn(runtime.worker.run, "mint-worker")
         if settings.indexer_in_process if with_indexer is None else with_indexer:
             runtime._spawn(runtime.indexer.run, "indexer")
             runtime._spawn(runtime.webhooks.run, "webhook-sender")
         return runtime
+
+    def _tend_transactions(self, stop: threading.Event) -> None:
+        """Looks after the signer's transactions that nobody waits for: relayed calls answered as pending
+        (202) are sent again if dropped and replaced if stuck, in every process, whether or not a mint
+        worker (which tends too) runs here. Idle while nothing is in flight: no node call."""
+        while not stop.wait(0.5):
+            if not self.chain.transactions_in_flight():
+                continue
+            try:
+                self.chain.tend_transactions()
+            except TwinmarkError as exc:  # the node is away: the next round tries again
+                log.warning("looking after transactions: %s", exc.detail)
 
     def run_worker(self) -> None:
         """Runs the mint worker in this thread until interrupted (`twinmark worker`)."""

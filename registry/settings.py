@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     delivery_retention_days: float = 30.0  # delivered/dead outbox rows and their attempts are pruned after this
     loop_stale_seconds: float = 90.0  # /readyz fails when a background loop showed no life for this long
     relay_gas_cap: int = 500_000  # a relayed call whose simulation needs more gas is refused, never sent
+    # A request relaying a call waits this long for its receipt; not mined by then: 202 with the
+    # transaction hash and `"state": "pending"` (followed at GET /v1/transactions/{hash}).
+    relay_wait_seconds: float = Field(default=10.0, ge=0)
     relay_limit_per_client: int = 120  # relayed owner actions per client address per hour
     relay_limit_per_owner: int = 60  # ... per owner (signer) address per hour
     relay_limit_per_token: int = 20  # ... per twin per hour

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Path, Query, Request
+from fastapi import Path, Query, Request, Response, status
+from pydantic import BaseModel
 from web3 import Web3
 
 from registry.errors import InvalidInput
@@ -36,6 +37,22 @@ def csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def pending_answer(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of a relayed call's 202: its transaction was not mined within the relay wait."""
+    return {
+        202: {
+            "model": model,
+            "description": "Broadcast, not mined within TWINMARK_RELAY_WAIT_SECONDS (`state`: pending); the"
+            " service keeps looking after the transaction: follow it at GET /v1/transactions/{tx_hash}",
+        }
+    }
+
+
+def relayed(response: Response, state: str, *, mined: int = status.HTTP_200_OK) -> None:
+    """A relayed call answers `mined` once its transaction is mined, 202 Accepted while it is pending."""
+    response.status_code = mined if state == "mined" else status.HTTP_202_ACCEPTED
 
 
 def client_address(request: Request) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from sqlmodel import Session
 
 from api.deps import OptionalCallerDep, RuntimeDep, SessionDep
-from api.routes.common import TokenId, checksum, client_address, signature_bytes
+from api.routes.common import TokenId, checksum, client_address, pending_answer, relayed, signature_bytes
+from registry.auth.service import Caller
 from registry.brands.service import get_brand
 from registry.errors import Forbidden, InvalidInput, Unauthenticated
 from registry.ownership import service as ownership
 from registry.ownership.schemas import SignedTransferIn, StatusIn, StatusOut, TransferOut, TypedDataOut
+from registry.runtime import Runtime
 
 router = APIRouter(tags=["ownership"])
 
@@ -22,13 +25,21 @@ def transfer_typed_data(contract: str, token_id: TokenId, rt: RuntimeDep, to: An
     return TypedDataOut.model_validate(ownership.transfer_typed_data(rt.chain, checksum(contract), token_id, to))
 
 
-@router.post("/v1/twins/{contract}/{token_id}/transfers", response_model=TransferOut)
+@router.post(
+    "/v1/twins/{contract}/{token_id}/transfers", response_model=TransferOut, responses=pending_answer(TransferOut)
+)
 def transfer(
-    contract: str, token_id: TokenId, body: SignedTransferIn, request: Request, rt: RuntimeDep, s: SessionDep
+    contract: str,
+    token_id: TokenId,
+    body: SignedTransferIn,
+    request: Request,
+    response: Response,
+    rt: RuntimeDep,
+    s: SessionDep,
 ) -> TransferOut:
     """Relays the owner's signed transfer (EOA or ERC-1271 contract wallet), within hourly quotas per
-    client, owner and twin, and a gas cap."""
-    return TransferOut.model_validate(
+    client, owner and twin, and a gas cap. 200 once mined, 202 while pending."""
+    out = TransferOut.model_validate(
         ownership.relay_transfer(
             s,
             rt.chain,
@@ -42,6 +53,8 @@ def transfer(
             signature=signature_bytes(body.signature),
         )
     )
+    relayed(response, out.state)
+    return out
 
 
 @router.get("/v1/twins/{contract}/{token_id}/status/typed-data", response_model=TypedDataOut)
@@ -52,19 +65,28 @@ def status_typed_data(
     return TypedDataOut.model_validate(ownership.status_typed_data(rt.chain, checksum(contract), token_id, status))
 
 
-@router.post("/v1/twins/{contract}/{token_id}/status", response_model=StatusOut)
+@router.post("/v1/twins/{contract}/{token_id}/status", response_model=StatusOut, responses=pending_answer(StatusOut))
 def set_status(
     contract: str,
     token_id: TokenId,
     body: StatusIn,
     request: Request,
+    response: Response,
     rt: RuntimeDep,
     s: SessionDep,
     caller: OptionalCallerDep,
 ) -> StatusOut:
     """With a brand API key: the brand marks stolen or recovered (`active`). Without: the owner's
-    signed report (`signature`, `nonce`, `deadline` from the typed data) is relayed."""
-    address = checksum(contract)
+    signed report (`signature`, `nonce`, `deadline` from the typed data) is relayed. 200 once mined,
+    202 while pending."""
+    out = _status(s, rt, checksum(contract), token_id, body, client_address(request), caller)
+    relayed(response, out.state)
+    return out
+
+
+def _status(
+    s: Session, rt: Runtime, address: str, token_id: int, body: StatusIn, client: str, caller: Caller | None
+) -> StatusOut:
     if caller is not None:
         if caller.partner is not None:
             raise Unauthenticated("invalid API key")
@@ -82,7 +104,7 @@ def set_status(
             rt.settings,
             address,
             token_id,
-            client=client_address(request),
+            client=client,
             status=body.status,
             nonce=body.nonce,
             deadline=body.deadline,

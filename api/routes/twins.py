@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
 from api.deps import BrandDep, RuntimeDep, SessionDep
-from api.routes.common import TokenId, checksum
+from api.routes.common import TokenId, checksum, pending_answer, relayed
 from registry.twins.schemas import TwinIn, TwinList, TwinOut, TwinUpdated
 from registry.twins.service import find_twins, get_twin, twin_view
 from registry.twins.updates import update_content
@@ -28,13 +28,24 @@ def search_twins(s: SessionDep, gtin: str, serial: str | None = None) -> TwinLis
     return TwinList.model_validate({"twins": [twin_view(t) for t in find_twins(s, gtin, serial)]})
 
 
-@router.put("/v1/twins/{contract}/{token_id}/metadata", response_model=TwinUpdated)
+@router.put(
+    "/v1/twins/{contract}/{token_id}/metadata", response_model=TwinUpdated, responses=pending_answer(TwinUpdated)
+)
 def replace_metadata(
-    contract: str, token_id: TokenId, content: TwinIn, brand: BrandDep, rt: RuntimeDep, s: SessionDep
+    contract: str,
+    token_id: TokenId,
+    content: TwinIn,
+    brand: BrandDep,
+    response: Response,
+    rt: RuntimeDep,
+    s: SessionDep,
 ) -> TwinUpdated:
-    """Replaces a twin's content after repair or re-authentication; the old anchor stays in the history."""
-    twin, tx_hash = update_content(s, rt.chain, rt.store, rt.settings, brand, checksum(contract), token_id, content)
-    return TwinUpdated.model_validate(twin_view(twin) | {"update_tx_hash": tx_hash})
+    """Replaces a twin's content after repair or re-authentication; the old anchor stays in the history.
+    200 once mined; 202 while pending (the record shows the new content once the update is mined)."""
+    address = checksum(contract)
+    twin, tx_hash, state = update_content(s, rt.chain, rt.store, rt.settings, brand, address, token_id, content)
+    relayed(response, state)
+    return TwinUpdated.model_validate(twin_view(twin) | {"update_tx_hash": tx_hash, "state": state})
 
 
 @router.get("/01/{gtin}/21/{serial}", include_in_schema=False)

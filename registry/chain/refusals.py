@@ -33,6 +33,13 @@ class ExpiredSignature(InvalidInput):
     code, title = "expired-signature", "The signature's deadline has passed"
 
 
+class TransactionPending(Conflict):
+    """Another relayed transaction for the same twin is broadcast and not yet mined: a second one
+    would be simulated against the state before it, and could revert on chain at the service's cost."""
+
+    code, title = "transaction-pending", "A transaction for this twin is pending"
+
+
 class BrandSuspended(Forbidden):
     code, title = "brand-suspended", "The brand is suspended"
 

@@ -228,8 +228,8 @@ class TxSender:
     def tend(self) -> None:
         """Looks after every transaction this sender broadcast and is not yet mined: sends again the
         ones the node dropped, replaces the ones stuck longer than `stuck_seconds`, fills nonce gaps.
-        Cheap to call often (`wait` and the mint worker do): it runs at most every `tend_interval`,
-        and is skipped while another thread is sending or tending."""
+        Cheap to call often (`wait`, the mint worker and the runtime's loop while `busy` do): it runs
+        at most every `tend_interval`, and is skipped while another thread is sending or tending."""
         now = time.monotonic()
         if now - self._tended < self.tend_interval or self._nonce is None:
             return
@@ -406,9 +406,32 @@ class TxSender:
         record = self._by_hash.get(tx_hash)
         return record.hash if record is not None else tx_hash
 
+    def knows(self, tx_hash: str) -> bool:
+        """Whether `tx_hash` is a version of a transaction this sender broadcast (and still remembers)."""
+        return tx_hash in self._by_hash
+
+    def looks_after(self, tx_hash: str) -> bool:
+        """Whether `tx_hash` is (a version of) a transaction this sender broadcast and still looks after:
+        not known to be mined, so `tend` sends it again or replaces it as needed. No node call."""
+        record = self._by_hash.get(tx_hash)
+        return record is not None and not record.settled
+
+    def busy(self) -> bool:
+        """Whether any transaction this sender broadcast is not yet known to be mined."""
+        return bool(self._sent)
+
     def wait(self, tx_hash: str, *, timeout: float = 120.0) -> TxReceipt:
         """The receipt of a mined transaction, or of the replacement that was mined in its place; a
         mined revert raises ContractReverted. Looks after stuck and dropped transactions meanwhile."""
+        receipt = self.await_receipt(tx_hash, timeout=timeout)
+        if receipt is None:
+            raise ChainUnavailable(f"transaction {tx_hash} not mined within {timeout}s")
+        return receipt
+
+    def await_receipt(self, tx_hash: str, *, timeout: float) -> TxReceipt | None:
+        """As `wait`, but None when no version is mined within `timeout` seconds (the transaction stays
+        looked after: `tend` keeps sending it again or replacing it). Raises ChainUnavailable when
+        another transaction used its nonce, ContractReverted when it was mined and reverted."""
         deadline = time.monotonic() + timeout
         while True:
             state = self.state(tx_hash)
@@ -417,9 +440,9 @@ class TxSender:
             if not state.in_flight and tx_hash in self._by_hash:
                 raise ChainUnavailable(f"transaction {tx_hash} was superseded: another transaction used its nonce")
             if time.monotonic() >= deadline:
-                raise ChainUnavailable(f"transaction {tx_hash} not mined within {timeout}s")
+                return None
             self.tend()
-            time.sleep(_POLL)
+            time.sleep(min(_POLL, max(0.0, deadline - time.monotonic())))
         receipt = state.receipt
         if self.on_mined is not None:
             self.on_mined(int(receipt["blockNumber"]))

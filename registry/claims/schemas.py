@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry.chain.client import RelayState
+
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
@@ -35,5 +37,6 @@ class ClaimIn(BaseModel):
 class ClaimOut(BaseModel):
     contract: str
     token_id: int
-    owner: str
+    owner: str = Field(description="the recipient: the owner once the claim is mined")
     tx_hash: str
+    state: RelayState = Field(description="mined (200), or pending (202): follow it at /v1/transactions/{tx_hash}")

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from registry.auth.service import Caller
 from registry.auth.vault import seal, unseal
 from registry.chain import typed_data
-from registry.chain.client import TwinmarkChain
+from registry.chain.client import RelayState, TwinmarkChain
 from registry.chain.layout import Status
 from registry.chain.refusals import AlreadyClaimed, NotClaimable, TwinStolen
 from registry.claims.keys import claim_key
@@ -121,6 +121,7 @@ class ClaimResult:
     token_id: int
     owner: str
     tx_hash: str
+    state: RelayState
 
 
 def claim(
@@ -133,7 +134,9 @@ def claim(
     recipient: str,
     client: str,
 ) -> ClaimResult:
-    """Derives the claim key from the secret, signs the claim for `recipient` and relays it."""
+    """Derives the claim key from the secret, signs the claim for `recipient` and relays it. A claim not
+    mined within the relay wait is answered pending: nothing is recorded as failed, and asking again
+    for the same recipient follows the same transaction (for another recipient: `TransactionPending`)."""
     twin = session.get(Twin, (contract, token_id))
     if twin is None:
         raise NotFound(f"no twin {token_id} in {contract}")
@@ -177,4 +180,6 @@ def claim(
     # End the transaction first: no database lock is held while the claim is mined.
     session.commit()
     tx_hash = chain.claim(contract, token_id, recipient, deadline, r, vs, tree.proof(token_id))
-    return ClaimResult(contract=contract, token_id=token_id, owner=recipient, tx_hash=tx_hash)
+    return ClaimResult(
+        contract=contract, token_id=token_id, owner=recipient, tx_hash=tx_hash, state=chain.relay_state(tx_hash)
+    )

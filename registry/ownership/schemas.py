@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry.chain.client import RelayState
+
 Hex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]*$")]
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
@@ -32,8 +34,9 @@ class TransferOut(BaseModel):
     contract: str
     token_id: int
     from_: str = Field(alias="from")
-    owner: str
+    owner: str = Field(description="the recipient: the owner once the transfer is mined")
     tx_hash: str
+    state: RelayState = Field(description="mined (200), or pending (202): follow it at /v1/transactions/{tx_hash}")
 
 
 class StatusIn(Strict):
@@ -48,3 +51,4 @@ class StatusOut(BaseModel):
     token_id: int
     status: str
     tx_hash: str
+    state: RelayState = Field(description="mined (200), or pending (202): follow it at /v1/transactions/{tx_hash}")

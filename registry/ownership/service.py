@@ -97,7 +97,14 @@ def relay_transfer(
     recipient = _address(to, "recipient")
     relay_quota(session, settings, client=client, owner=twin.owner, contract=contract, token_id=token_id)
     tx_hash = chain.transfer_by_sig(contract, recipient, token_id, nonce, deadline, signature)
-    return {"contract": contract, "token_id": token_id, "from": twin.owner, "owner": recipient, "tx_hash": tx_hash}
+    return {
+        "contract": contract,
+        "token_id": token_id,
+        "from": twin.owner,
+        "owner": recipient,
+        "tx_hash": tx_hash,
+        "state": chain.relay_state(tx_hash),
+    }
 
 
 def status_typed_data(chain: TwinmarkChain, contract: str, token_id: int, status: str) -> dict[str, Any]:
@@ -133,7 +140,13 @@ def relay_status(
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
     relay_quota(session, settings, client=client, owner=twin.owner, contract=contract, token_id=token_id)
     tx_hash = chain.report_status_by_sig(contract, token_id, int(code), nonce, deadline, signature)
-    return {"contract": contract, "token_id": token_id, "status": status, "tx_hash": tx_hash}
+    return {
+        "contract": contract,
+        "token_id": token_id,
+        "status": status,
+        "tx_hash": tx_hash,
+        "state": chain.relay_state(tx_hash),
+    }
 
 
 def brand_status(
@@ -144,4 +157,10 @@ def brand_status(
     code = _status(status, ("stolen", "active"), "a brand sets stolen or active (recovered); only owners report lost")
     _live(chain, contract, token_id)
     tx_hash = chain.set_status_by_brand(contract, token_id, int(code))
-    return {"contract": contract, "token_id": token_id, "status": status, "tx_hash": tx_hash}
+    return {
+        "contract": contract,
+        "token_id": token_id,
+        "status": status,
+        "tx_hash": tx_hash,
+        "state": chain.relay_state(tx_hash),
+    }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry.chain.client import RelayState
+
 
 class ProviderIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -16,3 +18,8 @@ class ProviderCreated(BaseModel):
     name: str
     address: str
     api_key: str = Field(description="shown only in this answer")
+    tx_hashes: list[str] = Field(description="its authorisation on chain, one per collection of the brand")
+    state: RelayState = Field(
+        description="mined (201), or pending (202: an authorisation is not mined yet; follow each at"
+        " /v1/transactions/{tx_hash})"
+    )

@@ -15,7 +15,7 @@ from registry.auth.service import Caller, issue_key
 from registry.auth.vault import seal, unseal
 from registry.brands.models import Brand
 from registry.brands.service import collections_of
-from registry.chain.client import TwinmarkChain
+from registry.chain.client import RelayState, TwinmarkChain
 from registry.errors import Conflict, Forbidden
 from registry.providers.models import Provider
 
@@ -24,6 +24,8 @@ from registry.providers.models import Provider
 class NewProvider:
     provider: Provider
     api_key: str
+    tx_hashes: list[str]  # its authorisation in each collection of the brand
+    state: RelayState  # pending while one of them is not mined
 
 
 def _salt(provider_id: str) -> str:
@@ -39,14 +41,17 @@ def create_provider(session: Session, chain: TwinmarkChain, brand: Brand, name: 
     key = keys.new_key("tmk")
     # The signing key is sealed under the provider's own API key before either is stored.
     sealed = seal(key.text, _salt(provider_id), bytes(account.key))
-    # On chain first, rows after: no database write lock is held while the transactions are mined.
-    for collection in collections_of(session, brand.id):
-        chain.set_service_provider(collection.address, account.address, True)
+    # On chain first, rows after: no database write lock is held while the transactions are mined. The
+    # authorisations not mined within the relay wait are pending: the provider exists, and its records
+    # are accepted on chain once they are.
+    addresses = [collection.address for collection in collections_of(session, brand.id)]
+    tx_hashes = chain.set_service_provider(addresses, account.address, True)
+    pending = any(chain.relay_state(tx_hash) == "pending" for tx_hash in tx_hashes)
     provider = Provider(id=provider_id, brand_id=brand.id, name=name, address=account.address, sealed_key=sealed)
     session.add(provider)
     session.flush()
     issue_key(session, brand.id, provider_id, key)
-    return NewProvider(provider, key.text)
+    return NewProvider(provider, key.text, tx_hashes, "pending" if pending else "mined")
 
 
 def calling_provider(session: Session, caller: Caller) -> Provider:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from registry.assets.service import GLB, IMAGE_TYPES
+from registry.chain.client import RelayState
 from registry.errors import InvalidInput
 from registry.ipfs.cid import CID
 from registry.twins.gs1 import normalize_gtin, validate_serial
@@ -175,3 +176,7 @@ class TwinList(BaseModel):
 
 class TwinUpdated(TwinOut):
     update_tx_hash: str
+    state: RelayState = Field(
+        description="mined (200: the record shows the new content), or pending (202: the record keeps the"
+        " current content until the update is mined; follow it at /v1/transactions/{update_tx_hash})"
+    )

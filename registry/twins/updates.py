@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from registry.assets.service import check_assets
 from registry.brands.models import Brand
-from registry.chain.client import TwinmarkChain
+from registry.chain.client import RelayState, TwinmarkChain
 from registry.errors import InvalidInput, NotFound
 from registry.ipfs.store import ContentStore, add_bytes
 from registry.settings import Settings
@@ -28,8 +28,10 @@ def update_content(
     contract: str,
     token_id: int,
     content: PhysicalTwinIn | VirtualTwinIn,
-) -> tuple[Twin, str]:
-    """The updated twin (its `tx_hash` stays the mint's) and the update's transaction hash."""
+) -> tuple[Twin, str, RelayState]:
+    """The twin (its `tx_hash` stays the mint's), the update's transaction hash and whether it was
+    mined within the relay wait. A pending update leaves the record as it is: the indexer applies the
+    new content once the chain has it (and nothing, should it revert)."""
     twin = session.get(Twin, (contract, token_id))
     if twin is None or twin.brand_id != brand.id:
         raise NotFound(f"no twin {token_id} in {contract} for this brand")
@@ -46,8 +48,11 @@ def update_content(
     data = metadata.canonical(doc)
     imported = add_bytes(store, data)
     tx_hash = chain.update_content(contract, token_id, imported.cid.to_bytes())
+    state = chain.relay_state(tx_hash)
+    if state == "pending":
+        return twin, tx_hash, state
     twin.metadata_json = data.decode()
     twin.metadata_cid = str(imported.cid)
     twin.token_uri = f"ipfs://{imported.cid}"
     twin.name = content.name
-    return twin, tx_hash
+    return twin, tx_hash, state

@@ -33,7 +33,15 @@ BLOCKED = "blocked"  # the target is not allowed (registry.net): logged, never s
 
 
 class WebhookSender:
-    """Sends due outbox rows, at least once: a row leaves `pending` only after a 2xx answer."""
+    """Sends due outbox rows, at least once: a row leaves `pending` only after a 2xx answer.
+
+    Attempts run on a pool of `THREADS` and each records its result as soon as it is over (its own
+    short transaction); a pass only hands new due rows to free threads, so a receiver that takes the
+    whole timeout holds its own attempts, never the other subscriptions' next deliveries. A row in
+    flight is not picked again, a subscription has at most `webhook_max_in_flight_per_subscription`
+    attempts in flight, and all of them together at most `THREADS`."""
+
+    THREADS = 8
 
     def __init__(self, engine: Engine, settings: Settings, *, client: GuardedClient | None = None) -> None:
         self.engine = engine
@@ -42,55 +50,99 @@ class WebhookSender:
         self.http = client or GuardedClient(
             timeout=settings.webhook_timeout_seconds, allow_private=settings.webhook_allow_private_targets
         )
-        self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
+        self.pool = ThreadPoolExecutor(max_workers=self.THREADS, thread_name_prefix="webhook")
         self.server_key = server_key(settings)
         self._pruned_at = float("-inf")
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, str] = {}  # delivery id -> subscription id, while its attempt runs
+        self._finished = threading.Event()  # an attempt is over: a thread is free for the next pass
 
     def run(self, stop: threading.Event) -> None:
-        run_leased(self.lease, self.step, stop, idle=lambda: stop.wait(0.5), name="webhook sender")
+        run_leased(self.lease, self.step, stop, idle=lambda: self._finished.wait(0.5), name="webhook sender")
+
+    def in_flight(self) -> int:
+        """Attempts running now."""
+        with self._lock:
+            return len(self._in_flight)
 
     def step(self) -> int:
-        now = datetime.now(UTC)
-        with session_scope(self.engine) as s:
-            due = s.exec(
+        """One pass: hands the due rows that fit (per subscription and overall) to free threads, without
+        waiting for them; returns how many attempts it started."""
+        self._finished.clear()
+        with self._lock:
+            busy = dict(self._in_flight)
+        free = self.THREADS - len(busy)
+        started = 0
+        if free > 0:
+            now = datetime.now(UTC)
+            query = (
                 select(Delivery, Subscription)
                 .join(Subscription, col(Subscription.id) == col(Delivery.subscription_id))
                 .where(col(Delivery.state) == "pending", col(Delivery.next_attempt_at) <= now)
                 .order_by(col(Delivery.id))
                 .limit(256)
-            ).all()
-        # A few deliveries per subscription per pass: a slow or dead receiver with a long backlog takes
-        # at most its share of the sender threads, and the others' deliveries go out beside it.
-        taken: dict[str, int] = {}
-        picked = []
-        for row, sub in due:
-            if taken.get(sub.id, 0) < self.settings.webhook_max_in_flight_per_subscription:
+            )
+            if busy:
+                query = query.where(col(Delivery.id).not_in(list(busy)))
+            with session_scope(self.engine) as s:
+                due = s.exec(query).all()
+            # A few deliveries per subscription at a time: a slow or dead receiver with a long backlog
+            # takes at most its share of the sender threads, and the others' deliveries go out beside it.
+            taken: dict[str, int] = {}
+            for sub_id in busy.values():
+                taken[sub_id] = taken.get(sub_id, 0) + 1
+            for row, sub in due:
+                if started == free:
+                    break
+                if taken.get(sub.id, 0) >= self.settings.webhook_max_in_flight_per_subscription:
+                    continue
+                assert row.id is not None
                 taken[sub.id] = taken.get(sub.id, 0) + 1
-                picked.append((row, sub))
-        results = list(self.pool.map(lambda pair: (pair[0].id, self._attempt(*pair)), picked[:64]))
+                with self._lock:
+                    self._in_flight[row.id] = sub.id
+                self.pool.submit(self._deliver, row, sub)
+                started += 1
         self._prune()
+        return started
+
+    def _deliver(self, row: Delivery, sub: Subscription) -> None:
+        """One attempt and its record. Should recording fail (the database away), the row stays due and
+        is sent again later: at least once."""
+        assert row.id is not None
+        try:
+            self._record(row.id, *self._attempt(row, sub))
+        except Exception:
+            log.exception("webhook delivery %s: the attempt could not be recorded; it will be sent again", row.id)
+        finally:
+            # Only after its record committed: until then no pass may pick the row again.
+            with self._lock:
+                self._in_flight.pop(row.id, None)
+            self._finished.set()
+
+    def _record(self, delivery_id: int, status: int | None, error: str | None, ms: int) -> None:
         with session_scope(self.engine) as s:
-            for delivery_id, (status, error, ms) in results:
-                delivery = s.get(Delivery, delivery_id)
-                assert delivery is not None and delivery.id is not None
-                s.add(DeliveryAttempt(delivery_id=delivery.id, status_code=status, error=error, duration_ms=ms))
-                delivery.attempts += 1
-                if status is not None and 200 <= status < 300:
-                    delivery.state, delivery.delivered_at, delivery.last_error = "delivered", datetime.now(UTC), None
-                elif error == BLOCKED:
-                    # Not retried: the same URL is refused the same way at every attempt, and a name
-                    # that might resolve elsewhere later is in the hands of whoever controls its DNS.
-                    # Dead at once; a redelivery checks again (say, after the operator allowed
-                    # private targets).
-                    delivery.state, delivery.last_error = "dead", BLOCKED
-                elif delivery.attempts >= self.settings.webhook_max_attempts:
-                    delivery.state, delivery.last_error = "dead", error or f"HTTP {status}"
-                else:
-                    delay = self.settings.webhook_backoff_seconds * 2 ** (delivery.attempts - 1)
-                    delay = min(delay, 3600.0) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not a secret
-                    delivery.next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
-                    delivery.last_error = error or f"HTTP {status}"
-        return len(results)
+            delivery = s.get(Delivery, delivery_id)
+            if delivery is None:
+                return  # pruned meanwhile (only done with rows no longer pending)
+            s.add(DeliveryAttempt(delivery_id=delivery_id, status_code=status, error=error, duration_ms=ms))
+            delivery.attempts += 1
+            if status is not None and 200 <= status < 300:
+                delivery.state, delivery.delivered_at, delivery.last_error = "delivered", datetime.now(UTC), None
+            elif delivery.state != "pending":
+                pass  # cancelled (its event left the chain) while the attempt ran: it stays so
+            elif error == BLOCKED:
+                # Not retried: the same URL is refused the same way at every attempt, and a name
+                # that might resolve elsewhere later is in the hands of whoever controls its DNS.
+                # Dead at once; a redelivery checks again (say, after the operator allowed
+                # private targets).
+                delivery.state, delivery.last_error = "dead", BLOCKED
+            elif delivery.attempts >= self.settings.webhook_max_attempts:
+                delivery.state, delivery.last_error = "dead", error or f"HTTP {status}"
+            else:
+                delay = self.settings.webhook_backoff_seconds * 2 ** (delivery.attempts - 1)
+                delay = min(delay, 3600.0) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not a secret
+                delivery.next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
+                delivery.last_error = error or f"HTTP {status}"
 
     def _prune(self) -> None:
         """Retention: delivered and dead outbox rows older than `delivery_retention_days`, with their

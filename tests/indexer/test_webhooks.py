@@ -76,11 +76,15 @@ def partner(ix: Indexed) -> dict[str, str]:
 
 
 def run_sender(ix: Indexed, until: Any, timeout: float = 30) -> WebhookSender:
+    """Passes until `until()`, then until the attempts they started are over and recorded (a pass
+    does not wait for them)."""
     sender = WebhookSender(ix.runtime.engine, ix.runtime.settings)
     deadline = time.monotonic() + timeout
     while not until() and time.monotonic() < deadline:
         sender.lease.hold()
         sender.step()
+        time.sleep(0.05)
+    while sender.in_flight() and time.monotonic() < deadline:
         time.sleep(0.05)
     return sender
 

@@ -22,7 +22,8 @@ from registry.chain.anvil import free_port
 @dataclass
 class Seen:
     connections: int = 0
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # each with `at`: monotonic time received
+    answered: list[float] = field(default_factory=list)  # monotonic time of each answer sent
     server_names: list[str | None] = field(default_factory=list)
 
 
@@ -47,13 +48,16 @@ class Listener:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                seen.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                seen.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "at": time.monotonic()}
+                )
                 time.sleep(delay)
                 self.send_response(status)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+                seen.answered.append(time.monotonic())
 
             do_GET = do_POST
 
