@@ -590,16 +590,20 @@ class TwinmarkChain:
         call = {"to": self.registry_address, "data": call_data(Web3.to_checksum_address(collection), token_id)}
         return decode_report(rpc(self.w3, "eth_call", [call, "latest"]))
 
-    def report_and_recent(self, collection: str, token_id: int, start: int) -> tuple[TwinReport, list[ChainLog]]:
-        """The twin's report and its events from block `start` to the head, as one JSON-RPC batch (one
-        round trip; a second only when the node leaves block times out of logs). A span the node
-        refuses (the index is far behind) is read again in bounded spans."""
+    def report_and_recent(
+        self, collection: str, token_id: int, start: int, head: int
+    ) -> tuple[TwinReport, list[ChainLog]]:
+        """The twin's report and its events in blocks `start`..`head`, as one JSON-RPC batch (one round
+        trip; a second only when the node leaves block times out of logs). A span the node refuses
+        (the index is far behind) is read again in bounded spans."""
         address = Web3.to_checksum_address(collection)
-        bounds = {"fromBlock": hex(max(start, self.from_block)), "toBlock": "latest"}
         calls: list[tuple[str, list[Any]]] = [
             ("eth_call", [{"to": self.registry_address, "data": call_data(address, token_id)}, "latest"])
         ]
-        calls += [("eth_getLogs", [query | bounds]) for query in self._history_queries(address, token_id)]
+        start = max(start, self.from_block)
+        if start <= head:  # nothing beyond the index yet: the report alone
+            bounds = {"fromBlock": hex(start), "toBlock": hex(head)}
+            calls += [("eth_getLogs", [query | bounds]) for query in self._history_queries(address, token_id)]
         try:
             results = rpc_batch(self.w3, calls)
         except RpcError as exc:

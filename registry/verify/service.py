@@ -96,7 +96,7 @@ class Verifier:
         with self._lock:
             facts = self._chain_facts.get(key)
         if facts is None:
-            facts = self._read_chain(contract, token_id)
+            facts = self._read_chain(contract, token_id, block)
             with self._lock:
                 self._chain_facts[key] = facts
         checks: list[Check] = list(facts["checks"])
@@ -151,7 +151,7 @@ class Verifier:
 
     # ------------------------------------------------------------ chain
 
-    def _history(self, contract: str, token_id: int) -> tuple[TwinReport, list[dict[str, Any]]]:
+    def _history(self, contract: str, token_id: int, head: int) -> tuple[TwinReport, list[dict[str, Any]]]:
         """The twin's report and its timeline: the index's part, then one round trip for the report and
         the blocks beyond the index."""
         indexed: list[Any] = []
@@ -160,12 +160,12 @@ class Verifier:
             with Session(self.engine) as s:
                 indexed, indexed_to, _ = indexed_part(s, self.chain, contract, token_id)
         start = indexed_to + 1 if indexed_to is not None else self.chain.from_block
-        report, recent = self.chain.report_and_recent(contract, token_id, start)
+        report, recent = self.chain.report_and_recent(contract, token_id, start, head)
         return report, timeline(about(token_id, indexed + recent))
 
-    def _read_chain(self, contract: str, token_id: int) -> dict[str, Any]:
+    def _read_chain(self, contract: str, token_id: int, head: int) -> dict[str, Any]:
         checks: list[Check] = []
-        report, entries = self._history(contract, token_id)
+        report, entries = self._history(contract, token_id, head)
         if report.brand is None:
             checks.append(
                 Check("genuine_collection", False, f"{contract} is not a collection of this Twinmark registry")
