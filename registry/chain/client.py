@@ -562,9 +562,9 @@ class TwinmarkChain:
         queries = self._history_queries(collection, token_id)
         return self._chain_logs([log for query in queries for log in self.logs(query, start=start)])
 
-    def _chain_logs(self, raw_logs: list[dict[str, Any]]) -> list[ChainLog]:
+    def _chain_logs(self, raw_logs: list[dict[str, Any]], times: dict[str, int] | None = None) -> list[ChainLog]:
         raw_logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
-        times = block_times(self.w3, raw_logs)
+        times = block_times(self.w3, raw_logs) if times is None else times
         out = []
         for log in raw_logs:
             decoded = decode(log, COLLECTION_EVENTS)
@@ -590,27 +590,38 @@ class TwinmarkChain:
         call = {"to": self.registry_address, "data": call_data(Web3.to_checksum_address(collection), token_id)}
         return decode_report(rpc(self.w3, "eth_call", [call, "latest"]))
 
-    def report_and_recent(
-        self, collection: str, token_id: int, start: int, head: int
-    ) -> tuple[TwinReport, list[ChainLog]]:
-        """The twin's report and its events in blocks `start`..`head`, as one JSON-RPC batch (one round
-        trip; a second only when the node leaves block times out of logs). A span the node refuses
-        (the index is far behind) is read again in bounded spans."""
-        address = Web3.to_checksum_address(collection)
-        calls: list[tuple[str, list[Any]]] = [
-            ("eth_call", [{"to": self.registry_address, "data": call_data(address, token_id)}, "latest"])
-        ]
+    def reports_and_recent(
+        self, items: list[tuple[str, int]], start: int, head: int
+    ) -> list[tuple[TwinReport, list[ChainLog]]]:
+        """For each (collection, token): its report and its events in blocks `start`..`head`, all as one
+        JSON-RPC batch (one round trip for up to `BATCH_SIZE` calls; another only when the node leaves
+        block times out of logs). A span the node refuses (the index is far behind) is read again in
+        bounded spans."""
         start = max(start, self.from_block)
-        if start <= head:  # nothing beyond the index yet: the report alone
-            bounds = {"fromBlock": hex(start), "toBlock": hex(head)}
-            calls += [("eth_getLogs", [query | bounds]) for query in self._history_queries(address, token_id)]
+        recent = start <= head  # else nothing beyond the index yet: the reports alone
+        bounds = {"fromBlock": hex(start), "toBlock": hex(head)}
+        calls: list[tuple[str, list[Any]]] = []
+        for collection, token_id in items:
+            data = call_data(Web3.to_checksum_address(collection), token_id)
+            calls.append(("eth_call", [{"to": self.registry_address, "data": data}, "latest"]))
+            if recent:
+                calls += [("eth_getLogs", [q | bounds]) for q in self._history_queries(collection, token_id)]
         try:
             results = rpc_batch(self.w3, calls)
         except RpcError as exc:
             if exc.method != "eth_getLogs" or not range_refused(exc.message):
                 raise
-            return self.twin_report(address, token_id), self.history(address, token_id, start=start)
-        return decode_report(results[0]), self._chain_logs([log for found in results[1:] for log in found])
+            return [(self.twin_report(c, t), self.history(c, t, start=start)) for c, t in items]
+        step = 4 if recent else 1
+        raw = [log for i in range(len(items)) for found in results[i * step + 1 : (i + 1) * step] for log in found]
+        times = block_times(self.w3, raw)
+        return [
+            (
+                decode_report(results[i * step]),
+                self._chain_logs([log for found in results[i * step + 1 : (i + 1) * step] for log in found], times),
+            )
+            for i in range(len(items))
+        ]
 
     @staticmethod
     def _events(contract: Contract, name: str, receipt: TxReceipt) -> list[Any]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 from web3 import Web3
 
 from registry.chain.client import ChainLog, TwinmarkChain
@@ -43,33 +44,59 @@ class History:
 
 def indexed_logs(session: Session, chain: TwinmarkChain, contract: str, token_id: int) -> list[ChainLog]:
     """The token's events as the index holds them (one range of `ix_chain_events_address_token`)."""
-    mint_key = batch_of(token_id) * ID_STRIDE + 1  # a BatchMinted row is keyed by its batch's first token
-    rows = session.exec(
-        select(ChainEvent)
+    return indexed_many(session, chain, [(contract, token_id)])[(contract, token_id)]
+
+
+_COLUMNS = (
+    col(ChainEvent.address),
+    col(ChainEvent.token_id),
+    col(ChainEvent.name),
+    col(ChainEvent.args),
+    col(ChainEvent.block_number),
+    col(ChainEvent.log_index),
+    col(ChainEvent.tx_hash),
+    col(ChainEvent.block_time),
+    col(ChainEvent.block_hash),
+)
+
+
+def indexed_many(
+    session: Session, chain: TwinmarkChain, pairs: list[tuple[str, int]]
+) -> dict[tuple[str, int], list[ChainLog]]:
+    """The events of several (contract, token) as the index holds them, in one query (columns only:
+    this serves every cold verification)."""
+    mint_keys = {token: batch_of(token) * ID_STRIDE + 1 for _, token in pairs}  # BatchMinted rows' key
+    rows = session.execute(
+        sa_select(*_COLUMNS)
         .where(
-            ChainEvent.address == contract,
-            or_(
-                (col(ChainEvent.token_id) == token_id) & (col(ChainEvent.name) != "BatchMinted"),
-                (col(ChainEvent.token_id) == mint_key) & (col(ChainEvent.name) == "BatchMinted"),
-            ),
+            col(ChainEvent.address).in_({address for address, _ in pairs}),
+            col(ChainEvent.token_id).in_({token for _, token in pairs} | set(mint_keys.values())),
         )
         .order_by(col(ChainEvent.block_number), col(ChainEvent.log_index))
     ).all()
     # Rows recorded before block times were kept: their blocks' headers, once per answer.
     untimed = [{"blockHash": r.block_hash} for r in rows if r.block_time is None]
     times = block_times(chain.w3, untimed) if untimed else {}
-    return [
-        ChainLog(
+    found: dict[tuple[str, int], list[ChainLog]] = {pair: [] for pair in pairs}
+    for r in rows:
+        stamp = r.block_time if r.block_time is not None else times.get(r.block_hash, 0)
+        event = ChainLog(
             r.name,
             json.loads(r.args),
             r.block_number,
             r.log_index,
             r.tx_hash,
-            datetime.fromtimestamp(r.block_time if r.block_time is not None else times.get(r.block_hash, 0), UTC),
+            datetime.fromtimestamp(stamp, UTC),
             r.block_hash,
         )
-        for r in rows
-    ]
+        for address, token in pairs:
+            if address != r.address:
+                continue
+            if (r.name == "BatchMinted" and mint_keys[token] == r.token_id) or (
+                r.name != "BatchMinted" and token == r.token_id
+            ):
+                found[(address, token)].append(event)
+    return found
 
 
 def about(token_id: int, logs: list[ChainLog]) -> list[ChainLog]:
@@ -86,10 +113,22 @@ def indexed_part(
 ) -> tuple[list[ChainLog], int | None, str | None]:
     """(events, last indexed block, its hash) of what the index holds about the token; nothing when
     the index has not started (the chain then tells everything)."""
-    cursor = session.get(IndexCursor, chain.chain_id)
+    found, indexed_to, indexed_hash = indexed_part_many(session, chain, [(contract, token_id)])
+    return found[(contract, token_id)], indexed_to, indexed_hash
+
+
+def indexed_part_many(
+    session: Session, chain: TwinmarkChain, pairs: list[tuple[str, int]]
+) -> tuple[dict[tuple[str, int], list[ChainLog]], int | None, str | None]:
+    """`indexed_part` of several twins at once."""
+    cursor = session.execute(
+        sa_select(col(IndexCursor.next_block), col(IndexCursor.last_hash)).where(
+            col(IndexCursor.chain_id) == chain.chain_id
+        )
+    ).first()
     if cursor is None or cursor.next_block <= chain.from_block:
-        return [], None, None
-    return indexed_logs(session, chain, contract, token_id), cursor.next_block - 1, cursor.last_hash
+        return {pair: [] for pair in pairs}, None, None
+    return indexed_many(session, chain, pairs), cursor.next_block - 1, cursor.last_hash
 
 
 def history(session: Session, chain: TwinmarkChain, contract: str, token_id: int, source: Source = "index") -> History:

@@ -29,8 +29,9 @@ from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidIn
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat
 from registry.ipfs.unixfs import decode_node
-from registry.provenance.service import about, indexed_part, summary, timeline
+from registry.provenance.service import about, indexed_part_many, summary, timeline
 from registry.twins.metadata import referenced_cids
+from registry.verify.batching import Batcher
 
 CONTENT_TTL = 60.0
 CACHE_SIZE = 50_000
@@ -67,6 +68,7 @@ class Verifier:
         self._assets_ok: LRUCache[str, bool] = LRUCache(CACHE_SIZE)
         self._directories: LRUCache[str, dict[str, CID]] = LRUCache(64)  # batch directories, decoded once
         self._answers: TTLCache[tuple[str, int], tuple[int, bytes]] = TTLCache(CACHE_SIZE, CONTENT_TTL)
+        self._batcher: Batcher[tuple[str, int, int], dict[str, Any]] = Batcher(self._read_many)
 
     def cached_json(self, collection: str, token_id: int) -> bytes | None:
         """A complete answer (JSON) for the current head block without any I/O, if one is known."""
@@ -96,7 +98,7 @@ class Verifier:
         with self._lock:
             facts = self._chain_facts.get(key)
         if facts is None:
-            facts = self._read_chain(contract, token_id, block)
+            facts = self._batcher.get(key)  # concurrent cold verifications share one round trip
             with self._lock:
                 self._chain_facts[key] = facts
         checks: list[Check] = list(facts["checks"])
@@ -151,21 +153,28 @@ class Verifier:
 
     # ------------------------------------------------------------ chain
 
-    def _history(self, contract: str, token_id: int, head: int) -> tuple[TwinReport, list[dict[str, Any]]]:
-        """The twin's report and its timeline: the index's part, then one round trip for the report and
-        the blocks beyond the index."""
-        indexed: list[Any] = []
+    def _read_many(self, keys: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+        """Chain facts of several (contract, token, head): the index's part of their histories in one
+        query, then one round trip for their reports and the blocks beyond the index."""
+        out: dict[tuple[str, int, int], dict[str, Any]] = {}
+        pairs = [(contract, token) for contract, token, _ in keys]
+        indexed: dict[tuple[str, int], list[Any]] = {pair: [] for pair in pairs}
         indexed_to: int | None = None
         if self.engine is not None:
             with Session(self.engine) as s:
-                indexed, indexed_to, _ = indexed_part(s, self.chain, contract, token_id)
+                indexed, indexed_to, _ = indexed_part_many(s, self.chain, pairs)
         start = indexed_to + 1 if indexed_to is not None else self.chain.from_block
-        report, recent = self.chain.report_and_recent(contract, token_id, start, head)
-        return report, timeline(about(token_id, indexed + recent))
+        for head in {head for _, _, head in keys}:  # one head in practice: the one all answers are as of
+            group = [(contract, token) for contract, token, h in keys if h == head]
+            for (contract, token), (report, recent) in zip(
+                group, self.chain.reports_and_recent(group, start, head), strict=True
+            ):
+                entries = timeline(about(token, indexed[(contract, token)] + recent))
+                out[(contract, token, head)] = self._facts(contract, token, report, entries)
+        return [out[key] for key in keys]
 
-    def _read_chain(self, contract: str, token_id: int, head: int) -> dict[str, Any]:
+    def _facts(self, contract: str, token_id: int, report: TwinReport, entries: list[dict[str, Any]]) -> dict[str, Any]:
         checks: list[Check] = []
-        report, entries = self._history(contract, token_id, head)
         if report.brand is None:
             checks.append(
                 Check("genuine_collection", False, f"{contract} is not a collection of this Twinmark registry")
