@@ -67,6 +67,7 @@ class Verifier:
         self._content: LRUCache[str, ContentResult] = LRUCache(CACHE_SIZE)
         self._assets_ok: LRUCache[str, bool] = LRUCache(CACHE_SIZE)
         self._directories: LRUCache[str, dict[str, CID]] = LRUCache(64)  # batch directories, decoded once
+        self._directory_lock = threading.Lock()
         self._answers: TTLCache[tuple[str, int], tuple[int, bytes]] = TTLCache(CACHE_SIZE, CONTENT_TTL)
         self._batcher: Batcher[tuple[str, int, int], dict[str, Any]] = Batcher(self._read_many)
 
@@ -240,15 +241,20 @@ class Verifier:
         with self._lock:
             entries = self._directories.get(key)
         if entries is None:
-            try:
-                node = decode_node(self.store.get_block(directory))
-            except ValueError as exc:
-                raise ContentIntegrityError(f"{directory} is not a UnixFS directory: {exc}") from exc
-            if node.kind != 1:
-                raise ContentIntegrityError(f"{directory} is not a directory")
-            entries = {link.name: link.cid for link in node.links}
-            with self._lock:
-                self._directories[key] = entries
+            # One decode per directory: the first verifications of a new batch all need it at once.
+            with self._directory_lock:
+                with self._lock:
+                    entries = self._directories.get(key)
+                if entries is None:
+                    try:
+                        node = decode_node(self.store.get_block(directory))
+                    except ValueError as exc:
+                        raise ContentIntegrityError(f"{directory} is not a UnixFS directory: {exc}") from exc
+                    if node.kind != 1:
+                        raise ContentIntegrityError(f"{directory} is not a directory")
+                    entries = {link.name: link.cid for link in node.links}
+                    with self._lock:
+                        self._directories[key] = entries
         if name not in entries:
             raise ContentUnavailable(f"{directory} has no entry {name!r}")
         return entries[name]
