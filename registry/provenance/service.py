@@ -19,9 +19,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 from web3 import Web3
 
-from registry.chain.client import ChainLog, TwinmarkChain
+from registry.chain.client import TwinmarkChain
 from registry.chain.layout import ID_STRIDE, batch_of, batch_tokens
 from registry.chain.node import block_times
+from registry.chain.reads import ChainLog
 from registry.errors import ChainUnavailable
 from registry.events.models import ChainEvent
 from registry.events.public import describe
