@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_DATA = ROOT / ".bench"
 sys.path.insert(0, str(ROOT))
 
 from registry.chain.anvil import free_port  # noqa: E402
@@ -53,7 +54,10 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 @contextmanager
 def service(**env: str) -> Iterator[Service]:
-    with tempfile.TemporaryDirectory(prefix="twinmark-bench-") as tmp:
+    # The data directory lives under the checkout (`.bench/`), where a service keeps its data, not in
+    # /tmp: on this VM creating files under /tmp is ~10x slower (2,000 blocks: 1.4-2.8 s vs 0.25 s).
+    BENCH_DATA.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="twinmark-bench-", dir=BENCH_DATA) as tmp:
         port = free_port()
         full_env = os.environ | {
             "TWINMARK_DATA_DIR": tmp,
