@@ -63,6 +63,8 @@ def service(**env: str) -> Iterator[Service]:
             "TWINMARK_DATA_DIR": tmp,
             "TWINMARK_ANVIL_PORT": str(free_port()),
             "TWINMARK_PORT": str(port),
+            # This checkout's code, not the one the shared virtualenv's editable install points at.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             **env,
         }
         # `python -m api.cli` from this tree: the code measured is the code beside the script, whatever

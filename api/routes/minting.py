@@ -33,7 +33,7 @@ def _accept(
     key: str | None,
     body: Any,
 ) -> JobOut:
-    job, created = jobs.submit(
+    submitted = jobs.submit(
         s,
         rt.settings,
         brand=who.brand,
@@ -47,12 +47,12 @@ def _accept(
         digest=jobs.request_digest(kind, body),
     )
     s.commit()
-    if created:
-        rt.worker.wake()
-    response.headers["Location"] = f"/v1/jobs/{job.id}"
-    if not created:
+    if submitted.created:
+        rt.worker.wake(submitted.job.total)
+    response.headers["Location"] = f"/v1/jobs/{submitted.job.id}"
+    if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"
-    return JobOut.model_validate(jobs.job_view(s, job, limit=0))
+    return JobOut.model_validate(jobs.accepted_view(submitted, s))
 
 
 @router.post("/v1/twins", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)

@@ -20,7 +20,7 @@ from registry.events.models import ChainEvent
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat
 from registry.ipfs.unixfs import decode_node
-from registry.jobs.states import chunk_of_batch
+from registry.jobs.states import job_ids_of_batch
 from registry.twins.models import Twin
 from registry.twins.projection import CLAIM_KEYS_FILE, FRESH_STATE, fold, upsert_twins
 
@@ -133,7 +133,7 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
         claim_keys = {int(t): k for t, k in leaves}
     with session_scope(engine) as s:
         collection = s.get(Collection, event.address)
-        chunk = chunk_of_batch(s, event.address, batch_id)
+        job_ids = job_ids_of_batch(s, event.address, batch_id, size)  # coalesced: one job per chunk
     rows = []
     for token in range(first, last + 1):
         file_cid = entries.get(str(token))
@@ -149,7 +149,7 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
                 "collection": event.address,
                 "token_id": token,
                 "brand_id": collection.brand_id if collection else None,
-                "job_id": chunk.job_id if chunk else None,
+                "job_id": job_ids[token - first],
                 "batch_id": batch_id,
                 "kind": "virtual" if args["kind"] else "physical",
                 "name": str(meta.get("name", "")),

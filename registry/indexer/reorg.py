@@ -19,7 +19,7 @@ from registry.indexer.ingestion import LogSource
 from registry.indexer.models import IndexCursor
 from registry.indexer.projection import apply_state
 from registry.ipfs.store import ContentStore
-from registry.jobs.states import reopen_chunk
+from registry.jobs.states import reopen_batch
 from registry.twins.models import Twin
 from registry.webhooks.outbox import cancel_pending
 
@@ -72,7 +72,7 @@ def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int
                         col(Twin.collection) == e.address, col(Twin.token_id).between(first, first + size - 1)
                     )
                 )
-                reopen_chunk(s, e.address, batch_of(first))
+                reopen_batch(s, e.address, batch_of(first))
             elif e.token_id is not None:
                 touched[e.address].add(e.token_id)
         s.execute(delete(ChainEvent).where(col(ChainEvent.block_number) > ancestor))

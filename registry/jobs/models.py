@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
@@ -45,15 +45,24 @@ class Job(SQLModel, table=True):
 
 
 class Chunk(SQLModel, table=True):
+    """A job's share of one on-chain batch. Small chunks of one collection and kind that arrive close
+    together are minted as one batch (coalesced): the first is its leader, which carries the batch
+    through the states; the others (riders) point to it and mirror its state, batch id, directory, claim
+    root and transaction. `batch_offset` is where the chunk's twins start inside the batch, so its
+    i-th twin is token `token_id(batch_id, batch_offset + i)`."""
+
     __tablename__ = "job_chunks"
+    __table_args__ = (Index("ix_job_chunks_collection_batch", "collection", "batch_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(foreign_key="jobs.id", index=True)
     seq: int
     collection: str = Field(foreign_key="collections.address")
     twin_kind: int  # 0 physical, 1 virtual (one kind per on-chain batch)
-    size: int
+    size: int  # this chunk's twins (its batch may hold more: see leader_id)
     state: str = Field(default=ChunkState.validated, index=True)
+    leader_id: int | None = Field(default=None, foreign_key="job_chunks.id", index=True)  # None: leads its batch
+    batch_offset: int = 0
     batch_id: int | None = Field(default=None, sa_type=BigInteger)
     dir_cid: str | None = None
     claim_root: str | None = None  # hex Merkle root over (token id, claim key) of the claimable twins

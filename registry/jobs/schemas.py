@@ -19,11 +19,15 @@ class JobCounts(BaseModel):
 
 
 class JobBatch(BaseModel):
+    """A chunk of the job and the on-chain batch it went into: small requests arriving together share
+    one batch, each at its offset (its i-th twin is token batch_id * 10,000 + offset + i + 1)."""
+
     seq: int
     collection: str
     size: int
     state: str
     batch_id: int | None
+    offset: int
     directory_cid: str | None
     tx_hash: str | None
     error: str | None

@@ -11,6 +11,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,14 @@ from registry.twins.models import Twin
 from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, required_assets
 
 AnyTwin = PhysicalTwinIn | VirtualTwinIn
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    created: bool  # False: an idempotent replay of an earlier request
+    chunks: list[Chunk] | None = None  # a new job's chunks (its answer needs no query)
+    sealed: bool = False  # a new job with claim secrets
 
 
 def request_digest(kind: str, body: Any) -> str:
@@ -100,14 +109,14 @@ def submit(
     chain_id: int,
     caller: Caller,
     alive: Callable[[str, int], bool] | None = None,
-) -> tuple[Job, bool]:
-    """The job for this request and whether it was created now (False: an idempotent replay)."""
+) -> Submitted:
+    """The job for this request, created now or (an idempotent replay) earlier."""
     if idempotency_key:
         existing = find_by_key(session, brand.id, idempotency_key)
         if existing is not None:
             if existing.request_hash != digest:
                 raise Conflict("this Idempotency-Key was used for a different request")
-            return existing, False
+            return Submitted(existing, created=False)
     if len(twins) > settings.max_twins_per_request:
         raise PayloadTooLarge(f"at most {settings.max_twins_per_request} twins per request")
     owned = {c.address.lower(): c for c in collections}
@@ -148,51 +157,65 @@ def submit(
         kind=kind,
         total=len(twins),
     )
-    try:
-        with session.begin_nested():
-            session.add(job)
-            session.flush()
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its job.
-        existing = find_by_key(session, brand.id, idempotency_key or "")
-        if existing is None or existing.request_hash != digest:
-            raise Conflict("this Idempotency-Key was used for a different request") from None
-        return existing, False
-    session.add_all(Identifier(gtin=g, serial=s, job_id=job.id) for g, s in pairs)
-    if claim_secrets:
-        claims.seal_secrets(session, job.id, caller, claim_secrets)
-    seq = 0
+    chunks: list[Chunk] = []
     for (address, kind_code), items in groups.items():
         for i in range(0, len(items), settings.chunk_size):
             part = items[i : i + settings.chunk_size]
-            session.add(
+            chunks.append(
                 Chunk(
                     job_id=job.id,
-                    seq=seq,
+                    seq=len(chunks),
                     collection=address,
                     twin_kind=kind_code,
                     size=len(part),
                     payload=json.dumps(part, separators=(",", ":")),
                 )
             )
-            seq += 1
     try:
+        # No savepoint: its two extra statements would run while the write lock is held. A failed
+        # insert rolls the whole request back instead (it has written nothing else).
+        session.add(job)
+        session.flush()  # the job first: the other rows refer to it
+        session.add_all(Identifier(gtin=g, serial=s, job_id=job.id) for g, s in pairs)
+        if claim_secrets:
+            claims.seal_secrets(session, job.id, caller, claim_secrets)
+        session.add_all(chunks)
         session.flush()
     except IntegrityError:
-        raise Conflict("a GTIN/serial pair of this request was just taken by another request") from None
-    return job, True
+        session.rollback()
+        # A concurrent request with the same key won the race: answer with its job. Otherwise one of
+        # the GTIN/serial pairs was just taken.
+        existing = find_by_key(session, brand.id, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise Conflict("a GTIN/serial pair of this request was just taken by another request") from None
+        if existing.request_hash != digest:
+            raise Conflict("this Idempotency-Key was used for a different request") from None
+        return Submitted(existing, created=False)
+    return Submitted(job, created=True, chunks=chunks, sealed=bool(claim_secrets))
 
 
 def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) -> dict[str, Any]:
     chunks = session.exec(select(Chunk).where(Chunk.job_id == job.id).order_by(col(Chunk.seq))).all()
-    twins = session.exec(
-        select(Twin)
-        .where(Twin.job_id == job.id)
-        .order_by(col(Twin.collection), col(Twin.token_id))
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    vault = claims.has_secrets(session, job.id)
+    twins: Sequence[Twin] = []
+    if limit > 0:
+        twins = session.exec(
+            select(Twin)
+            .where(Twin.job_id == job.id)
+            .order_by(col(Twin.collection), col(Twin.token_id))
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    return _view(job, chunks, twins, claims.has_secrets(session, job.id))
+
+
+def accepted_view(submitted: Submitted, session: Session) -> dict[str, Any]:
+    """The answer to a mint request: a new job is described from what was just stored, without a query."""
+    if submitted.chunks is None:
+        return job_view(session, submitted.job, limit=0)
+    return _view(submitted.job, submitted.chunks, [], submitted.sealed)
+
+
+def _view(job: Job, chunks: Sequence[Chunk], twins: Sequence[Twin], vault: bool) -> dict[str, Any]:
     return {
         "id": job.id,
         "kind": job.kind,
@@ -211,6 +234,7 @@ def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) 
                 "size": c.size,
                 "state": c.state,
                 "batch_id": c.batch_id,
+                "offset": c.batch_offset,
                 "directory_cid": c.dir_cid,
                 "tx_hash": c.tx_hash,
                 "error": c.error,

@@ -4,9 +4,11 @@ reorganisation orphans a recorded batch) both move jobs and chunks only through 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from registry.jobs.models import Chunk, ChunkState, Job, JobState
 
@@ -23,31 +25,62 @@ def mark(job: Job, state: JobState, error: str | None = None) -> None:
 
 def refresh_job(s: Session, job_id: str) -> None:
     """Completes or fails a job from the states of its chunks."""
-    job = s.get(Job, job_id)
-    assert job is not None
-    states = s.exec(select(Chunk.state).where(Chunk.job_id == job_id)).all()
-    if all(st == ChunkState.recorded for st in states):
-        mark(job, JobState.completed)
-    elif all(st in (ChunkState.recorded, ChunkState.failed) for st in states):
-        errors = s.exec(select(Chunk.error).where(Chunk.job_id == job_id, Chunk.state == ChunkState.failed)).all()
-        mark(job, JobState.failed, "; ".join(sorted({e for e in errors if e})))
-    else:
-        job.updated_at = datetime.now(UTC)
+    refresh_jobs(s, [job_id])
 
 
-def reopen_chunk(s: Session, address: str, batch_id: int) -> None:
-    """A batch the mint worker recorded was orphaned by a reorganisation: hand it back to the worker,
-    which mints it again under the same batch id (so it still lands exactly once)."""
-    chunk = s.exec(select(Chunk).where(Chunk.collection == address, Chunk.batch_id == batch_id)).first()
-    if chunk is None or chunk.state not in (ChunkState.confirmed, ChunkState.recorded):
+def refresh_jobs(s: Session, job_ids: Iterable[str]) -> None:
+    """`refresh_job` for several jobs (the jobs of a coalesced batch) in two queries."""
+    ids = sorted(set(job_ids))
+    if not ids:
         return
-    job = s.get(Job, chunk.job_id)
-    if chunk.state == ChunkState.recorded and job is not None:
-        job.recorded -= chunk.size
-        mark(job, JobState.running)
-    chunk.state, chunk.tx_hash, chunk.block_number = ChunkState.stored, None, None
-    log.warning("reorg orphaned batch %s of %s: handed back to the mint worker", batch_id, address)
+    chunks: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+    for job_id, state, error in s.exec(
+        select(Chunk.job_id, Chunk.state, Chunk.error).where(col(Chunk.job_id).in_(ids))
+    ).all():
+        chunks[job_id].append((state, error))
+    for job in s.exec(select(Job).where(col(Job.id).in_(ids))).all():
+        states = [state for state, _ in chunks[job.id]]
+        if all(st == ChunkState.recorded for st in states):
+            mark(job, JobState.completed)
+        elif all(st in (ChunkState.recorded, ChunkState.failed) for st in states):
+            errors = {e for st, e in chunks[job.id] if st == ChunkState.failed and e}
+            mark(job, JobState.failed, "; ".join(sorted(errors)))
+        else:
+            job.updated_at = datetime.now(UTC)
 
 
-def chunk_of_batch(s: Session, address: str, batch_id: int) -> Chunk | None:
-    return s.exec(select(Chunk).where(Chunk.collection == address, Chunk.batch_id == batch_id)).first()
+def reopen_batch(s: Session, address: str, batch_id: int) -> None:
+    """A batch the mint worker recorded was orphaned by a reorganisation: hand it back to the worker,
+    which mints it again under the same batch id, with the same chunks (so it still lands exactly once)."""
+    reopened = 0
+    for chunk in chunks_of_batch(s, address, batch_id):
+        if chunk.state not in (ChunkState.confirmed, ChunkState.recorded):
+            continue
+        reopened += 1
+        job = s.get(Job, chunk.job_id)
+        if chunk.state == ChunkState.recorded and job is not None:
+            job.recorded -= chunk.size
+            mark(job, JobState.running)
+        chunk.state, chunk.tx_hash, chunk.block_number = ChunkState.stored, None, None
+    if reopened:
+        log.warning("reorg orphaned batch %s of %s: handed back to the mint worker", batch_id, address)
+
+
+def chunks_of_batch(s: Session, address: str, batch_id: int) -> list[Chunk]:
+    """The chunks minted as this batch (several when small requests were coalesced), in token order."""
+    return list(
+        s.exec(
+            select(Chunk)
+            .where(Chunk.collection == address, Chunk.batch_id == batch_id)
+            .order_by(col(Chunk.batch_offset))
+        ).all()
+    )
+
+
+def job_ids_of_batch(s: Session, address: str, batch_id: int, size: int) -> list[str | None]:
+    """The job of each twin of the batch, by index (None: minted by nobody this registry knows)."""
+    jobs: list[str | None] = [None] * size
+    for chunk in chunks_of_batch(s, address, batch_id):
+        for i in range(chunk.batch_offset, min(chunk.batch_offset + chunk.size, size)):
+            jobs[i] = chunk.job_id
+    return jobs

@@ -107,21 +107,29 @@ def _assert_database_unavailable(r: Any) -> None:
 
 
 def _assert_on_chain_exactly_once(stack: Stack, expected_twins: int) -> None:
-    """The chain and the database tell the same story: each batch the collection minted is one recorded
-    chunk, with the directory and size that chunk names, and the tokens minted are the twins recorded
-    (a mint sent twice, under two batch ids, would show as an extra batch and extra tokens)."""
+    """The chain and the database tell the same story: each batch the collection minted is the recorded
+    chunks holding its batch id (small requests are coalesced into one batch), with the directory and
+    total size they name, and the tokens minted are the twins recorded (a mint sent twice, under two
+    batch ids, would show as an extra batch and extra tokens)."""
     chain: TwinmarkChain = stack.runtime.chain
     with Session(stack.runtime.engine) as s:
         (address,) = s.exec(select(Collection.address)).all()
         chunks = s.exec(select(Chunk).order_by(col(Chunk.batch_id))).all()
         twins = s.exec(select(Twin.gtin, Twin.serial).where(Twin.collection == address)).all()
     assert all(c.state == ChunkState.recorded and c.collection == address for c in chunks), chunks
-    next_batch = chain.next_batch_id(address)  # batch ids start at 1
-    assert [c.batch_id for c in chunks] == list(range(1, next_batch)), (next_batch, [c.batch_id for c in chunks])
+    batches: dict[int, list[Chunk]] = {}
     for c in chunks:
         assert c.batch_id is not None and c.dir_cid is not None
-        on_chain = chain.batch(address, c.batch_id)
-        assert (on_chain.anchor, on_chain.size) == (CID.parse(c.dir_cid).digest, c.size), c.batch_id
+        batches.setdefault(c.batch_id, []).append(c)
+    next_batch = chain.next_batch_id(address)  # batch ids start at 1
+    assert sorted(batches) == list(range(1, next_batch)), (next_batch, sorted(batches))
+    for batch_id, members in batches.items():
+        on_chain = chain.batch(address, batch_id)
+        assert {c.dir_cid for c in members} == {members[0].dir_cid}, batch_id
+        assert (on_chain.anchor, on_chain.size) == (
+            CID.parse(members[0].dir_cid or "").digest,
+            sum(c.size for c in members),
+        ), batch_id
     minted = int(chain.call(chain.collection(address).functions.totalMinted()))
     assert minted == sum(c.size for c in chunks) == len(twins) == len(set(twins)) == expected_twins, (minted, twins)
 
