@@ -74,7 +74,7 @@ def service(**env: str) -> Iterator[Service]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve"],
             cwd=ROOT,
-            env=full_env | {"PYTHONPATH": str(ROOT)},
+            env=full_env,
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
