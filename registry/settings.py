@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # Small requests of one collection and twin kind are minted together in one batch transaction: the
     # oldest waits at most this long for company; a batch goes at once when it reaches the cap (or the
     # chunk size, if smaller), and full chunks never wait. A window of 0 still merges what is waiting.
-    coalesce_window_seconds: float = Field(default=0.2, ge=0)
+    coalesce_window_seconds: float = Field(default=0.25, ge=0)
     coalesce_max_twins: int = Field(default=500, ge=1, le=4096)
     indexer_in_process: bool = True  # run the chain indexer and webhook sender inside the API process
     indexer_poll_seconds: float = 0.5

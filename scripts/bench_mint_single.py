@@ -4,7 +4,7 @@ next to, in the same run, the same number of twins posted as one batch request, 
 latency (submit -> recorded) on an otherwise idle service.
 
 Embedded stack (local Anvil with automine, local block store, SQLite), one `twinmark serve` process with
-its default settings (coalescing window 0.2 s, at most 500 twins per coalesced batch).
+its default settings (coalescing window 0.25 s, at most 500 twins per coalesced batch).
 
     .venv/bin/python scripts/bench_mint_single.py [--twins 1000] [--clients 32] [--lone 10]
 
