@@ -20,7 +20,8 @@ from registry.events.models import ChainEvent
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat
 from registry.ipfs.unixfs import decode_node
-from registry.jobs.states import job_ids_of_batch
+from registry.jobs.models import ChunkState
+from registry.jobs.states import chunks_of_batch, job_ids_of_batch
 from registry.twins.models import Twin
 from registry.twins.projection import CLAIM_KEYS_FILE, FRESH_STATE, fold, upsert_twins
 
@@ -39,6 +40,10 @@ _FORCE = (
     "tx_hash",
     "block_number",
 )
+
+
+class BatchPending(Exception):
+    """The batch's twins are about to be recorded by the mint worker."""
 
 
 def document_reader(store: ContentStore) -> Any:
@@ -99,6 +104,8 @@ def hydrate(engine: Engine, store: ContentStore, limit: int = 20) -> int:
         try:
             build_batch(engine, store, event)
             built += 1
+        except BatchPending:
+            continue
         except (ContentUnavailable, ContentIntegrityError, ValueError) as exc:
             log.warning("batch %s of %s not built yet: %s", event.token_id, event.address, exc)
     return built
@@ -125,6 +132,13 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
             s.execute(update(ChainEvent).where(col(ChainEvent.id) == event.id).values(built=True))
             apply_state(s, event.address, first, last, args["custodian"], store)
             return
+        if any(
+            c.dir_cid == str(directory) and c.state in (ChunkState.sent, ChunkState.confirmed)
+            for c in chunks_of_batch(s, event.address, batch_id)
+        ):
+            # The mint worker is about to record this very batch: building it from IPFS now would do
+            # its work twice (thousands of reads) and race its writes. Left for a later pass.
+            raise BatchPending(f"batch {batch_id} of {event.address} is being recorded by the mint worker")
     node = decode_node(store.get_block(directory))
     entries = {link.name: link.cid for link in node.links}
     claim_keys: dict[int, str] = {}
