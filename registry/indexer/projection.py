@@ -65,8 +65,11 @@ def project(s: Session, contract: str, name: str, args: dict[str, Any], store: C
         s.execute(update(Twin).where(key).values(**changes))
 
 
-def apply_state(s: Session, address: str, first: int, last: int, custodian: str, store: ContentStore) -> None:
-    """Sets the event-driven fields of tokens first..last by folding their indexed events."""
+def apply_state(
+    s: Session, address: str, first: int, last: int, custodian: str, store: ContentStore, mint_tx: str | None = None
+) -> None:
+    """Sets the event-driven fields of tokens first..last by folding their indexed events (the mint
+    transaction's own transfers, to the custodian, change nothing and are skipped: one per twin)."""
     in_range = (col(Twin.collection) == address) & col(Twin.token_id).between(first, last)
     # One statement for the tokens nothing happened to; then one per token that has a history.
     s.execute(update(Twin).where(in_range).values(owner=custodian, **FRESH_STATE))
@@ -77,6 +80,7 @@ def apply_state(s: Session, address: str, first: int, last: int, custodian: str,
             ChainEvent.address == address,
             col(ChainEvent.token_id).between(first, last),
             ChainEvent.name != "BatchMinted",
+            ChainEvent.tx_hash != (mint_tx or ""),
         )
         .order_by(col(ChainEvent.block_number), col(ChainEvent.log_index))
     ).all()
@@ -130,7 +134,7 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
             # The mint worker already wrote these twins from this very directory (the chain's anchor):
             # only the event-driven state needs setting.
             s.execute(update(ChainEvent).where(col(ChainEvent.id) == event.id).values(built=True))
-            apply_state(s, event.address, first, last, args["custodian"], store)
+            apply_state(s, event.address, first, last, args["custodian"], store, event.tx_hash)
             return
         if any(
             c.dir_cid == str(directory) and c.state in (ChunkState.sent, ChunkState.confirmed)
@@ -183,4 +187,4 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
         upsert_twins(s, rows, fill=("job_id", "brand_id", "claim_key", "owner"), force=_FORCE)
         s.execute(update(ChainEvent).where(col(ChainEvent.id) == event.id).values(built=True))
         s.flush()
-        apply_state(s, event.address, first, last, args["custodian"], store)
+        apply_state(s, event.address, first, last, args["custodian"], store, event.tx_hash)
