@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, update
 from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from registry.brands.models import Collection
 from registry.chain.client import TwinmarkChain
@@ -302,44 +302,60 @@ class MintWorker:
             moved = True
         return moved
 
+    def _batch_members(self, s: Session, chunk_id: int, riders: Sequence[int]) -> list[Chunk]:
+        """The leader (still waiting) and those of `riders` that can still join it, in order."""
+        leader = s.get(Chunk, chunk_id)
+        if leader is None or leader.state != ChunkState.validated:
+            return []
+        members = [leader]
+        if riders:
+            members += s.exec(
+                select(Chunk)
+                .where(
+                    col(Chunk.id).in_(riders),
+                    Chunk.state == ChunkState.validated,
+                    Chunk.collection == leader.collection,
+                    Chunk.twin_kind == leader.twin_kind,
+                )
+                .order_by(col(Chunk.id))
+            ).all()
+        return members
+
     def _store(self, chunk_id: int, riders: Sequence[int] = ()) -> None:
         """Forms the batch (the chunk leads, `riders` follow at their offsets), reserves the next batch id
         of the collection and stores (pins) the batch directory."""
-        with session_scope(self.engine) as s:
-            leader = s.get(Chunk, chunk_id)
-            assert leader is not None
-            if leader.state != ChunkState.validated:
+        # The directory is written first, outside the database transaction: creating thousands of
+        # block files is the slow part of a large batch, and the database writer (SQLite's one lock)
+        # would be held meanwhile. Only the lease holder moves the collection's counter, so the id
+        # read here is the one the transaction below reserves; if anything changed meanwhile the plan
+        # is dropped (its blocks, named by their hashes, are merely unused) and the next pass redoes it.
+        with Session(self.engine) as s:
+            planned = self._batch_members(s, chunk_id, riders)
+            if not planned:
                 return
-            members = [leader]
-            if riders:
-                members += s.exec(
-                    select(Chunk)
-                    .where(
-                        col(Chunk.id).in_(riders),
-                        Chunk.state == ChunkState.validated,
-                        Chunk.collection == leader.collection,
-                        Chunk.twin_kind == leader.twin_kind,
-                    )
-                    .order_by(col(Chunk.id))
-                ).all()
+            collection_row = s.get(Collection, planned[0].collection)
+            assert collection_row is not None
+            batch_id = collection_row.next_batch_id
+            files = chunk_files(planned, batch_id)
+            root = claim_root(planned, batch_id)
+            planned_ids = [m.id for m in planned]
+            address = planned[0].collection
+        imported = add_directory(self.store, files)  # content first: the anchor must resolve
+        with session_scope(self.engine) as s:
+            members = self._batch_members(s, chunk_id, riders)
+            leader = members[0] if members else None
+            collection = s.exec(select(Collection).where(Collection.address == address).with_for_update()).one()
+            if [m.id for m in members] != planned_ids or collection.next_batch_id != batch_id or leader is None:
+                return
             offset = 0
             for m in members:
                 m.leader_id, m.batch_offset = (None if m is leader else leader.id), offset
                 offset += m.size
-            collection = s.exec(
-                select(Collection).where(Collection.address == leader.collection).with_for_update()
-            ).one()
-            batch_id = collection.next_batch_id
-            files = chunk_files(members, batch_id)
-            # The IPFS write runs inside the transaction on purpose: the reserved batch id and the
-            # directory it names commit together or not at all (the directory's file names are the
-            # token ids), and only the lease holder writes this collection row.
-            imported = add_directory(self.store, files)  # content first: the anchor must resolve
             self._assign(
                 members,
                 batch_id=batch_id,
                 dir_cid=str(imported.cid),
-                claim_root=claim_root(members, batch_id),
+                claim_root=root,
                 state=ChunkState.stored,
             )
             collection.next_batch_id = batch_id + 1
