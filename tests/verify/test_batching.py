@@ -39,38 +39,33 @@ def test_a_lone_caller_fetches_alone_and_at_once() -> None:
     assert gate.calls == [[7], [8]]
 
 
-def test_callers_arriving_during_a_fetch_share_the_next_one() -> None:
-    gate = Gate()
+def crowd(batcher: Batcher[int, str], gate: Gate, later: list[int]) -> list[str]:
+    """Key 0 starts a fetch that is held open; `later` arrive meanwhile; then the fetch is let go.
+    The answers, in the order asked."""
     gate.release.clear()
-    batcher = Batcher(gate.fetch, max_size=48)
-    with ThreadPoolExecutor(max_workers=12) as pool:
+    with ThreadPoolExecutor(max_workers=len(later) + 1) as pool:
         first = pool.submit(batcher.get, 0)
         assert gate.entered.wait(5)
-        rest = [pool.submit(batcher.get, k) for k in range(1, 11)]
-        rest.append(pool.submit(batcher.get, 5))  # the same key twice: fetched once, answered twice
+        rest = [pool.submit(batcher.get, k) for k in later]
         deadline = time.monotonic() + 5
-        while len(batcher._pending) < 11 and time.monotonic() < deadline:
+        while len(batcher._pending) < len(later) and time.monotonic() < deadline:
             time.sleep(0.01)
         gate.release.set()
-        assert first.result(5) == "v0"
-        assert [f.result(5) for f in rest] == [f"v{k}" for k in range(1, 11)] + ["v5"]
+        return [f.result(5) for f in [first, *rest]]
+
+
+def test_callers_arriving_during_a_fetch_share_the_next_one() -> None:
+    gate = Gate()
+    later = [*range(1, 11), 5]  # the same key twice: fetched once, answered twice
+    assert crowd(Batcher(gate.fetch, max_size=48), gate, later) == [f"v{k}" for k in [0, *later]]
     assert gate.calls[0] == [0]
     assert sorted(gate.calls[1]) == list(range(1, 11)) and len(gate.calls) == 2
 
 
 def test_max_size_splits_a_crowd() -> None:
     gate = Gate()
-    gate.release.clear()
-    batcher = Batcher(gate.fetch, max_size=4)
-    with ThreadPoolExecutor(max_workers=11) as pool:
-        first = pool.submit(batcher.get, 0)
-        assert gate.entered.wait(5)
-        rest = [pool.submit(batcher.get, k) for k in range(1, 11)]
-        deadline = time.monotonic() + 5
-        while len(batcher._pending) < 10 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        gate.release.set()
-        assert [f.result(5) for f in [first, *rest]] == [f"v{k}" for k in range(11)]
+    later = list(range(1, 11))
+    assert crowd(Batcher(gate.fetch, max_size=4), gate, later) == [f"v{k}" for k in range(11)]
     assert [len(c) for c in gate.calls] == [1, 4, 4, 2]
 
 
