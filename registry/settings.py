@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # transaction hash and `"state": "pending"` (followed at GET /v1/transactions/{hash}).
     relay_wait_seconds: float = Field(default=10.0, ge=0)
     relay_limit_per_client: int = 120  # relayed owner actions per client address per hour
+    # `?source=chain` provenance per client per minute: each scans the chain from the deployment block in
+    # spans, so a crowd of them would spend the RPC provider's quota.
+    chain_provenance_per_minute: int = 30
     relay_limit_per_owner: int = 60  # ... per owner (signer) address per hour
     relay_limit_per_token: int = 20  # ... per twin per hour
 

@@ -9,14 +9,13 @@ Both servers are one uvicorn process each, started the same way; the load comes 
 from __future__ import annotations
 
 import io
-import re
 import shutil
 import subprocess
 import sys
 import time
 
 import httpx
-from benchlib import ROOT, free_port, service, wait_http
+from benchlib import ROOT, free_port, parse_wrk, service, wait_http
 
 DURATION = "10s"
 
@@ -29,15 +28,7 @@ def wrk(url: str) -> dict[str, float]:
         text=True,
         check=True,
     ).stdout
-    if "Non-2xx" in out:
-        raise RuntimeError(f"errors under load:\n{out}")
-
-    def ms(label: str) -> float:
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rps": rps, "p50": ms("50%"), "p99": ms("99%")}
+    return parse_wrk(out)
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import ROOT, Service, service
+from benchlib import ROOT, Service, parse_wrk, service
 
 sys.path.insert(0, str(ROOT))
 from registry.chain.anvil import Anvil
@@ -128,16 +127,7 @@ def wrk(base: str, paths: list[str], clients: int, seconds: int, *, wrap: bool =
             text=True,
             check=True,
         ).stdout
-    if "Non-2xx" in out:
-        raise SystemExit(f"errors under load (or the twin list wrapped around):\n{out}")
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-
-    def ms(label: str) -> float:
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "requests": requests}
+    return parse_wrk(out)
 
 
 def sequential(base: str, paths: list[str]) -> dict[str, float]:

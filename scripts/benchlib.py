@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from registry.chain.anvil import free_port  # noqa: E402
 
-__all__ = ["ROOT", "Service", "free_port", "service", "wait_http"]
+__all__ = ["ROOT", "Service", "free_port", "parse_wrk", "service", "wait_http"]
 
 
 @dataclass
@@ -38,6 +39,20 @@ class Service:
         )
         r.raise_for_status()
         return {"Authorization": f"Bearer {r.json()['api_key']}"}, r.json()["collections"][0]["address"]
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms) and the request count from `wrk --latency` output."""
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors under load:\n{out}")
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "requests": requests}
 
 
 def wait_http(url: str, timeout: float = 60) -> None:

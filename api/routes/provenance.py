@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import RuntimeDep, SessionDep
-from api.routes.common import TokenId, checksum
+from api.routes.common import TokenId, checksum, client_address
 from registry.errors import NotFound
 from registry.provenance.schemas import ProvenanceOut, TimelineEntry
-from registry.provenance.service import Source, history, timeline
+from registry.provenance.service import Source, chain_read_quota, history, timeline
 
 router = APIRouter(tags=["provenance"])
 
@@ -19,6 +19,7 @@ router = APIRouter(tags=["provenance"])
 def provenance(
     contract: str,
     token_id: TokenId,
+    request: Request,
     rt: RuntimeDep,
     s: SessionDep,
     source: Annotated[Source, Query(description="index (default) or chain: read every event from the chain")] = "index",
@@ -26,6 +27,8 @@ def provenance(
     """The twin's timeline from chain events, oldest first: from the index and the blocks it has not
     reached yet, or from the chain alone."""
     address = checksum(contract)
+    if source == "chain":
+        chain_read_quota(s, rt.settings, client_address(request))
     found = history(s, rt.chain, address, token_id, source)
     events = timeline(found.logs)
     if not events:

@@ -125,6 +125,8 @@ def rpc_batch(w3: Web3, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         if not isinstance(answers, list):
             results += [rpc(w3, method, params) for method, params in chunk]
             continue
+        if len(answers) != len(chunk):  # a proxy that drops or merges calls: an answer we cannot trust
+            raise ChainUnavailable(f"the node answered {len(answers)} of {len(chunk)} batched calls")
         for (method, _), answer in zip(chunk, answers, strict=True):
             if "error" in answer:
                 error = answer["error"]

@@ -18,8 +18,7 @@ from registry.db.engine import session_scope
 from registry.errors import ContentIntegrityError, ContentUnavailable
 from registry.events.models import ChainEvent
 from registry.ipfs.cid import CID
-from registry.ipfs.store import ContentStore, cat
-from registry.ipfs.unixfs import decode_node
+from registry.ipfs.store import ContentStore, cat, directory_entries
 from registry.jobs.models import ChunkState
 from registry.jobs.states import chunks_of_batch, job_ids_of_batch
 from registry.twins.models import Twin
@@ -143,8 +142,7 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
             # The mint worker is about to record this very batch: building it from IPFS now would do
             # its work twice (thousands of reads) and race its writes. Left for a later pass.
             raise BatchPending(f"batch {batch_id} of {event.address} is being recorded by the mint worker")
-    node = decode_node(store.get_block(directory))
-    entries = {link.name: link.cid for link in node.links}
+    entries = directory_entries(store, directory)
     claim_keys: dict[int, str] = {}
     if CLAIM_KEYS_FILE in entries:
         leaves = json.loads(cat(store, entries[CLAIM_KEYS_FILE]))["leaves"]

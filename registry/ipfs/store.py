@@ -186,15 +186,20 @@ def cat(store: ContentStore, cid: CID, *, limit: int = 64 * 1024 * 1024) -> byte
     return bytes(out)
 
 
-def directory_entry(store: ContentStore, directory: CID, name: str) -> CID:
-    """The CID linked as `name` in a UnixFS directory."""
+def directory_entries(store: ContentStore, directory: CID) -> dict[str, CID]:
+    """The links of a UnixFS directory, by name."""
     try:
         node = decode_node(store.get_block(directory))
     except ValueError as exc:
         raise ContentIntegrityError(f"{directory} is not a UnixFS directory: {exc}") from exc
     if node.kind != 1:
         raise ContentIntegrityError(f"{directory} is not a directory")
-    for link in node.links:
-        if link.name == name:
-            return link.cid
-    raise ContentUnavailable(f"{directory} has no entry {name!r}")
+    return {link.name: link.cid for link in node.links}
+
+
+def directory_entry(store: ContentStore, directory: CID, name: str) -> CID:
+    """The CID linked as `name` in a UnixFS directory."""
+    found = directory_entries(store, directory).get(name)
+    if found is None:
+        raise ContentUnavailable(f"{directory} has no entry {name!r}")
+    return found

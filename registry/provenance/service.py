@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select as sa_select
@@ -23,12 +23,16 @@ from registry.chain.client import TwinmarkChain
 from registry.chain.layout import ID_STRIDE, batch_of, batch_tokens
 from registry.chain.node import block_times
 from registry.chain.reads import ChainLog
+from registry.db import ratelimit
+from registry.db.ratelimit import Limit
 from registry.errors import ChainUnavailable
 from registry.events.models import ChainEvent
 from registry.events.public import describe
 from registry.indexer.models import IndexCursor
+from registry.settings import Settings
 
 Source = Literal["index", "chain"]
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,13 @@ def indexed_part_many(
     if cursor is None or cursor.next_block <= chain.from_block:
         return {pair: [] for pair in pairs}, None, None
     return indexed_many(session, chain, pairs), cursor.next_block - 1, cursor.last_hash
+
+
+def chain_read_quota(session: Session, settings: Settings, client: str) -> None:
+    """Counts one chain-only read for `client`; 429 once its minute's quota is used."""
+    limit = Limit("provenance-chain:client", settings.chain_provenance_per_minute, MINUTE, "chain-only reads")
+    ratelimit.hit(session, [(limit, client)])
+    session.commit()  # spent even if the read then fails
 
 
 def history(session: Session, chain: TwinmarkChain, contract: str, token_id: int, source: Source = "index") -> History:

@@ -27,8 +27,7 @@ from registry.chain.layout import kind_name, status_name
 from registry.chain.report import OnChainTwin, TwinReport
 from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
 from registry.ipfs.cid import CID
-from registry.ipfs.store import ContentStore, cat
-from registry.ipfs.unixfs import decode_node
+from registry.ipfs.store import ContentStore, cat, directory_entries
 from registry.provenance.service import about, indexed_part_many, summary, timeline
 from registry.twins.metadata import referenced_cids
 from registry.verify.batching import Batcher
@@ -246,13 +245,7 @@ class Verifier:
                 with self._lock:
                     entries = self._directories.get(key)
                 if entries is None:
-                    try:
-                        node = decode_node(self.store.get_block(directory))
-                    except ValueError as exc:
-                        raise ContentIntegrityError(f"{directory} is not a UnixFS directory: {exc}") from exc
-                    if node.kind != 1:
-                        raise ContentIntegrityError(f"{directory} is not a directory")
-                    entries = {link.name: link.cid for link in node.links}
+                    entries = directory_entries(self.store, directory)
                     with self._lock:
                         self._directories[key] = entries
         if name not in entries:

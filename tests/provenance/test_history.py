@@ -125,3 +125,22 @@ def test_an_unknown_twin_is_404_from_both_sources(stack: Stack) -> None:
         assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     bad = stack.client.get(f"/v1/twins/{collection}/{token}/provenance", params={"source": "gossip"})
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+def test_chain_only_reads_are_rationed_per_client(tmp_path: Path) -> None:
+    """A client hammering `?source=chain` (each scans the chain in spans, spending the RPC provider's
+    quota) is refused with 429 problems once its minute's share is used; the index path still answers."""
+    anvil = Anvil()
+    anvil.start()
+    settings = stack_settings(tmp_path, anvil, chain_provenance_per_minute=3)
+    with running_stack(settings, anvil, with_worker=True, with_indexer=False) as stack:
+        collection, token, _ = minted(stack)
+        stack.runtime.indexer.catch_up()
+        codes = [
+            stack.client.get(f"/v1/twins/{collection}/{token}/provenance", params={"source": "chain"}).status_code
+            for _ in range(5)
+        ]
+        assert codes == [200, 200, 200, 429, 429]
+        refused = stack.client.get(f"/v1/twins/{collection}/{token}/provenance", params={"source": "chain"})
+        assert refused.headers["content-type"] == "application/problem+json" and "retry-after" in refused.headers
+        assert provenance(stack, collection, token)["source"] == "index"
