@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None  # base of GS1 Digital Links; defaults to http://host:port
+    # Base of the https gateway URLs given next to ipfs:// ones (and used by the page's in-browser
+    # check); unset: this service's own gateway, {public_url}/ipfs.
+    gateway_url: str | None = None
+    # The JSON-RPC URL the verification page's script reads the chain through (a browser must reach
+    # it, with CORS); unset: chain_rpc_url, or the embedded Anvil.
+    public_rpc_url: str | None = None
 
     chain_rpc_url: str | None = None  # unset: start a local Anvil keeping its state in data_dir
     chain_id: int | None = None  # checked against the node when set
@@ -101,3 +107,8 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def gateway_base(self) -> str:
+        """`{gateway}/ipfs`: https URLs of content are `{gateway_base}/{cid}`."""
+        return (self.gateway_url or f"{self.base_url}/ipfs").rstrip("/")

@@ -2,7 +2,8 @@
 # Installs everything the project needs into the checkout: a Python virtualenv (.venv) with the
 # package and its dev tools, and the npm packages (Hardhat, solc, OpenZeppelin, Anvil, and a
 # Node 22 binary, since the machine's Node 20 is too old for Hardhat 3). Idempotent.
-# --with-ipfs-daemon also installs js-ipfs (tools/ipfs-daemon), the IPFS daemon the tests run.
+# --with-ipfs-daemon also installs js-ipfs (tools/ipfs-daemon), the IPFS daemon the tests run;
+# --with-browser installs Debian's chromium (apt, as root), the browser the page tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,10 +26,29 @@ if [ ! -f "$lock" ]; then
   touch "$lock"
 fi
 
-if [ "${1:-}" = "--with-ipfs-daemon" ]; then
+with_ipfs=false
+with_browser=false
+for arg in "$@"; do
+  case "$arg" in
+    --with-ipfs-daemon) with_ipfs=true ;;
+    --with-browser) with_browser=true ;;
+  esac
+done
+
+if $with_ipfs; then
   ipfs_lock=tools/ipfs-daemon/node_modules/.installed-$(sha1sum tools/ipfs-daemon/package-lock.json | cut -c1-12)
   if [ ! -f "$ipfs_lock" ]; then
     npm ci --prefix tools/ipfs-daemon --no-audit --no-fund --loglevel=error
     touch "$ipfs_lock"
   fi
+fi
+
+if $with_browser && ! command -v chromium >/dev/null; then
+  # Playwright's own browser download cannot reach its CDN here: the tests drive Debian's chromium.
+  if [ "$(id -u)" != 0 ]; then
+    echo "chromium is missing: run 'apt-get install chromium' as root" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi

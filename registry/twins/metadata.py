@@ -6,11 +6,14 @@ the same bytes and therefore the same CID: a resumed mint rebuilds exactly the d
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
+from eth_utils.address import to_checksum_address
+
 from registry.twins.gs1 import digital_link
-from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn
+from registry.twins.schemas import PhysicalTwinIn, TagBinding, VirtualTwinIn
 
 SCHEMA = "https://twinmark.dev/schemas/twin/v1"
 
@@ -21,6 +24,16 @@ def canonical(doc: dict[str, Any]) -> bytes:
 
 def _traits(pairs: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"trait_type": k, "value": v} for k, v in pairs.items() if v is not None and v != ""]
+
+
+def tag_binding(b: TagBinding) -> dict[str, str]:
+    """What the content publishes of a bound tag: the NTAG's UID as its SHA-256 (upper-case hex UID
+    bytes hashed), a HaLo chip's address as is."""
+    if b.type == "ntag424":
+        assert b.uid is not None
+        return {"type": "ntag424", "uid_sha256": hashlib.sha256(bytes.fromhex(b.uid)).hexdigest()}
+    assert b.address is not None
+    return {"type": "halo", "address": to_checksum_address(b.address)}
 
 
 def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> dict[str, Any]:
@@ -36,6 +49,10 @@ def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> dict[str, Any]:
             passport[key] = getattr(t, key)
     if t.manufactured_on is not None:
         passport["manufactured_on"] = t.manufactured_on.isoformat()
+    if t.dpp is not None:
+        passport["dpp"] = t.dpp.model_dump(mode="json", exclude_none=True)
+    if t.nfc:
+        passport["nfc"] = [tag_binding(b) for b in t.nfc]
     doc: dict[str, Any] = {
         "name": t.name,
         "description": t.description,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry.assets.service import GLB, IMAGE_TYPES
 from registry.chain.client import RelayState
@@ -46,6 +46,71 @@ class Material(Strict):
     percent: float | None = Field(default=None, gt=0, le=100)
 
 
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+
+
+class FibreShare(Strict):
+    fibre: str = Field(min_length=1, max_length=60, description="e.g. cotton, wool, polyamide, bovine leather")
+    percent: float = Field(gt=0, le=100)
+    recycled: bool = False
+
+
+class OriginStep(Strict):
+    step: Literal[
+        "raw-material", "spinning", "weaving", "knitting", "dyeing", "tanning", "finishing", "assembly", "other"
+    ]
+    country: Country
+    facility: str | None = Field(default=None, max_length=200)
+
+
+class Substance(Strict):
+    """A substance of concern (ESPR art. 7(5)), by name and CAS number where it has one."""
+
+    name: str = Field(min_length=1, max_length=200)
+    cas: str | None = Field(default=None, pattern=r"^[0-9]{2,7}-[0-9]{2}-[0-9]$")
+    concentration_percent: float | None = Field(default=None, ge=0, le=100)
+
+
+class Repair(Strict):
+    instructions: str | None = Field(default=None, max_length=2000)
+    service_url: str | None = Field(default=None, pattern=r"^https://", max_length=500)
+    spare_parts_available: bool | None = None
+
+
+class ProductPassportEU(Strict):
+    """EU Digital Product Passport fields for textiles and leather goods (ESPR), all optional."""
+
+    category: Literal["textile", "leather", "footwear"] | None = None
+    fibre_composition: list[FibreShare] = Field(default_factory=list, max_length=20)
+    recycled_content_percent: float | None = Field(default=None, ge=0, le=100)
+    origin_steps: list[OriginStep] = Field(default_factory=list, max_length=20)
+    care_instructions: list[str] = Field(default_factory=list, max_length=20)
+    repair: Repair | None = None
+    substances_of_concern: list[Substance] = Field(default_factory=list, max_length=50)
+
+    @field_validator("fibre_composition")
+    @classmethod
+    def _shares(cls, v: list[FibreShare]) -> list[FibreShare]:
+        if v and abs(sum(f.percent for f in v) - 100) > 0.5:
+            raise ValueError(f"fibre shares add up to {sum(f.percent for f in v):g} %, not 100 %")
+        return v
+
+
+class TagBinding(Strict):
+    """An NFC tag bound to the twin in its content, so anyone can check the binding without the server:
+    an NTAG 424 DNA by its UID (published as its SHA-256), a HaLo chip by its key's address."""
+
+    type: Literal["ntag424", "halo"]
+    uid: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{14}$", description="ntag424: the 7-byte UID, hex")
+    address: Address | None = Field(default=None, description="halo: the chip key's Ethereum address")
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> TagBinding:
+        if (self.type == "ntag424") != (self.uid is not None) or (self.type == "halo") != (self.address is not None):
+            raise ValueError("an ntag424 binding names its uid (and no address), a halo binding its address")
+        return self
+
+
 class PhysicalTwinIn(Strict):
     kind: Literal["physical"] = "physical"
     name: str = Field(min_length=1, max_length=200)
@@ -58,6 +123,8 @@ class PhysicalTwinIn(Strict):
     origin_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
     manufactured_on: date | None = None
     care: str | None = Field(default=None, max_length=2000)
+    dpp: ProductPassportEU | None = Field(default=None, description="EU Digital Product Passport fields")
+    nfc: list[TagBinding] = Field(default_factory=list, max_length=4, description="NFC tags bound in the content")
     attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
     collection: Address | None = None
     claimable: bool = Field(default=False, description="ship a claim secret with the item; the buyer claims the twin")
