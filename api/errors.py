@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry.errors import TooManyRequests, TwinmarkError
+from registry.errors import RangeNotSatisfiable, TooManyRequests, TwinmarkError
 from registry.redaction import scrub, scrub_value
 
 PROBLEM_BASE = "https://twinmark.dev/problems/"
@@ -39,6 +39,8 @@ def install(app: FastAPI) -> None:
         response = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
+        elif isinstance(exc, RangeNotSatisfiable):
+            response.headers["Content-Range"] = f"bytes */{exc.size}"
         elif exc.status == 503:  # a dependency is away (chain, content, database, fees above the cap)
             response.headers["Retry-After"] = "5"
         return response

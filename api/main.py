@@ -16,6 +16,7 @@ from api.routes import (
     brands,
     claims,
     events,
+    gateway,
     health,
     jobs,
     minting,
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         provenance,
         transactions,
     )
-    for module in (*routers, partners, webhooks, events):
+    for module in (*routers, partners, webhooks, events, gateway):
         app.include_router(module.router)
     _with_body_schemas(app, minting.BODY_MODELS)
     return app

@@ -23,6 +23,21 @@ class InvalidInput(TwinmarkError):
     code, status, title = "invalid-input", 422, "Invalid input"
 
 
+class BadRequest(TwinmarkError):
+    """Malformed syntax of a request line itself (a CID, a GS1 Digital Link path), where protocols
+    speak 400 rather than 422."""
+
+    code, status, title = "bad-request", 400, "Bad request"
+
+
+class RangeNotSatisfiable(TwinmarkError):
+    code, status, title = "range-not-satisfiable", 416, "Range not satisfiable"
+
+    def __init__(self, detail: str = "", *, size: int) -> None:
+        super().__init__(detail)
+        self.size = size
+
+
 class PayloadTooLarge(TwinmarkError):
     code, status, title = "payload-too-large", 413, "Payload too large"
 
@@ -65,6 +80,12 @@ class DatabaseUnavailable(TwinmarkError):
 
 class ContentUnavailable(TwinmarkError):
     code, status, title = "content-unavailable", 503, "Content unavailable"
+
+
+class ContentNotFound(ContentUnavailable):
+    """The store answered and does not hold the block (not an outage: asking again will not help)."""
+
+    code, status, title = "content-not-found", 404, "Content not found"
 
 
 class ContentIntegrityError(TwinmarkError):

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from registry.errors import ContentIntegrityError, ContentUnavailable
+from registry.errors import ContentIntegrityError, ContentNotFound, ContentUnavailable
 from registry.ipfs.cid import CID, RAW
 from registry.ipfs.unixfs import Imported, decode_node, import_bytes, import_directory
 
@@ -80,7 +80,7 @@ class LocalBlockStore:
         try:
             block = self._path(cid).read_bytes()
         except FileNotFoundError:
-            raise ContentUnavailable(f"{cid} is not in the local block store") from None
+            raise ContentNotFound(f"{cid} is not in the local block store") from None
         return _verified(cid, block)
 
     def ping(self) -> None:

@@ -1,0 +1,129 @@
+"""The public content gateway (`/ipfs/{cid}[/{path}]`), with IPFS trustless-gateway semantics, so any
+browser, game or verifier can fetch a twin's content over https and check it against its CID."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import RuntimeDep
+from registry.gateway import service as gateway
+from registry.gateway.service import CAR_TYPE, RAW_TYPE
+
+router = APIRouter(tags=["gateway"])
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+EXPOSED = "Content-Range, Content-Length, ETag, X-Ipfs-Path, X-Ipfs-Roots"
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the file's bytes (media type read from them), one raw block, or a CAR",
+        "content": {"application/octet-stream": _BINARY, RAW_TYPE: _BINARY, CAR_TYPE: _BINARY},
+    },
+    206: {"description": "the requested byte range of the file", "content": {"application/octet-stream": _BINARY}},
+    304: {"description": "not modified (If-None-Match names this CID)"},
+}
+
+
+def _headers(resolved: gateway.Resolved, etag: str) -> dict[str, str]:
+    path = "/".join(resolved.path)
+    return {
+        "ETag": etag,
+        "Cache-Control": IMMUTABLE,
+        "X-Ipfs-Path": f"/ipfs/{resolved.root}" + (f"/{path}" if path else ""),
+        "X-Ipfs-Roots": ",".join(str(c) for c in (*resolved.via, resolved.cid)),
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": EXPOSED,
+        "X-Content-Type-Options": "nosniff",
+        "Vary": "Accept",
+    }
+
+
+def _not_modified(if_none_match: str | None, etag: str) -> bool:
+    return if_none_match is not None and any(
+        tag.strip().removeprefix("W/") in (etag, "*") for tag in if_none_match.split(",")
+    )
+
+
+async def content(
+    cid: str,
+    request: Request,
+    rt: RuntimeDep,
+    path: str = "",
+    format: Annotated[str | None, Query(description="raw: one block; car: the DAG as CAR v1")] = None,
+    dag_scope: Annotated[str, Query(alias="dag-scope")] = "all",
+    accept: Annotated[str | None, Header()] = None,
+    range_header: Annotated[str | None, Header(alias="range")] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Public. The file at `path` under `cid` (ETag = its CID, immutable, byte ranges), one verified block
+    with `?format=raw` (or `Accept: application/vnd.ipld.raw`), or the DAG as CAR v1 with `?format=car`.
+    Every block is checked against its CID before it is served."""
+    store = rt.store
+    wanted = gateway.format_of(format, accept)
+    resolved = await run_in_threadpool(gateway.resolve, store, cid, path)
+    if wanted == "raw":
+        etag = f'"{resolved.cid}.raw"'
+        headers = _headers(resolved, etag)
+        if _not_modified(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+        block = await run_in_threadpool(gateway.raw_block, store, resolved)
+        headers["Content-Disposition"] = f'attachment; filename="{resolved.cid}.bin"'
+        return Response(block, media_type=RAW_TYPE, headers=headers)
+    if wanted == "car":
+        etag = f'"{resolved.cid}.car.{dag_scope}"'
+        headers = _headers(resolved, etag)
+        if _not_modified(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+        stream = gateway.car_stream(store, resolved, dag_scope)
+        # The header and the first block before the status line: a bad dag-scope or a missing or
+        # corrupt root is a problem answer; a later bad block cuts the stream (the CAR stays invalid).
+        head = await run_in_threadpool(lambda: [next(stream), next(stream)])
+        headers["Content-Disposition"] = f'attachment; filename="{resolved.cid}.car"'
+
+        def body() -> object:
+            yield from head
+            yield from stream
+
+        return StreamingResponse(body(), media_type=f"{CAR_TYPE}; version=1", headers=headers)  # type: ignore[arg-type]
+    etag = f'"{resolved.cid}"'
+    headers = _headers(resolved, etag)
+    if _not_modified(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    found = await run_in_threadpool(gateway.file, store, resolved)
+    headers["Accept-Ranges"] = "bytes"
+    headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    span = gateway.byte_range(range_header, len(found.data))
+    if span is None:
+        return Response(found.data, media_type=found.media_type, headers=headers)
+    first_byte, last_byte = span
+    headers["Content-Range"] = f"bytes {first_byte}-{last_byte}/{len(found.data)}"
+    return Response(
+        found.data[first_byte : last_byte + 1], status_code=206, media_type=found.media_type, headers=headers
+    )
+
+
+for _path, _shown in (("/ipfs/{cid}", True), ("/ipfs/{cid}/{path:path}", False)):
+    router.add_api_route(
+        _path, content, methods=["GET"], response_class=Response, responses=_CONTENT, include_in_schema=_shown
+    )
+    router.add_api_route(_path, content, methods=["HEAD"], response_class=Response, include_in_schema=False)
+
+
+@router.options("/ipfs/{cid}", include_in_schema=False)
+@router.options("/ipfs/{cid}/{path:path}", include_in_schema=False)
+def preflight() -> Response:
+    """CORS preflight: any origin may read content (it is public and verified by its CID)."""
+    return Response(
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Allow-Headers": "Accept, Range, If-None-Match",
+            "Access-Control-Max-Age": "86400",
+            "Allow": "GET, HEAD, OPTIONS",
+        },
+    )
