@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from registry.errors import TwinmarkError
 from registry.settings import Settings
 
 app = typer.Typer(help="Twinmark digital product passports.", no_args_is_help=True)
@@ -159,17 +160,42 @@ def mint(
 
 
 @app.command()
-def verify(contract: str, token_id: int, api: Api = "http://127.0.0.1:8000") -> None:
-    """Verify a twin and print each check."""
-    r = httpx.get(f"{api}/v1/verify/{contract}/{token_id}", timeout=30)
-    body = r.json()
-    if r.status_code != 200:
-        console.print(f"[red]{r.status_code}[/] {body.get('detail')}")
-        raise typer.Exit(1)
-    for check in body["checks"]:
-        mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
-        console.print(f"{mark} {check['name']}: {check['detail']}")
-    console.print("[bold green]AUTHENTIC[/]" if body["authentic"] else "[bold red]NOT AUTHENTIC[/]")
+def verify(
+    contract: str,
+    token_id: int,
+    api: Api = "http://127.0.0.1:8000",
+    rpc: Annotated[str | None, typer.Option(help="verify without any Twinmark server: an EVM JSON-RPC URL")] = None,
+    registry: Annotated[str | None, typer.Option(help="with --rpc: the TwinmarkRegistry address")] = None,
+    gateway: Annotated[str | None, typer.Option(help="with --rpc: any trustless IPFS gateway URL")] = None,
+    from_block: Annotated[int | None, typer.Option(help="with --rpc: the registry's deployment block")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole answer as JSON")] = False,
+) -> None:
+    """Verify a twin and print each check: through a Twinmark API, or with --rpc/--registry/--gateway
+    on your own (chain read through the RPC URL, every content block fetched raw and hashed here)."""
+    if rpc is not None:
+        if registry is None or gateway is None:
+            console.print("[red]--rpc needs --registry and --gateway[/]")
+            raise typer.Exit(64)
+        from registry.runtime import standalone_verifier
+
+        try:
+            body = standalone_verifier(rpc, registry, gateway, from_block=from_block).verify(contract, token_id)
+        except TwinmarkError as exc:
+            console.print(f"[red]{exc.code}[/] {exc.detail}")
+            raise typer.Exit(1) from None
+    else:
+        r = httpx.get(f"{api}/v1/verify/{contract}/{token_id}", timeout=30)
+        body = r.json()
+        if r.status_code != 200:
+            console.print(f"[red]{r.status_code}[/] {body.get('detail')}")
+            raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(body, indent=2))
+    else:
+        for check in body["checks"]:
+            mark = "[green]pass[/]" if check["ok"] else "[red]FAIL[/]"
+            console.print(f"{mark} {check['name']}: {check['detail']}")
+        console.print("[bold green]AUTHENTIC[/]" if body["authentic"] else "[bold red]NOT AUTHENTIC[/]")
     raise typer.Exit(0 if body["authentic"] else 2)
 
 

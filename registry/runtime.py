@@ -25,13 +25,15 @@ from registry.auth.vault import server_key as load_server_key
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
-from registry.chain.deploy import ensure_deployed
+from registry.chain.deploy import ensure_deployed, find_deployment_block
 from registry.chain.node import HeadWatcher, connect
+from registry.chain.reads import ChainReader
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate, session_scope
 from registry.errors import TwinmarkError
 from registry.indexer.service import Indexer
+from registry.ipfs.gateway_client import GatewayStore
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
 from registry.settings import ANVIL_DEV_KEY, Settings
@@ -266,3 +268,25 @@ class Runtime:
     @property
     def deployment_file(self) -> Path:
         return self.settings.data_dir / f"deployment-{self.chain.chain_id}.json"
+
+
+class _LiveHead:
+    """The chain head, read when asked (a standalone verifier runs once, no watcher thread)."""
+
+    def __init__(self, reader: ChainReader) -> None:
+        self._reader = reader
+
+    @property
+    def block(self) -> int:
+        return self._reader.block_number()
+
+
+def standalone_verifier(rpc_url: str, registry: str, gateway: str, *, from_block: int | None = None) -> Verifier:
+    """A verifier that trusts nothing of this service: the chain through `rpc_url`, content from any
+    trustless gateway (every block hashed here), no database (the history comes from the chain)."""
+    w3 = connect(rpc_url)
+    if not w3.eth.get_code(Web3.to_checksum_address(registry)):
+        raise ConfigurationError(f"no contract at {registry} on {rpc_url}")
+    start = from_block if from_block is not None else find_deployment_block(w3, registry)
+    reader = ChainReader(w3, registry, from_block=start)
+    return Verifier(reader, GatewayStore(gateway), _LiveHead(reader))

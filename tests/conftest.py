@@ -33,3 +33,13 @@ def ipfs_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = daemon.start()
     yield url
     daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def ipfs_gateway(ipfs_daemon: str) -> Iterator[str]:
+    """A trustless gateway (`?format=raw`) over the js-ipfs daemon's blockstore: another IPFS node's."""
+    from tests.support.ipfs_daemon import TrustlessGateway
+
+    gateway = TrustlessGateway(ipfs_daemon)
+    yield gateway.start()
+    gateway.stop()

@@ -157,3 +157,20 @@ class LogReads:
             )
             for i in range(len(items))
         ]
+
+
+class ChainReader(LogReads):
+    """Reads only, with no signer: what a verifier that trusts nothing but an RPC endpoint needs."""
+
+    def __init__(self, w3: Web3, registry_address: str, *, from_block: int = 0, log_span: int = 1_000) -> None:
+        self.w3 = w3
+        self._registry = Web3.to_checksum_address(registry_address)
+        self.from_block = from_block
+        self.log_span = log_span
+
+    @property
+    def registry_address(self) -> str:
+        return self._registry
+
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)

@@ -24,6 +24,7 @@ from web3 import Web3
 
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import kind_name, status_name
+from registry.chain.reads import LogReads
 from registry.chain.report import OnChainTwin, TwinReport
 from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
 from registry.ipfs.cid import CID
@@ -37,7 +38,8 @@ CACHE_SIZE = 50_000
 
 
 class Head(Protocol):
-    block: int
+    @property
+    def block(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class ContentResult:
 
 
 class Verifier:
-    def __init__(self, chain: TwinmarkChain, store: ContentStore, head: Head, engine: Engine | None = None) -> None:
+    def __init__(
+        self, chain: TwinmarkChain | LogReads, store: ContentStore, head: Head, engine: Engine | None = None
+    ) -> None:
         self.chain = chain
         self.store = store
         self.head = head
@@ -160,7 +164,7 @@ class Verifier:
         pairs = [(contract, token) for contract, token, _ in keys]
         indexed: dict[tuple[str, int], list[Any]] = {pair: [] for pair in pairs}
         indexed_to: int | None = None
-        if self.engine is not None:
+        if self.engine is not None and isinstance(self.chain, TwinmarkChain):  # a standalone verifier has no index
             with Session(self.engine) as s:
                 indexed, indexed_to, _ = indexed_part_many(s, self.chain, pairs)
         start = indexed_to + 1 if indexed_to is not None else self.chain.from_block

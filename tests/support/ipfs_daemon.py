@@ -76,3 +76,59 @@ class IpfsDaemon:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
             self._proc = None
+
+
+class TrustlessGateway:
+    """tools/ipfs-daemon/trustless-gateway.mjs over a daemon: `/ipfs/{cid}?format=raw` served from the
+    js-ipfs blockstore (js-ipfs's own gateway has no trustless formats)."""
+
+    def __init__(self, daemon_url: str) -> None:
+        self.daemon_url = daemon_url
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> str:
+        script = TOOL / "trustless-gateway.mjs"
+        self._proc = subprocess.Popen([str(NODE), str(script), self.daemon_url, str(self.port)])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                httpx.options(f"{self.url}/ipfs/x", timeout=1)
+                return self.url
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise TimeoutError("trustless gateway did not start")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
+            self._proc = None
+
+
+def copy_dag(source_gateway: str, cid: str, daemon_url: str) -> int:
+    """Puts every block of `cid`'s DAG, fetched as a CAR from `source_gateway`, into the daemon with
+    `block/put` (so another IPFS node serves the very same blocks); returns how many."""
+    from registry.ipfs import car
+    from registry.ipfs.cid import RAW
+
+    _, blocks = car.read(httpx.get(f"{source_gateway}/ipfs/{cid}?format=car", timeout=30).content)
+    for block_cid, block in blocks:
+        codec = "raw" if block_cid.codec == RAW else "dag-pb"
+        answer = httpx.post(
+            f"{daemon_url}/api/v0/block/put",
+            # js-ipfs names the codec `format`; no pin (a recursive pin of a parent put before its
+            # children would go looking for them on the network).
+            params={"format": codec, "mhtype": "sha2-256", "version": "1"},
+            files={"data": ("block", block)},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        if answer.json()["Key"] != str(block_cid.v1()):
+            raise RuntimeError(f"daemon stored {answer.json()['Key']} for {block_cid}")
+    return len(blocks)
