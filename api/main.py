@@ -18,11 +18,14 @@ from api.routes import (
     events,
     health,
     jobs,
+    labels,
     minting,
     ownership,
     partners,
+    passport,
     provenance,
     providers,
+    resolver,
     transactions,
     twins,
     verify,
@@ -90,7 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         provenance,
         transactions,
     )
-    for module in (*routers, partners, webhooks, events):
+    for module in (*routers, partners, webhooks, events, resolver, passport, labels):
         app.include_router(module.router)
     _with_body_schemas(app, minting.BODY_MODELS)
     return app
