@@ -19,11 +19,14 @@ from api.routes import (
     gateway,
     health,
     jobs,
+    labels,
     minting,
     ownership,
     partners,
+    passport,
     provenance,
     providers,
+    resolver,
     transactions,
     twins,
     verify,
@@ -91,7 +94,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         provenance,
         transactions,
     )
-    for module in (*routers, partners, webhooks, events, gateway):
+    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels):
         app.include_router(module.router)
     _with_body_schemas(app, minting.BODY_MODELS)
     return app

@@ -1,11 +1,9 @@
-"""Twins as the registry indexes them: by contract and token, by GS1 identifiers; content updates."""
+"""Twins as the registry indexes them: by contract and token, by GS1 identifiers; content updates.
+GS1 Digital Links are resolved by `api.routes.resolver`."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Response
-from fastapi.responses import RedirectResponse
 
 from api.deps import BrandDep, RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum, pending_answer, relayed
@@ -46,10 +44,3 @@ def replace_metadata(
     twin, tx_hash, state = update_content(s, rt.chain, rt.store, rt.settings, brand, address, token_id, content)
     relayed(response, state)
     return TwinUpdated.model_validate(twin_view(twin) | {"update_tx_hash": tx_hash, "state": state})
-
-
-@router.get("/01/{gtin}/21/{serial}", include_in_schema=False)
-@router.get("/01/{gtin}/10/{lot}/21/{serial}", include_in_schema=False)
-def gs1_digital_link(gtin: str, serial: str, lot: str | None = None) -> RedirectResponse:
-    """GS1 Digital Link resolver: the `external_url` of physical twins points here."""
-    return RedirectResponse(f"/v1/twins?{urlencode({'gtin': gtin, 'serial': serial})}", status_code=307)

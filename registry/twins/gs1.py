@@ -1,4 +1,6 @@
-"""GS1 identifiers: GTIN check digits and Digital Link URIs (`/01/{gtin}/21/{serial}`)."""
+"""GS1 identifiers: GTIN check digits, the AI values a Digital Link path carries (AI 22, 10, 21:
+GS1 AI encodable character set 82, at most 20 characters) and Digital Link URIs
+(`/01/{gtin}[/22/{cpv}][/10/{lot}]/21/{serial}`)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,17 @@ from urllib.parse import quote
 
 from registry.errors import InvalidInput
 
-# GS1 AI encodable character set 82, allowed in batch (AI 10) and serial (AI 21) values.
+# GS1 AI encodable character set 82 (GS1 General Specifications, figure 7.11-1).
+CSET82 = frozenset("!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
 _CSET82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
+
+# The key qualifiers of a GTIN in a Digital Link path, in the order the path grammar requires:
+# AI -> (name, maximum length); each value is 1..max characters of set 82.
+GTIN_QUALIFIERS: dict[str, tuple[str, int]] = {
+    "22": ("consumer product variant", 20),
+    "10": ("lot", 20),
+    "21": ("serial", 20),
+}
 
 
 def gtin_check_digit(body: str) -> int:
@@ -26,15 +37,28 @@ def normalize_gtin(text: str) -> str:
     return text.zfill(14)
 
 
+def validate_ai_value(text: str, what: str, max_length: int = 20) -> str:
+    """A set-82 value of 1..max_length characters (AI 10, 21, 22); InvalidInput naming the fault."""
+    if not text:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(text) > max_length:
+        raise InvalidInput(f"{what} {text!r} is {len(text)} characters long; at most {max_length} are allowed")
+    bad = sorted({c for c in text if c not in CSET82})
+    if bad:
+        raise InvalidInput(f"{what} {text!r} holds characters outside the GS1 character set 82: {''.join(bad)!r}")
+    return text
+
+
 def validate_serial(text: str, what: str = "serial") -> str:
     if not _CSET82.match(text):
         raise InvalidInput(f"{what} {text!r} must be 1 to 20 characters of the GS1 character set 82")
     return text
 
 
-def digital_link(base_url: str, gtin: str, serial: str, lot: str | None = None) -> str:
-    """`{base}/01/{gtin14}[/10/{lot}]/21/{serial}`, qualifiers percent-encoded."""
+def digital_link(base_url: str, gtin: str, serial: str | None, lot: str | None = None, cpv: str | None = None) -> str:
+    """`{base}/01/{gtin14}[/22/{cpv}][/10/{lot}][/21/{serial}]`, qualifiers percent-encoded."""
     uri = f"{base_url.rstrip('/')}/01/{normalize_gtin(gtin)}"
-    if lot:
-        uri += f"/10/{quote(lot, safe='')}"
-    return uri + f"/21/{quote(serial, safe='')}"
+    for ai, value in (("22", cpv), ("10", lot), ("21", serial)):
+        if value:
+            uri += f"/{ai}/{quote(value, safe='')}"
+    return uri

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import status_name
 from registry.errors import NotFound
-from registry.twins.gs1 import normalize_gtin
+from registry.twins.gs1 import digital_link, normalize_gtin
 from registry.twins.models import Twin
 
 
@@ -53,3 +53,43 @@ def find_twins(session: Session, gtin: str, serial: str | None) -> list[Twin]:
     if serial is not None:
         query = query.where(Twin.serial == serial)
     return list(session.exec(query.limit(1000)))
+
+
+def passport_view(twin: Twin, base_url: str, gateway_base: str) -> dict[str, Any]:
+    """A physical twin's passport as its content publishes it (`twinmark.passport`, EU DPP fields
+    under `dpp`), with its identity and links: the `gs1:dpp` target of the GS1 resolver."""
+    doc = json.loads(twin.metadata_json)
+    passport = doc.get("twinmark", {}).get("passport")
+    if twin.kind != "physical" or not isinstance(passport, dict) or twin.gtin is None:
+        raise NotFound(f"twin {twin.token_id} in {twin.collection} is not a physical good: it has no passport")
+    images = [img for img in passport.get("images", []) if isinstance(img, str)]
+    return {
+        "contract": twin.collection,
+        "token_id": twin.token_id,
+        "name": twin.name,
+        "description": doc.get("description", ""),
+        "brand": doc.get("twinmark", {}).get("brand"),
+        "gtin": twin.gtin,
+        "serial": twin.serial,
+        "lot": twin_lot(twin),
+        "digital_link": twin_digital_link(twin, base_url),
+        "passport": passport,
+        "dpp": passport.get("dpp"),
+        "images": [{"ipfs": i, "https": f"{gateway_base}/{i.removeprefix('ipfs://')}"} for i in images],
+        "metadata_cid": twin.metadata_cid,
+        "token_uri": twin.token_uri,
+        "verify_url": f"{base_url}/v1/verify/{twin.collection}/{twin.token_id}",
+    }
+
+
+def twin_lot(twin: Twin) -> str | None:
+    """The lot a physical twin's content names (`twinmark.passport.lot`), if any."""
+    lot = json.loads(twin.metadata_json).get("twinmark", {}).get("passport", {}).get("lot")
+    return lot if isinstance(lot, str) else None
+
+
+def twin_digital_link(twin: Twin, base_url: str) -> str:
+    """A physical twin's GS1 Digital Link, as its content's `external_url` has it (lot included)."""
+    if twin.gtin is None or twin.serial is None:
+        raise NotFound(f"twin {twin.token_id} in {twin.collection} has no GTIN and serial: no GS1 Digital Link")
+    return digital_link(base_url, twin.gtin, twin.serial, twin_lot(twin))
