@@ -192,7 +192,7 @@ class Runtime:
                 indexer=Indexer(engine, chain, store, settings),
                 webhooks=WebhookSender(engine, settings),
                 head=head,
-                verifier=Verifier(chain, store, head, engine),
+                verifier=Verifier(chain, store, head, engine, gateway_base=settings.gateway_base),
                 operator_token=token,
                 server_key=key,
                 anvil=anvil,
@@ -289,4 +289,5 @@ def standalone_verifier(rpc_url: str, registry: str, gateway: str, *, from_block
         raise ConfigurationError(f"no contract at {registry} on {rpc_url}")
     start = from_block if from_block is not None else find_deployment_block(w3, registry)
     reader = ChainReader(w3, registry, from_block=start)
-    return Verifier(reader, GatewayStore(gateway), _LiveHead(reader))
+    store = GatewayStore(gateway)
+    return Verifier(reader, store, _LiveHead(reader), gateway_base=store.prefix)

@@ -46,4 +46,10 @@ async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: Ses
         asset = await run_in_threadpool(store_asset, s, rt.store, brand.id, data, file.filename, max_bytes=limit)
     finally:
         await form.close()
-    return AssetOut(cid=asset.cid, size=asset.size, media_type=asset.media_type, uri=f"ipfs://{asset.cid}")
+    return AssetOut(
+        cid=asset.cid,
+        size=asset.size,
+        media_type=asset.media_type,
+        uri=f"ipfs://{asset.cid}",
+        url=f"{rt.settings.gateway_base}/{asset.cid}",
+    )

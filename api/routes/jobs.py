@@ -23,12 +23,17 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 def get_job(
     job_id: str,
     brand: BrandDep,
+    rt: RuntimeDep,
     s: SessionDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Offset = 0,
 ) -> JobOut:
     """State, counts, on-chain batches and the twins made so far (paged by limit/offset)."""
-    return JobOut.model_validate(jobs.job_view(s, jobs.brand_job(s, brand, job_id), limit=limit, offset=offset))
+    return JobOut.model_validate(
+        jobs.job_view(
+            s, jobs.brand_job(s, brand, job_id), gateway_base=rt.settings.gateway_base, limit=limit, offset=offset
+        )
+    )
 
 
 @router.get(

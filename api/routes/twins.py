@@ -17,13 +17,17 @@ router = APIRouter(tags=["twins"])
 @router.get("/v1/twins/{contract}/{token_id}", response_model=TwinOut)
 def read_twin(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep) -> TwinOut:
     """The registry's record of a twin, with its live owner and status from the chain."""
-    return TwinOut.model_validate(twin_view(get_twin(s, checksum(contract), token_id), rt.chain))
+    return TwinOut.model_validate(
+        twin_view(get_twin(s, checksum(contract), token_id), rt.settings.gateway_base, rt.chain)
+    )
 
 
 @router.get("/v1/twins", response_model=TwinList)
-def search_twins(s: SessionDep, gtin: str, serial: str | None = None) -> TwinList:
+def search_twins(rt: RuntimeDep, s: SessionDep, gtin: str, serial: str | None = None) -> TwinList:
     """Twins by GTIN (8 to 14 digits, check digit verified) and optionally serial."""
-    return TwinList.model_validate({"twins": [twin_view(t) for t in find_twins(s, gtin, serial)]})
+    return TwinList.model_validate(
+        {"twins": [twin_view(t, rt.settings.gateway_base) for t in find_twins(s, gtin, serial)]}
+    )
 
 
 @router.put(
@@ -43,4 +47,6 @@ def replace_metadata(
     address = checksum(contract)
     twin, tx_hash, state = update_content(s, rt.chain, rt.store, rt.settings, brand, address, token_id, content)
     relayed(response, state)
-    return TwinUpdated.model_validate(twin_view(twin) | {"update_tx_hash": tx_hash, "state": state})
+    return TwinUpdated.model_validate(
+        twin_view(twin, rt.settings.gateway_base) | {"update_tx_hash": tx_hash, "state": state}
+    )

@@ -10,3 +10,4 @@ class AssetOut(BaseModel):
     size: int
     media_type: str
     uri: str
+    url: str  # the same content through the https gateway

@@ -20,11 +20,11 @@ class GatewayStore:
 
     def __init__(self, base: str, timeout: float = 30.0) -> None:
         root = base.rstrip("/")
-        self._prefix = root if root.endswith("/ipfs") else root + "/ipfs"
+        self.prefix = root if root.endswith("/ipfs") else root + "/ipfs"
         self._client = httpx.Client(timeout=timeout, follow_redirects=True)
 
     def get_block(self, cid: CID) -> bytes:
-        url = f"{self._prefix}/{cid}"
+        url = f"{self.prefix}/{cid}"
         try:
             with self._client.stream(
                 "GET", url, params={"format": "raw"}, headers={"Accept": "application/vnd.ipld.raw"}

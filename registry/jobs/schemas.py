@@ -41,6 +41,7 @@ class JobTwin(BaseModel):
     gtin: str | None
     serial: str | None
     token_uri: str
+    token_url: str  # through the https content gateway
     tx_hash: str
 
 

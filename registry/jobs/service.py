@@ -24,6 +24,7 @@ from registry.chain.layout import Kind
 from registry.claims import service as claims
 from registry.claims.keys import claim_key, new_secret
 from registry.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from registry.ipfs.urls import gateway_url
 from registry.jobs.models import Chunk, Identifier, Job
 from registry.settings import Settings
 from registry.twins import metadata
@@ -194,7 +195,10 @@ def submit(
     return Submitted(job, created=True, chunks=chunks, sealed=bool(claim_secrets))
 
 
-def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) -> dict[str, Any]:
+def job_view(
+    session: Session, job: Job, *, gateway_base: str = "", limit: int = 1000, offset: int = 0
+) -> dict[str, Any]:
+    """The job, its batches and (a page of) its twins, with their tokens' https URLs under `gateway_base`."""
     chunks = session.exec(select(Chunk).where(Chunk.job_id == job.id).order_by(col(Chunk.seq))).all()
     twins: Sequence[Twin] = []
     if limit > 0:
@@ -205,17 +209,17 @@ def job_view(session: Session, job: Job, *, limit: int = 1000, offset: int = 0) 
             .offset(offset)
             .limit(limit)
         ).all()
-    return _view(job, chunks, twins, claims.has_secrets(session, job.id))
+    return _view(job, chunks, twins, claims.has_secrets(session, job.id), gateway_base)
 
 
 def accepted_view(submitted: Submitted, session: Session) -> dict[str, Any]:
     """The answer to a mint request: a new job is described from what was just stored, without a query."""
     if submitted.chunks is None:
         return job_view(session, submitted.job, limit=0)
-    return _view(submitted.job, submitted.chunks, [], submitted.sealed)
+    return _view(submitted.job, submitted.chunks, [], submitted.sealed, "")
 
 
-def _view(job: Job, chunks: Sequence[Chunk], twins: Sequence[Twin], vault: bool) -> dict[str, Any]:
+def _view(job: Job, chunks: Sequence[Chunk], twins: Sequence[Twin], vault: bool, gateway_base: str) -> dict[str, Any]:
     return {
         "id": job.id,
         "kind": job.kind,
@@ -250,6 +254,7 @@ def _view(job: Job, chunks: Sequence[Chunk], twins: Sequence[Twin], vault: bool)
                 "gtin": t.gtin,
                 "serial": t.serial,
                 "token_uri": t.token_uri,
+                "token_url": gateway_url(t.token_uri, gateway_base),
                 "tx_hash": t.tx_hash,
             }
             for t in twins

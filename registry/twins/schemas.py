@@ -228,11 +228,13 @@ class TwinOut(BaseModel):
     serial: str | None
     batch_id: int
     token_uri: str
+    token_url: str = Field(description="`token_uri` through the https content gateway")
     metadata_cid: str
     directory_cid: str
     tx_hash: str
     block_number: int
     metadata: dict[str, Any] = Field(description="ERC-721 metadata JSON, passport or wearable under `twinmark`")
+    content_urls: dict[str, str] = Field(description="the https gateway URL of every `ipfs://` URI in `metadata`")
     verify_url: str
     on_chain: OnChainState | None = Field(default=None, description="live owner and status, read from the chain")
 

@@ -10,11 +10,13 @@ from sqlmodel import Session, select
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import status_name
 from registry.errors import NotFound
+from registry.ipfs.urls import gateway_url, gateway_urls
 from registry.twins.gs1 import digital_link, normalize_gtin
 from registry.twins.models import Twin
 
 
-def twin_view(twin: Twin, chain: TwinmarkChain | None = None) -> dict[str, Any]:
+def twin_view(twin: Twin, gateway_base: str, chain: TwinmarkChain | None = None) -> dict[str, Any]:
+    metadata = json.loads(twin.metadata_json)
     view: dict[str, Any] = {
         "contract": twin.collection,
         "token_id": twin.token_id,
@@ -24,11 +26,13 @@ def twin_view(twin: Twin, chain: TwinmarkChain | None = None) -> dict[str, Any]:
         "serial": twin.serial,
         "batch_id": twin.batch_id,
         "token_uri": twin.token_uri,
+        "token_url": gateway_url(twin.token_uri, gateway_base),
         "metadata_cid": twin.metadata_cid,
         "directory_cid": twin.dir_cid,
         "tx_hash": twin.tx_hash,
         "block_number": twin.block_number,
-        "metadata": json.loads(twin.metadata_json),
+        "metadata": metadata,
+        "content_urls": gateway_urls(metadata, gateway_base),
         "verify_url": f"/v1/verify/{twin.collection}/{twin.token_id}",
     }
     if chain is not None:
@@ -78,6 +82,7 @@ def passport_view(twin: Twin, base_url: str, gateway_base: str) -> dict[str, Any
         "images": [{"ipfs": i, "https": f"{gateway_base}/{i.removeprefix('ipfs://')}"} for i in images],
         "metadata_cid": twin.metadata_cid,
         "token_uri": twin.token_uri,
+        "token_url": gateway_url(twin.token_uri, gateway_base),
         "verify_url": f"{base_url}/v1/verify/{twin.collection}/{twin.token_id}",
     }
 

@@ -41,6 +41,8 @@ class VerifiedTwin(BaseModel):
     batch_id: int
     minted_at: str
     token_uri: str
+    token_url: str | None = None  # through the https gateway the verifier read from
+    content_urls: dict[str, str] = {}
     metadata_cid: str | None
     brand: ChainBrand
     metadata: dict[str, Any] | None

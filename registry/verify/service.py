@@ -29,6 +29,7 @@ from registry.chain.report import OnChainTwin, TwinReport
 from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat, directory_entries
+from registry.ipfs.urls import gateway_url, gateway_urls
 from registry.provenance.service import about, indexed_part_many, summary, timeline
 from registry.twins.metadata import referenced_cids
 from registry.verify.batching import Batcher
@@ -58,8 +59,15 @@ class ContentResult:
 
 class Verifier:
     def __init__(
-        self, chain: TwinmarkChain | LogReads, store: ContentStore, head: Head, engine: Engine | None = None
+        self,
+        chain: TwinmarkChain | LogReads,
+        store: ContentStore,
+        head: Head,
+        engine: Engine | None = None,
+        *,
+        gateway_base: str | None = None,
     ) -> None:
+        self.gateway_base = gateway_base  # https URLs of content are given under it (when set)
         self.chain = chain
         self.store = store
         self.head = head
@@ -128,6 +136,7 @@ class Verifier:
                 "batch_id": twin.batch_id,
                 "minted_at": datetime.fromtimestamp(twin.minted_at, UTC).isoformat(),
                 "token_uri": twin.uri,
+                **self._urls(twin.uri, content.document),
                 "metadata_cid": content.metadata_cid,
                 "brand": facts["brand"],
                 "metadata": content.document,
@@ -154,6 +163,14 @@ class Verifier:
             with self._lock:
                 self._content[key] = result
         return result
+
+    def _urls(self, uri: str, document: dict[str, Any] | None) -> dict[str, Any]:
+        if self.gateway_base is None or not uri.startswith("ipfs://"):
+            return {}
+        return {
+            "token_url": gateway_url(uri, self.gateway_base),
+            "content_urls": gateway_urls(document or {}, self.gateway_base),
+        }
 
     # ------------------------------------------------------------ chain
 

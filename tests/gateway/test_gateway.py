@@ -165,3 +165,16 @@ def test_content_never_runs_as_a_page() -> None:
     """Whatever the bytes, the gateway never labels them HTML (its origin is the service's own)."""
     assert media_type(b"<html><script>alert(1)</script></html>") == "application/octet-stream"
     assert media_type(b'{"name": "x"}') == "application/json"
+
+
+def test_answers_give_https_urls_next_to_ipfs_uris(content: tuple[Stack, dict[str, Any]]) -> None:
+    stack, c = content
+    base = stack.runtime.settings.gateway_base
+    twin = stack.client.get(f"/v1/twins/{c['collection']}/{c['token']}").json()
+    assert twin["token_url"] == f"{base}/{c['directory']}/{c['token']}"
+    image_uri = f"ipfs://{c['image']}"
+    assert twin["metadata"]["image"] == image_uri and twin["content_urls"][image_uri] == f"{base}/{c['image']}"
+    verdict = stack.client.get(f"/v1/verify/{c['collection']}/{c['token']}").json()["twin"]
+    assert verdict["token_url"] == twin["token_url"] and verdict["content_urls"] == twin["content_urls"]
+    for url in (twin["token_url"], twin["content_urls"][image_uri]):  # each resolves through the gateway
+        assert stack.client.get(url.removeprefix(stack.runtime.settings.base_url)).status_code == 200
