@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from api import errors
@@ -22,6 +24,7 @@ from api.routes import (
     labels,
     minting,
     ownership,
+    pages,
     partners,
     passport,
     provenance,
@@ -94,7 +97,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         provenance,
         transactions,
     )
-    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels):
+    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, pages):
         app.include_router(module.router)
+    # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     _with_body_schemas(app, minting.BODY_MODELS)
     return app

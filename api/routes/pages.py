@@ -1,0 +1,120 @@
+"""The verification page: `/t/{contract}/{token_id}` as HTML for browsers (English or Simplified
+Chinese), a redirect to the twin's JSON record for every other client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader
+from sqlmodel import Session
+
+from api.deps import RuntimeDep, SessionDep
+from api.routes.common import TokenId, checksum
+from registry.pages.catalog import NAMES
+from registry.pages.locale import LANGUAGES, negotiate
+from registry.pages.schemas import LanguageLink, PageModel, TapView
+from registry.pages.service import build, script_json
+from registry.runtime import Runtime
+
+router = APIRouter(include_in_schema=False)
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    autoescape=True,  # every value is escaped; only the pre-escaped script JSON is marked safe
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+# The page runs only its own scripts; it may fetch from any RPC URL and gateway the reader types in.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
+    "connect-src *; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _quality(accept: str, *types: str) -> float:
+    """The best `q` the Accept header gives any of `types` (exact media types only: a wildcard is
+    not a request for HTML)."""
+    best = 0.0
+    for part in accept.split(",")[:64]:
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() not in types:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best = max(best, q)
+    return best
+
+
+def wants_html(accept: str) -> bool:
+    """Browsers name text/html; API clients (`*/*`, application/json) get the JSON record."""
+    html = _quality(accept, "text/html", "application/xhtml+xml")
+    return html > 0 and html >= _quality(accept, "application/json", "application/ld+json")
+
+
+def public_rpc_url(rt: Runtime) -> str:
+    """The RPC URL the page's script reads the chain through."""
+    return rt.settings.public_rpc_url or rt.settings.chain_rpc_url or (rt.anvil.url if rt.anvil else "")
+
+
+def _languages(request: Request, current: str) -> list[LanguageLink]:
+    """One link per language to this same page (path and other query parameters kept)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return [
+        LanguageLink(
+            lang=lang,
+            name=NAMES[lang],
+            href=f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}",
+            current=lang == current,
+        )
+        for lang in LANGUAGES
+    ]
+
+
+def render(model: PageModel) -> str:
+    return TEMPLATES.get_template("page.html").render(m=model, t=model.texts, config_json=script_json(model.config))
+
+
+def page_response(
+    request: Request, rt: Runtime, s: Session, contract: str, token_id: int, tap: TapView | None = None
+) -> Response:
+    """The page of one twin (also for routes that land on it, such as NFC taps, with their `tap`)."""
+    lang = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    model = build(
+        verdict=rt.verifier.verify(contract, token_id),
+        session=s,
+        chain=rt.chain,
+        lang=lang,
+        gateway_base=rt.settings.gateway_base,
+        rpc_url=public_rpc_url(rt),
+        log_span=rt.settings.log_span,
+        tap=tap,
+    )
+    model.languages = _languages(request, lang)
+    headers = {
+        "Content-Security-Policy": CSP,
+        "Content-Language": lang,
+        "Vary": "Accept, Accept-Language",
+        "Cache-Control": "no-cache",  # owner and status change; always revalidated
+        "Referrer-Policy": "same-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return HTMLResponse(render(model), status_code=200 if model.found else 404, headers=headers)
+
+
+@router.get("/t/{contract}/{token_id}")
+def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep, s: SessionDep) -> Response:
+    """HTML for browsers; any other client is sent to the twin's JSON record (303)."""
+    address = checksum(contract)
+    if not wants_html(request.headers.get("accept", "")):
+        return RedirectResponse(f"/v1/twins/{address}/{token_id}", status_code=303, headers={"Vary": "Accept"})
+    return page_response(request, rt, s, address, token_id)

@@ -1,0 +1,75 @@
+"""The verification page's view model: what the template shows and what the page's script needs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class CheckView(BaseModel):
+    name: str
+    ok: bool
+    title: str  # the question the check answers, in plain words
+    explanation: str  # what its result means for the buyer
+    detail: str  # the verifier's technical detail (CIDs, blocks), untranslated
+
+
+class TapView(BaseModel):
+    """The result of an NFC tap that led to the page (filled in by the NFC flow)."""
+
+    kind: Literal["ntag424", "halo"]
+    genuine: bool
+    fresh: bool
+    counter: int | None = None
+    detail: str = ""
+
+
+class Row(BaseModel):
+    """One labelled line of the product details or the DPP block."""
+
+    label: str
+    values: list[str]
+    link: str | None = None  # an https URL the value links to
+
+
+class ServiceView(BaseModel):
+    provider: str
+    record_cid: str
+    record_url: str
+    block_time: str
+
+
+class LanguageLink(BaseModel):
+    lang: str
+    name: str  # in its own language
+    href: str
+    current: bool
+
+
+class PageModel(BaseModel):
+    lang: str
+    texts: dict[str, str]
+    languages: list[LanguageLink] = Field(default_factory=list)
+    contract: str
+    token_id: int
+    found: bool  # the token exists (else the page shows the failed verdict only)
+    name: str | None = None
+    description: str = ""
+    kind: str | None = None
+    brand: str | None = None
+    images: list[str] = Field(default_factory=list)  # https gateway URLs
+    authentic: bool
+    verdict_lead: str
+    checks: list[CheckView]
+    status: str | None = None  # active, lost, stolen
+    owner: str | None = None
+    owner_since: str | None = None
+    owners: int | None = None
+    unclaimed: bool = False
+    service: list[ServiceView] = Field(default_factory=list)
+    details: list[Row] = Field(default_factory=list)
+    dpp: list[Row] = Field(default_factory=list)
+    nfc: list[str] = Field(default_factory=list)
+    tap: TapView | None = None
+    config: dict[str, Any]  # for the page's script (serialised into the page)

@@ -1,0 +1,191 @@
+"""The verification page's view model: the verifier's verdict in plain words, the twin's passport,
+its ownership and service history, and what the page's own script needs to re-check the verdict
+without this service (the chain's RPC URL, the registry, a gateway, the ABI fragments it decodes)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlmodel import Session
+
+from registry.chain import artifacts
+from registry.chain.client import TwinmarkChain
+from registry.pages.catalog import checks_for, texts_for
+from registry.pages.passport import details, dpp_rows, nfc_lines
+from registry.pages.schemas import CheckView, PageModel, ServiceView, TapView
+from registry.provenance.service import history, timeline
+
+# The texts the page's script shows (the rest stay on the server).
+SCRIPT_TEXTS = (
+    "passed",
+    "failed",
+    "claim_done",
+    "claim_from_link",
+    "resale_done",
+    "resale_not_owner",
+    "connected",
+    "no_wallet",
+    "pending",
+    "mined",
+    "refused",
+    "recheck_running",
+    "recheck_ok",
+    "recheck_ok_body",
+    "recheck_differs",
+    "recheck_failed",
+    "recheck_error",
+    "recheck_row",
+)
+
+
+def when(iso: str | None) -> str | None:
+    """A block time for people: `2026-03-14 10:20 UTC` (the same in both languages)."""
+    if not iso:
+        return None
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@cache
+def abi_fragments() -> dict[str, Any]:
+    """What the page's script encodes and decodes: `twinReport` and the two events that can change a
+    twin's standing after its mint (content updates, status changes)."""
+    registry_abi = artifacts.load("TwinmarkRegistry").abi
+    collection_abi = artifacts.load("TwinmarkCollection").abi
+    events = ("ContentUpdated", "StatusChanged")
+    return {
+        "twinReport": next(i for i in registry_abi if i.get("name") == "twinReport"),
+        "events": [i for i in collection_abi if i.get("type") == "event" and i.get("name") in events],
+    }
+
+
+def script_json(value: Any) -> str:
+    """JSON safe inside a `<script type="application/json">` element: no `<`, `>` or `&` survive, so no
+    text can close the element or open a comment."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def gateway_url(gateway_base: str, uri: str) -> str | None:
+    """The https (gateway) URL of an `ipfs://` URI."""
+    return f"{gateway_base}/{uri.removeprefix('ipfs://')}" if uri.startswith("ipfs://") else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _checks(verdict: dict[str, Any], lang: str) -> list[CheckView]:
+    words = checks_for(lang)
+    out = []
+    for check in verdict["checks"]:
+        text = words.get(check["name"], {"title": check["name"], "ok": "", "fail": ""})
+        out.append(
+            CheckView(
+                name=check["name"],
+                ok=check["ok"],
+                title=text["title"],
+                explanation=text["ok" if check["ok"] else "fail"],
+                detail=check["detail"],
+            )
+        )
+    return out
+
+
+def _service(session: Session, chain: TwinmarkChain, contract: str, token_id: int, gateway: str) -> list[ServiceView]:
+    entries = timeline(history(session, chain, contract, token_id).logs)
+    return [
+        ServiceView(
+            provider=e["provider"],
+            record_cid=e["record_cid"],
+            record_url=f"{gateway}/{e['record_cid']}",
+            block_time=when(e["block_time"]) or "",
+        )
+        for e in entries
+        if e["event"] == "service_recorded"
+    ]
+
+
+def build(
+    *,
+    verdict: dict[str, Any],
+    session: Session,
+    chain: TwinmarkChain,
+    lang: str,
+    gateway_base: str,
+    rpc_url: str,
+    log_span: int,
+    tap: TapView | None = None,
+) -> PageModel:
+    """The page of one twin from its verdict (`Verifier.verify`) and its indexed history."""
+    texts = texts_for(lang)
+    contract, token_id = verdict["contract"], int(verdict["token_id"])
+    twin: dict[str, Any] | None = verdict.get("twin")
+    checks = _checks(verdict, lang)
+    config = {
+        "contract": contract,
+        "tokenId": str(token_id),
+        "registry": chain.registry_address,
+        "chainId": chain.chain_id,
+        "rpcUrl": rpc_url,
+        "gateway": gateway_base,
+        "fromBlock": chain.from_block,
+        "logSpan": log_span,
+        "abi": abi_fragments(),
+        "server": {"authentic": verdict["authentic"], "checks": {c["name"]: c["ok"] for c in verdict["checks"]}},
+        "checkTitles": {c.name: c.title for c in checks},
+        "texts": {key: texts[key] for key in SCRIPT_TEXTS},
+        "api": {
+            "claim": f"/v1/twins/{contract}/{token_id}/claim",
+            "typedData": f"/v1/twins/{contract}/{token_id}/transfers/typed-data",
+            "transfers": f"/v1/twins/{contract}/{token_id}/transfers",
+            "transactions": "/v1/transactions/",
+        },
+    }
+    if twin is None:
+        return PageModel(
+            lang=lang,
+            texts=texts,
+            contract=contract,
+            token_id=token_id,
+            found=False,
+            authentic=False,
+            verdict_lead=texts["verdict_fail_lead"],
+            checks=checks,
+            config=config,
+        )
+    doc: dict[str, Any] = twin.get("metadata") or {}
+    brand = (twin.get("brand") or {}).get("name")
+    section = _object(doc.get("twinmark"))
+    passport = _object(section.get("passport"))
+    image_uris = passport.get("images") or ([doc["image"]] if isinstance(doc.get("image"), str) else [])
+    images = [url for url in (gateway_url(gateway_base, u) for u in image_uris if isinstance(u, str)) if url]
+    lead = texts["verdict_ok_lead"].format(brand=brand) if verdict["authentic"] else texts["verdict_fail_lead"]
+    return PageModel(
+        lang=lang,
+        texts=texts,
+        contract=contract,
+        token_id=token_id,
+        found=True,
+        name=twin.get("name") or doc.get("name"),
+        description=str(doc.get("description") or ""),
+        kind=twin.get("kind"),
+        brand=brand,
+        images=images,
+        authentic=verdict["authentic"],
+        verdict_lead=lead,
+        checks=checks,
+        status=twin.get("status"),
+        owner=twin.get("owner"),
+        owner_since=when(twin.get("owner_since")),
+        owners=twin.get("owners"),
+        unclaimed=bool(twin.get("unclaimed")),
+        service=_service(session, chain, contract, token_id, gateway_base),
+        details=details(passport, texts),
+        dpp=dpp_rows(passport.get("dpp"), texts),
+        nfc=nfc_lines(passport.get("nfc"), texts),
+        tap=tap,
+        config=config,
+    )
