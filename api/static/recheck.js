@@ -161,10 +161,16 @@
     window.twinmarkRecheck = { ...mine, state, differ };
     const own = (name) => mine.checks.find((c) => c.name === name);
     if (state === "verified") {
-      show(state, T.recheck_ok, (list) => {
-        item(list, "", undefined, T.recheck_ok_body);
-        for (const c of mine.checks) item(list, c.name, true, `✓ ${title(c.name)}`, c.detail);
-      });
+      show(state, T.recheck_ok);
+      const body = document.createElement("p");
+      body.textContent = T.recheck_ok_body;
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = T.technical;
+      const list = document.createElement("ul");
+      for (const c of mine.checks) item(list, c.name, true, `✓ ${title(c.name)}`, c.detail);
+      details.append(summary, list);
+      $("recheck-result").append(body, details);
     } else if (state === "differs") {
       show(state, T.recheck_differs, (list) => {
         for (const name of differ) {

@@ -7,6 +7,7 @@ TEXTS: dict[str, str] = {
     "language": "Language",
     "kind_physical": "Physical item",
     "kind_virtual": "Virtual garment",
+    "photos": "Photos",
     "image_alt": "Photo {n} of {name}",
     "verdict_ok": "Authentic",
     "verdict_ok_lead": "Every check passed: issued by {brand}, content untampered.",

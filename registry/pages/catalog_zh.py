@@ -8,6 +8,7 @@ TEXTS: dict[str, str] = {
     "language": "语言",
     "kind_physical": "实物商品",
     "kind_virtual": "虚拟服饰",
+    "photos": "照片",
     "image_alt": "{name} 的第 {n} 张照片",
     "verdict_ok": "正品",
     "verdict_ok_lead": "全部检查通过：由 {brand} 签发，内容未被篡改。",

@@ -22,6 +22,7 @@ from registry.provenance.service import history, timeline
 SCRIPT_TEXTS = (
     "passed",
     "failed",
+    "technical",
     "claim_done",
     "claim_from_link",
     "resale_done",
