@@ -154,3 +154,15 @@ def save_screenshot(page: Page, name: str) -> None:
         target = ROOT / "docs" / name
         target.parent.mkdir(exist_ok=True)
         Path(target).write_bytes(image)
+
+
+def test_a_passport_never_issued_is_a_404_page_that_the_browser_agrees_with(browser: Browser, site: Site) -> None:
+    page = browser.new_context(viewport=MOBILE, locale="en").new_page()
+    response = page.goto(site.page_url(99_999))
+    assert response is not None and response.status == 404
+    assert page.inner_text("h1") == TEXTS_EN["not_found"]
+    assert page.get_attribute("#verdict", "data-authentic") == "false"
+    shown = page.eval_on_selector_all(".checks li", "els => els.map(e => [e.dataset.check, e.dataset.ok])")
+    assert shown == [["genuine_collection", "true"], ["token_exists", "false"]]
+    assert recheck_state(page) == "failed"
+    assert page.get_attribute("#recheck-result li[data-check=token_exists]", "data-ok") == "false"

@@ -1,0 +1,95 @@
+"""The page's pure parts: language negotiation, HTML-or-JSON negotiation, the script JSON that cannot
+break out of its element, and the tap block the NFC flow fills in."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from markupsafe import escape
+
+from api.routes.pages import render, wants_html
+from registry.pages.catalog import texts_for
+from registry.pages.locale import negotiate
+from registry.pages.schemas import CheckView, PageModel, TapView
+from registry.pages.service import script_json
+
+
+@pytest.mark.parametrize(
+    ("header", "explicit", "expected"),
+    [
+        (None, None, "en"),
+        ("zh-CN,zh;q=0.9,en;q=0.8", None, "zh-CN"),
+        ("zh-TW", None, "zh-CN"),  # the only Chinese offered
+        ("zh-Hans-CN", None, "zh-CN"),
+        ("fr-FR,fr;q=0.9,zh;q=0.8,en;q=0.7", None, "zh-CN"),  # the best offered one, in the client's order
+        ("en;q=0.5, zh;q=0.9", None, "zh-CN"),  # by q, not by position
+        ("de, *;q=0.1", None, "en"),
+        ("zh;q=0", None, "en"),  # q=0 means "not this one"
+        ("zh;q=abc, en", None, "en"),  # malformed parts are skipped
+        (";;,,", None, "en"),
+        ("zh-CN", "en", "en"),  # ?lang= wins
+        ("en", "zh-cn", "zh-CN"),
+        ("en", "klingon", "en"),  # an unknown ?lang= is ignored
+    ],
+)
+def test_language_negotiation(header: str | None, explicit: str | None, expected: str) -> None:
+    assert negotiate(header, explicit) == expected
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),  # a browser
+        ("*/*", False),  # curl
+        ("", False),
+        ("application/json", False),
+        ("text/html;q=0.5, application/json", False),
+        ("application/json;q=0.5, text/html", True),
+        ("text/html;q=0", False),
+    ],
+)
+def test_html_only_for_clients_that_ask_for_it(accept: str, html: bool) -> None:
+    assert wants_html(accept) is html
+
+
+def test_script_json_cannot_close_its_element() -> None:
+    hostile = {"name": "</script><script>alert(1)</script><!--", "amp": "a&b"}
+    text = script_json(hostile)
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == hostile
+
+
+def _model(tap: TapView | None, name: str = "Sac") -> PageModel:
+    check = CheckView(name="status", ok=True, title="t", explanation="e", detail="d")
+    return PageModel(
+        lang="en",
+        texts=texts_for("en"),
+        contract="0x" + "11" * 20,
+        token_id=10001,
+        found=True,
+        name=name,
+        authentic=True,
+        verdict_lead="ok",
+        checks=[check],
+        status="active",
+        tap=tap,
+        config={"rpcUrl": "http://rpc", "gateway": "http://gw/ipfs", "registry": "0x" + "22" * 20},
+    )
+
+
+def test_the_tap_block_shows_a_fresh_genuine_tap_and_warns_otherwise() -> None:
+    texts = texts_for("en")
+    fresh = render(_model(TapView(kind="ntag424", genuine=True, fresh=True, counter=42)))
+    assert texts["tap_ok"] in fresh and 'data-fresh="true"' in fresh and ": 42" in fresh
+    replayed = render(_model(TapView(kind="ntag424", genuine=True, fresh=False, counter=41, detail="counter 41 <= 42")))
+    assert texts["tap_not_fresh"] in replayed and texts["tap_ok"] not in replayed
+    assert 'role="alert"' in replayed and "counter 41 &lt;= 42" in replayed  # escaped
+    forged = render(_model(TapView(kind="halo", genuine=False, fresh=True)))
+    assert str(escape(texts["tap_not_genuine"])) in forged  # its apostrophe is escaped
+    assert texts["tap_heading"] not in render(_model(None))  # no tap, no bound tag: no block
+
+
+def test_content_is_escaped() -> None:
+    html = render(_model(None, name="<img src=x onerror=alert(1)>"))
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
