@@ -43,12 +43,13 @@ if $with_ipfs; then
   fi
 fi
 
-if $with_browser && ! command -v chromium >/dev/null; then
+# A CJK font too: without one, the zh-CN page (and its screenshot) renders boxes instead of characters.
+if $with_browser && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; }; then
   # Playwright's own browser download cannot reach its CDN here: the tests drive Debian's chromium.
   if [ "$(id -u)" != 0 ]; then
-    echo "chromium is missing: run 'apt-get install chromium' as root" >&2
+    echo "chromium or a CJK font is missing: run 'apt-get install chromium fonts-wqy-microhei' as root" >&2
     exit 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
 fi

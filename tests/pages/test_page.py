@@ -154,6 +154,8 @@ def save_screenshot(page: Page, name: str) -> None:
         target = ROOT / "docs" / name
         target.parent.mkdir(exist_ok=True)
         Path(target).write_bytes(image)
+        # And what the buyer sees first after scanning (the README shows these).
+        Path(target.with_name(target.stem + "-first-screen.png")).write_bytes(page.screenshot())
 
 
 def test_a_passport_never_issued_is_a_404_page_that_the_browser_agrees_with(browser: Browser, site: Site) -> None:
