@@ -19,6 +19,7 @@ from api.routes import (
     health,
     jobs,
     minting,
+    nfc,
     ownership,
     partners,
     provenance,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         providers,
         provenance,
         transactions,
+        nfc,
     )
     for module in (*routers, partners, webhooks, events):
         app.include_router(module.router)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_keys.datatypes import PublicKey, Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
@@ -59,17 +61,17 @@ def parse_signature(sig: bytes) -> tuple[int, int]:
 
 
 def public_key(raw: bytes) -> PublicKey:
-    """A secp256k1 public key from 65 bytes (04 || x || y), 64 bytes (x || y) or 33 (compressed)."""
+    """A secp256k1 public key from 65 bytes (04 || x || y), 64 bytes (x || y) or 33 (compressed),
+    refused unless it is a point on the curve."""
+    if len(raw) == 64:
+        raw = b"\x04" + raw
+    if not ((len(raw) == 65 and raw[0] == 4) or (len(raw) == 33 and raw[0] in (2, 3))):
+        raise HaloError("a public key is 65 bytes (04...), 64 bytes or 33 bytes (compressed)")
     try:
-        if len(raw) == 65 and raw[0] == 4:
-            return PublicKey(raw[1:])
-        if len(raw) == 64:
-            return PublicKey(raw)
-        if len(raw) == 33 and raw[0] in (2, 3):
-            return PublicKey.from_compressed_bytes(raw)
-    except (ValidationError, ValueError):
+        point = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), raw)
+    except ValueError:
         raise HaloError("not a point on secp256k1") from None
-    raise HaloError("a public key is 65 bytes (04...), 64 bytes or 33 bytes (compressed)")
+    return PublicKey(point.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)[1:])
 
 
 def address(key: PublicKey) -> str:

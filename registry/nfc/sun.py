@@ -25,6 +25,10 @@ class SunError(ValueError):
     """The PICC data does not decrypt to a UID and counter mirrored as this service requires."""
 
 
+class CounterNotMirrored(SunError):
+    """PICC data of a genuine-looking tag that does not mirror its read counter."""
+
+
 @dataclass(frozen=True)
 class PiccData:
     uid: bytes
@@ -62,7 +66,7 @@ def decrypt_picc(meta_key: bytes, encrypted: bytes) -> PiccData:
     if not tag & UID_MIRRORED or tag & 0x0F != UID_LENGTH:
         raise SunError("the PICC data does not decrypt to a mirrored 7-byte UID under this key")
     if not tag & COUNTER_MIRRORED:
-        raise SunError("the tag does not mirror its read counter, so a replay could not be detected")
+        raise CounterNotMirrored("the tag does not mirror its read counter, so a replay could not be detected")
     return PiccData(uid=plain[1:8], counter=int.from_bytes(plain[8:11], "little"))
 
 
