@@ -45,16 +45,16 @@ def enroll_tag(contract: str, token_id: TokenId, body: TagIn, brand: BrandDep, s
     """Binds an NTAG 424 DNA (by UID) or a HaLo chip (by its key slot 2 public key or address) to one of
     the brand's twins. A tag serves one twin only (409). `bound_in_content` says whether the twin's
     current content already lists it, so a buyer can check the binding without this service."""
-    tag, twin = service.enroll(s, rt.server_key, brand, checksum(contract), token_id, body)
-    return TagOut.model_validate(service.tag_view(tag, twin))
+    tag, twin = service.enroll(s, rt.server_key, rt.settings.base_url, brand, checksum(contract), token_id, body)
+    return TagOut.model_validate(service.tag_view(tag, twin, rt.settings.base_url))
 
 
 @router.get("/v1/twins/{contract}/{token_id}/nfc-tags", response_model=TagList)
-def list_tags(contract: str, token_id: TokenId, brand: BrandDep, s: SessionDep) -> TagList:
+def list_tags(contract: str, token_id: TokenId, brand: BrandDep, s: SessionDep, rt: RuntimeDep) -> TagList:
     """The tags enrolled on one of the brand's twins (identities and counters; no key)."""
     twin = service.own_twin(s, brand, checksum(contract), token_id)
     tags = service.tags_of(s, twin.collection, twin.token_id)
-    return TagList(tags=[TagOut.model_validate(service.tag_view(t, twin)) for t in tags])
+    return TagList(tags=[TagOut.model_validate(service.tag_view(t, twin, rt.settings.base_url)) for t in tags])
 
 
 @router.get("/v1/twins/{contract}/{token_id}/tap", response_model=TapOut)

@@ -55,6 +55,21 @@ class ContentBinding(BaseModel):
     address: str | None = None
 
 
+class SdmSettings(BaseModel):
+    """How to program this NTAG 424 DNA so its taps land on the twin's page (offsets in the NDEF file)."""
+
+    url: str = Field(description="the tap URL as written to the tag: zeros where the tag mirrors its values")
+    ndef_file: str = Field(description="the NDEF file (file 02) content, hex")
+    sdm_options: str = Field(description="SDMOptions byte: UID mirror, read counter mirror, ASCII encoding")
+    picc_data_offset: int
+    sdm_mac_input_offset: int
+    sdm_mac_offset: int
+    enc_offset: int | None = None
+    enc_length: int | None = None
+    meta_read_key: str = Field(description="how the SDMMetaRead key derives from the brand's master key")
+    file_read_key: str = Field(description="how this tag's SDMFileRead key derives from the brand's master key")
+
+
 class TagOut(BaseModel):
     id: str
     type: Literal["ntag424", "halo"]
@@ -65,6 +80,7 @@ class TagOut(BaseModel):
     token_id: int
     bound_in_content: bool = Field(description="the twin's current content lists this tag (content_binding)")
     content_binding: ContentBinding
+    sdm: SdmSettings | None = Field(default=None, description="ntag424: how to program the tag")
     last_counter: int | None = Field(description="highest tap counter accepted so far (None: never tapped)")
     last_tap_at: datetime | None
     created_at: datetime

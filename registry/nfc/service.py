@@ -17,7 +17,7 @@ from registry import redaction
 from registry.auth.vault import seal, unseal
 from registry.brands.models import Brand
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.nfc import halo
+from registry.nfc import diversify, halo, ndef
 from registry.nfc.models import NfcMasterKey, NfcTag
 from registry.nfc.schemas import TagIn
 from registry.twins.metadata import tag_binding
@@ -111,7 +111,7 @@ def _halo_identity(body: TagIn) -> tuple[str, str | None]:
 
 
 def enroll(
-    session: Session, server_key: str, brand: Brand, contract: str, token_id: int, body: TagIn
+    session: Session, server_key: str, base_url: str, brand: Brand, contract: str, token_id: int, body: TagIn
 ) -> tuple[NfcTag, Twin]:
     twin = own_twin(session, brand, contract, token_id)
     if twin.kind != "physical":
@@ -122,6 +122,10 @@ def enroll(
         if master_key(session, server_key, brand.id) is None:
             raise InvalidInput("set the brand's NTAG 424 master key first (PUT /v1/brands/me/nfc/master-key)")
         identity = body.uid.upper()
+        try:
+            ndef.sdm_layout(page_url(base_url, twin.collection, twin.token_id))
+        except ndef.UrlTooLong as exc:
+            raise InvalidInput(f"{exc}: shorten the service's public URL") from None
     else:
         identity, public_key = _halo_identity(body)
     taken = session.exec(select(NfcTag).where(NfcTag.kind == body.type, NfcTag.identity == identity)).first()
@@ -149,9 +153,33 @@ def tags_of(session: Session, contract: str, token_id: int) -> list[NfcTag]:
     return list(session.exec(query.order_by(col(NfcTag.created_at))).all())
 
 
-def tag_view(tag: NfcTag, twin: Twin) -> dict[str, Any]:
-    """A tag as its brand sees it: identity, binding, counter; never a key."""
+def page_url(base_url: str, contract: str, token_id: int) -> str:
+    return f"{base_url.rstrip('/')}/t/{contract}/{token_id}"
+
+
+def sdm_settings(base_url: str, tag: NfcTag) -> dict[str, Any] | None:
+    """Programming notes for an NTAG 424 tag: its NDEF file, SDM offsets and key derivations."""
+    if tag.kind != "ntag424":
+        return None
+    layout = ndef.sdm_layout(page_url(base_url, tag.collection, tag.token_id))
+    aid, meta_si, file_si = diversify.AID.hex().upper(), diversify.META_READ_SI.hex(), diversify.FILE_READ_SI.hex()
     return {
+        "url": layout.url,
+        "ndef_file": layout.ndef_file.hex().upper(),
+        "sdm_options": "C1",
+        "picc_data_offset": layout.picc_data_offset,
+        "sdm_mac_input_offset": layout.sdm_mac_input_offset,
+        "sdm_mac_offset": layout.sdm_mac_offset,
+        "meta_read_key": f"AN10922(master, {aid} || {meta_si.upper()}) (AID || 'twinmark:SDMMetaRead')",
+        "file_read_key": f"AN10922(master, {tag.identity} || {aid} || {file_si.upper()}) (UID || AID || "
+        "'twinmark:SDMFileRead')",
+    }
+
+
+def tag_view(tag: NfcTag, twin: Twin, base_url: str) -> dict[str, Any]:
+    """A tag as its brand sees it: identity, binding, counter, how to program it; never a key."""
+    return {
+        "sdm": sdm_settings(base_url, tag),
         "id": tag.id,
         "type": tag.kind,
         "uid": tag.identity if tag.kind == "ntag424" else None,

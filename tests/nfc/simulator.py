@@ -60,6 +60,16 @@ class Ntag424:
         params["cmac"] = _cmac(mac_key, mac_input)[1::2].hex().upper()
         return params
 
+    def plain_params_at(self, counter: int) -> dict[str, str]:
+        """Plaintext mirroring: UID and counter (big-endian) in clear, MAC over nothing."""
+        sv2 = (bytes.fromhex("3CC300010080") + self.uid + counter.to_bytes(3, "little")).ljust(16, b"\0")
+        mac = _cmac(_cmac(self.file_key, sv2), b"")[1::2]
+        return {
+            "uid": self.uid.hex().upper(),
+            "ctr": counter.to_bytes(3, "big").hex().upper(),
+            "cmac": mac.hex().upper(),
+        }
+
 
 @dataclass
 class HaloChip:

@@ -10,12 +10,13 @@ import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlmodel import select
 
 from registry.db.engine import session_scope
-from registry.nfc import diversify
+from registry.nfc import diversify, ndef
 from registry.nfc.models import NfcChallenge, NfcMasterKey
 from registry.nfc.taps import TapResult, check_tap
 from tests.api.conftest import Stack, physical
@@ -92,6 +93,18 @@ def test_enrolment_binding_and_conflicts(stack: Stack, world: dict[str, Any]) ->
         "address": None,
     }
     assert out["last_counter"] is None
+    # Programmed as the answer says, the tag's first tap lands on the twin's page and verifies.
+    sdm = out["sdm"]
+    page = f"{stack.runtime.settings.base_url}/t/{world['collection']}/{world['tokens'][0]}"
+    assert sdm["url"].startswith(page + "?picc_data=") and sdm["sdm_options"] == "C1"
+    ndef_file = bytearray(bytes.fromhex(sdm["ndef_file"]))
+    tapped = tag.params_at(1)
+    for offset, text in ((sdm["picc_data_offset"], tapped["picc_data"]), (sdm["sdm_mac_offset"], tapped["cmac"])):
+        ndef_file[offset : offset + len(text)] = text.encode()
+    url = urlsplit(ndef.read_url(bytes(ndef_file)))
+    assert url.path == f"/t/{world['collection']}/{world['tokens'][0]}"
+    first = tap(stack, world, 0, dict(parse_qsl(url.query)))
+    assert (first["code"], first["counter"], first["bound_in_content"]) == ("genuine-fresh", 1, True)
     # One tag, one twin: the same UID on another twin (or again on this one) is refused.
     for i in (0, 1):
         r = stack.client.post(
@@ -133,7 +146,7 @@ def test_another_brand_cannot_enrol_on_or_read_your_twin(stack: Stack, world: di
     # Nothing was bound: the planted tag is unknown on that twin.
     assert stack.client.get(path(world, 2, "nfc-tags"), headers=world["headers"]).json()["tags"] == []
     # The intruder's own key replaced nothing of ours: our tag still verifies.
-    assert tap(stack, world, 0, world["bound_tag"].params_at(1))["code"] == "genuine-fresh"
+    assert tap(stack, world, 0, world["bound_tag"].params_at(2))["code"] == "genuine-fresh"
 
 
 def test_ntag_genuine_replayed_reordered_and_forged(stack: Stack, world: dict[str, Any]) -> None:
@@ -154,6 +167,15 @@ def test_ntag_genuine_replayed_reordered_and_forged(stack: Stack, world: dict[st
     assert tap(stack, world, 2, good)["code"] == "genuine-fresh"  # the forgeries did not spend counter 8
     listed = stack.client.get(path(world, 2, "nfc-tags"), headers=world["headers"]).json()["tags"]
     assert listed[0]["last_counter"] == 8
+
+
+def test_ntag_plaintext_mirroring(stack: Stack, world: dict[str, Any]) -> None:
+    tag = new_tag()
+    enroll(stack, world, 2, {"type": "ntag424", "uid": tag.uid.hex()})
+    assert tap(stack, world, 2, tag.plain_params_at(3))["code"] == "genuine-fresh"
+    assert tap(stack, world, 2, tag.plain_params_at(3))["code"] == "replayed"
+    claimed_higher = dict(tag.plain_params_at(4), ctr="000009")  # a counter the MAC does not cover
+    assert tap(stack, world, 2, claimed_higher)["code"] == "forged"
 
 
 def test_ntag_with_encrypted_file_data(stack: Stack, world: dict[str, Any]) -> None:
