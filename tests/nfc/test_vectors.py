@@ -119,3 +119,19 @@ def test_halo_sign_challenge() -> None:
     assert expected in halo.signers(digest, h(case["signature"]))
     other = halo.challenge_digest(bytes(32))
     assert expected not in halo.signers(other, h(case["signature"]))
+
+
+def test_halo_rnd_tap_from_the_arx_verification_example() -> None:
+    """A second chip's tap, from Arx's public "HaLo c5+ rndsig Verification Example" (values as they
+    appear in the URL, upper-case hex, DER signature padded with one byte)."""
+    pk2 = (
+        "0481AD57A1D12B58D46DACE9746250725889EC7677CF865F5B02C9A0768DECB64F"
+        "EE6F3CD094C86F7841A55C5286B256DF70986864CA788CF2AD91C5DBACC4BC72"
+    )
+    rnd = h("000000020A56B892CDC5A52E2964ACC88F79BFE6234BC864BE2ED2481E937398")
+    rndsig = h(
+        "3045022100B49164BEC8377DDE39BFDA54A8258578494CC562D75A4056E059A636760D68BD"
+        "02202539D8A55DA3C652222387C208DC7BF72E07DA25042986F5B2A8ED2C1598327004"
+    )
+    assert halo.rnd_counter(rnd) == 2
+    assert halo.address(halo.public_key(h(pk2))) in halo.signers(halo.rnd_digest(rnd), rndsig)
