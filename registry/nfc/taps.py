@@ -97,10 +97,9 @@ def _ntag(session: Session, server_key: str, twin: Twin, params: Mapping[str, st
             return _result("ntag424", "unknown-tag", "the twin's brand has enrolled no NTAG 424 tags")
         try:
             picc = sun.decrypt_picc(diversify.meta_read_key(master), picc_enc)
-        except sun.CounterNotMirrored as exc:
-            return _result("ntag424", "malformed", str(exc))
-        except sun.SunError:
-            return _result("ntag424", "forged", "the PICC data was not made by a tag of this twin's brand")
+        except sun.SunError:  # noise or a tag without UID and counter mirrored: both refused, one answer
+            detail = "the PICC data does not decrypt, under this twin's brand key, to a UID and read counter"
+            return _result("ntag424", "forged", detail)
         uid, counter = picc.uid, picc.counter
     else:  # plaintext mirroring: UID and counter (big-endian) in the clear, the MAC proves them
         if enc is not None:

@@ -37,6 +37,7 @@ class Ntag424:
     file_key: bytes
     counter: int = 0
     file_data: bytes | None = None  # 16-byte multiple, mirrored encrypted as `enc`
+    picc_tag: int = 0xC7  # UID mirrored, counter mirrored, 7-byte UID
 
     def tap(self) -> dict[str, str]:
         """The query the tag writes after one tap (its counter goes up first, as on the chip)."""
@@ -45,7 +46,7 @@ class Ntag424:
 
     def params_at(self, counter: int) -> dict[str, str]:
         ctr = counter.to_bytes(3, "little")
-        picc = bytes([0xC7]) + self.uid + ctr + os.urandom(5)  # the padding is random on a real tag
+        picc = bytes([self.picc_tag]) + self.uid + ctr + os.urandom(5)  # the padding is random on a real tag
         params = {"picc_data": _cbc(self.meta_key, bytes(16), picc).hex().upper()}
         sv2 = (bytes.fromhex("3CC300010080") + self.uid + ctr).ljust(16, b"\0")
         mac_key = _cmac(self.file_key, sv2)

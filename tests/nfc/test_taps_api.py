@@ -201,6 +201,10 @@ def test_ntag_tag_of_another_twin_and_unknown_tag(stack: Stack, world: dict[str,
     moved = tap(stack, world, 2, tag.tap())
     assert (moved["code"], moved["genuine"], moved["fresh"]) == ("wrong-twin", False, False)
     assert tap(stack, world, 1, tag.params_at(tag.counter))["code"] == "genuine-fresh"  # its own twin
+    # A tag of this twin programmed without the counter mirrored: no replay check possible, refused.
+    no_counter = new_tag(picc_tag=0x87)
+    enroll(stack, world, 2, {"type": "ntag424", "uid": no_counter.uid.hex()})
+    assert tap(stack, world, 2, no_counter.tap())["code"] == "forged"
     stranger = new_tag()  # made with the brand's key, never enrolled
     assert tap(stack, world, 2, stranger.tap())["code"] == "unknown-tag"
     foreign = new_tag(os.urandom(16))  # another master key: its PICC data decrypts to noise here

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from registry.nfc import diversify, halo, sun
 
@@ -77,6 +78,14 @@ def test_sun_refuses_picc_data_under_another_key() -> None:
     case = SUN["AN12196 SUN example 1 (PICC data and MAC only)"]
     with pytest.raises(sun.SunError):
         sun.decrypt_picc(bytes(15) + b"\x01", h(case["picc_enc_data"]))
+
+
+def test_sun_refuses_picc_data_without_the_counter_mirrored() -> None:
+    key, uid = bytes(16), h("04DE5F1EACC040")
+    enc = Cipher(algorithms.AES(key), modes.CBC(bytes(16))).encryptor()
+    picc = enc.update(bytes([0x87]) + uid + bytes(8)) + enc.finalize()  # UID mirrored, counter not
+    with pytest.raises(sun.CounterNotMirrored):
+        sun.decrypt_picc(key, picc)
 
 
 def test_an10922_diversification() -> None:
