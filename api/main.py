@@ -23,6 +23,7 @@ from api.routes import (
     jobs,
     labels,
     minting,
+    nfc,
     ownership,
     pages,
     partners,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         providers,
         provenance,
         transactions,
+        nfc,
     )
     for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, pages):
         app.include_router(module.router)
