@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from api.deps import RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum
+from registry.nfc.taps import check_tap
 from registry.pages.catalog import NAMES
 from registry.pages.locale import LANGUAGES, negotiate
 from registry.pages.schemas import LanguageLink, PageModel, TapView
@@ -117,4 +118,14 @@ def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep
     address = checksum(contract)
     if not wants_html(request.headers.get("accept", "")):
         return RedirectResponse(f"/v1/twins/{address}/{token_id}", status_code=303, headers={"Vary": "Accept"})
-    return page_response(request, rt, s, address, token_id)
+    # An NFC tag's tap lands here with its parameters (picc_data/cmac, or rnd/rndsig): checked (and its
+    # counter taken) before the twin is verified, and shown beside the verdict.
+    result = check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
+    tap = (
+        None
+        if result is None
+        else TapView(
+            kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail
+        )
+    )
+    return page_response(request, rt, s, address, token_id, tap)
