@@ -19,6 +19,7 @@ from registry.brands.service import get_brand
 from registry.db.engine import session_scope
 from registry.errors import DatabaseUnavailable, Forbidden, Unauthenticated
 from registry.runtime import Runtime
+from registry.siwe.service import Player, player
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -99,3 +100,13 @@ BrandDep = Annotated[Brand, Depends(brand)]
 BrandCallerDep = Annotated[BrandCaller, Depends(brand_caller)]
 ProviderDep = Annotated[Caller, Depends(provider_caller)]
 OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]
+
+
+def signed_in_player(s: SessionDep, credentials: Credentials) -> Player:
+    """The player whose Sign-In with Ethereum session token (`Bearer tms_...`) the request carries."""
+    if credentials is None:
+        raise Unauthenticated("a player session token is required (Authorization: Bearer tms_...)")
+    return player(s, credentials.credentials)
+
+
+PlayerDep = Annotated[Player, Depends(signed_in_player)]

@@ -31,6 +31,7 @@ from api.routes import (
     provenance,
     providers,
     resolver,
+    siwe,
     transactions,
     twins,
     verify,
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         transactions,
         nfc,
     )
-    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, pages):
+    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     chain_provenance_per_minute: int = 30
     relay_limit_per_owner: int = 60  # ... per owner (signer) address per hour
     relay_limit_per_token: int = 20  # ... per twin per hour
+    # Sign-In with Ethereum (players): the authority (host[:port]) a message must name; unset: the host
+    # of base_url. Nonces live briefly and sign in once; a session lasts at most this long (and never
+    # past the message's own Expiration Time).
+    siwe_domain: str | None = None
+    siwe_nonce_seconds: float = Field(default=300.0, gt=0)
+    siwe_session_seconds: float = Field(default=3600.0, gt=0)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,180 @@
+"""Sign-In with Ethereum for players: nonces, verification, and the sessions other routes accept.
+
+A nonce is issued to one caller (a partner's key, or nobody) and consumed by the first sign-in that
+passes every check; a session token is random, returned once, stored as its SHA-256, scoped to the
+address and the partner, and ends at `siwe_session_seconds` or the message's Expiration Time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import ColumnElement, delete, update
+from sqlmodel import Session, col, select
+from web3 import Web3
+
+from registry.auth.models import Partner
+from registry.chain.node import RpcError, rpc
+from registry.errors import InvalidInput, Unauthenticated
+from registry.settings import Settings
+from registry.siwe.message import parse
+from registry.siwe.models import SiweNonce, SiweSession
+from registry.siwe.signatures import signed_by
+from registry.siwe.verification import BadNonce, BadSignature, Expectation, check
+
+TOKEN_PREFIX = "tms_"  # noqa: S105 - the public prefix of session tokens
+NONCE_ALPHABET = string.ascii_letters + string.digits
+NONCE_LENGTH = 24  # ~143 bits; the EIP asks for at least 8 alphanumerics
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class NodeCalls:
+    """`ChainCalls` over the service's node: code at the head, and eth_call whose revert is an answer."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+
+    def code(self, address: str) -> bytes:
+        return bytes.fromhex(str(rpc(self.w3, "eth_getCode", [address, "latest"]))[2:])
+
+    def call(self, to: str | None, data: bytes) -> bytes | None:
+        tx = {"data": "0x" + data.hex()} | ({"to": to} if to else {})
+        try:
+            return bytes.fromhex(str(rpc(self.w3, "eth_call", [tx, "latest"]))[2:])
+        except RpcError as exc:
+            if "revert" in exc.message.lower() or "invalid opcode" in exc.message.lower():
+                return None  # the wallet refused: an answer, not an outage
+            raise
+
+
+def expectation(settings: Settings, chain_id: int) -> Expectation:
+    base = urlsplit(settings.base_url)
+    return Expectation(domain=settings.siwe_domain or base.netloc, scheme=base.scheme, chain_id=chain_id)
+
+
+@dataclass(frozen=True)
+class IssuedNonce:
+    nonce: str
+    expires_at: datetime
+
+
+def issue_nonce(s: Session, settings: Settings, partner_id: str | None, now: float | None = None) -> IssuedNonce:
+    now = time.time() if now is None else now
+    # Expired rows go as new ones come: the tables stay the size of what is live.
+    s.execute(delete(SiweNonce).where(col(SiweNonce.expires_at) < int(now)))
+    s.execute(delete(SiweSession).where(col(SiweSession.expires_at) < int(now) - 86_400))
+    nonce = "".join(secrets.choice(NONCE_ALPHABET) for _ in range(NONCE_LENGTH))
+    expires = now + settings.siwe_nonce_seconds
+    s.add(SiweNonce(nonce_hash=_sha256(nonce), partner_id=partner_id, expires_at=int(expires)))
+    return IssuedNonce(nonce=nonce, expires_at=_utc(int(expires)))
+
+
+@dataclass(frozen=True)
+class Player:
+    """A signed-in player, as a session token shows it."""
+
+    address: str
+    chain_id: int
+    partner: Partner | None
+    expires_at: datetime
+    signature_kind: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str  # in clear only in this object, for the one answer that carries it
+    player: Player
+
+
+def _same_caller(partner_id: str | None) -> ColumnElement[bool]:
+    return col(SiweNonce.partner_id).is_(None) if partner_id is None else col(SiweNonce.partner_id) == partner_id
+
+
+def sign_in(
+    s: Session,
+    settings: Settings,
+    chain: NodeCalls | None,
+    chain_id: int,
+    text: str,
+    signature: str,
+    partner: Partner | None,
+    *,
+    now: float | None = None,
+    validator_6492: bytes | None = None,
+) -> SignedIn:
+    """Checks the message per EIP-4361 (grammar, domain, URI, chain, times, nonce, signature) and opens
+    a session. Every refusal is a problem naming the failed check; the nonce is spent only on success."""
+    now = time.time() if now is None else now
+    message = parse(text)
+    check(message, expectation(settings, chain_id), _utc(now))
+    partner_id = partner.id if partner is not None else None
+    nonce_hash = _sha256(message.nonce)
+    live = (
+        col(SiweNonce.nonce_hash) == nonce_hash,
+        col(SiweNonce.used_at).is_(None),
+        col(SiweNonce.expires_at) > int(now),
+        _same_caller(partner_id),
+    )
+    if s.exec(select(SiweNonce).where(*live)).first() is None:
+        raise BadNonce("the nonce was not issued to this caller, was already used, or has expired")
+    try:
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+    except ValueError:
+        raise InvalidInput("signature must be hex") from None
+    kind = signed_by(chain, message.address, text, raw, validator_6492=validator_6492)
+    if kind is None:
+        raise BadSignature(f"the signature is not {message.address}'s for this message")
+    # Spent atomically: of two requests racing with one nonce, exactly one updates the row.
+    spent = s.execute(update(SiweNonce).where(*live).values(used_at=int(now)))
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise BadNonce("the nonce was already used")
+    expires = now + settings.siwe_session_seconds
+    if message.expiration is not None:
+        expires = min(expires, message.expiration.timestamp())
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    s.add(
+        SiweSession(
+            token_hash=_sha256(token),
+            address=message.address,
+            chain_id=message.chain_id,
+            partner_id=partner_id,
+            signature_kind=kind,
+            expires_at=int(expires),
+        )
+    )
+    player = Player(message.address, message.chain_id, partner, _utc(int(expires)), kind)
+    return SignedIn(token=token, player=player)
+
+
+def _live_session(s: Session, token: str, now: float) -> SiweSession:
+    if not token.startswith(TOKEN_PREFIX):
+        raise Unauthenticated("a player session token is required (Authorization: Bearer tms_...)")
+    row = s.get(SiweSession, _sha256(token))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthenticated("the player session is unknown, signed out or expired: sign in again")
+    return row
+
+
+def player(s: Session, token: str, now: float | None = None) -> Player:
+    """The player a session token belongs to; Unauthenticated when it is unknown, revoked or expired."""
+    row = _live_session(s, token, time.time() if now is None else now)
+    partner = s.get(Partner, row.partner_id) if row.partner_id is not None else None
+    return Player(row.address, row.chain_id, partner, _utc(row.expires_at), row.signature_kind)
+
+
+def sign_out(s: Session, token: str, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    _live_session(s, token, now).revoked_at = int(now)
