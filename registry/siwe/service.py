@@ -23,6 +23,7 @@ from registry.auth.models import Partner
 from registry.chain.node import RpcError, rpc
 from registry.errors import InvalidInput, Unauthenticated
 from registry.settings import Settings
+from registry.siwe.erc6492_code import VALIDATOR_CREATION_CODE
 from registry.siwe.message import parse
 from registry.siwe.models import SiweNonce, SiweSession
 from registry.siwe.signatures import signed_by
@@ -113,7 +114,7 @@ def sign_in(
     partner: Partner | None,
     *,
     now: float | None = None,
-    validator_6492: bytes | None = None,
+    validator_6492: bytes | None = VALIDATOR_CREATION_CODE,
 ) -> SignedIn:
     """Checks the message per EIP-4361 (grammar, domain, URI, chain, times, nonce, signature) and opens
     a session. Every refusal is a problem naming the failed check; the nonce is spent only on success."""

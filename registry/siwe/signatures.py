@@ -72,7 +72,7 @@ def signed_by(
             return None
         args = _abi_address_bytes32_bytes(address, message_hash(text), signature)
         answer = chain.call(None, validator_6492 + args)
-        return "erc6492" if answer is not None and answer[-1:] == b"\x01" else None
+        return "erc6492" if answer == b"\x01" else None
     recovered = recover_eoa(text, signature)
     if recovered is not None and recovered.lower() == address.lower():
         return "eoa"
