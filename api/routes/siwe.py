@@ -6,9 +6,10 @@ session token (`Authorization: Bearer tms_...`, `api.deps.PlayerDep`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.deps import Credentials, OptionalCallerDep, PlayerDep, RuntimeDep, SessionDep
+from api.routes.common import client_address
 from registry.auth.models import Partner
 from registry.auth.service import Caller
 from registry.errors import Forbidden
@@ -31,11 +32,14 @@ def _ref(partner: Partner | None) -> PartnerRef | None:
 
 
 @router.post("/v1/siwe/nonce", status_code=status.HTTP_201_CREATED)
-def create_nonce(rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, response: Response) -> NonceOut:
+def create_nonce(
+    rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, request: Request, response: Response
+) -> NonceOut:
     """A single-use nonce for one EIP-4361 message, with the domain, URI origin and chain id the
-    message must carry. Only the same caller (the same partner key, or no key) can spend it."""
+    message must carry. Only the same caller (the same partner key, or no key) can spend it.
+    Limited per client address (anonymous) or per partner key: 429 with Retry-After beyond."""
     partner = _partner(caller)
-    issued = siwe.issue_nonce(s, rt.settings, partner.id if partner else None)
+    issued = siwe.issue_nonce(s, rt.settings, partner.id if partner else None, client_address(request))
     expected = siwe.expectation(rt.settings, rt.chain.chain_id)
     response.headers["Cache-Control"] = "no-store"
     return NonceOut(

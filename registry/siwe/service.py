@@ -12,7 +12,7 @@ import secrets
 import string
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, delete, update
@@ -21,6 +21,8 @@ from web3 import Web3
 
 from registry.auth.models import Partner
 from registry.chain.node import RpcError, rpc
+from registry.db import ratelimit
+from registry.db.ratelimit import Limit
 from registry.errors import InvalidInput, Unauthenticated
 from registry.settings import Settings
 from registry.siwe.erc6492_code import VALIDATOR_CREATION_CODE
@@ -72,8 +74,17 @@ class IssuedNonce:
     expires_at: datetime
 
 
-def issue_nonce(s: Session, settings: Settings, partner_id: str | None, now: float | None = None) -> IssuedNonce:
+# Every nonce is a row until it expires: callers are limited so no one can fill the table. A partner's
+# game server asks for all its players, so its key gets more than one anonymous client address.
+ANONYMOUS_NONCES = Limit("siwe-nonces:client", 120, timedelta(minutes=1), "sign-in nonces from this client")
+PARTNER_NONCES = Limit("siwe-nonces:partner", 6_000, timedelta(minutes=1), "sign-in nonces for this partner")
+
+
+def issue_nonce(
+    s: Session, settings: Settings, partner_id: str | None, client: str, now: float | None = None
+) -> IssuedNonce:
     now = time.time() if now is None else now
+    ratelimit.hit(s, [(PARTNER_NONCES, partner_id) if partner_id else (ANONYMOUS_NONCES, client)])
     # Expired rows go as new ones come: the tables stay the size of what is live.
     s.execute(delete(SiweNonce).where(col(SiweNonce.expires_at) < int(now)))
     s.execute(delete(SiweSession).where(col(SiweSession.expires_at) < int(now) - 86_400))

@@ -308,3 +308,16 @@ def test_token_is_stored_hashed_never_logged_and_shown_once(stack: Stack, caplog
         assert [r.token_hash for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
         assert all(token not in repr(r) for r in rows)
         assert s.exec(select(SiweNonce).where(SiweNonce.nonce_hash == nonce["nonce"])).first() is None
+
+
+def test_nonces_are_rate_limited_per_client(stack: Stack) -> None:
+    """Every nonce is a row until it expires: one client cannot mint them without end."""
+    game = _partner(stack, "Game R")
+    with serve(stack.client.app) as base, httpx.Client(base_url=base, timeout=30) as http:
+        codes = [http.post("/v1/siwe/nonce").status_code for _ in range(125)]
+        assert codes[:120] == [201] * 120 and set(codes[120:]) == {429}
+        refused = http.post("/v1/siwe/nonce")
+        problem(refused, 429, "too-many-requests")
+        assert int(refused.headers["retry-after"]) >= 1
+        # Another caller (a partner's key) is counted apart and still served.
+        assert http.post("/v1/siwe/nonce", headers=game["headers"]).status_code == 201
