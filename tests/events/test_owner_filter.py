@@ -105,7 +105,7 @@ def test_migration_0009_backfills_the_parties_of_earlier_events(tmp_path: Path) 
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0006")
+        command.upgrade(config, "0007")
     mint_tx, claim_tx = f"0x{1:064x}", f"0x{2:064x}"
     old = [
         (1, mint_tx, "BatchMinted", ID_STRIDE + 1, {"batchId": 1, "custodian": OTHERS[0], "size": 1}),

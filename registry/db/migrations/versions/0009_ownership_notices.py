@@ -2,7 +2,7 @@
 stream's owner filter); webhook subscriptions may filter by owner address
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"  # issue 14's 0007 and 0008 land in parallel; the merge chains them
+down_revision = "0007"  # 0008 (SIWE) lands in parallel: the merge chains 0009 after it
 branch_labels = None
 depends_on = None
 
