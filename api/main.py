@@ -35,6 +35,7 @@ from api.routes import (
     transactions,
     twins,
     verify,
+    wardrobe,
     webhooks,
 )
 from registry.runtime import Runtime
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         transactions,
         nfc,
     )
-    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe):
+    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")

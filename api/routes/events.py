@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -59,10 +60,15 @@ async def stream(
     types: Annotated[str | None, Query(description="comma-separated event types")] = None,
     collection: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     token_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
+    owner: Annotated[
+        str | None,
+        Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="events moving a twin from or to this address"),
+    ] = None,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_ID)] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="resume after this stream id")] = None,
 ) -> StreamingResponse:
-    """Indexed events as Server-Sent Events, live (optional filters as for webhooks; resumable)."""
+    """Indexed events as Server-Sent Events, live (optional filters as for webhooks; resumable). With
+    `owner`: ownership notices, the events moving a twin from or to that address."""
     wanted = {t.strip() for t in (types or "").split(",") if t.strip()}
     unknown = wanted - set(TYPES)
     if unknown:
@@ -77,7 +83,7 @@ async def stream(
             yield b": twinmark event stream\n\n"
             while not await request.is_disconnected():
                 reached, batch = await run_in_threadpool(
-                    events_after, rt.engine, position, wanted, collection, token_id
+                    partial(events_after, owner=owner), rt.engine, position, wanted, collection, token_id
                 )
                 for stream_id, event in batch:
                     yield f"id: {stream_id}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()

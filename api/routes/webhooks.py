@@ -26,6 +26,7 @@ def _owner(s: Session, caller: CallerDep) -> hooks.Owner:
 @router.post("/v1/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
 def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: RuntimeDep) -> WebhookCreated:
     """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections.
+    With `owner`, only events moving a twin from or to that address (ownership notices for a game).
     The URL must resolve to public addresses only, unless the operator allows private targets."""
     owner = _owner(s, caller)
     if owner.brand is not None and body.collection is not None:
@@ -37,6 +38,7 @@ def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: Runtim
         types=body.event_types,
         collection=body.collection,
         token_id=body.token_id,
+        owner_address=body.owner,
         allow_private_targets=rt.settings.webhook_allow_private_targets,
         server_key=rt.server_key,
     )

@@ -16,6 +16,9 @@ class ChainEvent(SQLModel, table=True):
         Index("ix_chain_events_address_token", "address", "token_id", "block_number", "log_index"),
         # A partner's event stream filtered by contract, resumed from an old id.
         Index("ix_chain_events_address_id", "address", "id"),
+        # A player's ownership notices (stream filtered by owner): two index ranges, one per side.
+        Index("ix_chain_events_sender_id", "sender", "id"),
+        Index("ix_chain_events_recipient_id", "recipient", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -29,3 +32,6 @@ class ChainEvent(SQLModel, table=True):
     args: str = Field(sa_column=Column(Text, nullable=False))  # JSON
     block_time: int | None = Field(default=None, sa_type=BigInteger)  # unix seconds; None: recorded before 0005
     built: bool = False  # BatchMinted only: its twins were built from the batch directory
+    # Who an ownership event moves a twin from / to (`registry.events.public.parties`); None otherwise.
+    sender: str | None = None
+    recipient: str | None = None

@@ -4,6 +4,7 @@ stream all describe an event through `describe`."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from registry.chain.layout import ZERO_ADDRESS, batch_tokens, kind_name, status_name
@@ -55,12 +56,48 @@ def describe(name: str, args: dict[str, Any], *, in_claim: bool = False) -> tupl
     return None
 
 
-def public_event(log: dict[str, Any], name: str, args: dict[str, Any], claim_txs: set[str]) -> dict[str, Any] | None:
-    """The partner-facing event (webhooks, stream) for one indexed log, or None."""
+Party = str | None
+
+
+def parties(decoded: Sequence[tuple[dict[str, Any], str, dict[str, Any]]]) -> list[tuple[Party, Party]]:
+    """(sender, recipient) of each decoded log of one indexed range, for owner filters: a transfer's
+    `from`/`to` (a burn has no recipient), a claim's from the Transfer of its own transaction (the
+    `Claimed` log names no address), a batch's custodian as the recipient of its twins; (None, None)
+    otherwise. A mint's own transfers get none: the batch's `minted` event tells them, once."""
+    moves = {
+        (raw["transactionHash"], args["tokenId"]): (args["from"], args["to"])
+        for raw, name, args in decoded
+        if name == "Transfer"
+    }
+    out: list[tuple[Party, Party]] = []
+    for raw, name, args in decoded:
+        if name == "Transfer" and args["from"] != ZERO_ADDRESS:
+            out.append((args["from"], None if args["to"] == ZERO_ADDRESS else args["to"]))
+        elif name == "Claimed":
+            out.append(moves.get((raw["transactionHash"], args["tokenId"]), (None, None)))
+        elif name == "BatchMinted":
+            out.append((None, args["custodian"]))
+        else:
+            out.append((None, None))
+    return out
+
+
+def public_event(
+    log: dict[str, Any],
+    name: str,
+    args: dict[str, Any],
+    claim_txs: set[str],
+    *,
+    moved: tuple[Party, Party] | None = None,
+) -> dict[str, Any] | None:
+    """The partner-facing event (webhooks, stream) for one indexed log, or None. `moved`: the log's
+    (sender, recipient) from `parties`; a claim then names who received the twin from whom."""
     described = describe(name, args, in_claim=log["transactionHash"] in claim_txs)
     if described is None or described[0] not in TYPES:
         return None
     kind, data = described
+    if kind == "claimed" and moved is not None and moved[1] is not None:
+        data = {"from": moved[0], "to": moved[1]}
     return {
         "id": event_id(log["blockHash"], log["transactionHash"], int(log["logIndex"], 16)),
         "type": kind,
@@ -74,11 +111,26 @@ def public_event(log: dict[str, Any], name: str, args: dict[str, Any], claim_txs
     }
 
 
-def matches(event: dict[str, Any], types: set[str], collection: str | None, token_id: int | None) -> bool:
-    """The filters of webhooks and of the event stream: types (empty: all), collection, token."""
+def event_parties(event: dict[str, Any]) -> set[str]:
+    """The addresses a public event moves a twin from or to (lower case): a transfer's or claim's
+    `from` and `to`, a burn's `from`, a mint's custodian."""
+    data = event["data"]
+    found = [data.get("from"), data.get("to")] if event["type"] in ("transferred", "claimed", "burned") else []
+    if event["type"] == "minted":
+        found.append(data.get("custodian"))
+    return {a.lower() for a in found if isinstance(a, str) and a != ZERO_ADDRESS}
+
+
+def matches(
+    event: dict[str, Any], types: set[str], collection: str | None, token_id: int | None, owner: str | None = None
+) -> bool:
+    """The filters of webhooks and of the event stream: types (empty: all), collection, token, owner
+    (the address is the event's sender or recipient: `event_parties`)."""
     if types and event["type"] not in types:
         return False
     if collection is not None and collection.lower() != event["contract"].lower():
+        return False
+    if owner is not None and owner.lower() not in event_parties(event):
         return False
     if token_id is None:
         return True

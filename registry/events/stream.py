@@ -1,8 +1,9 @@
 """Reading indexed events in order, for the resumable event stream.
 
-The filters run in SQL (event names, contract, token: all indexed columns), so resuming from an old
-id costs one indexed query per page of *matching* events, whatever the history length; the public
-form of each row (`public_event`) is then checked once more with the same `matches` as webhooks."""
+The filters run in SQL (event names, contract, token, owner as sender or recipient: all indexed
+columns), so resuming from an old id costs one indexed query per page of *matching* events, whatever
+the history length; the public form of each row (`public_event`) is then checked once more with the
+same `matches` as webhooks."""
 
 from __future__ import annotations
 
@@ -31,10 +32,21 @@ NAMES: dict[str, tuple[str, ...]] = {
 
 
 def events_after(
-    engine: Engine, after: int, types: set[str], collection: str | None, token: int | None, *, limit: int = 500
+    engine: Engine,
+    after: int,
+    types: set[str],
+    collection: str | None,
+    token: int | None,
+    *,
+    owner: str | None = None,
+    limit: int = 500,
 ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
-    """The matching events among the next `limit` indexed after stream id `after`, and the last id looked at."""
+    """The matching events among the next `limit` indexed after stream id `after`, and the last id
+    looked at. `owner`: events moving a twin from or to that address (sender or recipient)."""
     query = select(ChainEvent).where(col(ChainEvent.id) > after)
+    if owner is not None:
+        party = checksum(owner)  # as the indexer stores addresses
+        query = query.where(or_(col(ChainEvent.sender) == party, col(ChainEvent.recipient) == party))
     if types:
         query = query.where(col(ChainEvent.name).in_({name for t in types for name in NAMES[t]}))
     if collection is not None:
@@ -67,8 +79,8 @@ def events_after(
             "logIndex": hex(r.log_index),
             "blockNumber": hex(r.block_number),
         }
-        event = public_event(raw, r.name, json.loads(r.args), claim_txs)
-        if event is None or not matches(event, types, collection, token):
+        event = public_event(raw, r.name, json.loads(r.args), claim_txs, moved=(r.sender, r.recipient))
+        if event is None or not matches(event, types, collection, token, owner):
             continue
         assert r.id is not None
         out.append((r.id, event))

@@ -24,7 +24,7 @@ from registry.chain.node import block_times
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
 from registry.events.models import ChainEvent
-from registry.events.public import public_event
+from registry.events.public import parties, public_event
 from registry.indexer import projection, reorg
 from registry.indexer.ingestion import LogSource, next_range_size
 from registry.indexer.models import IndexCursor
@@ -138,6 +138,7 @@ class Indexer:
                 decoded_logs.append((raw | {"address": checksum(raw["address"])}, *decoded))
         claim_txs = {raw["transactionHash"] for raw, name, _ in decoded_logs if name == "Claimed"}
         times = block_times(self.source.w3, [raw for raw, _, _ in decoded_logs])
+        moves = parties(decoded_logs)
         rows = [
             {
                 "block_number": int(raw["blockNumber"], 16),
@@ -149,11 +150,17 @@ class Indexer:
                 "token_id": token_of(name, args),
                 "args": json.dumps(args, separators=(",", ":")),
                 "block_time": times.get(raw["blockHash"]),
+                "sender": moved[0],
+                "recipient": moved[1],
             }
-            for raw, name, args in decoded_logs
+            for (raw, name, args), moved in zip(decoded_logs, moves, strict=True)
         ]
         publics = (
-            [e for raw, name, args in decoded_logs if (e := public_event(raw, name, args, claim_txs)) is not None]
+            [
+                e
+                for (raw, name, args), moved in zip(decoded_logs, moves, strict=True)
+                if (e := public_event(raw, name, args, claim_txs, moved=moved)) is not None
+            ]
             if self.deliveries
             else []
         )

@@ -12,7 +12,11 @@ class Twin(SQLModel, table=True):
     """The registry's index entry for a minted twin; chain and IPFS stay the truth."""
 
     __tablename__ = "twins"
-    __table_args__ = (Index("ix_twins_gtin_serial", "gtin", "serial"),)
+    __table_args__ = (
+        Index("ix_twins_gtin_serial", "gtin", "serial"),
+        # A player's wearables: one range per owner, in the listing's page order (`registry.wardrobe`).
+        Index("ix_twins_owner_collection_token", "owner", "collection", "token_id"),
+    )
 
     collection: str = Field(primary_key=True)
     token_id: int = Field(primary_key=True, sa_type=BigInteger)

@@ -18,6 +18,7 @@ class Subscription(SQLModel, table=True):
     event_types: str  # JSON list
     collection: str | None = None
     token_id: int | None = Field(default=None, sa_type=BigInteger)
+    owner: str | None = None  # events moving a twin from or to this address only (checksummed)
     # The HMAC key must be usable to sign every delivery, so it is stored (shown to the subscriber once).
     secret: str
     active: bool = True

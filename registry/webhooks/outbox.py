@@ -33,7 +33,7 @@ class Fanout:
             for sub in self.subscriptions
             # brands hear about their own collections only
             if (sub.brand_id is None or self.brand_of.get(contract) == sub.brand_id)
-            and matches(event, set(json.loads(sub.event_types)), sub.collection, sub.token_id)
+            and matches(event, set(json.loads(sub.event_types)), sub.collection, sub.token_id, sub.owner)
         ]
 
 

@@ -16,6 +16,11 @@ class WebhookIn(BaseModel):
     event_types: list[str] = Field(min_length=1, description=f"among {', '.join(TYPES)}")
     collection: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
     token_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
+    owner: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="only events moving a twin from or to this address (sender or recipient): ownership notices",
+    )
 
 
 class WebhookOut(BaseModel):
@@ -24,6 +29,7 @@ class WebhookOut(BaseModel):
     event_types: list[str]
     collection: str | None
     token_id: int | None
+    owner: str | None
     active: bool
     created_at: datetime
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from sqlmodel import Session, col, select
 
 from registry.auth.models import Partner
@@ -43,6 +44,7 @@ def create_subscription(
     collection: str | None,
     token_id: int | None,
     allow_private_targets: bool,
+    owner_address: str | None = None,
     server_key: str,
     resolver: Resolver = system_resolver,
 ) -> tuple[Subscription, str]:
@@ -67,6 +69,7 @@ def create_subscription(
         event_types=json.dumps(sorted(set(types))),
         collection=collection,
         token_id=token_id,
+        owner=None if owner_address is None else to_checksum_address(owner_address),
         secret=seal_secret(server_key, sub_id, secret),
     )
     session.add(sub)
@@ -119,6 +122,7 @@ def subscription_view(sub: Subscription) -> dict[str, Any]:
         "event_types": json.loads(sub.event_types),
         "collection": sub.collection,
         "token_id": sub.token_id,
+        "owner": sub.owner,
         "active": sub.active,
         "created_at": sub.created_at,
     }

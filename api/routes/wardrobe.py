@@ -1,0 +1,114 @@
+"""A player's wearables: what an address owns (public: ownership is public on chain), and the
+signed-in player's own, game-ready, with the block the answer is valid at; cheap to poll (`ETag`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import RuntimeDep, SessionDep
+from api.routes.common import checksum
+from registry.errors import Unauthenticated
+from registry.runtime import Runtime
+from registry.wardrobe import service as wardrobe
+from registry.wardrobe.schemas import WardrobePage
+
+router = APIRouter(tags=["wardrobe"])
+
+
+class Player(Protocol):
+    """A signed-in player (Sign-In with Ethereum session): the address the session is scoped to."""
+
+    @property
+    def address(self) -> str: ...
+
+
+def signed_in_player() -> Player:
+    # Placeholder until the SIWE session dependency (`api.deps.PlayerDep`) is wired in its place.
+    raise Unauthenticated("a player session token is required (Sign-In with Ethereum)")
+
+
+PlayerDep = Annotated[Player, Depends(signed_in_player)]
+
+
+class ListingQuery:
+    """The listing's filters and paging, shared by both routes."""
+
+    def __init__(
+        self,
+        kind: Annotated[Literal["physical", "virtual"] | None, Query()] = None,
+        collection: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
+        brand: Annotated[str | None, Query(max_length=64, description="a brand's id")] = None,
+        category: Annotated[str | None, Query(max_length=50, description="wearable category")] = None,
+        limit: Annotated[int, Query(ge=1, le=wardrobe.MAX_LIMIT)] = 50,
+        cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
+        fresh: Annotated[
+            bool, Query(description="re-check the page's owners and status at the chain head (one batched read)")
+        ] = False,
+        if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+    ) -> None:
+        self.filters = wardrobe.Filters(
+            kind=kind, collection=checksum(collection) if collection else None, brand=brand, category=category
+        )
+        self.limit, self.cursor, self.fresh, self.if_none_match = limit, cursor, fresh, if_none_match
+
+
+ListingDep = Annotated[ListingQuery, Depends()]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the page's items are those of the `If-None-Match` tag"}
+}
+
+
+def _etag_matches(header: str | None, tag: str) -> bool:
+    """`If-None-Match` by weak comparison (RFC 9110): any listed tag, or `*`."""
+    if header is None:
+        return False
+    opaque = tag.removeprefix("W/")
+    return any(c.strip() == "*" or c.strip().removeprefix("W/") == opaque for c in header.split(","))
+
+
+async def _answer(rt: Runtime, s: Session, owner: str, q: ListingQuery, response: Response) -> WardrobePage | Response:
+    data, _ = wardrobe.listing(
+        s,
+        chain_id=rt.chain.chain_id,
+        gateway_base=rt.settings.gateway_base,
+        cursor_key=rt.server_key,
+        owner=owner,
+        filters=q.filters,
+        limit=q.limit,
+        cursor=q.cursor,
+    )
+    if q.fresh:
+        data = await run_in_threadpool(wardrobe.recheck, rt.w3, rt.chain.registry_address, data)
+    page = WardrobePage.model_validate(data)
+    tag = wardrobe.etag(page)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if _etag_matches(q.if_none_match, tag):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return page
+
+
+@router.get("/v1/owners/{address}/twins", response_model=WardrobePage, responses=_RESPONSES)
+async def owner_twins(
+    address: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")],
+    q: ListingDep,
+    rt: RuntimeDep,
+    s: SessionDep,
+    response: Response,
+) -> WardrobePage | Response:
+    """The twins `address` owns, game-ready, from the index (valid at `valid_at`), in pages
+    (`next_cursor`); `fresh=true` re-checks them at the chain head and drops those that moved."""
+    return await _answer(rt, s, address, q, response)
+
+
+@router.get("/v1/me/twins", response_model=WardrobePage, responses=_RESPONSES)
+async def my_twins(
+    player: PlayerDep, q: ListingDep, rt: RuntimeDep, s: SessionDep, response: Response
+) -> WardrobePage | Response:
+    """The signed-in player's twins (`Authorization: Bearer` a SIWE session token), as `/v1/owners/{address}/twins`."""
+    return await _answer(rt, s, player.address, q, response)

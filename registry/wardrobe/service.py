@@ -1,0 +1,156 @@
+"""A player's wearables: the twins an address owns, from the index (one range of
+`ix_twins_owner_collection_token` per page), in (collection, token id) order with opaque cursors; the
+block the index is valid at; optionally re-checked at the chain head (`registry.wardrobe.fresh`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, cast, func, or_
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Session, col, select
+from web3 import Web3
+
+from registry.assets import service as assets_service
+from registry.assets.models import Asset
+from registry.brands.models import Brand
+from registry.chain.layout import status_name
+from registry.indexer.models import IndexCursor
+from registry.twins.models import Twin
+from registry.wardrobe import cursor as cursors
+from registry.wardrobe.fresh import at_head
+from registry.wardrobe.items import Files, item, metadata_of, referenced
+from registry.wardrobe.schemas import WardrobePage
+
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: str | None = None
+    collection: str | None = None  # checksummed
+    brand: str | None = None  # the brand's id
+    category: str | None = None
+
+    def scope(self, owner: str) -> str:
+        """What a cursor is bound to: the owner and the filters."""
+        return json.dumps([owner.lower(), self.kind, (self.collection or "").lower(), self.brand, self.category])
+
+
+def _category(session: Session) -> ColumnElement[Any]:
+    """The wearable's category, read from the metadata JSON in SQL (the owner's range is small)."""
+    expression: ColumnElement[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        expression = cast(col(Twin.metadata_json), JSONB)["twinmark"]["wearable"]["category"].astext
+    else:
+        expression = func.json_extract(col(Twin.metadata_json), "$.twinmark.wearable.category")
+    return expression
+
+
+def valid_at(session: Session, chain_id: int) -> tuple[int, str | None]:
+    """The last block the index holds (and its hash), as the indexer's cursor says."""
+    found = session.get(IndexCursor, chain_id)
+    if found is None or found.next_block == 0:
+        return 0, None
+    return found.next_block - 1, found.last_hash
+
+
+def _files(session: Session, cids: set[str]) -> Files:
+    """Sizes and media types from the uploads; glTF counts where the assets service keeps them."""
+    files: Files = {}
+    if not cids:
+        return files
+    for asset in session.exec(select(Asset).where(col(Asset.cid).in_(cids))):
+        files.setdefault(asset.cid, {"size": asset.size, "media_type": asset.media_type})
+    stats = getattr(assets_service, "asset_stats", None)  # issue 14's glTF Validator counts, once present
+    if callable(stats):
+        for cid, counts in stats(session, sorted(cids)).items():
+            files.setdefault(cid, {}).update(counts)
+    return files
+
+
+def listing(
+    session: Session,
+    *,
+    chain_id: int,
+    gateway_base: str,
+    cursor_key: str,
+    owner: str,
+    filters: Filters,
+    limit: int,
+    cursor: str | None,
+) -> tuple[dict[str, Any], list[Twin]]:
+    """One page (as `WardrobePage` data, without `fresh`) and its twins."""
+    owner = Web3.to_checksum_address(owner)
+    scope = filters.scope(owner)
+    query = select(Twin).where(col(Twin.owner) == owner, col(Twin.burned).is_(False))
+    if filters.kind is not None:
+        query = query.where(col(Twin.kind) == filters.kind)
+    if filters.collection is not None:
+        query = query.where(col(Twin.collection) == filters.collection)
+    if filters.brand is not None:
+        query = query.where(col(Twin.brand_id) == filters.brand)
+    if filters.category is not None:
+        query = query.where(_category(session) == filters.category)
+    if cursor is not None:
+        after_collection, after_token = cursors.decode(cursor_key, scope, cursor)
+        query = query.where(
+            or_(
+                col(Twin.collection) > after_collection,
+                and_(col(Twin.collection) == after_collection, col(Twin.token_id) > after_token),
+            )
+        )
+    number, block_hash = valid_at(session, chain_id)  # read before the rows: the answer is at least this current
+    rows = list(session.exec(query.order_by(col(Twin.collection), col(Twin.token_id)).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    metas = [metadata_of(t) for t in page]
+    files = _files(session, {cid for m in metas for cid in referenced(m)})
+    brand_ids = {t.brand_id for t in page if t.brand_id is not None}
+    names = {b.id: b.name for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))} if brand_ids else {}
+    data = {
+        "owner": owner,
+        "valid_at": {"number": number, "hash": block_hash},
+        "items": [
+            item(t, m, gateway_base, files, names.get(t.brand_id) if t.brand_id else None)
+            for t, m in zip(page, metas, strict=True)
+        ],
+        "next_cursor": (
+            cursors.encode(cursor_key, scope, page[-1].collection, page[-1].token_id) if more and page else None
+        ),
+    }
+    return data, page
+
+
+def recheck(w3: Web3, registry: str, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with its items re-checked at the chain head: the ones another address holds there (or
+    destroyed) are dropped and listed under `fresh.moved`; the others take the head's status."""
+    pairs = [(i["contract"], i["token_id"]) for i in data["items"]]
+    number, block_hash, reports = at_head(w3, registry, pairs)
+    kept, moved = [], []
+    for entry in data["items"]:
+        report = reports[(entry["contract"], entry["token_id"])]
+        twin = report.twin
+        if twin is None or twin.owner.lower() != data["owner"].lower():
+            moved.append(
+                {"contract": entry["contract"], "token_id": entry["token_id"], "chain_owner": twin and twin.owner}
+            )
+            continue
+        status = status_name(twin.status)
+        kept.append(entry | {"status": status, "stolen": status == "stolen"})
+    head = {"number": number, "hash": block_hash}
+    return data | {"items": kept, "fresh": {"head": head, "moved": moved}}
+
+
+def etag(page: WardrobePage) -> str:
+    """A weak validator of what the page says a game should show: its items (with status), where the
+    next page starts and, re-checked, what moved. The blocks it is valid at are left out: a player's
+    page that the last blocks did not change keeps its tag, so a game polling each block gets 304s
+    (RFC 9110 weak comparison: the same items, stated at an older block)."""
+    body = page.model_dump(mode="json", include={"owner", "items", "next_cursor"})
+    if page.fresh is not None:
+        body["moved"] = [m.model_dump(mode="json") for m in page.fresh.moved]
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f'W/"{digest[:32]}"'
