@@ -30,6 +30,7 @@ from api.routes import (
     transactions,
     twins,
     verify,
+    wearables,
     webhooks,
 )
 from registry.runtime import Runtime
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         provenance,
         transactions,
     )
-    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels):
+    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, wearables):
         app.include_router(module.router)
     _with_body_schemas(app, minting.BODY_MODELS)
     return app
