@@ -68,21 +68,36 @@ class _Worker:
 
     def validate(self, data: bytes, timeout: float) -> dict[str, Any]:
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._proc = self._start()
-            proc = self._proc
-            assert proc.stdin is not None and proc.stdout is not None
             try:
-                proc.stdin.write(struct.pack(">I", len(data)) + data)
-                proc.stdin.flush()
-                line = _read_line(proc.stdout.fileno(), timeout)
-            except (OSError, TimeoutError) as exc:
-                self._stop()  # its answers can no longer be matched to requests
-                raise ValidatorUnavailable(f"the glTF validator did not answer: {exc or 'timed out'}") from exc
-        answer = json.loads(line)
+                try:
+                    line = self._ask(data, timeout)
+                except TimeoutError:
+                    raise
+                except OSError:
+                    self._stop()  # the worker died since the last request: one retry on a fresh one
+                    line = self._ask(data, timeout)
+            except TimeoutError as exc:  # (an OSError too, hence first)
+                self._stop()  # a late answer must never be read as the next request's
+                raise ValidatorUnavailable(f"the glTF validator did not answer: {exc}") from exc
+            except OSError as exc:
+                self._stop()
+                raise ValidatorUnavailable(f"the glTF validator failed: {exc}") from exc
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
         if not isinstance(answer, dict):
             raise ValidatorUnavailable("the glTF validator answered something other than a report")
         return answer
+
+    def _ask(self, data: bytes, timeout: float) -> bytes:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = self._start()
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(struct.pack(">I", len(data)) + data)
+        proc.stdin.flush()
+        return _read_line(proc.stdout.fileno(), timeout)
 
 
 def _read_line(fd: int, timeout: float) -> bytes:
