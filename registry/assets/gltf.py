@@ -42,6 +42,7 @@ class _Worker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._owner = os.getpid()  # a forked child must not share its parent's pipes
 
     def _start(self) -> subprocess.Popen[bytes]:
         try:
@@ -64,7 +65,8 @@ class _Worker:
 
     def stop(self) -> None:
         with self._lock:
-            self._stop()
+            if self._owner == os.getpid():
+                self._stop()
 
     def validate(self, data: bytes, timeout: float) -> dict[str, Any]:
         with self._lock:
@@ -91,6 +93,8 @@ class _Worker:
         return answer
 
     def _ask(self, data: bytes, timeout: float) -> bytes:
+        if self._owner != os.getpid():
+            self._proc, self._owner = None, os.getpid()  # the parent's worker stays the parent's
         if self._proc is None or self._proc.poll() is not None:
             self._proc = self._start()
         proc = self._proc
