@@ -14,7 +14,14 @@ from sqlmodel import Session, select
 
 from registry.chain.layout import batch_of
 from registry.jobs.models import Job
-from tests.api.conftest import Stack, fresh_stack, physical, png
+from tests.api.conftest import (
+    Stack,
+    _database_url,
+    fresh_stack,
+    physical,
+    png,
+    postgres_server,  # noqa: F401 - the session's PostgreSQL, for the parametrised fixture
+)
 from tests.assets.builders import Model, Part, build
 from tests.wearables.dcl import dcl_validate, linked_wearable
 
@@ -22,9 +29,13 @@ MALE, FEMALE = (f"urn:decentraland:off-chain:base-avatars:{s}" for s in ("BaseMa
 BOTH = ["decentraland", "roblox-layered-clothing"]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dict[str, Any]]]:
-    with fresh_stack(tmp_path_factory.mktemp("wearables"), max_asset_bytes=5 * 1024 * 1024) as stack:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Stack, dict[str, Any]]]:
+    tmp = tmp_path_factory.mktemp(f"wearables-{request.param}")
+    database = _database_url(request, tmp)
+    with fresh_stack(tmp, max_asset_bytes=5 * 1024 * 1024, database_url=database) as stack:
         headers, collection = stack.new_brand("Maison Wear", "WEAR")
         models = {
             # 1,000 visible + 2 x 200 cage triangles = 1,400: within Decentraland's 1,500 and Roblox's 4,000
