@@ -36,6 +36,7 @@ from api.routes import (
     twins,
     verify,
     wardrobe,
+    wearables,
     webhooks,
 )
 from registry.runtime import Runtime
@@ -101,7 +102,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         transactions,
         nfc,
     )
-    for module in (*routers, partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe):
+    routes = (partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables)
+    for module in (*routers, *routes):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")

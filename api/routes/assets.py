@@ -7,8 +7,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import BrandDep, RuntimeDep, SessionDep
-from registry.assets.schemas import AssetOut
-from registry.assets.service import store_asset
+from registry.assets.schemas import AssetOut, GltfStats
+from registry.assets.service import stats_of, store_asset
 from registry.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
@@ -32,8 +32,10 @@ _MULTIPART = {
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_MULTIPART)
 async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: SessionDep) -> AssetOut:
     """Uploads an image (PNG, JPEG, WebP) or a GLB model (multipart field `file`); returns its CID,
-    size and media type. The body is read only once the key is known (the route declares no body
-    parameter, so FastAPI resolves the caller first)."""
+    size and media type. A GLB must pass the Khronos glTF Validator (its errors refuse it with a 422
+    listing each `code`, `pointer` and `message` under `issues`); its counts come back as `stats`.
+    The body is read only once the key is known (the route declares no body parameter, so FastAPI
+    resolves the caller first)."""
     limit = rt.settings.max_asset_bytes
     form = await request.form(max_files=1, max_fields=1)
     try:
@@ -52,4 +54,5 @@ async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: Ses
         media_type=asset.media_type,
         uri=f"ipfs://{asset.cid}",
         url=f"{rt.settings.gateway_base}/{asset.cid}",
+        stats=GltfStats.model_validate(stats) if (stats := stats_of(asset)) else None,
     )

@@ -3,35 +3,19 @@ signed-in player's own, game-ready, with the block the answer is valid at; cheap
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep, SessionDep
+from api.deps import PlayerDep, RuntimeDep, SessionDep
 from api.routes.common import checksum
-from registry.errors import Unauthenticated
 from registry.runtime import Runtime
 from registry.wardrobe import service as wardrobe
 from registry.wardrobe.schemas import WardrobePage
 
 router = APIRouter(tags=["wardrobe"])
-
-
-class Player(Protocol):
-    """A signed-in player (Sign-In with Ethereum session): the address the session is scoped to."""
-
-    @property
-    def address(self) -> str: ...
-
-
-def signed_in_player() -> Player:
-    # Placeholder until the SIWE session dependency (`api.deps.PlayerDep`) is wired in its place.
-    raise Unauthenticated("a player session token is required (Sign-In with Ethereum)")
-
-
-PlayerDep = Annotated[Player, Depends(signed_in_player)]
 
 
 class ListingQuery:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
@@ -17,4 +18,7 @@ class Asset(SQLModel, table=True):
     media_type: str
     size: int
     filename: str | None = None
+    # A GLB's counts from the Khronos glTF Validator (JSON; see registry.assets.gltf). None for images
+    # and for models uploaded before validation existed (uploading the same bytes again fills it in).
+    gltf_stats: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from registry.assets.gltf import validate_with_khronos
 from registry.assets.models import Asset
 from registry.errors import InvalidInput, PayloadTooLarge
 from registry.ipfs.store import ContentStore, add_bytes
@@ -30,8 +32,9 @@ def sniff(data: bytes) -> str:
     raise InvalidInput("unsupported file: expected a PNG, JPEG or WebP image, or a GLB (binary glTF 2.0) model")
 
 
-def validate_glb(data: bytes) -> None:
+def validate_glb(data: bytes) -> dict[str, Any]:
     """Checks the GLB container (glTF 2.0 spec, section 4.4) and its JSON chunk; InvalidInput if malformed.
+    Returns the parsed JSON chunk.
 
     Hand-written on purpose: pygltflib and trimesh load leniently and would accept the very
     truncated or mislabelled files this check exists to refuse.
@@ -74,6 +77,22 @@ def validate_glb(data: bytes) -> None:
             raise InvalidInput(f"GLB buffer {i} has no valid byteLength")
         if "uri" not in buffer and length > bin_length:
             raise InvalidInput(f"GLB buffer {i} is longer than the BIN chunk")
+    return dict(gltf)
+
+
+def inspect_glb(data: bytes) -> dict[str, Any]:
+    """The container check, then the Khronos glTF Validator: any error it reports refuses the model
+    (InvalidInput listing each error's code, JSON pointer and message). Returns the model's counts."""
+    gltf = validate_glb(data)
+    inspection = validate_with_khronos(data, gltf)
+    if inspection.errors:
+        listed = "; ".join(f"{e.code} at {e.pointer or '/'}: {e.message}" for e in inspection.errors[:10])
+        more = f" (and {len(inspection.errors) - 10} more)" if len(inspection.errors) > 10 else ""
+        raise InvalidInput(
+            f"the Khronos glTF Validator found {len(inspection.errors)} error(s): {listed}{more}",
+            issues=[e.as_dict() for e in inspection.errors],
+        )
+    return inspection.stats
 
 
 def store_asset(
@@ -84,15 +103,44 @@ def store_asset(
     if not data:
         raise InvalidInput("empty file")
     media_type = sniff(data)
-    if media_type == GLB:
-        validate_glb(data)
+    stats = json.dumps(inspect_glb(data), separators=(",", ":")) if media_type == GLB else None
     imported = add_bytes(store, data)
     cid = str(imported.cid)
     asset = session.get(Asset, (brand_id, cid))
     if asset is None:
-        asset = Asset(brand_id=brand_id, cid=cid, media_type=media_type, size=len(data), filename=filename)
+        asset = Asset(
+            brand_id=brand_id, cid=cid, media_type=media_type, size=len(data), filename=filename, gltf_stats=stats
+        )
         session.add(asset)
+    elif asset.gltf_stats is None and stats is not None:
+        asset.gltf_stats = stats  # uploaded before validation existed
     return asset
+
+
+def stats_of(asset: Asset) -> dict[str, Any] | None:
+    """The counts kept for a GLB asset, with its size in bytes; None for images and unvalidated models."""
+    if asset.gltf_stats is None:
+        return None
+    stats: dict[str, Any] = json.loads(asset.gltf_stats)
+    return stats | {"size": asset.size}
+
+
+def asset_stats(session: Session, cids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Validated GLB counts by CID (triangles, vertices, materials, textures, draw_calls,
+    max_texture_size, texture_sizes, material_names, meshes, size, ...). CIDs with no validated GLB
+    (images, unknown CIDs, models uploaded before validation) are absent. The same bytes have the
+    same counts whichever brand uploaded them."""
+    wanted = list(dict.fromkeys(cids))
+    found: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(wanted), 500):
+        rows = session.exec(
+            select(Asset).where(col(Asset.cid).in_(wanted[i : i + 500]), col(Asset.gltf_stats).is_not(None))
+        )
+        for asset in rows:
+            stats = stats_of(asset)
+            if stats is not None:
+                found.setdefault(asset.cid, stats)
+    return found
 
 
 def check_assets(session: Session, brand_id: str, wanted: Mapping[str, tuple[str, ...]]) -> None:

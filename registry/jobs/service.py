@@ -29,7 +29,8 @@ from registry.jobs.models import Chunk, Identifier, Job
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
-from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, required_assets
+from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, garments, required_assets
+from registry.wearables.service import check_garments
 
 AnyTwin = PhysicalTwinIn | VirtualTwinIn
 
@@ -123,6 +124,8 @@ def submit(
     owned = {c.address.lower(): c for c in collections}
     default = collections[0]
     check_assets(session, brand.id, required_assets(twins))
+    specs = garments(twins)
+    meets = dict(zip(specs, check_garments(session, list(specs.values())), strict=True))
     _check_links(session, brand.id, twins, alive)
     pairs = _check_identifiers(session, twins)
 
@@ -136,7 +139,7 @@ def submit(
             doc = metadata.physical(t, brand=brand.name, base_url=settings.base_url)
             item: dict[str, Any] = {"kind": "physical", "name": t.name, "gtin": t.gtin, "serial": t.serial}
         else:
-            doc = metadata.virtual(t, brand=brand.name)
+            doc = metadata.virtual(t, brand=brand.name, meets=meets[index])
             link = t.physical_twin.model_dump() if t.physical_twin else None
             item = {"kind": "virtual", "name": t.name, "link": link}
         item["metadata"] = doc

@@ -73,19 +73,37 @@ def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> dict[str, Any]:
     return doc
 
 
-def virtual(t: VirtualTwinIn, *, brand: str) -> dict[str, Any]:
-    wearable: dict[str, Any] = {
-        "category": t.category,
-        "representations": [
+def virtual(t: VirtualTwinIn, *, brand: str, meets: list[str] | None = None) -> dict[str, Any]:
+    """A virtual garment. `twinmark.wearable` carries Decentraland's wearable `data` under its own
+    names (`category`, `hides`, `replaces`, `tags`, `representations` with `bodyShapes` URNs,
+    `mainFile` and `contents`), plus the VRM licence, the linked physical twin and `meets`: the
+    platform profiles its models were checked to meet at mint. (Twins minted before this shape keep
+    `body_shapes`/`main_file`: content is what was minted.)"""
+    representations = []
+    for r in t.representations:
+        main = f"ipfs://{r.model}"
+        representations.append(
             {
-                "body_shapes": r.body_shapes,
-                "main_file": f"ipfs://{r.model}",
-                "content_type": "model/gltf-binary",
+                "bodyShapes": list(r.body_shapes),
+                "mainFile": main,
+                "contents": [main],  # Decentraland requires mainFile among contents
+                "overrideHides": [],
+                "overrideReplaces": [],
+                "contentType": "model/gltf-binary",
             }
-            for r in t.representations
-        ],
+        )
+    wearable: dict[str, Any] = {
+        "hides": list(t.hides),
+        "replaces": list(t.replaces),
+        "tags": list(t.tags),
+        "representations": representations,
         "license": t.license.model_dump(exclude_none=True),
+        "meets": list(meets or []),
     }
+    if t.category is not None:
+        wearable["category"] = t.category
+    if t.removes_default_hiding:
+        wearable["removesDefaultHiding"] = list(t.removes_default_hiding)
     if t.physical_twin is not None:
         wearable["physical_twin"] = {"contract": t.physical_twin.contract, "token_id": t.physical_twin.token_id}
     return {

@@ -13,6 +13,9 @@ from registry.chain.client import RelayState
 from registry.errors import InvalidInput
 from registry.ipfs.cid import CID
 from registry.twins.gs1 import normalize_gtin, validate_serial
+from registry.wearables.dcl import BODY_SHAPES, HideableCategory, WearableCategory
+from registry.wearables.profiles import Profile
+from registry.wearables.service import GarmentSpec
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
@@ -162,11 +165,34 @@ class VrmLicense(Strict):
     otherLicenseUrl: str | None = None
 
 
+def _body_shape(v: str) -> str:
+    """Decentraland's body-shape URN, from it or its short name (BaseMale, BaseFemale)."""
+    if v in BODY_SHAPES.values():
+        return v
+    if v in BODY_SHAPES:
+        return BODY_SHAPES[v]
+    raise ValueError(f"{v!r} is not a Decentraland body shape ({', '.join(BODY_SHAPES)} or their URNs)")
+
+
+BodyShape = Annotated[str, AfterValidator(_body_shape)]
+
+
 class Representation(Strict):
     """One body shape's asset, as Decentraland wearables list them."""
 
-    body_shapes: list[Literal["BaseMale", "BaseFemale"]] = Field(min_length=1, max_length=2)
+    body_shapes: list[BodyShape] = Field(
+        min_length=1,
+        max_length=2,
+        description="BaseMale/BaseFemale, or urn:decentraland:off-chain:base-avatars:BaseMale/BaseFemale",
+    )
     model: CidStr  # a GLB asset uploaded by the brand
+
+    @field_validator("body_shapes")
+    @classmethod
+    def _distinct(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("a body shape is listed twice")
+        return v
 
 
 class TwinRef(Strict):
@@ -180,12 +206,37 @@ class VirtualTwinIn(Strict):
     description: str = Field(default="", max_length=5000)
     representations: list[Representation] = Field(min_length=1, max_length=4)
     preview_image: CidStr
-    category: str | None = Field(default=None, max_length=50)
+    category: WearableCategory | None = Field(default=None, description="Decentraland's WearableCategory")
+    hides: list[HideableCategory] = Field(default_factory=list, max_length=20, description="slots it hides")
+    replaces: list[HideableCategory] = Field(default_factory=list, max_length=20, description="slots it replaces")
+    removes_default_hiding: list[HideableCategory] = Field(
+        default_factory=list, max_length=20, description="Decentraland `removesDefaultHiding`"
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(default_factory=list, max_length=20)
+    profiles: list[Profile] = Field(
+        default_factory=list, description="platform profiles every model must meet; the twin is refused otherwise"
+    )
     license: VrmLicense = Field(default_factory=VrmLicense)
     physical_twin: TwinRef | None = None
     attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
     collection: Address | None = None
     claimable: bool = Field(default=False, description="the player claims the twin with a secret")
+
+    @model_validator(mode="after")
+    def _shapes_once(self) -> VirtualTwinIn:
+        shapes = [s for r in self.representations for s in r.body_shapes]
+        if len(set(shapes)) != len(shapes):
+            raise ValueError("each body shape may have one representation only")
+        return self
+
+    def garment(self, label: str) -> GarmentSpec:
+        return GarmentSpec(
+            label=label,
+            category=self.category,
+            hides=list(self.hides),
+            models=[r.model for r in self.representations],
+            required=list(self.profiles),
+        )
 
 
 TwinIn = Annotated[PhysicalTwinIn | VirtualTwinIn, Field(discriminator="kind")]
@@ -193,6 +244,11 @@ TwinIn = Annotated[PhysicalTwinIn | VirtualTwinIn, Field(discriminator="kind")]
 
 class BatchIn(Strict):
     twins: list[TwinIn] = Field(min_length=1)
+
+
+def garments(twins: Sequence[PhysicalTwinIn | VirtualTwinIn]) -> dict[int, GarmentSpec]:
+    """The virtual twins of a request by index, as the platform profiles check them."""
+    return {i: t.garment(f"twin {i} ({t.name})") for i, t in enumerate(twins) if isinstance(t, VirtualTwinIn)}
 
 
 def required_assets(twins: Sequence[PhysicalTwinIn | VirtualTwinIn]) -> dict[str, tuple[str, ...]]:

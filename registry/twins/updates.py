@@ -17,6 +17,7 @@ from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
 from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, required_assets
+from registry.wearables.service import check_garments
 
 
 def update_content(
@@ -40,11 +41,11 @@ def update_content(
     if isinstance(content, PhysicalTwinIn) and (content.gtin, content.serial) != (twin.gtin, twin.serial):
         raise InvalidInput("GTIN and serial identify the item and cannot change")
     check_assets(session, brand.id, required_assets([content]))
-    doc = (
-        metadata.physical(content, brand=brand.name, base_url=settings.base_url)
-        if isinstance(content, PhysicalTwinIn)
-        else metadata.virtual(content, brand=brand.name)
-    )
+    if isinstance(content, PhysicalTwinIn):
+        doc = metadata.physical(content, brand=brand.name, base_url=settings.base_url)
+    else:
+        [meets] = check_garments(session, [content.garment("the twin")])
+        doc = metadata.virtual(content, brand=brand.name, meets=meets)
     data = metadata.canonical(doc)
     imported = add_bytes(store, data)
     tx_hash = chain.update_content(contract, token_id, imported.cid.to_bytes())

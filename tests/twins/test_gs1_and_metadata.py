@@ -83,9 +83,12 @@ def test_virtual_metadata_speaks_vrm_and_decentraland_shapes() -> None:
     assert doc["animation_url"] == f"ipfs://{model}"
     wearable = doc["twinmark"]["wearable"]
     assert wearable["representations"][0] == {
-        "body_shapes": ["BaseFemale"],
-        "main_file": f"ipfs://{model}",
-        "content_type": "model/gltf-binary",
+        "bodyShapes": ["urn:decentraland:off-chain:base-avatars:BaseFemale"],
+        "mainFile": f"ipfs://{model}",
+        "contents": [f"ipfs://{model}"],
+        "overrideHides": [],
+        "overrideReplaces": [],
+        "contentType": "model/gltf-binary",
     }
     assert wearable["license"]["avatarPermission"] == "everyone"
     assert wearable["license"]["allowExcessivelyViolentUsage"] is False

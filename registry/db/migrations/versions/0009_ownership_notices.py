@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0008"  # 0008 (SIWE) lands in parallel: the merge chains 0009 after it
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

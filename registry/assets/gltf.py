@@ -1,0 +1,220 @@
+"""The Khronos glTF Validator, run by Node on every uploaded GLB, and the counts kept from its report.
+
+One long-lived `node tools/gltf/validate.mjs --serve` per process answers requests in order (a
+cold start of Node plus the validator costs 100-250 ms, a validation of a garment about 1 ms). It
+starts on first use, is shared under a lock, and is replaced after a timeout or a crash.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import selectors
+import struct
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from registry.errors import TwinmarkError
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tools" / "gltf" / "validate.mjs"
+TIMEOUT_SECONDS = 20.0
+SEVERITIES = ("error", "warning", "info", "hint")
+CAGE_SUFFIXES = ("_InnerCage", "_OuterCage")
+
+
+class ValidatorUnavailable(TwinmarkError):
+    """Node or the validator could not run: the upload is not the client's fault, retry later."""
+
+    code, status, title = "validator-unavailable", 503, "Model validator unavailable"
+
+
+def node_binary() -> str:
+    return os.environ.get("TWINMARK_NODE") or str(ROOT / "node_modules" / ".bin" / "node")
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._owner = os.getpid()  # a forked child must not share its parent's pipes
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - our own script, by absolute path; no shell
+                [node_binary(), str(SCRIPT), "--serve"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+            )
+        except OSError as exc:
+            raise ValidatorUnavailable(f"cannot start the glTF validator: {exc}") from exc
+        return proc
+
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._owner == os.getpid():
+                self._stop()
+
+    def validate(self, data: bytes, timeout: float) -> dict[str, Any]:
+        with self._lock:
+            try:
+                try:
+                    line = self._ask(data, timeout)
+                except TimeoutError:
+                    raise
+                except OSError:
+                    self._stop()  # the worker died since the last request: one retry on a fresh one
+                    line = self._ask(data, timeout)
+            except TimeoutError as exc:  # (an OSError too, hence first)
+                self._stop()  # a late answer must never be read as the next request's
+                raise ValidatorUnavailable(f"the glTF validator did not answer: {exc}") from exc
+            except OSError as exc:
+                self._stop()
+                raise ValidatorUnavailable(f"the glTF validator failed: {exc}") from exc
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ValidatorUnavailable("the glTF validator answered something other than a report")
+        return answer
+
+    def _ask(self, data: bytes, timeout: float) -> bytes:
+        if self._owner != os.getpid():
+            self._proc, self._owner = None, os.getpid()  # the parent's worker stays the parent's
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = self._start()
+        proc = self._proc
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(struct.pack(">I", len(data)) + data)
+        proc.stdin.flush()
+        return _read_line(proc.stdout.fileno(), timeout)
+
+
+def _read_line(fd: int, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    buffer = bytearray()
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while not buffer.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(left):
+                raise TimeoutError(f"no answer within {timeout:g} s")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise OSError("the validator exited")
+            buffer += chunk
+    return bytes(buffer)
+
+
+_worker = _Worker()
+atexit.register(_worker.stop)
+
+
+@dataclass(frozen=True)
+class Issue:
+    code: str
+    pointer: str
+    message: str
+    severity: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "pointer": self.pointer, "message": self.message, "severity": self.severity}
+
+
+@dataclass(frozen=True)
+class Inspection:
+    errors: list[Issue]
+    stats: dict[str, Any]
+
+
+def validate_with_khronos(data: bytes, gltf: dict[str, Any], *, timeout: float = TIMEOUT_SECONDS) -> Inspection:
+    """The validator's errors, and the counts games and platform profiles need. `gltf` is the GLB's
+    JSON chunk, already parsed by the container check (names of nodes, meshes and materials)."""
+    report = _worker.validate(data, timeout)
+    if "failure" in report:
+        return Inspection([Issue("VALIDATOR_FAILURE", "", str(report["failure"]), "error")], {})
+    issues = report.get("issues") or {}
+    errors = [
+        Issue(str(m.get("code", "")), str(m.get("pointer", "")), str(m.get("message", "")), "error")
+        for m in issues.get("messages", [])
+        if m.get("severity") == 0
+    ]
+    if issues.get("numErrors", 0) and not errors:  # more messages than the report keeps
+        errors.append(Issue("UNREPORTED_ERRORS", "", f"{issues['numErrors']} error(s)", "error"))
+    return Inspection(errors, _stats(report, gltf))
+
+
+def _stats(report: dict[str, Any], gltf: dict[str, Any]) -> dict[str, Any]:
+    info = report.get("info") or {}
+    sizes = [
+        [int(r["image"].get("width", 0)), int(r["image"].get("height", 0))]
+        for r in info.get("resources", [])
+        if isinstance(r.get("image"), dict)
+    ]
+    images = _list(gltf, "images")
+    return {
+        "triangles": int(info.get("totalTriangleCount", 0)),
+        "vertices": int(info.get("totalVertexCount", 0)),
+        "materials": int(info.get("materialCount", 0)),
+        "textures": len(images),  # image files (what platforms budget), not texture bindings
+        "draw_calls": int(info.get("drawCallCount", 0)),
+        "max_texture_size": max((max(s) for s in sizes), default=None),
+        "texture_sizes": sizes,
+        "material_names": [_name(m) for m in _list(gltf, "materials")],
+        "meshes": _meshes(gltf),
+        "warnings": int((report.get("issues") or {}).get("numWarnings", 0)),
+        "validator": str(report.get("validatorVersion", "")),
+    }
+
+
+def _list(gltf: dict[str, Any], key: str) -> list[Any]:
+    value = gltf.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _name(entry: Any) -> str:
+    return str(entry.get("name", "")) if isinstance(entry, dict) else ""
+
+
+def _meshes(gltf: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each mesh's name, the names of the nodes that draw it, and its triangles (Roblox budgets the
+    visible mesh apart from its cages, which are found by these names)."""
+    accessors = _list(gltf, "accessors")
+    nodes = _list(gltf, "nodes")
+    found = []
+    for index, mesh in enumerate(_list(gltf, "meshes")):
+        triangles = 0
+        for primitive in mesh.get("primitives", []) if isinstance(mesh, dict) else []:
+            triangles += _primitive_triangles(primitive, accessors)
+        names = [_name(n) for n in nodes if isinstance(n, dict) and n.get("mesh") == index]
+        found.append({"name": _name(mesh), "nodes": names, "triangles": triangles})
+    return found
+
+
+def _primitive_triangles(primitive: Any, accessors: list[Any]) -> int:
+    if not isinstance(primitive, dict):
+        return 0
+    source = primitive.get("indices", (primitive.get("attributes") or {}).get("POSITION"))
+    if not isinstance(source, int) or not 0 <= source < len(accessors) or not isinstance(accessors[source], dict):
+        return 0
+    count = int(accessors[source].get("count", 0))
+    mode = primitive.get("mode", 4)
+    if mode == 4:
+        return count // 3
+    if mode in (5, 6):  # strip, fan
+        return max(count - 2, 0)
+    return 0
