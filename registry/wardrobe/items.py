@@ -16,6 +16,14 @@ from registry.twins.models import Twin
 Files = dict[str, dict[str, Any]]  # cid -> {size, media_type, triangles, ...} known of the file
 
 
+BASE_AVATARS = "urn:decentraland:off-chain:base-avatars:"
+
+
+def _urn(shape: str) -> str:
+    """Decentraland's body-shape URN, whichever way the content names it (earlier twins: `BaseMale`)."""
+    return shape if shape.startswith("urn:") else BASE_AVATARS + shape
+
+
 def _cid(value: Any, contents: Any) -> str | None:
     """The CID a representation's main file names: `ipfs://{cid}`, or a file name resolved through
     Decentraland's `contents` ([{key, hash|url}]), or a bare CID."""
@@ -85,7 +93,7 @@ def item(twin: Twin, meta: dict[str, Any], gateway_base: str, files: Files, bran
         shapes = r.get("bodyShapes", r.get("body_shapes", []))
         representations.append(
             {
-                "body_shapes": [s for s in shapes if isinstance(s, str)] if isinstance(shapes, list) else [],
+                "body_shapes": [_urn(s) for s in shapes if isinstance(s, str)] if isinstance(shapes, list) else [],
                 "main_file": _file(cid, gateway_base, files, counts=True),
                 "content_type": r.get("contentType", r.get("content_type")),
             }

@@ -53,7 +53,8 @@ def test_both_naming_schemes_give_the_same_item() -> None:
     a, b = (item(_twin(m), m, GATEWAY, files, None) for m in (old, new))
     assert a["representations"][0] == b["representations"][0]
     assert [r["main_file"]["cid"] for r in b["representations"]] == [GLB_M, GLB_F]
-    assert [r["body_shapes"] for r in b["representations"]] == [["BaseMale"], ["BaseFemale"]]
+    urn = "urn:decentraland:off-chain:base-avatars:"
+    assert [r["body_shapes"] for r in b["representations"]] == [[urn + "BaseMale"], [urn + "BaseFemale"]]
     first = b["representations"][0]["main_file"]
     assert first["url"] == f"{GATEWAY}/{GLB_M}" and first["triangles"] == 1200 and first["materials"] == 2
     assert b["representations"][1]["main_file"]["size"] is None  # not uploaded here: unknown, not invented

@@ -32,7 +32,8 @@ def test_items_are_game_ready_and_their_bytes_match_their_cids(world: World) -> 
     bag = next(i for i in page["items"] if i["kind"] == "physical")
     assert jacket["physical_twin"] == {"contract": bag["contract"], "token_id": bag["token_id"]}
     assert jacket["license"]["licenseUrl"] == "https://vrm.dev/licenses/1.0/"
-    assert [r["body_shapes"] for r in jacket["representations"]] == [["BaseMale"], ["BaseFemale"]]
+    urn = "urn:decentraland:off-chain:base-avatars:"
+    assert [r["body_shapes"] for r in jacket["representations"]] == [[urn + "BaseMale"], [urn + "BaseFemale"]]
     gateway = world.stack.runtime.settings.gateway_base
     for rep in jacket["representations"]:
         f = rep["main_file"]
