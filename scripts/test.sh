@@ -10,5 +10,5 @@ cd "$(dirname "$0")/.."
 npm run --silent build
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy registry api scripts
+.venv/bin/mypy registry api scripts examples
 .venv/bin/python -m pytest "$@"

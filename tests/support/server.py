@@ -14,9 +14,9 @@ from registry.chain.anvil import free_port
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """The base URL of `app` running in a thread; stopped on exit."""
-    port = free_port()
+def serve(app: ASGIApp, port: int | None = None) -> Iterator[str]:
+    """The base URL of `app` running in a thread (on `port`, or a free one); stopped on exit."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
