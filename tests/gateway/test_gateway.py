@@ -178,3 +178,12 @@ def test_answers_give_https_urls_next_to_ipfs_uris(content: tuple[Stack, dict[st
     assert verdict["token_url"] == twin["token_url"] and verdict["content_urls"] == twin["content_urls"]
     for url in (twin["token_url"], twin["content_urls"][image_uri]):  # each resolves through the gateway
         assert stack.client.get(url.removeprefix(stack.runtime.settings.base_url)).status_code == 200
+
+
+def test_static_scripts_are_compressed_content_never_is(content: tuple[Stack, dict[str, Any]]) -> None:
+    stack, c = content
+    gz = {"Accept-Encoding": "gzip"}
+    script = stack.client.get("/static/vendor/ethers-6.umd.min.js", headers=gz)
+    assert script.status_code == 200 and script.headers["content-encoding"] == "gzip"
+    model = stack.client.get(f"/ipfs/{c['model']}", headers=gz | {"Range": "bytes=0-99"})
+    assert model.status_code == 206 and "content-encoding" not in model.headers and len(model.content) == 100
