@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -9,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import BrandDep, RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum
+from registry.errors import TooManyRequests
 from registry.jobs import service as jobs
 from registry.labels import qr
 from registry.labels.service import job_labels, labels_zip
@@ -24,6 +28,12 @@ Size = Annotated[
         description="edge length in pixels, 4-module quiet zone included (rounded down to whole pixels per module)",
     ),
 ]
+# A job's labels are up to 50,000 twins: PNGs of at most 1,024 px (8.7 cm at 300 dpi; the SVGs scale
+# to any size) and one export per brand at a time keep one request from taking minutes of CPU.
+ZIP_MAX_SIZE = 1024
+ZipSize = Annotated[int, Query(ge=qr.MIN_SIZE, le=ZIP_MAX_SIZE, description="PNG edge length in pixels")]
+_EXPORTING: dict[str, float] = {}  # brand -> start; stale after an hour (a stream never consumed)
+_EXPORTING_LOCK = threading.Lock()
 CACHE = {"Cache-Control": "public, max-age=86400"}  # a twin's Digital Link never changes
 
 
@@ -64,13 +74,25 @@ def qr_png(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep, size
     },
 )
 def job_labels_zip(
-    job_id: str, brand: BrandDep, rt: RuntimeDep, s: SessionDep, size: Size = qr.DEFAULT_SIZE
+    job_id: str, brand: BrandDep, rt: RuntimeDep, s: SessionDep, size: ZipSize = qr.DEFAULT_SIZE
 ) -> StreamingResponse:
     """The brand's job's labels for the print shop: the QR code of each minted physical twin (SVG and
     PNG) and `labels.csv` (contract, token id, GTIN, serial, lot, link). Another brand's job is a 404."""
     labels = job_labels(s, jobs.brand_job(s, brand, job_id), rt.settings.base_url)
+    with _EXPORTING_LOCK:
+        if time.monotonic() - _EXPORTING.get(brand.id, -3600.0) < 3600:
+            raise TooManyRequests("one label export per brand at a time: retry when it ends", retry_after=10)
+        _EXPORTING[brand.id] = time.monotonic()
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield from labels_zip(labels, size)
+        finally:
+            with _EXPORTING_LOCK:
+                _EXPORTING.pop(brand.id, None)
+
     return StreamingResponse(
-        labels_zip(labels, size),
+        body(),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="labels-{job_id}.zip"'},
     )

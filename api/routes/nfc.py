@@ -45,7 +45,9 @@ def enroll_tag(contract: str, token_id: TokenId, body: TagIn, brand: BrandDep, s
     """Binds an NTAG 424 DNA (by UID) or a HaLo chip (by its key slot 2 public key or address) to one of
     the brand's twins. A tag serves one twin only (409). `bound_in_content` says whether the twin's
     current content already lists it, so a buyer can check the binding without this service."""
-    tag, twin = service.enroll(s, rt.server_key, rt.settings.base_url, brand, checksum(contract), token_id, body)
+    tag, twin = service.enroll(
+        s, rt.server_key, rt.settings.base_url, brand, checksum(contract), token_id, body, chain_id=rt.chain.chain_id
+    )
     return TagOut.model_validate(service.tag_view(tag, twin, rt.settings.base_url))
 
 

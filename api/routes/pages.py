@@ -14,6 +14,7 @@ from sqlmodel import Session
 from api.deps import RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum
 from registry.nfc.taps import check_tap
+from registry.pages import tickets
 from registry.pages.catalog import NAMES
 from registry.pages.locale import LANGUAGES, negotiate
 from registry.pages.schemas import LanguageLink, PageModel, TapView
@@ -63,8 +64,12 @@ def wants_html(accept: str) -> bool:
 
 
 def public_rpc_url(rt: Runtime) -> str:
-    """The RPC URL the page's script reads the chain through."""
-    return rt.settings.public_rpc_url or rt.settings.chain_rpc_url or (rt.anvil.url if rt.anvil else "")
+    """The RPC URL the page's script reads the chain through: only one the operator named public (a
+    configured chain RPC URL often carries the provider's API key, and the page is public), or the
+    embedded local chain's. None named: the reader types one into the re-check panel."""
+    if rt.settings.public_rpc_url:
+        return rt.settings.public_rpc_url
+    return rt.anvil.url if rt.anvil is not None else ""
 
 
 def _languages(request: Request, current: str) -> list[LanguageLink]:
@@ -118,14 +123,19 @@ def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep
     address = checksum(contract)
     if not wants_html(request.headers.get("accept", "")):
         return RedirectResponse(f"/v1/twins/{address}/{token_id}", status_code=303, headers={"Vary": "Accept"})
-    # An NFC tag's tap lands here with its parameters (picc_data/cmac, or rnd/rndsig): checked (and its
-    # counter taken) before the twin is verified, and shown beside the verdict.
+    # An NFC tag's tap lands here with its parameters (picc_data/cmac, or rnd/rndsig): checked once (its
+    # counter taken), then the browser is sent to the page with the verdict in a signed ticket, so a
+    # reload or a language switch shows that verdict rather than replaying the tap.
     result = check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
-    tap = (
-        None
-        if result is None
-        else TapView(
+    if result is not None:
+        view = TapView(
             kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail
         )
-    )
+        kept = [("lang", request.query_params["lang"])] if "lang" in request.query_params else []
+        query = urlencode([("tap", tickets.issue(rt.server_key, address, token_id, view)), *kept])
+        return RedirectResponse(
+            f"/t/{address}/{token_id}?{query}", status_code=303, headers={"Cache-Control": "no-store"}
+        )
+    ticket = request.query_params.get("tap")
+    tap = tickets.read(rt.server_key, ticket, address, token_id) if ticket else None
     return page_response(request, rt, s, address, token_id, tap)

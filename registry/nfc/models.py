@@ -24,11 +24,13 @@ class NfcMasterKey(SQLModel, table=True):
 
 class NfcTag(SQLModel, table=True):
     """A tag or chip bound to one twin. `identity` is the NTAG's UID (upper-case hex) or the HaLo
-    chip's address (checksummed): unique per kind, so a tag can serve one twin only."""
+    chip's address (checksummed): unique per brand and kind, so a tag serves one twin of its brand;
+    scoped to the brand so that another brand enrolling a UID or an address it has seen (both are
+    public after one tap) cannot take it from the brand that owns the tag."""
 
     __tablename__ = "nfc_tags"
     __table_args__ = (
-        UniqueConstraint("kind", "identity", name="uq_nfc_tags_kind_identity"),
+        UniqueConstraint("brand_id", "kind", "identity", name="uq_nfc_tags_brand_kind_identity"),
         Index("ix_nfc_tags_twin", "collection", "token_id"),
     )
 

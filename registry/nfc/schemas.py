@@ -37,6 +37,12 @@ class TagIn(Strict):
     address: str | None = Field(
         default=None, pattern=r"^0x[0-9a-fA-F]{40}$", description="halo: the address of the chip's key slot 2"
     )
+    signature: str | None = Field(
+        default=None,
+        pattern=r"^(0x)?[0-9A-Fa-f]{16,200}$",
+        description="halo: the chip's signature (sign_challenge, key slot 2) over the enrolment challenge"
+        " sha256('twinmark:enrol-halo:{chain id}:{contract}:{token id}'), proving the brand holds the chip",
+    )
 
     @model_validator(mode="after")
     def _one_identity(self) -> TagIn:

@@ -4,6 +4,7 @@ arrives (AN10922, `registry.nfc.diversify`), so nothing per tag is stored that c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -110,8 +111,36 @@ def _halo_identity(body: TagIn) -> tuple[str, str | None]:
     return address, "04" + key.to_bytes().hex()
 
 
+def enrol_challenge(chain_id: int, contract: str, token_id: int) -> bytes:
+    """What a HaLo chip signs to be enrolled on a twin: bound to the chain, the collection and the token,
+    so a chip's address seen in a tap (it is public) cannot be enrolled by anyone without the chip."""
+    return hashlib.sha256(f"twinmark:enrol-halo:{chain_id}:{contract.lower()}:{token_id}".encode()).digest()
+
+
+def _prove_possession(body: TagIn, address: str, challenge: bytes) -> None:
+    if body.signature is None:
+        raise InvalidInput(
+            "a halo chip is enrolled with its signature over the enrolment challenge"
+            f" {challenge.hex()} (sign_challenge with key slot 2), proving the brand holds the chip"
+        )
+    try:
+        signers = halo.signers(halo.challenge_digest(challenge), bytes.fromhex(body.signature.removeprefix("0x")))
+    except (halo.HaloError, ValueError) as exc:
+        raise InvalidInput(f"signature: {exc}") from None
+    if address not in signers:
+        raise InvalidInput("signature: not the chip's signature over this twin's enrolment challenge")
+
+
 def enroll(
-    session: Session, server_key: str, base_url: str, brand: Brand, contract: str, token_id: int, body: TagIn
+    session: Session,
+    server_key: str,
+    base_url: str,
+    brand: Brand,
+    contract: str,
+    token_id: int,
+    body: TagIn,
+    *,
+    chain_id: int,
 ) -> tuple[NfcTag, Twin]:
     twin = own_twin(session, brand, contract, token_id)
     if twin.kind != "physical":
@@ -128,7 +157,9 @@ def enroll(
             raise InvalidInput(f"{exc}: shorten the service's public URL") from None
     else:
         identity, public_key = _halo_identity(body)
-    taken = session.exec(select(NfcTag).where(NfcTag.kind == body.type, NfcTag.identity == identity)).first()
+        _prove_possession(body, identity, enrol_challenge(chain_id, twin.collection, twin.token_id))
+    query = select(NfcTag).where(NfcTag.brand_id == brand.id, NfcTag.kind == body.type, NfcTag.identity == identity)
+    taken = session.exec(query).first()
     if taken is not None:
         raise Conflict("this tag is already bound to a twin; a tag serves one twin only")
     tag = NfcTag(

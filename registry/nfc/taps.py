@@ -105,13 +105,14 @@ def _ntag(session: Session, server_key: str, twin: Twin, params: Mapping[str, st
         if enc is not None:
             raise ValueError("enc needs encrypted PICC data (picc_data)")
         uid, counter = _hex(params, "uid", (14,)), int.from_bytes(_hex(params, "ctr", (6,)), "big")
-    tag = session.exec(select(NfcTag).where(NfcTag.kind == "ntag424", NfcTag.identity == uid.hex().upper())).first()
-    if tag is None:
-        return _result("ntag424", "unknown-tag", "no enrolled tag has this UID", counter)
-    tag_master = master if tag.brand_id == twin.brand_id else master_key(session, server_key, tag.brand_id)
-    if tag_master is None:
-        return _result("ntag424", "unknown-tag", "the tag's brand has no NTAG 424 master key", counter)
-    file_key = diversify.file_read_key(tag_master, uid)
+    # Only the twin's brand's tags: the PICC data decrypted under its key, so the tag must be one of its own.
+    query = select(NfcTag).where(
+        NfcTag.brand_id == twin.brand_id, NfcTag.kind == "ntag424", NfcTag.identity == uid.hex().upper()
+    )
+    tag = session.exec(query).first()
+    if tag is None or master is None:
+        return _result("ntag424", "unknown-tag", "no tag of this twin's brand has this UID", counter)
+    file_key = diversify.file_read_key(master, uid)
     expected = sun.sdm_mac(file_key, uid, counter, sun.mac_input(enc_text))
     if not hmac.compare_digest(expected, mac):
         return _result(
@@ -132,11 +133,11 @@ def _halo(session: Session, twin: Twin, params: Mapping[str, str]) -> TapResult:
     if "pk2" in params:
         named = halo.address(halo.public_key(_hex(params, "pk2", (66, 128, 130))))
         if named not in candidates:
-            enrolled = _halo_tags(session, [named])
+            enrolled = _halo_tags(session, twin, [named])
             code: TapCode = "forged" if enrolled else "unknown-tag"
             return _result("halo", code, "rndsig is not pk2's signature over rnd", counter)
         candidates = [named]
-    tags = _halo_tags(session, candidates)
+    tags = _halo_tags(session, twin, candidates)
     if not tags:
         return _result("halo", "unknown-tag", "no enrolled chip signed this tap", counter)
     mine = [t for t in tags if (t.collection, t.token_id) == (twin.collection, twin.token_id)]
@@ -146,8 +147,12 @@ def _halo(session: Session, twin: Twin, params: Mapping[str, str]) -> TapResult:
     return _advance(session, twin, mine[0], counter)
 
 
-def _halo_tags(session: Session, addresses: list[str]) -> list[NfcTag]:
-    query = select(NfcTag).where(NfcTag.kind == "halo", col(NfcTag.identity).in_(addresses))
+def _halo_tags(session: Session, twin: Twin, addresses: list[str]) -> list[NfcTag]:
+    """The chips with these addresses enrolled by the twin's brand (another brand's enrolment of an
+    address it has seen never counts here)."""
+    query = select(NfcTag).where(
+        NfcTag.brand_id == twin.brand_id, NfcTag.kind == "halo", col(NfcTag.identity).in_(addresses)
+    )
     return list(session.exec(query).all())
 
 

@@ -13,7 +13,7 @@ import pytest
 import segno
 
 from api.main import create_app
-from tests.api.conftest import fresh_stack, glb, gtin, physical, png
+from tests.api.conftest import Stack, fresh_stack, glb, gtin, physical, png
 from tests.labels.qrread import png_matrix, png_pixels, svg_matrix
 from tests.support.server import serve
 
@@ -140,3 +140,29 @@ def test_another_brand_cannot_download_the_labels(world: dict[str, Any]) -> None
 def test_a_job_without_physical_twins_has_no_labels(world: dict[str, Any]) -> None:
     r = world["http"].get(f"/v1/jobs/{world['vjob']}/labels.zip", headers=world["headers"])
     assert r.status_code == 409 and "no minted physical twin" in r.json()["detail"]
+
+
+def test_a_label_export_is_bounded(world: dict[str, Any]) -> None:
+    """One brand's export cannot take minutes of CPU: PNGs of at most 1,024 px in a ZIP, and one export
+    at a time per brand (a second one while the first streams is a 429)."""
+    http: httpx.Client = world["http"]
+    stack: Stack = world["stack"]
+    big = http.get(f"/v1/jobs/{world['job']}/labels.zip", headers=world["headers"], params={"size": 4096})
+    assert big.status_code == 422 and big.headers["content-type"] == "application/problem+json"
+    many = [physical(f"BULK-{i}", code=CODE) for i in range(150)]  # long enough to still be streaming
+    job = stack.wait_job(
+        world["headers"], http.post("/v1/batches", json={"twins": many}, headers=world["headers"]).json()["id"]
+    )
+    url = f"/v1/jobs/{job['id']}/labels.zip"
+    with http.stream("GET", url, headers=world["headers"], params={"size": 1024}) as first:
+        assert first.status_code == 200
+        chunks = first.iter_bytes()
+        next(chunks)  # the first export is under way
+        second = http.get(url, headers=world["headers"], params={"size": 1024})
+        assert second.status_code == 429 and second.json()["type"].endswith("/too-many-requests")
+        other_job = http.get(f"/v1/jobs/{world['job']}/labels.zip", headers=world["headers"], params={"size": 64})
+        assert other_job.status_code == 429  # the same brand, another job: still one at a time
+        for _ in chunks:  # ... and ends
+            pass
+    again = http.get(f"/v1/jobs/{world['job']}/labels.zip", headers=world["headers"], params={"size": 64})
+    assert again.status_code == 200  # the slot is free again

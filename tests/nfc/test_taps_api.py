@@ -18,6 +18,7 @@ from sqlmodel import select
 from registry.db.engine import session_scope
 from registry.nfc import diversify, ndef
 from registry.nfc.models import NfcChallenge, NfcMasterKey
+from registry.nfc.service import enrol_challenge
 from registry.nfc.taps import TapResult, check_tap
 from tests.api.conftest import Stack, physical
 from tests.nfc.simulator import HaloChip, Ntag424
@@ -68,6 +69,12 @@ def enroll(stack: Stack, world: dict[str, Any], i: int, body: dict[str, str], st
     assert r.status_code == status, r.text
     world["answers"].append(r.text)
     return dict(r.json())
+
+
+def halo_enrolment(stack: Stack, world: dict[str, Any], i: int, chip: HaloChip, **identity: str) -> dict[str, str]:
+    """A HaLo enrolment body with the chip's proof of possession (its signature over the twin's challenge)."""
+    challenge = enrol_challenge(stack.runtime.chain.chain_id, world["collection"], world["tokens"][i])
+    return {"type": "halo", **identity, "signature": chip.sign_challenge(challenge.hex())}
 
 
 def tap(stack: Stack, world: dict[str, Any], i: int, params: dict[str, str], status: int = 200) -> dict[str, Any]:
@@ -251,7 +258,7 @@ def test_check_tap_for_the_page(stack: Stack, world: dict[str, Any]) -> None:
 def test_concurrent_taps_with_one_counter_give_one_fresh(stack: Stack, world: dict[str, Any]) -> None:
     tag, chip = new_tag(), HaloChip()
     enroll(stack, world, 2, {"type": "ntag424", "uid": tag.uid.hex()})
-    enroll(stack, world, 2, {"type": "halo", "public_key": chip.public_key})
+    enroll(stack, world, 2, halo_enrolment(stack, world, 2, chip, public_key=chip.public_key))
     contract, token = world["collection"], world["tokens"][2]
     for params in (tag.params_at(3), chip.params_at(3)):
         barrier, codes, errors = threading.Barrier(6), list[str](), list[Exception]()
@@ -282,7 +289,7 @@ def test_concurrent_taps_with_one_counter_give_one_fresh(stack: Stack, world: di
 
 def test_halo_rnd_taps(stack: Stack, world: dict[str, Any]) -> None:
     chip: HaloChip = world["chip"]
-    out = enroll(stack, world, 0, {"type": "halo", "address": chip.address})  # by address only
+    out = enroll(stack, world, 0, halo_enrolment(stack, world, 0, chip, address=chip.address))  # by address only
     assert out["bound_in_content"] is True and out["address"].lower() == chip.address
     fresh = tap(stack, world, 0, chip.params_at(10))
     assert (fresh["kind"], fresh["code"], fresh["counter"], fresh["bound_in_content"]) == (
@@ -303,7 +310,7 @@ def test_halo_rnd_taps(stack: Stack, world: dict[str, Any]) -> None:
 
 def test_halo_challenge_response(stack: Stack, world: dict[str, Any]) -> None:
     chip = HaloChip()
-    enroll(stack, world, 1, {"type": "halo", "public_key": chip.public_key})
+    enroll(stack, world, 1, halo_enrolment(stack, world, 1, chip, public_key=chip.public_key))
     body = {"contract": world["collection"], "token_id": world["tokens"][1]}
 
     def challenge() -> dict[str, Any]:
@@ -367,3 +374,32 @@ def test_master_key_is_sealed_and_never_in_an_answer_or_a_log(
     assert "[redacted]" in caplog.text
     # Restore the module's key for any later test.
     stack.client.put("/v1/brands/me/nfc/master-key", json={"key": MASTER.hex()}, headers=world["headers"])
+
+
+def test_a_chip_or_uid_seen_in_a_tap_cannot_be_taken_by_another_brand(stack: Stack, world: dict[str, Any]) -> None:
+    """Both identities are public after one tap. Another brand enrolling them on its own twin changes
+    nothing for the brand holding the tags, and a HaLo chip needs the chip's own signature to enrol."""
+    squatter, twin = world["other_headers"], f"/v1/twins/{world['other_collection']}/{world['other_token']}"
+    chip, tag = HaloChip(), new_tag()
+    enroll(stack, world, 1, {"type": "ntag424", "uid": tag.uid.hex()})
+    enroll(stack, world, 1, halo_enrolment(stack, world, 1, chip, address=chip.address))
+    stack.client.put("/v1/brands/me/nfc/master-key", json={"key": os.urandom(16).hex()}, headers=squatter)
+    # Without the chip: no signature, or a signature over our twin's challenge (replayed from us), or another key's.
+    ours = halo_enrolment(stack, world, 1, chip, address=chip.address)["signature"]
+    for extra in ({}, {"signature": ours}, {"signature": HaloChip().sign_challenge("00" * 32)}):
+        r = stack.client.post(
+            f"{twin}/nfc-tags", json={"type": "halo", "address": chip.address} | extra, headers=squatter
+        )
+        assert r.status_code == 422 and "signature" in r.json()["detail"], r.text
+    # The NTAG UID can be listed on the squatter's twin, but taps are checked with the squatter's keys,
+    # and ours keep verifying on our twin.
+    assert (
+        stack.client.post(
+            f"{twin}/nfc-tags", json={"type": "ntag424", "uid": tag.uid.hex()}, headers=squatter
+        ).status_code
+        == 201
+    )
+    on_theirs = stack.client.get(f"{twin}/tap", params=tag.tap()).json()
+    assert not on_theirs["genuine"] and on_theirs["code"] in ("forged", "unknown-tag")
+    assert tap(stack, world, 1, tag.params_at(tag.counter + 1))["code"] == "genuine-fresh"
+    assert tap(stack, world, 1, chip.params_at(40))["code"] == "genuine-fresh"

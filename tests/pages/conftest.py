@@ -95,7 +95,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     anvil = Anvil()
     anvil.start()
     port = free_port()
-    settings = stack_settings(tmp, anvil, public_url=f"http://127.0.0.1:{port}")
+    settings = stack_settings(tmp, anvil, public_url=f"http://127.0.0.1:{port}", public_rpc_url=anvil.url)
     with running_stack(settings, anvil) as stack, serve_on(create_app(runtime=stack.runtime), port) as url:
         running = Site(stack, url)
         running.brand, running.collection = stack.new_brand("Maison Aurèle", "MAUR")

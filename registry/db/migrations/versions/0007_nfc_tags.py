@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["brand_id"], ["brands.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("kind", "identity", name="uq_nfc_tags_kind_identity"),
+        sa.UniqueConstraint("brand_id", "kind", "identity", name="uq_nfc_tags_brand_kind_identity"),
     )
     with op.batch_alter_table("nfc_tags") as batch:
         batch.create_index("ix_nfc_tags_brand_id", ["brand_id"], unique=False)
