@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # and refused sign-ins per client per minute before it is answered 429.
     siwe_failures_per_nonce: int = Field(default=5, ge=1)
     siwe_failures_per_minute: int = Field(default=20, ge=1)
+    # Owner listings with `fresh=true` per caller (signed-in player, else client address) per minute:
+    # each re-reads the page at the chain head (a report per item), so a crowd would spend the node's quota.
+    fresh_listings_per_minute: int = Field(default=60, ge=1)
 
     @cached_property
     def resolved_database_url(self) -> str:
