@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     siwe_domain: str | None = None
     siwe_nonce_seconds: float = Field(default=300.0, gt=0)
     siwe_session_seconds: float = Field(default=3600.0, gt=0)
+    # Contract-wallet checks (ERC-1271, EIP-6492) run code the signer chose in eth_call: each call gets
+    # at most this much gas (enough to deploy a counterfactual wallet and ask it), not the node's cap.
+    siwe_call_gas: int = Field(default=1_000_000, ge=100_000)
+    # Refused signatures a nonce survives before it is burnt (a refusal does not spend it otherwise),
+    # and refused sign-ins per client per minute before it is answered 429.
+    siwe_failures_per_nonce: int = Field(default=5, ge=1)
+    siwe_failures_per_minute: int = Field(default=20, ge=1)
+    # Owner listings with `fresh=true` per caller (signed-in player, else client address) per minute:
+    # each re-reads the page at the chain head (a report per item), so a crowd would spend the node's quota.
+    fresh_listings_per_minute: int = Field(default=60, ge=1)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -52,13 +52,25 @@ def create_nonce(
 
 
 @router.post("/v1/siwe/verify", status_code=status.HTTP_201_CREATED)
-def verify(body: VerifyIn, rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, response: Response) -> SessionOut:
+def verify(
+    body: VerifyIn, rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, request: Request, response: Response
+) -> SessionOut:
     """Checks the signed message (grammar, domain, URI, chain id, issued-at, expiration, not-before,
     nonce, and the signature: an EOA's, an ERC-1271 wallet's or an EIP-6492 one) and opens a player
-    session. The token is in this answer only; it lasts `siwe_session_seconds` at most."""
+    session. The token is in this answer only; it lasts `siwe_session_seconds` at most.
+    A nonce is burnt after `siwe_failures_per_nonce` refused signatures; a client with
+    `siwe_failures_per_minute` refusals in a minute gets 429 with Retry-After."""
     partner = _partner(caller)
+    chain = siwe.NodeCalls(rt.w3, gas=rt.settings.siwe_call_gas)
     signed = siwe.sign_in(
-        s, rt.settings, siwe.NodeCalls(rt.w3), rt.chain.chain_id, body.message, body.signature, partner
+        s,
+        rt.settings,
+        chain,
+        rt.chain.chain_id,
+        body.message,
+        body.signature,
+        partner,
+        client=client_address(request),
     )
     response.headers["Cache-Control"] = "no-store"
     p = signed.player

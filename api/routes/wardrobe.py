@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import PlayerDep, RuntimeDep, SessionDep
-from api.routes.common import checksum
+from api.routes.common import checksum, client_address
 from registry.runtime import Runtime
 from registry.wardrobe import service as wardrobe
 from registry.wardrobe.schemas import WardrobePage
@@ -55,7 +54,12 @@ def _etag_matches(header: str | None, tag: str) -> bool:
     return any(c.strip() == "*" or c.strip().removeprefix("W/") == opaque for c in header.split(","))
 
 
-async def _answer(rt: Runtime, s: Session, owner: str, q: ListingQuery, response: Response) -> WardrobePage | Response:
+def _answer(
+    rt: Runtime, s: Session, owner: str, q: ListingQuery, response: Response, caller: str
+) -> WardrobePage | Response:
+    # Sync on purpose: FastAPI runs it in the threadpool, so its SQL and chain reads never block the loop.
+    if q.fresh:  # counted first: a refused caller costs no read at all
+        wardrobe.fresh_quota(s, rt.settings.fresh_listings_per_minute, caller)
     data, _ = wardrobe.listing(
         s,
         chain_id=rt.chain.chain_id,
@@ -67,7 +71,7 @@ async def _answer(rt: Runtime, s: Session, owner: str, q: ListingQuery, response
         cursor=q.cursor,
     )
     if q.fresh:
-        data = await run_in_threadpool(wardrobe.recheck, rt.w3, rt.chain.registry_address, data)
+        data = wardrobe.recheck(rt.w3, rt.chain.registry_address, data)
     page = WardrobePage.model_validate(data)
     tag = wardrobe.etag(page)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
@@ -78,21 +82,26 @@ async def _answer(rt: Runtime, s: Session, owner: str, q: ListingQuery, response
 
 
 @router.get("/v1/owners/{address}/twins", response_model=WardrobePage, responses=_RESPONSES)
-async def owner_twins(
+def owner_twins(
     address: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")],
     q: ListingDep,
     rt: RuntimeDep,
     s: SessionDep,
+    request: Request,
     response: Response,
 ) -> WardrobePage | Response:
     """The twins `address` owns, game-ready, from the index (valid at `valid_at`), in pages
-    (`next_cursor`); `fresh=true` re-checks them at the chain head and drops those that moved."""
-    return await _answer(rt, s, address, q, response)
+    (`next_cursor`); `fresh=true` re-checks them at the chain head and drops those that moved
+    (at most `fresh_listings_per_minute` per client: 429 beyond). With `kind`, `brand` or `category`,
+    a page examines a bounded number of the owner's twins: it may hold fewer than `limit` items, even
+    none, and still have a `next_cursor`; follow it until it is null."""
+    return _answer(rt, s, address, q, response, "client:" + client_address(request))
 
 
 @router.get("/v1/me/twins", response_model=WardrobePage, responses=_RESPONSES)
-async def my_twins(
+def my_twins(
     player: PlayerDep, q: ListingDep, rt: RuntimeDep, s: SessionDep, response: Response
 ) -> WardrobePage | Response:
-    """The signed-in player's twins (`Authorization: Bearer` a SIWE session token), as `/v1/owners/{address}/twins`."""
-    return await _answer(rt, s, player.address, q, response)
+    """The signed-in player's twins (`Authorization: Bearer` a SIWE session token), as `/v1/owners/{address}/twins`
+    (`fresh=true` counted per player)."""
+    return _answer(rt, s, player.address, q, response, "player:" + player.address)

@@ -34,3 +34,4 @@ class Partner(SQLModel, table=True):
     name: str
     key_hash: str
     created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None  # set: its key fails, and so do its players' sessions

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from registry.auth import keys
 from registry.auth.models import ApiKey, Partner
-from registry.errors import Unauthenticated
+from registry.errors import NotFound, Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ def identify(session: Session, key: str) -> Caller:
     if key.startswith("tmp_"):
         parts = keys.parse(key, "tmp")
         partner = session.get(Partner, parts[0]) if parts else None
-        if partner is None or not keys.matches(partner.key_hash, parts[1] if parts else None):
+        stored = partner.key_hash if partner is not None and partner.revoked_at is None else None
+        if partner is None or not keys.matches(stored, parts[1] if parts else None):
             raise Unauthenticated("invalid partner key")
         return Caller(key_id=partner.id, key=key, partner=partner)
     parts = keys.parse(key, "tmk")
@@ -59,6 +60,14 @@ def create_partner(session: Session, name: str) -> tuple[Partner, str]:
     partner = Partner(id=key.prefix, name=name, key_hash=key.secret_hash)
     session.add(partner)
     return partner, key.text
+
+
+def revoke_partner(session: Session, partner_id: str) -> None:
+    """The partner's key stops working at once (and the player sessions opened through it)."""
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(f"no partner {partner_id}")
+    partner.revoked_at = partner.revoked_at or datetime.now(UTC)
 
 
 @dataclass(frozen=True)

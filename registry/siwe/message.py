@@ -62,7 +62,10 @@ NONCE_RE = re.compile(r"[A-Za-z0-9]{8,}")
 ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 CHAIN_ID_RE = re.compile(r"[0-9]+")
 # RFC 3339 date-time; "T" and "Z" may be lower case (RFC 3339 section 5.6, note).
-DATE_TIME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:([Zz])|([+-])(\d{2}):(\d{2}))")
+# ASCII digits only: `\d` would also take other scripts' digits (e.g. Arabic-Indic), which int() reads.
+DATE_TIME_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
+)
 
 HEADER_SUFFIX = " wants you to sign in with your Ethereum account:"
 _TAGS = ("URI: ", "Version: ", "Chain ID: ", "Nonce: ", "Issued At: ")
@@ -75,7 +78,7 @@ def parse_datetime(text: str, what: str = "timestamp") -> datetime:
     if m is None:
         raise InvalidSiweMessage(f"{what} is not an RFC 3339 date-time: {text!r}")
     year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
+    if year < 1 or not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
         raise InvalidSiweMessage(f"{what} has no such date: {text!r}")
     if hour > 23 or minute > 59 or second > 60:
         raise InvalidSiweMessage(f"{what} has no such time: {text!r}")
@@ -88,8 +91,11 @@ def parse_datetime(text: str, what: str = "timestamp") -> datetime:
     fraction = m.group(7) or ".0"
     micro = int((fraction[1:] + "000000")[:6])
     leap = second == 60
-    base = datetime(year, month, day, hour, minute, 59 if leap else second, micro, tzinfo=UTC)
-    return base + timedelta(seconds=1 if leap else 0) - offset
+    try:  # the edges of datetime's range (year 1 with an offset, 9999-12-31T23:59:60Z) overflow
+        base = datetime(year, month, day, hour, minute, 59 if leap else second, micro, tzinfo=UTC)
+        return base + timedelta(seconds=1 if leap else 0) - offset
+    except (ValueError, OverflowError):
+        raise InvalidSiweMessage(f"{what} is outside the representable dates: {text!r}") from None
 
 
 def is_uri(text: str) -> bool:

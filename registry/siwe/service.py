@@ -29,11 +29,12 @@ from registry.siwe.erc6492_code import VALIDATOR_CREATION_CODE
 from registry.siwe.message import parse
 from registry.siwe.models import SiweNonce, SiweSession
 from registry.siwe.signatures import signed_by
-from registry.siwe.verification import BadNonce, BadSignature, Expectation, check
+from registry.siwe.verification import BadNonce, BadSignature, Expectation, SiweRefused, check
 
 TOKEN_PREFIX = "tms_"  # noqa: S105 - the public prefix of session tokens
 NONCE_ALPHABET = string.ascii_letters + string.digits
 NONCE_LENGTH = 24  # ~143 bits; the EIP asks for at least 8 alphanumerics
+MINUTE = timedelta(minutes=1)
 
 
 def _sha256(text: str) -> str:
@@ -45,22 +46,28 @@ def _utc(seconds: float) -> datetime:
 
 
 class NodeCalls:
-    """`ChainCalls` over the service's node: code at the head, and eth_call whose revert is an answer."""
+    """`ChainCalls` over the service's node: code at the head, and eth_call whose failure is an answer.
 
-    def __init__(self, w3: Web3) -> None:
+    The calls run code the signer chose (a wallet, an EIP-6492 factory and its calldata), so each
+    carries a gas cap: without one, the node's own cap (30M on Anvil, 50M on geth) is what an
+    attacker's loop would burn per request."""
+
+    def __init__(self, w3: Web3, gas: int = 1_000_000) -> None:
         self.w3 = w3
+        self.gas = gas
 
     def code(self, address: str) -> bytes:
         return bytes.fromhex(str(rpc(self.w3, "eth_getCode", [address, "latest"]))[2:])
 
     def call(self, to: str | None, data: bytes) -> bytes | None:
-        tx = {"data": "0x" + data.hex()} | ({"to": to} if to else {})
+        tx = {"data": "0x" + data.hex(), "gas": hex(self.gas)} | ({"to": to} if to else {})
         try:
             return bytes.fromhex(str(rpc(self.w3, "eth_call", [tx, "latest"]))[2:])
-        except RpcError as exc:
-            if "revert" in exc.message.lower() or "invalid opcode" in exc.message.lower():
-                return None  # the wallet refused: an answer, not an outage
-            raise
+        except RpcError:
+            # A JSON-RPC error from running the signer's code (revert, invalid opcode, out of gas,
+            # stack overflow...) is the wallet failing to vouch: a refused signature. An unreachable
+            # node is ChainUnavailable from the provider, not RpcError, and stays a 503.
+            return None
 
 
 def expectation(settings: Settings, chain_id: int) -> Expectation:
@@ -115,6 +122,24 @@ def _same_caller(partner_id: str | None) -> ColumnElement[bool]:
     return col(SiweNonce.partner_id).is_(None) if partner_id is None else col(SiweNonce.partner_id) == partner_id
 
 
+# A partner's game server relays every player's sign-in from one address: its key is counted apart,
+# with room for a crowd's typos, as with nonces.
+PARTNER_FAILURES_FACTOR = 50
+
+
+def _failures(settings: Settings, partner: Partner | None, client: str) -> tuple[tuple[Limit, str], Limit]:
+    """(Refused sign-ins per caller per minute, and its key; refused signatures per nonce over its life)."""
+    per_minute = settings.siwe_failures_per_minute
+    if partner is not None:
+        caller = Limit("siwe-failures:partner", per_minute * PARTNER_FAILURES_FACTOR, MINUTE, "refused sign-ins")
+        counted = (caller, partner.id)
+    else:
+        counted = (Limit("siwe-failures:client", per_minute, MINUTE, "refused sign-ins from this client"), client)
+    window = timedelta(seconds=settings.siwe_nonce_seconds)
+    nonce = Limit("siwe-failures:nonce", settings.siwe_failures_per_nonce, window, "refused signatures for this nonce")
+    return counted, nonce
+
+
 def sign_in(
     s: Session,
     settings: Settings,
@@ -124,11 +149,44 @@ def sign_in(
     signature: str,
     partner: Partner | None,
     *,
+    client: str,
     now: float | None = None,
     validator_6492: bytes | None = VALIDATOR_CREATION_CODE,
 ) -> SignedIn:
     """Checks the message per EIP-4361 (grammar, domain, URI, chain, times, nonce, signature) and opens
-    a session. Every refusal is a problem naming the failed check; the nonce is spent only on success."""
+    a session. Every refusal is a problem naming the failed check; the nonce is spent on success, and
+    burnt after `siwe_failures_per_nonce` refused signatures (a refused signature may have cost
+    contract-wallet calls, so a nonce cannot be a free pass to make them without end). A client with
+    `siwe_failures_per_minute` refusals in its minute is answered 429 before anything is checked."""
+    per_caller, per_nonce = _failures(settings, partner, client)
+    ratelimit.check(s, [per_caller])
+    try:
+        return _sign_in(s, settings, chain, chain_id, text, signature, partner, now, validator_6492)
+    except SiweRefused as refused:
+        ratelimit.hit(s, [per_caller])
+        if isinstance(refused, BadSignature) and refused.nonce_hash is not None:
+            left = ratelimit.hit(s, [(per_nonce, refused.nonce_hash)])[0]
+            if left <= 0:
+                s.execute(
+                    update(SiweNonce)
+                    .where(col(SiweNonce.nonce_hash) == refused.nonce_hash)
+                    .values(used_at=int(time.time()))
+                )
+        s.commit()  # the failure counts even though this request fails
+        raise
+
+
+def _sign_in(
+    s: Session,
+    settings: Settings,
+    chain: NodeCalls | None,
+    chain_id: int,
+    text: str,
+    signature: str,
+    partner: Partner | None,
+    now: float | None,
+    validator_6492: bytes | None,
+) -> SignedIn:
     now = time.time() if now is None else now
     message = parse(text)
     check(message, expectation(settings, chain_id), _utc(now))
@@ -148,7 +206,9 @@ def sign_in(
         raise InvalidInput("signature must be hex") from None
     kind = signed_by(chain, message.address, text, raw, validator_6492=validator_6492)
     if kind is None:
-        raise BadSignature(f"the signature is not {message.address}'s for this message")
+        refused = BadSignature(f"the signature is not {message.address}'s for this message")
+        refused.nonce_hash = nonce_hash
+        raise refused
     # Spent atomically: of two requests racing with one nonce, exactly one updates the row.
     spent = s.execute(update(SiweNonce).where(*live).values(used_at=int(now)))
     if spent.rowcount != 1:  # type: ignore[attr-defined]
@@ -181,9 +241,18 @@ def _live_session(s: Session, token: str, now: float) -> SiweSession:
 
 
 def player(s: Session, token: str, now: float | None = None) -> Player:
-    """The player a session token belongs to; Unauthenticated when it is unknown, revoked or expired."""
+    """The player a session token belongs to; Unauthenticated when it is unknown, revoked or expired,
+    or when the partner whose key opened it has since been revoked or removed.
+
+    The token is a bearer token for the address (anyone holding it acts as that player, within the
+    routes that take a player session); the partner is recorded for attribution and bounds the
+    session's life: a game platform cut off by the operator takes its players' sessions with it."""
     row = _live_session(s, token, time.time() if now is None else now)
-    partner = s.get(Partner, row.partner_id) if row.partner_id is not None else None
+    partner = None
+    if row.partner_id is not None:
+        partner = s.get(Partner, row.partner_id)
+        if partner is None or partner.revoked_at is not None:
+            raise Unauthenticated("the game platform this session was opened through no longer has access")
     return Player(row.address, row.chain_id, partner, _utc(row.expires_at), row.signature_kind)
 
 

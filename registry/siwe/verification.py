@@ -50,6 +50,8 @@ class BadNonce(SiweRefused):
 class BadSignature(SiweRefused):
     code, title = "siwe-signature", "The signature is not the address's"
 
+    nonce_hash: str | None = None  # the live nonce the refused signature was tried with (to count against it)
+
 
 @dataclass(frozen=True)
 class Expectation:

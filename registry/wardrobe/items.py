@@ -48,6 +48,12 @@ def _wearable(meta: dict[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def category_of(meta: dict[str, Any]) -> str | None:
+    """The wearable's category, as the item shows it."""
+    category = _wearable(meta).get("category")
+    return category if isinstance(category, str) else None
+
+
 def metadata_of(twin: Twin) -> dict[str, Any]:
     try:
         meta = json.loads(twin.metadata_json)
@@ -102,14 +108,13 @@ def item(twin: Twin, meta: dict[str, Any], gateway_base: str, files: Files, bran
     physical = wearable.get("physical_twin")
     license_ = wearable.get("license")
     twinmark = meta.get("twinmark") if isinstance(meta.get("twinmark"), dict) else {}
-    category = wearable.get("category")
     return {
         "contract": twin.collection,
         "token_id": twin.token_id,
         "kind": twin.kind,
         "name": twin.name,
         "brand": {"id": twin.brand_id, "name": brand_name or (twinmark or {}).get("brand")},
-        "category": category if isinstance(category, str) else None,
+        "category": category_of(meta),
         "representations": representations,
         "preview": None if preview is None else _file(preview, gateway_base, files, counts=False),
         "license": license_ if isinstance(license_, dict) else None,

@@ -66,6 +66,10 @@ class WardrobeItem(BaseModel):
     metadata_cid: str
     token_uri: str
     verify_url: str
+    malformed: bool = Field(
+        default=False,
+        description="the twin's indexed metadata could not be read: listed from its registry record only",
+    )
 
 
 class Moved(BaseModel):

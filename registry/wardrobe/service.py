@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, cast, func, or_
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 from web3 import Web3
 
@@ -18,14 +18,17 @@ from registry.assets import service as assets_service
 from registry.assets.models import Asset
 from registry.brands.models import Brand
 from registry.chain.layout import status_name
+from registry.db import ratelimit
+from registry.db.ratelimit import Limit
 from registry.indexer.models import IndexCursor
 from registry.twins.models import Twin
 from registry.wardrobe import cursor as cursors
 from registry.wardrobe.fresh import at_head
-from registry.wardrobe.items import Files, item, metadata_of, referenced
-from registry.wardrobe.schemas import WardrobePage
+from registry.wardrobe.items import Files, category_of, item, metadata_of, referenced
+from registry.wardrobe.schemas import WardrobeItem, WardrobePage
 
 MAX_LIMIT = 100
+SCAN_BUDGET = 500  # rows a filtered page examines at most (see `listing`)
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,6 @@ class Filters:
     def scope(self, owner: str) -> str:
         """What a cursor is bound to: the owner and the filters."""
         return json.dumps([owner.lower(), self.kind, (self.collection or "").lower(), self.brand, self.category])
-
-
-def _category(session: Session) -> ColumnElement[Any]:
-    """The wearable's category, read from the metadata JSON in SQL (the owner's range is small)."""
-    expression: ColumnElement[Any]
-    if session.get_bind().dialect.name == "postgresql":
-        expression = cast(col(Twin.metadata_json), JSONB)["twinmark"]["wearable"]["category"].astext
-    else:
-        expression = func.json_extract(col(Twin.metadata_json), "$.twinmark.wearable.category")
-    return expression
 
 
 def valid_at(session: Session, chain_id: int) -> tuple[int, str | None]:
@@ -72,6 +65,27 @@ def _files(session: Session, cids: set[str]) -> Files:
     return files
 
 
+def _matches(twin: Twin, meta: dict[str, Any], filters: Filters) -> bool:
+    """The filters no index serves, applied to a scanned row (the category as the item shows it)."""
+    if filters.kind is not None and twin.kind != filters.kind:
+        return False
+    if filters.brand is not None and twin.brand_id != filters.brand:
+        return False
+    return filters.category is None or category_of(meta) == filters.category
+
+
+def _item_or_bare(
+    twin: Twin, meta: dict[str, Any], gateway_base: str, files: Files, brand_name: str | None
+) -> dict[str, Any]:
+    """The item from its metadata; when the indexed metadata cannot make one (a malformed document),
+    the item from the twin's own columns only, marked `malformed`: one bad twin never fails a page."""
+    try:
+        return WardrobeItem.model_validate(item(twin, meta, gateway_base, files, brand_name)).model_dump(mode="json")
+    except (ValueError, TypeError, KeyError, AttributeError):  # pydantic's ValidationError is a ValueError
+        bare = WardrobeItem.model_validate(item(twin, {}, gateway_base, {}, brand_name) | {"malformed": True})
+        return bare.model_dump(mode="json")
+
+
 def listing(
     session: Session,
     *,
@@ -83,18 +97,18 @@ def listing(
     limit: int,
     cursor: str | None,
 ) -> tuple[dict[str, Any], list[Twin]]:
-    """One page (as `WardrobePage` data, without `fresh`) and its twins."""
+    """One page (as `WardrobePage` data, without `fresh`) and its twins.
+
+    Owner (and collection) are read through the index; kind, brand and category are checked on the
+    rows as they come, and at most `SCAN_BUDGET` rows are examined per page: the custodian owns every
+    unclaimed twin, and a filter matching none of them must not read them all in one request. A page
+    whose scan stopped at the budget may hold fewer than `limit` items (even none) and still carry a
+    `next_cursor`, from where the scan stopped."""
     owner = Web3.to_checksum_address(owner)
     scope = filters.scope(owner)
     query = select(Twin).where(col(Twin.owner) == owner, col(Twin.burned).is_(False))
-    if filters.kind is not None:
-        query = query.where(col(Twin.kind) == filters.kind)
     if filters.collection is not None:
         query = query.where(col(Twin.collection) == filters.collection)
-    if filters.brand is not None:
-        query = query.where(col(Twin.brand_id) == filters.brand)
-    if filters.category is not None:
-        query = query.where(_category(session) == filters.category)
     if cursor is not None:
         after_collection, after_token = cursors.decode(cursor_key, scope, cursor)
         query = query.where(
@@ -103,10 +117,25 @@ def listing(
                 and_(col(Twin.collection) == after_collection, col(Twin.token_id) > after_token),
             )
         )
+    filtered = filters.kind is not None or filters.brand is not None or filters.category is not None
     number, block_hash = valid_at(session, chain_id)  # read before the rows: the answer is at least this current
-    rows = list(session.exec(query.order_by(col(Twin.collection), col(Twin.token_id)).limit(limit + 1)))
-    page, more = rows[:limit], len(rows) > limit
-    metas = [metadata_of(t) for t in page]
+    scan = SCAN_BUDGET if filtered else limit + 1
+    rows = list(session.exec(query.order_by(col(Twin.collection), col(Twin.token_id)).limit(scan)))
+    page: list[Twin] = []
+    metas: list[dict[str, Any]] = []
+    resume: Twin | None = None  # the row the next page starts after
+    for row in rows:
+        meta = metadata_of(row)
+        if not _matches(row, meta, filters):
+            continue
+        if len(page) == limit:  # one match more than the page holds: there is a next page
+            resume = page[-1]
+            break
+        page.append(row)
+        metas.append(meta)
+    else:
+        if filtered and len(rows) == scan:  # the budget ran out, perhaps before the owner's rows did
+            resume = rows[-1]
     files = _files(session, {cid for m in metas for cid in referenced(m)})
     brand_ids = {t.brand_id for t in page if t.brand_id is not None}
     names = {b.id: b.name for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))} if brand_ids else {}
@@ -114,14 +143,21 @@ def listing(
         "owner": owner,
         "valid_at": {"number": number, "hash": block_hash},
         "items": [
-            item(t, m, gateway_base, files, names.get(t.brand_id) if t.brand_id else None)
+            _item_or_bare(t, m, gateway_base, files, names.get(t.brand_id) if t.brand_id else None)
             for t, m in zip(page, metas, strict=True)
         ],
-        "next_cursor": (
-            cursors.encode(cursor_key, scope, page[-1].collection, page[-1].token_id) if more and page else None
-        ),
+        "next_cursor": None
+        if resume is None
+        else cursors.encode(cursor_key, scope, resume.collection, resume.token_id),
     }
     return data, page
+
+
+def fresh_quota(session: Session, per_minute: int, caller: str) -> None:
+    """Counts one `fresh=true` listing for `caller` (a signed-in player's address, or a client
+    address); 429 past its minute's quota: each costs a head read and a report per item at the node."""
+    limit = Limit("wardrobe-fresh:caller", per_minute, timedelta(minutes=1), "fresh (chain head) listings")
+    ratelimit.hit(session, [(limit, caller)])
 
 
 def recheck(w3: Web3, registry: str, data: dict[str, Any]) -> dict[str, Any]:

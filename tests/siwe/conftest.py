@@ -23,7 +23,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     tmp = tmp_path_factory.mktemp(f"siwe-{request.param}")
     anvil = Anvil()
     anvil.start()
-    settings = stack_settings(tmp, anvil, database_url=_database_url(request, tmp))
+    overrides = getattr(request.module, "STACK_SETTINGS", {})
+    settings = stack_settings(tmp, anvil, database_url=_database_url(request, tmp), **overrides)
     with running_stack(settings, anvil) as running:
         yield running
 

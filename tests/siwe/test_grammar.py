@@ -67,6 +67,27 @@ def test_rfc3339_times() -> None:
 
 
 @pytest.mark.parametrize(
+    "stamp",
+    [
+        "0000-01-01T00:00:00Z",  # year 0: no such year in datetime
+        "9999-12-31T23:59:60Z",  # a leap second past the last representable instant
+        "0001-01-01T00:00:00+01:00",  # before the first representable instant once the offset is applied
+        "\u0662\u0660\u0662\u0666-01-02T03:04:05Z",  # Arabic-Indic digits: int() reads them, RFC 3339 does not
+    ],
+)
+def test_dates_outside_the_range_or_the_ascii_digits_are_refused(stamp: str) -> None:
+    with pytest.raises(InvalidSiweMessage):
+        parse_datetime(stamp)
+    for text in (
+        BASE.text.replace(BASE.issued_at, stamp),
+        BASE.text + f"\nExpiration Time: {stamp}",
+        BASE.text + f"\nNot Before: {stamp}",
+    ):
+        with pytest.raises(InvalidSiweMessage):
+            parse(text)
+
+
+@pytest.mark.parametrize(
     ("uri", "ok"),
     [
         ("https://[2001:db8::7]/c=GB?objectClass?one", True),

@@ -27,14 +27,13 @@ from tests.api.conftest import Stack
 from tests.siwe.conftest import iso, message_for, new_nonce, personal_sign, problem, sign_in
 from tests.support.server import serve
 
-WALLET = (
-    Path(__file__).parents[2]
-    / "artifacts"
-    / "contracts"
-    / "test"
-    / "TestContractWallet.sol"
-    / "TestContractWallet.json"
-)
+ROOT_ARTIFACTS = Path(__file__).parents[2] / "artifacts" / "contracts" / "test"
+WALLET = ROOT_ARTIFACTS / "TestContractWallet.sol" / "TestContractWallet.json"
+
+
+# Every test here refuses something from the one TestClient address within a minute; the per-client
+# limit of refusals has its own test (tests/siwe/test_abuse.py) with the default.
+STACK_SETTINGS = {"siwe_failures_per_minute": 1_000}
 
 
 def _partner(stack: Stack, name: str) -> dict[str, Any]:
@@ -175,9 +174,11 @@ def test_signature_by_another_key_or_over_another_text_is_refused(stack: Stack) 
             401,
             "siwe-signature",
         )
-    broken = signature[:-2] + "1f"  # recovery byte 31: no signer at all
-    problem(stack.client.post("/v1/siwe/verify", json={"message": text, "signature": broken}), 401, "siwe-signature")
+    # Four refusals leave the nonce live (the fifth would burn it: tests/siwe/test_abuse.py).
     assert stack.client.post("/v1/siwe/verify", json={"message": text, "signature": signature}).status_code == 201
+    other = message_for(new_nonce(stack), player.address).text
+    broken = personal_sign(player, other)[:-2] + "1f"  # recovery byte 31: no signer at all
+    problem(stack.client.post("/v1/siwe/verify", json={"message": other, "signature": broken}), 401, "siwe-signature")
 
 
 def test_malformed_messages_are_client_errors(stack: Stack) -> None:
