@@ -63,6 +63,8 @@ def validate_glb(data: bytes) -> dict[str, Any]:
         gltf = json.loads(chunks[0][1].decode("utf-8").rstrip(" \x00"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(f"GLB JSON chunk is not valid JSON: {exc}") from exc
+    except RecursionError:  # not a ValueError: deep nesting would otherwise be a 500
+        raise InvalidInput("GLB JSON chunk is nested too deeply") from None
     asset = gltf.get("asset") if isinstance(gltf, dict) else None
     version_text = str(asset.get("version", "")) if isinstance(asset, dict) else ""
     if not version_text.startswith("2."):
