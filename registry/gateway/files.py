@@ -4,11 +4,10 @@ under each link), so neither a `Range: bytes=0-0` nor a HEAD reads a whole file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from registry.assets.service import sniff
+from registry.assets.service import loads_json, sniff
 from registry.errors import ContentIntegrityError, InvalidInput
 from registry.ipfs.cid import CID, RAW
 from registry.ipfs.store import ContentStore
@@ -98,9 +97,9 @@ def media_type(data: bytes, size: int | None = None) -> str:
     whole = size is None or size == len(data)
     if whole and len(data) <= JSON_SNIFF_BYTES and data[:1] in (b"{", b"["):
         try:
-            json.loads(data)
+            loads_json(data)  # deep nesting is refused before parsing (it would crash the process)
             return "application/json"
-        except (ValueError, RecursionError):  # deep nesting is not JSON we serve as such
+        except ValueError:
             pass
     return "application/octet-stream"
 
