@@ -26,6 +26,8 @@ from registry.ipfs import car
 from registry.ipfs.cid import CID, RAW
 from registry.ipfs.unixfs import decode_node
 
+MAX_DOWNLOAD = 64 * 1024 * 1024  # a garment's GLB (or its CAR) larger than this is refused, not buffered
+
 
 class GameClient:
     def __init__(self, api: str, player_key: str, *, statement: str = "Sign in to play with your garments.") -> None:
@@ -77,15 +79,30 @@ class GameClient:
         """The first representation's GLB, from its https URL, checked against its CID: every block of
         the CAR is hashed against its CID, and the file rebuilt from them must equal the download."""
         main = item["representations"][0]["main_file"]
-        data = self.http.get(main["url"]).raise_for_status().content
+        data = self.fetch(main["url"])
         url = urlsplit(main["url"])
-        archive = self.http.get(f"{url.scheme}://{url.netloc}{url.path}", params={"format": "car"})
-        roots, blocks = car.read(archive.raise_for_status().content)  # raises on any block not matching
+        archive = self.fetch(f"{url.scheme}://{url.netloc}{url.path}", params={"format": "car"})
+        roots, blocks = car.read(archive)  # raises on any block not matching
         if roots != [CID.parse(main["cid"])]:
             raise ValueError(f"the gateway sent a CAR of {roots}, not {main['cid']}")
         if _file_bytes(roots[0], dict(blocks)) != data:
             raise ValueError(f"{main['url']} does not hold the bytes of {main['cid']}")
         return data
+
+    def fetch(self, url: str, *, params: dict[str, str] | None = None, limit: int = MAX_DOWNLOAD) -> bytes:
+        """A download read as it streams in, refused (ValueError) once past `limit` bytes: a gateway
+        must not be able to make the game buffer without end."""
+        out = bytearray()
+        with self.http.stream("GET", url, params=params) as response:
+            response.raise_for_status()
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise ValueError(f"{url} is {declared} bytes, over the {limit}-byte limit")
+            for chunk in response.iter_bytes():
+                out += chunk
+                if len(out) > limit:
+                    raise ValueError(f"{url} sent more than {limit} bytes")
+        return bytes(out)
 
     # ------------------------------------------------------------ 4. ownership notices
 

@@ -3,6 +3,7 @@ browser, game or verifier can fetch a twin's content over https and check it aga
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import RuntimeDep
 from registry.gateway import service as gateway
 from registry.gateway.service import CAR_TYPE, RAW_TYPE
+from registry.ipfs.store import ContentStore
 
 router = APIRouter(tags=["gateway"])
 
@@ -42,10 +44,19 @@ def _headers(resolved: gateway.Resolved, etag: str) -> dict[str, str]:
     }
 
 
-def _not_modified(if_none_match: str | None, etag: str) -> bool:
+def _matches(if_none_match: str | None, etag: str) -> bool:
     return if_none_match is not None and any(
         tag.strip().removeprefix("W/") in (etag, "*") for tag in if_none_match.split(",")
     )
+
+
+async def _not_modified(store: ContentStore, resolved: gateway.Resolved, if_none_match: str | None, etag: str) -> bool:
+    """A 304 only for content the store holds: one read of the block the path ends at (an absent CID
+    is a 404 whatever the client's cache says)."""
+    if not _matches(if_none_match, etag):
+        return False
+    await run_in_threadpool(store.get_block, resolved.cid)
+    return True
 
 
 async def content(
@@ -61,14 +72,15 @@ async def content(
 ) -> Response:
     """Public. The file at `path` under `cid` (ETag = its CID, immutable, byte ranges), one verified block
     with `?format=raw` (or `Accept: application/vnd.ipld.raw`), or the DAG as CAR v1 with `?format=car`.
-    Every block is checked against its CID before it is served."""
-    store = rt.store
+    Every block is checked against its CID before it is served; only blocks this service holds are."""
+    store = gateway.serving_store(rt.store)
+    head_only = request.method == "HEAD"
     wanted = gateway.format_of(format, accept)
     resolved = await run_in_threadpool(gateway.resolve, store, cid, path)
     if wanted == "raw":
         etag = f'"{resolved.cid}.raw"'
         headers = _headers(resolved, etag)
-        if _not_modified(if_none_match, etag):
+        if await _not_modified(store, resolved, if_none_match, etag):
             return Response(status_code=304, headers=headers)
         block = await run_in_threadpool(gateway.raw_block, store, resolved)
         headers["Content-Disposition"] = f'attachment; filename="{resolved.cid}.bin"'
@@ -76,34 +88,43 @@ async def content(
     if wanted == "car":
         etag = f'"{resolved.cid}.car.{dag_scope}"'
         headers = _headers(resolved, etag)
-        if _not_modified(if_none_match, etag):
+        if await _not_modified(store, resolved, if_none_match, etag):
             return Response(status_code=304, headers=headers)
         stream = gateway.car_stream(store, resolved, dag_scope)
-        # The header and the first block before the status line: a bad dag-scope or a missing or
-        # corrupt root is a problem answer; a later bad block cuts the stream (the CAR stays invalid).
-        head = await run_in_threadpool(lambda: [next(stream), next(stream)])
         headers["Content-Disposition"] = f'attachment; filename="{resolved.cid}.car"'
-
-        def body() -> object:
-            yield from head
-            yield from stream
-
-        return StreamingResponse(body(), media_type=f"{CAR_TYPE}; version=1", headers=headers)  # type: ignore[arg-type]
+        car_type = f"{CAR_TYPE}; version=1"
+        if head_only:  # the root must exist; the CAR is never built (nor its length known)
+            await run_in_threadpool(store.get_block, resolved.cid)
+            return StreamingResponse(iter(()), media_type=car_type, headers=headers)
+        # The header and the first block before the status line: a bad dag-scope or a missing or
+        # corrupt root is a problem answer; a later bad block ends the stream (the CAR stays incomplete).
+        head = await run_in_threadpool(lambda: [next(stream), next(stream)])
+        return StreamingResponse(
+            chain(head, gateway.guarded(stream, f"CAR of {resolved.cid}")), media_type=car_type, headers=headers
+        )
     etag = f'"{resolved.cid}"'
     headers = _headers(resolved, etag)
-    if _not_modified(if_none_match, etag):
+    if await _not_modified(store, resolved, if_none_match, etag):
         return Response(status_code=304, headers=headers)
     found = await run_in_threadpool(gateway.file, store, resolved)
     headers["Accept-Ranges"] = "bytes"
     headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    span = gateway.byte_range(range_header, len(found.data))
-    if span is None:
-        return Response(found.data, media_type=found.media_type, headers=headers)
-    first_byte, last_byte = span
-    headers["Content-Range"] = f"bytes {first_byte}-{last_byte}/{len(found.data)}"
-    return Response(
-        found.data[first_byte : last_byte + 1], status_code=206, media_type=found.media_type, headers=headers
-    )
+    span = gateway.byte_range(range_header, found.size)
+    status = 200
+    first_byte, last_byte = 0, found.size - 1
+    if span is not None:
+        status, (first_byte, last_byte) = 206, span
+        headers["Content-Range"] = f"bytes {first_byte}-{last_byte}/{found.size}"
+    length = last_byte - first_byte + 1
+    headers["Content-Length"] = str(length)
+    if head_only:  # the size from the root block: no more of the file is read
+        return Response(status_code=status, media_type=found.media_type, headers=headers)
+    parts = gateway.body(store, found, first_byte, last_byte)
+    if length <= gateway.BUFFERED_BYTES:  # read whole first: a failure is still a problem answer
+        data = await run_in_threadpool(lambda: b"".join(parts))
+        return Response(data, status_code=status, media_type=found.media_type, headers=headers)
+    stream = gateway.guarded(parts, f"/ipfs/{resolved.cid}")
+    return StreamingResponse(stream, status_code=status, media_type=found.media_type, headers=headers)
 
 
 for _path, _shown in (("/ipfs/{cid}", True), ("/ipfs/{cid}/{path:path}", False)):

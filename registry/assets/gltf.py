@@ -8,6 +8,7 @@ starts on first use, is shared under a lock, and is replaced after a timeout or 
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import os
 import selectors
@@ -19,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry.errors import TwinmarkError
+from registry.errors import InvalidInput, TwinmarkError
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "gltf" / "validate.mjs"
 TIMEOUT_SECONDS = 20.0
+QUEUE_SECONDS = 30.0  # an upload waits this long for the one worker, then is told to retry
+HEAP_MB = 512  # the validator's V8 heap: a hostile model ends the worker, not the machine
 SEVERITIES = ("error", "warning", "info", "hint")
 CAGE_SUFFIXES = ("_InnerCage", "_OuterCage")
 
@@ -32,6 +35,10 @@ class ValidatorUnavailable(TwinmarkError):
     """Node or the validator could not run: the upload is not the client's fault, retry later."""
 
     code, status, title = "validator-unavailable", 503, "Model validator unavailable"
+
+
+def _unvalidatable(reason: str) -> InvalidInput:
+    return InvalidInput(f"the model could not be validated: the glTF validator {reason} on these very bytes twice")
 
 
 def node_binary() -> str:
@@ -43,11 +50,12 @@ class _Worker:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._owner = os.getpid()  # a forked child must not share its parent's pipes
+        self._timed_out: dict[str, None] = {}  # digests of models the validator did not answer (recent first out)
 
     def _start(self) -> subprocess.Popen[bytes]:
         try:
             proc = subprocess.Popen(  # noqa: S603 - our own script, by absolute path; no shell
-                [node_binary(), str(SCRIPT), "--serve"],
+                [node_binary(), f"--max-old-space-size={HEAP_MB}", str(SCRIPT), "--serve"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -68,22 +76,15 @@ class _Worker:
             if self._owner == os.getpid():
                 self._stop()
 
-    def validate(self, data: bytes, timeout: float) -> dict[str, Any]:
-        with self._lock:
-            try:
-                try:
-                    line = self._ask(data, timeout)
-                except TimeoutError:
-                    raise
-                except OSError:
-                    self._stop()  # the worker died since the last request: one retry on a fresh one
-                    line = self._ask(data, timeout)
-            except TimeoutError as exc:  # (an OSError too, hence first)
-                self._stop()  # a late answer must never be read as the next request's
-                raise ValidatorUnavailable(f"the glTF validator did not answer: {exc}") from exc
-            except OSError as exc:
-                self._stop()
-                raise ValidatorUnavailable(f"the glTF validator failed: {exc}") from exc
+    def validate(self, data: bytes, timeout: float, *, queue: float = QUEUE_SECONDS) -> dict[str, Any]:
+        """The validator's report. A model that crashes the worker twice in a row, or that it fails to
+        answer in time on a second upload, is refused (InvalidInput): retrying would not help."""
+        if not self._lock.acquire(timeout=queue):
+            raise ValidatorUnavailable(f"the glTF validator is busy (waited {queue:g} s)")
+        try:
+            line = self._validate(data, timeout)
+        finally:
+            self._lock.release()
         try:
             answer = json.loads(line)
         except ValueError:
@@ -91,6 +92,31 @@ class _Worker:
         if not isinstance(answer, dict):
             raise ValidatorUnavailable("the glTF validator answered something other than a report")
         return answer
+
+    def _validate(self, data: bytes, timeout: float) -> bytes:
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            try:
+                return self._ask(data, timeout)
+            except TimeoutError:
+                raise
+            except OSError:
+                self._stop()  # the worker may have died since the last request: one retry on a fresh one
+            try:
+                return self._ask(data, timeout)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                self._stop()
+                raise _unvalidatable("crashed") from exc
+        except TimeoutError as exc:  # (an OSError too, hence first)
+            self._stop()  # a late answer must never be read as the next request's
+            if digest in self._timed_out:
+                raise _unvalidatable("timed out") from exc
+            self._timed_out[digest] = None
+            while len(self._timed_out) > 256:
+                del self._timed_out[next(iter(self._timed_out))]
+            raise ValidatorUnavailable(f"the glTF validator did not answer: {exc}") from exc
 
     def _ask(self, data: bytes, timeout: float) -> bytes:
         if self._owner != os.getpid():
@@ -147,36 +173,37 @@ def validate_with_khronos(data: bytes, gltf: dict[str, Any], *, timeout: float =
     report = _worker.validate(data, timeout)
     if "failure" in report:
         return Inspection([Issue("VALIDATOR_FAILURE", "", str(report["failure"]), "error")], {})
-    issues = report.get("issues") or {}
+    issues = _dict(report.get("issues"))
     errors = [
         Issue(str(m.get("code", "")), str(m.get("pointer", "")), str(m.get("message", "")), "error")
-        for m in issues.get("messages", [])
-        if m.get("severity") == 0
+        for m in issues.get("messages") or []
+        if isinstance(m, dict) and m.get("severity") == 0
     ]
     if issues.get("numErrors", 0) and not errors:  # more messages than the report keeps
         errors.append(Issue("UNREPORTED_ERRORS", "", f"{issues['numErrors']} error(s)", "error"))
-    return Inspection(errors, _stats(report, gltf))
+    # Counts only of a model the validator passed: they read the JSON, which it has then checked.
+    return Inspection(errors, {} if errors else _stats(report, gltf))
 
 
 def _stats(report: dict[str, Any], gltf: dict[str, Any]) -> dict[str, Any]:
-    info = report.get("info") or {}
+    info = _dict(report.get("info"))
     sizes = [
-        [int(r["image"].get("width", 0)), int(r["image"].get("height", 0))]
-        for r in info.get("resources", [])
-        if isinstance(r.get("image"), dict)
+        [_count(r["image"].get("width")), _count(r["image"].get("height"))]
+        for r in info.get("resources") or []
+        if isinstance(r, dict) and isinstance(r.get("image"), dict)
     ]
     images = _list(gltf, "images")
     return {
-        "triangles": int(info.get("totalTriangleCount", 0)),
-        "vertices": int(info.get("totalVertexCount", 0)),
-        "materials": int(info.get("materialCount", 0)),
+        "triangles": _count(info.get("totalTriangleCount")),
+        "vertices": _count(info.get("totalVertexCount")),
+        "materials": _count(info.get("materialCount")),
         "textures": len(images),  # image files (what platforms budget), not texture bindings
-        "draw_calls": int(info.get("drawCallCount", 0)),
+        "draw_calls": _count(info.get("drawCallCount")),
         "max_texture_size": max((max(s) for s in sizes), default=None),
         "texture_sizes": sizes,
         "material_names": [_name(m) for m in _list(gltf, "materials")],
         "meshes": _meshes(gltf),
-        "warnings": int((report.get("issues") or {}).get("numWarnings", 0)),
+        "warnings": _count((report.get("issues") or {}).get("numWarnings")),
         "validator": str(report.get("validatorVersion", "")),
     }
 
@@ -198,7 +225,8 @@ def _meshes(gltf: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for index, mesh in enumerate(_list(gltf, "meshes")):
         triangles = 0
-        for primitive in mesh.get("primitives", []) if isinstance(mesh, dict) else []:
+        primitives = mesh.get("primitives") if isinstance(mesh, dict) else None
+        for primitive in primitives if isinstance(primitives, list) else []:
             triangles += _primitive_triangles(primitive, accessors)
         names = [_name(n) for n in nodes if isinstance(n, dict) and n.get("mesh") == index]
         found.append({"name": _name(mesh), "nodes": names, "triangles": triangles})
@@ -208,13 +236,22 @@ def _meshes(gltf: dict[str, Any]) -> list[dict[str, Any]]:
 def _primitive_triangles(primitive: Any, accessors: list[Any]) -> int:
     if not isinstance(primitive, dict):
         return 0
-    source = primitive.get("indices", (primitive.get("attributes") or {}).get("POSITION"))
+    attributes = primitive.get("attributes")
+    source = primitive.get("indices", attributes.get("POSITION") if isinstance(attributes, dict) else None)
     if not isinstance(source, int) or not 0 <= source < len(accessors) or not isinstance(accessors[source], dict):
         return 0
-    count = int(accessors[source].get("count", 0))
+    count = _count(accessors[source].get("count"))
     mode = primitive.get("mode", 4)
     if mode == 4:
         return count // 3
     if mode in (5, 6):  # strip, fan
         return max(count - 2, 0)
     return 0
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

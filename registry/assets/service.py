@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -17,6 +18,30 @@ from registry.ipfs.store import ContentStore, add_bytes
 GLB = "model/gltf-binary"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 _GLB_JSON, _GLB_BIN = 0x4E4F534A, 0x004E4942
+
+
+MAX_JSON_DEPTH = 64
+_ESCAPE = re.compile(rb"\\.", re.S)
+_STRING = re.compile(rb'"[^"]*"')  # linear once escapes are gone: no quote inside, no backtracking
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def loads_json(data: bytes) -> Any:
+    """json.loads, refusing (ValueError) before parsing a document nested deeper than MAX_JSON_DEPTH or
+    with unbalanced brackets: a dependency (py_ecc) raises the recursion limit to 100,000 at import,
+    so deep nesting would overflow the C stack and kill the process rather than raise RecursionError."""
+    brackets = _STRING.sub(b"", _ESCAPE.sub(b"", data)).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_JSON_DEPTH):  # each pass removes the innermost pairs: one level
+        peeled = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if len(peeled) == len(brackets):
+            break
+        brackets = peeled
+    if brackets:
+        raise ValueError(f"not JSON: brackets unbalanced or nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(data)
+    except RecursionError:  # (under the default recursion limit)
+        raise ValueError("JSON nested too deeply") from None
 
 
 def sniff(data: bytes) -> str:
@@ -60,8 +85,8 @@ def validate_glb(data: bytes) -> dict[str, Any]:
     if len(chunks) > 2 or (len(chunks) == 2 and chunks[1][0] != _GLB_BIN):
         raise InvalidInput("GLB may only hold a JSON chunk and one BIN chunk")
     try:
-        gltf = json.loads(chunks[0][1].decode("utf-8").rstrip(" \x00"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        gltf = loads_json(chunks[0][1].decode("utf-8").rstrip(" \x00").encode())
+    except ValueError as exc:  # (UnicodeDecodeError and JSONDecodeError among them)
         raise InvalidInput(f"GLB JSON chunk is not valid JSON: {exc}") from exc
     asset = gltf.get("asset") if isinstance(gltf, dict) else None
     version_text = str(asset.get("version", "")) if isinstance(asset, dict) else ""

@@ -64,22 +64,51 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def _cbor_arg(head: bytes, cursor: int, major: int) -> tuple[int, int]:
+    """The argument of the CBOR item at `cursor`, which must be of `major` type: a value below 24 in the
+    initial byte, or one (24) or two (25) bytes after it, as `_cbor_head` writes them."""
+    if cursor >= len(head) or head[cursor] >> 5 != major:
+        raise ValueError(f"CAR header: expected CBOR major type {major}")
+    low = head[cursor] & 0x1F
+    if low < 24:
+        return low, cursor + 1
+    width = {24: 1, 25: 2}.get(low)
+    if width is None or cursor + 1 + width > len(head):
+        raise ValueError("CAR header: unsupported or truncated CBOR length")
+    return int.from_bytes(head[cursor + 1 : cursor + 1 + width], "big"), cursor + 1 + width
+
+
+def _header_roots(head: bytes) -> list[CID]:
+    """The roots of `{"roots": [CID...], "version": 1}` in the one shape `header` writes."""
+    prefix, suffix = b"\xa2\x65roots", b"\x67version\x01"
+    if not head.startswith(prefix) or not head.endswith(suffix):
+        raise ValueError("not a CAR v1 header")
+    end = len(head) - len(suffix)
+    count, cursor = _cbor_arg(head, len(prefix), 4)
+    if count < 1:
+        raise ValueError("a CAR v1 header names at least one root")
+    roots = []
+    for _ in range(count):
+        if head[cursor : cursor + 2] != b"\xd8\x2a":
+            raise ValueError("CAR root is not a CID (tag 42)")
+        size, cursor = _cbor_arg(head, cursor + 2, 2)
+        raw = head[cursor : cursor + size]
+        if len(raw) != size or cursor + size > end or raw[:1] != b"\x00":
+            raise ValueError("CAR root CID is truncated or lacks its 0x00 prefix")
+        roots.append(CID.from_bytes(raw[1:]))
+        cursor += size
+    if cursor != end:
+        raise ValueError("CAR header holds more than its roots and version")
+    return roots
+
+
 def read(data: bytes) -> tuple[list[CID], list[tuple[CID, bytes]]]:
     """Roots and blocks of a CAR v1; ValueError when malformed or when a block does not hash to its CID."""
     length, pos = _read_varint(data, 0)
     head, pos = data[pos : pos + length], pos + length
-    if len(head) != length or not head.startswith(b"\xa2\x65roots") or not head.endswith(b"\x67version\x01"):
-        raise ValueError("not a CAR v1 header")
-    roots, cursor = [], len(b"\xa2\x65roots")
-    count = head[cursor] & 0x1F
-    cursor += 1
-    for _ in range(count):
-        if head[cursor : cursor + 2] != b"\xd8\x2a":
-            raise ValueError("CAR root is not a CID")
-        size = head[cursor + 3] if head[cursor + 2] == 0x58 else head[cursor + 2] & 0x1F
-        start = cursor + (4 if head[cursor + 2] == 0x58 else 3)
-        roots.append(CID.from_bytes(head[start + 1 : start + size]))
-        cursor = start + size
+    if len(head) != length:
+        raise ValueError("truncated CAR header")
+    roots = _header_roots(head)
     blocks = []
     while pos < len(data):
         length, pos = _read_varint(data, pos)
@@ -87,6 +116,8 @@ def read(data: bytes) -> tuple[list[CID], list[tuple[CID, bytes]]]:
         if len(chunk) != length:
             raise ValueError("truncated CAR section")
         cid_len = 34 if chunk[:2] == b"\x12\x20" else 36
+        if len(chunk) < cid_len:
+            raise ValueError("CAR section shorter than its CID")
         cid, block = CID.from_bytes(chunk[:cid_len]), chunk[cid_len:]
         if not cid.verify(block):
             raise ValueError(f"CAR block {cid} does not hash to its CID")

@@ -91,8 +91,24 @@ class LocalBlockStore:
 class KuboStore:
     """Kubo RPC API (`/api/v0/add`, `/block/get`, `/pin/add`); also spoken by js-ipfs."""
 
+    LOCAL_TIMEOUT = 2.0  # seconds a local-only block read may take (a held block is read in far less)
+
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self._client = httpx.Client(base_url=url.rstrip("/") + "/api/v0", timeout=timeout)
+        self._local = False
+        self._local_view: KuboStore | None = None
+
+    def local_only(self) -> KuboStore:
+        """The same node, reading only blocks it already holds: what a public gateway must do, or any
+        random CID would send the node (and one of our threads) searching the IPFS network. Kubo honours
+        `offline=true`; js-ipfs ignores it, so a short `timeout=` ends the search there too."""
+        if self._local:
+            return self
+        if self._local_view is None:
+            view = KuboStore.__new__(KuboStore)
+            view._client, view._local, view._local_view = self._client, True, None
+            self._local_view = view
+        return self._local_view
 
     def _post(self, path: str, **kwargs: object) -> httpx.Response:
         try:
@@ -127,7 +143,20 @@ class KuboStore:
             raise ContentIntegrityError(f"IPFS node made {made} where the importer made {imported.cid}")
 
     def get_block(self, cid: CID) -> bytes:
-        return _verified(cid, self._post("/block/get", params={"arg": str(cid)}).content)
+        if not self._local:
+            return _verified(cid, self._post("/block/get", params={"arg": str(cid)}).content)
+        params = {"arg": str(cid), "offline": "true", "timeout": f"{self.LOCAL_TIMEOUT:g}s"}
+        try:
+            response = self._client.post("/block/get", params=params, timeout=self.LOCAL_TIMEOUT + 5)
+        except httpx.HTTPError as exc:
+            raise ContentUnavailable(f"IPFS node unreachable ({type(exc).__name__})") from None
+        if response.status_code == 200:
+            return _verified(cid, response.content)
+        message = response.text[:200].lower()
+        if response.status_code == 500 and ("not found" in message or "timed out" in message):
+            # Kubo: "block was not found locally (offline)"; js-ipfs: "request timed out".
+            raise ContentNotFound(f"{cid} is not held by the IPFS node")
+        raise ContentUnavailable(f"IPFS node answered {response.status_code} to /block/get: {response.text[:200]}")
 
     def pin(self, cid: CID) -> None:
         self._post("/pin/add", params={"arg": str(cid)})
@@ -137,6 +166,11 @@ class KuboStore:
 
 
 # ---------------------------------------------------------------- store-agnostic helpers
+
+
+def local_only(store: ContentStore) -> ContentStore:
+    """`store`, reading only what it holds (a Kubo node's local view; local stores already are)."""
+    return store.local_only() if isinstance(store, KuboStore) else store
 
 
 def add_bytes(store: ContentStore, data: bytes) -> Imported:

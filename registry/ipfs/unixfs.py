@@ -171,6 +171,8 @@ class Node:
     links: list[Link]
     kind: int  # UnixFS type: 1 directory, 2 file
     data: bytes
+    filesize: int | None = None  # UnixFS field 3: bytes of the whole file under this node
+    blocksizes: tuple[int, ...] = ()  # UnixFS field 4: file bytes under each link, in link order
 
 
 def decode_node(block: bytes) -> Node:
@@ -192,10 +194,14 @@ def decode_node(block: bytes) -> Node:
             links.append(Link(cid, name, tsize))
         elif number == 1 and isinstance(value, bytes):
             unixfs = value
-    kind, data = 0, b""
+    kind, data, filesize, blocksizes = 0, b"", None, []
     for number, value in _fields(unixfs):
         if number == 1 and isinstance(value, int):
             kind = value
         elif number == 2 and isinstance(value, bytes):
             data = value
-    return Node(links, kind, data)
+        elif number == 3 and isinstance(value, int):
+            filesize = value
+        elif number == 4 and isinstance(value, int):
+            blocksizes.append(value)
+    return Node(links, kind, data, filesize, tuple(blocksizes))

@@ -75,3 +75,22 @@ def test_local_store_catches_a_corrupted_block(tmp_path: Path) -> None:
     store._path(imported.cid).write_bytes(b"tampered bytes")
     with pytest.raises(ContentIntegrityError):
         cat(store, imported.cid)
+
+
+def test_the_gateway_reads_only_what_the_node_holds(kubo: KuboStore) -> None:
+    """Through the node's local view an unknown CID is a quick 404 (ContentNotFound), not a search of
+    the network holding a thread for the client timeout; held blocks read as before."""
+    import time
+
+    from registry.errors import ContentNotFound
+    from registry.gateway.service import serving_store
+
+    local = serving_store(kubo)
+    assert local is not kubo and serving_store(local) is local
+    unknown = CID.of(b"no node holds these bytes 5f0c", codec=0x55)
+    started = time.monotonic()
+    with pytest.raises(ContentNotFound):
+        local.get_block(unknown)
+    assert time.monotonic() - started < 8
+    held = add_bytes(kubo, b"held by the node")
+    assert local.get_block(held.cid) == b"held by the node"

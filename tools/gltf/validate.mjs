@@ -26,14 +26,28 @@ async function once() {
 }
 
 async function serve() {
-  let pending = Buffer.alloc(0);
+  // Chunks are kept in a list and joined once per request: joining on every 64 KiB chunk would copy a
+  // large model over and over (quadratic in its size).
+  let chunks = [];
+  let buffered = 0;
+  let wanted = -1; // bytes of the request being read (its length prefix included), once known
   let queue = Promise.resolve();
   process.stdin.on("data", (chunk) => {
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
-      const size = pending.readUInt32BE(0);
-      const bytes = pending.subarray(4, 4 + size);
-      pending = pending.subarray(4 + size);
+    chunks.push(chunk);
+    buffered += chunk.length;
+    for (;;) {
+      if (wanted < 0) {
+        if (buffered < 4) return;
+        if (chunks[0].length < 4) chunks = [Buffer.concat(chunks)];
+        wanted = 4 + chunks[0].readUInt32BE(0);
+      }
+      if (buffered < wanted) return;
+      const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, buffered);
+      const bytes = all.subarray(4, wanted);
+      const rest = all.subarray(wanted);
+      chunks = rest.length ? [rest] : [];
+      buffered = rest.length;
+      wanted = -1;
       // One at a time, in order: the caller matches answers to requests by position.
       queue = queue.then(async () => process.stdout.write(JSON.stringify(await report(bytes)) + "\n"));
     }
