@@ -53,3 +53,25 @@ def test_out_of_range_ids_are_invalid_input_not_a_crash(stack: Stack, path: str)
     r = stack.client.get(path, headers=headers)
     assert r.status_code == 422, (r.status_code, r.text)
     assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_deeply_nested_json_cannot_crash_the_process() -> None:
+    """py_ecc raises the recursion limit to 100,000 on import; with it, parsing `[[[[...` overflows the C
+    stack and the process dies. Importing the service sets the limit back: the parse fails cleanly."""
+    import subprocess
+    import sys
+
+    script = (
+        "import api.main, json, sys\n"
+        "try:\n    json.loads('[' * 200000)\n"
+        "except RecursionError:\n    print('refused', sys.getrecursionlimit())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.split() == ["refused", "1000"], (done.returncode, done.stderr[-500:])
+
+
+def test_a_deeply_nested_request_body_is_a_problem_not_a_crash(stack: Stack) -> None:
+    body = b'{"message": ' + b"[" * 100_000 + b"]" * 100_000 + b', "signature": "0x00"}'
+    r = stack.client.post("/v1/siwe/verify", content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"] == "application/problem+json"
