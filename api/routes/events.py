@@ -43,7 +43,13 @@ class OpenStreams:
             self.by_client.pop(client, None)
 
 
-_OPEN = OpenStreams()
+def _open_streams(request: Request) -> OpenStreams:
+    """This app's count (one per app, not per module: a stream of another app in the same process,
+    finalised late, must not change this one's)."""
+    opened: OpenStreams | None = getattr(request.app.state, "open_streams", None)
+    if opened is None:
+        opened = request.app.state.open_streams = OpenStreams()
+    return opened
 
 _SSE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -75,7 +81,8 @@ async def stream(
         raise InvalidInput(f"unknown event types {sorted(unknown)}")
     cursor = last_event_id if last_event_id is not None else (after or 0)
     client = client_address(request)
-    _OPEN.admit(client, total=rt.settings.stream_max_connections, per_client=rt.settings.stream_max_per_client)
+    opened = _open_streams(request)
+    opened.admit(client, total=rt.settings.stream_max_connections, per_client=rt.settings.stream_max_per_client)
 
     async def events() -> AsyncIterator[bytes]:
         position = cursor
@@ -91,6 +98,6 @@ async def stream(
                     await asyncio.sleep(0.5)  # caught up: wait for the indexer (history is read without pause)
                 position = reached
         finally:
-            _OPEN.leave(client)
+            opened.leave(client)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
