@@ -51,6 +51,7 @@ def _open_streams(request: Request) -> OpenStreams:
         opened = request.app.state.open_streams = OpenStreams()
     return opened
 
+
 _SSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`text/event-stream`: one event per indexed chain event (`id`, `event` = type, `data` = JSON)",

@@ -16,7 +16,7 @@ from registry.chain.client import TwinmarkChain
 from registry.pages.catalog import checks_for, texts_for
 from registry.pages.passport import details, dpp_rows, nfc_lines
 from registry.pages.schemas import CheckView, PageModel, ServiceView, TapView
-from registry.provenance.service import history, timeline
+from registry.provenance.service import indexed_many, timeline
 
 # The texts the page's script shows (the rest stay on the server).
 SCRIPT_TEXTS = (
@@ -96,7 +96,10 @@ def _checks(verdict: dict[str, Any], lang: str) -> list[CheckView]:
 
 
 def _service(session: Session, chain: TwinmarkChain, contract: str, token_id: int, gateway: str) -> list[ServiceView]:
-    entries = timeline(history(session, chain, contract, token_id).logs)
+    # From the index only (one narrow query, no chain round trip: the page is the busiest public route);
+    # a record made in the last second shows once indexed, and the verdict above reads the chain itself.
+    logs = indexed_many(session, chain, [(contract, token_id)], names={"ServiceRecorded"})[(contract, token_id)]
+    entries = timeline(logs)
     return [
         ServiceView(
             provider=e["provider"],

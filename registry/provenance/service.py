@@ -66,19 +66,18 @@ _COLUMNS = (
 
 
 def indexed_many(
-    session: Session, chain: TwinmarkChain, pairs: list[tuple[str, int]]
+    session: Session, chain: TwinmarkChain, pairs: list[tuple[str, int]], *, names: set[str] | None = None
 ) -> dict[tuple[str, int], list[ChainLog]]:
-    """The events of several (contract, token) as the index holds them, in one query (columns only:
-    this serves every cold verification)."""
+    """The events of several (contract, token) as the index holds them (only `names`, when given), in
+    one query (columns only: this serves every cold verification)."""
     mint_keys = {token: batch_of(token) * ID_STRIDE + 1 for _, token in pairs}  # BatchMinted rows' key
-    rows = session.execute(
-        sa_select(*_COLUMNS)
-        .where(
-            col(ChainEvent.address).in_({address for address, _ in pairs}),
-            col(ChainEvent.token_id).in_({token for _, token in pairs} | set(mint_keys.values())),
-        )
-        .order_by(col(ChainEvent.block_number), col(ChainEvent.log_index))
-    ).all()
+    query = sa_select(*_COLUMNS).where(
+        col(ChainEvent.address).in_({address for address, _ in pairs}),
+        col(ChainEvent.token_id).in_({token for _, token in pairs} | set(mint_keys.values())),
+    )
+    if names is not None:
+        query = query.where(col(ChainEvent.name).in_(names))
+    rows = session.execute(query.order_by(col(ChainEvent.block_number), col(ChainEvent.log_index))).all()
     # Rows recorded before block times were kept: their blocks' headers, once per answer.
     untimed = [{"blockHash": r.block_hash} for r in rows if r.block_time is None]
     times = block_times(chain.w3, untimed) if untimed else {}

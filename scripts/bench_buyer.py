@@ -1,0 +1,89 @@
+"""The buyer's door under load, as buyers cause it: many *different* twins, each reached once.
+
+    .venv/bin/python scripts/bench_buyer.py [--twins 5000] [--clients 16] [--seconds 8]
+
+Rows (wrk, every request a twin not asked before; figures printed, no targets in issue 13):
+1. the GS1 Digital Link on the label (`/01/{gtin}/21/{serial}`, a browser's Accept): the resolver's 307;
+2. the verification page (`/t/{contract}/{token}`, HTML): a cold verification, the provenance and the
+   template, for a twin not seen before;
+3. the content gateway: each twin's metadata block by path (`/ipfs/{dir}/{token}?format=raw`), as the
+   page's in-browser re-check fetches it;
+4. the page again for the same twins (warm: verification answers cached for the head).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+from bench_verify_cold import mint
+from benchlib import ROOT, parse_wrk, service
+
+sys.path.insert(0, str(ROOT))
+from registry.chain.layout import batch_of
+
+LUA = """
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  threads = tonumber(args[2])
+  paths = {}
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  n = 0
+end
+function request()
+  local index = n * threads + tid + 1
+  n = n + 1
+  if index > #paths then index = (index - 1) % #paths + 1 end
+  return wrk.format("GET", paths[index], {["Accept"] = "text/html,application/xhtml+xml"})
+end
+"""
+
+
+def wrk(base: str, paths: list[str], clients: int, seconds: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listing = Path(tmp) / "buyers.lua", Path(tmp) / "paths.txt"
+        script.write_text(LUA)
+        listing.write_text("\n".join(paths) + "\n")
+        command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script), base]
+        out = subprocess.run([*command, "--", str(listing), "2"], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--twins", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    with service() as svc:
+        headers, _ = svc.brand("Bench Buyer", "BUYR")
+        twins = mint(svc, args.twins, headers)
+        with httpx.Client(base_url=svc.url, timeout=60) as client:
+            first = client.get(f"/v1/twins/{twins[0][0]}/{twins[0][1]}").json()
+        directory, gtin = first["directory_cid"], first["gtin"]
+        batch = [t for t in twins if batch_of(t[1]) == batch_of(twins[0][1])]  # one batch: one directory
+        unseen = twins[len(batch) :]  # never verified, never paged: cold for the page rows
+        # The benchmark's twins have serials C0..C{n-1} (bench_verify_cold.mint).
+        rows = [
+            ("GS1 Digital Link -> 307", [f"/01/{gtin}/21/C{i}" for i in range(len(twins))]),
+            ("page, cold (distinct twins)", [f"/t/{c}/{t}" for c, t in unseen]),
+            ("gateway raw block by path", [f"/ipfs/{directory}/{t}?format=raw" for _, t in batch]),
+            ("page, warm (same twins)", [f"/t/{c}/{t}" for c, t in unseen]),
+        ]
+        print(f"{len(twins)} twins minted; {args.clients} clients, {args.seconds} s per row, each path once")
+        for name, paths in rows:
+            r = wrk(svc.url, paths, args.clients, args.seconds)
+            figures = f"{r['rps']:8.0f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms"
+            print(f"{name:32} {figures}   ({r['requests']:.0f} requests)")
+
+
+if __name__ == "__main__":
+    main()
