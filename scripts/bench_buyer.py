@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/bench_buyer.py [--twins 5000] [--clients 16] [--seconds 8]
 
-Rows (wrk, every request a twin not asked before; figures printed, no targets in issue 13):
+Rows (wrk; requests take the twins in turn, starting over only when a row outlasts its list, which
+the gateway row does: one batch directory holds 2,000 twins; no targets in issue 13):
 1. the GS1 Digital Link on the label (`/01/{gtin}/21/{serial}`, a browser's Accept): the resolver's 307;
 2. the verification page (`/t/{contract}/{token}`, HTML): a cold verification, the provenance and the
    template, for a twin not seen before;
@@ -78,7 +79,7 @@ def main() -> None:
             ("gateway raw block by path", [f"/ipfs/{directory}/{t}?format=raw" for _, t in batch]),
             ("page, warm (same twins)", [f"/t/{c}/{t}" for c, t in unseen]),
         ]
-        print(f"{len(twins)} twins minted; {args.clients} clients, {args.seconds} s per row, each path once")
+        print(f"{len(twins)} twins minted; {args.clients} clients, {args.seconds} s per row, twins taken in turn")
         for name, paths in rows:
             r = wrk(svc.url, paths, args.clients, args.seconds)
             figures = f"{r['rps']:8.0f} req/s   p50 {r['p50']:7.1f} ms   p99 {r['p99']:7.1f} ms"
