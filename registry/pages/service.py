@@ -95,11 +95,21 @@ def _checks(verdict: dict[str, Any], lang: str) -> list[CheckView]:
     return out
 
 
-def _service(session: Session, chain: TwinmarkChain, contract: str, token_id: int, gateway: str) -> list[ServiceView]:
-    # From the index only (one narrow query, no chain round trip: the page is the busiest public route);
-    # a record made in the last second shows once indexed, and the verdict above reads the chain itself.
+def _service(
+    session: Session,
+    chain: TwinmarkChain,
+    contract: str,
+    token_id: int,
+    gateway: str,
+    latest: dict[str, Any] | None,
+) -> list[ServiceView]:
+    """The twin's service records: from the index (one narrow query, no chain round trip: the page is
+    the busiest public route), plus the verdict's latest record when the index has not reached it yet
+    (the verifier reads the blocks beyond the index in its own round trip)."""
     logs = indexed_many(session, chain, [(contract, token_id)], names={"ServiceRecorded"})[(contract, token_id)]
-    entries = timeline(logs)
+    entries = [e for e in timeline(logs) if e["event"] == "service_recorded"]
+    if latest and latest.get("tx_hash") not in {e.get("tx_hash") for e in entries}:
+        entries.append(latest)
     return [
         ServiceView(
             provider=e["provider"],
@@ -108,7 +118,6 @@ def _service(session: Session, chain: TwinmarkChain, contract: str, token_id: in
             block_time=when(e["block_time"]) or "",
         )
         for e in entries
-        if e["event"] == "service_recorded"
     ]
 
 
@@ -186,7 +195,7 @@ def build(
         owner_since=when(twin.get("owner_since")),
         owners=twin.get("owners"),
         unclaimed=bool(twin.get("unclaimed")),
-        service=_service(session, chain, contract, token_id, gateway_base),
+        service=_service(session, chain, contract, token_id, gateway_base, twin.get("last_service_record")),
         details=details(passport, texts),
         dpp=dpp_rows(passport.get("dpp"), texts),
         nfc=nfc_lines(passport.get("nfc"), texts),

@@ -4,6 +4,7 @@ break out of its element, and the tap block the NFC flow fills in."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from markupsafe import escape
@@ -93,3 +94,53 @@ def test_the_tap_block_shows_a_fresh_genuine_tap_and_warns_otherwise() -> None:
 def test_content_is_escaped() -> None:
     html = render(_model(None, name="<img src=x onerror=alert(1)>"))
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_service_history_adds_the_verdicts_latest_record_the_index_has_not_reached(tmp_path: Path) -> None:
+    """The page lists service records from the index; a record made in the blocks the index has not
+    reached yet (the verifier read them) is added once, never twice."""
+    from sqlmodel import Session
+
+    from registry.db.engine import make_engine, migrate
+    from registry.events.models import ChainEvent
+    from registry.ipfs.cid import CID, RAW
+    from registry.pages.service import _service
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    migrate(engine)
+    contract, token = "0x" + "ab" * 20, 10_001
+    record = CID.of(b"an old service record", codec=RAW)
+    old = {
+        "provider": "0x" + "11" * 20,
+        "record_cid": str(record),
+        "block_time": "2026-01-02T00:00:00+00:00",
+        "tx_hash": "0xaa",
+    }
+    new = {
+        "provider": "0x" + "22" * 20,
+        "record_cid": "bafynew",
+        "block_time": "2026-02-03T00:00:00+00:00",
+        "tx_hash": "0xbb",
+    }
+    with Session(engine) as s:
+        args = {"tokenId": token, "provider": old["provider"], "recordCid": "0x" + record.to_bytes().hex()}
+        s.add(
+            ChainEvent(
+                block_number=5,
+                block_hash="0x05",
+                tx_hash="0xaa",
+                log_index=0,
+                address=contract,
+                name="ServiceRecorded",
+                token_id=token,
+                args=json.dumps(args),
+                block_time=1767312000,
+            )
+        )
+        s.commit()
+        indexed_only = _service(s, None, contract, token, "https://g/ipfs", None)  # type: ignore[arg-type]
+        with_latest = _service(s, None, contract, token, "https://g/ipfs", new)  # type: ignore[arg-type]
+        same_again = _service(s, None, contract, token, "https://g/ipfs", old)  # type: ignore[arg-type]
+    assert [v.record_cid for v in indexed_only] == [old["record_cid"]]
+    assert [v.record_cid for v in with_latest][-1] == "bafynew" and len(with_latest) == len(indexed_only) + 1
+    assert len(same_again) == len(indexed_only)  # the index already has it: not listed twice
