@@ -16,7 +16,7 @@ from api.routes.common import TokenId, checksum
 from registry.nfc.taps import check_tap
 from registry.pages import tickets
 from registry.pages.catalog import NAMES
-from registry.pages.locale import LANGUAGES, negotiate
+from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapView
 from registry.pages.service import build, script_json
 from registry.runtime import Runtime
@@ -40,21 +40,7 @@ CSP = (
 def _quality(accept: str, *types: str) -> float:
     """The best `q` the Accept header gives any of `types` (exact media types only: a wildcard is
     not a request for HTML)."""
-    best = 0.0
-    for part in accept.split(",")[:64]:
-        media, *params = (p.strip() for p in part.split(";"))
-        if media.lower() not in types:
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        best = max(best, q)
-    return best
+    return max((q for media, q in parse_accept_language(accept) if media.lower() in types), default=0.0)
 
 
 def wants_html(accept: str) -> bool:

@@ -7,18 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from registry.ipfs.cid import CID
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+from registry.ipfs.unixfs import encode_varint, read_varint
 
 
 def _cbor_head(major: int, n: int) -> bytes:
@@ -37,31 +26,18 @@ def header(roots: list[CID]) -> bytes:
         raw = b"\x00" + root.to_bytes()
         body += b"\xd8\x2a" + _cbor_head(2, len(raw)) + raw
     body += _cbor_head(3, 7) + b"version" + b"\x01"
-    return _varint(len(body)) + bytes(body)
+    return encode_varint(len(body)) + bytes(body)
 
 
 def section(cid: CID, block: bytes) -> bytes:
     raw = cid.to_bytes()
-    return _varint(len(raw) + len(block)) + raw + block
+    return encode_varint(len(raw) + len(block)) + raw + block
 
 
 def write(roots: list[CID], blocks: Iterable[tuple[CID, bytes]]) -> Iterator[bytes]:
     yield header(roots)
     for cid, block in blocks:
         yield section(cid, block)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 56:
-            raise ValueError("truncated or oversized varint in CAR")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
 
 
 def _cbor_arg(head: bytes, cursor: int, major: int) -> tuple[int, int]:
@@ -104,14 +80,14 @@ def _header_roots(head: bytes) -> list[CID]:
 
 def read(data: bytes) -> tuple[list[CID], list[tuple[CID, bytes]]]:
     """Roots and blocks of a CAR v1; ValueError when malformed or when a block does not hash to its CID."""
-    length, pos = _read_varint(data, 0)
+    length, pos = read_varint(data, 0)
     head, pos = data[pos : pos + length], pos + length
     if len(head) != length:
         raise ValueError("truncated CAR header")
     roots = _header_roots(head)
     blocks = []
     while pos < len(data):
-        length, pos = _read_varint(data, pos)
+        length, pos = read_varint(data, pos)
         chunk, pos = data[pos : pos + length], pos + length
         if len(chunk) != length:
             raise ValueError("truncated CAR section")

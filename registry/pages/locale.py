@@ -19,8 +19,8 @@ def _supported(tag: str) -> str | None:
 
 
 def parse_accept_language(header: str) -> list[tuple[str, float]]:
-    """(tag, q) pairs of an `Accept-Language` header, best first (stable for equal q); malformed
-    parts are skipped, never an error."""
+    """(value, q) pairs of an `Accept-Language` (or `Accept`) header, best first (stable for equal q);
+    q=0 and malformed parts are skipped, never an error."""
     found: list[tuple[str, float, int]] = []
     for position, part in enumerate(header.split(",")[:32]):  # bounded: a header is client input
         tag, *params = (p.strip() for p in part.split(";"))

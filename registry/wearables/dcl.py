@@ -30,28 +30,7 @@ WearableCategory = Literal[
     "skin",
     "hands_wear",
 ]
-HideableCategory = Literal[
-    "eyebrows",
-    "eyes",
-    "facial_hair",
-    "hair",
-    "body_shape",
-    "mouth",
-    "upper_body",
-    "lower_body",
-    "feet",
-    "earring",
-    "eyewear",
-    "hat",
-    "helmet",
-    "mask",
-    "tiara",
-    "top_head",
-    "skin",
-    "hands_wear",
-    "head",
-    "hands",
-]
+HideableCategory = WearableCategory | Literal["head", "hands"]  # the slots a wearable may hide: categories and two more
 CATEGORIES: tuple[str, ...] = get_args(WearableCategory)
 
 BODY_SHAPES = {

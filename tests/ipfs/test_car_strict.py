@@ -7,10 +7,11 @@ import pytest
 
 from registry.ipfs import car
 from registry.ipfs.cid import CID, RAW
+from registry.ipfs.unixfs import encode_varint
 
 
 def framed(head: bytes, *sections: bytes) -> bytes:
-    return car._varint(len(head)) + head + b"".join(sections)
+    return encode_varint(len(head)) + head + b"".join(sections)
 
 
 ROOT = CID.of(b"block", codec=RAW)
