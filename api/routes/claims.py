@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter, Request, Response
 from web3 import Web3
 
@@ -11,6 +9,7 @@ from api.deps import RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum, client_address, pending_answer, relayed
 from registry.claims import service as claims
 from registry.claims.schemas import ClaimIn, ClaimOut
+from registry.provenance import service as provenance
 
 router = APIRouter(tags=["claims"])
 
@@ -26,7 +25,9 @@ def claim_twin(
     s: SessionDep,
 ) -> ClaimOut:
     """The buyer claims the twin with the secret shipped with the item; the service relays and pays.
-    200 once mined; 202 while pending (asking again for the same recipient follows the same transaction)."""
+    200 once mined; 202 while pending (asking again for the same recipient follows the same transaction).
+    Asked again once mined, for the same recipient who still owns the twin: the same 200 (same
+    `tx_hash`) with `Idempotent-Replayed: true`; for another recipient: 409 `already-claimed`."""
     result = claims.claim(
         s,
         rt.chain,
@@ -35,6 +36,15 @@ def claim_twin(
         secret=body.secret,
         recipient=Web3.to_checksum_address(body.recipient),
         client=client_address(request),
+        history=lambda c, t: provenance.history(s, rt.chain, c, t).logs,
     )
     relayed(response, result.state)
-    return ClaimOut(**asdict(result))
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return ClaimOut(
+        contract=result.contract,
+        token_id=result.token_id,
+        owner=result.owner,
+        tx_hash=result.tx_hash,
+        state=result.state,
+    )

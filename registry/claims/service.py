@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from registry.auth.vault import seal, unseal
 from registry.chain import typed_data
 from registry.chain.client import RelayState, TwinmarkChain
 from registry.chain.layout import Status
+from registry.chain.reads import ChainLog
 from registry.chain.refusals import AlreadyClaimed, NotClaimable, TwinStolen
 from registry.claims.keys import claim_key
 from registry.claims.merkle import ClaimTree
@@ -122,6 +124,37 @@ class ClaimResult:
     owner: str
     tx_hash: str
     state: RelayState
+    replayed: bool = False  # the answer of a claim already mined for this recipient, given again
+
+
+History = Callable[[str, int], Sequence[ChainLog]]
+"""A token's events, oldest first (the index and the blocks beyond it: `registry.provenance.history`)."""
+
+
+def claimed_in(logs: Sequence[ChainLog]) -> tuple[str, str] | None:
+    """(tx hash, recipient) of the twin's claim: the `Claimed` log names no address, the `Transfer`
+    of its own transaction does."""
+    claim_txs = {log.tx_hash for log in logs if log.name == "Claimed"}
+    for log in logs:
+        if log.name == "Transfer" and log.tx_hash in claim_txs:
+            return log.tx_hash, str(log.args["to"])
+    return None
+
+
+def _replay(history: History, contract: str, token_id: int, recipient: str, owner: str) -> ClaimResult:
+    """The answer to a claim of a twin already claimed, asked with the right secret: the first answer
+    again when the claim went to this recipient and they still own the twin (a retry whose answer was
+    lost); `AlreadyClaimed` otherwise (another recipient, or the twin has moved on since: the answer
+    describes the twin as it is, and `owner` would no longer be true)."""
+    found = claimed_in(history(contract, token_id))
+    if found is None or found[1].lower() != recipient.lower():
+        raise AlreadyClaimed("the twin was already claimed")
+    tx_hash = found[0]
+    if owner.lower() != recipient.lower():
+        raise AlreadyClaimed(
+            f"the twin was claimed for this recipient in {tx_hash} and has moved since", tx_hash=tx_hash
+        )
+    return ClaimResult(contract, token_id, owner=recipient, tx_hash=tx_hash, state="mined", replayed=True)
 
 
 def claim(
@@ -133,10 +166,13 @@ def claim(
     secret: str,
     recipient: str,
     client: str,
+    history: History,
 ) -> ClaimResult:
     """Derives the claim key from the secret, signs the claim for `recipient` and relays it. A claim not
     mined within the relay wait is answered pending: nothing is recorded as failed, and asking again
-    for the same recipient follows the same transaction (for another recipient: `TransactionPending`)."""
+    for the same recipient follows the same transaction (for another recipient: `TransactionPending`).
+    Asked again once mined (the first answer lost), the same secret and recipient get the same answer
+    (`replayed`); the secret is checked first, so this answers nothing a wrong secret could learn."""
     twin = session.get(Twin, (contract, token_id))
     if twin is None:
         raise NotFound(f"no twin {token_id} in {contract}")
@@ -155,10 +191,10 @@ def claim(
     on_chain = chain.twin(contract, token_id)
     if on_chain is None:
         raise NotFound("the twin was destroyed")
+    if on_chain.claimed:
+        return _replay(history, contract, token_id, recipient, on_chain.owner)
     if on_chain.status == Status.stolen:
         raise TwinStolen("the twin is reported stolen: it cannot be claimed")
-    if on_chain.claimed:
-        raise AlreadyClaimed("the twin was already claimed")
     if not on_chain.claimable:
         raise NotClaimable("the twin has left the brand's custody")
     leaves = [
@@ -179,7 +215,14 @@ def claim(
     r, vs = typed_data.compact(typed_data.sign(key, payload))
     # End the transaction first: no database lock is held while the claim is mined.
     session.commit()
-    tx_hash = chain.claim(contract, token_id, recipient, deadline, r, vs, tree.proof(token_id))
+    try:
+        tx_hash = chain.claim(contract, token_id, recipient, deadline, r, vs, tree.proof(token_id))
+    except AlreadyClaimed:
+        # Claimed since the read above (the first try of this very claim, its answer maybe lost).
+        now = chain.twin(contract, token_id)
+        if now is None:
+            raise NotFound("the twin was destroyed") from None
+        return _replay(history, contract, token_id, recipient, now.owner)
     return ClaimResult(
         contract=contract, token_id=token_id, owner=recipient, tx_hash=tx_hash, state=chain.relay_state(tx_hash)
     )
