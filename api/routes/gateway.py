@@ -14,6 +14,7 @@ from api.deps import RuntimeDep
 from registry.gateway import service as gateway
 from registry.gateway.service import CAR_TYPE, RAW_TYPE
 from registry.ipfs.store import ContentStore
+from registry.pages.locale import parse_accept_language
 
 router = APIRouter(tags=["gateway"])
 
@@ -75,7 +76,7 @@ async def content(
     Every block is checked against its CID before it is served; only blocks this service holds are."""
     store = gateway.serving_store(rt.store)
     head_only = request.method == "HEAD"
-    wanted = gateway.format_of(format, accept)
+    wanted = gateway.format_of(format, parse_accept_language(accept or ""))  # the one q-value parser
     resolved = await run_in_threadpool(gateway.resolve, store, cid, path)
     if wanted == "raw":
         etag = f'"{resolved.cid}.raw"'

@@ -9,7 +9,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -103,17 +103,21 @@ def resolve(store: ContentStore, cid_text: str, path: str) -> Resolved:
     return Resolved(root, current, segments, tuple(via))
 
 
-def format_of(query: str | None, accept: str | None) -> Format | None:
-    """`?format=` wins; otherwise an `Accept` naming a trustless type (the spec's two ways to ask)."""
+def format_of(query: str | None, accepted: Sequence[tuple[str, float]]) -> Format | None:
+    """`?format=` wins (the spec: it takes precedence over `Accept`); otherwise the trustless type the
+    client weighs highest in `Accept` (`accepted`: its (media type, q) pairs, best first, q=0 already
+    dropped: "not acceptable"). Neither named: the file itself (RFC 9110 lets a server answer a type
+    outside the list rather than 406)."""
     if query is not None:
         if query not in ("raw", "car"):
             raise BadRequest(f"format {query!r} is not served here (raw, car)")
         return query  # type: ignore[return-value]
-    accepted = [part.split(";")[0].strip() for part in (accept or "").split(",")]
-    if RAW_TYPE in accepted:
-        return "raw"
-    if CAR_TYPE in accepted:
-        return "car"
+    for media, _ in accepted:
+        media = media.lower()  # media types are case-insensitive; a wildcard asks for no trustless type
+        if media == RAW_TYPE:
+            return "raw"
+        if media == CAR_TYPE:
+            return "car"
     return None
 
 

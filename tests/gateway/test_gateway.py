@@ -118,6 +118,29 @@ def test_car_of_a_dag_and_of_a_path(content: tuple[Stack, dict[str, Any]]) -> No
     assert bad_scope.status_code == 400
 
 
+def test_accept_q_values_are_honoured(content: tuple[Stack, dict[str, Any]]) -> None:
+    """q=0 means "not acceptable" (RFC 9110 12.4.2): such a type is never the answer; among acceptable
+    ones the highest q wins; `?format=` still wins over `Accept` (trustless gateway spec)."""
+    stack, c = content
+    url = f"/ipfs/{c['image']}"
+    raw, car_type = "application/vnd.ipld.raw", "application/vnd.ipld.car"
+
+    def answer(accept: str, query: str = "") -> tuple[str, str]:
+        r = stack.client.get(url + query, headers={"Accept": accept})
+        assert r.status_code == 200, r.text
+        return r.headers["content-type"].split(";")[0], r.headers["etag"]
+
+    file_answer = ("image/png", f'"{c["image"]}"')
+    for refused in (f"{raw};q=0", f"{car_type};q=0", f"{raw};q=0, {car_type};q=0.0", f"{raw}; q=0, */*"):
+        assert answer(refused) == file_answer, refused
+    assert answer(f"{raw};q=0.5, {car_type};q=0.9") == (car_type, f'"{c["image"]}.car.all"')
+    assert answer(f"{car_type};version=1;q=0.2, {raw}")[0] == raw
+    assert answer(f"{car_type}, {raw}")[0] == car_type  # equal q: the client's order
+    assert answer(raw.upper())[0] == raw  # media types are case-insensitive
+    assert answer(f"{raw};q=0", "?format=raw")[0] == raw
+    assert answer(f"{raw};q=0.9, {car_type};q=0", "?format=car")[0] == car_type
+
+
 def test_a_tampered_block_is_never_served(content: tuple[Stack, dict[str, Any]]) -> None:
     stack, c = content
     store = stack.runtime.store
