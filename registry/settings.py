@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # Owner listings with `fresh=true` per caller (signed-in player, else client address) per minute:
     # each re-reads the page at the chain head (a report per item), so a crowd would spend the node's quota.
     fresh_listings_per_minute: int = Field(default=60, ge=1)
+    # An NFC tap's verdict stays on the page (reload, language switch) this long, in the browser that
+    # made the tap only; after it, the page asks for a new tap.
+    tap_ticket_seconds: float = Field(default=60.0, gt=0)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -17,7 +17,7 @@ from registry.nfc.taps import check_tap
 from registry.pages import tickets
 from registry.pages.catalog import NAMES
 from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
-from registry.pages.schemas import LanguageLink, PageModel, TapView
+from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
 from registry.pages.service import build, script_json
 from registry.runtime import Runtime
 
@@ -77,9 +77,15 @@ def render(model: PageModel) -> str:
 
 
 def page_response(
-    request: Request, rt: Runtime, s: Session, contract: str, token_id: int, tap: TapView | None = None
+    request: Request,
+    rt: Runtime,
+    s: Session,
+    contract: str,
+    token_id: int,
+    tap: TapView | TapRefusal | None = None,
 ) -> Response:
-    """The page of one twin (also for routes that land on it, such as NFC taps, with their `tap`)."""
+    """The page of one twin (also for routes that land on it, such as NFC taps, with their `tap`
+    verdict, or why their ticket shows none)."""
     lang = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
     model = build(
         verdict=rt.verifier.verify(contract, token_id),
@@ -89,7 +95,8 @@ def page_response(
         gateway_base=rt.settings.gateway_base,
         rpc_url=public_rpc_url(rt),
         log_span=rt.settings.log_span,
-        tap=tap,
+        tap=tap if isinstance(tap, TapView) else None,
+        tap_refusal=None if isinstance(tap, TapView) else tap,
     )
     model.languages = _languages(request, lang)
     headers = {
@@ -100,7 +107,16 @@ def page_response(
         "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
     }
+    if "tap" in request.query_params:  # a tap's verdict is this browser's (its cookie): no cache keeps it
+        headers |= {"Cache-Control": "no-store, private", "Vary": "Accept, Accept-Language, Cookie"}
     return HTMLResponse(render(model), status_code=200 if model.found else 404, headers=headers)
+
+
+def _remember_browser(response: Response, browser: str, rt: Runtime) -> None:
+    """The browser's id cookie: first-party, out of scripts' reach, sent on top-level navigations from
+    elsewhere (a tag's URL opened by the phone) but not on cross-site subrequests."""
+    secure = rt.settings.base_url.startswith("https://")
+    response.set_cookie(tickets.COOKIE, browser, path="/", httponly=True, secure=secure, samesite="lax")
 
 
 @router.get("/t/{contract}/{token_id}")
@@ -111,17 +127,26 @@ def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep
         return RedirectResponse(f"/v1/twins/{address}/{token_id}", status_code=303, headers={"Vary": "Accept"})
     # An NFC tag's tap lands here with its parameters (picc_data/cmac, or rnd/rndsig): checked once (its
     # counter taken), then the browser is sent to the page with the verdict in a signed ticket, so a
-    # reload or a language switch shows that verdict rather than replaying the tap.
+    # reload or a language switch shows that verdict rather than replaying the tap. The ticket is bound
+    # to this browser's cookie and lives about a minute: a ticket URL copied onto a cloned tag shows
+    # its buyers no verdict.
+    browser = tickets.browser_id(request.cookies.get(tickets.COOKIE))
     result = check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
     if result is not None:
         view = TapView(
             kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail
         )
+        known = browser is not None
+        browser = browser or tickets.new_browser_id()
         kept = [("lang", request.query_params["lang"])] if "lang" in request.query_params else []
-        query = urlencode([("tap", tickets.issue(rt.server_key, address, token_id, view)), *kept])
-        return RedirectResponse(
+        query = urlencode([("tap", tickets.issue(rt.server_key, address, token_id, view, browser)), *kept])
+        response = RedirectResponse(
             f"/t/{address}/{token_id}?{query}", status_code=303, headers={"Cache-Control": "no-store"}
         )
+        if not known:
+            _remember_browser(response, browser, rt)
+        return response
     ticket = request.query_params.get("tap")
-    tap = tickets.read(rt.server_key, ticket, address, token_id) if ticket else None
+    lifetime = rt.settings.tap_ticket_seconds
+    tap = tickets.read(rt.server_key, ticket, address, token_id, browser, lifetime=lifetime) if ticket else None
     return page_response(request, rt, s, address, token_id, tap)

@@ -23,6 +23,11 @@ class TapView(BaseModel):
     fresh: bool
     counter: int | None = None
     detail: str = ""
+    tapped_at: int | None = None  # Unix seconds the tap was checked at (set by its ticket)
+
+
+# Why a tap ticket shows no verdict: made for another browser (or forged), or too old.
+TapRefusal = Literal["other-browser", "expired"]
 
 
 class Row(BaseModel):
@@ -72,4 +77,6 @@ class PageModel(BaseModel):
     dpp: list[Row] = Field(default_factory=list)
     nfc: list[str] = Field(default_factory=list)
     tap: TapView | None = None
+    tap_time: str | None = None  # when the tap was checked, and how long ago, in words
+    tap_refusal: TapRefusal | None = None  # a tap ticket came with the page, but shows no verdict
     config: dict[str, Any]  # for the page's script (serialised into the page)

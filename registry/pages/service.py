@@ -5,7 +5,8 @@ without this service (the chain's RPC URL, the registry, a gateway, the ABI frag
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -15,7 +16,7 @@ from registry.chain import artifacts
 from registry.chain.client import TwinmarkChain
 from registry.pages.catalog import checks_for, texts_for
 from registry.pages.passport import details, dpp_rows, nfc_lines
-from registry.pages.schemas import CheckView, PageModel, ServiceView, TapView
+from registry.pages.schemas import CheckView, PageModel, ServiceView, TapRefusal, TapView
 from registry.provenance.service import indexed_many, timeline
 
 # The texts the page's script shows (the rest stay on the server).
@@ -47,6 +48,13 @@ def when(iso: str | None) -> str | None:
     if not iso:
         return None
     return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def tap_time(texts: dict[str, str], tapped_at: int, now: float) -> str:
+    """When a tap was checked and how long ago: `Tapped 14:02:31 UTC, 12 s ago` (a ticket lives about a
+    minute, so the time of day is enough; the age is never negative, whatever a server's clock says)."""
+    clock = datetime.fromtimestamp(tapped_at, UTC).strftime("%H:%M:%S UTC")
+    return texts["tap_time"].format(time=clock, age=max(0, int(now - tapped_at)))
 
 
 @cache
@@ -131,9 +139,15 @@ def build(
     rpc_url: str,
     log_span: int,
     tap: TapView | None = None,
+    tap_refusal: TapRefusal | None = None,
+    now: float | None = None,
 ) -> PageModel:
-    """The page of one twin from its verdict (`Verifier.verify`) and its indexed history."""
+    """The page of one twin from its verdict (`Verifier.verify`) and its indexed history, with the
+    verdict of the tap that led to it (`tap`), or why a tap ticket shows none (`tap_refusal`)."""
     texts = texts_for(lang)
+    when_tapped = None
+    if tap is not None and tap.tapped_at is not None:
+        when_tapped = tap_time(texts, tap.tapped_at, now if now is not None else time.time())
     contract, token_id = verdict["contract"], int(verdict["token_id"])
     twin: dict[str, Any] | None = verdict.get("twin")
     checks = _checks(verdict, lang)
@@ -200,5 +214,7 @@ def build(
         dpp=dpp_rows(passport.get("dpp"), texts),
         nfc=nfc_lines(passport.get("nfc"), texts),
         tap=tap,
+        tap_time=when_tapped,
+        tap_refusal=tap_refusal,
         config=config,
     )

@@ -1,7 +1,11 @@
 """A tap's verdict carried to the page after the tap was checked (POST/redirect/GET for a GET): the tap
 URL is checked once (its counter taken), then the browser is sent to the page with this signed, short-
 lived ticket, so reloading the page or switching its language shows the same verdict instead of
-replaying the tap (which would then, rightly, be "not fresh")."""
+replaying the tap (which would then, rightly, be "not fresh").
+
+A ticket is bound to the browser that made the tap: its MAC covers the twin, the tap time and a hash of
+that browser's `tm_sid` cookie. Otherwise a counterfeiter could tap the real tag once and write the
+ticket's URL onto a cheap clone, whose every buyer would then see "genuine and fresh"."""
 
 from __future__ import annotations
 
@@ -9,18 +13,34 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import secrets
 import time
 
 from pydantic import ValidationError
 
-from registry.pages.schemas import TapView
+from registry.pages.schemas import TapRefusal, TapView
 
-TTL_SECONDS = 600
+# A first-party, per-browser id (HttpOnly, SameSite=Lax). Generic on purpose: other features may key a
+# browser's session on it. Never logged: it is what a ticket is bound to.
+COOKIE = "tm_sid"
+_BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{22,128}")  # base64url of at least 16 random bytes
+_MAX_TICKET = 2048
 
 
-def _mac(server_key: str, body: bytes) -> bytes:
+def new_browser_id() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def browser_id(cookie: str | None) -> str | None:
+    """The browser's id from its cookie, if it has a well-formed one (anything else is replaced)."""
+    return cookie if cookie and _BROWSER_ID.fullmatch(cookie) else None
+
+
+def _mac(server_key: str, browser: str, body: bytes) -> bytes:
     key = hashlib.sha256(b"twinmark:tap-ticket:" + server_key.encode()).digest()  # a key of its own
-    return hmac.new(key, body, hashlib.sha256).digest()[:16]
+    bound = hashlib.sha256(b"twinmark:tap-browser:" + browser.encode()).digest()  # fixed length: unambiguous
+    return hmac.new(key, bound + body, hashlib.sha256).digest()[:16]
 
 
 def _b64(data: bytes) -> str:
@@ -31,31 +51,47 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def issue(server_key: str, contract: str, token_id: int, tap: TapView, *, now: float | None = None) -> str:
-    expires = int((now if now is not None else time.time()) + TTL_SECONDS)
+def issue(
+    server_key: str, contract: str, token_id: int, tap: TapView, browser: str, *, now: float | None = None
+) -> str:
+    """A ticket for `tap`, made now, readable only with the `browser` id it was made for."""
+    tapped = tap.model_copy(update={"tapped_at": int(now if now is not None else time.time())})
     body = json.dumps(
-        {"c": contract.lower(), "t": token_id, "exp": expires, "tap": tap.model_dump()}, separators=(",", ":")
+        {"c": contract.lower(), "t": token_id, "tap": tapped.model_dump()}, separators=(",", ":")
     ).encode()
-    return f"{_b64(body)}.{_b64(_mac(server_key, body))}"
+    return f"{_b64(body)}.{_b64(_mac(server_key, browser, body))}"
 
 
-def read(server_key: str, ticket: str, contract: str, token_id: int, *, now: float | None = None) -> TapView | None:
-    """The verdict a ticket carries, if this service signed it for this twin and it has not expired."""
-    if len(ticket) > 2048 or ticket.count(".") != 1:
+def read(
+    server_key: str,
+    ticket: str,
+    contract: str,
+    token_id: int,
+    browser: str | None,
+    *,
+    lifetime: float,
+    now: float | None = None,
+) -> TapView | TapRefusal | None:
+    """The verdict a ticket carries, when this service signed it for this twin and this browser less
+    than `lifetime` seconds ago. "other-browser": a ticket for this twin whose MAC does not hold for
+    this browser (made for another, or forged: either way no verdict); "expired": this browser's, but
+    too old. None: not a ticket for this twin's page at all."""
+    if len(ticket) > _MAX_TICKET or ticket.count(".") != 1:
         return None
     body_text, mac_text = ticket.split(".")
     try:
         body, mac = _unb64(body_text), _unb64(mac_text)
-    except ValueError:
-        return None
-    if not hmac.compare_digest(mac, _mac(server_key, body)):
-        return None
-    try:
         claims = json.loads(body)
         if claims["c"] != contract.lower() or claims["t"] != token_id:
             return None
-        if claims["exp"] < (now if now is not None else time.time()):
-            return None
-        return TapView.model_validate(claims["tap"])
-    except (ValueError, KeyError, TypeError, ValidationError):
+    except (ValueError, KeyError, TypeError):
         return None
+    if browser is None or not hmac.compare_digest(mac, _mac(server_key, browser, body)):
+        return "other-browser"
+    try:
+        tap = TapView.model_validate(claims["tap"])
+    except (KeyError, ValidationError):
+        return None
+    if tap.tapped_at is None or (now if now is not None else time.time()) - tap.tapped_at > lifetime:
+        return "expired"
+    return tap

@@ -5,6 +5,7 @@ clients are sent to the twin's record; no serious accessibility violation in eit
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from registry.nfc import diversify
+from registry.pages import tickets
 from registry.pages.catalog_en import CHECKS as CHECKS_EN
 from registry.pages.catalog_en import TEXTS as TEXTS_EN
 from registry.pages.catalog_zh import CHECKS as CHECKS_ZH
 from registry.pages.catalog_zh import TEXTS as TEXTS_ZH
+from tests.nfc.simulator import Ntag424
 from tests.pages.conftest import AXE, MOBILE, ROOT, Site, picture, recheck_state, showcase
 
 CHECK_NAMES = [
@@ -168,3 +172,43 @@ def test_a_passport_never_issued_is_a_404_page_that_the_browser_agrees_with(brow
     assert shown == [["genuine_collection", "true"], ["token_exists", "false"]]
     assert recheck_state(page) == "failed"
     assert page.get_attribute("#recheck-result li[data-check=token_exists]", "data-ok") == "false"
+
+
+def test_a_tap_shows_its_verdict_only_in_the_browser_that_tapped(
+    browser: Browser, site: Site, bag: dict[str, Any]
+) -> None:
+    """A phone opening a tag's URL: the tap check's 303 sets the browser's cookie, the page it lands on
+    shows the verdict and the tap time, and keeps both on reload and language switch. The same page URL
+    opened in another browser (a clone tag carrying it) shows no verdict, only the note."""
+    master, uid = os.urandom(16), bytes.fromhex(showcase("x", [])["nfc"][0]["uid"])
+    client = site.stack.client
+    assert client.put("/v1/brands/me/nfc/master-key", json={"key": master.hex()}, headers=site.brand).is_success
+    enrolled = client.post(
+        f"/v1/twins/{site.collection}/{bag['token_id']}/nfc-tags",
+        json={"type": "ntag424", "uid": uid.hex()},
+        headers=site.brand,
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    tag = Ntag424(uid, diversify.meta_read_key(master), diversify.file_read_key(master, uid))
+
+    page = open_page(browser, site.page_url(bag["token_id"], **tag.tap()), "en-GB")  # the phone that tapped
+    assert "?tap=" in page.url and "picc_data" not in page.url
+    assert page.get_attribute(".tap-result", "data-fresh") == "true"
+    assert re.fullmatch(r"Tapped \d\d:\d\d:\d\d UTC, \d+ s ago", page.inner_text("#tap-time"))
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == tickets.COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/"
+    assert tickets.COOKIE not in page.evaluate("document.cookie")  # out of scripts' reach
+    page.reload()
+    assert page.get_attribute(".tap-result", "data-fresh") == "true"
+    page.click("nav.langs a[lang=zh-CN]")
+    page.wait_for_load_state()
+    assert page.get_attribute("html", "lang") == "zh-CN" and TEXTS_ZH["tap_ok"] in page.inner_text("#tap")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d UTC 感应\uff0c\d+ 秒前", page.inner_text("#tap-time"))
+
+    clone = open_page(browser, page.url, "zh-CN", bypass_csp=True)  # another phone, the URL from a clone tag
+    assert clone.locator(".tap-result").count() == 0 and clone.locator("#tap-time").count() == 0
+    assert clone.get_attribute(".tap-note", "data-tap-refusal") == "other-browser"
+    assert clone.inner_text(".tap-note") == TEXTS_ZH["tap_other_browser"]
+    clone.add_script_tag(path=str(AXE))
+    result = clone.evaluate("axe.run('#tap', {resultTypes: ['violations']})")
+    assert [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")] == []

@@ -4,6 +4,7 @@ break out of its element, and the tap block the NFC flow fills in."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from api.routes.pages import render, wants_html
 from registry.pages.catalog import texts_for
 from registry.pages.locale import negotiate
 from registry.pages.schemas import CheckView, PageModel, TapView
-from registry.pages.service import script_json
+from registry.pages.service import script_json, tap_time
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,23 @@ def test_the_tap_block_shows_a_fresh_genuine_tap_and_warns_otherwise() -> None:
     forged = render(_model(TapView(kind="halo", genuine=False, fresh=True)))
     assert str(escape(texts["tap_not_genuine"])) in forged  # its apostrophe is escaped
     assert texts["tap_heading"] not in render(_model(None))  # no tap, no bound tag: no block
+
+
+def test_the_tap_block_prints_the_tap_time_and_says_why_a_ticket_shows_no_verdict() -> None:
+    tapped = int(datetime(2026, 12, 6, 14, 2, 31, tzinfo=UTC).timestamp())
+    assert tap_time(texts_for("en"), tapped, tapped + 12.9) == "Tapped 14:02:31 UTC, 12 s ago"
+    assert tap_time(texts_for("zh-CN"), tapped, tapped + 12.9) == "14:02:31 UTC 感应\uff0c12 秒前"
+    assert tap_time(texts_for("en"), tapped, tapped - 3) == "Tapped 14:02:31 UTC, 0 s ago"  # another server's clock
+    texts = texts_for("en")
+    for refusal, key in (("other-browser", "tap_other_browser"), ("expired", "tap_expired")):
+        model = _model(None).model_copy(update={"tap_refusal": refusal})
+        html = render(model)
+        assert texts[key] in html and f'data-tap-refusal="{refusal}"' in html
+        assert "data-genuine" not in html and texts["tap_ok"] not in html and texts["tap_waiting"] not in html
+    shown = _model(TapView(kind="halo", genuine=True, fresh=True)).model_copy(
+        update={"tap_time": "Tapped 14:02:31 UTC"}
+    )
+    assert 'id="tap-time">Tapped 14:02:31 UTC<' in render(shown)
 
 
 def test_content_is_escaped() -> None:
