@@ -188,11 +188,15 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
         pass
 
     class HeadTimeoutHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
-        """uvicorn's httptools protocol with a deadline on request heads and a cap on their size."""
+        """uvicorn's httptools protocol with a deadline on request heads and a cap on their size (which
+        uvicorn's httptools protocol lacks: a header value kept coming would be buffered without end)."""
 
         max_head_bytes: int | None = None  # None: TWINMARK_MAX_HEADER_BYTES
-        _head_bytes = 0
+        _head_bytes = 0  # received while a head is incomplete
         _head_too_large = False
+
+        def _cap(self) -> int:
+            return self.max_head_bytes if self.max_head_bytes is not None else _environment_limits()[1]
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -202,34 +206,33 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
             self._disarm_head_deadline()
             super().connection_lost(exc)
 
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._head_timer is not None and not self.transport.is_closing():  # a head still incomplete
+                self._head_bytes += len(data)
+                if self._head_bytes > self._cap():
+                    self._refuse_head()
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._head_bytes = 0
             self._arm_head_deadline()
-
-        def _count(self, size: int) -> None:
-            self._head_bytes += size
-            cap = self.max_head_bytes if self.max_head_bytes is not None else _environment_limits()[1]
-            if self._head_bytes > cap:
-                self._head_too_large = True
-                raise HeadTooLarge  # stops the parser; uvicorn answers through send_400_response
-
-        def on_url(self, url: bytes) -> None:
-            self._count(len(url))
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._count(len(name) + len(value) + 4)
-            super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
             self._disarm_head_deadline()
+            self._head_bytes = 0
+            if len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > self._cap():
+                self._head_too_large = True
+                raise HeadTooLarge  # stops the parser; uvicorn answers through send_400_response
             super().on_headers_complete()
 
         def send_400_response(self, msg: str) -> None:
-            if not self._head_too_large:
+            if self._head_too_large:
+                self._refuse_head()
+            else:
                 super().send_400_response(msg)
-                return
+
+        def _refuse_head(self) -> None:
+            self._disarm_head_deadline()
             self.transport.write(
                 b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
             )
