@@ -48,13 +48,22 @@ def trusted_networks(spec: str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
 
 
-def _address(text: str) -> Address | None:
-    """An address from a header entry or a peer: `1.2.3.4`, `1.2.3.4:5678`, `[::1]:5678`, `::1`."""
+def _host_port(text: str) -> tuple[str, int]:
+    """A header entry's host and port (0 when it names none): `1.2.3.4`, `1.2.3.4:5678`, `[::1]:5678`, `::1`."""
     text = text.strip()
-    if text.startswith("["):
-        text = text[1 : text.find("]")] if "]" in text else text
+    if text.startswith("[") and "]" in text:
+        host, rest = text[1:].split("]", 1)
+        port = rest.removeprefix(":")
     elif text.count(":") == 1:
-        text = text.split(":", 1)[0]
+        host, port = text.split(":")
+    else:
+        host, port = text, ""
+    return host, int(port) if port.isdigit() else 0
+
+
+def _address(text: str) -> Address | None:
+    """The address of a peer or of a header entry (without its port), if it is one."""
+    text = _host_port(text)[0]
     try:
         found = ipaddress.ip_address(text)
     except ValueError:
@@ -84,6 +93,17 @@ def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     return [e for e in entries if e]
 
 
+def _replaced_by(entry: str, host: str, port: int) -> bool:
+    """Whether the peer (host, port) is this header entry, as a server taking the client from the header
+    sets it: the entry's host and its port, or 0 (a real TCP peer never has port 0, and a real port
+    equal to an entry's is the client's own doing), or the whole entry when it is no address."""
+    if entry.strip() == host and port == 0:
+        return True
+    entry_host, entry_port = _host_port(entry)
+    address = _address(host)
+    return address is not None and _address(entry_host) == address and entry_port == port
+
+
 _warned = False
 
 
@@ -94,7 +114,7 @@ def client_key(scope: Scope, trusted: tuple[Network, ...]) -> str:
     peer_text = str(client[0]) if client else ""
     forwarded = _forwarded_for(scope.get("headers", ()))
     peer = _address(peer_text)
-    if client and any((_address(e) or e) == (peer or peer_text) for e in forwarded):
+    if client and any(_replaced_by(entry, client[0], client[1]) for entry in forwarded):
         # The server (uvicorn --proxy-headers, its default) put a header entry in the peer's place: who
         # connected is unknown, so the header cannot be checked against the trusted proxies.
         if not _warned:
@@ -158,24 +178,23 @@ class HeadTimeoutH11Protocol(_HeadDeadline, H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        self._follow_head()
+        self._follow_head(received=True)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._follow_head()
+        self._follow_head(received=bool(self.conn.trailing_data[0]))  # a pipelined head, maybe partial
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
         super().connection_lost(exc)
 
-    def _follow_head(self) -> None:
-        # IDLE: h11 waits for (the rest of) a request line and headers. Only bytes already received
-        # start the clock on a kept-alive connection; an idle one is uvicorn's keep-alive timeout's.
-        waiting = self.conn.their_state is h11.IDLE and bool(self.conn.trailing_data[0])
-        if waiting and not self.transport.is_closing():
-            self._arm_head_deadline()
-        elif self.conn.their_state is not h11.IDLE:
+    def _follow_head(self, *, received: bool) -> None:
+        # IDLE: h11 waits for (the rest of) a request line and headers. Only bytes received start the
+        # clock on a kept-alive connection; an idle one is left to uvicorn's keep-alive timeout.
+        if self.conn.their_state is not h11.IDLE:
             self._disarm_head_deadline()
+        elif received and not self.transport.is_closing():
+            self._arm_head_deadline()
 
 
 def _httptools_protocol() -> type[asyncio.Protocol] | None:
@@ -207,8 +226,12 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            # Counted when a head was under way before and still is after: all of `data` is head then
+            # (a read holding a previous request's body is not counted; on_headers_complete checks the
+            # whole head anyway).
+            under_way = self._head_timer is not None
             super().data_received(data)
-            if self._head_timer is not None and not self.transport.is_closing():  # a head still incomplete
+            if under_way and self._head_timer is not None and not self.transport.is_closing():
                 self._head_bytes += len(data)
                 if self._head_bytes > self._cap():
                     self._refuse_head()
@@ -266,7 +289,6 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: Any) -> uvicor
         "port": settings.port,
         "log_level": "warning",
         "proxy_headers": False,
-        "server_header": False,
         "http": protocol_class(settings),
         "limit_concurrency": settings.max_connections,
         "backlog": settings.listen_backlog,

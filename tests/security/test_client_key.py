@@ -50,9 +50,22 @@ def test_a_peer_the_server_took_from_the_header_is_not_believed() -> None:
     # uvicorn's default proxy handling put the header's entry in the peer's place: the real peer is
     # unknown, so whatever the client wrote is not its key, trusted proxies or not.
     for trusted in ((), PROXIES):
-        assert client_key(scope("203.0.113.99", "203.0.113.99"), trusted) == UNVERIFIED
-        rewritten = {"client": ("6.6.6.6", 1234), "headers": [(b"x-forwarded-for", b"1.1.1.1, 6.6.6.6:1234")]}
-        assert client_key(rewritten, trusted) == UNVERIFIED
+        for entry, peer in (
+            ("203.0.113.99", ("203.0.113.99", 0)),
+            ("6.6.6.6:1234", ("6.6.6.6", 1234)),
+            ("[2001:db8::6]", ("2001:db8::6", 0)),
+            ("x:y", ("x:y", 0)),
+        ):
+            rewritten = {"client": peer, "headers": [(b"x-forwarded-for", b"1.1.1.1, " + entry.encode())]}
+            assert client_key(rewritten, trusted) == UNVERIFIED, entry
+
+
+def test_a_local_client_through_local_proxies_is_itself() -> None:
+    # Two proxies on one host (the second appends the first's loopback address): the peer's address is
+    # in the header, but with the peer's real port it is no replacement by the server.
+    trusted = trusted_networks("127.0.0.1")
+    assert client_key(scope("127.0.0.1", "203.0.113.5, 127.0.0.1"), trusted) == "203.0.113.5"
+    assert client_key(scope("127.0.0.1", "127.0.0.1"), trusted) == "127.0.0.1"
 
 
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
