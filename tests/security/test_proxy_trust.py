@@ -19,6 +19,7 @@ from api.main import create_app
 from api.server import uvicorn_config
 from registry.chain.anvil import free_port
 from tests.api.conftest import Stack, fresh_stack
+from tests.siwe.conftest import message_for, personal_sign
 
 PER_CLIENT = 3  # fresh listings per client per minute in this module
 
@@ -108,3 +109,16 @@ def test_sign_in_nonces_have_a_ceiling_for_all_clients_together(stack: Stack) ->
             for i in range(ceiling + 2)
         ]
         assert statuses == [201] * ceiling + [429, 429]
+
+
+def test_refused_sign_ins_have_a_ceiling_for_all_clients_together(stack: Stack) -> None:
+    ceiling, player, thief = 4, Account.create(), Account.create()
+    with served(stack, plain=False, trusted_proxies="127.0.0.1", siwe_failures_ceiling_per_minute=ceiling) as client:
+        answers = []
+        for i in range(ceiling + 2):  # each from its own client, far under its own 20 a minute
+            headers = {"X-Forwarded-For": f"192.0.2.{200 + i}"}
+            text = message_for(client.post("/v1/siwe/nonce", headers=headers).json(), player.address).text
+            body = {"message": text, "signature": personal_sign(thief, text)}
+            answers.append(client.post("/v1/siwe/verify", json=body, headers=headers))
+        assert [r.status_code for r in answers] == [401] * ceiling + [429, 429]
+        assert "refused sign-ins from all clients together" in answers[-1].json()["detail"]
