@@ -4,7 +4,7 @@ what it wants.
 Client address. Per-client limits key on it, so it is decided here, in one place, from the peer
 address and `X-Forwarded-For`: the header counts only when the peer is a proxy named in
 `TWINMARK_TRUSTED_PROXIES`, and then it is walked from the right, over trusted hops, to the first
-address a trusted proxy vouches for. uvicorn's own proxy handling (on by default, trusting loopback)
+address that is not a trusted proxy. uvicorn's own proxy handling (on by default, trusting loopback)
 is switched off by `twinmark serve`; a server that still replaced the peer with a header value is
 noticed (the "peer" is then one of the header's entries) and such requests share one key.
 

@@ -114,8 +114,8 @@ class Settings(BaseSettings):
     relay_ceiling_per_hour: int = Field(default=3_000, ge=1)  # relays from all clients together
 
     # The proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks); empty:
-    # none, the peer address is the client. The client is the first address, from the right, that a
-    # trusted proxy did not add (api/server.py).
+    # none, the peer address is the client. Else the header is walked from the right: the client is the
+    # first address that is not a trusted proxy (api/server.py).
     trusted_proxies: str = ""
     # `twinmark serve`: open connections before new requests are answered 503, the listen backlog,
     # how long a request head (line and headers) may take, and how large it may be.
