@@ -32,6 +32,7 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from api.server import uvicorn_config
     from registry.runtime import Runtime
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -67,7 +68,12 @@ def serve(
     gc.freeze()
     gc.set_threshold(50_000, 20, 50)
     try:
-        uvicorn.run(create_app(runtime=runtime), host=settings.host, port=settings.port, log_level="warning")
+        # No proxy header handling in uvicorn (the app decides who the client is), a connection cap and
+        # backlog, and deadlines and size caps on request heads: api/server.py.
+        server = uvicorn.Server(uvicorn_config(create_app(runtime=runtime), settings))
+        server.run()
+        if not server.started:  # e.g. the port is taken (what uvicorn.run exits with)
+            raise SystemExit(3)
     except KeyboardInterrupt:
         pass
     finally:

@@ -4,11 +4,12 @@ embedded local stack under `data_dir`."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Anvil's first development key (public knowledge): only ever used for the embedded local chain.
@@ -107,6 +108,32 @@ class Settings(BaseSettings):
     # An NFC tap's verdict stays on the page (reload, language switch) this long, in the browser that
     # made the tap only; after it, the page asks for a new tap.
     tap_ticket_seconds: float = Field(default=60.0, gt=0)
+    # Ceilings for all clients together beside the per-client limits above (client addresses are many,
+    # and only as good as the proxy in front), counted per API process.
+    fresh_listings_ceiling_per_minute: int = Field(default=600, ge=1)
+    chain_provenance_ceiling_per_minute: int = Field(default=300, ge=1)
+    siwe_nonces_ceiling_per_minute: int = Field(default=3_000, ge=1)  # anonymous ones; partners have their own
+    siwe_failures_ceiling_per_minute: int = Field(default=600, ge=1)  # refused anonymous sign-ins
+    relay_ceiling_per_hour: int = Field(default=3_000, ge=1)  # relays from all clients together
+
+    # The proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks); empty:
+    # none, the peer address is the client. Else the header is walked from the right: the client is the
+    # first address that is not a trusted proxy (api/server.py).
+    trusted_proxies: str = ""
+    # `twinmark serve`: open connections before new requests are answered 503, the listen backlog,
+    # how long a request head (line and headers) may take, and how large it may be.
+    max_connections: int = Field(default=1_000, ge=1)
+    listen_backlog: int = Field(default=2_048, ge=1)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

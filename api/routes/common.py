@@ -8,6 +8,7 @@ from fastapi import Path, Query, Request, Response, status
 from pydantic import BaseModel
 from web3 import Web3
 
+from api.server import client_key, trusted_networks
 from registry.errors import InvalidInput
 
 # Token ids and stream positions are stored as 64-bit integers: larger ones are refused as input (422),
@@ -56,6 +57,7 @@ def relayed(response: Response, state: str, *, mined: int = status.HTTP_200_OK) 
 
 
 def client_address(request: Request) -> str:
-    """The caller's address, for per-client limits (behind a proxy, run uvicorn with --proxy-headers
-    and --forwarded-allow-ips so this is the client's, not the proxy's)."""
-    return request.client.host if request.client else "unknown"
+    """The caller's key for per-client limits: the peer address, or, when the peer is a proxy named in
+    TWINMARK_TRUSTED_PROXIES, the client its X-Forwarded-For vouches for (`api.server.client_key`)."""
+    trusted = trusted_networks(request.app.state.runtime.settings.trusted_proxies)
+    return client_key(request.scope, trusted)

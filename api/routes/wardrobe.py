@@ -59,7 +59,9 @@ def _answer(
 ) -> WardrobePage | Response:
     # Sync on purpose: FastAPI runs it in the threadpool, so its SQL and chain reads never block the loop.
     if q.fresh:  # counted first: a refused caller costs no read at all
-        wardrobe.fresh_quota(s, rt.settings.fresh_listings_per_minute, caller)
+        wardrobe.fresh_quota(
+            s, rt.settings.fresh_listings_per_minute, caller, rt.settings.fresh_listings_ceiling_per_minute
+        )
     data, _ = wardrobe.listing(
         s,
         chain_id=rt.chain.chain_id,

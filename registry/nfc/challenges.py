@@ -21,7 +21,7 @@ from registry.twins.models import Twin
 
 TTL = timedelta(minutes=2)
 # Each challenge is a row: a client cannot fill the table (expired rows are swept at each issue).
-ISSUED = Limit("nfc-challenges:client", 60, timedelta(minutes=10), "NFC challenges from this client")
+ISSUED = Limit("nfc-challenges:client", 60, timedelta(minutes=10), "NFC challenges from this client", ceiling=6_000)
 
 
 def issue(session: Session, contract: str, token_id: int, client: str) -> NfcChallenge:

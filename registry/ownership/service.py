@@ -32,7 +32,16 @@ def relay_quota(session: Session, settings: Settings, *, client: str, owner: str
     ratelimit.hit(
         session,
         [
-            (Limit("relays:client", settings.relay_limit_per_client, HOUR, "relays from this client"), client),
+            (
+                Limit(
+                    "relays:client",
+                    settings.relay_limit_per_client,
+                    HOUR,
+                    "relays from this client",
+                    settings.relay_ceiling_per_hour,
+                ),
+                client,
+            ),
             (Limit("relays:owner", settings.relay_limit_per_owner, HOUR, "relays for this owner"), owner),
             (
                 Limit("relays:twin", settings.relay_limit_per_token, HOUR, "relays for this twin"),

@@ -137,7 +137,8 @@ def indexed_part_many(
 
 def chain_read_quota(session: Session, settings: Settings, client: str) -> None:
     """Counts one chain-only read for `client`; 429 once its minute's quota is used."""
-    limit = Limit("provenance-chain:client", settings.chain_provenance_per_minute, MINUTE, "chain-only reads")
+    per_minute, ceiling = settings.chain_provenance_per_minute, settings.chain_provenance_ceiling_per_minute
+    limit = Limit("provenance-chain:client", per_minute, MINUTE, "chain-only reads", ceiling)
     ratelimit.hit(session, [(limit, client)])
     session.commit()  # spent even if the read then fails
 

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import string
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -91,7 +91,8 @@ def issue_nonce(
     s: Session, settings: Settings, partner_id: str | None, client: str, now: float | None = None
 ) -> IssuedNonce:
     now = time.time() if now is None else now
-    ratelimit.hit(s, [(PARTNER_NONCES, partner_id) if partner_id else (ANONYMOUS_NONCES, client)])
+    anonymous = replace(ANONYMOUS_NONCES, ceiling=settings.siwe_nonces_ceiling_per_minute)
+    ratelimit.hit(s, [(PARTNER_NONCES, partner_id) if partner_id else (anonymous, client)])
     # Expired rows go as new ones come: the tables stay the size of what is live.
     s.execute(delete(SiweNonce).where(col(SiweNonce.expires_at) < int(now)))
     s.execute(delete(SiweSession).where(col(SiweSession.expires_at) < int(now) - 86_400))
@@ -134,7 +135,11 @@ def _failures(settings: Settings, partner: Partner | None, client: str) -> tuple
         caller = Limit("siwe-failures:partner", per_minute * PARTNER_FAILURES_FACTOR, MINUTE, "refused sign-ins")
         counted = (caller, partner.id)
     else:
-        counted = (Limit("siwe-failures:client", per_minute, MINUTE, "refused sign-ins from this client"), client)
+        ceiling = settings.siwe_failures_ceiling_per_minute
+        counted = (
+            Limit("siwe-failures:client", per_minute, MINUTE, "refused sign-ins from this client", ceiling),
+            client,
+        )
     window = timedelta(seconds=settings.siwe_nonce_seconds)
     nonce = Limit("siwe-failures:nonce", settings.siwe_failures_per_nonce, window, "refused signatures for this nonce")
     return counted, nonce

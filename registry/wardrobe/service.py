@@ -153,10 +153,10 @@ def listing(
     return data, page
 
 
-def fresh_quota(session: Session, per_minute: int, caller: str) -> None:
+def fresh_quota(session: Session, per_minute: int, caller: str, ceiling: int | None = None) -> None:
     """Counts one `fresh=true` listing for `caller` (a signed-in player's address, or a client
     address); 429 past its minute's quota: each costs a head read and a report per item at the node."""
-    limit = Limit("wardrobe-fresh:caller", per_minute, timedelta(minutes=1), "fresh (chain head) listings")
+    limit = Limit("wardrobe-fresh:caller", per_minute, timedelta(minutes=1), "fresh (chain head) listings", ceiling)
     ratelimit.hit(session, [(limit, caller)])
 
 
