@@ -132,3 +132,32 @@ def glb_container(doc: dict[str, Any], blob: bytes) -> bytes:
     if blob:
         body += struct.pack("<II", len(blob), 0x004E4942) + blob
     return b"glTF" + struct.pack("<II", 2, 12 + len(body)) + body
+
+
+def sparse_glb(count: int, *, sparse_count: int = 1, generator: str = "twinmark-tests") -> bytes:
+    """A mesh whose POSITION accessor has no bufferView (all zeros, per the spec) and `count` elements,
+    with `sparse_count` of them set from two small views: a few hundred bytes whatever `count` says."""
+    blob = struct.pack("<I", 0) + struct.pack("<3f", 1.0, 1.0, 1.0)
+    position = {
+        "componentType": 5126,
+        "count": count,
+        "type": "VEC3",
+        "min": [0.0, 0.0, 0.0],
+        "max": [1.0, 1.0, 1.0],
+        "sparse": {
+            "count": sparse_count,
+            "indices": {"bufferView": 0, "componentType": 5125},
+            "values": {"bufferView": 1},
+        },
+    }
+    doc = {
+        "asset": {"version": "2.0", "generator": generator},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"name": "Garment", "mesh": 0}],
+        "meshes": [{"name": "Garment", "primitives": [{"attributes": {"POSITION": 0}, "mode": 4}]}],
+        "accessors": [position],
+        "bufferViews": [{"buffer": 0, "byteLength": 4}, {"buffer": 0, "byteOffset": 4, "byteLength": 12}],
+        "buffers": [{"byteLength": len(blob)}],
+    }
+    return glb_container(doc, blob)
