@@ -161,3 +161,32 @@ def sparse_glb(count: int, *, sparse_count: int = 1, generator: str = "twinmark-
         "buffers": [{"byteLength": len(blob)}],
     }
     return glb_container(doc, blob)
+
+
+def with_blend_shapes(data: bytes, shapes: int, entries: int) -> bytes:
+    """The GLB of `build()` with its first mesh given `shapes` morph targets, each a sparse POSITION
+    accessor without a bufferView (zeros) moving `entries` vertices: how exporters write face rigs."""
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    doc = json.loads(data[20 : 20 + json_length])
+    blob = bytearray(data[28 + json_length :])
+    count = doc["accessors"][0]["count"]
+    step = count // entries
+    primitive = doc["meshes"][0]["primitives"][0]
+    primitive["targets"] = []
+    for shape in range(shapes):
+        indices = struct.pack(f"<{entries}I", *(i * step + shape % step for i in range(entries)))
+        for payload in (indices, struct.pack(f"<{3 * entries}f", *([0.0, 0.5, 0.25] * entries))):
+            doc["bufferViews"].append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(payload)})
+            blob += payload
+        views = len(doc["bufferViews"])
+        sparse = {
+            "count": entries,
+            "indices": {"bufferView": views - 2, "componentType": 5125},
+            "values": {"bufferView": views - 1},
+        }
+        accessor = {"componentType": 5126, "count": count, "type": "VEC3", "sparse": sparse}
+        doc["accessors"].append(accessor | {"min": [0.0, 0.0, 0.0], "max": [0.0, 0.5, 0.25]})
+        primitive["targets"].append({"POSITION": len(doc["accessors"]) - 1})
+    doc["meshes"][0]["weights"] = [0.0] * shapes
+    doc["buffers"][0]["byteLength"] = len(blob)
+    return glb_container(doc, bytes(blob))
