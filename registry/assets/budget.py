@@ -3,8 +3,9 @@
 The validator's time grows with the elements the accessors declare, not with the file's bytes: an
 accessor without a bufferView is all zeros (a sparse one gets a few values on top), so 596 bytes
 declaring 2^31 vertices kept it busy for minutes, and 600 bytes declaring 1.5e8 passed as a
-50M-triangle model. Measured here, the validator reads about 8-15 million components a second; the
-work a file may declare is bounded by its size and by MAX_WORK, and checked in microseconds.
+50M-triangle model. Measured here, the validator reads 10-19 million float components a second
+(fewer in large accessors); the work a file may declare is bounded by its size and by MAX_WORK, and
+checked in microseconds.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ INDEX_BYTES = {5121: 1, 5123: 2, 5125: 4}
 # shapes on a 30k-vertex mesh pass), the floor for small files with a few (~0.2 s of validation).
 WORK_PER_BYTE = 8
 WORK_FLOOR = 2 << 20
-# ~2-3 s of validation here, whatever the file's size: 1.5M vertices with position, normal, tangent,
-# two UV sets and a colour (16 components each) fit.
-MAX_WORK = 24 << 20
+# 1-2 s of validation here, whatever the file's size, a third of the per-file limit: a model at the
+# ceilings (1.5M vertices with position, normal and UVs: 12M) fits, and 25 MiB store at most 6.5M floats.
+MAX_WORK = 16 << 20
 # Far above any wearable or game prop (a AAA character has a few hundred nodes and materials).
 MAX_ITEMS = {
     "accessors": 65_536,
