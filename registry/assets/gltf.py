@@ -290,7 +290,8 @@ def validate_with_khronos(
     JSON chunk, already parsed by the container check (names of nodes, meshes and materials). A
     `brand` waits for one of its `per_brand` turns (TooManyRequests if none comes); then every
     caller waits for one of `workers` workers (ValidatorUnavailable if none comes)."""
-    # A turn comes within one time limit: a brand's running validation ends by then, answered or killed.
+    # A brand's running validation ends within one time limit, answered or killed (unless it first
+    # waited for a worker): its next upload waits that long for the turn, then is told to retry.
     with _turns.turn(brand, max(per_brand, 1), timeout + 1) if brand is not None else nullcontext():
         report = _pool.validate(data, timeout, size=max(workers, 1), queue=timeout + 1)
     if "failure" in report:
