@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = None  # unset: generated once and kept in data_dir
     secret_key: SecretStr | None = None  # encrypts secrets at rest (webhook secrets); unset: data_dir/server-key
     max_asset_bytes: int = 25 * 1024 * 1024
+    # Game-ready ceilings of a GLB (as the glTF Validator counts: per mesh primitive): a hero asset of
+    # a AAA game is 100-300k triangles, so 500k leaves a studio room and refuses scans and sculpts;
+    # at most three vertices a triangle (no index buffer).
+    gltf_max_triangles: int = Field(default=500_000, ge=1)
+    gltf_max_vertices: int = Field(default=1_500_000, ge=1)
+    # glTF Validator workers (Node processes) per API process, validations one brand may run at once,
+    # and the per-file limit after which the worker is killed (a 30 MB model takes ~0.5 s).
+    gltf_validator_workers: int = Field(default=2, ge=1, le=16)
+    gltf_validations_per_brand: int = Field(default=1, ge=1)
+    gltf_validator_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     max_twins_per_request: int = 50_000
     chunk_size: int = 4096  # twins per on-chain batch (at most 4,096)
     worker_in_process: bool = True  # run the mint worker inside the API process

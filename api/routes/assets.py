@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import BrandDep, RuntimeDep, SessionDep
+from registry.assets.budget import ModelLimits
 from registry.assets.schemas import AssetOut, GltfStats
 from registry.assets.service import stats_of, store_asset
 from registry.errors import InvalidInput, PayloadTooLarge
@@ -34,6 +35,9 @@ async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: Ses
     """Uploads an image (PNG, JPEG, WebP) or a GLB model (multipart field `file`); returns its CID,
     size and media type. A GLB must pass the Khronos glTF Validator (its errors refuse it with a 422
     listing each `code`, `pointer` and `message` under `issues`); its counts come back as `stats`.
+    A model declaring more work than its bytes justify, or more triangles or vertices than the
+    game-ready ceilings, is refused before the validator runs (422 `model-too-complex`). A brand
+    validates one model at a time (others of its uploads wait briefly, then 429 with Retry-After).
     The body is read only once the key is known (the route declares no body parameter, so FastAPI
     resolves the caller first)."""
     limit = rt.settings.max_asset_bytes
@@ -45,7 +49,16 @@ async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: Ses
         data = await file.read(limit + 1)
         if len(data) > limit:
             raise PayloadTooLarge(f"asset larger than the {limit}-byte limit")
-        asset = await run_in_threadpool(store_asset, s, rt.store, brand.id, data, file.filename, max_bytes=limit)
+        asset = await run_in_threadpool(
+            store_asset,
+            s,
+            rt.store,
+            brand.id,
+            data,
+            file.filename,
+            max_bytes=limit,
+            limits=ModelLimits.of(rt.settings),
+        )
     finally:
         await form.close()
     return AssetOut(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from registry.assets.budget import ModelLimits, ceilings, check_declared_work, refusal
 from registry.assets.gltf import validate_with_khronos
 from registry.assets.models import Asset
 from registry.errors import InvalidInput, PayloadTooLarge
@@ -105,11 +106,22 @@ def validate_glb(data: bytes) -> dict[str, Any]:
     return dict(gltf)
 
 
-def inspect_glb(data: bytes) -> dict[str, Any]:
-    """The container check, then the Khronos glTF Validator: any error it reports refuses the model
-    (InvalidInput listing each error's code, JSON pointer and message). Returns the model's counts."""
+def inspect_glb(data: bytes, *, limits: ModelLimits | None = None, brand: str | None = None) -> dict[str, Any]:
+    """The container check, the work the JSON declares (ModelTooComplex if out of proportion to the
+    file or above a game-ready model's ceilings), then the Khronos glTF Validator, in `brand`'s turn:
+    any error it reports refuses the model (InvalidInput listing each error's code, JSON pointer and
+    message). Returns the model's counts."""
+    limits = limits or ModelLimits()
     gltf = validate_glb(data)
-    inspection = validate_with_khronos(data, gltf)
+    check_declared_work(gltf, len(data), limits)
+    inspection = validate_with_khronos(
+        data,
+        gltf,
+        timeout=limits.validator_timeout,
+        brand=brand,
+        workers=limits.validator_workers,
+        per_brand=limits.validations_per_brand,
+    )
     if inspection.errors:
         listed = "; ".join(f"{e.code} at {e.pointer or '/'}: {e.message}" for e in inspection.errors[:10])
         more = f" (and {len(inspection.errors) - 10} more)" if len(inspection.errors) > 10 else ""
@@ -117,18 +129,31 @@ def inspect_glb(data: bytes) -> dict[str, Any]:
             f"the Khronos glTF Validator found {len(inspection.errors)} error(s): {listed}{more}",
             issues=[e.as_dict() for e in inspection.errors],
         )
+    # The validator's own totals too: no model above the ceilings is ever stored as game-ready.
+    beyond = ceilings(inspection.stats.get("triangles", 0), inspection.stats.get("vertices", 0), limits)
+    if beyond:
+        raise refusal(beyond)
     return inspection.stats
 
 
 def store_asset(
-    session: Session, store: ContentStore, brand_id: str, data: bytes, filename: str | None, *, max_bytes: int
+    session: Session,
+    store: ContentStore,
+    brand_id: str,
+    data: bytes,
+    filename: str | None,
+    *,
+    max_bytes: int,
+    limits: ModelLimits | None = None,
 ) -> Asset:
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"asset is {len(data)} bytes; the limit is {max_bytes}")
     if not data:
         raise InvalidInput("empty file")
     media_type = sniff(data)
-    stats = json.dumps(inspect_glb(data), separators=(",", ":")) if media_type == GLB else None
+    stats = None
+    if media_type == GLB:
+        stats = json.dumps(inspect_glb(data, limits=limits, brand=brand_id), separators=(",", ":"))
     imported = add_bytes(store, data)
     cid = str(imported.cid)
     asset = session.get(Asset, (brand_id, cid))

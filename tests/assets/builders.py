@@ -132,3 +132,61 @@ def glb_container(doc: dict[str, Any], blob: bytes) -> bytes:
     if blob:
         body += struct.pack("<II", len(blob), 0x004E4942) + blob
     return b"glTF" + struct.pack("<II", 2, 12 + len(body)) + body
+
+
+def sparse_glb(count: int, *, sparse_count: int = 1, generator: str = "twinmark-tests") -> bytes:
+    """A mesh whose POSITION accessor has no bufferView (all zeros, per the spec) and `count` elements,
+    with `sparse_count` of them set from two small views: a few hundred bytes whatever `count` says."""
+    blob = struct.pack("<I", 0) + struct.pack("<3f", 1.0, 1.0, 1.0)
+    position = {
+        "componentType": 5126,
+        "count": count,
+        "type": "VEC3",
+        "min": [0.0, 0.0, 0.0],
+        "max": [1.0, 1.0, 1.0],
+        "sparse": {
+            "count": sparse_count,
+            "indices": {"bufferView": 0, "componentType": 5125},
+            "values": {"bufferView": 1},
+        },
+    }
+    doc = {
+        "asset": {"version": "2.0", "generator": generator},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"name": "Garment", "mesh": 0}],
+        "meshes": [{"name": "Garment", "primitives": [{"attributes": {"POSITION": 0}, "mode": 4}]}],
+        "accessors": [position],
+        "bufferViews": [{"buffer": 0, "byteLength": 4}, {"buffer": 0, "byteOffset": 4, "byteLength": 12}],
+        "buffers": [{"byteLength": len(blob)}],
+    }
+    return glb_container(doc, blob)
+
+
+def with_blend_shapes(data: bytes, shapes: int, entries: int) -> bytes:
+    """The GLB of `build()` with its first mesh given `shapes` morph targets, each a sparse POSITION
+    accessor without a bufferView (zeros) moving `entries` vertices: how exporters write face rigs."""
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    doc = json.loads(data[20 : 20 + json_length])
+    blob = bytearray(data[28 + json_length :])
+    count = doc["accessors"][0]["count"]
+    step = count // entries
+    primitive = doc["meshes"][0]["primitives"][0]
+    primitive["targets"] = []
+    for shape in range(shapes):
+        indices = struct.pack(f"<{entries}I", *(i * step + shape % step for i in range(entries)))
+        for payload in (indices, struct.pack(f"<{3 * entries}f", *([0.0, 0.5, 0.25] * entries))):
+            doc["bufferViews"].append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(payload)})
+            blob += payload
+        views = len(doc["bufferViews"])
+        sparse = {
+            "count": entries,
+            "indices": {"bufferView": views - 2, "componentType": 5125},
+            "values": {"bufferView": views - 1},
+        }
+        accessor = {"componentType": 5126, "count": count, "type": "VEC3", "sparse": sparse}
+        doc["accessors"].append(accessor | {"min": [0.0, 0.0, 0.0], "max": [0.0, 0.5, 0.25]})
+        primitive["targets"].append({"POSITION": len(doc["accessors"]) - 1})
+    doc["meshes"][0]["weights"] = [0.0] * shapes
+    doc["buffers"][0]["byteLength"] = len(blob)
+    return glb_container(doc, bytes(blob))
