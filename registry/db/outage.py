@@ -40,7 +40,9 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, ChainUnavailable | ContentUnavailable | DatabaseUnavailable):
         return exc.detail  # written by us, with no URL in it
     orig = getattr(exc, "orig", None)  # SQLAlchemy wraps the driver's exception
-    return f"{type(exc).__name__}/{type(orig).__name__}" if orig is not None else type(exc).__name__
+    if orig is None:
+        return type(exc).__name__
+    return f"{type(exc).__name__} from {type(orig).__module__.split('.')[0]}.{type(orig).__name__}"
 
 
 class Outage:
