@@ -123,5 +123,6 @@ def run_leased(
 
 
 def _backoff(failures: int) -> float:
-    """0.5 s doubling up to 15 s: a dependency back after a long outage is noticed within 15 s."""
-    return min(15.0, 0.5 * 2.0 ** min(failures - 1, 5))
+    """0.5 s doubling up to 5 s: a try costs one connection attempt, and the loop notices a database
+    that is back within 5 s."""
+    return min(5.0, 0.5 * 2.0 ** min(failures - 1, 4))

@@ -62,7 +62,9 @@ class Outage:
             if self.since is not None:
                 return
             self.since = time.monotonic()
-        self.log.warning("%s: %s unreachable (%s); quiet until it is back", self.who, self.what, reason(exc))
+        why = reason(exc)
+        said = why if why.startswith(f"{self.what} unreachable") else f"{self.what} unreachable ({why})"
+        self.log.warning("%s: %s; quiet until it is back", self.who, said)
 
     def reached(self) -> None:
         if self.since is None:
