@@ -103,8 +103,11 @@ def supervise(target: Callable[[threading.Event], None], stop: threading.Event, 
     while not stop.is_set():
         try:
             target(stop)
-        except Exception:
-            log.exception("%s stopped unexpectedly; restarting it", name)
+        except Exception as exc:
+            if dependency(exc) is None:  # a bug: its traceback
+                log.exception("%s stopped unexpectedly; restarting it", name)
+            else:
+                log.warning("%s stopped: %s unreachable (%s); restarting it", name, dependency(exc), reason(exc))
         if not stop.is_set():
             log.warning("%s exited; restarting it", name)
             stop.wait(1.0)
