@@ -20,6 +20,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from web3 import Web3
 
@@ -187,11 +188,24 @@ def _reach_chain(
     return chain, head
 
 
+# A server that answers but refuses us: the configuration is wrong, waiting would not help. (The
+# driver gives no SQLSTATE for connection refusals, only the server's message.)
+_REFUSALS = ("does not exist", "password authentication failed", "no pg_hba.conf entry", "authentication failed")
+
+
 def _prepare_database(engine: Engine, key: str) -> None:
     """Everything of start-up that asks the database (tried again as a whole while it is away)."""
-    migrate(engine)
-    with session_scope(engine) as s:
-        seal_stored_secrets(s, key)
+    try:
+        migrate(engine)
+        with session_scope(engine) as s:
+            seal_stored_secrets(s, key)
+    except OperationalError as exc:
+        refusal = next((r for r in _REFUSALS if r in str(exc.orig)), None)
+        if refusal is None:
+            raise
+        raise ConfigurationError(
+            f"the database refused the connection ({refusal}): check TWINMARK_DATABASE_URL"
+        ) from None
 
 
 @dataclass

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from registry.chain.anvil import Anvil, free_port
@@ -114,3 +115,41 @@ def test_a_configuration_error_fails_at_once_in_one_line(
     assert f"configuration: {says}" in worker.output, worker.output
     assert "Traceback" not in worker.output and "waiting for" not in worker.output, worker.output
     assert "not-a-key-but-a-secret" not in worker.output, worker.output
+
+
+def test_a_database_that_refuses_the_service_fails_at_once(postgres: object, tmp_path: Path, anvil: Anvil) -> None:
+    from tests.resilience.test_postgres_restart import Postgres
+
+    assert isinstance(postgres, Postgres)
+    with role("worker", tmp_path, chain_rpc_url=anvil.url, database_url=postgres.url("no_such_db")) as worker:
+        code = worker.stop(signal.SIGCONT, timeout=60)
+    assert code == 1, worker.output
+    assert "configuration: the database refused the connection (does not exist)" in worker.output, worker.output
+    assert "Traceback" not in worker.output and "waiting for" not in worker.output, worker.output
+
+
+def test_serve_started_while_the_chain_node_is_down_waits_then_serves(tmp_path: Path) -> None:
+    node_port, api_port = free_port(), free_port()
+    with role("serve", tmp_path, chain_rpc_url=f"http://127.0.0.1:{node_port}", port=str(api_port)) as server:
+        server.expect("waiting for the chain node", timeout=30)
+        time.sleep(STILL_WAITING)
+        assert server.alive(), server.output
+        anvil = Anvil(port=node_port)
+        anvil.start()
+        try:
+            server.expect("Twinmark listening", timeout=30)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    r = httpx.get(f"http://127.0.0.1:{api_port}/readyz", timeout=5)
+                    if r.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, server.output
+                time.sleep(0.2)
+            assert r.json()["checks"]["database"] == "ok", r.text
+            assert server.stop() in (0, 128 + signal.SIGTERM), server.output  # serve reports the signal
+        finally:
+            anvil.stop()
+    assert "Traceback" not in server.output, server.output
