@@ -30,7 +30,7 @@ from registry.chain import artifacts
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
 from registry.chain.deploy import ensure_deployed, find_deployment_block
-from registry.chain.node import HeadWatcher, connect
+from registry.chain.node import HeadWatcher, NodeProvider, connect
 from registry.chain.reads import ChainReader
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
@@ -250,6 +250,10 @@ class Runtime:
         try:
             # Keys first: a configuration error fails at once, before any wait for the node.
             signer, operator = load_signer(settings, embedded=anvil is not None), load_operator(settings)
+            # A quick probe first (5 s, no retry): a node that does not answer at all (a black-holed host)
+            # is reported within seconds, not after the provider's full timeouts and retries.
+            probe = Web3(NodeProvider(rpc, timeout=5, retries=1))
+            wait_for(CHAIN, lambda: probe.eth.chain_id, limit)
             w3 = connect(rpc, timeout=30)
             chain, head = wait_for(CHAIN, lambda: _reach_chain(settings, w3, signer, operator), limit)
             store: ContentStore = (
