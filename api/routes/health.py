@@ -65,4 +65,4 @@ def readyz(rt: RuntimeDep) -> Readiness:
 
 
 class LoopStale(TwinmarkError):
-    code, status, title = "not-ready", 503, "A background loop is stuck"
+    code, status, title = "not-ready", 503, "A background loop is stuck or not running"
