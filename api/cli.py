@@ -6,8 +6,9 @@ import gc
 import json
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -16,6 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from registry.errors import TwinmarkError
 from registry.settings import Settings
+
+if TYPE_CHECKING:
+    from registry.runtime import Runtime
 
 app = typer.Typer(help="Twinmark digital product passports.", no_args_is_help=True)
 console = Console()
@@ -37,7 +41,7 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    runtime = Runtime.start(settings)
+    runtime = _start(lambda: Runtime.start(settings))
     base = f"http://{settings.host}:{settings.port}"
     # Secrets are never printed: the commands read the token where it lives.
     token = (
@@ -84,15 +88,52 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _start(start: Callable[[], Runtime]) -> Runtime:
+    """Starts the runtime, waiting for a chain node or database that is away (as long as
+    TWINMARK_STARTUP_WAIT_SECONDS allows). SIGTERM and Ctrl-C end the wait cleanly; a configuration
+    error or a dependency that stayed away is one line on stderr and exit status 1, not a traceback."""
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        return start()
+    except TwinmarkError as exc:
+        typer.echo(f"twinmark: {exc.code}: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(128 + signal.SIGINT) from None
+    except SystemExit as exc:  # SIGTERM during the wait
+        raise typer.Exit(exc.code if isinstance(exc.code, int) else 1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_until_signal(run: Callable[[], None]) -> None:
+    """Runs a standalone role until SIGTERM or Ctrl-C, then stops it cleanly (its lease released)."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        run()
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as exc:
+        if exc.code != 128 + signal.SIGTERM:
+            raise
+
+
+def _log_to_stderr() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per webhook delivery
+
+
 @app.command()
 def worker() -> None:
     """Run the mint worker on its own (set TWINMARK_WORKER_IN_PROCESS=false on API processes)."""
-    import logging
-
     from registry.runtime import Runtime
 
-    logging.basicConfig(level=logging.INFO)
-    Runtime.start(Settings(), with_worker=False, with_indexer=False).run_worker()
+    _log_to_stderr()
+    settings = Settings()
+    runtime = _start(lambda: Runtime.start(settings, with_worker=False, with_indexer=False))
+    _run_until_signal(runtime.run_worker)
 
 
 @app.command()
@@ -100,7 +141,10 @@ def indexer() -> None:
     """Run the chain indexer and the webhook sender on their own."""
     from registry.runtime import Runtime
 
-    Runtime.start(Settings(), with_worker=False, with_indexer=False).run_indexer()
+    _log_to_stderr()
+    settings = Settings()
+    runtime = _start(lambda: Runtime.start(settings, with_worker=False, with_indexer=False))
+    _run_until_signal(runtime.run_indexer)
 
 
 @app.command()

@@ -9,9 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry.errors import RangeNotSatisfiable, TooManyRequests, TwinmarkError
+from registry.db.outage import REQUESTS
+from registry.errors import DatabaseUnavailable, RangeNotSatisfiable, TooManyRequests, TwinmarkError
 from registry.redaction import scrub, scrub_value
 
 PROBLEM_BASE = "https://twinmark.dev/problems/"
@@ -34,7 +36,9 @@ def problem(status: int, code: str, title: str, detail: str, request: Request, *
 def install(app: FastAPI) -> None:
     @app.exception_handler(TwinmarkError)
     async def domain_error(request: Request, exc: TwinmarkError) -> JSONResponse:
-        if exc.status >= 500:
+        if isinstance(exc, DatabaseUnavailable):
+            REQUESTS.failed(exc)  # one line when the outage starts, one when it ends
+        elif exc.status >= 500:
             log.warning("%s on %s: %s", exc.code, request.url.path, exc.detail)
         response = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
         if isinstance(exc, TooManyRequests):
@@ -63,8 +67,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
     async def database_away(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+        REQUESTS.failed(exc)  # one line when the outage starts, one when it ends: not one per request
         detail = "the database is unavailable (locked or restarting); retry shortly"
         response = problem(503, "database-unavailable", "Database unavailable", detail, request)
         response.headers["Retry-After"] = "5"

@@ -12,12 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
 from web3 import Web3
 
 from registry import redaction
@@ -26,12 +30,14 @@ from registry.chain import artifacts
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
 from registry.chain.deploy import ensure_deployed, find_deployment_block
-from registry.chain.node import HeadWatcher, connect
+from registry.chain.node import HeadWatcher, NodeProvider, connect
 from registry.chain.reads import ChainReader
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate, session_scope
-from registry.errors import TwinmarkError
+from registry.db.lease import Lease
+from registry.db.outage import CHAIN, DATABASE, dependency, reason
+from registry.errors import ChainUnavailable, DatabaseUnavailable, TwinmarkError
 from registry.indexer.service import Indexer
 from registry.ipfs.gateway_client import GatewayStore
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
@@ -49,13 +55,17 @@ class ConfigurationError(TwinmarkError):
 
 
 def _account(key: SecretStr | None, keystore: Path | None, password: SecretStr | None) -> LocalAccount | None:
-    if key is not None:
-        account: LocalAccount = Account.from_key(key.get_secret_value())
-        return account
-    if keystore is not None:
-        secret = password.get_secret_value() if password else ""
-        account = Account.from_key(Account.decrypt(json.loads(keystore.read_text()), secret))
-        return account
+    try:
+        if key is not None:
+            account: LocalAccount = Account.from_key(key.get_secret_value())
+            return account
+        if keystore is not None:
+            secret = password.get_secret_value() if password else ""
+            account = Account.from_key(Account.decrypt(json.loads(keystore.read_text()), secret))
+            return account
+    except (ValueError, TypeError, KeyError, OSError) as exc:  # the message may quote the key: its class only
+        what = "key" if key is not None else f"keystore {keystore}"
+        raise ConfigurationError(f"unusable {what} ({type(exc).__name__})") from None
     return None
 
 
@@ -94,11 +104,108 @@ def supervise(target: Callable[[threading.Event], None], stop: threading.Event, 
     while not stop.is_set():
         try:
             target(stop)
-        except Exception:
-            log.exception("%s stopped unexpectedly; restarting it", name)
+        except Exception as exc:
+            if dependency(exc) is None:  # a bug: its traceback
+                log.exception("%s stopped unexpectedly; restarting it", name)
+            else:
+                log.warning("%s stopped: %s unreachable (%s); restarting it", name, dependency(exc), reason(exc))
         if not stop.is_set():
             log.warning("%s exited; restarting it", name)
             stop.wait(1.0)
+
+
+T = TypeVar("T")
+
+
+def wait_for(what: str, attempt: Callable[[], T], limit: float) -> T:
+    """`attempt()`, tried again while it fails because `what` (the chain node, the database) is away:
+    capped exponential backoff, one line when the wait starts and one when it ends, at most `limit`
+    seconds (0: as long as it takes; a signal still ends the wait). Other failures raise at once."""
+    started = time.monotonic()
+    delay, failures = 0.5, 0
+    while True:
+        try:
+            result = attempt()
+        except Exception as exc:
+            if dependency(exc) != what or isinstance(exc, ConfigurationError):
+                raise
+            failures += 1
+            waited = time.monotonic() - started
+            if failures == 1:
+                bound = f", for at most {limit:g} s" if limit else ""
+                log.warning("waiting for the %s: %s (retrying with backoff%s)", what, reason(exc), bound)
+            if limit and waited + delay > limit:
+                error = DatabaseUnavailable if what == DATABASE else ChainUnavailable
+                raise error(f"the {what} stayed unreachable for {waited:.0f} s at start ({reason(exc)})") from None
+            time.sleep(delay)  # interruptible: SIGINT/SIGTERM end the wait
+            delay = min(delay * 2, 15.0)
+            continue
+        if failures:
+            log.warning("%s reached after %.1f s (%d failed attempts)", what, time.monotonic() - started, failures)
+        return result
+
+
+def _reach_chain(
+    settings: Settings, w3: Web3, signer: LocalAccount, operator_account: LocalAccount | None
+) -> tuple[TwinmarkChain, HeadWatcher]:
+    """Everything of start-up that asks the chain node (tried again as a whole while it is away)."""
+    chain_id = int(w3.eth.chain_id)
+    if settings.chain_id is not None and settings.chain_id != chain_id:
+        raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
+    decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
+    fee_cap, stuck = settings.max_fee_wei, settings.tx_stuck_seconds
+    sender = TxSender(w3, signer, decoder, max_fee=fee_cap, stuck_seconds=stuck)
+    operator = (
+        TxSender(w3, operator_account, decoder, max_fee=fee_cap, stuck_seconds=stuck)
+        if operator_account is not None
+        else sender
+    )
+    try:
+        deployment = ensure_deployed(
+            w3,
+            sender,
+            settings.data_dir / f"deployment-{chain_id}.json",
+            settings.registry_address,
+            owner=operator.address,
+            configured_block=settings.registry_deployed_block,
+        )
+    except ChainUnavailable as exc:
+        if exc.detail.startswith("no contract at"):  # the node answered: the address is wrong
+            raise ConfigurationError(exc.detail) from None
+        raise
+    chain = TwinmarkChain(
+        w3,
+        sender,
+        deployment.registry,
+        operator=operator,
+        relay_gas_cap=settings.relay_gas_cap,
+        relay_wait=settings.relay_wait_seconds,
+        from_block=deployment.block,
+        log_span=settings.log_span,
+    )
+    head = HeadWatcher(w3)
+    chain.on_mined(head.observe)
+    return chain, head
+
+
+# A server that answers but refuses us: the configuration is wrong, waiting would not help. (The
+# driver gives no SQLSTATE for connection refusals, only the server's message.)
+_REFUSALS = ("does not exist", "password authentication failed", "no pg_hba.conf entry", "authentication failed")
+
+
+def _prepare_database(engine: Engine, key: str) -> None:
+    """Everything of start-up that asks the database (tried again as a whole while it is away)."""
+    try:
+        migrate(engine)
+        with session_scope(engine) as s:
+            seal_stored_secrets(s, key)
+    except OperationalError as exc:
+        refusal = next((r for r in _REFUSALS if r in str(exc.orig)), None)
+        if refusal is None:
+            raise
+        raise ConfigurationError(
+            f"the database refused the connection ({refusal}): check TWINMARK_DATABASE_URL"
+        ) from None
 
 
 @dataclass
@@ -116,14 +223,19 @@ class Runtime:
     operator_token: str
     server_key: str
     anvil: Anvil | None = None
+    started: float = field(default_factory=time.monotonic)  # readiness gives loops this long to start
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
     def start(cls, settings: Settings, *, with_worker: bool | None = None, with_indexer: bool | None = None) -> Runtime:
+        """Wires everything up. A chain node or database away at start is waited for (with backoff, one
+        log line when the wait starts and one when it ends, at most `startup_wait_seconds`); a
+        configuration error (a wrong chain id, an unusable key) raises `ConfigurationError` at once."""
         redaction.protect(settings)
         redaction.install_log_scrubbing()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        limit = settings.startup_wait_seconds
         anvil = None
         rpc = settings.chain_rpc_url
         if rpc is None:
@@ -134,54 +246,27 @@ class Runtime:
                 extra_args=("--state-interval", "2"),
             )
             rpc = anvil.start()
+        engine: Engine | None = None
         try:
+            # Keys first: a configuration error fails at once, before any wait for the node.
+            signer, operator = load_signer(settings, embedded=anvil is not None), load_operator(settings)
+            # A quick probe first (5 s, no retry): a node that does not answer at all (a black-holed host)
+            # is reported within seconds, not after the provider's full timeouts and retries.
+            probe = Web3(NodeProvider(rpc, timeout=5, retries=1))
+            wait_for(CHAIN, lambda: probe.eth.chain_id, limit)
             w3 = connect(rpc, timeout=30)
-            chain_id = int(w3.eth.chain_id)
-            if settings.chain_id is not None and settings.chain_id != chain_id:
-                raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
-            decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
-            fee_cap, stuck = settings.max_fee_wei, settings.tx_stuck_seconds
-            signer = load_signer(settings, embedded=anvil is not None)
-            sender = TxSender(w3, signer, decoder, max_fee=fee_cap, stuck_seconds=stuck)
-            operator_account = load_operator(settings)
-            operator = (
-                TxSender(w3, operator_account, decoder, max_fee=fee_cap, stuck_seconds=stuck)
-                if operator_account is not None
-                else sender
-            )
-            deployment = ensure_deployed(
-                w3,
-                sender,
-                settings.data_dir / f"deployment-{chain_id}.json",
-                settings.registry_address,
-                owner=operator.address,
-                configured_block=settings.registry_deployed_block,
-            )
-            chain = TwinmarkChain(
-                w3,
-                sender,
-                deployment.registry,
-                operator=operator,
-                relay_gas_cap=settings.relay_gas_cap,
-                relay_wait=settings.relay_wait_seconds,
-                from_block=deployment.block,
-                log_span=settings.log_span,
-            )
+            chain, head = wait_for(CHAIN, lambda: _reach_chain(settings, w3, signer, operator), limit)
             store: ContentStore = (
                 KuboStore(settings.ipfs_rpc_url)
                 if settings.ipfs_rpc_url
                 else LocalBlockStore(settings.data_dir / "blocks")
             )
-            head = HeadWatcher(w3)
-            chain.on_mined(head.observe)
             token = operator_token(settings)
             redaction.register(token)
             key = load_server_key(settings)
             redaction.register(key)
             engine = make_engine(settings.resolved_database_url)
-            migrate(engine)
-            with session_scope(engine) as s:
-                seal_stored_secrets(s, key)
+            wait_for(DATABASE, lambda: _prepare_database(engine, key), limit)
             runtime = cls(
                 settings=settings,
                 engine=engine,
@@ -198,6 +283,8 @@ class Runtime:
                 anvil=anvil,
             )
         except BaseException:
+            if engine is not None:
+                engine.dispose()
             if anvil is not None:
                 anvil.stop()
             raise
@@ -244,15 +331,24 @@ class Runtime:
         thread.start()
         self._threads.append(thread)
 
-    def loops(self) -> dict[str, float]:
-        """Seconds since each background loop running here last showed life."""
-        leases = {
-            "mint-worker": self.worker.lease,
-            "indexer": self.indexer.lease,
-            "webhook-sender": self.webhooks.lease,
-        }
-        now = time.monotonic()
-        return {t.name: now - leases[t.name].beat for t in self._threads if t.name in leases}
+    def heartbeats(self) -> dict[str, tuple[float | None, str | None]]:
+        """Each background loop that must run in some process (this one or a standalone `twinmark
+        worker` / `twinmark indexer`): seconds since its lease holder's last heartbeat (None: none
+        recorded, or released) and the process (host:pid) holding it, read from the database."""
+        names = {"mint-worker": self.worker.lease, "indexer": self.indexer.lease, "webhook-sender": self.webhooks.lease}
+        with session_scope(self.engine) as s:
+            rows = s.exec(select(Lease).where(col(Lease.name).in_([h.name for h in names.values()]))).all()
+        by_name = {r.name: r for r in rows}
+        now = datetime.now(UTC)
+        beats: dict[str, tuple[float | None, str | None]] = {}
+        for loop, holder in names.items():
+            row = by_name.get(holder.name)
+            if row is None or row.beat_at is None:
+                beats[loop] = (None, None)
+                continue
+            beat = row.beat_at if row.beat_at.tzinfo else row.beat_at.replace(tzinfo=UTC)
+            beats[loop] = (max(0.0, (now - beat).total_seconds()), row.process)
+        return beats
 
     def stop(self) -> None:
         self._stop.set()

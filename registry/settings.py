@@ -88,7 +88,12 @@ class Settings(BaseSettings):
     stream_max_per_client: int = 4
     webhook_max_in_flight_per_subscription: int = 4  # one slow receiver cannot take every sender thread
     delivery_retention_days: float = 30.0  # delivered/dead outbox rows and their attempts are pruned after this
-    loop_stale_seconds: float = 90.0  # /readyz fails when a background loop showed no life for this long
+    # /readyz fails when a background loop (mint worker, indexer, webhook sender), in whichever process
+    # runs it, has not beaten for this long; a process just started gives them this long to start.
+    loop_stale_seconds: float = Field(default=90.0, gt=0)
+    # A chain node or database away at start is waited for (backoff 0.5 s doubling to 15 s, one log line
+    # when the wait starts and one when it ends) at most this long; 0: until it is back or a signal comes.
+    startup_wait_seconds: float = Field(default=0.0, ge=0)
     relay_gas_cap: int = 500_000  # a relayed call whose simulation needs more gas is refused, never sent
     # A request relaying a call waits this long for its receipt; not mined by then: 202 with the
     # transaction hash and `"state": "pending"` (followed at GET /v1/transactions/{hash}).

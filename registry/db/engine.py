@@ -12,10 +12,24 @@ from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
+from registry.db.outage import REQUESTS
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
+    engine = _engine(url)
+    # A connection handed out (after its pre-ping, on PostgreSQL) ends a database outage the requests
+    # met (one log line for it). Once per checkout, not per statement: it costs next to nothing.
+    event.listen(engine, "checkout", _reached)
+    return engine
+
+
+def _reached(*_args: Any) -> None:
+    REQUESTS.reached()
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 

@@ -1,12 +1,14 @@
 """Named leases in the database: one holder at a time across processes (mint worker, indexer,
 webhook sender). A holder renews well before expiry; a crashed holder's lease is taken over once
-it has expired."""
+it has expired. Each renewal is also the loop's heartbeat (`beat_at`, and which process beats), so
+readiness sees every loop of every process in one table."""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
 
 from registry.db.engine import session_scope
-from registry.errors import ChainUnavailable, ContentUnavailable
+from registry.db.outage import CHAIN, CONTENT, DATABASE, Outages, dependency
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # who beats, as readiness shows it
 log = logging.getLogger(__name__)
 
 
@@ -28,6 +31,8 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True)
     holder: str
     expires_at: datetime
+    beat_at: datetime | None = None  # the holder's last renewal: its loop's heartbeat
+    process: str | None = None  # host:pid of the holder
 
 
 class LeaseHolder:
@@ -37,7 +42,6 @@ class LeaseHolder:
         self.seconds = seconds
         self.holder = str(uuid.uuid4())
         self._until = _EPOCH
-        self.beat = time.monotonic()  # the loop's last sign of life (readiness reports it)
 
     def hold(self) -> bool:
         """True while this process holds the lease (acquiring or renewing it as needed)."""
@@ -49,9 +53,9 @@ class LeaseHolder:
             with session_scope(self.engine) as s:
                 lease = s.exec(select(Lease).where(Lease.name == self.name).with_for_update()).first()
                 if lease is None:
-                    s.add(Lease(name=self.name, holder=self.holder, expires_at=until))
+                    s.add(Lease(name=self.name, holder=self.holder, expires_at=until, beat_at=now, process=PROCESS))
                 elif lease.holder == self.holder or lease.expires_at < now:
-                    lease.holder, lease.expires_at = self.holder, until
+                    lease.holder, lease.expires_at, lease.beat_at, lease.process = self.holder, until, now, PROCESS
                 else:
                     return False
         except IntegrityError:
@@ -74,39 +78,51 @@ def run_leased(
     *,
     idle: Callable[[], object],
     name: str,
+    outages: Outages | None = None,
 ) -> None:
     """The loop of a background role: hold the lease, run passes, sleep via `idle` when a pass found
-    nothing. Anything failing (the database included: a lock held for long, a restart) is logged and
-    retried with backoff, so the thread never dies."""
+    nothing. Anything failing (the database included: a lock held for long, a restart) is retried
+    with backoff, so the thread never dies. A dependency that is away (database, chain node, content
+    store) is logged once when it goes and once when it is back (`outages`); anything else is a bug
+    and keeps its traceback."""
+    outages = outages or Outages(name, log)
     failures = 0
     while not stop.is_set():
-        lease.beat = time.monotonic()
         try:
             held = lease.hold()
         except Exception as exc:  # the database is away: wait for it, do not die
             failures += 1
-            log.warning("%s cannot reach its lease (%s); retrying", name, type(exc).__name__)
-            stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
+            if not outages.failed(exc):
+                log.exception("%s cannot take its lease; retrying", name)
+            stop.wait(_backoff(failures))
             continue
-        if not held:
+        if not held:  # (a held lease may not have asked the database: only a pass tells it is back)
+            outages.reached(DATABASE)
             stop.wait(min(1.0, lease.seconds / 4))
             continue
         try:
             busy = step()
-        except (ChainUnavailable, ContentUnavailable) as exc:
-            log.warning("%s waiting: %s", name, exc)
-            stop.wait(1.0)
-            continue
-        except Exception:
+        except Exception as exc:
+            if dependency(exc) in (CHAIN, CONTENT):  # the provider's own retries already waited
+                outages.failed(exc)
+                stop.wait(1.0)
+                continue
             failures += 1
-            log.exception("%s pass failed", name)
-            stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
+            if not outages.failed(exc):
+                log.exception("%s pass failed", name)
+            stop.wait(_backoff(failures))
             continue
         failures = 0
-        lease.beat = time.monotonic()
+        outages.reached()
         if not busy:
             idle()
     try:
         lease.release()
     except Exception as exc:  # it expires by itself
         log.warning("%s could not release its lease (%s)", name, type(exc).__name__)
+
+
+def _backoff(failures: int) -> float:
+    """0.5 s doubling up to 5 s: a try costs one connection attempt, and the loop notices a database
+    that is back within 5 s."""
+    return min(5.0, 0.5 * 2.0 ** min(failures - 1, 4))

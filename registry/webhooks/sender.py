@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from registry.auth.vault import server_key
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
+from registry.db.outage import Outages
 from registry.net.client import GuardedClient, failure_class
 from registry.net.guard import HostUnresolvable, TargetRefused
 from registry.settings import Settings
@@ -47,6 +48,7 @@ class WebhookSender:
         self.engine = engine
         self.settings = settings
         self.lease = LeaseHolder(engine, "webhook-sender", settings.worker_lease_seconds)
+        self.outages = Outages("webhook sender", log)  # the loop's and the delivery threads' alike
         self.http = client or GuardedClient(
             timeout=settings.webhook_timeout_seconds, allow_private=settings.webhook_allow_private_targets
         )
@@ -58,7 +60,14 @@ class WebhookSender:
         self._finished = threading.Event()  # an attempt is over: a thread is free for the next pass
 
     def run(self, stop: threading.Event) -> None:
-        run_leased(self.lease, self.step, stop, idle=lambda: self._finished.wait(0.5), name="webhook sender")
+        run_leased(
+            self.lease,
+            self.step,
+            stop,
+            idle=lambda: self._finished.wait(0.5),
+            name="webhook sender",
+            outages=self.outages,
+        )
 
     def in_flight(self) -> int:
         """Attempts running now."""
@@ -111,8 +120,9 @@ class WebhookSender:
         assert row.id is not None
         try:
             self._record(row.id, *self._attempt(row, sub))
-        except Exception:
-            log.exception("webhook delivery %s: the attempt could not be recorded; it will be sent again", row.id)
+        except Exception as exc:
+            if not self.outages.failed(exc):  # the database away: one line for the outage, not one per attempt
+                log.exception("webhook delivery %s: the attempt could not be recorded; it will be sent again", row.id)
         finally:
             # Only after its record committed: until then no pass may pick the row again.
             with self._lock:
