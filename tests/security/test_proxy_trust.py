@@ -75,6 +75,14 @@ def test_a_client_cannot_pick_its_own_key_with_x_forwarded_for(stack: Stack, pla
         assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
 
 
+def test_a_port_uvicorn_alone_reads_does_not_give_a_client_its_own_key(stack: Stack) -> None:
+    # Plain uvicorn (proxy headers on, loopback trusted) reads "198.51.100.1:+1" as host and port 1;
+    # the app must still see that the peer came from the header, or each new address is a new bucket.
+    with served(stack, plain=True, trusted_proxies="") as client:
+        statuses = [fresh_listing(client, f"198.51.100.{i}:+1").status_code for i in range(PER_CLIENT + 2)]
+        assert statuses[-1] == 429, statuses
+
+
 def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(stack: Stack) -> None:
     with served(stack, plain=False, trusted_proxies="127.0.0.1") as client:
         statuses = [fresh_listing(client, "203.0.113.7").status_code for _ in range(PER_CLIENT + 1)]
