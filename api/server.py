@@ -100,13 +100,17 @@ def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
 
 def _replaced_by(entry: str, host: str, port: int, address: Address | None) -> bool:
     """Whether the peer (host, port; `address` parsed from host) is this header entry, as a server
-    taking the client from the header sets it: the entry's host and its port, or 0 (a real TCP peer
-    never has port 0, and a real port equal to an entry's is the client's own doing), or the whole
-    entry when it is no address. Ports are compared first: most entries cost no address parsing."""
+    taking the client from the header sets it: the entry's host (as written, or the same address) and
+    its port, or 0 (a real TCP peer never has port 0, and a real port equal to an entry's is the
+    client's own doing), or the whole entry. Ports are compared first: most entries cost no address
+    parsing."""
     if entry == host and port == 0:
         return True
     entry_host, entry_port = _host_port(entry)
-    return entry_port == port and address is not None and _address(entry_host) == address
+    if entry_port != port:
+        return False
+    # uvicorn keeps a host that is no address ("client-1:7" gives "client-1", 7)
+    return entry_host == host or (address is not None and _address(entry_host) == address)
 
 
 _warned = False

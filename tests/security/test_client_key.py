@@ -74,11 +74,14 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
         Settings(trusted_proxies="10.0.0.0/8, nginx")
 
 
-@pytest.mark.parametrize("entry", ["198.51.100.7:+1", "198.51.100.7: 7", "198.51.100.7:5_0", "[2001:db8::7]:+9"])
+@pytest.mark.parametrize(
+    "entry", ["198.51.100.7:+1", "198.51.100.7: 7", "198.51.100.7:5_0", "[2001:db8::7]:+9", "client-1:7", "[x]:7"]
+)
 def test_a_port_only_uvicorn_reads_does_not_hide_its_rewrite(entry: str) -> None:
-    # uvicorn parses an entry's port with int(), which takes "+1", " 7" and "5_0": the peer it makes
-    # from such an entry must still be recognised, or the client picks its key again (a new address
-    # each request) under `uvicorn api.asgi:app` left with its default proxy handling.
+    # uvicorn parses an entry's port with int(), which takes "+1", " 7" and "5_0", and keeps a host
+    # that is no address ("client-1:7"): the peer it makes from such an entry must still be recognised,
+    # or the client picks its key again (a new one each request) under `uvicorn api.asgi:app` left
+    # with its default proxy handling.
     from uvicorn.middleware.proxy_headers import _TrustedHosts
 
     header = f"1.1.1.1, {entry}"

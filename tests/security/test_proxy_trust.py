@@ -79,8 +79,9 @@ def test_a_port_uvicorn_alone_reads_does_not_give_a_client_its_own_key(stack: St
     # Plain uvicorn (proxy headers on, loopback trusted) reads "198.51.100.1:+1" as host and port 1;
     # the app must still see that the peer came from the header, or each new address is a new bucket.
     with served(stack, plain=True, trusted_proxies="") as client:
-        statuses = [fresh_listing(client, f"198.51.100.{i}:+1").status_code for i in range(PER_CLIENT + 2)]
-        assert statuses[-1] == 429, statuses
+        for spelled in ("198.51.100.{}:+1", "client-{}:7"):
+            statuses = [fresh_listing(client, spelled.format(i)).status_code for i in range(PER_CLIENT + 2)]
+            assert statuses[-1] == 429, (spelled, statuses)
 
 
 def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(stack: Stack) -> None:
