@@ -49,7 +49,9 @@ def trusted_networks(spec: str) -> tuple[Network, ...]:
 
 
 def _host_port(text: str) -> tuple[str, int]:
-    """A header entry's host and port (0 when it names none): `1.2.3.4`, `1.2.3.4:5678`, `[::1]:5678`, `::1`."""
+    """A header entry's host and port (0 when it names none): `1.2.3.4`, `1.2.3.4:5678`, `[::1]:5678`, `::1`.
+    The port is read with int(), as uvicorn reads it ("+1", " 7" and "5_0" are ports to it): a peer it
+    made from an entry must be found in the header again."""
     text = text.strip()
     if text.startswith("[") and "]" in text:
         host, rest = text[1:].split("]", 1)
@@ -57,8 +59,11 @@ def _host_port(text: str) -> tuple[str, int]:
     elif text.count(":") == 1:
         host, port = text.split(":")
     else:
-        host, port = text, ""
-    return host, int(port) if port.isdigit() else 0
+        return text, 0
+    try:
+        return host, int(port)
+    except ValueError:
+        return host, 0
 
 
 def _address(text: str) -> Address | None:
@@ -93,15 +98,19 @@ def _forwarded_for(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     return [e for e in entries if e]
 
 
-def _replaced_by(entry: str, host: str, port: int) -> bool:
-    """Whether the peer (host, port) is this header entry, as a server taking the client from the header
-    sets it: the entry's host and its port, or 0 (a real TCP peer never has port 0, and a real port
-    equal to an entry's is the client's own doing), or the whole entry when it is no address."""
-    if entry.strip() == host and port == 0:
+def _replaced_by(entry: str, host: str, port: int, address: Address | None) -> bool:
+    """Whether the peer (host, port; `address` parsed from host) is this header entry, as a server
+    taking the client from the header sets it: the entry's host (as written, or the same address) and
+    its port, or 0 (a real TCP peer never has port 0, and a real port equal to an entry's is the
+    client's own doing), or the whole entry. Ports are compared first: most entries cost no address
+    parsing."""
+    if entry == host and port == 0:
         return True
     entry_host, entry_port = _host_port(entry)
-    address = _address(host)
-    return address is not None and _address(entry_host) == address and entry_port == port
+    if entry_port != port:
+        return False
+    # uvicorn keeps a host that is no address ("client-1:7" gives "client-1", 7)
+    return entry_host == host or (address is not None and _address(entry_host) == address)
 
 
 _warned = False
@@ -114,7 +123,7 @@ def client_key(scope: Scope, trusted: tuple[Network, ...]) -> str:
     peer_text = str(client[0]) if client else ""
     forwarded = _forwarded_for(scope.get("headers", ()))
     peer = _address(peer_text)
-    if client and any(_replaced_by(entry, client[0], client[1]) for entry in forwarded):
+    if client and any(_replaced_by(entry, client[0], client[1], peer) for entry in forwarded):
         # The server (uvicorn --proxy-headers, its default) put a header entry in the peer's place: who
         # connected is unknown, so the header cannot be checked against the trusted proxies.
         if not _warned:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from registry.assets.gltf import Issue, ModelTooComplex, primitive_triangles
+from registry.assets.gltf import Issue, ModelTooComplex, natural, primitive_triangles
 from registry.settings import Settings
 
 COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
@@ -240,4 +240,5 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    # Integral floats too (`1.5e8`): the validator reads them as integers, and they once counted as nothing.
+    return natural(value)

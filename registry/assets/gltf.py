@@ -360,8 +360,9 @@ def primitive_triangles(primitive: Any, accessors: list[Any]) -> int:
     if not isinstance(primitive, dict):
         return 0
     attributes = primitive.get("attributes")
-    source = primitive.get("indices", attributes.get("POSITION") if isinstance(attributes, dict) else None)
-    if not isinstance(source, int) or not 0 <= source < len(accessors) or not isinstance(accessors[source], dict):
+    found = primitive.get("indices", attributes.get("POSITION") if isinstance(attributes, dict) else None)
+    source = natural(found)
+    if source is None or source >= len(accessors) or not isinstance(accessors[source], dict):
         return 0
     count = _count(accessors[source].get("count"))
     mode = primitive.get("mode", 4)
@@ -376,5 +377,13 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def natural(value: Any) -> int | None:
+    """A non-negative integer as the validator reads it: it runs in JavaScript, where `1.5e8` and
+    `150000000.0` are integers too (Python's json makes them floats)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    return natural(value) or 0

@@ -84,7 +84,7 @@ def read(
         claims = json.loads(body)
         if claims["c"] != contract.lower() or claims["t"] != token_id:
             return None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # parsed before the MAC: any client's bytes
         return None
     if browser is None or not hmac.compare_digest(mac, _mac(server_key, browser, body)):
         return "other-browser"

@@ -201,3 +201,30 @@ def test_the_ceilings_are_the_settings_and_the_validators_counts_are_held_to_the
 def test_model_limits_default_to_the_settings_defaults(tmp_path: Any) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
     assert ModelLimits.of(settings) == ModelLimits()
+
+
+@pytest.mark.parametrize("spelled", ["1.5e8", "150000000.0", "3e7"])
+def test_counts_written_as_floats_are_weighed_as_the_validator_reads_them(
+    spelled: str, validator_calls: list[int]
+) -> None:
+    """The validator runs in JavaScript, where `1.5e8` and `150000000.0` are integers: it read such a
+    sparse accessor as 150M vertices (37 s here, 0 errors, 50M triangles). Python's json reads them as
+    floats, which the pre-check counted as nothing, so the 584-byte file reached the validator and held
+    a worker until the per-file limit killed it. Integral floats are weighed as the integers they are."""
+    data = sparse_glb(1)
+    json_length = struct.unpack_from("<I", data, 12)[0]
+    text = data[20 : 20 + json_length].rstrip(b" ").replace(b'"count":1,"type"', f'"count":{spelled},"type"'.encode())
+    text = text.replace(b'"sparse":{"count":1,', b'"sparse":{"count":1.0,')
+    assert spelled.encode() in text and b"1.0," in text
+    text += b" " * (-len(text) % 4)
+    blob = data[28 + json_length :]
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text + struct.pack("<II", len(blob), 0x004E4942) + blob
+    hostile = b"glTF" + struct.pack("<II", 2, 12 + len(body)) + body
+    try:
+        inspect_glb(hostile, limits=ModelLimits(validator_timeout=1))
+    except InvalidInput as exc:
+        refused = exc
+    assert refused.code == "model-too-complex", refused
+    found = {i["code"] for i in refused.extra["issues"]}
+    assert {"DECLARED_WORK_TOO_LARGE", "TOO_MANY_VERTICES", "TOO_MANY_TRIANGLES"} <= found, found
+    assert validator_calls == []

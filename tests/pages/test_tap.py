@@ -230,3 +230,17 @@ def test_the_page_never_publishes_the_configured_rpc_url(tagged: tuple[Stack, di
     html = stack.client.get(f"/t/{t['collection']}/{t['token']}", headers=HTML).text
     assert stack.runtime.settings.chain_rpc_url not in html
     assert stack.anvil.url not in html
+
+
+def test_a_ticket_of_deeply_nested_json_is_no_ticket(tagged: tuple[Stack, dict[str, Any]]) -> None:
+    """A ticket's body is parsed before its MAC is checked (to tell "not this twin's" from "another
+    browser's"): 1,530 nested brackets fit in a 2,048-character ticket and overflowed the JSON parser
+    (RecursionError, a 500). Now no ticket: the page without a verdict."""
+    stack, t = tagged
+    deep = base64.urlsafe_b64encode(b"[" * 1_530).decode().rstrip("=")
+    assert len(deep) + 5 <= 2_048
+    assert (
+        tickets.read(stack.runtime.server_key, f"{deep}.AAAA", t["collection"], t["token"], None, lifetime=60) is None
+    )
+    page = browser(stack).get(f"/t/{t['collection']}/{t['token']}", params={"tap": f"{deep}.AAAA"}, headers=HTML)
+    assert page.status_code == 200 and "data-genuine" not in page.text

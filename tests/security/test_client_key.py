@@ -72,3 +72,34 @@ def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     assert Settings(trusted_proxies="10.0.0.0/8, 192.168.1.1").trusted_proxies
     with pytest.raises(ValueError, match="nginx"):
         Settings(trusted_proxies="10.0.0.0/8, nginx")
+
+
+@pytest.mark.parametrize(
+    "entry", ["198.51.100.7:+1", "198.51.100.7: 7", "198.51.100.7:5_0", "[2001:db8::7]:+9", "client-1:7", "[x]:7"]
+)
+def test_a_port_only_uvicorn_reads_does_not_hide_its_rewrite(entry: str) -> None:
+    # uvicorn parses an entry's port with int(), which takes "+1", " 7" and "5_0", and keeps a host
+    # that is no address ("client-1:7"): the peer it makes from such an entry must still be recognised,
+    # or the client picks its key again (a new one each request) under `uvicorn api.asgi:app` left
+    # with its default proxy handling.
+    from uvicorn.middleware.proxy_headers import _TrustedHosts
+
+    header = f"1.1.1.1, {entry}"
+    peer = _TrustedHosts("127.0.0.1").get_trusted_client_address(header)
+    assert peer[1] != 0  # uvicorn did read a port
+    rewritten = {"client": peer, "headers": [(b"x-forwarded-for", header.encode())]}
+    for trusted in ((), PROXIES):
+        assert client_key(rewritten, trusted) == UNVERIFIED
+
+
+def test_an_enormous_header_costs_little_to_read() -> None:
+    # Any client may send a 16 KiB X-Forwarded-For of 8,000 tiny entries; each was parsed as an address
+    # (and failed, an exception each) to look for the server's rewrite: 60 ms of CPU a request.
+    import time
+
+    for value in (",".join(["1"] * 8_000), ",".join(["203.0.113.9"] * 1_300)):
+        request_scope = scope("198.51.100.1", value)
+        started = time.perf_counter()
+        for _ in range(10):
+            assert client_key(request_scope, ()) == "198.51.100.1"
+        assert (time.perf_counter() - started) / 10 < 0.02  # (was 60 ms; now 1-4 ms)

@@ -32,7 +32,11 @@ async def hello(_request: Request) -> PlainTextResponse:
     return PlainTextResponse("hello")
 
 
-APP = Starlette(routes=[Route("/", hello)])
+async def echo(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(f"got {len(await request.body())}")
+
+
+APP = Starlette(routes=[Route("/", hello), Route("/echo", echo, methods=["POST"])])
 
 
 @contextmanager
@@ -149,3 +153,19 @@ def test_an_oversized_head_in_one_piece_is_refused_too() -> None:
         r = httpx.get(f"http://{address[0]}:{address[1]}/", headers={"X-Big": "a" * 8192})
         assert r.status_code == 431
         assert httpx.get(f"http://{address[0]}:{address[1]}/", headers={"X-Fine": "a" * 2048}).text == "hello"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review of issue 19: a request whose head is complete but whose body never is holds its "
+    "connection for ever (no body deadline); max_connections of them from one client answer everyone "
+    "503 for as long as the client likes, as half-open heads did before the header timeout",
+)
+@KINDS
+def test_bodies_that_never_end_do_not_hold_the_connection_cap(kind: str) -> None:
+    with server(kind, max_connections=20) as address:
+        stalled = half_open(address, 25, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        time.sleep(TIMEOUT * 3)
+        assert httpx.get(f"http://{address[0]}:{address[1]}/").text == "hello"
+        for s in stalled:
+            s.close()
