@@ -70,6 +70,16 @@ def sign(account: LocalAccount, payload: dict[str, Any]) -> bytes:
     return bytes(signed.signature)
 
 
+def recover(payload: dict[str, Any], signature: bytes) -> str | None:
+    """The address whose key made this 65-byte signature of an EIP-712 payload, or None when the bytes
+    are no such signature (a contract wallet's ERC-1271 signature is not: the chain checks those)."""
+    try:
+        address: str = Account.recover_message(encode_typed_data(full_message=payload), signature=signature)
+    except Exception:  # malformed r/s/v, wrong length, invalid point: not an EOA's signature
+        return None
+    return address
+
+
 def compact(signature: bytes) -> tuple[bytes, bytes]:
     """ERC-2098 compact form (r, vs) of a 65-byte signature."""
     if len(signature) != 65:

@@ -114,6 +114,12 @@ def hit(session: Session, limits: list[tuple[Limit, str]]) -> list[int]:
     """Counts one event under every (limit, key) and ceiling, refusing first if any is used up; the uses
     left of each (limit, key)."""
     check(session, limits)
+    return count(session, limits)
+
+
+def count(session: Session, limits: list[tuple[Limit, str]]) -> list[int]:
+    """Counts one event that already happened under every (limit, key) and ceiling, refusing nothing
+    (callers `check` first); the uses left of each (limit, key)."""
     where, capped = _capped(session, limits)
     if capped:
         _ceilings.take(where, capped, count=True)

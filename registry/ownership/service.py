@@ -4,6 +4,7 @@ the brand's own status calls. The API checks what it can first; the contract dec
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,30 +27,55 @@ SIGNATURE_TTL = 3600
 HOUR = timedelta(hours=1)
 
 
-def relay_quota(session: Session, settings: Settings, *, client: str, owner: str, contract: str, token_id: int) -> None:
-    """Counts one relay the service would pay for; 429 once the client, the owner or the twin has used
-    its hourly quota (a wallet bouncing a twin between two addresses is stopped by the twin's)."""
-    ratelimit.hit(
-        session,
-        [
-            (
-                Limit(
-                    "relays:client",
-                    settings.relay_limit_per_client,
-                    HOUR,
-                    "relays from this client",
-                    settings.relay_ceiling_per_hour,
-                ),
-                client,
+def _relay_limits(
+    settings: Settings, *, client: str, owner: str, contract: str, token_id: int
+) -> list[tuple[Limit, str]]:
+    """The hourly quotas of a relay the service pays for: the client's (with a ceiling for all clients
+    together), the owner's and the twin's (a wallet bouncing a twin between two addresses is stopped by it)."""
+    return [
+        (
+            Limit(
+                "relays:client",
+                settings.relay_limit_per_client,
+                HOUR,
+                "relays from this client",
+                settings.relay_ceiling_per_hour,
             ),
-            (Limit("relays:owner", settings.relay_limit_per_owner, HOUR, "relays for this owner"), owner),
-            (
-                Limit("relays:twin", settings.relay_limit_per_token, HOUR, "relays for this twin"),
-                f"{contract}/{token_id}",
-            ),
-        ],
-    )
-    session.commit()  # the quota is spent even if the relay then fails
+            client,
+        ),
+        (Limit("relays:owner", settings.relay_limit_per_owner, HOUR, "relays for this owner"), owner),
+        (Limit("relays:twin", settings.relay_limit_per_token, HOUR, "relays for this twin"), f"{contract}/{token_id}"),
+    ]
+
+
+def paid_relay(
+    session: Session,
+    settings: Settings,
+    send: Callable[[], str],
+    *,
+    signer: str | None,
+    client: str,
+    owner: str,
+    contract: str,
+    token_id: int,
+) -> str:
+    """Relays `send` under the quotas, 429 once one is used up. A signature that recovers to the owner
+    spends them before the relay (spent even if it then fails). Any other (a contract wallet's ERC-1271
+    signature, which only the chain can check, or a forgery) spends only the client's own budget of
+    such relays first; the owner's, the twin's and the all-clients quotas are counted once the chain's
+    simulation accepted it, so forged signatures cannot use them up and lock genuine owners out."""
+    limits = _relay_limits(settings, client=client, owner=owner, contract=contract, token_id=token_id)
+    if signer is not None and signer.lower() == owner.lower():
+        ratelimit.hit(session, limits)
+        session.commit()
+        return send()
+    ratelimit.check(session, limits)
+    unverified = Limit("relays:unverified", settings.relay_limit_per_client, HOUR, "unverified relays from this client")
+    ratelimit.hit(session, [(unverified, client)])
+    session.commit()
+    tx_hash = send()
+    ratelimit.count(session, limits)  # committed with the request
+    return tx_hash
 
 
 def _live(chain: TwinmarkChain, contract: str, token_id: int) -> OnChainTwin:
@@ -104,8 +130,17 @@ def relay_transfer(
     if nonce != twin.nonce:
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
     recipient = _address(to, "recipient")
-    relay_quota(session, settings, client=client, owner=twin.owner, contract=contract, token_id=token_id)
-    tx_hash = chain.transfer_by_sig(contract, recipient, token_id, nonce, deadline, signature)
+    message = {"to": recipient, "tokenId": token_id, "nonce": nonce, "deadline": deadline}
+    tx_hash = paid_relay(
+        session,
+        settings,
+        lambda: chain.transfer_by_sig(contract, recipient, token_id, nonce, deadline, signature),
+        signer=typed_data.recover(typed_data.typed_data("TransferTwin", chain.chain_id, contract, message), signature),
+        client=client,
+        owner=twin.owner,
+        contract=contract,
+        token_id=token_id,
+    )
     return {
         "contract": contract,
         "token_id": token_id,
@@ -147,8 +182,17 @@ def relay_status(
     twin = _live(chain, contract, token_id)
     if nonce != twin.nonce:
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
-    relay_quota(session, settings, client=client, owner=twin.owner, contract=contract, token_id=token_id)
-    tx_hash = chain.report_status_by_sig(contract, token_id, int(code), nonce, deadline, signature)
+    message = {"tokenId": token_id, "status": int(code), "nonce": nonce, "deadline": deadline}
+    tx_hash = paid_relay(
+        session,
+        settings,
+        lambda: chain.report_status_by_sig(contract, token_id, int(code), nonce, deadline, signature),
+        signer=typed_data.recover(typed_data.typed_data("ReportStatus", chain.chain_id, contract, message), signature),
+        client=client,
+        owner=twin.owner,
+        contract=contract,
+        token_id=token_id,
+    )
     return {
         "contract": contract,
         "token_id": token_id,
