@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -147,10 +148,56 @@ def client_key(scope: Scope, trusted: tuple[Network, ...]) -> str:
 
 
 @lru_cache(maxsize=1)
-def _environment_limits() -> tuple[float, int]:
-    """Head deadline and size cap from the environment, for a uvicorn started with `--http api.server:...`."""
+def _environment_limits() -> tuple[float, int, int, str]:
+    """Head deadline, size cap, connections per client and trusted proxies from the environment, for a
+    uvicorn started with `--http api.server:...`."""
     settings = Settings()
-    return settings.header_timeout_seconds, settings.max_header_bytes
+    return (
+        settings.header_timeout_seconds,
+        settings.max_header_bytes,
+        settings.max_connections_per_client,
+        settings.trusted_proxies,
+    )
+
+
+class _OpenConnections:
+    """Open connections per peer (IPv4 address, IPv6 /64), across the servers of this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+
+    def take(self, peer: str, cap: int) -> bool:
+        with self._lock:
+            if self._open.get(peer, 0) >= cap:
+                return False
+            self._open[peer] = self._open.get(peer, 0) + 1
+            return True
+
+    def give_back(self, peer: str) -> None:
+        with self._lock:
+            left = self._open.get(peer, 1) - 1
+            if left > 0:
+                self._open[peer] = left
+            else:
+                self._open.pop(peer, None)
+
+
+_open_connections = _OpenConnections()
+
+
+def _peer_key(transport: asyncio.BaseTransport, trusted: str) -> str | None:
+    """The peer a connection counts against, or None when it is not capped (a trusted proxy carries many
+    clients; a unix socket names no peer)."""
+    peer = transport.get_extra_info("peername")
+    if not isinstance(peer, tuple) or not peer:
+        return None
+    address = _address(str(peer[0]))
+    if address is None or _trusted(address, trusted_networks(trusted)):
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class _HeadDeadline:
@@ -159,7 +206,35 @@ class _HeadDeadline:
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     header_timeout: float | None = None  # None: TWINMARK_HEADER_TIMEOUT_SECONDS
+    max_per_client: int | None = None  # None: TWINMARK_MAX_CONNECTIONS_PER_CLIENT
+    trusted_proxies: str | None = None  # None: TWINMARK_TRUSTED_PROXIES
     _head_timer: asyncio.TimerHandle | None = None
+    _counted_peer: str | None = None
+
+    def _admit(self) -> bool:
+        """Counts the connection against its peer; False (and the connection answered 503 and closed)
+        past TWINMARK_MAX_CONNECTIONS_PER_CLIENT. Bodies have no deadline here, so without this one
+        client holding connections whose bodies never end would fill the server's connection cap."""
+        if self.max_per_client is None or self.trusted_proxies is None:
+            _, _, cap, trusted = _environment_limits()
+        else:
+            cap, trusted = self.max_per_client, self.trusted_proxies
+        peer = _peer_key(self.transport, trusted)
+        if peer is None:
+            return True
+        if not _open_connections.take(peer, cap):
+            self.transport.write(
+                b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n"
+            )
+            self.transport.close()
+            return False
+        self._counted_peer = peer
+        return True
+
+    def _release_peer(self) -> None:
+        if self._counted_peer is not None:
+            _open_connections.give_back(self._counted_peer)
+            self._counted_peer = None
 
     def _arm_head_deadline(self) -> None:
         if self._head_timer is None:
@@ -183,7 +258,8 @@ class HeadTimeoutH11Protocol(_HeadDeadline, H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_deadline()
+        if self._admit():
+            self._arm_head_deadline()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -195,6 +271,7 @@ class HeadTimeoutH11Protocol(_HeadDeadline, H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
+        self._release_peer()
         super().connection_lost(exc)
 
     def _follow_head(self, *, received: bool) -> None:
@@ -228,10 +305,12 @@ def _httptools_protocol() -> type[asyncio.Protocol] | None:
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._arm_head_deadline()
+            if self._admit():
+                self._arm_head_deadline()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm_head_deadline()
+            self._release_peer()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -286,7 +365,12 @@ def protocol_class(settings: Settings, kind: str = "auto") -> type[asyncio.Proto
         if kind != "h11" and HeadTimeoutHttpToolsProtocol is not None
         else HeadTimeoutH11Protocol
     )
-    attributes = {"header_timeout": settings.header_timeout_seconds, "max_head_bytes": settings.max_header_bytes}
+    attributes = {
+        "header_timeout": settings.header_timeout_seconds,
+        "max_head_bytes": settings.max_header_bytes,
+        "max_per_client": settings.max_connections_per_client,
+        "trusted_proxies": settings.trusted_proxies,
+    }
     return type(base.__name__, (base,), attributes)
 
 

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # `twinmark serve`: open connections before new requests are answered 503, the listen backlog,
     # how long a request head (line and headers) may take, and how large it may be.
     max_connections: int = Field(default=1_000, ge=1)
+    # Open connections one client (an IPv4 address, an IPv6 /64; trusted proxies exempt) may hold: a
+    # request body has no deadline here, so without it one client could hold all `max_connections`.
+    max_connections_per_client: int = Field(default=100, ge=1)
     listen_backlog: int = Field(default=2_048, ge=1)
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)

@@ -56,10 +56,10 @@ def server(kind: str, **settings: Any) -> Iterator[tuple[str, int]]:
         running.should_exit = True
 
 
-def half_open(address: tuple[str, int], count: int, head: bytes) -> list[socket.socket]:
+def half_open(address: tuple[str, int], count: int, head: bytes, source: str = "") -> list[socket.socket]:
     sockets = []
     for _ in range(count):
-        s = socket.create_connection(address)
+        s = socket.create_connection(address, source_address=(source, 0) if source else None)
         s.sendall(head)
         s.settimeout(TIMEOUT * 5)
         sockets.append(s)
@@ -74,6 +74,18 @@ def closed_by_server(s: socket.socket) -> bool:
         return True
     except (ConnectionResetError, TimeoutError):
         return False
+
+
+def refused_or_closed(s: socket.socket) -> bool:
+    """True when the server answered 503 or closed (a reset counts: it closed with our body unread)."""
+    s.settimeout(0.3)
+    try:
+        first = s.recv(4096)
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return first == b"" or first.startswith(b"HTTP/1.1 503")
 
 
 KINDS = pytest.mark.parametrize("kind", ["httptools", "h11"])
@@ -155,17 +167,21 @@ def test_an_oversized_head_in_one_piece_is_refused_too() -> None:
         assert httpx.get(f"http://{address[0]}:{address[1]}/", headers={"X-Fine": "a" * 2048}).text == "hello"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review of issue 19: a request whose head is complete but whose body never is holds its "
-    "connection for ever (no body deadline); max_connections of them from one client answer everyone "
-    "503 for as long as the client likes, as half-open heads did before the header timeout",
-)
 @KINDS
 def test_bodies_that_never_end_do_not_hold_the_connection_cap(kind: str) -> None:
-    with server(kind, max_connections=20) as address:
-        stalled = half_open(address, 25, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+    """One client (127.0.0.11) sends complete heads whose bodies never end: it holds at most its own
+    share of connections, the rest are answered 503 at once, and another client is served."""
+    with server(kind, max_connections=20, max_connections_per_client=10) as address:
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"
+        stalled = half_open(address, 25, head, source="127.0.0.11")
         time.sleep(TIMEOUT * 3)
         assert httpx.get(f"http://{address[0]}:{address[1]}/").text == "hello"
+        refused = [s for s in stalled if refused_or_closed(s)]
+        assert len(refused) == 15  # the 10 within its share stay open (the body is the proxy's to time)
         for s in stalled:
             s.close()
+        # Given back when they close: the same client is served again.
+        time.sleep(0.2)
+        local = httpx.HTTPTransport(local_address="127.0.0.11")
+        with httpx.Client(transport=local) as again:
+            assert again.get(f"http://{address[0]}:{address[1]}/").text == "hello"
