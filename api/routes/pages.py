@@ -115,8 +115,12 @@ def page_response(
 def _remember_browser(response: Response, browser: str, rt: Runtime) -> None:
     """The browser's id cookie: first-party, out of scripts' reach, sent on top-level navigations from
     elsewhere (a tag's URL opened by the phone) but not on cross-site subrequests."""
-    secure = rt.settings.base_url.startswith("https://")
-    response.set_cookie(tickets.COOKIE, browser, path="/", httponly=True, secure=secure, samesite="lax")
+    secure = _https(rt)
+    response.set_cookie(tickets.cookie_name(secure), browser, path="/", httponly=True, secure=secure, samesite="lax")
+
+
+def _https(rt: Runtime) -> bool:
+    return rt.settings.base_url.startswith("https://")
 
 
 @router.get("/t/{contract}/{token_id}")
@@ -130,7 +134,7 @@ def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep
     # reload or a language switch shows that verdict rather than replaying the tap. The ticket is bound
     # to this browser's cookie and lives about a minute: a ticket URL copied onto a cloned tag shows
     # its buyers no verdict.
-    browser = tickets.browser_id(request.cookies.get(tickets.COOKIE))
+    browser = tickets.browser_id(request.cookies.get(tickets.cookie_name(_https(rt))))
     result = check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
     if result is not None:
         view = TapView(

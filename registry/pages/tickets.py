@@ -24,6 +24,17 @@ from registry.pages.schemas import TapRefusal, TapView
 # A first-party, per-browser id (HttpOnly, SameSite=Lax). Generic on purpose: other features may key a
 # browser's session on it. Never logged: it is what a ticket is bound to.
 COOKIE = "tm_sid"
+# On https the cookie is `__Host-tm_sid`: browsers accept that name only Secure, from the host itself,
+# with Path=/ and no Domain, so a sibling subdomain or a network attacker on plain http (a shop's
+# Wi-Fi) cannot plant a counterfeiter's id in a buyer's browser and show them the counterfeiter's ticket.
+HOST_COOKIE = "__Host-" + COOKIE
+
+
+def cookie_name(secure: bool) -> str:
+    """The browser id's cookie name: `__Host-` prefixed when the service is served over https."""
+    return HOST_COOKIE if secure else COOKIE
+
+
 _BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{22,128}")  # base64url of at least 16 random bytes
 _MAX_TICKET = 2048
 

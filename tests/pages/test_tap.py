@@ -202,6 +202,32 @@ def test_the_cookie_is_secure_behind_an_https_public_url(
         f"/t/{t['collection']}/{t['token']}", params=t["tag"].tap(), headers=HTML, follow_redirects=False
     )
     assert r.status_code == 303 and "; Secure" in r.headers["set-cookie"]
+    # __Host-: a browser takes it only Secure, Path=/, without Domain, from the host itself.
+    assert (
+        r.headers["set-cookie"].startswith(f"{tickets.HOST_COOKIE}=")
+        and "domain" not in r.headers["set-cookie"].lower()
+    )
+
+
+def test_a_planted_plain_cookie_does_not_carry_a_ticket_behind_https(
+    tagged: tuple[Stack, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cookie fixation: a counterfeiter taps the real tag, then plants its own browser id in a buyer's
+    browser as a plain `tm_sid` (from a sibling subdomain, or injected over plain http on a shop's
+    Wi-Fi), and writes its ticket URL onto a clone. Behind https only `__Host-tm_sid` counts, which
+    neither way can set: the buyer sees no verdict."""
+    stack, t = tagged
+    monkeypatch.setattr(stack.runtime.settings, "public_url", "https://twin.example")
+    page = f"/t/{t['collection']}/{t['token']}"
+    counterfeiter = TestClient(stack.client.app, base_url="https://twin.example")
+    url = tapped_through(counterfeiter, page, t["chip"].tap())
+    planted = counterfeiter.cookies[tickets.HOST_COOKIE]
+    assert tap_block(counterfeiter.get(url, headers=HTML).text) == ("true", "true")  # its own browser: verdict
+    buyer = TestClient(stack.client.app, base_url="https://twin.example")
+    buyer.cookies.set(tickets.COOKIE, planted)  # what a sibling subdomain or plain http can plant
+    r = buyer.get(url, headers=HTML)
+    assert r.status_code == 200 and "data-genuine" not in r.text
+    assert 'data-tap-refusal="other-browser"' in r.text
 
 
 def test_a_ticket_expires_after_the_configured_life(
