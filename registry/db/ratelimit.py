@@ -110,6 +110,19 @@ def check(session: Session, limits: list[tuple[Limit, str]]) -> None:
         _ceilings.take(where, capped, count=False)
 
 
+def check_failures(session: Session, limit: Limit, key: str) -> None:
+    """`check` for a limit that counts failures: its ceiling refuses only a key that already failed in
+    this window, never a first try, so keys that fail on purpose cannot lock out everybody else."""
+    now = datetime.now(UTC)
+    counter = _counter(session, limit, key, now)
+    if counter.count >= limit.limit:
+        wait = _retry_after(counter, limit, now)
+        raise TooManyRequests(f"too many {limit.what}; retry in {wait} s", retry_after=wait)
+    where, capped = _capped(session, [(limit, key)])
+    if capped and counter.count > 0:
+        _ceilings.take(where, capped, count=False)
+
+
 def hit(session: Session, limits: list[tuple[Limit, str]]) -> list[int]:
     """Counts one event under every (limit, key) and ceiling, refusing first if any is used up; the uses
     left of each (limit, key)."""

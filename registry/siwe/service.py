@@ -162,9 +162,11 @@ def sign_in(
     a session. Every refusal is a problem naming the failed check; the nonce is spent on success, and
     burnt after `siwe_failures_per_nonce` refused signatures (a refused signature may have cost
     contract-wallet calls, so a nonce cannot be a free pass to make them without end). A client with
-    `siwe_failures_per_minute` refusals in its minute is answered 429 before anything is checked."""
+    `siwe_failures_per_minute` refusals in its minute is answered 429 before anything is checked; the
+    ceiling of refusals from all clients together stops only clients that were refused before (and
+    the refusal that reaches it), never a first sign-in."""
     per_caller, per_nonce = _failures(settings, partner, client)
-    ratelimit.check(s, [per_caller])
+    ratelimit.check_failures(s, *per_caller)
     try:
         return _sign_in(s, settings, chain, chain_id, text, signature, partner, now, validator_6492)
     except SiweRefused as refused:

@@ -131,6 +131,21 @@ def test_refused_sign_ins_have_a_ceiling_for_all_clients_together(stack: Stack) 
             answers.append(client.post("/v1/siwe/verify", json=body, headers=headers))
         assert [r.status_code for r in answers] == [401] * ceiling + [429, 429]
         assert "refused sign-ins from all clients together" in answers[-1].json()["detail"]
+        # The ceiling is reached, yet a genuine player's first sign-in from a new client goes through:
+        # refusals on purpose must not lock everybody out (review of issue 19).
+        headers = {"X-Forwarded-For": "198.51.100.7"}
+        text = message_for(client.post("/v1/siwe/nonce", headers=headers).json(), player.address).text
+        genuine = client.post(
+            "/v1/siwe/verify", json={"message": text, "signature": personal_sign(player, text)}, headers=headers
+        )
+        assert genuine.status_code == 201, genuine.text
+        # A client that was refused before is held by the ceiling, even with a good signature.
+        headers = {"X-Forwarded-For": "192.0.2.200"}
+        text = message_for(client.post("/v1/siwe/nonce", headers=headers).json(), player.address).text
+        again = client.post(
+            "/v1/siwe/verify", json={"message": text, "signature": personal_sign(player, text)}, headers=headers
+        )
+        assert again.status_code == 429
 
 
 def test_forged_relays_from_a_few_addresses_do_not_block_an_owners_genuine_transfer(stack: Stack) -> None:
