@@ -1,5 +1,6 @@
 """The layering holds: `scripts/check_layers.py` finds no upward import, no package pair importing
-each other and no module cycle; and it does catch them (checked on a planted violation)."""
+each other, no module cycle and no breach of the chain facade (also in the benchmarks); and it does
+catch them (checked on a planted violation)."""
 
 from __future__ import annotations
 
@@ -38,10 +39,15 @@ def test_infrastructure_and_domains_sit_where_the_readme_says() -> None:
         ("registry/db/planted.py", "from registry.jobs.models import Job\n", "upward import"),
         ("registry/twins/planted.py", "from registry.jobs import service\n", "packages import each other"),
         ("registry/verify/planted.py", "from fastapi import FastAPI\n", "only api/ speaks HTTP"),
+        ("registry/wardrobe/planted.py", "from registry.chain.node import rpc\n", "private to registry.chain"),
+        ("api/routes/planted.py", "from registry.chain import sender\n", "private to registry.chain"),
+        ("api/routes/planted.py", "def head(rt):\n    return rt.w3.eth.block_number\n", "reads `.w3`"),
+        ("scripts/bench_planted.py", "from registry.chain.sender import TxSender\n", "benchmark scripts/bench_planted"),
+        ("scripts/bench_indexer.py", "import os\n", "known exception but imports no private chain module"),
     ],
 )
 def test_the_check_catches_a_planted_violation(where: str, source: str, expected: str, tmp_path: Path) -> None:
-    for top in ("registry", "api"):
+    for top in ("registry", "api", "scripts"):
         shutil.copytree(ROOT / top, tmp_path / top, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
     assert check_layers.violations(tmp_path)[0] == []  # the copy is as clean as the original
     (tmp_path / where).write_text(source)

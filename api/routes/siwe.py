@@ -61,7 +61,7 @@ def verify(
     A nonce is burnt after `siwe_failures_per_nonce` refused signatures; a client with
     `siwe_failures_per_minute` refusals in a minute gets 429 with Retry-After."""
     partner = _partner(caller)
-    chain = siwe.NodeCalls(rt.w3, gas=rt.settings.siwe_call_gas)
+    chain = siwe.NodeCalls(rt.chain, gas=rt.settings.siwe_call_gas)
     signed = siwe.sign_in(
         s,
         rt.settings,

@@ -73,7 +73,7 @@ def _answer(
         cursor=q.cursor,
     )
     if q.fresh:
-        data = wardrobe.recheck(rt.w3, rt.chain.registry_address, data)
+        data = wardrobe.recheck(rt.chain, data)
     page = WardrobePage.model_validate(data)
     tag = wardrobe.etag(page)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}

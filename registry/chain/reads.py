@@ -12,7 +12,8 @@ from web3 import Web3
 
 from registry.chain.layout import batch_of
 from registry.chain.logs import COLLECTION_EVENTS, collection_topic, decode
-from registry.chain.node import RpcError, block_times, range_refused, rpc, rpc_batch
+from registry.chain.node import RpcError, range_refused, rpc, rpc_batch
+from registry.chain.node_reads import NodeReads
 from registry.chain.report import TwinReport, call_data, decode_report
 
 # Collection events keyed by token (topic 1), beside Transfer (token in topic 3) and BatchMinted.
@@ -37,16 +38,11 @@ class ChainLog:
     block_hash: str = ""
 
 
-class LogReads:
-    """The history half of `TwinmarkChain` (which sets these attributes)."""
+class LogReads(NodeReads):
+    """The history half of `TwinmarkChain` (which sets these attributes), over the node reads."""
 
-    w3: Web3
     from_block: int  # the registry's deployment block: no log of ours is older
     log_span: int
-
-    @property
-    def registry_address(self) -> str:
-        raise NotImplementedError
 
     def block_number(self) -> int:
         raise NotImplementedError
@@ -99,7 +95,7 @@ class LogReads:
 
     def _chain_logs(self, raw_logs: list[dict[str, Any]], times: dict[str, int] | None = None) -> list[ChainLog]:
         raw_logs.sort(key=lambda log: (int(log["blockNumber"], 16), int(log["logIndex"], 16)))
-        times = block_times(self.w3, raw_logs) if times is None else times
+        times = self.block_times(raw_logs) if times is None else times
         out = []
         for log in raw_logs:
             decoded = decode(log, COLLECTION_EVENTS)
@@ -149,7 +145,7 @@ class LogReads:
             return [(self.twin_report(c, t), self.history(c, t, start=start)) for c, t in items]
         step = 4 if recent else 1
         raw = [log for i in range(len(items)) for found in results[i * step + 1 : (i + 1) * step] for log in found]
-        times = block_times(self.w3, raw)
+        times = self.block_times(raw)
         return [
             (
                 decode_report(results[i * step]),

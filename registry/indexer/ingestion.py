@@ -1,50 +1,34 @@
-"""Ingestion: where the indexer reads the chain. Raw JSON-RPC through the web3 provider (one place
-for retries and timeouts), the head, block hashes, and logs of the registry and every collection it
-created over a block range; a range the node refuses as too large raises `RangeTooLarge`, so the
+"""Ingestion: where the indexer reads the chain, through the chain's typed node reads (one place for
+retries and timeouts): the head, block hashes, and logs of the registry and every collection it
+created over a block range; a range the node refuses as too large raises `LogRangeRefused`, so the
 caller halves it."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from web3 import Web3
-
 from registry.chain.logs import REGISTRY_EVENTS, decode
-from registry.chain.node import RpcError, range_refused, rpc
+from registry.chain.node_reads import BlockRef, LogRangeRefused, NodeReads, RawLog
 
 MAX_RANGE = 100_000
 
 
-class RangeTooLarge(Exception):
-    pass
-
-
 class LogSource:
-    def __init__(self, w3: Web3, registry: str) -> None:
-        self.w3 = w3
+    def __init__(self, chain: NodeReads, registry: str) -> None:
+        self.chain = chain
         self.registry = registry
 
-    def call(self, method: str, params: list[Any]) -> Any:
-        try:
-            return rpc(self.w3, method, params)
-        except RpcError as exc:
-            if range_refused(exc.message):
-                raise RangeTooLarge(exc.message) from None
-            raise
-
-    def latest(self) -> dict[str, Any]:
-        """The head block (number and hash, as hex text)."""
-        block: dict[str, Any] = self.call("eth_getBlockByNumber", ["latest", False])
-        return block
+    def latest(self) -> BlockRef:
+        """The head block."""
+        return self.chain.head()
 
     def block_hash(self, number: int) -> str | None:
-        block = self.call("eth_getBlockByNumber", [hex(number), False])
-        return None if block is None else str(block["hash"])
+        return self.chain.block_hash_at(number)
 
-    def fetch(self, start: int, end: int, collections: list[str]) -> list[dict[str, Any]]:
+    def block_times(self, logs: list[RawLog]) -> dict[str, int]:
+        return self.chain.block_times(logs)
+
+    def fetch(self, start: int, end: int, collections: list[str]) -> list[RawLog]:
         """Logs of the registry and of `collections` (plus any collection created in the range), in order."""
-        span = {"fromBlock": hex(start), "toBlock": hex(end)}
-        registry_logs: list[dict[str, Any]] = self.call("eth_getLogs", [span | {"address": self.registry}])
+        registry_logs = self.chain.range_logs(start, end, self.registry)
         known = list(collections)
         for raw in registry_logs:
             decoded = decode(raw, REGISTRY_EVENTS)
@@ -52,18 +36,20 @@ class LogSource:
                 known.append(decoded[1]["collection"])
         logs = list(registry_logs)
         for i in range(0, len(known), 500):
-            logs += self.call("eth_getLogs", [span | {"address": known[i : i + 500]}])
+            logs += self.chain.range_logs(start, end, known[i : i + 500])
         logs.sort(key=lambda raw: (int(raw["blockNumber"], 16), int(raw["logIndex"], 16)))
         return logs
 
-    def fetch_adaptive(self, start: int, target: int, size: int, collections: list[str]) -> tuple[int, int, list[Any]]:
+    def fetch_adaptive(
+        self, start: int, target: int, size: int, collections: list[str]
+    ) -> tuple[int, int, list[RawLog]]:
         """(end, size used, logs) of the largest range from `start` (at most `size` blocks, up to
         `target`) the node agrees to serve."""
         while True:
             end = min(target, start + size - 1)
             try:
                 return end, size, self.fetch(start, end, collections)
-            except RangeTooLarge:
+            except LogRangeRefused:
                 if size == 1:
                     raise
                 size = max(1, size // 2)

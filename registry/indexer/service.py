@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from registry.chain.client import TwinmarkChain
 from registry.chain.logs import COLLECTION_EVENTS, REGISTRY_EVENTS, checksum, decode, token_of
-from registry.chain.node import block_times
+from registry.chain.node_reads import BlockRef
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
 from registry.events.models import ChainEvent
@@ -46,11 +46,11 @@ class Indexer:
         self.chain_id = chain.chain_id
         self.registry = chain.registry_address
         self.start_block = chain.from_block  # nothing of ours is older than the registry
-        self.source = LogSource(chain.w3, self.registry)
+        self.source = LogSource(chain, self.registry)
         self.lease = LeaseHolder(engine, f"indexer:{self.chain_id}", settings.worker_lease_seconds)
         self._collections: list[str] | None = None
         self._wake = threading.Event()
-        self._idle_at: tuple[str, str] | None = None
+        self._idle_at: BlockRef | None = None
 
     def collections(self, session: Session) -> list[str]:
         if self._collections is None:
@@ -97,9 +97,9 @@ class Indexer:
 
     def step(self) -> int:
         latest = self.source.latest()
-        if (latest["number"], latest["hash"]) == self._idle_at:
+        if latest == self._idle_at:
             return 0  # nothing new since the last pass found nothing (a same-height reorg changes the hash)
-        target = int(latest["number"], 16) - self.settings.confirmations
+        target = latest.number - self.settings.confirmations
         with session_scope(self.engine) as s:
             cursor = s.get(IndexCursor, self.chain_id)
             if cursor is None:
@@ -110,7 +110,7 @@ class Indexer:
                 self._collections = None
             return 1
         if cursor.next_block > target:
-            self._idle_at = (latest["number"], latest["hash"])
+            self._idle_at = latest
             return 0
         self._idle_at = None
         with session_scope(self.engine) as s:
@@ -121,7 +121,7 @@ class Indexer:
         # (new chain) can disagree, and the cursor would then look current while orphaned events stay
         # behind it for good. The head read first still being the chain's block at its height proves
         # that nothing below it changed meanwhile; if it is not, read everything again.
-        if self.source.block_hash(int(latest["number"], 16)) != latest["hash"]:
+        if self.source.block_hash(latest.number) != latest.hash:
             log.info("indexer: the chain reorganised during a pass; reading the range again")
             return 1
         self._ingest(logs, end, end_hash, size)
@@ -137,7 +137,7 @@ class Indexer:
             if decoded is not None:
                 decoded_logs.append((raw | {"address": checksum(raw["address"])}, *decoded))
         claim_txs = {raw["transactionHash"] for raw, name, _ in decoded_logs if name == "Claimed"}
-        times = block_times(self.source.w3, [raw for raw, _, _ in decoded_logs])
+        times = self.source.block_times([raw for raw, _, _ in decoded_logs])
         moves = parties(decoded_logs)
         rows = [
             {

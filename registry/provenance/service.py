@@ -21,7 +21,6 @@ from web3 import Web3
 
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import ID_STRIDE, batch_of, batch_tokens
-from registry.chain.node import block_times
 from registry.chain.reads import ChainLog
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
@@ -80,7 +79,7 @@ def indexed_many(
     rows = session.execute(query.order_by(col(ChainEvent.block_number), col(ChainEvent.log_index))).all()
     # Rows recorded before block times were kept: their blocks' headers, once per answer.
     untimed = [{"blockHash": r.block_hash} for r in rows if r.block_time is None]
-    times = block_times(chain.w3, untimed) if untimed else {}
+    times = chain.block_times(untimed) if untimed else {}
     found: dict[tuple[str, int], list[ChainLog]] = {pair: [] for pair in pairs}
     for r in rows:
         stamp = r.block_time if r.block_time is not None else times.get(r.block_hash, 0)

@@ -17,10 +17,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, delete, update
 from sqlmodel import Session, col, select
-from web3 import Web3
 
 from registry.auth.models import Partner
-from registry.chain.node import RpcError, rpc
+from registry.chain.node_reads import NodeReads
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
 from registry.errors import InvalidInput, Unauthenticated
@@ -46,28 +45,23 @@ def _utc(seconds: float) -> datetime:
 
 
 class NodeCalls:
-    """`ChainCalls` over the service's node: code at the head, and eth_call whose failure is an answer.
+    """`ChainCalls` over the service's chain: code at the head, and eth_call whose failure is an answer.
 
     The calls run code the signer chose (a wallet, an EIP-6492 factory and its calldata), so each
     carries a gas cap: without one, the node's own cap (30M on Anvil, 50M on geth) is what an
     attacker's loop would burn per request."""
 
-    def __init__(self, w3: Web3, gas: int = 1_000_000) -> None:
-        self.w3 = w3
+    def __init__(self, chain: NodeReads, gas: int = 1_000_000) -> None:
+        self.chain = chain
         self.gas = gas
 
     def code(self, address: str) -> bytes:
-        return bytes.fromhex(str(rpc(self.w3, "eth_getCode", [address, "latest"]))[2:])
+        return self.chain.code_at(address)
 
     def call(self, to: str | None, data: bytes) -> bytes | None:
-        tx = {"data": "0x" + data.hex(), "gas": hex(self.gas)} | ({"to": to} if to else {})
-        try:
-            return bytes.fromhex(str(rpc(self.w3, "eth_call", [tx, "latest"]))[2:])
-        except RpcError:
-            # A JSON-RPC error from running the signer's code (revert, invalid opcode, out of gas,
-            # stack overflow...) is the wallet failing to vouch: a refused signature. An unreachable
-            # node is ChainUnavailable from the provider, not RpcError, and stays a 503.
-            return None
+        # None: running the signer's code failed (revert, out of gas...), the wallet not vouching: a
+        # refused signature. An unreachable node raises ChainUnavailable and stays a 503.
+        return self.chain.capped_call(to, data, gas=self.gas)
 
 
 def expectation(settings: Settings, chain_id: int) -> Expectation:

@@ -18,6 +18,7 @@ from registry.assets import service as assets_service
 from registry.assets.models import Asset
 from registry.brands.models import Brand
 from registry.chain.layout import status_name
+from registry.chain.node_reads import NodeReads
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
 from registry.indexer.models import IndexCursor
@@ -160,11 +161,11 @@ def fresh_quota(session: Session, per_minute: int, caller: str, ceiling: int | N
     ratelimit.hit(session, [(limit, caller)])
 
 
-def recheck(w3: Web3, registry: str, data: dict[str, Any]) -> dict[str, Any]:
+def recheck(chain: NodeReads, data: dict[str, Any]) -> dict[str, Any]:
     """`data` with its items re-checked at the chain head: the ones another address holds there (or
     destroyed) are dropped and listed under `fresh.moved`; the others take the head's status."""
     pairs = [(i["contract"], i["token_id"]) for i in data["items"]]
-    number, block_hash, reports = at_head(w3, registry, pairs)
+    number, block_hash, reports = at_head(chain, pairs)
     kept, moved = [], []
     for entry in data["items"]:
         report = reports[(entry["contract"], entry["token_id"])]
