@@ -1,82 +1,43 @@
 """The closed facade over the Twinmark contracts: services call typed methods here and never touch
 contract functions, the transaction sender or raw RPC themselves.
 
-Writes that relay a user's (or the brand's) action go through one `_relay`, which maps contract
-refusals to the domain's client errors (`registry.chain.refusals`) and waits for the receipt at most
-`relay_wait` seconds: a transaction not mined by then is answered as pending (`relay_state`), and the
-sender keeps looking after it (`tend_transactions`); `transaction` tells what became of it later.
-Reads revert-decode the same way. Retries live in the provider (`registry.chain.node`), never around
-calls here.
+Writes that relay a user's (or the brand's) action go through the `Relayer` (`registry.chain.relay`):
+sent once, contract refusals mapped to the domain's client errors (`registry.chain.refusals`), the
+receipt awaited at most `relay_wait` seconds; a transaction not mined by then is answered as pending
+(`relay_state`), the sender keeps looking after it (`tend_transactions`), and `transaction`
+(`registry.chain.tx_report`) tells what became of it later. Reads revert-decode the same way.
+Retries live in the provider (`registry.chain.node`), never around calls here.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from registry.chain import artifacts
 from registry.chain.layout import ZERO_ADDRESS
 from registry.chain.reads import LogReads
-from registry.chain.refusals import RelayTooExpensive, TransactionPending, refusal
+from registry.chain.relay import Relayer, twin_key
+from registry.chain.relay import RelayState as RelayState
 from registry.chain.report import OnChainBatch, OnChainBrand, OnChainTwin
 from registry.chain.sender import TxSender, TxState
-from registry.errors import ChainUnavailable, ContractReverted, TwinmarkError
-
-RelayState = Literal["mined", "pending"]
-"""How a relayed call was answered: mined within the relay wait, or broadcast and not yet mined."""
-
-TxStateName = Literal["pending", "mined", "reverted", "replaced", "dropped"]
+from registry.chain.tx_report import TxReport as TxReport
+from registry.chain.tx_report import TxStateName as TxStateName
+from registry.chain.tx_report import transaction_report, tx_hex
+from registry.errors import ChainUnavailable, ContractReverted
 
 BACKGROUND_WAIT = 120.0  # seconds a background loop (not a request) waits for a relayed call's receipt
-_OUTCOMES_KEPT = 4096  # how recent relays were answered, for `relay_state`
-
-
-@dataclass(frozen=True)
-class TxReport:
-    """What became of a transaction of the service (`TwinmarkChain.transaction`)."""
-
-    tx_hash: str
-    state: TxStateName
-    block_number: int | None = None  # mined or reverted
-    block_hash: str | None = None
-    replaced_by: str | None = None  # replaced: the version mined in its place, else the one on the wire
-    reverted: ContractReverted | None = None  # reverted: the contract's refusal, decoded
-    refusal: TwinmarkError | None = None  # ... and the client error a relay answers for it
-
-
-@dataclass
-class _InFlight:
-    """A relayed call being sent, or sent and not yet mined. Identical calls follow it instead of
-    sending another copy; other calls for the same twin are refused until it is mined."""
-
-    key: str
-    twin: tuple[str, int] | None
-    sent: Future[str] = field(default_factory=Future)  # its transaction hash once broadcast, or the refusal
-
-
-def _twin(collection: str, token_id: int) -> tuple[str, int]:
-    return collection.lower(), token_id
 
 
 def mint_gas(size: int) -> int:
     """Gas limit for a batch mint, so pipelined mints need no estimate against a future state."""
     return 180_000 + 2_600 * size
-
-
-def tx_hex(receipt: TxReceipt) -> str:
-    return "0x" + bytes(receipt["transactionHash"]).hex()
 
 
 class TwinmarkChain(LogReads):
@@ -99,13 +60,8 @@ class TwinmarkChain(LogReads):
         # Registry writes (brands, collections, compromise windows) are signed by the operator's key,
         # which may differ from the hot signer that mints and relays.
         self.operator = operator or sender
-        self.relay_gas_cap = relay_gas_cap
-        self.relay_wait = relay_wait  # seconds a relayed call waits for its receipt before answering "pending"
+        self.relayer = Relayer(sender, gas_cap=relay_gas_cap, wait=relay_wait)
         self.registry = self._contract(registry_address, "TwinmarkRegistry")
-        self._relay_lock = threading.Lock()
-        self._relays: dict[str, _InFlight] = {}  # by call
-        self._twins: dict[tuple[str, int], _InFlight] = {}  # by (collection, token id)
-        self._outcomes: OrderedDict[str, RelayState] = OrderedDict()
 
     # ------------------------------------------------------------ plumbing
 
@@ -117,6 +73,15 @@ class TwinmarkChain(LogReads):
     def signer(self) -> str:
         """The service's own address: minter, custodian of new twins, relayer."""
         return self.sender.address
+
+    @property
+    def relay_gas_cap(self) -> int:
+        return self.relayer.gas_cap
+
+    @property
+    def relay_wait(self) -> float:
+        """Seconds a relayed call waits for its receipt before answering "pending"."""
+        return self.relayer.wait
 
     @property
     def registry_address(self) -> str:
@@ -146,175 +111,19 @@ class TwinmarkChain(LogReads):
                 raise self.sender.decoder.decode(data) from None
             raise
 
-    # ------------------------------------------------------------ relaying
-
-    def _relay(
-        self, fn: Any, *, twin: tuple[str, int] | None = None, key: str | None = None, wait: float | None = None
-    ) -> str:
-        """Sends a relayed call and waits for its receipt at most `wait` seconds (default `relay_wait`);
-        returns its transaction hash, and `relay_state(hash)` says whether it was mined meanwhile. A
-        contract refusal (simulated, or mined) becomes the domain's client error.
-
-        Identical calls (same `key`; default: same function and arguments) arriving while one is in
-        flight are sent once: the copies follow it, each for at most its own wait, and get its hash (or
-        its refusal), instead of each paying for a transaction that reverts. While a call about `twin`
-        is in flight (being sent, or sent and not mined), another one about it is refused
-        (`TransactionPending`): it would be simulated against the state before the first, and could
-        revert on chain at the service's cost.
-        """
-        deadline = time.monotonic() + (self.relay_wait if wait is None else wait)
-        entry, owner = self._enter(key or repr((fn.address, fn.fn_name, fn.args)), twin)
-        tx_hash = self._send_relay(fn, entry) if owner else self._sent_by(entry, deadline)
-        return self._follow(entry, tx_hash, deadline)
-
-    def _relay_all(self, fns: Sequence[Any]) -> list[str]:
-        """Several relayed calls, all broadcast first, then awaited together within one `relay_wait`."""
-        deadline = time.monotonic() + self.relay_wait
-        started = []
-        for fn in fns:
-            entry, owner = self._enter(repr((fn.address, fn.fn_name, fn.args)), None)
-            started.append((entry, self._send_relay(fn, entry) if owner else self._sent_by(entry, deadline)))
-        return [self._follow(entry, tx_hash, deadline) for entry, tx_hash in started]
-
-    def _enter(self, key: str, twin: tuple[str, int] | None) -> tuple[_InFlight, bool]:
-        """The in-flight relay of an identical call, to follow (False), or a new one this call sends (True)."""
-        while True:
-            with self._relay_lock:
-                entry = self._relays.get(key) or (self._twins.get(twin) if twin is not None else None)
-                if entry is None:
-                    entry = _InFlight(key, twin)
-                    self._relays[key] = entry
-                    if twin is not None:
-                        self._twins[twin] = entry
-                    return entry, True
-            if self._over(entry):  # asked outside the lock: it may take a node call
-                self._forget(entry)
-                continue
-            if entry.key == key:
-                return entry, False
-            sent = entry.sent.result() if entry.sent.done() else None
-            raise TransactionPending(
-                "a relayed transaction for this twin is not mined yet"
-                + (f" ({sent}: follow it at /v1/transactions/{sent})" if sent else "")
-                + "; send this one once it is",
-                tx_hash=sent,
-            )
-
-    def _over(self, entry: _InFlight) -> bool:
-        """Whether an in-flight relay is over: refused, mined, or no longer looked after."""
-        if not entry.sent.done():
-            return False
-        if entry.sent.exception() is not None:
-            return True
-        tx_hash = entry.sent.result()
-        if not self.sender.looks_after(tx_hash):
-            return True
-        state = self.sender.state(tx_hash)
-        return state.receipt is not None or not state.in_flight
-
-    def _forget(self, entry: _InFlight) -> None:
-        with self._relay_lock:
-            if self._relays.get(entry.key) is entry:
-                del self._relays[entry.key]
-            if entry.twin is not None and self._twins.get(entry.twin) is entry:
-                del self._twins[entry.twin]
-
-    def _send_relay(self, fn: Any, entry: _InFlight) -> str:
-        try:
-            # The simulation decides: a call it says reverts, or that needs more gas than the cap
-            # (a contract wallet or receiver burning gas), is refused and never broadcast.
-            gas = self.sender.estimate(fn)
-            if gas > self.relay_gas_cap:
-                raise RelayTooExpensive(
-                    f"the call would need about {gas} gas; the service relays at most {self.relay_gas_cap}"
-                )
-            tx_hash = self.sender.send(fn, gas=gas)
-        except ContractReverted as exc:
-            error = refusal(exc)
-            entry.sent.set_exception(error)
-            self._forget(entry)
-            raise error from None
-        except BaseException as exc:
-            entry.sent.set_exception(exc)
-            self._forget(entry)
-            raise
-        entry.sent.set_result(tx_hash)
-        return tx_hash
-
-    @staticmethod
-    def _sent_by(entry: _InFlight, deadline: float) -> str:
-        """The hash of the identical call in flight, once it is broadcast (or its refusal)."""
-        try:
-            return entry.sent.result(timeout=max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
-            raise ChainUnavailable("an identical call is still being sent; ask again shortly") from None
-
-    def _follow(self, entry: _InFlight, tx_hash: str, deadline: float) -> str:
-        """Waits for the receipt until `deadline`: the hash of the version mined, or of the one on the
-        wire (answered as pending; the sender keeps looking after it)."""
-        try:
-            receipt = self.sender.await_receipt(tx_hash, timeout=max(0.0, deadline - time.monotonic()))
-        except ContractReverted as exc:
-            self._forget(entry)
-            raise refusal(exc) from None
-        if receipt is None:
-            current = self.sender.current_hash(tx_hash)
-            self._answered(current, "pending")
-            return current
-        self._forget(entry)
-        mined = tx_hex(receipt)
-        self._answered(mined, "mined")
-        return mined
-
-    def _answered(self, tx_hash: str, state: RelayState) -> None:
-        with self._relay_lock:
-            self._outcomes[tx_hash] = state
-            self._outcomes.move_to_end(tx_hash)
-            while len(self._outcomes) > _OUTCOMES_KEPT:
-                self._outcomes.popitem(last=False)
+    # ------------------------------------------------------------ relaying and following transactions
 
     def relay_state(self, tx_hash: str) -> RelayState:
         """How the relayed call that returned `tx_hash` was answered: mined within the relay wait, or
         pending (broadcast, looked after, and followed with `transaction`)."""
-        with self._relay_lock:
-            known = self._outcomes.get(tx_hash)
-        if known is not None:
-            return known
-        receipt = self.sender.state(tx_hash).receipt
-        return "mined" if receipt is not None and receipt["status"] == 1 else "pending"
+        return self.relayer.state(tx_hash)
 
     def transaction(self, tx_hash: str) -> TxReport | None:
         """What became of a transaction of the service's signer (or operator): pending, mined, reverted
         (with the contract's refusal), replaced (by the version mined in its place or now on the wire),
         or dropped (its nonce went to another transaction). None for any other transaction, and for
         one neither the node nor this process knows."""
-        tx_hash = tx_hash.lower()
-        ours = {self.sender.address.lower(), self.operator.address.lower()}
-        sender = self.operator if self.operator.knows(tx_hash) else self.sender
-        state = sender.state(tx_hash)
-        receipt = state.receipt
-        if receipt is not None:
-            if str(receipt["from"]).lower() not in ours:
-                return None
-            if state.hash != tx_hash:
-                return TxReport(tx_hash, "replaced", replaced_by=state.hash)
-            number, block_hash = int(receipt["blockNumber"]), "0x" + bytes(receipt["blockHash"]).hex()
-            if receipt["status"] == 1:
-                return TxReport(tx_hash, "mined", block_number=number, block_hash=block_hash)
-            reverted = sender.revert_reason(tx_hash, receipt)
-            return TxReport(tx_hash, "reverted", number, block_hash, reverted=reverted, refusal=refusal(reverted))
-        if sender.knows(tx_hash):
-            if state.hash != tx_hash:
-                return TxReport(tx_hash, "replaced", replaced_by=state.hash)
-            return TxReport(tx_hash, "pending" if state.in_flight else "dropped")
-        # Not sent by this process (another one, or before a restart): the node alone knows.
-        try:
-            tx = self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return None
-        if str(tx["from"]).lower() not in ours:
-            return None
-        return TxReport(tx_hash, "pending")
+        return transaction_report(self.w3, self.sender, self.operator, tx_hash)
 
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)
@@ -381,13 +190,7 @@ class TwinmarkChain(LogReads):
         """Sends again dropped transactions, replaces stuck ones, fills nonce gaps (`TxSender.tend`);
         forgets relays that are over."""
         self.sender.tend()
-        with self._relay_lock:
-            entries = list(self._relays.values())
-        for entry in entries:
-            if entry.sent.done() and (
-                entry.sent.exception() is not None or not self.sender.looks_after(entry.sent.result())
-            ):
-                self._forget(entry)
+        self.relayer.forget_over()
 
     def transactions_in_flight(self) -> bool:
         """Whether the signer has a transaction broadcast and not yet known to be mined."""
@@ -403,7 +206,7 @@ class TwinmarkChain(LogReads):
         """For the mint worker (a background loop, not a request): waits until mined, as long as it takes
         (ChainUnavailable after `BACKGROUND_WAIT`; the worker tries again and follows the same transaction)."""
         fn = self.collection(collection).functions.linkPhysical(token_id, physical, physical_token_id)
-        tx_hash = self._relay(fn, wait=BACKGROUND_WAIT)
+        tx_hash = self.relayer.relay(fn, wait=BACKGROUND_WAIT)
         if self.relay_state(tx_hash) != "mined":
             raise ChainUnavailable(f"link {tx_hash} not mined within {BACKGROUND_WAIT:.0f}s")
         return tx_hash
@@ -411,7 +214,7 @@ class TwinmarkChain(LogReads):
     def set_service_provider(self, collections: Sequence[str], account: str, allowed: bool) -> list[str]:
         """Authorises (or not) `account` as a service provider in each collection: all broadcast at once,
         then awaited together within one relay wait."""
-        return self._relay_all(
+        return self.relayer.relay_all(
             [self.collection(address).functions.setServiceProvider(account, allowed) for address in collections]
         )
 
@@ -422,29 +225,29 @@ class TwinmarkChain(LogReads):
     ) -> str:
         fn = self.collection(collection).functions.claim(token_id, to, deadline, r, vs, list(proof))
         # A claim for the same recipient is the same claim whatever its deadline: a retry follows the first.
-        return self._relay(
-            fn, twin=_twin(collection, token_id), key=repr((collection.lower(), "claim", token_id, to.lower()))
+        return self.relayer.relay(
+            fn, twin=twin_key(collection, token_id), key=repr((collection.lower(), "claim", token_id, to.lower()))
         )
 
     def transfer_by_sig(
         self, collection: str, to: str, token_id: int, nonce: int, deadline: int, signature: bytes
     ) -> str:
         fn = self.collection(collection).functions.transferBySig(to, token_id, nonce, deadline, signature)
-        return self._relay(fn, twin=_twin(collection, token_id))
+        return self.relayer.relay(fn, twin=twin_key(collection, token_id))
 
     def report_status_by_sig(
         self, collection: str, token_id: int, status: int, nonce: int, deadline: int, signature: bytes
     ) -> str:
         fn = self.collection(collection).functions.reportStatusBySig(token_id, status, nonce, deadline, signature)
-        return self._relay(fn, twin=_twin(collection, token_id))
+        return self.relayer.relay(fn, twin=twin_key(collection, token_id))
 
     def set_status_by_brand(self, collection: str, token_id: int, status: int) -> str:
         fn = self.collection(collection).functions.setStatusByBrand(token_id, status)
-        return self._relay(fn, twin=_twin(collection, token_id))
+        return self.relayer.relay(fn, twin=twin_key(collection, token_id))
 
     def update_content(self, collection: str, token_id: int, cid: bytes) -> str:
         fn = self.collection(collection).functions.updateContent(token_id, cid)
-        return self._relay(fn, twin=_twin(collection, token_id))
+        return self.relayer.relay(fn, twin=twin_key(collection, token_id))
 
     def record_service_by_sig(
         self,
@@ -459,7 +262,7 @@ class TwinmarkChain(LogReads):
         fn = self.collection(collection).functions.recordServiceBySig(
             token_id, record_cid, provider, nonce, deadline, signature
         )
-        return self._relay(fn, twin=_twin(collection, token_id))
+        return self.relayer.relay(fn, twin=twin_key(collection, token_id))
 
     # ------------------------------------------------------------ collection reads
 

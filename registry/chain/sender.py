@@ -4,7 +4,7 @@ broadcast through to a block.
 Nonces are handed out under a lock only when a transaction is about to be broadcast, so a failed
 estimate or broadcast never burns one (no gaps), and concurrent callers never share one. Should
 another process use the same key, "nonce too low" triggers a re-sync from the node. Fees follow
-EIP-1559 (`maxFeePerGas = 2 * base fee + tip`) under a cap: while the next block's base fee is above
+the EIP-1559 policy of `registry.chain.fees` under a cap: while the next block's base fee is above
 the cap nothing is broadcast (`FeesAboveCap`, a 503 for API callers, a wait for the mint worker).
 
 The sender remembers what it broadcast at each nonce (gas, fees, the signed transaction) until it
@@ -41,22 +41,18 @@ from web3.exceptions import (
 )
 from web3.types import TxReceipt
 
+from registry.chain.fees import GWEI as GWEI
+from registry.chain.fees import FeesAboveCap as FeesAboveCap
+from registry.chain.fees import above_cap, gwei, new_fees, repriced
 from registry.chain.node import rpc
 from registry.chain.reverts import RevertDecoder
 from registry.errors import ChainUnavailable, ContractReverted
 
 log = logging.getLogger(__name__)
 
-GWEI = 10**9
 _NONCE_ERRORS = ("nonce too low", "nonce has already been used", "replacement transaction underpriced")
 _POLL = 0.05  # seconds between receipt polls in `wait`
 _SETTLED_KEPT = 4096  # mined transactions remembered (for `state` by any of their hashes)
-
-
-class FeesAboveCap(ChainUnavailable):
-    """The network's base fee is above the configured cap: the service waits instead of overpaying."""
-
-    code, status, title = "fees-above-cap", 503, "Network fees above the service's cap"
 
 
 @dataclass
@@ -87,15 +83,6 @@ class TxState:
     hash: str  # the version that was mined, else the one currently on the wire
     receipt: TxReceipt | None  # set once a version is mined
     in_flight: bool  # not mined, and still looked after (pending, or to be sent again or replaced)
-
-
-def _bump(fee: int) -> int:
-    """At least +10% and at least 1 wei more: what nodes ask of a replacement."""
-    return fee + max(1, (fee + 9) // 10)
-
-
-def _gwei(wei: int) -> str:
-    return f"{wei / GWEI:.3f}".rstrip("0").rstrip(".")
 
 
 def _hex(value: Any) -> str:
@@ -151,22 +138,11 @@ class TxSender:
             base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
         return base, int(self.w3.eth.max_priority_fee)
 
-    def _above_cap(self, base: int) -> FeesAboveCap:
-        return FeesAboveCap(
-            f"the network's base fee is {_gwei(base)} gwei, above the cap of {_gwei(self.max_fee)} gwei"
-            " (TWINMARK_MAX_FEE_GWEI): waiting for it to come down",
-            base_fee_gwei=base / GWEI,
-            max_fee_gwei=self.max_fee / GWEI,
-        )
-
     def fees(self) -> dict[str, int]:
         """EIP-1559 fees for a new transaction: `2 * base + tip`, never above the cap; raises
         FeesAboveCap (nothing may be broadcast) while the base fee alone is above it."""
         base, tip = self.market()
-        if base > self.max_fee:
-            raise self._above_cap(base)
-        max_fee = min(2 * base + tip, self.max_fee)
-        return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(tip, max_fee - base)}
+        return new_fees(base, tip, self.max_fee)
 
     # ------------------------------------------------------------ sending
 
@@ -320,23 +296,20 @@ class TxSender:
         base, market_tip = self.market()
         record.sent_at = now  # next attempt after another `stuck_seconds`, whatever happens here
         if base > self.max_fee:
-            log.warning("transaction %s (nonce %s) waits: %s", record.hash, record.nonce, self._above_cap(base).detail)
+            log.warning(
+                "transaction %s (nonce %s) waits: %s", record.hash, record.nonce, above_cap(base, self.max_fee).detail
+            )
             return
-        if replacing:
-            tip = max(_bump(record.tip), market_tip)
-            max_fee = min(max(_bump(record.max_fee), 2 * base + tip), self.max_fee)
-            if max_fee < _bump(record.max_fee) or tip > max_fee:
-                log.warning(
-                    "transaction %s (nonce %s) stuck, and a replacement would exceed the cap of %s gwei: waiting",
-                    record.hash,
-                    record.nonce,
-                    _gwei(self.max_fee),
-                )
-                return
-        else:
-            tip = max(record.tip, market_tip)
-            max_fee = min(max(record.max_fee, 2 * base + tip), self.max_fee)
-            tip = min(tip, max_fee - base)
+        fees = repriced(record.max_fee, record.tip, base, market_tip, self.max_fee, replacing=replacing)
+        if fees is None:
+            log.warning(
+                "transaction %s (nonce %s) stuck, and a replacement would exceed the cap of %s gwei: waiting",
+                record.hash,
+                record.nonce,
+                gwei(self.max_fee),
+            )
+            return
+        max_fee, tip = fees
         tx = record.tx | {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}
         signed = self.account.sign_transaction(tx)
         # Known before it is offered: should the node take it while the answer is lost, its receipt
@@ -357,8 +330,8 @@ class TxSender:
             record.nonce,
             "not mined in time" if replacing else "dropped and underpriced",
             record.hash,
-            _gwei(max_fee),
-            _gwei(tip),
+            gwei(max_fee),
+            gwei(tip),
         )
 
     def _fill(self, nonce: int, now: float) -> None:

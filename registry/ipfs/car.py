@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from registry.ipfs.cid import CID
-from registry.ipfs.unixfs import encode_varint, read_varint
+from registry.ipfs.varint import encode_varint, read_varint
 
 
 def _cbor_head(major: int, n: int) -> bytes:

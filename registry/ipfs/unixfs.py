@@ -15,22 +15,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from registry.ipfs.cid import CID, DAG_PB, RAW
+from registry.ipfs.varint import encode_varint, read_varint
 
 CHUNK_SIZE = 256 * 1024
 MAX_LINKS = 174
 _FILE, _DIRECTORY = 2, 1
-
-
-def encode_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _field_bytes(number: int, value: bytes) -> bytes:
@@ -131,21 +120,6 @@ def import_directory(files: Mapping[str, bytes], *, cid_version: int = 1, raw_le
 
 
 # ---------------------------------------------------------------- reading
-
-
-def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated protobuf varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("protobuf varint too long")
 
 
 def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:

@@ -7,7 +7,7 @@ import pytest
 
 from registry.ipfs import car
 from registry.ipfs.cid import CID, RAW
-from registry.ipfs.unixfs import encode_varint
+from registry.ipfs.varint import encode_varint
 
 
 def framed(head: bytes, *sections: bytes) -> bytes:
