@@ -45,6 +45,7 @@ def _load(path: Path, name: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def gen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    assert GENERATOR.exists(), "openapi-python-client (dev extra) is not installed: run scripts/bootstrap.sh"
     work = tmp_path_factory.mktemp("generated")
     (work / "openapi.json").write_text(json.dumps(create_app().openapi()))
     (work / "config.yml").write_text(CONFIG)
