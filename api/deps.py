@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -100,6 +100,9 @@ BrandDep = Annotated[Brand, Depends(brand)]
 BrandCallerDep = Annotated[BrandCaller, Depends(brand_caller)]
 ProviderDep = Annotated[Caller, Depends(provider_caller)]
 OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]
+# FastAPI declares every bearer dependency as required: a route taking `OptionalCallerDep` also passes
+# `openapi_extra=KEY_OPTIONAL`, which adds the anonymous alternative (`{}`) to its `security`.
+KEY_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
 def signed_in_player(s: SessionDep, credentials: Credentials) -> Player:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -31,6 +32,35 @@ def problem(status: int, code: str, title: str, detail: str, request: Request, *
     body.update(scrub_value(extra))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem, as every error leaves; some carry more members (`errors`, `tx_hash`...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+
+
+def document_problems(schema: dict[str, Any]) -> None:
+    """Declares the 422 answers FastAPI documents as its `HTTPValidationError` as what they are: problems
+    (a generated client parses a 422 by the schema declared for it)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema()
+    answer = {"$ref": "#/components/schemas/Problem"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if "422" in operation.get("responses", {}):
+                operation["responses"]["422"] = {
+                    "description": "Invalid input",
+                    "content": {"application/problem+json": {"schema": answer}},
+                }
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
 
 
 def install(app: FastAPI) -> None:

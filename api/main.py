@@ -51,6 +51,7 @@ def _with_body_schemas(app: FastAPI, models: tuple[type[BaseModel], ...]) -> Non
     def build() -> dict[str, object]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            errors.document_problems(schema)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for model in models:
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -66,7 +66,7 @@ def revoke_keys(brand_id: str, s: SessionDep) -> KeysRevoked:
 @router.post("/{brand_id}/compromise", dependencies=[OperatorDep])
 def compromise(brand_id: str, body: CompromiseIn, rt: RuntimeDep, s: SessionDep) -> CompromiseOut:
     """Operator: the brand's keys were compromised from `since`; its twins minted from then on fail verification."""
-    since = body.since if isinstance(body.since, int) else int(body.since.timestamp())
+    since = body.unix()
     change = brands.mark_compromised(s, rt.chain, brand_id, since)
     return CompromiseOut(
         brand=change.brand, compromised_since=since, tx_hash=change.tx_hash, revoked_keys=change.revoked_keys

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from api.deps import OptionalCallerDep, RuntimeDep, SessionDep
+from api.deps import KEY_OPTIONAL, OptionalCallerDep, RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum, client_address, pending_answer, relayed, signature_bytes
 from registry.auth.service import Caller
 from registry.brands.service import get_brand
@@ -65,7 +65,12 @@ def status_typed_data(
     return TypedDataOut.model_validate(ownership.status_typed_data(rt.chain, checksum(contract), token_id, status))
 
 
-@router.post("/v1/twins/{contract}/{token_id}/status", response_model=StatusOut, responses=pending_answer(StatusOut))
+@router.post(
+    "/v1/twins/{contract}/{token_id}/status",
+    response_model=StatusOut,
+    responses=pending_answer(StatusOut),
+    openapi_extra=KEY_OPTIONAL,
+)
 def set_status(
     contract: str,
     token_id: TokenId,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from api.deps import Credentials, OptionalCallerDep, PlayerDep, RuntimeDep, SessionDep
+from api.deps import KEY_OPTIONAL, Credentials, OptionalCallerDep, PlayerDep, RuntimeDep, SessionDep
 from api.routes.common import client_address
 from registry.auth.models import Partner
 from registry.auth.service import Caller
@@ -31,7 +31,7 @@ def _ref(partner: Partner | None) -> PartnerRef | None:
     return None if partner is None else PartnerRef(id=partner.id, name=partner.name)
 
 
-@router.post("/v1/siwe/nonce", status_code=status.HTTP_201_CREATED)
+@router.post("/v1/siwe/nonce", status_code=status.HTTP_201_CREATED, openapi_extra=KEY_OPTIONAL)
 def create_nonce(
     rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, request: Request, response: Response
 ) -> NonceOut:
@@ -51,7 +51,7 @@ def create_nonce(
     )
 
 
-@router.post("/v1/siwe/verify", status_code=status.HTTP_201_CREATED)
+@router.post("/v1/siwe/verify", status_code=status.HTTP_201_CREATED, openapi_extra=KEY_OPTIONAL)
 def verify(
     body: VerifyIn, rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, request: Request, response: Response
 ) -> SessionOut:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,14 @@ class CompromiseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     since: datetime | int = Field(description="ISO 8601 time or unix seconds, not in the future")
+
+    def unix(self) -> int:
+        """`since` in unix seconds (a time without a zone is UTC); any value, even one before 1970: the
+        service says which times the registry can hold."""
+        if isinstance(self.since, int):
+            return self.since
+        at = self.since if self.since.tzinfo else self.since.replace(tzinfo=UTC)
+        return int(at.timestamp())
 
 
 class CompromiseOut(BaseModel):

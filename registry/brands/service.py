@@ -73,13 +73,23 @@ class CompromiseChange:
     revoked_keys: int = 0
 
 
+# The registry keeps a window's start as a uint64 of block time, after 0 (0 means "no window").
+_FIRST_START, _LAST_START = 1, 2**64 - 1
+
+
 def mark_compromised(session: Session, chain: TwinmarkChain, brand_id: str, since: int) -> CompromiseChange:
     """Operator: the brand's keys were compromised from `since` (unix time, not in the future). The
-    brand's API keys are revoked with it: the operator issues a new one once the brand is safe again."""
+    brand's API keys are revoked with it: the operator issues a new one once the brand is safe again.
+    A time the registry cannot hold (before 1970-01-01T00:00:01Z, or after its latest block) is
+    `InvalidInput`."""
+    if not _FIRST_START <= since <= _LAST_START:
+        raise InvalidInput(f"since must be after 1970-01-01T00:00:00Z and not in the future (got {since})")
     brand = get_brand(session, brand_id)
     try:
         tx_hash = chain.mark_compromised(brand.chain_brand_id, since)
     except ContractReverted as exc:
+        if exc.name == "TwinmarkRegistryInvalidCompromiseStart":  # after the chain's latest block time
+            raise InvalidInput(f"since must not be in the future (got {since})", error=exc.name) from None
         raise Conflict(f"the registry refused: {exc.name}", error=exc.name) from None
     revoked = revoke_brand_keys(session, brand.id)
     return CompromiseChange(brand=brand.id, tx_hash=tx_hash, since=since, revoked_keys=revoked)

@@ -103,9 +103,10 @@ def fetch_secrets(
     return out
 
 
-# Secrets carry >= 128 bits: guessing is hopeless, so limits only slow a client down and must not let
-# anyone lock the real buyer out. Wrong secrets count per client and twin (typos), per client, per
-# recipient, and under one high per-twin ceiling no single client can reach.
+# Secrets carry >= 128 bits: guessing is hopeless, so limits only slow a guesser down and must never
+# refuse the real buyer. Only wrong secrets are counted and only wrong secrets are refused: per client
+# and twin (typos), per client, per recipient, and under one high per-twin ceiling. A right secret
+# passes whatever others' guesses filled (a shop's Wi-Fi, a carrier's NAT share one address).
 CLIENT_TWIN = Limit("claim-failures:client-twin", MAX_FAILURES, WINDOW, "wrong secrets for this twin from this client")
 CLIENT = Limit("claim-failures:client", 50, WINDOW, "wrong claim secrets from this client")
 RECIPIENT = Limit("claim-failures:recipient", 20, WINDOW, "wrong claim secrets for this recipient")
@@ -172,20 +173,20 @@ def claim(
     mined within the relay wait is answered pending: nothing is recorded as failed, and asking again
     for the same recipient follows the same transaction (for another recipient: `TransactionPending`).
     Asked again once mined (the first answer lost), the same secret and recipient get the same answer
-    (`replayed`); the secret is checked first, so this answers nothing a wrong secret could learn."""
+    (`replayed`); the secret is checked first, so this answers nothing a wrong secret could learn.
+    Limits count and refuse wrong secrets only: a right one is never refused by them."""
     twin = session.get(Twin, (contract, token_id))
     if twin is None:
         raise NotFound(f"no twin {token_id} in {contract}")
     if twin.claim_key is None:
         raise NotClaimable("the twin was minted without a claim secret")
-    limits = _limits(client, recipient, contract, token_id)
-    ratelimit.check(session, limits)
     try:
         key = claim_key(secret, chain.chain_id, contract)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
     if key.address != twin.claim_key:
-        left = ratelimit.hit(session, limits)[0]
+        # Refused (429) once a limit is used up, else counted: limits see wrong secrets only.
+        left = ratelimit.hit(session, _limits(client, recipient, contract, token_id))[0]
         session.commit()  # the failure counts even though this request fails
         raise WrongClaimSecret(f"wrong secret for this twin ({left} attempts left)")
     on_chain = chain.twin(contract, token_id)

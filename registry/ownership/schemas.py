@@ -10,6 +10,7 @@ from registry.chain.client import RelayState
 
 Hex = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]*$")]
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+UINT256_MAX = 2**256 - 1  # signed nonces and deadlines are uint256 on chain: a larger one cannot be sent
 
 
 class Strict(BaseModel):
@@ -23,8 +24,8 @@ class TypedDataOut(BaseModel):
 
 class SignedTransferIn(Strict):
     to: Address
-    nonce: int = Field(ge=0)
-    deadline: int = Field(gt=0)
+    nonce: int = Field(ge=0, le=UINT256_MAX)
+    deadline: int = Field(gt=0, le=UINT256_MAX)
     signature: Hex
 
 
@@ -41,8 +42,8 @@ class TransferOut(BaseModel):
 
 class StatusIn(Strict):
     status: Literal["active", "lost", "stolen"]
-    nonce: int | None = Field(default=None, ge=0)
-    deadline: int | None = Field(default=None, gt=0)
+    nonce: int | None = Field(default=None, ge=0, le=UINT256_MAX)
+    deadline: int | None = Field(default=None, gt=0, le=UINT256_MAX)
     signature: Hex | None = None
 
 

@@ -195,7 +195,9 @@ class Representation(Strict):
         return v
 
 
-class TwinRef(Strict):
+class PhysicalTwinRef(Strict):
+    """The physical twin a virtual one stands for."""
+
     contract: Address
     token_id: int = Field(gt=0, le=2**63 - 1)
 
@@ -217,7 +219,7 @@ class VirtualTwinIn(Strict):
         default_factory=list, description="platform profiles every model must meet; the twin is refused otherwise"
     )
     license: VrmLicense = Field(default_factory=VrmLicense)
-    physical_twin: TwinRef | None = None
+    physical_twin: PhysicalTwinRef | None = None
     attributes: dict[str, TraitValue] = Field(default_factory=dict, max_length=50)
     collection: Address | None = None
     claimable: bool = Field(default=False, description="the player claims the twin with a secret")

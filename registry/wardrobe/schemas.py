@@ -45,7 +45,9 @@ class BrandRef(BaseModel):
     name: str | None
 
 
-class TwinRef(BaseModel):
+class WardrobeTwinRef(BaseModel):
+    """The physical twin a listed virtual one stands for."""
+
     contract: str
     token_id: int
 
@@ -60,7 +62,7 @@ class WardrobeItem(BaseModel):
     representations: list[RepresentationOut]
     preview: ContentFile | None
     license: dict[str, Any] | None = Field(description="VRM 1.0 `meta` licence fields, under their own names")
-    physical_twin: TwinRef | None
+    physical_twin: WardrobeTwinRef | None
     status: str = Field(description="active, lost or stolen")
     stolen: bool
     metadata_cid: str
