@@ -1,10 +1,12 @@
 """The batch ledger: which chunks make up a batch, which batch id each collection hands out next, and
-how a batch reserves an id and gives it back. All of the mint worker's SQL lives here; every function
-works in the caller's session (the worker decides the transactions), none talks to the chain.
+how a batch reserves an id and gives it back. The mint worker's queries live here (it only loads a
+chunk by id itself); every function works in the caller's session (the worker decides the
+transactions), none talks to the chain.
 
 A collection's `next_batch_id` mirrors the contract's counter. Only the lease holder moves it, and
 the contract mints batch N only when N is the next id, so the ledger keeps two promises: a reserved
-id is held by exactly one live batch, and an id given back is reused before any later one is sent.
+id is held by exactly one live batch, and the batches waiting to be sent hold consecutive ids from
+the chain's next one (an id given back is the next one taken).
 """
 
 from __future__ import annotations
