@@ -22,9 +22,14 @@ class Status(IntEnum):
     stolen = 2
 
 
+def first_token(batch_id: int) -> int:
+    """The batch's first token; also the key its `BatchMinted` event is indexed under."""
+    return batch_id * ID_STRIDE + 1
+
+
 def token_id(batch_id: int, index: int) -> int:
     """The token of the `index`-th (0-based) twin of a batch."""
-    return batch_id * ID_STRIDE + index + 1
+    return first_token(batch_id) + index
 
 
 def batch_of(token: int) -> int:
@@ -33,7 +38,7 @@ def batch_of(token: int) -> int:
 
 def batch_tokens(batch_id: int, size: int) -> tuple[int, int]:
     """First and last token id of a batch of `size` twins."""
-    return batch_id * ID_STRIDE + 1, batch_id * ID_STRIDE + size
+    return first_token(batch_id), batch_id * ID_STRIDE + size
 
 
 def status_name(code: int) -> str:

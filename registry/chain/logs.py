@@ -15,7 +15,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from registry.chain import artifacts
-from registry.chain.layout import ID_STRIDE
+from registry.chain.layout import first_token
 from registry.ipfs.cid import CID, DAG_PB
 
 
@@ -105,7 +105,7 @@ def decode(log: dict[str, Any], specs: dict[str, EventSpec]) -> tuple[str, dict[
 def token_of(name: str, args: dict[str, Any]) -> int | None:
     """The token an event is about (a batch's first token for BatchMinted)."""
     if name == "BatchMinted":
-        return int(args["batchId"]) * ID_STRIDE + 1
+        return first_token(int(args["batchId"]))
     value = args.get("tokenId")
     return int(value) if value is not None else None
 

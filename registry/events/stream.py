@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, or_, select
 
-from registry.chain.layout import ID_STRIDE, batch_of
+from registry.chain.layout import batch_of, first_token
 from registry.chain.logs import checksum
 from registry.db.engine import session_scope
 from registry.events.models import ChainEvent
@@ -55,7 +55,7 @@ def events_after(
         query = query.where(
             or_(
                 (col(ChainEvent.token_id) == token) & (col(ChainEvent.name) != "BatchMinted"),
-                (col(ChainEvent.token_id) == batch_of(token) * ID_STRIDE + 1) & (col(ChainEvent.name) == "BatchMinted"),
+                (col(ChainEvent.token_id) == first_token(batch_of(token))) & (col(ChainEvent.name) == "BatchMinted"),
             )
         )
     with session_scope(engine) as s:

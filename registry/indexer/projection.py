@@ -22,7 +22,7 @@ from registry.ipfs.store import ContentStore, cat, directory_entries
 from registry.jobs.models import ChunkState
 from registry.jobs.states import chunks_of_batch, job_ids_of_batch
 from registry.twins.models import Twin
-from registry.twins.projection import CLAIM_KEYS_FILE, FRESH_STATE, fold, upsert_twins
+from registry.twins.projection import CLAIM_KEYS_FILE, FRESH_STATE, fold, twin_row, upsert_twins
 
 log = logging.getLogger(__name__)
 # What the chain and the batch directory say wins over what the API wrote.
@@ -159,27 +159,23 @@ def build_batch(engine: Engine, store: ContentStore, event: ChainEvent) -> None:
         meta = json.loads(document)
         if not isinstance(meta, dict):
             raise ContentIntegrityError(f"metadata of token {token} in {directory} is not a JSON object")
-        passport = meta.get("twinmark", {}).get("passport", {})
         rows.append(
-            {
-                "collection": event.address,
-                "token_id": token,
-                "brand_id": collection.brand_id if collection else None,
-                "job_id": job_ids[token - first],
-                "batch_id": batch_id,
-                "kind": "virtual" if args["kind"] else "physical",
-                "name": str(meta.get("name", "")),
-                "gtin": passport.get("gtin"),
-                "serial": passport.get("serial"),
-                "claim_key": claim_keys.get(token),
-                "metadata_cid": str(file_cid),
-                "dir_cid": str(directory),
-                "token_uri": f"ipfs://{directory}/{token}",
-                "tx_hash": event.tx_hash,
-                "block_number": event.block_number,
-                "metadata_json": document.decode(),
-                "owner": args["custodian"],
-            }
+            twin_row(
+                collection=event.address,
+                token=token,
+                batch_id=batch_id,
+                kind="virtual" if args["kind"] else "physical",
+                metadata=meta,
+                document=document,
+                metadata_cid=str(file_cid),
+                dir_cid=str(directory),
+                tx_hash=event.tx_hash,
+                block_number=event.block_number,
+                brand_id=collection.brand_id if collection else None,
+                job_id=job_ids[token - first],
+                claim_key=claim_keys.get(token),
+                owner=args["custodian"],
+            )
         )
     with session_scope(engine) as s:
         upsert_twins(s, rows, fill=("job_id", "brand_id", "claim_key", "owner"), force=_FORCE)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from sqlalchemy import Engine, delete
 from sqlmodel import col, select
 
-from registry.chain.layout import ID_STRIDE, batch_of
+from registry.chain.layout import batch_of, first_token
 from registry.db.engine import session_scope
 from registry.events.models import ChainEvent
 from registry.events.public import event_id
@@ -83,7 +83,7 @@ def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int
                     select(ChainEvent).where(
                         ChainEvent.address == address,
                         ChainEvent.name == "BatchMinted",
-                        ChainEvent.token_id == batch_of(token) * ID_STRIDE + 1,
+                        ChainEvent.token_id == first_token(batch_of(token)),
                     )
                 ).first()
                 if mint is not None:

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from web3 import Web3
 
 from registry.chain.client import TwinmarkChain
-from registry.chain.layout import ID_STRIDE, batch_of, batch_tokens
+from registry.chain.layout import batch_of, batch_tokens, first_token
 from registry.chain.reads import ChainLog
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
@@ -69,7 +69,7 @@ def indexed_many(
 ) -> dict[tuple[str, int], list[ChainLog]]:
     """The events of several (contract, token) as the index holds them (only `names`, when given), in
     one query (columns only: this serves every cold verification)."""
-    mint_keys = {token: batch_of(token) * ID_STRIDE + 1 for _, token in pairs}  # BatchMinted rows' key
+    mint_keys = {token: first_token(batch_of(token)) for _, token in pairs}  # BatchMinted rows' key
     query = sa_select(*_COLUMNS).where(
         col(ChainEvent.address).in_({address for address, _ in pairs}),
         col(ChainEvent.token_id).in_({token for _, token in pairs} | set(mint_keys.values())),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, tuple_
@@ -44,6 +45,60 @@ def upsert_twins(
         for field in force:
             if getattr(known, field) != row.get(field):
                 setattr(known, field, row.get(field))
+
+
+def twin_row(
+    *,
+    collection: str,
+    token: int,
+    batch_id: int,
+    kind: str,
+    metadata: dict[str, Any],
+    document: bytes,
+    metadata_cid: str,
+    dir_cid: str,
+    tx_hash: str | None,
+    block_number: int,
+    brand_id: str | None,
+    job_id: str | None,
+    claim_key: str | None,
+    owner: str | None = None,
+) -> dict[str, Any]:
+    """A `twins` row for `upsert_twins`: where the token is (batch, directory, mint transaction), what
+    its metadata file says (`document`, parsed as `metadata`: name, a passport's GTIN and serial), and
+    whom it belongs to here. The worker and the indexer both build their rows with it."""
+    passport = _passport(metadata)
+    return {
+        "collection": collection,
+        "token_id": token,
+        "brand_id": brand_id,
+        "job_id": job_id,
+        "batch_id": batch_id,
+        "kind": kind,
+        "name": str(metadata.get("name", "")),
+        "gtin": _text(passport.get("gtin")),
+        "serial": _text(passport.get("serial")),
+        "claim_key": claim_key,
+        "metadata_cid": metadata_cid,
+        "dir_cid": dir_cid,
+        "token_uri": f"ipfs://{dir_cid}/{token}",
+        "tx_hash": tx_hash,
+        "block_number": block_number,
+        "minted_at": datetime.now(UTC),
+        "metadata_json": document.decode(),
+        "owner": owner,
+    }
+
+
+def _passport(metadata: dict[str, Any]) -> dict[str, Any]:
+    # Content indexed from the chain is anyone's JSON: a passport that is not an object has no fields.
+    twinmark = metadata.get("twinmark")
+    passport = twinmark.get("passport") if isinstance(twinmark, dict) else None
+    return passport if isinstance(passport, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:

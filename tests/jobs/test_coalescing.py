@@ -30,8 +30,8 @@ from registry.chain.layout import batch_of, token_id
 from registry.ipfs.cid import CID
 from registry.ipfs.store import cat
 from registry.ipfs.unixfs import decode_node
+from registry.jobs.coalescing import Waiting, coalesce
 from registry.jobs.models import Chunk, ChunkState
-from registry.jobs.worker import Waiting, coalesce
 from registry.runtime import Runtime
 from registry.settings import Settings
 from registry.twins.models import Twin
