@@ -23,11 +23,12 @@ class RssFigures:
     last: float
     peak: float
     slope: float | None  # MiB per minute over the last half of the run (this incarnation's samples)
+    base: float  # MiB at the start of that stretch
     samples: int
 
     @property
     def percent_per_minute(self) -> float | None:
-        return None if self.slope is None else 100 * self.slope / self.first
+        return None if self.slope is None else 100 * self.slope / self.base
 
 
 def rss_figures(samples: list[tuple[float, str, int, int]], seconds: float) -> list[RssFigures]:
@@ -43,7 +44,8 @@ def rss_figures(samples: list[tuple[float, str, int, int]], seconds: float) -> l
         if len(late) >= 3 and len({t for t, _ in late}) > 1:
             slope = 60 * statistics.linear_regression([t for t, _ in late], [r for _, r in late]).slope
         values = [r for _, r in series]
-        out.append(RssFigures(name, last, values[0], values[-1], max(values), slope, len(series)))
+        base = late[0][1] if late else values[0]
+        out.append(RssFigures(name, last, values[0], values[-1], max(values), slope, base, len(series)))
     return out
 
 

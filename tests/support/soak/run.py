@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ EVENTS = ["minted", "claimed", "transferred", "status_changed", "service_recorde
 class Result:
     checks: list[checks.Check]
     table: str
+    faults: Counter[str]  # faults played, by kind
+    statuses: Counter[tuple[str, str]]  # answers by request kind and status
 
     @property
     def ok(self) -> bool:
@@ -148,7 +151,7 @@ def _run(stack: Stack, minutes: float, seed: int, say: Callable[[str], None]) ->
         rss=report.rss_figures(rss.samples, seconds),
         notes=notes,
     )
-    return Result(results, text)
+    return Result(results, text, Counter(w.kind for w in chaos.windows), tally.statuses)
 
 
 def _drain(stack: Stack, world: load.World, tally: load.Tally, say: Callable[[str], None]) -> list[str]:
