@@ -48,7 +48,7 @@ def soak(minutes: float, seed: int, *, trace_memory: bool = False, say: Callable
             return _run(stack, minutes, seed, say)
         finally:
             if trace_memory and (tmp / "logs" / "tracemalloc.txt").exists():
-                say((tmp / "logs" / "tracemalloc.txt").read_text()[-6000:])
+                say((tmp / "logs" / "tracemalloc.txt").read_text())
             stop_stack(stack)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import psutil
 
-from registry.chain.anvil import Anvil, free_port
+from registry.chain.anvil import Anvil, _die_with_parent, free_port
 from tests.support.chain_conditions import ChainConditions, Conditions
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -85,6 +85,7 @@ class Child:
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # a soak killed midway leaves no service behind
             )
         self.incarnation += 1
         self.started_at = time.monotonic()
@@ -254,13 +255,32 @@ def wait_http(url: str, timeout: float = 90) -> None:
 
 def start_stack(tmp: Path, *, seed: int, trace_memory: bool = False) -> Stack:
     """PostgreSQL, Anvil (1 s blocks, a long chain) behind the proxy, the contracts, then API, worker and
-    indexer as separate processes. The caller stops it with `stop_stack`."""
+    indexer as separate processes. The caller stops it with `stop_stack`; a failed start stops what it
+    started."""
     pg = Postgres(tmp / "pgdata")
     pg.start()
-    database_url = pg.create_database("twinmark")
     anvil = Anvil(extra_args=("--gas-limit", "60000000"))
-    anvil.start()
-    proxy = ChainConditions(anvil.url, path="/v2/soak-key", seed=seed).start()
+    proxy: ChainConditions | None = None
+    stack: Stack | None = None
+    try:
+        anvil.start()
+        proxy = ChainConditions(anvil.url, path="/v2/soak-key", seed=seed).start()
+        stack = _start(tmp, pg, anvil, proxy, trace_memory)
+        wait_http(f"{stack.api_url}/healthz", timeout=180)
+        return stack
+    except BaseException:
+        if stack is not None:
+            stop_stack(stack)
+        else:
+            if proxy is not None:
+                proxy.stop()
+            anvil.stop()
+            pg.close()
+        raise
+
+
+def _start(tmp: Path, pg: Postgres, anvil: Anvil, proxy: ChainConditions, trace_memory: bool) -> Stack:
+    database_url = pg.create_database("twinmark")
     proxy.mine(LONG_CHAIN)
     proxy.interval_mining(1)
     port = free_port()
@@ -296,7 +316,6 @@ def start_stack(tmp: Path, *, seed: int, trace_memory: bool = False) -> Stack:
     )
     stack.supervisor = Supervisor(children)
     stack.supervisor.start()
-    wait_http(f"{stack.api_url}/healthz")
     return stack
 
 
