@@ -79,8 +79,9 @@ class Chaos:
     """Plays a schedule against the stack in a thread; `windows` is what really happened, in seconds
     since `t0`."""
 
-    def __init__(self, stack: Stack, faults: list[Fault], t0: float) -> None:
-        self.stack, self.faults, self.t0 = stack, faults, t0
+    def __init__(self, stack: Stack, faults: list[Fault], t0: float, seconds: float) -> None:
+        self.stack, self.faults, self.t0, self.seconds = stack, faults, t0, seconds
+        self._windows_played = 0
         self.windows: list[Window] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -103,9 +104,9 @@ class Chaos:
         with self._lock:
             windows = list(self.windows)
         for w in windows:
-            if w.kind in ("kill-worker", "kill-indexer"):
+            if w.kind.startswith(("kill-worker", "kill-indexer")):
                 continue
-            until = w.start + API_RESTART if w.kind == "kill-api" else w.end + grace
+            until = w.start + API_RESTART if w.kind.startswith("kill-api") else w.end + grace
             if start <= until and end >= w.start:
                 return True
         return False
@@ -127,17 +128,28 @@ class Chaos:
         elif fault.kind == "pg-stop":
             self.stack.pg.stop()
             try:
-                self._stop.wait(fault.duration)
+                self._during(fault, start)
             finally:
                 self.stack.pg.start()
                 self._record(Window(fault.kind, start, self.now()))
         else:
             self.stack.proxy.configure(BASE, **RPC_WINDOWS[fault.kind])
             try:
-                self._stop.wait(fault.duration)
+                self._during(fault, start)
             finally:
                 self.stack.proxy.configure(BASE)
                 self._record(Window(fault.kind, start, self.now()))
+
+    def _during(self, fault: Fault, start: float) -> None:
+        """Waits out a window; every second window also kills a process 1 s in, so that it starts
+        again while the database is away or the node misbehaves (the API only in the first half)."""
+        self._windows_played += 1
+        if self._windows_played % 2 == 0 and not self._stop.wait(1.0):
+            victims = ["worker", "indexer", "api"] if fault.at < self.seconds / 2 else ["worker", "indexer"]
+            victim = victims[(self._windows_played // 2) % len(victims)]
+            self.stack.child(victim).kill()
+            self._record(Window(f"kill-{victim} in {fault.kind}", self.now(), self.now()))
+        self._stop.wait(max(0.0, start + fault.duration - self.now()))
 
     def _record(self, window: Window) -> None:
         with self._lock:

@@ -87,7 +87,7 @@ def _run(stack: Stack, minutes: float, seed: int, say: Callable[[str], None]) ->
     t0 = time.monotonic()
     tally = load.Tally(t0)
     rss = RssSampler(stack.children, t0)
-    chaos = Chaos(stack, schedule(seconds, seed), t0)
+    chaos = Chaos(stack, schedule(seconds, seed), t0, seconds)
     relayer = Relayer(stack.api_url, world, tally, stack.anvil.url, stack.registry, seed)
     stop = threading.Event()
     threads = [
