@@ -1,7 +1,7 @@
 """The fault schedule: a fault every `SLOT` seconds (SIGKILL of the worker, the API or the indexer;
-PostgreSQL stopped hard; an RPC fault window of 5xx, 429, latency, span caps or hung connections),
-the first cycle in a fixed order (so a 2-minute run meets every kind of process fault and most RPC
-ones), later cycles shuffled by the seed. No API kill in the second half of the run: its last
+PostgreSQL stopped hard; an RPC fault window of 5xx, 429, latency, span caps, hung connections or
+lost answers), the first cycle in a fixed order (so a 2-minute run meets every kind of process fault
+and most RPC ones), later cycles shuffled by the seed. No API kill in the second half of the run: its last
 incarnation is the one whose RSS is followed."""
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ CYCLE = [
     "kill-worker",
     "rpc-hang",
     "kill-api",
+    "rpc-lost-answer",
 ]
 # What each RPC window imposes on top of the everyday conditions.
 RPC_WINDOWS: dict[str, dict[str, Any]] = {
@@ -39,6 +40,8 @@ RPC_WINDOWS: dict[str, dict[str, Any]] = {
     "rpc-latency": {"latency_s": 0.4},
     "rpc-span-cap": {"max_log_span": 5},
     "rpc-hang": {"timeout_rate": 0.15, "hang_s": 2.0},
+    # Forwarded, then the answer is lost: a transaction may be broadcast without the sender knowing.
+    "rpc-lost-answer": {"lost_answer_rate": 0.2},
 }
 
 
