@@ -25,8 +25,9 @@ def main() -> int:
     parser.add_argument(
         "--trace-memory", action="store_true", help="tracemalloc in the API: top growing allocation sites"
     )
+    parser.add_argument("--keep-logs", type=Path, help="copy the services' logs here (the run's data is removed)")
     args = parser.parse_args()
-    result = soak(args.minutes, args.seed, trace_memory=args.trace_memory)
+    result = soak(args.minutes, args.seed, trace_memory=args.trace_memory, keep_logs=args.keep_logs)
     print(result.table)
     return 0 if result.ok else 1
 

@@ -20,7 +20,7 @@ from web3 import Web3
 from tests.support.soak import checks, load, report
 from tests.support.soak.chaos import Chaos, schedule
 from tests.support.soak.relays import Receiver, Relayer
-from tests.support.soak.stack import BASE, RssSampler, Stack, start_stack, stop_stack
+from tests.support.soak.stack import BASE, RssSampler, Stack, logged_errors, start_stack, stop_stack
 
 EVENTS = ["minted", "claimed", "transferred", "status_changed", "service_recorded", "content_updated", "burned"]
 
@@ -37,7 +37,14 @@ class Result:
         return all(c.ok for c in self.checks)
 
 
-def soak(minutes: float, seed: int, *, trace_memory: bool = False, say: Callable[[str], None] | None = None) -> Result:
+def soak(
+    minutes: float,
+    seed: int,
+    *,
+    trace_memory: bool = False,
+    keep_logs: Path | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Result:
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     tmp = Path(tempfile.mkdtemp(prefix="twinmark-soak-"))
     try:
@@ -50,6 +57,8 @@ def soak(minutes: float, seed: int, *, trace_memory: bool = False, say: Callable
             if trace_memory and (tmp / "logs" / "tracemalloc.txt").exists():
                 say((tmp / "logs" / "tracemalloc.txt").read_text())
             stop_stack(stack)
+            if keep_logs is not None:
+                shutil.copytree(tmp / "logs", keep_logs, dirs_exist_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -139,6 +148,9 @@ def _run(stack: Stack, minutes: float, seed: int, say: Callable[[str], None]) ->
     supervisor = stack.supervisor
     assert supervisor is not None
     notes.append(f"claim secrets lost with their one-time answer: {world.lost_secrets}")
+    for child in stack.children:
+        errors = Counter(logged_errors(child.log))
+        notes += [f"{child.name} logged {n}x: {error}" for error, n in errors.most_common(8)]
     text = report.table(
         minutes=minutes,
         seed=seed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -106,9 +107,30 @@ class Child:
                 self.proc.kill()
                 self.proc.wait()
 
-    def tail(self, lines: int = 6) -> str:
-        text = self.log.read_text(errors="replace").splitlines()
-        return " | ".join(line.strip() for line in text[-lines:])
+    def tail(self) -> str:
+        """Why the last incarnation ended: the last exception line of its log (or its last lines)."""
+        text = self.log.read_text(errors="replace").split("\n=== ")[-1].splitlines()
+        errors = [line.strip() for line in text if re.match(r"^[\w.]+(Error|Exception|Exit)\b", line.strip())]
+        return errors[-1][:300] if errors else " | ".join(line.strip() for line in text[-4:])
+
+
+def logged_errors(log: Path) -> list[str]:
+    """Each traceback a process logged: the frames of this repository nearest the error and the
+    exception line (what a 500 or an unexpected exit was)."""
+    found: list[str] = []
+    frames: list[str] = []
+    inside = False
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            frames, inside = [], True
+        elif inside and line.startswith("  File "):
+            if str(ROOT) in line and "/.venv/" not in line:
+                frames.append(line.strip().replace(str(ROOT) + "/", ""))
+        elif inside and line and not line.startswith(" "):
+            where = " <- ".join(reversed(frames[-3:]))
+            found.append(f"{line.strip()[:240]} at {where}")
+            inside = False
+    return found
 
 
 class Supervisor:
