@@ -92,3 +92,30 @@ def test_signer_from_an_encrypted_keystore(tmp_path: Path) -> None:
         load_signer(Settings(data_dir=tmp_path, signer_keystore=keystore, signer_password="wrong"), embedded=False)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         load_signer(Settings(data_dir=tmp_path), embedded=False)
+
+
+def test_bytes_the_node_already_holds_are_a_success(w3: Web3) -> None:
+    """The first broadcast reached the node but its answer was lost, and the retry of the same signed
+    bytes meets the node's "already holds it" (Anvil: "transaction already imported", not geth's
+    "already known"): the send succeeded, it is not an error, and the nonce moves on. Found by the
+    chaos soak: under lost answers the mint worker's step failed and relayed claims answered 500."""
+    sender = fresh_sender(w3)
+    addresses = deploy(w3, sender)
+    chain = TwinmarkChain(w3, sender, addresses["registry"])
+    fn = chain.registry.functions.registerBrand(sender.address, "Lost answer")
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        nonce = w3.eth.get_transaction_count(sender.account.address, "pending")
+        gas = 300_000
+        tx = fn.build_transaction(
+            {"from": sender.address, "nonce": nonce, "gas": gas, "chainId": w3.eth.chain_id, **sender.fees()}
+        )
+        first = sender.account.sign_transaction(tx)
+        w3.eth.send_raw_transaction(first.raw_transaction)  # the attempt whose answer never came back
+        assert sender.send(fn, gas=gas) == "0x" + bytes(first.hash).hex()
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert w3.eth.get_transaction_receipt(first.hash)["status"] == 1
+    assert w3.eth.get_transaction_count(sender.account.address) == nonce + 1
+    assert chain.register_brand(sender.address, "After") == 2  # the next send takes the next nonce
