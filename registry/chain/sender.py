@@ -199,8 +199,12 @@ class TxSender:
                     self.w3.eth.send_raw_transaction(signed.raw_transaction)
                 except Web3RPCError as exc:
                     message = str(exc).lower()
-                    if not _already_held(message):  # else an earlier attempt did reach the node
-                        if any(text in message for text in _NONCE_ERRORS):
+                    taken = any(text in message for text in _NONCE_ERRORS)
+                    # An earlier attempt of these very bytes reached the node and its answer was lost: the
+                    # retry finds them in the pool ("already known"), or mined already (the nonce is used,
+                    # by them). Sent, not refused: sending the call again would do it twice.
+                    if not (_already_held(message) or (taken and self._known(_hex(signed.hash)))):
+                        if taken:
                             log.warning("nonce %s taken by someone else; re-syncing", self._nonce)
                             self._nonce = None
                             continue
