@@ -28,7 +28,7 @@ def test_chaos_soak_keeps_every_invariant() -> None:
     failed = [f"{c.name}: {c.numbers}" for c in result.checks if not c.ok]
     assert not failed, result.table
     # The faults really happened and the load really ran: a quiet run cannot pass.
-    for kind in ("kill-worker", "kill-api", "kill-indexer", "pg-stop", "rpc-5xx", "rpc-429"):
+    for kind in ("kill-worker", "kill-api", "kill-indexer", "pg-stop", "rpc-5xx", "rpc-429", "rpc-lost-answer"):
         assert result.faults[kind] >= 1, (kind, result.faults)
     accepted = sum(n for (kind, status), n in result.statuses.items() if kind.startswith("mint") and status == "202")
     relays = ("claim", "transfer", "status")

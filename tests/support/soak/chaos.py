@@ -25,13 +25,13 @@ CYCLE = [
     "kill-api",
     "rpc-429",
     "kill-indexer",
-    "rpc-latency",
+    "rpc-lost-answer",
     "pg-stop",
     "rpc-span-cap",
     "kill-worker",
     "rpc-hang",
     "kill-api",
-    "rpc-lost-answer",
+    "rpc-latency",
 ]
 # What each RPC window imposes on top of the everyday conditions.
 RPC_WINDOWS: dict[str, dict[str, Any]] = {
