@@ -48,9 +48,10 @@ class Tally:
 class Api:
     """One client thread's HTTP client: a request, retried when `retry_for` > 0."""
 
-    def __init__(self, base_url: str, tally: Tally) -> None:
+    def __init__(self, base_url: str, tally: Tally, stop: threading.Event | None = None) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=httpx.Timeout(30.0, connect=3.0))
         self.tally = tally
+        self.stop = stop  # once set, no more retries: what is left unanswered is replayed after the run
 
     def call(self, kind: str, method: str, path: str, *, retry_for: float = 0.0, **kw: Any) -> httpx.Response | None:
         deadline = time.monotonic() + retry_for
@@ -70,7 +71,7 @@ class Api:
             wait = delay
             if response is not None and (after := response.headers.get("Retry-After", "")).isdigit():
                 wait = max(wait, min(float(after), 5.0))
-            if time.monotonic() + wait > deadline:
+            if time.monotonic() + wait > deadline or (self.stop is not None and self.stop.is_set()):
                 return response
             time.sleep(wait)
             delay = min(delay * 2, 4.0)
@@ -162,7 +163,7 @@ def mint_request(api: Api, world: World, request: MintRequest, retry_for: float 
 
 def minter(base_url: str, world: World, tally: Tally, stop: threading.Event, seed: int) -> None:
     """Single twins (3 in 4) and batches of 5-20, some claimable, a request every 0.1-0.4 s."""
-    rng, api, n = random.Random(seed), Api(base_url, tally), 0
+    rng, api, n = random.Random(seed), Api(base_url, tally, stop), 0
     try:
         while not stop.is_set():
             brand = rng.choice(world.brands)
@@ -219,7 +220,7 @@ def watch_jobs(api: Api, world: World) -> None:
 
 
 def job_watcher(base_url: str, world: World, tally: Tally, stop: threading.Event) -> None:
-    api = Api(base_url, tally)
+    api = Api(base_url, tally, stop)
     try:
         while not stop.wait(0.5):
             watch_jobs(api, world)

@@ -41,15 +41,17 @@ class Relayer:
     """Claims twins with their secrets, transfers them on with the owner's EIP-712 signature, reports
     them lost and found again; keeps what the chain should say (owner, status) per twin."""
 
-    def __init__(self, base_url: str, world: World, tally: Tally, node_url: str, registry: str, seed: int) -> None:
-        self.api, self.world, self.rng = Api(base_url, tally), world, random.Random(seed)
+    def __init__(
+        self, base_url: str, world: World, tally: Tally, node_url: str, registry: str, seed: int, stop: threading.Event
+    ) -> None:
+        self.api, self.world, self.rng, self.stop = Api(base_url, tally, stop), world, random.Random(seed), stop
         self.chain = ChainReader(Web3(Web3.HTTPProvider(node_url, request_kwargs={"timeout": 30})), registry)
         self.relays: list[Relay] = []
         self.refused: list[str] = []
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self) -> None:
         try:
-            while not stop.wait(self.rng.uniform(0.2, 0.5)):
+            while not self.stop.wait(self.rng.uniform(0.2, 0.5)):
                 self.step()
         finally:
             self.api.close()

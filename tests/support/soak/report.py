@@ -49,6 +49,19 @@ def rss_figures(samples: list[tuple[float, str, int, int]], seconds: float) -> l
     return out
 
 
+def rss_kinds_row(kinds: list[tuple[float, int, dict[str, int]]], seconds: float) -> str:
+    """The API's last incarnation: its RSS by kind at the start of the measured stretch and at the end."""
+    if not kinds:
+        return ""
+    last = max(inc for _, inc, _ in kinds)
+    mine = [(t, k) for t, inc, k in kinds if inc == last]
+    late = [(t, k) for t, k in mine if t >= max(seconds / 2, mine[0][0] + WARM_UP)] or mine
+    (t1, a), (t2, b) = late[0], late[-1]
+    parts = [f"{name} {a[name] / MiB:.1f} -> {b[name] / MiB:.1f}" for name in a if name != "threads"]
+    parts.append(f"threads {a.get('threads')} -> {b.get('threads')} (most {max(k.get('threads', 0) for _, k in mine)})")
+    return f"  api by kind (MiB, {t1:.0f} s -> {t2:.0f} s): " + ", ".join(parts)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -77,6 +90,7 @@ def table(
     exits: dict[str, list[str]],
     checks: list[Check],
     rss: list[RssFigures],
+    rss_kinds: str,
     notes: list[str],
 ) -> str:
     lines = [f"== Chaos soak: {minutes:g} min of load, seed {seed} ==", "", "Requests (kind: answers by status)"]
@@ -109,5 +123,6 @@ def table(
             f"  {f.name:<8} #{f.incarnation}: first {f.first:.1f}, last {f.last:.1f}, max {f.peak:.1f}, "
             f"{f.samples} samples; {growth}"
         )
+    lines += [rss_kinds] if rss_kinds else []
     lines += ["", *notes] if notes else []
     return "\n".join(lines)

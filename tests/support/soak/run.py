@@ -97,12 +97,12 @@ def _run(stack: Stack, minutes: float, seed: int, say: Callable[[str], None]) ->
     tally = load.Tally(t0)
     rss = RssSampler(stack.children, t0)
     chaos = Chaos(stack, schedule(seconds, seed), t0, seconds)
-    relayer = Relayer(stack.api_url, world, tally, stack.anvil.url, stack.registry, seed)
     stop = threading.Event()
+    relayer = Relayer(stack.api_url, world, tally, stack.anvil.url, stack.registry, seed, stop)
     threads = [
         threading.Thread(target=load.minter, args=(stack.api_url, world, tally, stop, seed), name="minter"),
         threading.Thread(target=load.job_watcher, args=(stack.api_url, world, tally, stop), name="jobs"),
-        threading.Thread(target=relayer.run, args=(stop,), name="relayer"),
+        threading.Thread(target=relayer.run, name="relayer"),
         *(
             threading.Thread(target=load.reader, args=(stack.api_url, world, tally, stop, seed + i), name=f"reader{i}")
             for i in range(2)
@@ -161,6 +161,7 @@ def _run(stack: Stack, minutes: float, seed: int, say: Callable[[str], None]) ->
         exits={c.name: c.exits for c in stack.children},
         checks=results,
         rss=report.rss_figures(rss.samples, seconds),
+        rss_kinds=report.rss_kinds_row(rss.api_kinds, seconds),
         notes=notes,
     )
     return Result(results, text, Counter(w.kind for w in chaos.windows), tally.statuses)

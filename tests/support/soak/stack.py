@@ -4,7 +4,6 @@ the restarts the schedule caused apart from exits it did not cause)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -170,12 +169,46 @@ class Supervisor:
             child.terminate()
 
 
+MiB = 1024 * 1024
+
+
+def rss_by_kind(pid: int) -> dict[str, int]:
+    """The process's RSS split by what holds it (from /proc/<pid>/smaps): `pymalloc` (anonymous 1 MiB
+    mappings: CPython's object arenas), `malloc-arenas` (anonymous mappings aligned to 64 MiB: glibc's
+    per-thread heaps), `heap` (the main heap, brk), `other-anon` (thread stacks, large mallocs, native
+    libraries' own maps), `files` (code and mapped files). Growth in `pymalloc` with little growth in
+    Python's own live objects is arena fragmentation; in the malloc kinds, native allocations."""
+    out = dict.fromkeys(("pymalloc", "malloc-arenas", "heap", "other-anon", "files"), 0)
+    kind = "files"
+    with open(f"/proc/{pid}/smaps") as smaps:
+        for line in smaps:
+            first = line.split(maxsplit=5)
+            if "-" in first[0] and len(first) >= 5 and not first[0].endswith(":"):
+                start, end = (int(x, 16) for x in first[0].split("-"))
+                path = first[5].strip() if len(first) > 5 else ""
+                if path == "[heap]":
+                    kind = "heap"
+                elif path:
+                    kind = "files"
+                elif end - start == MiB:
+                    kind = "pymalloc"
+                elif start % (64 * MiB) == 0:
+                    kind = "malloc-arenas"
+                else:
+                    kind = "other-anon"
+            elif line.startswith("Rss:"):
+                out[kind] += int(line.split()[1]) * 1024
+    return out
+
+
 class RssSampler:
     """RSS of each child every `every` seconds: (seconds since start, child, incarnation, bytes)."""
 
     def __init__(self, children: list[Child], t0: float, every: float = 3.0) -> None:
         self.children, self.t0, self.every = children, t0, every
         self.samples: list[tuple[float, str, int, int]] = []
+        # The API's RSS by kind (`rss_by_kind`) and its thread count.
+        self.api_kinds: list[tuple[float, int, dict[str, int]]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="soak-rss", daemon=True)
 
@@ -189,10 +222,16 @@ class RssSampler:
                 if proc is None or proc.poll() is not None:
                     continue
                 try:
-                    rss = psutil.Process(proc.pid).memory_info().rss
-                except psutil.Error:
+                    process = psutil.Process(proc.pid)
+                    rss = process.memory_info().rss
+                    # Threads too: each new server thread brings its stack and, often, a malloc arena.
+                    kinds = rss_by_kind(proc.pid) | {"threads": process.num_threads()} if child.name == "api" else None
+                except (psutil.Error, OSError):
                     continue
-                self.samples.append((time.monotonic() - self.t0, child.name, child.incarnation, rss))
+                now = time.monotonic() - self.t0
+                self.samples.append((now, child.name, child.incarnation, rss))
+                if kinds is not None:
+                    self.api_kinds.append((now, child.incarnation, kinds))
 
     def stop(self) -> None:
         self._stop.set()
@@ -251,16 +290,22 @@ def service_env(tmp: Path, database_url: str, chain_url: str, port: int) -> dict
     }
 
 
-def deploy(env: dict[str, str]) -> tuple[str, int]:
-    """`twinmark deploy` once, before the processes start: the registry's address and block."""
-    out = subprocess.run(
-        [sys.executable, "-m", "api.cli", "deploy"], cwd=ROOT, env=env, capture_output=True, timeout=180, check=False
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"deploy failed: {out.stderr.decode()[-2000:]}")
-    data_dir = Path(env["TWINMARK_DATA_DIR"])
-    deployment = json.loads(next(data_dir.glob("deployment-*.json")).read_text())
-    return str(deployment["registry"]), int(deployment["block"])
+def deploy(node_url: str, data_dir: Path) -> tuple[str, int]:
+    """The contracts, deployed once from here before the processes start (a process of its own would
+    cost a start-up): the registry's address and block, remembered in the data dir as the service does."""
+    from eth_account import Account
+
+    from registry.chain import artifacts
+    from registry.chain.deploy import ensure_deployed
+    from registry.chain.node import connect
+    from registry.chain.reverts import RevertDecoder
+    from registry.chain.sender import TxSender
+
+    w3 = connect(node_url)
+    decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
+    sender = TxSender(w3, Account.from_key(SIGNER_KEY), decoder)
+    deployment = ensure_deployed(w3, sender, data_dir / f"deployment-{w3.eth.chain_id}.json", None)
+    return deployment.registry, deployment.block
 
 
 def wait_http(url: str, timeout: float = 90) -> None:
@@ -307,7 +352,7 @@ def _start(tmp: Path, pg: Postgres, anvil: Anvil, proxy: ChainConditions, trace_
     proxy.interval_mining(1)
     port = free_port()
     env = service_env(tmp, database_url, proxy.url, port)
-    registry, block = deploy(env)
+    registry, block = deploy(proxy.url, Path(env["TWINMARK_DATA_DIR"]))
     env |= {"TWINMARK_REGISTRY_ADDRESS": registry, "TWINMARK_REGISTRY_DEPLOYED_BLOCK": str(block)}
     proxy.configure(BASE)
     logs = tmp / "logs"
