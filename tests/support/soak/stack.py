@@ -176,8 +176,9 @@ def rss_by_kind(pid: int) -> dict[str, int]:
     """The process's RSS split by what holds it (from /proc/<pid>/smaps): `pymalloc` (anonymous 1 MiB
     mappings: CPython's object arenas), `malloc-arenas` (anonymous mappings aligned to 64 MiB: glibc's
     per-thread heaps), `heap` (the main heap, brk), `other-anon` (thread stacks, large mallocs, native
-    libraries' own maps), `files` (code and mapped files). Growth in `pymalloc` with little growth in
-    Python's own live objects is arena fragmentation; in the malloc kinds, native allocations."""
+    libraries' own maps), `files` (code and mapped files). Approximate: the kernel merges neighbouring
+    anonymous maps, so arenas that happen to be adjacent count as `other-anon`; `heap` and `files` are
+    exact."""
     out = dict.fromkeys(("pymalloc", "malloc-arenas", "heap", "other-anon", "files"), 0)
     kind = "files"
     with open(f"/proc/{pid}/smaps") as smaps:
