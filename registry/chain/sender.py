@@ -51,6 +51,10 @@ from registry.errors import ChainUnavailable, ContractReverted
 log = logging.getLogger(__name__)
 
 _NONCE_ERRORS = ("nonce too low", "nonce has already been used", "replacement transaction underpriced")
+# What nodes answer to signed bytes they already hold (an earlier attempt reached them, its answer was
+# lost): geth, Erigon, reth and hosted providers "already known", Anvil "transaction already imported",
+# Besu "known transaction". The transaction is in the pool: a success, not a refusal.
+_ALREADY_HELD = ("already known", "already imported", "known transaction")
 _POLL = 0.05  # seconds between receipt polls in `wait`
 _SETTLED_KEPT = 4096  # mined transactions remembered (for `state` by any of their hashes)
 
@@ -171,8 +175,12 @@ class TxSender:
                     self.w3.eth.send_raw_transaction(signed.raw_transaction)
                 except Web3RPCError as exc:
                     message = str(exc).lower()
-                    if "already known" not in message:  # else an earlier attempt did reach the node
-                        if any(text in message for text in _NONCE_ERRORS):
+                    taken = any(text in message for text in _NONCE_ERRORS)
+                    # An earlier attempt of these very bytes reached the node and its answer was lost: the
+                    # retry finds them in the pool ("already known"), or mined already (the nonce is used,
+                    # by them). Sent, not refused: sending the call again would do it twice.
+                    if not (_already_held(message) or (taken and self._known(_hex(signed.hash)))):
+                        if taken:
                             log.warning("nonce %s taken by someone else; re-syncing", self._nonce)
                             self._nonce = None
                             continue
@@ -271,7 +279,7 @@ class TxSender:
             self.w3.eth.send_raw_transaction(raw)
         except Web3RPCError as exc:
             message = str(exc).lower()
-            return None if "already known" in message else message
+            return None if _already_held(message) else message
         return None
 
     def _resend(self, record: _Broadcast, now: float) -> None:
@@ -460,3 +468,7 @@ class TxSender:
         """Sends, awaits and returns the receipt with its logs (for the events it emitted)."""
         mined = self.wait(self.send(fn, gas=gas))
         return self.full_receipt("0x" + bytes(mined["transactionHash"]).hex())
+
+
+def _already_held(message: str) -> bool:
+    return any(text in message for text in _ALREADY_HELD)

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, create_engine
 
 from registry.db.outage import REQUESTS
@@ -46,11 +46,18 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+MIGRATION_LOCK = 0x7477696E6D61726B  # "twinmark": the PostgreSQL advisory lock migrations hold
+
+
 def migrate(engine: Engine) -> None:
-    """Applies every Alembic migration (idempotent)."""
+    """Applies every Alembic migration (idempotent). On PostgreSQL, processes starting together (API,
+    worker, indexer) migrate one after the other: without the lock, two creating `alembic_version` on
+    an empty database collided and one exited (found by the chaos soak)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})  # until commit
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 

@@ -73,7 +73,10 @@ class Verifier:
         self.head = head
         self.engine = engine  # the index; None: every event from the chain (bounded spans)
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
-        self._chain_facts: LRUCache[tuple[str, int, int], dict[str, Any]] = LRUCache(CACHE_SIZE)
+        # Per twin, the facts of the one head block they were read at: facts of an older head are never
+        # read again, so they are replaced rather than kept beside the new ones (keyed by block, every
+        # warm verification at a new head added an entry until the LRU held CACHE_SIZE dead ones).
+        self._chain_facts: LRUCache[tuple[str, int], tuple[int, dict[str, Any]]] = LRUCache(CACHE_SIZE)
         # Keyed by CID: immutable, so a passing check holds for good (failures are never kept).
         self._content: LRUCache[str, ContentResult] = LRUCache(CACHE_SIZE)
         self._assets_ok: LRUCache[str, bool] = LRUCache(CACHE_SIZE)
@@ -106,13 +109,15 @@ class Verifier:
         return self._verify(contract, token_id, self.head.block)
 
     def _verify(self, contract: str, token_id: int, block: int) -> dict[str, Any]:
-        key = (contract, token_id, block)
         with self._lock:
-            facts = self._chain_facts.get(key)
+            known = self._chain_facts.get((contract, token_id))
+        facts = known[1] if known is not None and known[0] == block else None
         if facts is None:
-            facts = self._batcher.get(key)  # concurrent cold verifications share one round trip
+            facts = self._batcher.get((contract, token_id, block))  # concurrent cold verifications share one round trip
             with self._lock:
-                self._chain_facts[key] = facts
+                current = self._chain_facts.get((contract, token_id))
+                if current is None or current[0] <= block:  # a slower reader of an older head does not win
+                    self._chain_facts[(contract, token_id)] = (block, facts)
         checks: list[Check] = list(facts["checks"])
         twin: OnChainTwin | None = facts["twin"]
         answer: dict[str, Any] = {"contract": contract, "token_id": token_id, "as_of_block": block}

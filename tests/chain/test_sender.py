@@ -4,16 +4,21 @@ a nonce taken by another process is recovered from; reverts arrive as named doma
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from eth_account import Account
 from web3 import Web3
 
 from registry.chain import artifacts
+from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
 from registry.chain.deploy import deploy
+from registry.chain.node import connect
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.errors import ContractReverted
@@ -93,3 +98,90 @@ def test_signer_from_an_encrypted_keystore(tmp_path: Path) -> None:
     assert "wrong" not in str(refused.value.detail)  # a configuration error, naming neither key nor password
     with pytest.raises(ConfigurationError):
         load_signer(Settings(data_dir=tmp_path), embedded=False)
+
+
+def test_bytes_the_node_already_holds_are_a_success(w3: Web3) -> None:
+    """The first broadcast reached the node but its answer was lost, and the retry of the same signed
+    bytes meets the node's "already holds it" (Anvil: "transaction already imported", not geth's
+    "already known"): the send succeeded, it is not an error, and the nonce moves on. Found by the
+    chaos soak: under lost answers the mint worker's step failed and relayed claims answered 500."""
+    sender = fresh_sender(w3)
+    addresses = deploy(w3, sender)
+    chain = TwinmarkChain(w3, sender, addresses["registry"])
+    fn = chain.registry.functions.registerBrand(sender.address, "Lost answer")
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        nonce = w3.eth.get_transaction_count(sender.account.address, "pending")
+        gas = 300_000
+        tx = fn.build_transaction(
+            {"from": sender.address, "nonce": nonce, "gas": gas, "chainId": w3.eth.chain_id, **sender.fees()}
+        )
+        first = sender.account.sign_transaction(tx)
+        w3.eth.send_raw_transaction(first.raw_transaction)  # the attempt whose answer never came back
+        assert sender.send(fn, gas=gas) == "0x" + bytes(first.hash).hex()
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert w3.eth.get_transaction_receipt(first.hash)["status"] == 1
+    assert w3.eth.get_transaction_count(sender.account.address) == nonce + 1
+    assert chain.register_brand(sender.address, "After") == 2  # the next send takes the next nonce
+
+
+class MinedThenLost:
+    """A JSON-RPC proxy that forwards everything to the node, except that the first broadcast it sees is
+    forwarded, mined at once, and its answer lost (connection closed): the client's retry of the same
+    bytes then finds the nonce used, by its own transaction."""
+
+    def __init__(self, upstream: str) -> None:
+        self.lost = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                answer = httpx.post(upstream, content=body, headers={"content-type": "application/json"})
+                if b"eth_sendRawTransaction" in body and not proxy.lost:
+                    proxy.lost += 1
+                    httpx.post(upstream, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []})
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_broadcast_mined_before_its_retry_is_not_sent_again(w3: Web3, anvil: Anvil) -> None:
+    """The broadcast reached the node, was mined, and its answer was lost; the provider's retry of the
+    same bytes meets "nonce too low". The call happened once: the sender must not re-sign it under the
+    next nonce (it would happen twice, or revert at the service's cost and be answered as refused).
+    Found by the chaos soak: an owner's status report answered 409 although it was on chain."""
+    sender = fresh_sender(w3)
+    addresses = deploy(w3, sender)
+    proxy = MinedThenLost(anvil.url)
+    try:
+        via_proxy = TxSender(connect(proxy.url), sender.account, DECODER)
+        chain = TwinmarkChain(via_proxy.w3, via_proxy, addresses["registry"])
+        start = w3.eth.get_transaction_count(sender.account.address)
+        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        try:
+            tx_hash = via_proxy.send(chain.registry.functions.registerBrand(sender.address, "Once"), gas=300_000)
+        finally:
+            w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        assert proxy.lost == 1
+        assert w3.eth.get_transaction_receipt(tx_hash)["status"] == 1  # type: ignore[arg-type]
+        assert w3.eth.get_transaction_count(sender.account.address) == start + 1  # sent once
+        registry = w3.eth.contract(address=addresses["registry"], abi=artifacts.load("TwinmarkRegistry").abi)
+        assert registry.functions.brandCount().call() == 1
+    finally:
+        proxy.server.shutdown()
+        proxy.server.server_close()

@@ -163,6 +163,21 @@ def test_chain_facts_are_per_head_block(minted: Minted) -> None:
         rt.chain.sender.transact(contract.functions.setStatusByBrand(token, ACTIVE))
 
 
+def test_chain_facts_of_older_heads_are_not_kept(minted: Minted) -> None:
+    """A twin verified at one head after another keeps one chain-facts entry, that of the latest head
+    (found by the chaos soak: keyed by block, each warm verification at a new head added an entry that
+    was never read again, until the LRU held 50,000 of them)."""
+    rt, collection, token = _runtime(minted), minted.collection, minted.tokens[3]
+    head = HeldHead(_settled_head(rt))
+    verifier = Verifier(rt.chain, rt.store, head)
+    for _ in range(4):
+        assert verifier.verify(collection, token)["as_of_block"] == head.block
+        head.block = _mine(rt)
+    answer = verifier.verify(collection, token)
+    assert answer["as_of_block"] == head.block and answer["authentic"] is True
+    assert [block for block, _ in verifier._chain_facts.values()] == [head.block]  # one entry, the newest
+
+
 def test_passing_content_checks_are_reused_by_cid(minted: Minted) -> None:
     """A CID names immutable bytes: once a metadata file or an asset has passed, its check is reused
     (also on a new head block and for another twin sharing the asset) even if the block disappears
