@@ -25,6 +25,7 @@ class RssFigures:
     slope: float | None  # MiB per minute over the last half of the run (this incarnation's samples)
     base: float  # MiB at the start of that stretch
     samples: int
+    by_minute: tuple[float, ...] = ()  # MiB at each whole minute of the run this incarnation lived through
 
     @property
     def percent_per_minute(self) -> float | None:
@@ -45,7 +46,10 @@ def rss_figures(samples: list[tuple[float, str, int, int]], seconds: float) -> l
             slope = 60 * statistics.linear_regression([t for t, _ in late], [r for _, r in late]).slope
         values = [r for _, r in series]
         base = late[0][1] if late else values[0]
-        out.append(RssFigures(name, last, values[0], values[-1], max(values), slope, base, len(series)))
+        # Whether growth levels off shows in the shape, not in one slope: the RSS at each whole minute.
+        minutes = sorted({int(t // 60) for t, _ in series})
+        by_minute = tuple(next(r for t, r in series if int(t // 60) == m) for m in minutes)
+        out.append(RssFigures(name, last, values[0], values[-1], max(values), slope, base, len(series), by_minute))
     return out
 
 
@@ -123,6 +127,8 @@ def table(
             f"  {f.name:<8} #{f.incarnation}: first {f.first:.1f}, last {f.last:.1f}, max {f.peak:.1f}, "
             f"{f.samples} samples; {growth}"
         )
+        if len(f.by_minute) > 2:
+            lines.append(f"           by minute: {', '.join(f'{r:.0f}' for r in f.by_minute)}")
     lines += [rss_kinds] if rss_kinds else []
     lines += ["", *notes] if notes else []
     return "\n".join(lines)
