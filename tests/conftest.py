@@ -3,6 +3,7 @@ worker process under pytest-xdist)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,31 @@ import pytest
 from web3 import Web3
 
 from registry.chain.anvil import Anvil
+
+# The longest files (a minute or more each on 2 busy cores). pytest-xdist hands files to its workers
+# in collection order: these go first, so that none of them starts last and runs on alone.
+SLOW_FIRST = (
+    "tests/faults/test_soak.py",
+    "tests/contracts/test_invariants.py",
+    "tests/resilience/test_startup_wait.py",
+    "tests/jobs/test_coalescing.py",
+    "tests/faults/test_hosted_e2e.py",
+    "tests/resilience/test_database_outage.py",
+    "tests/resilience/test_outage_logging.py",
+    "tests/security/test_no_secrets_out.py",
+    "tests/jobs/test_crash_recovery.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: the natural order
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOW_FIRST.index(path) if path in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
 
 
 @pytest.fixture(scope="session")
