@@ -12,17 +12,19 @@ from web3 import Web3
 
 from registry.chain.anvil import Anvil
 
-# The longest files (a minute or more each on 2 busy cores). pytest-xdist hands files to its workers
-# in collection order: these go first, so that none of them starts last and runs on alone.
+# The longest files (half a minute or more each on 2 busy cores), most with one or two tests.
+# pytest-xdist (with --no-loadscope-reorder, as scripts/test.sh runs it) hands files to its workers in
+# collection order: these go first, so that none of them starts last and runs on alone.
 SLOW_FIRST = (
     "tests/faults/test_soak.py",
     "tests/contracts/test_invariants.py",
     "tests/resilience/test_startup_wait.py",
-    "tests/jobs/test_coalescing.py",
     "tests/faults/test_hosted_e2e.py",
+    "tests/jobs/test_coalescing.py",
     "tests/resilience/test_database_outage.py",
-    "tests/resilience/test_outage_logging.py",
     "tests/security/test_no_secrets_out.py",
+    "tests/verify/test_standalone.py",
+    "tests/resilience/test_outage_logging.py",
     "tests/jobs/test_crash_recovery.py",
 )
 
