@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 import httpx
@@ -40,8 +44,52 @@ def _die_with_parent() -> None:
         pass
 
 
+# Claims on ports handed out (open, locked files): the last few hundred are held, long enough for their
+# servers to bind them; a claim goes when its process ends, however it ends.
+_CLAIMS: deque[int] = deque()
+_MAX_CLAIMS = 256
+_LOWEST_PORT = 20_000
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def _claim(port: int) -> bool:
+    """True if no other process (a parallel test worker, another service) holds a claim on `port`."""
+    folder = Path(tempfile.gettempdir()) / "twinmark-ports"
+    folder.mkdir(exist_ok=True)
+    fd = os.open(folder / f"{port}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _CLAIMS.append(fd)
+    if len(_CLAIMS) > _MAX_CLAIMS:
+        os.close(_CLAIMS.popleft())
+    return True
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback TCP port, free now, for a server about to start. Taken below the kernel's ephemeral
+    range (no outgoing connection gets it meanwhile) and claimed by a lock file, so that two processes
+    calling this at once (parallel test workers) never get the same port."""
+    floor = _ephemeral_floor()
+    for _ in range(500 if floor > _LOWEST_PORT + 1000 else 0):
+        port = random.randrange(_LOWEST_PORT, floor)  # noqa: S311 - not a secret
+        if not _claim(port):
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    with socket.socket() as s:  # an unusual port range: the kernel's choice
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

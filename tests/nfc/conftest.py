@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import postgres_server, stack  # noqa: F401 - fixtures used by this package's tests
+from tests.api.conftest import stack  # noqa: F401 - the fixture this package's tests use

@@ -13,9 +13,7 @@ from eth_account.signers.local import LocalAccount
 
 from registry.chain.anvil import Anvil
 from registry.siwe.message import SiweMessage
-from tests.api.conftest import Stack, _database_url, postgres_server, running_stack, stack_settings
-
-__all__ = ["postgres_server"]
+from tests.api.conftest import Stack, _database_url, running_stack, stack_settings
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

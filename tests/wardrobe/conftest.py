@@ -20,7 +20,6 @@ from tests.api.conftest import (
     glb,
     physical,
     png,
-    postgres_server,
     running_stack,
     stack_settings,
 )
@@ -162,4 +161,4 @@ def wait(condition: Any, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-__all__ = ["OPERATOR", "World", "keys", "postgres_server", "wait", "world"]
+__all__ = ["OPERATOR", "World", "keys", "wait", "world"]
