@@ -14,11 +14,10 @@ npm run --silent build
 # Two workers (pytest-xdist), each file on one of them (its module-scoped stack is set up once): much
 # of the suite waits on nodes, servers and subprocesses, so two share two cores well. Files are handed
 # out in collection order (not by test count), where tests/conftest.py puts the longest first.
-# TWINMARK_TEST_WORKERS=0 runs in one process. Without pytest-xdist installed (a lock from before it
-# was added), the suite runs in one process as it did.
+# TWINMARK_TEST_WORKERS=0 runs in one process.
 workers=${TWINMARK_TEST_WORKERS:-2}
 parallel=()
-if [ "$workers" != 0 ] && .venv/bin/python -c "import xdist" 2>/dev/null; then
+if [ "$workers" != 0 ]; then
     parallel=(-n "$workers" --dist loadfile --no-loadscope-reorder)
 fi
 .venv/bin/python -m pytest "${parallel[@]}" "$@"
