@@ -354,6 +354,7 @@ class Runtime:
         self._stop.set()
         self.worker.wake()
         self.indexer.wake()
+        self.webhooks.wake()
         for thread in self._threads:
             thread.join(timeout=10)
         self.head.stop()
