@@ -38,9 +38,14 @@ def register(*values: str | None) -> None:
 
 def protect(settings: Settings, *extra: str) -> None:
     """Registers the secrets of `settings` (and `extra` ones, such as a generated operator token)."""
-    for url in (settings.chain_rpc_url, settings.ipfs_rpc_url, settings.database_url):
+    for url in (settings.chain_rpc_url, settings.ipfs_rpc_url):
         if url:
             register(*url_secrets(url))
+    if settings.database_url:
+        # A database URL's path is the database's name (often "twinmark"), not a key: masking it would
+        # mask the word in every log line. Its password and query (which may carry one) are secrets.
+        parts = urlsplit(settings.database_url)
+        register(settings.database_url, parts.password, parts.query)
     for secret in (
         settings.operator_token,
         settings.signer_key,

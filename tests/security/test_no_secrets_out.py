@@ -48,3 +48,19 @@ def test_a_failing_hosted_endpoint_leaks_no_credential(
             assert KEY not in logged
             assert OPERATOR not in logged
             proxy.mode = "forward"
+
+
+def test_a_database_url_masks_its_password_not_its_database_name() -> None:
+    """The database's name (the URL's path) is no secret: registered, it masked the word "twinmark"
+    in every log line ("/tmp[redacted]-pg-..."). The password and the whole URL still are."""
+    from registry import redaction
+    from registry.settings import Settings
+
+    url = "postgresql+psycopg://svc:s3cret-pass-7@db.internal:5432/twinmark?sslpassword=k3y-material"
+    redaction.protect(Settings(database_url=url))
+    assert redaction.scrub(f"connecting to {url}") == "connecting to [redacted]"
+    assert "s3cret-pass-7" not in redaction.scrub("password s3cret-pass-7 refused")
+    assert "k3y-material" not in redaction.scrub("sslpassword=k3y-material")
+    assert redaction.scrub("twinmark worker: socket /tmp/twinmark-pg-1/.s.PGSQL") == (
+        "twinmark worker: socket /tmp/twinmark-pg-1/.s.PGSQL"
+    )
