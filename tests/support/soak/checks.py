@@ -151,7 +151,8 @@ def webhooks_delivered(world: World, engine: Engine, receivers: list[Receiver], 
         not missing and not invalid and not unannounced,
         f"outbox {dict(states)}, received {sum(r.received for r in receivers)} "
         f"(receivers answered {[r.answered for r in receivers]}), not received {len(missing)} {missing[:3]}, "
-        f"bad signatures {len(invalid)}, minted twins never announced {len(unannounced)}",
+        f"cut short by a killed sender {sum(r.incomplete for r in receivers)}, "
+        f"bad signatures {len(invalid)} {invalid[:3]}, minted twins never announced {len(unannounced)}",
     )
 
 
