@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # An NFC tap's verdict stays on the page (reload, language switch) this long, in the browser that
     # made the tap only; after it, the page asks for a new tap.
     tap_ticket_seconds: float = Field(default=60.0, gt=0)
+    # Twins whose chain facts, content checks and answers the verifier keeps in memory (per API
+    # process): the API's memory grows with distinct twins verified until these are full.
+    verify_cache_entries: int = Field(default=50_000, ge=100)
     # Ceilings for all clients together beside the per-client limits above (client addresses are many,
     # and only as good as the proxy in front), counted per API process.
     fresh_listings_ceiling_per_minute: int = Field(default=600, ge=1)

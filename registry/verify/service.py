@@ -66,6 +66,7 @@ class Verifier:
         engine: Engine | None = None,
         *,
         gateway_base: str | None = None,
+        cache_entries: int = CACHE_SIZE,
     ) -> None:
         self.gateway_base = gateway_base  # https URLs of content are given under it (when set)
         self.chain = chain
@@ -76,13 +77,13 @@ class Verifier:
         # Per twin, the facts of the one head block they were read at: facts of an older head are never
         # read again, so they are replaced rather than kept beside the new ones (keyed by block, every
         # warm verification at a new head added an entry until the LRU held CACHE_SIZE dead ones).
-        self._chain_facts: LRUCache[tuple[str, int], tuple[int, dict[str, Any]]] = LRUCache(CACHE_SIZE)
+        self._chain_facts: LRUCache[tuple[str, int], tuple[int, dict[str, Any]]] = LRUCache(cache_entries)
         # Keyed by CID: immutable, so a passing check holds for good (failures are never kept).
-        self._content: LRUCache[str, ContentResult] = LRUCache(CACHE_SIZE)
-        self._assets_ok: LRUCache[str, bool] = LRUCache(CACHE_SIZE)
+        self._content: LRUCache[str, ContentResult] = LRUCache(cache_entries)
+        self._assets_ok: LRUCache[str, bool] = LRUCache(cache_entries)
         self._directories: LRUCache[str, dict[str, CID]] = LRUCache(64)  # batch directories, decoded once
         self._directory_lock = threading.Lock()
-        self._answers: TTLCache[tuple[str, int], tuple[int, bytes]] = TTLCache(CACHE_SIZE, CONTENT_TTL)
+        self._answers: TTLCache[tuple[str, int], tuple[int, bytes]] = TTLCache(cache_entries, CONTENT_TTL)
         self._batcher: Batcher[tuple[str, int, int], dict[str, Any]] = Batcher(self._read_many)
 
     def cached_json(self, collection: str, token_id: int) -> bytes | None:
