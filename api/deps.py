@@ -16,10 +16,14 @@ from sqlmodel import Session
 from registry.auth.service import Caller, identify
 from registry.brands.models import Brand
 from registry.brands.service import get_brand
+from registry.chain.client import TwinmarkChain
 from registry.db.engine import session_scope
 from registry.errors import DatabaseUnavailable, Forbidden, Unauthenticated
+from registry.ipfs.store import ContentStore
 from registry.runtime import Runtime
+from registry.settings import Settings
 from registry.siwe.service import Player, player
+from registry.verify.service import Verifier
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -29,6 +33,36 @@ def runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+# Narrow dependencies: a route declares the parts it uses, not the whole runtime (the runtime stays
+# the one composition root; these only hand out its parts).
+def settings(rt: RuntimeDep) -> Settings:
+    return rt.settings
+
+
+def chain(rt: RuntimeDep) -> TwinmarkChain:
+    return rt.chain
+
+
+def store(rt: RuntimeDep) -> ContentStore:
+    return rt.store
+
+
+def verifier(rt: RuntimeDep) -> Verifier:
+    return rt.verifier
+
+
+def server_key(rt: RuntimeDep) -> str:
+    """The server's own secret (HMACs of tickets, cursors and cookies); never the operator's token."""
+    return rt.server_key
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
+ChainDep = Annotated[TwinmarkChain, Depends(chain)]
+StoreDep = Annotated[ContentStore, Depends(store)]
+VerifierDep = Annotated[Verifier, Depends(verifier)]
+ServerKeyDep = Annotated[str, Depends(server_key)]
 
 
 def session(rt: RuntimeDep) -> Iterator[Session]:
