@@ -1,0 +1,1 @@
+"""Scan intelligence: every resolver hit, page view, NFC tap and public verification, recorded."""

@@ -1,0 +1,55 @@
+"""The scan log: one row per thing that happened to a twin in public (a resolver hit, a page view, an
+NFC tap, a verification). Personal data is kept coarse: a truncated network (IPv4 /24, IPv6 /48, never
+the full address), a keyed hash of the first-party session cookie (never the cookie), the country and
+region an offline database gives, a user-agent class (never the user agent). Raw rows live as long as
+`TWINMARK_SCAN_RETENTION_DAYS`; daily aggregates stay."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Integer, Text
+from sqlmodel import Field, SQLModel
+
+from registry.db.columns import utcnow
+
+# What happened (`channel`) and, for a page view, how the buyer arrived (`arrival`).
+CHANNELS = ("resolver", "page", "tap", "verify")
+ARRIVALS = ("qr", "nfc", "link")
+
+
+class Scan(SQLModel, table=True):
+    __tablename__ = "scans"
+    __table_args__ = (
+        # A twin's history in time order (rules read the recent scans of one twin).
+        Index("ix_scans_twin_at", "collection", "token_id", "at"),
+        # A brand's log in time order (listings, CSV export, retention).
+        Index("ix_scans_brand_at", "brand_id", "at"),
+        # A buyer's own scans (deletion on request).
+        Index("ix_scans_session", "session"),
+    )
+
+    # 64-bit on PostgreSQL (10M+ rows); SQLite autoincrements only an INTEGER primary key (64-bit there).
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    at: datetime = Field(default_factory=utcnow)
+    brand_id: str | None = Field(default=None, foreign_key="brands.id")  # None: a twin not served here
+    collection: str | None = None  # None with token_id: a lookup that matched no twin
+    token_id: int | None = Field(default=None, sa_type=BigInteger)
+    channel: str  # one of CHANNELS
+    arrival: str | None = None  # page views: one of ARRIVALS
+    # NFC taps: the tag, the counter it claimed, whether the cryptogram or signature checked, and the
+    # evidence itself (JSON: SUN picc data and CMAC, or HaLo digest and signature) for offline re-checks.
+    tag_kind: str | None = None  # "ntag424" or "halo"
+    tag_id: str | None = None
+    counter: int | None = Field(default=None, sa_type=BigInteger)
+    valid: bool | None = None
+    evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    block_number: int | None = Field(default=None, sa_type=BigInteger)  # chain head when answered
+    country: str | None = None  # ISO 3166-1 alpha-2; None when unknown
+    region: str | None = None  # ISO 3166-2 subdivision code where the database has it
+    latitude: float | None = None  # the location's coordinates (city or country level), for travel speed
+    longitude: float | None = None
+    network: str | None = None  # "203.0.113.0/24" or "2001:db8:1::/48"
+    session: str | None = None  # keyed hash of the first-party session cookie
+    agent: str | None = None  # user-agent class ("ios", "android", "desktop", "wechat", "bot", "other")
+    language: str | None = None  # the language the answer was given in ("en", "zh")
