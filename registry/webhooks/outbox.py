@@ -45,3 +45,29 @@ def cancel_pending(session: Session, event_ids: list[str], reason: str) -> None:
             .where(col(Delivery.event_id).in_(event_ids[i : i + 500]), col(Delivery.state) == "pending")
             .values(state="cancelled", last_error=reason)
         )
+
+
+# Events about a brand's own twins that no chain log carries (`registry.alerts`): only the brand's own
+# subscriptions hear them, never a partner's, and never through an owner filter (they move no twin).
+BRAND_TYPES = ("alert.raised", "alert.resolved")
+
+
+def enqueue_brand_event(session: Session, brand_id: str, event: dict[str, Any]) -> int:
+    """Outbox rows for the brand's subscriptions to `event` (in the caller's transaction); how many."""
+    subs = session.exec(
+        select(Subscription).where(Subscription.brand_id == brand_id, Subscription.active == True)  # noqa: E712
+    ).all()
+    types = (set(json.loads(sub.event_types)) for sub in subs)
+    about = event | {"contract": event["contract"] or ""}  # a lookup alert names no collection
+    rows = [
+        Delivery(
+            subscription_id=sub.id,
+            event_id=event["id"],
+            event_type=event["type"],
+            payload=json.dumps(event, separators=(",", ":"), default=str),
+        )
+        for sub, wanted in zip(subs, types, strict=True)
+        if sub.owner is None and matches(about, wanted, sub.collection, sub.token_id)
+    ]
+    session.add_all(rows)
+    return len(rows)

@@ -7,13 +7,16 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry.events.public import TYPES
+from registry.webhooks.outbox import BRAND_TYPES
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     url: str = Field(max_length=2000)
-    event_types: list[str] = Field(min_length=1, description=f"among {', '.join(TYPES)}")
+    event_types: list[str] = Field(
+        min_length=1, description=f"among {', '.join(TYPES)}; a brand's also {', '.join(BRAND_TYPES)}"
+    )
     collection: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
     token_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
     owner: str | None = Field(

@@ -19,6 +19,7 @@ from registry.errors import InvalidInput, NotFound
 from registry.events.public import TYPES
 from registry.net.guard import HostUnresolvable, Resolver, TargetRefused, check_target, system_resolver
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
+from registry.webhooks.outbox import BRAND_TYPES
 from registry.webhooks.signing import new_secret
 
 SEALED = "sealed:v1:"
@@ -53,10 +54,11 @@ def create_subscription(
     does not resolve. The sender checks again at every attempt (`registry.net`)."""
     if not re.match(r"^https?://[^\s]+$", url):
         raise InvalidInput("url must be an http(s) URL")
-    unknown = sorted(set(types) - set(TYPES))
+    known = (*TYPES, *BRAND_TYPES) if owner.brand is not None else TYPES  # alerts are the brand's own business
+    unknown = sorted(set(types) - set(known))
     if not types or unknown:
         raise InvalidInput(
-            f"event types must be among {', '.join(TYPES)}" + (f" (unknown: {unknown})" if unknown else "")
+            f"event types must be among {', '.join(known)}" + (f" (unknown: {unknown})" if unknown else "")
         )
     check_webhook_url(url, allow_private_targets=allow_private_targets, resolver=resolver)
     secret = new_secret()

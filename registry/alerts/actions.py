@@ -1,0 +1,138 @@
+"""What a brand does with its alerts: list (newest first, with a cursor), read, resolve with a note
+(which clears the twin's caution and sends `alert.resolved`), export as one self-contained document
+that `python -m registry.alerts.recheck` re-checks without this service."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.alerts.caution import sentences
+from registry.alerts.models import Alert, AlertScan
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.webhooks.outbox import enqueue_brand_event
+
+EXPORT_FORMAT = "twinmark-alert/1"
+
+
+def alert_view(alert: Alert) -> dict[str, Any]:
+    en, zh = sentences(alert.rule, json.loads(alert.facts))
+    return {
+        "id": alert.id,
+        "rule": alert.rule,
+        "state": alert.state,
+        "brand": alert.brand_id,
+        "contract": alert.collection,
+        "token_id": alert.token_id,
+        "subject": alert.subject,
+        "facts": json.loads(alert.facts),
+        "summary": {"en": en, "zh": zh},
+        "chain": json.loads(alert.chain) if alert.chain else None,
+        "raised_at": alert.raised_at,
+        "updated_at": alert.updated_at,
+        "resolved_at": alert.resolved_at,
+        "note": alert.note,
+    }
+
+
+def event(alert: Alert, kind: str) -> dict[str, Any]:
+    """The webhook event of an alert (`alert.raised`, `alert.resolved`): one stable id per alert and kind,
+    so a receiver drops redeliveries."""
+    return {
+        "id": f"evt_alert_{alert.id}_{kind.split('.')[1]}",
+        "type": kind,
+        "contract": alert.collection,
+        "token_id": alert.token_id,
+        "data": json.loads(json.dumps(alert_view(alert), default=str)),
+    }
+
+
+def own_alert(session: Session, brand_id: str, alert_id: int) -> Alert:
+    """The alert, if it is this brand's; another brand's does not exist for the caller."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.brand_id != brand_id:
+        raise NotFound(f"no alert {alert_id}")
+    return alert
+
+
+def list_alerts(
+    session: Session,
+    brand_id: str,
+    *,
+    state: str | None = None,
+    rule: str | None = None,
+    collection: str | None = None,
+    token_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Alert], str | None]:
+    """The brand's alerts, newest first; the cursor (opaque to callers) is the last id given."""
+    query = select(Alert).where(Alert.brand_id == brand_id)
+    if state is not None:
+        query = query.where(Alert.state == state)
+    if rule is not None:
+        query = query.where(Alert.rule == rule)
+    if collection is not None:
+        query = query.where(Alert.collection == collection)
+    if token_id is not None:
+        query = query.where(Alert.token_id == token_id)
+    if cursor is not None:
+        try:
+            before = int(cursor, 36)
+        except ValueError:
+            raise InvalidInput("cursor is not one this service gave") from None
+        query = query.where(col(Alert.id) < before)
+    rows = list(session.exec(query.order_by(col(Alert.id).desc()).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1].id if more and rows else None
+    return rows, None if last is None else _base36(last)
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+def resolve(session: Session, alert: Alert, note: str | None) -> Alert:
+    """Closes the alert (clears the twin's caution) and announces it; resolving twice is a conflict."""
+    if alert.state != "open":
+        raise Conflict(f"alert {alert.id} is already {alert.state}")
+    now = datetime.now(UTC)
+    alert.state, alert.resolved_at, alert.updated_at, alert.note = "resolved", now, now, note
+    session.flush()
+    enqueue_brand_event(session, alert.brand_id, event(alert, "alert.resolved"))
+    return alert
+
+
+def alert_scans(session: Session, alert: Alert) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(AlertScan).where(AlertScan.alert_id == alert.id).order_by(col(AlertScan.at), col(AlertScan.scan_id))
+    ).all()
+    return [json.loads(r.scan) for r in rows]
+
+
+def export(session: Session, alert: Alert) -> dict[str, Any]:
+    """The alert as one document: the rule and its figures, every triggering scan as recorded (tap
+    cryptograms and signatures, counters, coarse places), and the twin's chain state at a block. A
+    third party re-checks the HaLo signatures with nothing, SUN MACs with the brand's key, and the
+    chain facts with any RPC endpoint of the chain."""
+    return {
+        "format": EXPORT_FORMAT,
+        "alert": json.loads(json.dumps(alert_view(alert), default=str)),
+        "scans": alert_scans(session, alert),
+        "how_to_check": (
+            "python -m registry.alerts.recheck alert.json [--chain-rpc URL] [--nfc-key HEX]: HaLo signatures are"
+            " re-checked with the chip address (tag_id) alone; NTAG 424 SUN MACs need the brand's AES-128 master"
+            " key; the chain facts need an RPC endpoint of chain `chain.chain_id`, reading twinReport at"
+            " `chain.block_number` and that block's hash"
+        ),
+    }

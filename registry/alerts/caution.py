@@ -1,0 +1,132 @@
+# ruff: noqa: RUF001  (Chinese text takes full-width punctuation)
+"""The caution a twin's public verdict carries while an alert on it is open: what was seen, said
+plainly in both languages, never that the item is fake (a genuine item's label can be copied; its
+owner may be the one travelling). The brand clears it by resolving the alert."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.alerts.models import Alert
+
+# Rules whose finding a buyer should hear about, most telling first. The others (markets, sell-by and
+# release dates, a new country, taps before sale) are the brand's commercial business, not the buyer's.
+PUBLIC = (
+    "stolen",
+    "blacklisted",
+    "burned-scanned",
+    "nfc-counter",
+    "counterfeit",
+    "copied-label",
+    "impossible-travel",
+    "anomaly",
+    "already-consumed",
+    "session-count",
+    "scan-count",
+)
+
+
+@dataclass(frozen=True)
+class Caution:
+    rule: str
+    en: str
+    zh: str
+    since: datetime
+
+    def text(self, language: str) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+def _n(value: Any, one: str, many: str) -> str:
+    return f"{value} {one if value == 1 else many}"
+
+
+def _time(hours: float) -> tuple[str, str]:
+    if hours < 1:
+        minutes = max(1, round(hours * 60))
+        return _n(minutes, "minute", "minutes"), f"{minutes} 分钟"
+    rounded = round(hours) if hours >= 2 else round(hours, 1)
+    return _n(rounded, "hour", "hours"), f"{rounded} 小时"
+
+
+def sentences(rule: str, facts: dict[str, Any]) -> tuple[str, str]:
+    """(English, Chinese) for what the rule saw."""
+    if rule == "stolen":
+        return "Its owner reported this item stolen.", "该物品的所有者已报告其被盗。"
+    if rule == "blacklisted":
+        return (
+            "This item was registered while its brand's keys were reported compromised.",
+            "该物品登记时，其品牌的密钥已被报告泄露。",
+        )
+    if rule == "burned-scanned":
+        return (
+            "The brand retired this item's record, yet its label is still being scanned.",
+            "品牌已注销该物品的记录，但其标签仍在被扫描。",
+        )
+    if rule == "nfc-counter":
+        return (
+            "This item's tag answered with a code it had already given: the same tap was seen twice.",
+            "该物品的芯片给出了已出现过的验证码：同一次触碰被看到了两次。",
+        )
+    if rule == "counterfeit":
+        return (
+            "A tap on this item's page did not carry a valid tag signature.",
+            "该物品页面上的一次触碰没有有效的芯片签名。",
+        )
+    if rule == "copied-label":
+        crowds = facts.get("crowds", 0)
+        return (
+            f"This label was scanned from {crowds} different places without its tag being tapped.",
+            f"该标签在 {crowds} 个不同地点被扫描，但其芯片从未被触碰。",
+        )
+    if rule == "impossible-travel":
+        km = facts.get("km", 0)
+        en_t, zh_t = _time(float(facts.get("minutes", 0)) / 60)
+        return (
+            f"This label was scanned {km} km apart within {en_t}.",
+            f"该标签在 {zh_t}内于相距 {km} 公里的两地被扫描。",
+        )
+    if rule == "anomaly":
+        count = len(facts.get("countries", []))
+        en_t, zh_t = _time(float(facts.get("hours", 0)))
+        return (
+            f"This label was scanned in {count} countries within {en_t}.",
+            f"该标签在 {zh_t}内于 {count} 个国家被扫描。",
+        )
+    if rule == "already-consumed":
+        crowds = facts.get("crowds", 0)
+        return (
+            f"This item was already claimed by its owner, and its label was since scanned from {crowds} places.",
+            f"该物品已被其所有者认领，此后其标签又在 {crowds} 个地点被扫描。",
+        )
+    if rule in ("session-count", "scan-count"):
+        many = facts.get("crowds", facts.get("visits", 0))
+        en_t, zh_t = _time(float(facts.get("hours", 24)))
+        return (
+            f"This label was scanned {many} times from different places within {en_t}.",
+            f"该标签在 {zh_t}内从不同地点被扫描了 {many} 次。",
+        )
+    return "Unusual scans of this label were reported to its brand.", "该标签的异常扫描已报告给品牌。"
+
+
+def caution_for(session: Session, collection: str, token_id: int) -> Caution | None:
+    """The caution of the twin's most telling open public alert, or None (no open alert, or only the
+    brand's commercial ones)."""
+    rows = session.exec(
+        select(Alert).where(
+            Alert.collection == collection,
+            Alert.token_id == token_id,
+            Alert.state == "open",
+            col(Alert.rule).in_(PUBLIC),
+        )
+    ).all()
+    if not rows:
+        return None
+    alert = min(rows, key=lambda a: (PUBLIC.index(a.rule), a.raised_at))
+    en, zh = sentences(alert.rule, json.loads(alert.facts))
+    return Caution(alert.rule, en, zh, alert.raised_at)

@@ -1,0 +1,442 @@
+"""The alert engine: called with each batch of scans the scan log committed, it runs the rules over
+each scanned twin's recent history and stores what they find, once per open (twin, rule), with the
+scans copied and the twin's chain state at a block as evidence; `alert.raised` goes out through the
+webhook outbox in the same transaction.
+
+The engine reads first, then asks the chain (one batched read, only for twins with a new finding),
+then writes: no network call while the database holds a write lock."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from registry.alerts import rules
+from registry.alerts.actions import event
+from registry.alerts.models import Alert, AlertCountry, AlertPolicy, AlertScan
+from registry.alerts.policy import Policy, horizon, merged
+from registry.brands.models import Brand
+from registry.chain.layout import status_name
+from registry.chain.node_reads import BlockRef, Reports
+from registry.db.engine import session_scope
+from registry.events.models import ChainEvent
+from registry.nfc.models import NfcTag
+from registry.scans.models import Scan
+from registry.twins.models import Twin
+from registry.webhooks.outbox import enqueue_brand_event
+
+log = logging.getLogger(__name__)
+HISTORY_LIMIT = 2_000  # a twin's scans read per batch, newest first (a twin scanned more is already alerting)
+STATE_RULES = {"stolen", "burned-scanned", "blacklisted"}  # confirmed against the chain before raising
+
+
+class ChainSource(Protocol):
+    """What the engine reads from the chain (`TwinmarkChain` has it all)."""
+
+    @property
+    def chain_id(self) -> int: ...
+    @property
+    def registry_address(self) -> str: ...
+    def head(self) -> BlockRef: ...
+    def reports_at(self, pairs: Sequence[tuple[str, int]], block: BlockRef) -> Reports | None: ...
+    def compromise_windows(self, brand_id: int) -> list[tuple[int, int]]: ...
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def fact(scan: Scan) -> rules.ScanFact:
+    assert scan.id is not None
+    return rules.ScanFact(
+        id=scan.id,
+        at=_aware(scan.at),
+        channel=scan.channel,
+        arrival=scan.arrival,
+        tag_kind=scan.tag_kind,
+        tag_id=scan.tag_id,
+        counter=scan.counter,
+        valid=scan.valid,
+        evidence=scan.evidence,
+        country=scan.country,
+        latitude=scan.latitude,
+        longitude=scan.longitude,
+        network=scan.network,
+        session=scan.session,
+    )
+
+
+def scan_record(scan: Scan) -> dict[str, Any]:
+    """The scan as an alert keeps it: every recorded field, the evidence parsed."""
+    row = scan.model_dump(mode="json")
+    if scan.evidence:
+        with contextlib.suppress(ValueError):  # else kept as recorded
+            row["evidence"] = json.loads(scan.evidence)
+    return row
+
+
+# ---------------------------------------------------------------- policies
+
+
+def policy_layers(session: Session, brand_id: str, collection: str | None) -> list[dict[str, Any]]:
+    scopes = [""] + ([collection] if collection else [])
+    rows = {p.scope: p for p in session.exec(select(AlertPolicy).where(AlertPolicy.brand_id == brand_id))}
+    return [json.loads(rows[s].values) for s in scopes if s in rows]
+
+
+def policy_for(session: Session, brand_id: str, collection: str | None) -> Policy:
+    return merged(*policy_layers(session, brand_id, collection))
+
+
+def set_policy(session: Session, brand_id: str, scope: str, values: dict[str, Any]) -> Policy:
+    """Stores the fields set for the brand (`scope` "") or one of its collections; returns the merged
+    policy that scope now has."""
+    row = session.get(AlertPolicy, (brand_id, scope))
+    text = json.dumps(values, default=str, sort_keys=True)
+    if row is None:
+        session.add(AlertPolicy(brand_id=brand_id, scope=scope, values=text))
+    else:
+        row.values, row.updated_at = text, datetime.now(UTC)
+    session.flush()
+    return policy_for(session, brand_id, scope or None)
+
+
+# ---------------------------------------------------------------- twin states
+
+
+class Windows:
+    """Brands' compromise windows from the chain, kept a minute (they change by operator action)."""
+
+    def __init__(self, chain: ChainSource | None, ttl: float = 60.0) -> None:
+        self.chain, self.ttl = chain, ttl
+        self._cache: dict[int, tuple[float, list[tuple[int, int]]]] = {}
+        self._lock = threading.Lock()
+
+    def compromised(self, chain_brand_id: int, at: datetime) -> bool | None:
+        if self.chain is None:
+            return None
+        with self._lock:
+            cached = self._cache.get(chain_brand_id)
+        if cached is None or time.monotonic() - cached[0] > self.ttl:
+            cached = (time.monotonic(), self.chain.compromise_windows(chain_brand_id))
+            with self._lock:
+                self._cache[chain_brand_id] = cached
+        t = int(at.timestamp())
+        return any(start <= t and (end == 0 or t < end) for start, end in cached[1])
+
+
+def twin_states(
+    session: Session, pairs: list[tuple[str, int]], windows: Windows
+) -> dict[tuple[str, int], rules.TwinState]:
+    twins = {
+        (t.collection, t.token_id): t
+        for t in session.exec(select(Twin).where(tuple_(col(Twin.collection), col(Twin.token_id)).in_(pairs)))
+    }
+    bound = set(
+        session.exec(
+            select(NfcTag.collection, NfcTag.token_id).where(
+                tuple_(col(NfcTag.collection), col(NfcTag.token_id)).in_(pairs)
+            )
+        ).all()
+    )
+    moved: set[tuple[str, int]] = set()
+    claimed_at: dict[tuple[str, int], datetime] = {}
+    events = session.exec(
+        select(ChainEvent.address, ChainEvent.token_id, ChainEvent.name, ChainEvent.block_time).where(
+            tuple_(col(ChainEvent.address), col(ChainEvent.token_id)).in_(pairs),
+            col(ChainEvent.name).in_(["Transfer", "Claimed"]),
+            # a mint's own transfers name no sender (`registry.events.public.parties`)
+            (col(ChainEvent.name) == "Claimed") | col(ChainEvent.sender).is_not(None),
+        )
+    ).all()
+    for address, token, name, block_time in events:
+        assert token is not None
+        moved.add((address, token))
+        if name == "Claimed" and block_time is not None:
+            claimed_at[(address, token)] = datetime.fromtimestamp(block_time, UTC)
+    brand_ids = {t.brand_id for t in twins.values()}
+    brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))}
+    states = {}
+    for key, t in twins.items():
+        if t.brand_id is None:
+            continue  # a twin of a brand not served here: nobody to alert
+        brand = brands[t.brand_id]
+        states[key] = rules.TwinState(
+            collection=t.collection,
+            token_id=t.token_id,
+            brand_id=t.brand_id,
+            owner=t.owner,
+            status=t.status,
+            claimed=t.claimed,
+            burned=t.burned,
+            sold=t.claimed or key in moved,
+            claimed_at=claimed_at.get(key),
+            nfc_bound=key in bound,
+            compromised=windows.compromised(brand.chain_brand_id, _aware(t.minted_at)),
+        )
+    return states
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclass(frozen=True)
+class Candidate:
+    brand_id: str
+    subject: str
+    collection: str | None
+    token_id: int | None
+    finding: rules.Finding
+    scans: dict[int, Scan]
+
+
+class AlertEngine:
+    """Runs the rules on batches of new scans. `chain`: where evidence is read (None: the index's facts
+    only, marked as such, and no compromise rule)."""
+
+    def __init__(self, chain: ChainSource | None = None) -> None:
+        self.chain = chain
+        self.windows = Windows(chain)
+
+    def listener(self, engine: Engine) -> Callable[[list[Scan]], None]:
+        """The scan log's `on_batch` callback: its own transaction; a failure is logged, never raised
+        into the recorder (scans are kept whether or not alerts could be computed)."""
+
+        def on_batch(scans: list[Scan]) -> None:
+            try:
+                with session_scope(engine) as s:
+                    self.process(s, scans)
+            except Exception:
+                log.exception("alert rules failed on a batch of %s scans", len(scans))
+
+        return on_batch
+
+    def process(self, session: Session, batch: Sequence[Scan], *, now: datetime | None = None) -> list[Alert]:
+        """Evaluates the rules for the twins (and unknown lookups) of `batch`; stores and returns the alerts
+        raised (an open alert of the same twin and rule only gains the new scans)."""
+        now = now or datetime.now(UTC)
+        candidates = self._twin_candidates(session, batch, now) + self._lookup_candidates(session, batch, now)
+        chain = self._chain_facts(session, candidates)
+        raised = [a for c in candidates if (a := self._store(session, c, chain, now)) is not None]
+        self._count_countries(session, batch)
+        return raised
+
+    # ------------------------------------------------------------ reading
+
+    def _twin_candidates(self, session: Session, batch: Sequence[Scan], now: datetime) -> list[Candidate]:
+        by_twin: dict[tuple[str, int], list[Scan]] = defaultdict(list)
+        for scan in batch:
+            if scan.collection is not None and scan.token_id is not None and scan.id is not None:
+                by_twin[(scan.collection, scan.token_id)].append(scan)
+        if not by_twin:
+            return []
+        states = twin_states(session, list(by_twin), self.windows)
+        out = []
+        for key, new in by_twin.items():
+            state = states.get(key)
+            if state is None:
+                continue
+            policy = policy_for(session, state.brand_id, state.collection)
+            history = self._history(session, key, now - timedelta(hours=horizon(policy)), new)
+            seen, located = self._countries(session, state.collection)
+            ctx = rules.Context(
+                state=state,
+                scans=[fact(s) for s in history],
+                new=frozenset(s.id for s in new if s.id is not None),
+                policy=policy,
+                now=now,
+                seen_countries=frozenset(seen),
+                located_history=located,
+            )
+            # A resolved alert was the brand saying "seen, fine": only scans after it count again.
+            for finding in rules.evaluate(ctx, self._resolved_since(session, state.brand_id, _subject(*key))):
+                scans = {s.id: s for s in history if s.id in finding.scans and s.id is not None}
+                out.append(Candidate(state.brand_id, _subject(*key), key[0], key[1], finding, scans))
+        return out
+
+    def _lookup_candidates(self, session: Session, batch: Sequence[Scan], now: datetime) -> list[Candidate]:
+        """Lookups of unknown serials under a brand's GTINs, per brand and collection (when known)."""
+        groups: dict[tuple[str, str | None], list[Scan]] = defaultdict(list)
+        for scan in batch:
+            if scan.brand_id is not None and scan.token_id is None:
+                groups[(scan.brand_id, scan.collection)].append(scan)
+        out = []
+        for (brand_id, collection), new in groups.items():
+            policy = policy_for(session, brand_id, collection)
+            since = now - timedelta(hours=policy.unknown_serial_hours)
+            query = select(Scan).where(Scan.brand_id == brand_id, col(Scan.token_id).is_(None), col(Scan.at) >= since)
+            same = Scan.collection == collection if collection else col(Scan.collection).is_(None)
+            query = query.where(same)
+            history = sorted(
+                {s.id: s for s in [*session.exec(query.limit(HISTORY_LIMIT)).all(), *new]}.values(),
+                key=lambda s: (_aware(s.at), s.id or 0),
+            )
+            finding = rules.unknown_serials(
+                [fact(s) for s in history], frozenset(s.id for s in new if s.id is not None), policy, now
+            )
+            if finding is not None:
+                subject = f"lookup:{collection or brand_id}"
+                scans = {s.id: s for s in history if s.id in finding.scans and s.id is not None}
+                out.append(Candidate(brand_id, subject, collection, None, finding, scans))
+        return out
+
+    def _history(self, session: Session, key: tuple[str, int], since: datetime, new: list[Scan]) -> list[Scan]:
+        """The twin's scans since `since`, and every earlier tap (a counter is compared with all of them),
+        oldest first, the batch's own included even if the database clock disagrees."""
+        recent = select(Scan).where(Scan.collection == key[0], Scan.token_id == key[1], col(Scan.at) >= since)
+        taps = select(Scan).where(
+            Scan.collection == key[0], Scan.token_id == key[1], col(Scan.at) < since, col(Scan.counter).is_not(None)
+        )
+        rows = [
+            *session.exec(recent.order_by(col(Scan.at).desc()).limit(HISTORY_LIMIT)).all(),
+            *session.exec(taps.order_by(col(Scan.at).desc()).limit(HISTORY_LIMIT)).all(),
+            *new,
+        ]
+        return sorted({s.id: s for s in rows}.values(), key=lambda s: (_aware(s.at), s.id or 0))
+
+    def _countries(self, session: Session, collection: str) -> tuple[set[str], int]:
+        rows = session.exec(select(AlertCountry).where(AlertCountry.collection == collection)).all()
+        return {r.country for r in rows}, sum(r.scans for r in rows)
+
+    def _resolved_since(self, session: Session, brand_id: str, subject: str) -> dict[str, datetime]:
+        rows = session.exec(
+            select(Alert.rule, func.max(Alert.resolved_at))
+            .where(Alert.brand_id == brand_id, Alert.subject == subject, Alert.state == "resolved")
+            .group_by(col(Alert.rule))
+        ).all()
+        return {rule: _aware(at) for rule, at in rows if at is not None}
+
+    def _chain_facts(self, session: Session, candidates: list[Candidate]) -> dict[tuple[str, int], dict[str, Any]]:
+        """The twins' chain state at the head, for the candidates not already covered by an open alert."""
+        pairs = sorted(
+            {
+                (c.collection, c.token_id)
+                for c in candidates
+                if c.collection is not None and c.token_id is not None and _open(session, c) is None
+            }
+        )
+        if not pairs or self.chain is None:
+            return {}
+        head = self.chain.head()
+        reports = self.chain.reports_at(pairs, head)
+        if reports is None:  # reorganised under the read: no facts this time, the next batch retries
+            return {}
+        facts = {}
+        for (collection, token_id), report in reports.items():
+            twin = report.twin
+            facts[(collection, token_id)] = {
+                "chain_id": self.chain.chain_id,
+                "registry": self.chain.registry_address,
+                "block_number": head.number,
+                "block_hash": head.hash,
+                "collection": collection,
+                "token_id": token_id,
+                "exists": twin is not None,
+                "burned": report.burned,
+                "owner": twin.owner if twin else None,
+                "status": status_name(twin.status) if twin else None,
+                "claimed": twin.claimed if twin else None,
+                "minted_at": twin.minted_at if twin else None,
+                "compromised_at_mint": report.compromised_at(twin.minted_at) if twin else None,
+            }
+        return facts
+
+    # ------------------------------------------------------------ writing
+
+    def _store(
+        self, session: Session, c: Candidate, chain: dict[tuple[str, int], dict[str, Any]], now: datetime
+    ) -> Alert | None:
+        existing = _open(session, c)
+        if existing is not None:
+            _link(session, existing, c.scans.values())
+            existing.updated_at = now
+            return None
+        facts = chain.get((c.collection, c.token_id)) if c.collection and c.token_id is not None else None
+        if facts is not None and not _confirmed(c.finding.rule, facts):
+            return None  # the index was behind the chain (recovered, un-burned...): nothing to say
+        alert = Alert(
+            brand_id=c.brand_id,
+            rule=c.finding.rule,
+            subject=c.subject,
+            collection=c.collection,
+            token_id=c.token_id,
+            facts=json.dumps(c.finding.facts, sort_keys=True, default=str),
+            chain=json.dumps(facts) if facts is not None else None,
+            raised_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():  # another process raised the same alert a moment ago: keep theirs
+                session.add(alert)
+                session.flush()
+        except IntegrityError:
+            return None
+        _link(session, alert, c.scans.values())
+        enqueue_brand_event(session, c.brand_id, event(alert, "alert.raised"))
+        return alert
+
+    def _count_countries(self, session: Session, batch: Sequence[Scan]) -> None:
+        counts: dict[tuple[str, str, str], int] = defaultdict(int)
+        for s in batch:
+            if s.collection and s.brand_id and s.country and s.token_id is not None:
+                counts[(s.collection, s.country, s.brand_id)] += 1
+        for (collection, country, brand_id), n in counts.items():
+            row = session.get(AlertCountry, (collection, country))
+            if row is None:
+                session.add(AlertCountry(collection=collection, country=country, brand_id=brand_id, scans=n))
+            else:
+                row.scans += n
+
+
+def _subject(collection: str, token_id: int) -> str:
+    return f"{collection}:{token_id}"
+
+
+def _open(session: Session, c: Candidate) -> Alert | None:
+    return session.exec(
+        select(Alert).where(
+            Alert.brand_id == c.brand_id,
+            Alert.subject == c.subject,
+            Alert.rule == c.finding.rule,
+            Alert.state == "open",
+        )
+    ).first()
+
+
+def _confirmed(rule: str, facts: dict[str, Any]) -> bool:
+    if rule == "stolen":
+        return bool(facts["status"] == "stolen")
+    if rule == "burned-scanned":
+        return bool(facts["burned"])
+    if rule == "blacklisted":
+        return bool(facts["compromised_at_mint"])
+    return True
+
+
+MAX_LINKED = 200  # scans kept per alert: enough to show the pattern, bounded for an alert left open for months
+
+
+def _link(session: Session, alert: Alert, scans: Any) -> None:
+    assert alert.id is not None
+    have = set(session.exec(select(AlertScan.scan_id).where(AlertScan.alert_id == alert.id)).all())
+    room = MAX_LINKED - len(have)
+    for scan in scans:
+        if room <= 0:
+            break
+        if scan.id in have:
+            continue
+        record = json.dumps(scan_record(scan))
+        session.add(AlertScan(alert_id=alert.id, scan_id=scan.id, at=_aware(scan.at), scan=record))
+        room -= 1
