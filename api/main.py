@@ -15,6 +15,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from api import errors
 from api.limits import BodyLimit
 from api.routes import (
+    alerts,
     assets,
     brands,
     claims,
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         transactions,
         nfc,
     )
-    routes = (partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables)
+    routes = (alerts, partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables)
     for module in (*routers, *routes):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.

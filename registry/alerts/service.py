@@ -96,6 +96,12 @@ def policy_layers(session: Session, brand_id: str, collection: str | None) -> li
     return [json.loads(rows[s].values) for s in scopes if s in rows]
 
 
+def policy_set(session: Session, brand_id: str, scope: str) -> dict[str, Any]:
+    """The fields set at this scope only ("" the brand, else a collection)."""
+    row = session.get(AlertPolicy, (brand_id, scope))
+    return {} if row is None else dict(json.loads(row.values))
+
+
 def policy_for(session: Session, brand_id: str, collection: str | None) -> Policy:
     return merged(*policy_layers(session, brand_id, collection))
 
