@@ -17,6 +17,7 @@ from registry.brands.models import Brand, Collection
 from registry.db.engine import make_engine, migrate, session_scope
 from registry.scans.models import Scan
 from registry.twins.models import Twin
+from tests.api.conftest import stack  # noqa: F401 - the API stack (SQLite and PostgreSQL) of test_api_recheck
 from tests.conftest import postgres_server  # noqa: F401 - the one PostgreSQL server of the session
 
 NOW = datetime.now(UTC).replace(microsecond=0)

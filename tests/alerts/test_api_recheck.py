@@ -20,7 +20,6 @@ from registry.nfc import halo
 from registry.scans.models import Scan
 from registry.twins.models import Twin
 from tests.api.conftest import Stack, physical
-from tests.nfc.conftest import stack  # noqa: F401 - the stack fixture (SQLite and PostgreSQL)
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "data" / "nfc-vectors.json").read_text())
 HALO = VECTORS["halo_secp256k1"]["cases"][0]

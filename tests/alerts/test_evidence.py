@@ -1,0 +1,60 @@
+"""NTAG 424 SUN evidence re-checked with the brand's master key: a genuine tap passes, a recorded
+forgery still fails its MAC (so it passes as recorded), and a tampered or mis-keyed one fails."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from registry.alerts.evidence import rule_check, sun_check
+from registry.nfc import diversify
+from tests.nfc.simulator import Ntag424
+
+MASTER = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
+UID = bytes.fromhex("04DE5F1EACC040")
+
+
+def tag() -> Ntag424:
+    return Ntag424(uid=UID, meta_key=diversify.meta_read_key(MASTER), file_key=diversify.file_read_key(MASTER, UID))
+
+
+def scan(params: dict[str, str], counter: int, valid: bool = True) -> dict[str, Any]:
+    return {
+        "id": 1,
+        "tag_kind": "ntag424",
+        "tag_id": UID.hex().upper(),
+        "counter": counter,
+        "valid": valid,
+        "evidence": json.dumps(params),
+    }
+
+
+def test_a_genuine_sun_tap_rechecks_with_the_key_only() -> None:
+    t = tag()
+    t.file_data = os.urandom(16)
+    genuine = scan(t.tap(), 1)
+    assert sun_check(genuine, MASTER).outcome == "pass"
+    assert sun_check(genuine, None).outcome == "skip"
+    assert sun_check(genuine, bytes(16)).outcome == "fail"  # another key: not this brand's tag
+    assert sun_check(scan(tag().plain_params_at(5), 5), MASTER).outcome == "pass"
+
+
+def test_tampered_sun_evidence_fails() -> None:
+    params = tag().params_at(3)
+    assert sun_check(scan(params, 4), MASTER).outcome == "fail"  # the counter claimed is not the tag's
+    wrong_uid = scan(params, 3) | {"tag_id": "04AAAAAAAAAAAA"}
+    assert sun_check(wrong_uid, MASTER).outcome == "fail"
+    mac = params["cmac"]
+    flipped = params | {"cmac": ("0" if mac[0] != "0" else "1") + mac[1:]}
+    assert sun_check(scan(flipped, 3), MASTER).outcome == "fail"  # recorded valid, MAC does not match
+    assert sun_check(scan(flipped, 3, valid=False), MASTER).outcome == "pass"  # recorded as a forgery: it is one
+
+
+def test_counter_figures_follow_from_the_scans() -> None:
+    taps = [scan(tag().params_at(7), 7), scan(tag().params_at(7), 7) | {"id": 2}]
+    check = rule_check("nfc-counter", {}, taps)
+    assert check is not None and check.outcome == "pass"
+    rising = [taps[0], scan(tag().params_at(8), 8)]
+    check = rule_check("nfc-counter", {}, rising)
+    assert check is not None and check.outcome == "fail"
