@@ -146,6 +146,16 @@ class Windows:
 def twin_states(
     session: Session, pairs: list[tuple[str, int]], windows: Windows
 ) -> dict[tuple[str, int], rules.TwinState]:
+    """Each twin's state, in parts small enough for any database's parameter limit."""
+    states: dict[tuple[str, int], rules.TwinState] = {}
+    for i in range(0, len(pairs), 300):
+        states |= _twin_states(session, pairs[i : i + 300], windows)
+    return states
+
+
+def _twin_states(
+    session: Session, pairs: list[tuple[str, int]], windows: Windows
+) -> dict[tuple[str, int], rules.TwinState]:
     twins = {
         (t.collection, t.token_id): t
         for t in session.exec(select(Twin).where(tuple_(col(Twin.collection), col(Twin.token_id)).in_(pairs)))
@@ -249,14 +259,21 @@ class AlertEngine:
         if not by_twin:
             return []
         states = twin_states(session, list(by_twin), self.windows)
+        resolved = self._resolved_since(session, [(st.brand_id, _subject(*k)) for k, st in states.items()])
+        policies: dict[tuple[str, str], Policy] = {}
+        countries: dict[str, tuple[set[str], int]] = {}
         out = []
         for key, new in by_twin.items():
             state = states.get(key)
             if state is None:
                 continue
-            policy = policy_for(session, state.brand_id, state.collection)
+            if (state.brand_id, state.collection) not in policies:
+                policies[(state.brand_id, state.collection)] = policy_for(session, state.brand_id, state.collection)
+            policy = policies[(state.brand_id, state.collection)]
+            if state.collection not in countries:
+                countries[state.collection] = self._countries(session, state.collection)
+            seen, located = countries[state.collection]
             history = self._history(session, key, now - timedelta(hours=horizon(policy)), new)
-            seen, located = self._countries(session, state.collection)
             ctx = rules.Context(
                 state=state,
                 scans=[fact(s) for s in history],
@@ -267,7 +284,7 @@ class AlertEngine:
                 located_history=located,
             )
             # A resolved alert was the brand saying "seen, fine": only scans after it count again.
-            for finding in rules.evaluate(ctx, self._resolved_since(session, state.brand_id, _subject(*key))):
+            for finding in rules.evaluate(ctx, resolved.get((state.brand_id, _subject(*key)), {})):
                 scans = {s.id: s for s in history if s.id in finding.scans and s.id is not None}
                 out.append(Candidate(state.brand_id, _subject(*key), key[0], key[1], finding, scans))
         return out
@@ -301,28 +318,34 @@ class AlertEngine:
     def _history(self, session: Session, key: tuple[str, int], since: datetime, new: list[Scan]) -> list[Scan]:
         """The twin's scans since `since`, and every earlier tap (a counter is compared with all of them),
         oldest first, the batch's own included even if the database clock disagrees."""
-        recent = select(Scan).where(Scan.collection == key[0], Scan.token_id == key[1], col(Scan.at) >= since)
-        taps = select(Scan).where(
-            Scan.collection == key[0], Scan.token_id == key[1], col(Scan.at) < since, col(Scan.counter).is_not(None)
+        query = select(Scan).where(
+            Scan.collection == key[0],
+            Scan.token_id == key[1],
+            (col(Scan.at) >= since) | col(Scan.counter).is_not(None),
         )
-        rows = [
-            *session.exec(recent.order_by(col(Scan.at).desc()).limit(HISTORY_LIMIT)).all(),
-            *session.exec(taps.order_by(col(Scan.at).desc()).limit(HISTORY_LIMIT)).all(),
-            *new,
-        ]
+        rows = [*session.exec(query.order_by(col(Scan.at).desc()).limit(HISTORY_LIMIT)).all(), *new]
         return sorted({s.id: s for s in rows}.values(), key=lambda s: (_aware(s.at), s.id or 0))
 
     def _countries(self, session: Session, collection: str) -> tuple[set[str], int]:
         rows = session.exec(select(AlertCountry).where(AlertCountry.collection == collection)).all()
         return {r.country for r in rows}, sum(r.scans for r in rows)
 
-    def _resolved_since(self, session: Session, brand_id: str, subject: str) -> dict[str, datetime]:
-        rows = session.exec(
-            select(Alert.rule, func.max(Alert.resolved_at))
-            .where(Alert.brand_id == brand_id, Alert.subject == subject, Alert.state == "resolved")
-            .group_by(col(Alert.rule))
-        ).all()
-        return {rule: _aware(at) for rule, at in rows if at is not None}
+    def _resolved_since(
+        self, session: Session, subjects: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, datetime]]:
+        """When each (brand, subject)'s alerts were last resolved, by rule."""
+        out: dict[tuple[str, str], dict[str, datetime]] = defaultdict(dict)
+        for i in range(0, len(subjects), 500):
+            part = subjects[i : i + 500]
+            rows = session.exec(
+                select(Alert.brand_id, Alert.subject, Alert.rule, func.max(Alert.resolved_at))
+                .where(tuple_(col(Alert.brand_id), col(Alert.subject)).in_(part), Alert.state == "resolved")
+                .group_by(col(Alert.brand_id), col(Alert.subject), col(Alert.rule))
+            ).all()
+            for brand_id, subject, rule, at in rows:
+                if at is not None:
+                    out[(brand_id, subject)][rule] = _aware(at)
+        return out
 
     def _chain_facts(self, session: Session, candidates: list[Candidate]) -> dict[tuple[str, int], dict[str, Any]]:
         """The twins' chain state at the head, for the candidates not already covered by an open alert."""
