@@ -46,6 +46,11 @@ class Policy(BaseModel):
     off_market_days: int = Field(default=30, ge=1, le=365)
     anomaly_countries: int = Field(default=3, ge=2, description="countries (one per visitor) within anomaly_hours")
     anomaly_hours: float = Field(default=2.0, gt=0, le=72)
+    travel_unsold: bool = Field(
+        default=False,
+        description="also apply anomaly and impossible-travel to twins not yet claimed or sold: off by default,"
+        " as shoppers' roaming phones locate to their home countries, so one shop looks like many countries",
+    )
     travel_kmh: float = Field(default=1_000.0, gt=0, description="speed between two visitors' scans above which")
     travel_min_km: float = Field(default=500.0, ge=0, description="nearer scans never count (IP locations are coarse)")
     clock_skew_seconds: int = Field(default=300, ge=0, le=3600, description="added to every time gap")

@@ -229,7 +229,10 @@ def session_count(ctx: Context) -> Finding | None:
 
 def anomaly(ctx: Context) -> Finding | None:
     """Scans too far apart in too little time: as many countries as the threshold within the window,
-    each visitor counted in the first country they scanned from (a buyer's VPN hopping is one visitor)."""
+    each visitor counted in the first country they scanned from (a buyer's VPN hopping is one visitor).
+    Only for twins claimed or sold, unless the policy says otherwise (`travel_unsold`)."""
+    if not (ctx.state.sold or ctx.policy.travel_unsold):
+        return None
     window = ctx.recent(ctx.policy.anomaly_hours)
     first: dict[str, ScanFact] = {}
     for s in window:
@@ -261,7 +264,10 @@ def _km(a: ScanFact, b: ScanFact) -> float:
 def impossible_travel(ctx: Context) -> Finding | None:
     """Two consecutive located scans by different visitors on different networks, farther apart than
     anyone could travel in the time between them (plus the clock skew allowed). Unknown locations are
-    skipped; nearby ones never count (an IP's location is a city's at best)."""
+    skipped; nearby ones never count (an IP's location is a city's at best). Like `anomaly`, only for
+    twins claimed or sold unless the policy says otherwise."""
+    if not (ctx.state.sold or ctx.policy.travel_unsold):
+        return None
     located = [s for s in ctx.recent(ctx.policy.off_market_days * 24) if s.located]
     skew = ctx.policy.clock_skew_seconds
     worst: tuple[float, ScanFact, ScanFact, float] | None = None

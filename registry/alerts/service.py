@@ -58,7 +58,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def fact(scan: Scan) -> rules.ScanFact:
+def fact(scan: Any) -> rules.ScanFact:
+    """From a `Scan` or a row of the `scans` table."""
     assert scan.id is not None
     return rules.ScanFact(
         id=scan.id,
@@ -78,12 +79,16 @@ def fact(scan: Scan) -> rules.ScanFact:
     )
 
 
-def scan_record(scan: Scan) -> dict[str, Any]:
-    """The scan as an alert keeps it: every recorded field, the evidence parsed."""
-    row = scan.model_dump(mode="json")
-    if scan.evidence:
+COLUMNS = tuple(Scan.__table__.columns.keys())  # type: ignore[attr-defined]
+
+
+def scan_record(scan: Any) -> dict[str, Any]:
+    """The scan as an alert keeps it: every recorded field, times in ISO 8601, the evidence parsed."""
+    row = {name: getattr(scan, name) for name in COLUMNS}
+    row["at"] = _aware(row["at"]).isoformat()
+    if isinstance(row["evidence"], str):
         with contextlib.suppress(ValueError):  # else kept as recorded
-            row["evidence"] = json.loads(scan.evidence)
+            row["evidence"] = json.loads(row["evidence"])
     return row
 
 
@@ -215,7 +220,7 @@ class Candidate:
     collection: str | None
     token_id: int | None
     finding: rules.Finding
-    scans: dict[int, Scan]
+    scans: dict[int, Any]  # `Scan`s or rows of the table
 
 
 class AlertEngine:
@@ -262,18 +267,22 @@ class AlertEngine:
         resolved = self._resolved_since(session, [(st.brand_id, _subject(*k)) for k, st in states.items()])
         policies: dict[tuple[str, str], Policy] = {}
         countries: dict[str, tuple[set[str], int]] = {}
-        out = []
-        for key, new in by_twin.items():
-            state = states.get(key)
-            if state is None:
-                continue
+        for state in states.values():
             if (state.brand_id, state.collection) not in policies:
                 policies[(state.brand_id, state.collection)] = policy_for(session, state.brand_id, state.collection)
-            policy = policies[(state.brand_id, state.collection)]
             if state.collection not in countries:
                 countries[state.collection] = self._countries(session, state.collection)
+        longest = max((horizon(p) for p in policies.values()), default=0.0)
+        histories = self._histories(session, list(states), now - timedelta(hours=longest), by_twin)
+        out = []
+        for key, new in by_twin.items():
+            found = states.get(key)
+            if found is None:
+                continue
+            state = found
+            policy = policies[(state.brand_id, state.collection)]
             seen, located = countries[state.collection]
-            history = self._history(session, key, now - timedelta(hours=horizon(policy)), new)
+            history = histories[key]
             ctx = rules.Context(
                 state=state,
                 scans=[fact(s) for s in history],
@@ -315,16 +324,27 @@ class AlertEngine:
                 out.append(Candidate(brand_id, subject, collection, None, finding, scans))
         return out
 
-    def _history(self, session: Session, key: tuple[str, int], since: datetime, new: list[Scan]) -> list[Scan]:
-        """The twin's scans since `since`, and every earlier tap (a counter is compared with all of them),
-        oldest first, the batch's own included even if the database clock disagrees."""
-        query = select(Scan).where(
-            Scan.collection == key[0],
-            Scan.token_id == key[1],
-            (col(Scan.at) >= since) | col(Scan.counter).is_not(None),
-        )
-        rows = [*session.exec(query.order_by(col(Scan.at).desc()).limit(HISTORY_LIMIT)).all(), *new]
-        return sorted({s.id: s for s in rows}.values(), key=lambda s: (_aware(s.at), s.id or 0))
+    def _histories(
+        self, session: Session, keys: list[tuple[str, int]], since: datetime, by_twin: dict[tuple[str, int], list[Scan]]
+    ) -> dict[tuple[str, int], list[Any]]:
+        """Each twin's scans since `since`, and every earlier tap (a counter is compared with all of them),
+        oldest first, the batch's own included even if the database clock disagrees. Plain rows, a few
+        hundred twins a query: this is the engine's hot path."""
+        found: dict[tuple[str, int], dict[int, Any]] = defaultdict(dict)
+        table = Scan.__table__  # type: ignore[attr-defined]
+        for i in range(0, len(keys), 300):
+            query = select(*table.columns).where(
+                tuple_(table.c.collection, table.c.token_id).in_(keys[i : i + 300]),
+                (table.c.at >= since) | table.c.counter.is_not(None),
+            )
+            for row in session.execute(query):
+                found[(row.collection, row.token_id)][row.id] = row
+        out = {}
+        for key in keys:
+            rows = found[key] | {s.id: s for s in by_twin[key]}
+            ordered = sorted(rows.values(), key=lambda s: (_aware(s.at), s.id or 0))
+            out[key] = ordered[-HISTORY_LIMIT:]
+        return out
 
     def _countries(self, session: Session, collection: str) -> tuple[set[str], int]:
         rows = session.exec(select(AlertCountry).where(AlertCountry.collection == collection)).all()

@@ -132,7 +132,7 @@ def test_session_count_treats_one_network_as_one_crowd_ipv4_and_ipv6() -> None:
 
 
 def test_anomaly_counts_each_visitor_once() -> None:
-    p = Policy(anomaly_countries=3, anomaly_hours=2)
+    p = Policy(anomaly_countries=3, anomaly_hours=2, travel_unsold=True)
     vpn = [scan(i, i, session="me", network=f"198.51.{i}.0/24", country=c) for i, c in enumerate(["FR", "NL", "US"], 1)]
     assert rules.anomaly(ctx(vpn, policy=p, new={1})) is None  # one buyer hopping VPN exits
     three = [scan(1, 100, country="FR"), scan(2, 50, country="CN"), scan(3, 1, country="US")]
@@ -142,8 +142,19 @@ def test_anomaly_counts_each_visitor_once() -> None:
     assert rules.anomaly(ctx(late, policy=p)) is None  # the first is outside the 2 hours
 
 
+def test_travel_rules_leave_unsold_twins_alone_by_default() -> None:
+    """Three tourists in one shop, their roaming phones located at home: not three places."""
+    shop = [scan(1, 30, country="FR"), scan(2, 20, country="CN"), scan(3, 10, country="US")]
+    assert rules.anomaly(ctx(shop)) is None
+    assert rules.anomaly(ctx(shop, sold=True)) is not None
+    far = [located(1, 10, PARIS, "FR"), located(2, 1, TOKYO, "JP")]
+    assert rules.impossible_travel(ctx(far)) is None
+    assert rules.impossible_travel(ctx(far, sold=True)) is not None
+    assert rules.impossible_travel(ctx(far, policy=Policy(travel_unsold=True))) is not None
+
+
 def test_impossible_travel_edges() -> None:
-    p = Policy(travel_kmh=1000, travel_min_km=500, clock_skew_seconds=300)
+    p = Policy(travel_kmh=1000, travel_min_km=500, clock_skew_seconds=300, travel_unsold=True)
     # Paris -> New York (5,837 km) in 60 minutes by two people: impossible
     found = rules.impossible_travel(ctx([located(1, 61, PARIS, "FR"), located(2, 1, NEW_YORK, "US")], policy=p))
     assert found is not None and 5800 < found.facts["km"] < 5900
@@ -164,7 +175,7 @@ def test_impossible_travel_tolerates_clock_skew() -> None:
     added to the gap, so scans 1,000 km apart minutes apart in either order are not a speed of infinity."""
     berlin_ish = (52.52, 13.405)
     stockholm_ish = (59.3293, 18.0686)  # ~810 km
-    p = Policy(travel_kmh=1000, travel_min_km=500, clock_skew_seconds=3600)
+    p = Policy(travel_kmh=1000, travel_min_km=500, clock_skew_seconds=3600, travel_unsold=True)
     skewed = [located(1, 1, berlin_ish, "DE"), located(2, 3, stockholm_ish, "SE")]  # recorded "before"
     assert rules.impossible_travel(ctx(skewed, policy=p, new={1, 2})) is None
     strict = p.model_copy(update={"clock_skew_seconds": 0})
