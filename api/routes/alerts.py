@@ -9,20 +9,21 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import ValidationError
 
 from api.deps import BrandDep, SessionDep
-from api.routes.common import MAX_ID, checksum
+from api.routes.common import MAX_ID, TokenId, checksum
 from registry.alerts import actions
+from registry.alerts.caution import caution_for
 from registry.alerts.models import STATES
 from registry.alerts.policy import RULES, PolicyPatch
-from registry.alerts.schemas import AlertExport, AlertList, AlertOut, PolicyOut, ResolveIn
+from registry.alerts.schemas import AlertExport, AlertList, AlertOut, CautionOut, PolicyOut, ResolveIn
 from registry.alerts.service import policy_for, policy_set, set_policy
 from registry.brands.service import own_collection
 from registry.errors import InvalidInput
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(tags=["alerts"])
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.get("", response_model=AlertList)
+@router.get("/v1/alerts", response_model=AlertList)
 def list_alerts(
     brand: BrandDep,
     s: SessionDep,
@@ -45,14 +46,14 @@ def list_alerts(
     return AlertList(alerts=[AlertOut.model_validate(actions.alert_view(a)) for a in rows], next_cursor=nxt)
 
 
-@router.get("/policy", response_model=PolicyOut)
+@router.get("/v1/alerts/policy", response_model=PolicyOut)
 def get_policy(brand: BrandDep, s: SessionDep, contract: Annotated[str | None, Query()] = None) -> PolicyOut:
     """The thresholds in force for the brand, or for one of its collections."""
     scope = own_collection(s, brand, checksum(contract)).address if contract else ""
     return PolicyOut(scope=scope, set=policy_set(s, brand.id, scope), effective=policy_for(s, brand.id, scope or None))
 
 
-@router.put("/policy", response_model=PolicyOut)
+@router.put("/v1/alerts/policy", response_model=PolicyOut)
 def put_policy(
     brand: BrandDep,
     s: SessionDep,
@@ -73,12 +74,12 @@ def put_policy(
     return PolicyOut(scope=scope, set=values, effective=effective)
 
 
-@router.get("/{alert_id}", response_model=AlertOut)
+@router.get("/v1/alerts/{alert_id}", response_model=AlertOut)
 def get_alert(alert_id: AlertId, brand: BrandDep, s: SessionDep) -> AlertOut:
     return AlertOut.model_validate(actions.alert_view(actions.own_alert(s, brand.id, alert_id)))
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertOut)
+@router.post("/v1/alerts/{alert_id}/resolve", response_model=AlertOut)
 def resolve_alert(alert_id: AlertId, body: ResolveIn, brand: BrandDep, s: SessionDep) -> AlertOut:
     """Closes the alert: the twin's caution clears, `alert.resolved` is sent; only later scans can raise
     the same rule on the twin again."""
@@ -86,8 +87,16 @@ def resolve_alert(alert_id: AlertId, body: ResolveIn, brand: BrandDep, s: Sessio
     return AlertOut.model_validate(actions.alert_view(alert))
 
 
-@router.get("/{alert_id}/export", response_model=AlertExport)
+@router.get("/v1/alerts/{alert_id}/export", response_model=AlertExport)
 def export_alert(alert_id: AlertId, brand: BrandDep, s: SessionDep) -> AlertExport:
     """The alert with its scans and evidence as one document, for a partner or a court to re-check with
     `python -m registry.alerts.recheck` (no Twinmark server needed)."""
     return AlertExport.model_validate(actions.export(s, actions.own_alert(s, brand.id, alert_id)))
+
+
+@router.get("/v1/twins/{contract}/{token_id}/caution", response_model=CautionOut | None)
+def twin_caution(contract: str, token_id: TokenId, s: SessionDep) -> CautionOut | None:
+    """Public: what unusual scans of this twin were seen, in plain words (English and Chinese), while its
+    brand has not cleared it; null otherwise. It never says the item is fake."""
+    caution = caution_for(s, checksum(contract), token_id)
+    return None if caution is None else CautionOut(rule=caution.rule, en=caution.en, zh=caution.zh, since=caution.since)

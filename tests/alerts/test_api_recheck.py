@@ -137,6 +137,7 @@ def test_a_replayed_halo_tap_raises_an_alert_its_brand_alone_sees_and_anyone_can
         f"/v1/alerts/{alert['id']}/resolve", json={"note": "the buyer shared the link"}, headers=brands["a"]
     )
     assert r.status_code == 200 and r.json()["state"] == "resolved" and r.json()["note"] == "the buyer shared the link"
+    assert stack.client.get(f"/v1/twins/{collection}/{token}/caution").json() is None  # cleared
     again = stack.client.post(f"/v1/alerts/{alert['id']}/resolve", json={}, headers=brands["a"])
     assert again.status_code == 409 and again.json()["type"].endswith("/conflict")
 
