@@ -104,13 +104,17 @@ def sentences(rule: str, facts: dict[str, Any]) -> tuple[str, str]:
             f"This item was already claimed by its owner, and its label was since scanned from {crowds} places.",
             f"该物品已被其所有者认领，此后其标签又在 {crowds} 个地点被扫描。",
         )
-    if rule in ("session-count", "scan-count"):
-        many = facts.get("crowds", facts.get("visits", 0))
+    if rule == "session-count":
+        crowds = facts.get("crowds", 0)
         en_t, zh_t = _time(float(facts.get("hours", 24)))
         return (
-            f"This label was scanned {many} times from different places within {en_t}.",
-            f"该标签在 {zh_t}内从不同地点被扫描了 {many} 次。",
+            f"This label was scanned from {crowds} different places within {en_t}.",
+            f"该标签在 {zh_t}内从 {crowds} 个不同地点被扫描。",
         )
+    if rule == "scan-count":
+        visits = facts.get("visits", 0)
+        en_t, zh_t = _time(float(facts.get("hours", 24)))
+        return f"This label was scanned {visits} times within {en_t}.", f"该标签在 {zh_t}内被扫描了 {visits} 次。"
     return "Unusual scans of this label were reported to its brand.", "该标签的异常扫描已报告给品牌。"
 
 

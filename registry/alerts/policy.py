@@ -66,7 +66,8 @@ class Policy(BaseModel):
     unsold_tap_days: int = Field(default=7, ge=1, le=365)
     copied_label_crowds: int = Field(default=5, ge=1, description="crowds scanning the QR of an NFC twin, no tap")
     copied_label_days: int = Field(default=7, ge=1, le=365)
-    unknown_serial_lookups: int = Field(default=3, ge=1, description="lookups of serials no twin has, per crowd")
+    unknown_serial_lookups: int = Field(default=10, ge=1, description="lookups of serials no twin has")
+    unknown_serial_crowds: int = Field(default=3, ge=1, description="crowds those lookups came from")
     unknown_serial_hours: float = Field(default=24.0, gt=0, le=24 * 30)
 
     @field_validator("disabled")

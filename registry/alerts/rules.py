@@ -398,12 +398,15 @@ def evaluate(ctx: Context, cleared: Mapping[str, datetime] | None = None) -> lis
 
 def unknown_serials(scans: Sequence[ScanFact], new: frozenset[int], policy: Policy, now: datetime) -> Finding | None:
     """Lookups of serials no twin has, under a brand's GTINs (a `scans` row with a brand and no token):
-    counterfeit labels printed with invented serials. A buyer mistyping a link is one crowd."""
+    counterfeit labels printed with invented serials. A buyer mistyping a link is one crowd; the
+    defaults (10 lookups from 3 crowds a day) leave room for a large brand's everyday typos."""
     if not policy.on("counterfeit"):
         return None
     since = now - timedelta(hours=policy.unknown_serial_hours)
     window = [s for s in scans if s.at >= since]
     crowds = {s.crowd for s in window}
-    if len(window) < policy.unknown_serial_lookups or len(crowds) < 2 or not any(s.id in new for s in window):
+    if len(window) < policy.unknown_serial_lookups or len(crowds) < policy.unknown_serial_crowds:
+        return None
+    if not any(s.id in new for s in window):
         return None
     return _finding("counterfeit", window, lookups=len(window), crowds=len(crowds))

@@ -28,9 +28,10 @@ from registry.alerts.actions import event
 from registry.alerts.models import Alert, AlertCountry, AlertPolicy, AlertScan
 from registry.alerts.policy import Policy, horizon, merged
 from registry.brands.models import Brand
-from registry.chain.layout import status_name
+from registry.chain.layout import first_token, status_name
 from registry.chain.node_reads import BlockRef, Reports
 from registry.db.engine import session_scope
+from registry.errors import ChainUnavailable
 from registry.events.models import ChainEvent
 from registry.nfc.models import NfcTag
 from registry.scans.models import Scan
@@ -132,20 +133,26 @@ class Windows:
 
     def __init__(self, chain: ChainSource | None, ttl: float = 60.0) -> None:
         self.chain, self.ttl = chain, ttl
-        self._cache: dict[int, tuple[float, list[tuple[int, int]]]] = {}
+        self._cache: dict[int, tuple[float, list[tuple[int, int]] | None]] = {}
         self._lock = threading.Lock()
 
-    def compromised(self, chain_brand_id: int, at: datetime) -> bool | None:
+    def compromised(self, chain_brand_id: int, at: int, slack: int = 0) -> bool | None:
+        """Whether a window covers block time `at` (give or take `slack` seconds); None when not known."""
         if self.chain is None:
             return None
         with self._lock:
             cached = self._cache.get(chain_brand_id)
         if cached is None or time.monotonic() - cached[0] > self.ttl:
-            cached = (time.monotonic(), self.chain.compromise_windows(chain_brand_id))
+            try:
+                windows: list[tuple[int, int]] | None = self.chain.compromise_windows(chain_brand_id)
+            except ChainUnavailable:
+                windows = None  # not known for a while: the compromise rule waits, the batch goes on
+            cached = (time.monotonic(), windows)
             with self._lock:
                 self._cache[chain_brand_id] = cached
-        t = int(at.timestamp())
-        return any(start <= t and (end == 0 or t < end) for start, end in cached[1])
+        if cached[1] is None:
+            return None
+        return any(start <= at + slack and (end == 0 or at - slack < end) for start, end in cached[1])
 
 
 def twin_states(
@@ -187,6 +194,17 @@ def _twin_states(
         moved.add((address, token))
         if name == "Claimed" and block_time is not None:
             claimed_at[(address, token)] = datetime.fromtimestamp(block_time, UTC)
+    batches = {(t.collection, first_token(t.batch_id)) for t in twins.values()}
+    batch_times = {
+        (address, token): when
+        for address, token, when in session.exec(
+            select(ChainEvent.address, ChainEvent.token_id, ChainEvent.block_time).where(
+                ChainEvent.name == "BatchMinted",
+                tuple_(col(ChainEvent.address), col(ChainEvent.token_id)).in_(sorted(batches)),
+            )
+        ).all()
+        if when is not None and token is not None
+    }
     brand_ids = {t.brand_id for t in twins.values()}
     brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))}
     states = {}
@@ -205,9 +223,24 @@ def _twin_states(
             sold=t.claimed or key in moved,
             claimed_at=claimed_at.get(key),
             nfc_bound=key in bound,
-            compromised=windows.compromised(brand.chain_brand_id, _aware(t.minted_at)),
+            compromised=_compromised(windows, brand.chain_brand_id, t, batch_times),
         )
     return states
+
+
+# A twin's own record of its mint time is the worker's clock, and a chain's block times can run ahead of
+# it (Anvil adds a second a block): without the batch's block time, windows within an hour count, and
+# the chain's own report decides before anything is raised.
+MINT_TIME_SLACK = 3600
+
+
+def _compromised(
+    windows: Windows, chain_brand_id: int, twin: Twin, batch_times: dict[tuple[str, int], int]
+) -> bool | None:
+    block_time = batch_times.get((twin.collection, first_token(twin.batch_id)))
+    if block_time is not None:
+        return windows.compromised(chain_brand_id, block_time)
+    return windows.compromised(chain_brand_id, int(_aware(twin.minted_at).timestamp()), MINT_TIME_SLACK)
 
 
 # ---------------------------------------------------------------- the engine
@@ -378,8 +411,13 @@ class AlertEngine:
         )
         if not pairs or self.chain is None:
             return {}
-        head = self.chain.head()
-        reports = self.chain.reports_at(pairs, head)
+        try:
+            head = self.chain.head()
+            reports = self.chain.reports_at(pairs, head)
+        except ChainUnavailable:
+            # Raised without chain facts (the index's word alone) rather than not at all; the export says so.
+            log.warning("alert evidence: the chain is unavailable; %s alerts carry no chain facts", len(pairs))
+            return {}
         if reports is None:  # reorganised under the read: no facts this time, the next batch retries
             return {}
         facts = {}

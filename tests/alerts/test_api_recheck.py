@@ -190,3 +190,41 @@ def test_thresholds_per_brand_and_collection(stack: Stack, brands: dict[str, Any
     assert stack.client.get("/v1/alerts/policy", headers=brands["b"]).json()["effective"]["session_count"] == 10
     assert stack.client.get("/v1/alerts/99999999999999999999", headers=a).status_code == 422
     assert stack.client.get("/v1/alerts", params={"cursor": "!!"}, headers=a).status_code == 422
+
+
+def test_a_twin_minted_inside_a_compromise_window_is_blacklisted_with_chain_proof(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    headers, collection = stack.new_brand("Leaky House", "LEAK")
+    job = stack.wait_job(
+        headers,
+        stack.client.post("/v1/twins", json=physical("LK-1", code="761234567894"), headers=headers).json()["id"],
+    )
+    token = job["twins"][0]["token_id"]
+    _scans(stack, collection, token, [{"channel": "page", "arrival": "qr", "session": "early"}])
+    assert stack.client.get("/v1/alerts", headers=headers).json()["alerts"] == []  # no window yet
+    chain = stack.runtime.chain
+    brand_id = chain.brand_of(collection)
+    minted_at = chain.collection(collection).functions.twin(token).call()[7]
+    chain.sender.transact(chain.registry.functions.markCompromised(brand_id, minted_at))
+    chain.w3.provider.make_request("evm_increaseTime", [60])  # type: ignore[arg-type]
+    chain.sender.transact(
+        chain.registry.functions.resolveCompromise(brand_id)
+    )  # closed a minute later: covers the mint
+    engine = AlertEngine(chain)
+    engine.windows.ttl = 0  # the window just opened
+    with session_scope(stack.runtime.engine) as s:
+        brand = s.get(Twin, (collection, token)).brand_id  # type: ignore[union-attr]
+        scan = Scan(
+            brand_id=brand, collection=collection, token_id=token, channel="page", arrival="qr", session="later"
+        )
+        s.add(scan)
+        s.flush()
+        raised = engine.process(s, [scan])
+        assert [a.rule for a in raised] == ["blacklisted"]
+        alert_id = raised[0].id
+    doc = stack.client.get(f"/v1/alerts/{alert_id}/export", headers=headers).json()
+    assert doc["alert"]["chain"]["compromised_at_mint"] is True
+    assert _recheck(tmp_path, doc, "--chain-rpc", stack.anvil.url) == 0, capsys.readouterr().out
+    doc["alert"]["chain"]["compromised_at_mint"] = False
+    assert _recheck(tmp_path, doc, "--chain-rpc", stack.anvil.url) == 1

@@ -91,7 +91,11 @@ def test_resolving_clears_the_caution_and_only_later_scans_count_again(db: Engin
         assert len(raised) == 1
         caution = caution_for(s, A_COLLECTION, TOKEN)
         assert caution is not None and caution.rule == "session-count"
-        assert "3 times" in caution.en and "3 次" in caution.zh and "fake" not in caution.en.lower()
+        assert (
+            "from 3 different places" in caution.en
+            and "3 个不同地点" in caution.zh
+            and "fake" not in caution.en.lower()
+        )
         actions.resolve(s, raised[0], "a shop demo")
         with pytest.raises(Conflict):
             actions.resolve(s, raised[0], "again")
@@ -195,6 +199,7 @@ def test_lookups_of_unknown_serials_raise_one_twinless_alert(db: Engine) -> None
     engine = AlertEngine()
     lookup = {"channel": "resolver"}
     with session_scope(db) as s:
+        set_policy(s, "brand-a", "", {"unknown_serial_lookups": 3, "unknown_serial_crowds": 2})
         rows = [crowd(i, 10 - i, **lookup) for i in range(1, 4)]
         scans = record(s, None, "brand-a", rows)
         raised = engine.process(s, scans, now=NOW)

@@ -63,7 +63,7 @@ def test_counterfeit_is_an_invalid_tap_with_evidence_but_not_a_malformed_read() 
 
 
 def test_unknown_serial_lookups_need_the_threshold_and_two_crowds() -> None:
-    p = Policy(unknown_serial_lookups=3)
+    p = Policy(unknown_serial_lookups=3, unknown_serial_crowds=2)
     one_buyer = [scan(i, i, channel="resolver", session="typo", network="203.0.113.0/24") for i in range(1, 6)]
     assert rules.unknown_serials(one_buyer, frozenset({1}), p, NOW) is None  # one person mistyping, many times
     two = [scan(1, 1, channel="resolver"), scan(2, 2, channel="resolver")]
