@@ -4,7 +4,8 @@ A tap's evidence is what the tag put in its URL, as the scan log recorded it:
 - HaLo: `rnd` (4-byte counter || 28 random bytes) and `rndsig` (or `signature`), optionally `digest`
   and `pk2`. Anyone re-checks it: the signature must recover to the chip address (`tag_id`).
 - NTAG 424 SUN: `picc_data` and `cmac` (optionally `enc`), or plain `uid`, `ctr` and `cmac`. Whoever
-  holds the brand's AES-128 master key re-checks it (Twinmark's AN10922 diversification).
+  holds the brand's AES-128 master key re-checks it (Twinmark's AN10922 diversification), or, for the
+  MAC alone, that one tag's SDMFileRead key (which exposes no other tag).
 A check passes when the re-computed verdict is the one recorded (`valid`): a tap recorded as forged
 must still fail its MAC, a genuine one must still pass, with the same tag and counter.
 
@@ -75,15 +76,21 @@ def halo_check(scan: Mapping[str, Any]) -> Check:
     return _against(name, scan, signed, detail)
 
 
-def sun_check(scan: Mapping[str, Any], master: bytes | None) -> Check:
+def sun_check(scan: Mapping[str, Any], master: bytes | None, tag_keys: Sequence[bytes] = ()) -> Check:
+    """With the brand's master key: the PICC data decrypted (UID and counter) and the MAC re-computed.
+    With one tag's SDMFileRead key only (a brand can disclose it without exposing its other tags): the
+    MAC re-computed over the UID and counter the scan names."""
     name = f"scan {scan.get('id')}: NTAG 424 SUN MAC"
-    if master is None:
-        return Check(name, "skip", "needs the brand's AES-128 master key (--nfc-key)")
+    if master is None and not tag_keys:
+        return Check(name, "skip", "needs the brand's master key (--nfc-key) or this tag's file key (--tag-key)")
     doc = _evidence(scan)
     try:
         mac = _hex(doc, "cmac")
         if mac is None:
             return Check(name, "fail", "the evidence holds no MAC")
+        enc = doc.get("enc")
+        if master is None:
+            return _by_tag_key(name, scan, doc, mac, enc, tag_keys)
         picc = _hex(doc, "picc_data")
         if picc is not None:
             try:
@@ -96,7 +103,6 @@ def sun_check(scan: Mapping[str, Any], master: bytes | None) -> Check:
             if uid_hex is None or ctr is None:
                 return Check(name, "fail", "the evidence holds neither PICC data nor a plain UID and counter")
             uid, counter = uid_hex, int.from_bytes(ctr, "big")
-        enc = doc.get("enc")
         expected = sun.sdm_mac(diversify.file_read_key(master, uid), uid, counter, sun.mac_input(enc))
     except ValueError as exc:
         return _against(name, scan, False, f"the evidence does not parse ({exc})")
@@ -109,6 +115,20 @@ def sun_check(scan: Mapping[str, Any], master: bytes | None) -> Check:
     return _against(name, scan, genuine, detail)
 
 
+def _by_tag_key(
+    name: str, scan: Mapping[str, Any], doc: Mapping[str, Any], mac: bytes, enc: Any, keys: Sequence[bytes]
+) -> Check:
+    uid_text = doc.get("uid") or doc.get("tag_uid") or scan.get("tag_id")
+    ctr = _hex(doc, "ctr")
+    counter = int.from_bytes(ctr, "big") if ctr is not None else scan.get("counter")
+    if not isinstance(uid_text, str) or not isinstance(counter, int):
+        return Check(name, "skip", "a tag key alone needs the tag's UID and counter in the scan")
+    uid = bytes.fromhex(uid_text)
+    genuine = any(hmac.compare_digest(sun.sdm_mac(key, uid, counter, sun.mac_input(enc)), mac) for key in keys)
+    detail = f"tag {uid_text.upper()} at counter {counter}" + (" made it" if genuine else ": the MAC does not match")
+    return _against(name, scan, genuine, detail)
+
+
 def _against(name: str, scan: Mapping[str, Any], genuine: bool, detail: str) -> Check:
     """Passes when the re-computed verdict is the recorded one."""
     recorded = scan.get("valid")
@@ -117,13 +137,13 @@ def _against(name: str, scan: Mapping[str, Any], genuine: bool, detail: str) -> 
     return Check(name, "fail", f"recorded as {'valid' if recorded else 'invalid'}, re-checked: {detail}")
 
 
-def tap_checks(scans: Sequence[Mapping[str, Any]], master: bytes | None) -> list[Check]:
+def tap_checks(scans: Sequence[Mapping[str, Any]], master: bytes | None, tag_keys: Sequence[bytes] = ()) -> list[Check]:
     out = []
     for scan in scans:
         if scan.get("tag_kind") == "halo":
             out.append(halo_check(scan))
         elif scan.get("tag_kind") == "ntag424":
-            out.append(sun_check(scan, master))
+            out.append(sun_check(scan, master, tag_keys))
     return out
 
 
@@ -183,11 +203,16 @@ def chain_checks(facts: Mapping[str, Any] | None, reader: NodeReads | None, chai
 
 
 def recheck(
-    doc: Mapping[str, Any], *, master: bytes | None, reader: NodeReads | None, chain_id: int | None
+    doc: Mapping[str, Any],
+    *,
+    master: bytes | None,
+    reader: NodeReads | None,
+    chain_id: int | None,
+    tag_keys: Sequence[bytes] = (),
 ) -> list[Check]:
     alert = doc.get("alert") or {}
     scans = [s for s in doc.get("scans") or [] if isinstance(s, dict)]
-    checks = tap_checks(scans, master)
+    checks = tap_checks(scans, master, tag_keys)
     consistent = rule_check(str(alert.get("rule")), alert.get("facts") or {}, scans)
     if consistent is not None:
         checks.append(consistent)

@@ -40,6 +40,17 @@ def test_a_genuine_sun_tap_rechecks_with_the_key_only() -> None:
     assert sun_check(scan(tag().plain_params_at(5), 5), MASTER).outcome == "pass"
 
 
+def test_one_tags_file_key_rechecks_its_macs_alone() -> None:
+    """A brand can hand a court one tag's key instead of its master key (no other tag exposed)."""
+    file_key = diversify.file_read_key(MASTER, UID)
+    params = tag().params_at(4)
+    recorded = scan(params, 4) | {"evidence": json.dumps(params | {"tag_uid": UID.hex().upper()})}
+    assert sun_check(recorded, None, [file_key]).outcome == "pass"
+    assert sun_check(recorded | {"counter": 5}, None, [file_key]).outcome == "fail"  # another counter, another MAC
+    other = diversify.file_read_key(MASTER, bytes.fromhex("04000000000001"))
+    assert sun_check(recorded, None, [other]).outcome == "fail"
+
+
 def test_tampered_sun_evidence_fails() -> None:
     params = tag().params_at(3)
     assert sun_check(scan(params, 4), MASTER).outcome == "fail"  # the counter claimed is not the tag's
