@@ -213,3 +213,28 @@ def test_a_scan_of_another_operators_twin_is_ignored(db: Engine) -> None:
     with session_scope(db) as s:
         scans = record(s, "0x" + "cc" * 20, None, [crowd(1)])
         assert engine.process(s, scans, now=NOW) == []
+
+
+def test_the_worker_evaluates_submitted_batches_off_the_writers_thread(db: Engine) -> None:
+    import threading
+
+    from registry.alerts.worker import AlertWorker
+
+    worker = AlertWorker(db, AlertEngine(), size=3)
+    stop = threading.Event()
+    with session_scope(db) as s:
+        s.get(Twin, (A_COLLECTION, TOKEN)).status = 2  # type: ignore[union-attr]
+        rows = record(s, A_COLLECTION, "brand-a", [crowd(1), crowd(2)])
+    worker.submit(rows)
+    worker.submit(rows)  # the queue holds 3: one scan dropped, counted
+    assert worker.stats.dropped == 1
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        assert worker.flush()
+    finally:
+        stop.set()
+        thread.join()
+    assert worker.stats.evaluated == 3 and worker.stats.raised == 1
+    with session_scope(db) as s:
+        assert [a.rule for a in s.exec(select(Alert)).all()] == ["stolen"]
