@@ -40,7 +40,7 @@ from registry.webhooks.outbox import enqueue_brand_event
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 2_000  # a twin's scans read per batch, newest first (a twin scanned more is already alerting)
-STATE_RULES = {"stolen", "burned-scanned", "blacklisted"}  # confirmed against the chain before raising
+BOT = "bot"  # the scan log's agent class of crawlers and monitors
 
 
 class ChainSource(Protocol):
@@ -279,12 +279,14 @@ class AlertEngine:
 
     def process(self, session: Session, batch: Sequence[Scan], *, now: datetime | None = None) -> list[Alert]:
         """Evaluates the rules for the twins (and unknown lookups) of `batch`; stores and returns the alerts
-        raised (an open alert of the same twin and rule only gains the new scans)."""
+        raised (an open alert of the same twin and rule only gains the new scans). Crawlers' scans
+        (agent class "bot") are nobody's: they never count."""
         now = now or datetime.now(UTC)
+        batch = [s for s in batch if s.agent != BOT]
         candidates = self._twin_candidates(session, batch, now) + self._lookup_candidates(session, batch, now)
         chain = self._chain_facts(session, candidates)
         raised = [a for c in candidates if (a := self._store(session, c, chain, now)) is not None]
-        self._count_countries(session, batch)
+        self._count_countries(session, batch)  # after the rules: this batch's countries were not seen before it
         return raised
 
     # ------------------------------------------------------------ reading
@@ -341,7 +343,12 @@ class AlertEngine:
         for (brand_id, collection), new in groups.items():
             policy = policy_for(session, brand_id, collection)
             since = now - timedelta(hours=policy.unknown_serial_hours)
-            query = select(Scan).where(Scan.brand_id == brand_id, col(Scan.token_id).is_(None), col(Scan.at) >= since)
+            query = select(Scan).where(
+                Scan.brand_id == brand_id,
+                col(Scan.token_id).is_(None),
+                col(Scan.at) >= since,
+                (col(Scan.agent) != BOT) | col(Scan.agent).is_(None),
+            )
             same = Scan.collection == collection if collection else col(Scan.collection).is_(None)
             query = query.where(same)
             history = sorted(
@@ -374,7 +381,7 @@ class AlertEngine:
                 found[(row.collection, row.token_id)][row.id] = row
         out = {}
         for key in keys:
-            rows = found[key] | {s.id: s for s in by_twin[key]}
+            rows = {i: r for i, r in found[key].items() if r.agent != BOT} | {s.id: s for s in by_twin[key]}
             ordered = sorted(rows.values(), key=lambda s: (_aware(s.at), s.id or 0))
             out[key] = ordered[-HISTORY_LIMIT:]
         return out

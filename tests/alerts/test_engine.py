@@ -238,3 +238,15 @@ def test_the_worker_evaluates_submitted_batches_off_the_writers_thread(db: Engin
     assert worker.stats.evaluated == 3 and worker.stats.raised == 1
     with session_scope(db) as s:
         assert [a.rule for a in s.exec(select(Alert)).all()] == ["stolen"]
+
+
+def test_crawlers_are_nobody(db: Engine) -> None:
+    engine = AlertEngine()
+    with session_scope(db) as s:
+        set_policy(s, "brand-a", "", {"session_count": 3})
+        s.get(Twin, (A_COLLECTION, TOKEN)).status = 2  # type: ignore[union-attr]
+        bots = record(s, A_COLLECTION, "brand-a", [crowd(i, 10 - i, agent="bot", country="US") for i in range(1, 6)])
+        assert engine.process(s, bots, now=NOW) == []  # not even the stolen twin's rule
+        assert s.get(AlertCountry, (A_COLLECTION, "US")) is None
+        people = record(s, A_COLLECTION, "brand-a", [crowd(7, 1, agent="ios")])
+        assert sorted(a.rule for a in engine.process(s, people, now=NOW)) == ["stolen"]  # 1 crowd, bots not counted
