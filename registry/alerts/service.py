@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, func, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from registry.alerts import rules
@@ -460,23 +461,32 @@ class AlertEngine:
         facts = chain.get((c.collection, c.token_id)) if c.collection and c.token_id is not None else None
         if facts is not None and not _confirmed(c.finding.rule, facts):
             return None  # the index was behind the chain (recovered, un-burned...): nothing to say
-        alert = Alert(
-            brand_id=c.brand_id,
-            rule=c.finding.rule,
-            subject=c.subject,
-            collection=c.collection,
-            token_id=c.token_id,
-            facts=json.dumps(c.finding.facts, sort_keys=True, default=str),
-            chain=json.dumps(facts) if facts is not None else None,
-            raised_at=now,
-            updated_at=now,
+        values = {
+            "brand_id": c.brand_id,
+            "rule": c.finding.rule,
+            "subject": c.subject,
+            "collection": c.collection,
+            "token_id": c.token_id,
+            "state": "open",
+            "facts": json.dumps(c.finding.facts, sort_keys=True, default=str),
+            "chain": json.dumps(facts) if facts is not None else None,
+            "raised_at": now,
+            "updated_at": now,
+        }
+        # Another process may have raised the same alert a moment ago: the open-alert index keeps theirs
+        # (one statement, no savepoint: pysqlite's savepoints would commit the transaction early).
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            insert(Alert)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["brand_id", "subject", "rule"], index_where=text("state = 'open'"))
+            .returning(col(Alert.id))
         )
-        try:
-            with session.begin_nested():  # another process raised the same alert a moment ago: keep theirs
-                session.add(alert)
-                session.flush()
-        except IntegrityError:
+        alert_id = session.execute(stmt).scalar()
+        if alert_id is None:
             return None
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
         _link(session, alert, c.scans.values())
         enqueue_brand_event(session, c.brand_id, event(alert, "alert.raised"))
         return alert

@@ -250,3 +250,32 @@ def test_crawlers_are_nobody(db: Engine) -> None:
         assert s.get(AlertCountry, (A_COLLECTION, "US")) is None
         people = record(s, A_COLLECTION, "brand-a", [crowd(7, 1, agent="ios")])
         assert sorted(a.rule for a in engine.process(s, people, now=NOW)) == ["stolen"]  # 1 crowd, bots not counted
+
+
+def test_two_processes_raising_the_same_alert_at_once_store_one(db: Engine) -> None:
+    """Both read "no open alert", then both write: the open-alert index keeps the first, the second
+    stores nothing and sends nothing (no error)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    together = threading.Barrier(2)
+
+    class Racing(AlertEngine):
+        def _chain_facts(self, session, candidates):  # type: ignore[no-untyped-def]
+            together.wait(timeout=10)  # both have read, neither has written
+            return super()._chain_facts(session, candidates)
+
+    subscribe(db, "brand-a", ["alert.raised"])
+    with session_scope(db) as s:
+        s.get(Twin, (A_COLLECTION, TOKEN)).status = 2  # type: ignore[union-attr]
+        rows = record(s, A_COLLECTION, "brand-a", [crowd(1)])
+
+    def run(_: int) -> int:
+        with session_scope(db) as s:
+            return len(Racing().process(s, rows, now=NOW))
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(run, range(2))) == [0, 1]
+    with session_scope(db) as s:
+        assert len(s.exec(select(Alert)).all()) == 1
+        assert len(s.exec(select(Delivery)).all()) == 1
