@@ -1,7 +1,7 @@
-"""The alert engine: called with each batch of scans the scan log committed, it runs the rules over
-each scanned twin's recent history and stores what they find, once per open (twin, rule), with the
-scans copied and the twin's chain state at a block as evidence; `alert.raised` goes out through the
-webhook outbox in the same transaction.
+"""The alert engine: given each batch of scans the scan log committed (`registry.alerts.worker`), it
+runs the rules over each scanned twin's recent history and stores what they find, once per open
+(twin, rule), with the scans copied and the twin's chain state at a block as evidence; `alert.raised`
+goes out through the webhook outbox in the same transaction.
 
 The engine reads first, then asks the chain (one batched read, only for twins with a new finding),
 then writes: no network call while the database holds a write lock."""
@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Engine, func, text, tuple_
+from sqlalchemy import func, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -28,15 +26,10 @@ from registry.alerts import rules
 from registry.alerts.actions import event
 from registry.alerts.models import Alert, AlertCountry, AlertPolicy, AlertScan
 from registry.alerts.policy import Policy, horizon, merged
-from registry.brands.models import Brand
-from registry.chain.layout import first_token, status_name
-from registry.chain.node_reads import BlockRef, Reports
-from registry.db.engine import session_scope
+from registry.alerts.state import ChainSource, Windows, aware, twin_states
+from registry.chain.layout import status_name
 from registry.errors import ChainUnavailable
-from registry.events.models import ChainEvent
-from registry.nfc.models import NfcTag
 from registry.scans.models import Scan
-from registry.twins.models import Twin
 from registry.webhooks.outbox import enqueue_brand_event
 
 log = logging.getLogger(__name__)
@@ -44,28 +37,12 @@ HISTORY_LIMIT = 2_000  # a twin's scans read per batch, newest first (a twin sca
 BOT = "bot"  # the scan log's agent class of crawlers and monitors
 
 
-class ChainSource(Protocol):
-    """What the engine reads from the chain (`TwinmarkChain` has it all)."""
-
-    @property
-    def chain_id(self) -> int: ...
-    @property
-    def registry_address(self) -> str: ...
-    def head(self) -> BlockRef: ...
-    def reports_at(self, pairs: Sequence[tuple[str, int]], block: BlockRef) -> Reports | None: ...
-    def compromise_windows(self, brand_id: int) -> list[tuple[int, int]]: ...
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def fact(scan: Any) -> rules.ScanFact:
     """From a `Scan` or a row of the `scans` table."""
     assert scan.id is not None
     return rules.ScanFact(
         id=scan.id,
-        at=_aware(scan.at),
+        at=aware(scan.at),
         channel=scan.channel,
         arrival=scan.arrival,
         tag_kind=scan.tag_kind,
@@ -87,7 +64,7 @@ COLUMNS = tuple(Scan.__table__.columns.keys())  # type: ignore[attr-defined]
 def scan_record(scan: Any) -> dict[str, Any]:
     """The scan as an alert keeps it: every recorded field, times in ISO 8601, the evidence parsed."""
     row = {name: getattr(scan, name) for name in COLUMNS}
-    row["at"] = _aware(row["at"]).isoformat()
+    row["at"] = aware(row["at"]).isoformat()
     if isinstance(row["evidence"], str):
         with contextlib.suppress(ValueError):  # else kept as recorded
             row["evidence"] = json.loads(row["evidence"])
@@ -126,124 +103,6 @@ def set_policy(session: Session, brand_id: str, scope: str, values: dict[str, An
     return policy_for(session, brand_id, scope or None)
 
 
-# ---------------------------------------------------------------- twin states
-
-
-class Windows:
-    """Brands' compromise windows from the chain, kept a minute (they change by operator action)."""
-
-    def __init__(self, chain: ChainSource | None, ttl: float = 60.0) -> None:
-        self.chain, self.ttl = chain, ttl
-        self._cache: dict[int, tuple[float, list[tuple[int, int]] | None]] = {}
-        self._lock = threading.Lock()
-
-    def compromised(self, chain_brand_id: int, at: int, slack: int = 0) -> bool | None:
-        """Whether a window covers block time `at` (give or take `slack` seconds); None when not known."""
-        if self.chain is None:
-            return None
-        with self._lock:
-            cached = self._cache.get(chain_brand_id)
-        if cached is None or time.monotonic() - cached[0] > self.ttl:
-            try:
-                windows: list[tuple[int, int]] | None = self.chain.compromise_windows(chain_brand_id)
-            except ChainUnavailable:
-                windows = None  # not known for a while: the compromise rule waits, the batch goes on
-            cached = (time.monotonic(), windows)
-            with self._lock:
-                self._cache[chain_brand_id] = cached
-        if cached[1] is None:
-            return None
-        return any(start <= at + slack and (end == 0 or at - slack < end) for start, end in cached[1])
-
-
-def twin_states(
-    session: Session, pairs: list[tuple[str, int]], windows: Windows
-) -> dict[tuple[str, int], rules.TwinState]:
-    """Each twin's state, in parts small enough for any database's parameter limit."""
-    states: dict[tuple[str, int], rules.TwinState] = {}
-    for i in range(0, len(pairs), 300):
-        states |= _twin_states(session, pairs[i : i + 300], windows)
-    return states
-
-
-def _twin_states(
-    session: Session, pairs: list[tuple[str, int]], windows: Windows
-) -> dict[tuple[str, int], rules.TwinState]:
-    twins = {
-        (t.collection, t.token_id): t
-        for t in session.exec(select(Twin).where(tuple_(col(Twin.collection), col(Twin.token_id)).in_(pairs)))
-    }
-    bound = set(
-        session.exec(
-            select(NfcTag.collection, NfcTag.token_id).where(
-                tuple_(col(NfcTag.collection), col(NfcTag.token_id)).in_(pairs)
-            )
-        ).all()
-    )
-    moved: set[tuple[str, int]] = set()
-    claimed_at: dict[tuple[str, int], datetime] = {}
-    events = session.exec(
-        select(ChainEvent.address, ChainEvent.token_id, ChainEvent.name, ChainEvent.block_time).where(
-            tuple_(col(ChainEvent.address), col(ChainEvent.token_id)).in_(pairs),
-            col(ChainEvent.name).in_(["Transfer", "Claimed"]),
-            # a mint's own transfers name no sender (`registry.events.public.parties`)
-            (col(ChainEvent.name) == "Claimed") | col(ChainEvent.sender).is_not(None),
-        )
-    ).all()
-    for address, token, name, block_time in events:
-        assert token is not None
-        moved.add((address, token))
-        if name == "Claimed" and block_time is not None:
-            claimed_at[(address, token)] = datetime.fromtimestamp(block_time, UTC)
-    batches = {(t.collection, first_token(t.batch_id)) for t in twins.values()}
-    batch_times = {
-        (address, token): when
-        for address, token, when in session.exec(
-            select(ChainEvent.address, ChainEvent.token_id, ChainEvent.block_time).where(
-                ChainEvent.name == "BatchMinted",
-                tuple_(col(ChainEvent.address), col(ChainEvent.token_id)).in_(sorted(batches)),
-            )
-        ).all()
-        if when is not None and token is not None
-    }
-    brand_ids = {t.brand_id for t in twins.values()}
-    brands = {b.id: b for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))}
-    states = {}
-    for key, t in twins.items():
-        if t.brand_id is None:
-            continue  # a twin of a brand not served here: nobody to alert
-        brand = brands[t.brand_id]
-        states[key] = rules.TwinState(
-            collection=t.collection,
-            token_id=t.token_id,
-            brand_id=t.brand_id,
-            owner=t.owner,
-            status=t.status,
-            claimed=t.claimed,
-            burned=t.burned,
-            sold=t.claimed or key in moved,
-            claimed_at=claimed_at.get(key),
-            nfc_bound=key in bound,
-            compromised=_compromised(windows, brand.chain_brand_id, t, batch_times),
-        )
-    return states
-
-
-# A twin's own record of its mint time is the worker's clock, and a chain's block times can run ahead of
-# it (Anvil adds a second a block): without the batch's block time, windows within an hour count, and
-# the chain's own report decides before anything is raised.
-MINT_TIME_SLACK = 3600
-
-
-def _compromised(
-    windows: Windows, chain_brand_id: int, twin: Twin, batch_times: dict[tuple[str, int], int]
-) -> bool | None:
-    block_time = batch_times.get((twin.collection, first_token(twin.batch_id)))
-    if block_time is not None:
-        return windows.compromised(chain_brand_id, block_time)
-    return windows.compromised(chain_brand_id, int(_aware(twin.minted_at).timestamp()), MINT_TIME_SLACK)
-
-
 # ---------------------------------------------------------------- the engine
 
 
@@ -258,25 +117,12 @@ class Candidate:
 
 
 class AlertEngine:
-    """Runs the rules on batches of new scans. `chain`: where evidence is read (None: the index's facts
-    only, marked as such, and no compromise rule)."""
+    """Runs the rules on batches of new scans (`registry.alerts.worker` runs it beside the scan log).
+    `chain`: where evidence is read (None: no chain facts in the alerts, and no compromise rule)."""
 
     def __init__(self, chain: ChainSource | None = None) -> None:
         self.chain = chain
         self.windows = Windows(chain)
-
-    def listener(self, engine: Engine) -> Callable[[list[Scan]], None]:
-        """The scan log's `on_batch` callback: its own transaction; a failure is logged, never raised
-        into the recorder (scans are kept whether or not alerts could be computed)."""
-
-        def on_batch(scans: list[Scan]) -> None:
-            try:
-                with session_scope(engine) as s:
-                    self.process(s, scans)
-            except Exception:
-                log.exception("alert rules failed on a batch of %s scans", len(scans))
-
-        return on_batch
 
     def process(self, session: Session, batch: Sequence[Scan], *, now: datetime | None = None) -> list[Alert]:
         """Evaluates the rules for the twins (and unknown lookups) of `batch`; stores and returns the alerts
@@ -354,7 +200,7 @@ class AlertEngine:
             query = query.where(same)
             history = sorted(
                 {s.id: s for s in [*session.exec(query.limit(HISTORY_LIMIT)).all(), *new]}.values(),
-                key=lambda s: (_aware(s.at), s.id or 0),
+                key=lambda s: (aware(s.at), s.id or 0),
             )
             finding = rules.unknown_serials(
                 [fact(s) for s in history], frozenset(s.id for s in new if s.id is not None), policy, now
@@ -383,7 +229,7 @@ class AlertEngine:
         out = {}
         for key in keys:
             rows = {i: r for i, r in found[key].items() if r.agent != BOT} | {s.id: s for s in by_twin[key]}
-            ordered = sorted(rows.values(), key=lambda s: (_aware(s.at), s.id or 0))
+            ordered = sorted(rows.values(), key=lambda s: (aware(s.at), s.id or 0))
             out[key] = ordered[-HISTORY_LIMIT:]
         return out
 
@@ -405,7 +251,7 @@ class AlertEngine:
             ).all()
             for brand_id, subject, rule, at in rows:
                 if at is not None:
-                    out[(brand_id, subject)][rule] = _aware(at)
+                    out[(brand_id, subject)][rule] = aware(at)
         return out
 
     def _chain_facts(self, session: Session, candidates: list[Candidate]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -542,5 +388,5 @@ def _link(session: Session, alert: Alert, scans: Any) -> None:
         if scan.id in have:
             continue
         record = json.dumps(scan_record(scan))
-        session.add(AlertScan(alert_id=alert.id, scan_id=scan.id, at=_aware(scan.at), scan=record))
+        session.add(AlertScan(alert_id=alert.id, scan_id=scan.id, at=aware(scan.at), scan=record))
         room -= 1
