@@ -66,8 +66,7 @@ def twin(collection: str, brand_id: str, token_id: int = TOKEN, **state: Any) ->
         tx_hash="0x00",
         block_number=1,
         metadata_json=json.dumps({"name": "Sac"}),
-        owner="0x" + "02" * 20,
-        **state,
+        **({"owner": "0x" + "02" * 20} | state),
     )
 
 
