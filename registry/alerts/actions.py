@@ -136,3 +136,19 @@ def export(session: Session, alert: Alert) -> dict[str, Any]:
             " `chain.block_number` and that block's hash"
         ),
     }
+
+
+def forget_session(session: Session, session_hash: str) -> int:
+    """A buyer's erasure request reaches the alerts' copies of their scans too: the session is blanked
+    (the tap evidence, the coarse place and the time stay, as the alert's proof); how many copies."""
+    if not session_hash:
+        return 0
+    needle = json.dumps({"session": session_hash})[1:-1]  # '"session": "<hash>"' as the copies store it
+    rows = session.exec(select(AlertScan).where(col(AlertScan.scan).contains(needle, autoescape=True))).all()
+    forgotten = 0
+    for row in rows:
+        scan = json.loads(row.scan)
+        if scan.get("session") == session_hash:
+            row.scan = json.dumps(scan | {"session": None})
+            forgotten += 1
+    return forgotten

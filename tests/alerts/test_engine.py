@@ -279,3 +279,15 @@ def test_two_processes_raising_the_same_alert_at_once_store_one(db: Engine) -> N
     with session_scope(db) as s:
         assert len(s.exec(select(Alert)).all()) == 1
         assert len(s.exec(select(Delivery)).all()) == 1
+
+
+def test_a_buyers_erasure_blanks_their_session_in_alert_copies(db: Engine) -> None:
+    engine = AlertEngine()
+    with session_scope(db) as s:
+        s.get(Twin, (A_COLLECTION, TOKEN)).status = 2  # type: ignore[union-attr]
+        raised = engine.process(s, record(s, A_COLLECTION, "brand-a", [crowd(1), crowd(2)]), now=NOW)
+        assert actions.forget_session(s, "s1") == 1
+    with session_scope(db) as s:
+        copies = {c["id"]: c for c in actions.alert_scans(s, raised[0])}
+        assert sorted(c["session"] for c in copies.values() if c["session"]) == ["s2"]
+        assert all(c["network"] for c in copies.values())  # the rest of the proof stays
