@@ -104,8 +104,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         provenance,
         transactions,
         nfc,
+        alerts,
     )
-    routes = (alerts, partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables)
+    routes = (partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables)
     for module in (*routers, *routes):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
