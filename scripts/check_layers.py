@@ -44,6 +44,7 @@ WEB_ONLY = ("fastapi", "starlette", "uvicorn")
 CHAIN_PRIVATE = ("registry.chain.node", "registry.chain.sender", "registry.chain.sender_inflight")
 BENCHMARKS = "benchmarks"
 MISPLACED_BENCHMARKS = "scripts/bench_*.py"
+PROJECT = ("registry", "api", "benchmarks", "tests")  # top-level packages of this checkout
 BENCHMARK_MAY_IMPORT = ("registry", "api", "benchmarks", "tests.support")  # of the project's modules
 
 
@@ -115,9 +116,6 @@ def benchmarks(root: Path) -> dict[str, list[str]]:
         modules -= {n for n in modules if any(m.startswith(n + ".") for m in modules)}
         found[path.relative_to(root).as_posix()] = sorted(modules)
     return found
-
-
-PROJECT = ("registry", "api", "benchmarks", "tests")
 
 
 def _is_module(root: Path, name: str) -> bool:
