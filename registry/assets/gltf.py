@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from registry.errors import InvalidInput, TooManyRequests, TwinmarkError
 
@@ -37,6 +37,16 @@ BRAND_WAITERS = 8  # a brand's uploads waiting for its turn; more at once are to
 HEAP_MB = 512  # the validator's V8 heap: a hostile model ends the worker, not the machine
 SEVERITIES = ("error", "warning", "info", "hint")
 CAGE_SUFFIXES = ("_InnerCage", "_OuterCage")
+
+
+class Report(TypedDict, total=False):
+    """The validator's JSON report (glTF-Validator's `validation report` format), the members read
+    here; each is checked before use, as the worker is another process."""
+
+    issues: dict[str, Any]  # numErrors, numWarnings, messages
+    info: dict[str, Any]  # totalTriangleCount, totalVertexCount, resources, ...
+    validatorVersion: str
+    failure: str  # tools/gltf/validate.mjs could not validate the file
 
 
 class ValidatorUnavailable(TwinmarkError):
@@ -95,7 +105,7 @@ class _Worker:
             if self._owner == os.getpid():
                 self._stop()
 
-    def validate(self, data: bytes, timeout: float, *, queue: float = QUEUE_SECONDS) -> dict[str, Any]:
+    def validate(self, data: bytes, timeout: float, *, queue: float = QUEUE_SECONDS) -> Report:
         """The validator's report. A model that crashes the worker twice in a row, or that it fails to
         answer in time on a second upload, is refused (InvalidInput): retrying would not help."""
         if not self._lock.acquire(timeout=queue):
@@ -167,14 +177,14 @@ def _read_line(fd: int, timeout: float) -> bytes:
     return bytes(buffer)
 
 
-def _report(line: bytes) -> dict[str, Any]:
+def _report(line: bytes) -> Report:
     try:
         answer = json.loads(line)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
         raise ValidatorUnavailable("the glTF validator answered something other than a report")
-    return answer
+    return cast(Report, answer)  # an object: its members are read defensively (`_dict`, `_count`)
 
 
 class _Pool:
@@ -189,7 +199,7 @@ class _Pool:
         for worker in list(self._workers):
             worker.stop()
 
-    def validate(self, data: bytes, timeout: float, *, size: int, queue: float) -> dict[str, Any]:
+    def validate(self, data: bytes, timeout: float, *, size: int, queue: float) -> Report:
         deadline = time.monotonic() + queue
         with self._idle:
             while len(self._workers) < size:
@@ -271,10 +281,32 @@ class Issue:
         return {"code": self.code, "pointer": self.pointer, "message": self.message, "severity": self.severity}
 
 
+class MeshCounts(TypedDict):
+    name: str
+    nodes: list[str]
+    triangles: int
+
+
+class GltfCounts(TypedDict):
+    """What is kept of a validated GLB (`registry.assets.schemas.GltfStats` describes each count)."""
+
+    triangles: int
+    vertices: int
+    materials: int
+    textures: int
+    draw_calls: int
+    max_texture_size: int | None
+    texture_sizes: list[list[int]]
+    material_names: list[str]
+    meshes: list[MeshCounts]
+    warnings: int
+    validator: str
+
+
 @dataclass(frozen=True)
 class Inspection:
     errors: list[Issue]
-    stats: dict[str, Any]
+    stats: GltfCounts | None  # None when the validator found errors
 
 
 def validate_with_khronos(
@@ -295,7 +327,7 @@ def validate_with_khronos(
     with _turns.turn(brand, max(per_brand, 1), timeout + 1) if brand is not None else nullcontext():
         report = _pool.validate(data, timeout, size=max(workers, 1), queue=timeout + 1)
     if "failure" in report:
-        return Inspection([Issue("VALIDATOR_FAILURE", "", str(report["failure"]), "error")], {})
+        return Inspection([Issue("VALIDATOR_FAILURE", "", str(report["failure"]), "error")], None)
     issues = _dict(report.get("issues"))
     errors = [
         Issue(str(m.get("code", "")), str(m.get("pointer", "")), str(m.get("message", "")), "error")
@@ -305,10 +337,10 @@ def validate_with_khronos(
     if issues.get("numErrors", 0) and not errors:  # more messages than the report keeps
         errors.append(Issue("UNREPORTED_ERRORS", "", f"{issues['numErrors']} error(s)", "error"))
     # Counts only of a model the validator passed: they read the JSON, which it has then checked.
-    return Inspection(errors, {} if errors else _stats(report, gltf))
+    return Inspection(errors, None if errors else _stats(report, gltf))
 
 
-def _stats(report: dict[str, Any], gltf: dict[str, Any]) -> dict[str, Any]:
+def _stats(report: Report, gltf: dict[str, Any]) -> GltfCounts:
     info = _dict(report.get("info"))
     sizes = [
         [_count(r["image"].get("width")), _count(r["image"].get("height"))]
@@ -340,7 +372,7 @@ def _name(entry: Any) -> str:
     return str(entry.get("name", "")) if isinstance(entry, dict) else ""
 
 
-def _meshes(gltf: dict[str, Any]) -> list[dict[str, Any]]:
+def _meshes(gltf: dict[str, Any]) -> list[MeshCounts]:
     """Each mesh's name, the names of the nodes that draw it, and its triangles (Roblox budgets the
     visible mesh apart from its cages, which are found by these names)."""
     accessors = _list(gltf, "accessors")
@@ -352,7 +384,7 @@ def _meshes(gltf: dict[str, Any]) -> list[dict[str, Any]]:
         for primitive in primitives if isinstance(primitives, list) else []:
             triangles += primitive_triangles(primitive, accessors)
         names = [_name(n) for n in nodes if isinstance(n, dict) and n.get("mesh") == index]
-        found.append({"name": _name(mesh), "nodes": names, "triangles": triangles})
+        found.append(MeshCounts(name=_name(mesh), nodes=names, triangles=triangles))
     return found
 
 

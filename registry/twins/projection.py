@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, select
@@ -113,7 +113,20 @@ def _json_object(data: bytes) -> dict[str, Any] | None:
 FRESH_STATE: dict[str, Any] = {"status": 0, "claimed": False, "burned": False}  # plus the owner: the custodian
 
 
-def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes | None]) -> dict[str, Any]:
+class TwinChanges(TypedDict, total=False):
+    """The twin columns one chain event sets."""
+
+    owner: str | None  # None: burned
+    burned: bool
+    claimed: bool
+    status: int
+    metadata_cid: str
+    token_uri: str
+    metadata_json: str
+    name: str
+
+
+def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes | None]) -> TwinChanges:
     """The twin fields one chain event sets (owner, status, claim, burn, content); empty when the event
     changes none of them. `read_document(cid)` returns a content update's bytes, or None if unreadable."""
     if name == "Transfer":
@@ -126,7 +139,7 @@ def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes |
         return {"status": int(args["status"])}
     if name == "ContentUpdated":
         cid = cid_text(args["cid"])
-        values: dict[str, Any] = {"metadata_cid": cid, "token_uri": f"ipfs://{cid}"}
+        values: TwinChanges = {"metadata_cid": cid, "token_uri": f"ipfs://{cid}"}
         document = read_document(cid)
         parsed = _json_object(document) if document is not None else None
         if document is not None and parsed is not None:  # other bytes keep the earlier document and name
