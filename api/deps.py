@@ -150,7 +150,7 @@ def signed_in_player(s: SessionDep, credentials: Credentials) -> Player:
 PlayerDep = Annotated[Player, Depends(signed_in_player)]
 
 
-def mint_worker(rt: RuntimeDep) -> MintWorker:
+async def mint_worker(rt: RuntimeDep) -> MintWorker:
     """The mint worker, for a route to wake it once a job is stored."""
     return rt.worker
 
