@@ -1,4 +1,5 @@
-"""The Khronos glTF Validator, run by Node on every uploaded GLB, and the counts kept from its report.
+"""The Khronos glTF Validator, run by Node on every uploaded GLB (the counts kept from its report:
+`registry.assets.counts`).
 
 A long-lived `node tools/gltf/validate.mjs --serve` answers requests in order (a cold start of Node
 plus the validator costs 100-250 ms, a validation of a garment about 1 ms). A small pool of them
@@ -23,8 +24,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
+from registry.assets.counts import GltfCounts, Report, as_object, counts
 from registry.errors import InvalidInput, TooManyRequests, TwinmarkError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,16 +39,6 @@ BRAND_WAITERS = 8  # a brand's uploads waiting for its turn; more at once are to
 HEAP_MB = 512  # the validator's V8 heap: a hostile model ends the worker, not the machine
 SEVERITIES = ("error", "warning", "info", "hint")
 CAGE_SUFFIXES = ("_InnerCage", "_OuterCage")
-
-
-class Report(TypedDict, total=False):
-    """The validator's JSON report (glTF-Validator's `validation report` format), the members read
-    here; each is checked before use, as the worker is another process."""
-
-    issues: dict[str, Any]  # numErrors, numWarnings, messages
-    info: dict[str, Any]  # totalTriangleCount, totalVertexCount, resources, ...
-    validatorVersion: str
-    failure: str  # tools/gltf/validate.mjs could not validate the file
 
 
 class ValidatorUnavailable(TwinmarkError):
@@ -281,28 +273,6 @@ class Issue:
         return {"code": self.code, "pointer": self.pointer, "message": self.message, "severity": self.severity}
 
 
-class MeshCounts(TypedDict):
-    name: str
-    nodes: list[str]
-    triangles: int
-
-
-class GltfCounts(TypedDict):
-    """What is kept of a validated GLB (`registry.assets.schemas.GltfStats` describes each count)."""
-
-    triangles: int
-    vertices: int
-    materials: int
-    textures: int
-    draw_calls: int
-    max_texture_size: int | None
-    texture_sizes: list[list[int]]
-    material_names: list[str]
-    meshes: list[MeshCounts]
-    warnings: int
-    validator: str
-
-
 @dataclass(frozen=True)
 class Inspection:
     errors: list[Issue]
@@ -328,7 +298,7 @@ def validate_with_khronos(
         report = _pool.validate(data, timeout, size=max(workers, 1), queue=timeout + 1)
     if "failure" in report:
         return Inspection([Issue("VALIDATOR_FAILURE", "", str(report["failure"]), "error")], None)
-    issues = _dict(report.get("issues"))
+    issues = as_object(report.get("issues"))
     errors = [
         Issue(str(m.get("code", "")), str(m.get("pointer", "")), str(m.get("message", "")), "error")
         for m in issues.get("messages") or []
@@ -337,85 +307,4 @@ def validate_with_khronos(
     if issues.get("numErrors", 0) and not errors:  # more messages than the report keeps
         errors.append(Issue("UNREPORTED_ERRORS", "", f"{issues['numErrors']} error(s)", "error"))
     # Counts only of a model the validator passed: they read the JSON, which it has then checked.
-    return Inspection(errors, None if errors else _stats(report, gltf))
-
-
-def _stats(report: Report, gltf: dict[str, Any]) -> GltfCounts:
-    info = _dict(report.get("info"))
-    sizes = [
-        [_count(r["image"].get("width")), _count(r["image"].get("height"))]
-        for r in info.get("resources") or []
-        if isinstance(r, dict) and isinstance(r.get("image"), dict)
-    ]
-    images = _list(gltf, "images")
-    return {
-        "triangles": _count(info.get("totalTriangleCount")),
-        "vertices": _count(info.get("totalVertexCount")),
-        "materials": _count(info.get("materialCount")),
-        "textures": len(images),  # image files (what platforms budget), not texture bindings
-        "draw_calls": _count(info.get("drawCallCount")),
-        "max_texture_size": max((max(s) for s in sizes), default=None),
-        "texture_sizes": sizes,
-        "material_names": [_name(m) for m in _list(gltf, "materials")],
-        "meshes": _meshes(gltf),
-        "warnings": _count((report.get("issues") or {}).get("numWarnings")),
-        "validator": str(report.get("validatorVersion", "")),
-    }
-
-
-def _list(gltf: dict[str, Any], key: str) -> list[Any]:
-    value = gltf.get(key)
-    return value if isinstance(value, list) else []
-
-
-def _name(entry: Any) -> str:
-    return str(entry.get("name", "")) if isinstance(entry, dict) else ""
-
-
-def _meshes(gltf: dict[str, Any]) -> list[MeshCounts]:
-    """Each mesh's name, the names of the nodes that draw it, and its triangles (Roblox budgets the
-    visible mesh apart from its cages, which are found by these names)."""
-    accessors = _list(gltf, "accessors")
-    nodes = _list(gltf, "nodes")
-    found = []
-    for index, mesh in enumerate(_list(gltf, "meshes")):
-        triangles = 0
-        primitives = mesh.get("primitives") if isinstance(mesh, dict) else None
-        for primitive in primitives if isinstance(primitives, list) else []:
-            triangles += primitive_triangles(primitive, accessors)
-        names = [_name(n) for n in nodes if isinstance(n, dict) and n.get("mesh") == index]
-        found.append(MeshCounts(name=_name(mesh), nodes=names, triangles=triangles))
-    return found
-
-
-def primitive_triangles(primitive: Any, accessors: list[Any]) -> int:
-    if not isinstance(primitive, dict):
-        return 0
-    attributes = primitive.get("attributes")
-    found = primitive.get("indices", attributes.get("POSITION") if isinstance(attributes, dict) else None)
-    source = natural(found)
-    if source is None or source >= len(accessors) or not isinstance(accessors[source], dict):
-        return 0
-    count = _count(accessors[source].get("count"))
-    mode = primitive.get("mode", 4)
-    if mode == 4:
-        return count // 3
-    if mode in (5, 6):  # strip, fan
-        return max(count - 2, 0)
-    return 0
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def natural(value: Any) -> int | None:
-    """A non-negative integer as the validator reads it: it runs in JavaScript, where `1.5e8` and
-    `150000000.0` are integers too (Python's json makes them floats)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _count(value: Any) -> int:
-    return natural(value) or 0
+    return Inspection(errors, None if errors else counts(report, gltf))

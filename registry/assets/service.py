@@ -11,7 +11,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from registry.assets.budget import ModelLimits, ceilings, check_declared_work, refusal
-from registry.assets.gltf import GltfCounts, validate_with_khronos
+from registry.assets.counts import GltfCounts
+from registry.assets.gltf import validate_with_khronos
 from registry.assets.models import Asset
 from registry.assets.schemas import GltfStats
 from registry.errors import InvalidInput, PayloadTooLarge
