@@ -41,7 +41,7 @@ class GltfCounts(TypedDict):
 def counts(report: Report, gltf: dict[str, Any]) -> GltfCounts:
     """The counts games and platform profiles need, from the report of a model the validator passed
     and its JSON chunk `gltf` (names of nodes, meshes and materials)."""
-    info = as_object(report.get("info"))
+    info = _object(report.get("info"))
     sizes = [
         [_count(r["image"].get("width")), _count(r["image"].get("height"))]
         for r in info.get("resources") or []
@@ -105,8 +105,7 @@ def primitive_triangles(primitive: Any, accessors: list[Any]) -> int:
     return 0
 
 
-def as_object(value: Any) -> dict[str, Any]:
-    """`value` if it is a JSON object, else an empty one (the report is another process's output)."""
+def _object(value: Any) -> dict[str, Any]:  # the report is another process's output: checked
     return value if isinstance(value, dict) else {}
 
 
