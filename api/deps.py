@@ -20,6 +20,7 @@ from registry.chain.client import TwinmarkChain
 from registry.db.engine import session_scope
 from registry.errors import DatabaseUnavailable, Forbidden, Unauthenticated
 from registry.ipfs.store import ContentStore
+from registry.jobs.worker import MintWorker
 from registry.runtime import Runtime
 from registry.settings import Settings
 from registry.siwe.service import Player, player
@@ -147,3 +148,11 @@ def signed_in_player(s: SessionDep, credentials: Credentials) -> Player:
 
 
 PlayerDep = Annotated[Player, Depends(signed_in_player)]
+
+
+async def mint_worker(rt: RuntimeDep) -> MintWorker:
+    """The mint worker, for a route to wake it once a job is stored."""
+    return rt.worker
+
+
+MintWorkerDep = Annotated[MintWorker, Depends(mint_worker)]

@@ -14,11 +14,15 @@ in `registry.jobs`); `api` is one package. Layers, lowest first:
 4. `api`, the HTTP app and the command line (only it imports FastAPI).
 
 The chain facade is closed: `registry.chain.node` (raw JSON-RPC, the provider) and
-`registry.chain.sender` (the signer's transactions) are imported only inside `registry.chain` and
-by the composition root, and nothing else reads a `.w3` (the node's web3 object): domains and
-routes use the chain's typed methods. The benchmarks (`scripts/bench_*.py`, `scripts/benchlib.py`,
-`benchmarks/`) are scanned too: their project imports are printed, and one importing a private
-chain module is a violation unless it is a known exception (with its reason) below.
+`registry.chain.sender` with `registry.chain.sender_inflight` (the signer's transactions) are
+imported only inside `registry.chain` and by the composition root, and nothing else reads a `.w3`
+(the node's web3 object): domains and routes use the chain's typed methods.
+
+The benchmarks (`benchmarks/`, run as `python -m benchmarks.bench_x`) are scanned too and their
+project imports printed: they build the service through the composition root, so they import public
+modules of `registry` and `api` (and the test suite's `tests.support`), never a private chain module,
+never a private name (`_name`, of any package), never `sys.path` (nor read a `.w3`); a
+`scripts/bench_*.py` is refused (benchmarks live in `benchmarks/`).
 
 Exit status 1 on any upward import, any package pair importing each other (any package cycle), any
 module-level import cycle or any breach of the facade; `tests/test_architecture.py` runs this in the
@@ -37,16 +41,11 @@ FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.reda
 INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net"}
 COMPOSITION = {"registry.runtime"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")
-CHAIN_PRIVATE = ("registry.chain.node", "registry.chain.sender")
-BENCHMARKS = ("scripts/bench_*.py", "scripts/benchlib.py", "benchmarks/**/*.py")
-# Benchmarks allowed a private chain module for now, and why (a listed one that no longer needs it
-# is reported, so the list cannot go stale).
-KNOWN_BENCHMARK_EXCEPTIONS = {
-    "scripts/bench_indexer.py": (
-        "builds its TwinmarkChain by hand around a TxSender instead of through the composition root"
-        " (issue 20, move 5, moves the benchmarks onto it)"
-    ),
-}
+CHAIN_PRIVATE = ("registry.chain.node", "registry.chain.sender", "registry.chain.sender_inflight")
+BENCHMARKS = "benchmarks"
+MISPLACED_BENCHMARKS = "scripts/bench_*.py"
+PROJECT = ("registry", "api", "benchmarks", "tests")  # top-level packages of this checkout
+BENCHMARK_MAY_IMPORT = ("registry", "api", "benchmarks", "tests.support")  # of the project's modules
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -107,17 +106,15 @@ def reads_w3(path: Path) -> list[int]:
 
 
 def benchmarks(root: Path) -> dict[str, list[str]]:
-    """Each benchmark file (relative path) and what it imports of the project: modules of `registry`,
-    `api` and `tests`, and sibling scripts (by module name)."""
+    """Each benchmark file (relative path) and what it imports of the project (modules of `registry`,
+    `api`, `benchmarks` and `tests`)."""
     found: dict[str, list[str]] = {}
-    for pattern in BENCHMARKS:
-        for path in sorted(root.glob(pattern)):
-            names = imports(path, module_name(path, root))
-            modules = {n for n in names if n.split(".")[0] in ("registry", "api", "tests") and _is_module(root, n)}
-            siblings = {n for n in names if (path.parent / f"{n}.py").exists()}
-            # A package imported for a submodule (`from registry.chain import artifacts`) is named by it.
-            modules -= {n for n in modules if any(m.startswith(n + ".") for m in modules)}
-            found[path.relative_to(root).as_posix()] = sorted(modules | siblings)
+    for path in sorted((root / BENCHMARKS).rglob("*.py")):
+        names = imports(path, module_name(path, root))
+        modules = {n for n in names if n.split(".")[0] in PROJECT and _is_module(root, n)}
+        # A package imported for a submodule (`from registry.chain import artifacts`) is named by it.
+        modules -= {n for n in modules if any(m.startswith(n + ".") for m in modules)}
+        found[path.relative_to(root).as_posix()] = sorted(modules)
     return found
 
 
@@ -126,14 +123,37 @@ def _is_module(root: Path, name: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
-def benchmark_problems(found: dict[str, list[str]]) -> list[str]:
-    problems = []
-    for path, names in found.items():
-        private = [n for n in names if private_chain(n)]
-        if private and path not in KNOWN_BENCHMARK_EXCEPTIONS:
-            problems.append(f"benchmark {path} imports {', '.join(private)}: private to registry.chain")
-        elif not private and path in KNOWN_BENCHMARK_EXCEPTIONS:
-            problems.append(f"benchmark {path} is a known exception but imports no private chain module: unlist it")
+def _private(name: str) -> bool:
+    """Whether a dotted name has a private part (`_name`, not a dunder like `__future__`)."""
+    return any(part.startswith("_") and not part.endswith("__") for part in name.split("."))
+
+
+def _edits_sys_path(path: Path) -> list[int]:
+    """Lines where `path` touches `sys.path`."""
+    tree = ast.parse(path.read_text(), str(path))
+    touches = (n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "path")
+    return sorted({n.lineno for n in touches if isinstance(n.value, ast.Name) and n.value.id == "sys"})
+
+
+def benchmark_problems(root: Path) -> list[str]:
+    problems = [
+        f"{p.relative_to(root).as_posix()}: benchmarks live in {BENCHMARKS}/ (run as python -m {BENCHMARKS}.name)"
+        for p in sorted(root.glob(MISPLACED_BENCHMARKS))
+    ]
+    for relative, modules in benchmarks(root).items():
+        path = root / relative
+        names = imports(path, module_name(path, root))
+        private = sorted({n for n in modules if private_chain(n)})
+        if private:
+            problems.append(f"benchmark {relative} imports {', '.join(private)}: private to registry.chain")
+        hidden = sorted(n for n in names if _private(n))
+        if hidden:
+            problems.append(f"benchmark {relative} imports private names: {', '.join(hidden)}")
+        foreign = [m for m in modules if not any(m == a or m.startswith(a + ".") for a in BENCHMARK_MAY_IMPORT)]
+        if foreign:
+            problems.append(f"benchmark {relative} imports {', '.join(foreign)}: not a public module it may use")
+        problems += [f"benchmark {relative}:{n} edits sys.path: run it as python -m" for n in _edits_sys_path(path)]
+        problems += [f"benchmark {relative}:{n} reads `.w3`: use the chain's typed methods" for n in reads_w3(path)]
     return problems
 
 
@@ -211,7 +231,7 @@ def violations(root: Path = ROOT) -> tuple[list[str], dict[str, set[str]]]:
         for web in WEB_ONLY:
             if f"import {web}" in text or f"from {web}" in text:
                 problems.append(f"{module} imports {web}: only api/ speaks HTTP")
-    problems += benchmark_problems(benchmarks(root))
+    problems += benchmark_problems(root)
     for component in cycles(dict(packages)):
         problems.append("packages import each other: " + " <-> ".join(component))
     for component in cycles(graph):
@@ -225,8 +245,7 @@ def main() -> int:
         below = ", ".join(sorted(packages[package])) or "-"
         print(f"[{layer(package)}] {package} -> {below}")
     for path, names in benchmarks(ROOT).items():
-        known = KNOWN_BENCHMARK_EXCEPTIONS.get(path)
-        print(f"[bench] {path} -> {', '.join(names) or '-'}" + (f" (known exception: {known})" if known else ""))
+        print(f"[bench] {path} -> {', '.join(names) or '-'}")
     for problem in problems:
         print("VIOLATION", problem)
     print(f"{len(problems)} violation(s)")

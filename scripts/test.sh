@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 npm run --silent build
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy registry api scripts examples
+.venv/bin/mypy registry api scripts examples benchmarks
 # Two workers (pytest-xdist), each file on one of them (its module-scoped stack is set up once): much
 # of the suite waits on nodes, servers and subprocesses, so two share two cores well. Files are handed
 # out in collection order (not by test count), where tests/conftest.py puts the longest first.

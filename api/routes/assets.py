@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from api.deps import BrandDep, RuntimeDep, SessionDep
+from api.deps import BrandDep, SessionDep, SettingsDep, StoreDep
 from registry.assets.budget import ModelLimits
-from registry.assets.schemas import AssetOut, GltfStats
+from registry.assets.schemas import AssetOut
 from registry.assets.service import stats_of, store_asset
 from registry.errors import InvalidInput, PayloadTooLarge
 
@@ -31,7 +31,9 @@ _MULTIPART = {
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=_MULTIPART)
-async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: SessionDep) -> AssetOut:
+async def upload_asset(
+    request: Request, brand: BrandDep, settings: SettingsDep, store: StoreDep, s: SessionDep
+) -> AssetOut:
     """Uploads an image (PNG, JPEG, WebP) or a GLB model (multipart field `file`); returns its CID,
     size and media type. A GLB must pass the Khronos glTF Validator (its errors refuse it with a 422
     listing each `code`, `pointer` and `message` under `issues`); its counts come back as `stats`.
@@ -40,7 +42,7 @@ async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: Ses
     validates one model at a time (others of its uploads wait briefly, then 429 with Retry-After).
     The body is read only once the key is known (the route declares no body parameter, so FastAPI
     resolves the caller first)."""
-    limit = rt.settings.max_asset_bytes
+    limit = settings.max_asset_bytes
     form = await request.form(max_files=1, max_fields=1)
     try:
         file = form.get("file")
@@ -52,12 +54,12 @@ async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: Ses
         asset = await run_in_threadpool(
             store_asset,
             s,
-            rt.store,
+            store,
             brand.id,
             data,
             file.filename,
             max_bytes=limit,
-            limits=ModelLimits.of(rt.settings),
+            limits=ModelLimits.of(settings),
         )
     finally:
         await form.close()
@@ -66,6 +68,6 @@ async def upload_asset(request: Request, brand: BrandDep, rt: RuntimeDep, s: Ses
         size=asset.size,
         media_type=asset.media_type,
         uri=f"ipfs://{asset.cid}",
-        url=f"{rt.settings.gateway_base}/{asset.cid}",
-        stats=GltfStats.model_validate(stats) if (stats := stats_of(asset)) else None,
+        url=f"{settings.gateway_base}/{asset.cid}",
+        stats=stats_of(asset),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from web3 import Web3
 
-from api.deps import RuntimeDep, SessionDep
+from api.deps import ChainDep, SessionDep
 from api.routes.common import TokenId, checksum, client_address, pending_answer, relayed
 from registry.claims import service as claims
 from registry.claims.schemas import ClaimIn, ClaimOut
@@ -21,7 +21,7 @@ def claim_twin(
     body: ClaimIn,
     request: Request,
     response: Response,
-    rt: RuntimeDep,
+    chain: ChainDep,
     s: SessionDep,
 ) -> ClaimOut:
     """The buyer claims the twin with the secret shipped with the item; the service relays and pays.
@@ -30,13 +30,13 @@ def claim_twin(
     `tx_hash`) with `Idempotent-Replayed: true`; for another recipient: 409 `already-claimed`."""
     result = claims.claim(
         s,
-        rt.chain,
+        chain,
         contract=checksum(contract),
         token_id=token_id,
         secret=body.secret,
         recipient=Web3.to_checksum_address(body.recipient),
         client=client_address(request),
-        history=lambda c, t: provenance.history(s, rt.chain, c, t).logs,
+        history=lambda c, t: provenance.history(s, chain, c, t).logs,
     )
     relayed(response, result.state)
     if result.replayed:

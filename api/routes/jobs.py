@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from api.deps import BrandCallerDep, BrandDep, RuntimeDep, SessionDep
+from api.deps import BrandCallerDep, BrandDep, SessionDep, SettingsDep
 from api.routes.common import Offset, csv_cell
 from registry.claims import service as claims
 from registry.claims.schemas import ClaimSecret, ClaimSecretsOut
@@ -23,17 +23,14 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 def get_job(
     job_id: str,
     brand: BrandDep,
-    rt: RuntimeDep,
+    settings: SettingsDep,
     s: SessionDep,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Offset = 0,
 ) -> JobOut:
     """State, counts, on-chain batches and the twins made so far (paged by limit/offset)."""
-    return JobOut.model_validate(
-        jobs.job_view(
-            s, jobs.brand_job(s, brand, job_id), gateway_base=rt.settings.gateway_base, limit=limit, offset=offset
-        )
-    )
+    job = jobs.brand_job(s, brand, job_id)
+    return jobs.job_view(s, job, gateway_base=settings.gateway_base, limit=limit, offset=offset)
 
 
 @router.get(
@@ -42,19 +39,17 @@ def get_job(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def claim_secrets(
-    job_id: str, who: BrandCallerDep, rt: RuntimeDep, s: SessionDep, format: Literal["json", "csv"] = "json"
+    job_id: str, who: BrandCallerDep, settings: SettingsDep, s: SessionDep, format: Literal["json", "csv"] = "json"
 ) -> Any:
     """The job's claim secrets, handed over exactly once (JSON, or CSV to print as QR codes)."""
     job = jobs.brand_job(s, who.brand, job_id)
-    rows = claims.fetch_secrets(s, job.id, job.state, caller=who.caller, base_url=rt.settings.base_url)
+    secrets = claims.fetch_secrets(s, job.id, job.state, caller=who.caller, base_url=settings.base_url)
     if format == "json":
-        return ClaimSecretsOut(
-            job=job_id, secrets=[ClaimSecret(**r) for r in rows], note="shown once; the service keeps no copy"
-        )
+        return ClaimSecretsOut(job=job_id, secrets=secrets, note="shown once; the service keeps no copy")
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(ClaimSecret.model_fields))
     writer.writeheader()
-    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: csv_cell(v) for k, v in secret.model_dump().items()} for secret in secrets)
     return PlainTextResponse(
         out.getvalue(),
         media_type="text/csv",

@@ -9,13 +9,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BrandCaller, BrandCallerDep, RuntimeDep, SessionDep
+from api.deps import BrandCaller, BrandCallerDep, ChainDep, MintWorkerDep, SessionDep, SettingsDep
 from registry.brands.service import collections_of
+from registry.chain.client import TwinmarkChain
 from registry.errors import InvalidInput
 from registry.jobs import service as jobs
 from registry.jobs.schemas import JobOut
+from registry.jobs.worker import MintWorker
+from registry.settings import Settings
 from registry.twins.schemas import BatchIn, TwinIn
 
 router = APIRouter(tags=["minting"])
@@ -25,8 +29,10 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 def _accept(
     response: Response,
-    rt: RuntimeDep,
-    s: SessionDep,
+    settings: Settings,
+    chain: TwinmarkChain,
+    worker: MintWorker,
+    s: Session,
     who: BrandCaller,
     twins: list[Any],
     kind: str,
@@ -35,12 +41,12 @@ def _accept(
 ) -> JobOut:
     submitted = jobs.submit(
         s,
-        rt.settings,
+        settings,
         brand=who.brand,
         collections=collections_of(s, who.brand.id),
-        chain_id=rt.chain.chain_id,
+        chain_id=chain.chain_id,
         caller=who.caller,
-        alive=lambda contract, token: rt.chain.twin(contract, token) is not None,
+        alive=lambda contract, token: chain.twin(contract, token) is not None,
         twins=twins,
         kind=kind,
         idempotency_key=key,
@@ -48,19 +54,26 @@ def _accept(
     )
     s.commit()
     if submitted.created:
-        rt.worker.wake(submitted.job.total)
+        worker.wake(submitted.job.total)
     response.headers["Location"] = f"/v1/jobs/{submitted.job.id}"
     if not submitted.created:
         response.headers["Idempotent-Replayed"] = "true"
-    return JobOut.model_validate(jobs.accepted_view(submitted, s))
+    return jobs.accepted_view(submitted, s)
 
 
 @router.post("/v1/twins", status_code=status.HTTP_202_ACCEPTED, response_model=JobOut)
 def mint_twin(
-    twin: TwinIn, response: Response, who: BrandCallerDep, rt: RuntimeDep, s: SessionDep, key: IdempotencyKey = None
+    twin: TwinIn,
+    response: Response,
+    who: BrandCallerDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    worker: MintWorkerDep,
+    s: SessionDep,
+    key: IdempotencyKey = None,
 ) -> JobOut:
     """One twin: `kind` is `physical` (GTIN, serial, passport fields) or `virtual` (GLB, licence)."""
-    return _accept(response, rt, s, who, [twin], "twin", key, twin.model_dump(mode="json"))
+    return _accept(response, settings, chain, worker, s, who, [twin], "twin", key, twin.model_dump(mode="json"))
 
 
 def _from_csv(text: str) -> list[dict[str, Any]]:
@@ -131,7 +144,9 @@ async def mint_batch(
     request: Request,
     response: Response,
     who: BrandCallerDep,
-    rt: RuntimeDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    worker: MintWorkerDep,
     s: SessionDep,
     key: IdempotencyKey = None,
 ) -> JobOut:
@@ -142,5 +157,5 @@ async def mint_batch(
     # process keeps answering (health checks, verification) meanwhile.
     batch = await run_in_threadpool(_parse_batch, raw, content_type)
     return await run_in_threadpool(
-        _accept, response, rt, s, who, batch.twins, "batch", key, batch.model_dump(mode="json")
+        _accept, response, settings, chain, worker, s, who, batch.twins, "batch", key, batch.model_dump(mode="json")
     )

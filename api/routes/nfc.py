@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from api.deps import BrandDep, RuntimeDep, SessionDep
+from api.deps import BrandDep, ChainDep, ServerKeyDep, SessionDep, SettingsDep
 from api.routes.common import TokenId, checksum, client_address, signature_bytes
 from registry.errors import NotFound
 from registry.nfc import challenges, service, taps
@@ -30,33 +30,42 @@ TapParam = Annotated[str | None, Query()]
 
 
 @router.put("/v1/brands/me/nfc/master-key", response_model=MasterKeyOut)
-def set_master_key(body: MasterKeyIn, brand: BrandDep, s: SessionDep, rt: RuntimeDep) -> MasterKeyOut:
+def set_master_key(body: MasterKeyIn, brand: BrandDep, s: SessionDep, server_key: ServerKeyDep) -> MasterKeyOut:
     """Sets (or replaces) the brand's AES-128 NTAG 424 master key. It is sealed at rest with the server
     key and never returned. Tags' SDM keys are diversified from it (AN10922): replacing it means the
     tags programmed with the old one no longer verify."""
-    row, replaced = service.set_master_key(s, rt.server_key, brand, body.key.get_secret_value())
+    row, replaced = service.set_master_key(s, server_key, brand, body.key.get_secret_value())
     return MasterKeyOut(
         brand=brand.id, set_at=row.updated_at, replaced=replaced, ntag424_tags=service.count_tags(s, brand, "ntag424")
     )
 
 
 @router.post("/v1/twins/{contract}/{token_id}/nfc-tags", status_code=status.HTTP_201_CREATED, response_model=TagOut)
-def enroll_tag(contract: str, token_id: TokenId, body: TagIn, brand: BrandDep, s: SessionDep, rt: RuntimeDep) -> TagOut:
+def enroll_tag(
+    contract: str,
+    token_id: TokenId,
+    body: TagIn,
+    brand: BrandDep,
+    s: SessionDep,
+    server_key: ServerKeyDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+) -> TagOut:
     """Binds an NTAG 424 DNA (by UID) or a HaLo chip (by its key slot 2 public key or address) to one of
     the brand's twins. A tag serves one twin only (409). `bound_in_content` says whether the twin's
     current content already lists it, so a buyer can check the binding without this service."""
     tag, twin = service.enroll(
-        s, rt.server_key, rt.settings.base_url, brand, checksum(contract), token_id, body, chain_id=rt.chain.chain_id
+        s, server_key, settings.base_url, brand, checksum(contract), token_id, body, chain_id=chain.chain_id
     )
-    return TagOut.model_validate(service.tag_view(tag, twin, rt.settings.base_url))
+    return service.tag_view(tag, twin, settings.base_url)
 
 
 @router.get("/v1/twins/{contract}/{token_id}/nfc-tags", response_model=TagList)
-def list_tags(contract: str, token_id: TokenId, brand: BrandDep, s: SessionDep, rt: RuntimeDep) -> TagList:
+def list_tags(contract: str, token_id: TokenId, brand: BrandDep, s: SessionDep, settings: SettingsDep) -> TagList:
     """The tags enrolled on one of the brand's twins (identities and counters; no key)."""
     twin = service.own_twin(s, brand, checksum(contract), token_id)
     tags = service.tags_of(s, twin.collection, twin.token_id)
-    return TagList(tags=[TagOut.model_validate(service.tag_view(t, twin, rt.settings.base_url)) for t in tags])
+    return TagList(tags=[service.tag_view(t, twin, settings.base_url) for t in tags])
 
 
 @router.get("/v1/twins/{contract}/{token_id}/tap", response_model=TapOut)
@@ -65,7 +74,7 @@ def check_tap(
     token_id: TokenId,
     request: Request,
     s: SessionDep,
-    rt: RuntimeDep,
+    server_key: ServerKeyDep,
     picc_data: TapParam = None,
     enc: TapParam = None,
     cmac: TapParam = None,
@@ -82,7 +91,7 @@ def check_tap(
     address = checksum(contract)
     if s.get(Twin, (address, token_id)) is None:
         raise NotFound(f"no twin {token_id} in {address}")
-    result = taps.check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
+    result = taps.check_tap(s, server_key, address, token_id, dict(request.query_params))
     if result is None:
         raise taps.MalformedTap("no tap parameters (picc_data and cmac, or rnd and rndsig)")
     if result.code == "malformed":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import BrandDep, ProviderDep, RuntimeDep, SessionDep
+from api.deps import BrandDep, ChainDep, ProviderDep, SessionDep, StoreDep
 from api.routes.common import TokenId, checksum, pending_answer, relayed
 from registry.provenance.records import ServiceRecordIn, add_record
+from registry.provenance.schemas import ServiceRecordOut
 from registry.providers import service as providers
 from registry.providers.schemas import ProviderCreated, ProviderIn
 from registry.transactions.schemas import ServiceRecordRelayed
@@ -22,11 +23,11 @@ router = APIRouter(tags=["providers"])
     responses=pending_answer(ProviderCreated),
 )
 def create_provider(
-    body: ProviderIn, brand: BrandDep, response: Response, rt: RuntimeDep, s: SessionDep
+    body: ProviderIn, brand: BrandDep, response: Response, chain: ChainDep, s: SessionDep
 ) -> ProviderCreated:
     """Authorises a service provider (repairer, authenticator) on chain; its API key is shown once.
     201 once its authorisations are mined; 202 (provider created, authorisation pending) otherwise."""
-    made = providers.create_provider(s, rt.chain, brand, body.name)
+    made = providers.create_provider(s, chain, brand, body.name)
     relayed(response, made.state, mined=status.HTTP_201_CREATED)
     p = made.provider
     return ProviderCreated(
@@ -46,13 +47,14 @@ def service_record(
     body: ServiceRecordIn,
     who: ProviderDep,
     response: Response,
-    rt: RuntimeDep,
+    chain: ChainDep,
+    store: StoreDep,
     s: SessionDep,
 ) -> ServiceRecordRelayed:
     """A provider appends a record: the document goes to IPFS, its CID on chain under the provider's
     signature. 201 once mined, 202 while pending."""
-    out = ServiceRecordRelayed.model_validate(
-        with_state(rt.chain, add_record(s, rt.chain, rt.store, who, checksum(contract), token_id, body))
-    )
+    # `add_record` (registry.provenance) still answers a dict: validated once, here, into its schema.
+    record = ServiceRecordOut.model_validate(add_record(s, chain, store, who, checksum(contract), token_id, body))
+    out = with_state(chain, record)
     relayed(response, out.state, mined=status.HTTP_201_CREATED)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import Session
 
-from api.deps import CallerDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, ServerKeyDep, SessionDep, SettingsDep
 from api.routes.common import checksum
 from registry.brands.service import get_brand, own_collection
 from registry.errors import Forbidden
@@ -24,7 +24,9 @@ def _owner(s: Session, caller: CallerDep) -> hooks.Owner:
 
 
 @router.post("/v1/webhooks", status_code=status.HTTP_201_CREATED, response_model=WebhookCreated)
-def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: RuntimeDep) -> WebhookCreated:
+def create_webhook(
+    body: WebhookIn, s: SessionDep, caller: CallerDep, settings: SettingsDep, server_key: ServerKeyDep
+) -> WebhookCreated:
     """Subscribes a URL to events; the signing secret is shown once. Brands hear about their own collections.
     With `owner`, only events moving a twin from or to that address (ownership notices for a game).
     The URL must resolve to public addresses only, unless the operator allows private targets."""
@@ -39,16 +41,16 @@ def create_webhook(body: WebhookIn, s: SessionDep, caller: CallerDep, rt: Runtim
         collection=body.collection,
         token_id=body.token_id,
         owner_address=body.owner,
-        allow_private_targets=rt.settings.webhook_allow_private_targets,
-        server_key=rt.server_key,
+        allow_private_targets=settings.webhook_allow_private_targets,
+        server_key=server_key,
     )
-    return WebhookCreated.model_validate(hooks.subscription_view(sub) | {"secret": secret})
+    return hooks.created_view(sub, secret)
 
 
 @router.get("/v1/webhooks", response_model=WebhookList)
 def list_webhooks(s: SessionDep, caller: CallerDep) -> WebhookList:
     subs = hooks.active_subscriptions(s, _owner(s, caller))
-    return WebhookList.model_validate({"webhooks": [hooks.subscription_view(sub) for sub in subs]})
+    return WebhookList(webhooks=[hooks.subscription_view(sub) for sub in subs])
 
 
 @router.delete("/v1/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -60,7 +62,7 @@ def delete_webhook(webhook_id: str, s: SessionDep, caller: CallerDep) -> None:
 def delivery_log(webhook_id: str, s: SessionDep, caller: CallerDep) -> DeliveryLog:
     """Every delivery of this webhook with each attempt (status, error, duration)."""
     sub = hooks.owned(s, _owner(s, caller), webhook_id)
-    return DeliveryLog.model_validate({"webhook": webhook_id, "deliveries": hooks.deliveries(s, sub)})
+    return DeliveryLog(webhook=webhook_id, deliveries=hooks.deliveries(s, sub))
 
 
 @router.post("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=status.HTTP_202_ACCEPTED)

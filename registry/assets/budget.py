@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from registry.assets.gltf import Issue, ModelTooComplex, natural, primitive_triangles
+from registry.assets.counts import natural, primitive_triangles
+from registry.assets.gltf import Issue, ModelTooComplex
 from registry.settings import Settings
 
 COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}

@@ -1,4 +1,5 @@
-"""The Khronos glTF Validator, run by Node on every uploaded GLB, and the counts kept from its report.
+"""The Khronos glTF Validator, run by Node on every uploaded GLB (the counts kept from its report:
+`registry.assets.counts`).
 
 A long-lived `node tools/gltf/validate.mjs --serve` answers requests in order (a cold start of Node
 plus the validator costs 100-250 ms, a validation of a garment about 1 ms). A small pool of them
@@ -23,8 +24,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from registry.assets.counts import GltfCounts, Report, counts
 from registry.errors import InvalidInput, TooManyRequests, TwinmarkError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +97,7 @@ class _Worker:
             if self._owner == os.getpid():
                 self._stop()
 
-    def validate(self, data: bytes, timeout: float, *, queue: float = QUEUE_SECONDS) -> dict[str, Any]:
+    def validate(self, data: bytes, timeout: float, *, queue: float = QUEUE_SECONDS) -> Report:
         """The validator's report. A model that crashes the worker twice in a row, or that it fails to
         answer in time on a second upload, is refused (InvalidInput): retrying would not help."""
         if not self._lock.acquire(timeout=queue):
@@ -167,14 +169,14 @@ def _read_line(fd: int, timeout: float) -> bytes:
     return bytes(buffer)
 
 
-def _report(line: bytes) -> dict[str, Any]:
+def _report(line: bytes) -> Report:
     try:
         answer = json.loads(line)
     except ValueError:
         answer = None
     if not isinstance(answer, dict):
         raise ValidatorUnavailable("the glTF validator answered something other than a report")
-    return answer
+    return cast(Report, answer)  # an object: its members are read defensively (`_dict`, `_count`)
 
 
 class _Pool:
@@ -189,7 +191,7 @@ class _Pool:
         for worker in list(self._workers):
             worker.stop()
 
-    def validate(self, data: bytes, timeout: float, *, size: int, queue: float) -> dict[str, Any]:
+    def validate(self, data: bytes, timeout: float, *, size: int, queue: float) -> Report:
         deadline = time.monotonic() + queue
         with self._idle:
             while len(self._workers) < size:
@@ -274,7 +276,7 @@ class Issue:
 @dataclass(frozen=True)
 class Inspection:
     errors: list[Issue]
-    stats: dict[str, Any]
+    stats: GltfCounts | None  # None when the validator found errors
 
 
 def validate_with_khronos(
@@ -295,8 +297,9 @@ def validate_with_khronos(
     with _turns.turn(brand, max(per_brand, 1), timeout + 1) if brand is not None else nullcontext():
         report = _pool.validate(data, timeout, size=max(workers, 1), queue=timeout + 1)
     if "failure" in report:
-        return Inspection([Issue("VALIDATOR_FAILURE", "", str(report["failure"]), "error")], {})
-    issues = _dict(report.get("issues"))
+        return Inspection([Issue("VALIDATOR_FAILURE", "", str(report["failure"]), "error")], None)
+    found = report.get("issues")
+    issues: dict[str, Any] = found if isinstance(found, dict) else {}  # another process's output: checked
     errors = [
         Issue(str(m.get("code", "")), str(m.get("pointer", "")), str(m.get("message", "")), "error")
         for m in issues.get("messages") or []
@@ -305,85 +308,4 @@ def validate_with_khronos(
     if issues.get("numErrors", 0) and not errors:  # more messages than the report keeps
         errors.append(Issue("UNREPORTED_ERRORS", "", f"{issues['numErrors']} error(s)", "error"))
     # Counts only of a model the validator passed: they read the JSON, which it has then checked.
-    return Inspection(errors, {} if errors else _stats(report, gltf))
-
-
-def _stats(report: dict[str, Any], gltf: dict[str, Any]) -> dict[str, Any]:
-    info = _dict(report.get("info"))
-    sizes = [
-        [_count(r["image"].get("width")), _count(r["image"].get("height"))]
-        for r in info.get("resources") or []
-        if isinstance(r, dict) and isinstance(r.get("image"), dict)
-    ]
-    images = _list(gltf, "images")
-    return {
-        "triangles": _count(info.get("totalTriangleCount")),
-        "vertices": _count(info.get("totalVertexCount")),
-        "materials": _count(info.get("materialCount")),
-        "textures": len(images),  # image files (what platforms budget), not texture bindings
-        "draw_calls": _count(info.get("drawCallCount")),
-        "max_texture_size": max((max(s) for s in sizes), default=None),
-        "texture_sizes": sizes,
-        "material_names": [_name(m) for m in _list(gltf, "materials")],
-        "meshes": _meshes(gltf),
-        "warnings": _count((report.get("issues") or {}).get("numWarnings")),
-        "validator": str(report.get("validatorVersion", "")),
-    }
-
-
-def _list(gltf: dict[str, Any], key: str) -> list[Any]:
-    value = gltf.get(key)
-    return value if isinstance(value, list) else []
-
-
-def _name(entry: Any) -> str:
-    return str(entry.get("name", "")) if isinstance(entry, dict) else ""
-
-
-def _meshes(gltf: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each mesh's name, the names of the nodes that draw it, and its triangles (Roblox budgets the
-    visible mesh apart from its cages, which are found by these names)."""
-    accessors = _list(gltf, "accessors")
-    nodes = _list(gltf, "nodes")
-    found = []
-    for index, mesh in enumerate(_list(gltf, "meshes")):
-        triangles = 0
-        primitives = mesh.get("primitives") if isinstance(mesh, dict) else None
-        for primitive in primitives if isinstance(primitives, list) else []:
-            triangles += primitive_triangles(primitive, accessors)
-        names = [_name(n) for n in nodes if isinstance(n, dict) and n.get("mesh") == index]
-        found.append({"name": _name(mesh), "nodes": names, "triangles": triangles})
-    return found
-
-
-def primitive_triangles(primitive: Any, accessors: list[Any]) -> int:
-    if not isinstance(primitive, dict):
-        return 0
-    attributes = primitive.get("attributes")
-    found = primitive.get("indices", attributes.get("POSITION") if isinstance(attributes, dict) else None)
-    source = natural(found)
-    if source is None or source >= len(accessors) or not isinstance(accessors[source], dict):
-        return 0
-    count = _count(accessors[source].get("count"))
-    mode = primitive.get("mode", 4)
-    if mode == 4:
-        return count // 3
-    if mode in (5, 6):  # strip, fan
-        return max(count - 2, 0)
-    return 0
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def natural(value: Any) -> int | None:
-    """A non-negative integer as the validator reads it: it runs in JavaScript, where `1.5e8` and
-    `150000000.0` are integers too (Python's json makes them floats)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _count(value: Any) -> int:
-    return natural(value) or 0
+    return Inspection(errors, None if errors else counts(report, gltf))

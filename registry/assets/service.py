@@ -11,8 +11,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from registry.assets.budget import ModelLimits, ceilings, check_declared_work, refusal
+from registry.assets.counts import GltfCounts
 from registry.assets.gltf import validate_with_khronos
 from registry.assets.models import Asset
+from registry.assets.schemas import GltfStats
 from registry.errors import InvalidInput, PayloadTooLarge
 from registry.ipfs.store import ContentStore, add_bytes
 
@@ -60,7 +62,8 @@ def sniff(data: bytes) -> str:
 
 def validate_glb(data: bytes) -> dict[str, Any]:
     """Checks the GLB container (glTF 2.0 spec, section 4.4) and its JSON chunk; InvalidInput if malformed.
-    Returns the parsed JSON chunk.
+    Returns the parsed JSON chunk: the uploader's glTF document, a dict because it is free-form (any
+    extension, any `extras`) and is only read defensively, member by member, after this check.
 
     Hand-written on purpose: pygltflib and trimesh load leniently and would accept the very
     truncated or mislabelled files this check exists to refuse.
@@ -106,7 +109,7 @@ def validate_glb(data: bytes) -> dict[str, Any]:
     return dict(gltf)
 
 
-def inspect_glb(data: bytes, *, limits: ModelLimits | None = None, brand: str | None = None) -> dict[str, Any]:
+def inspect_glb(data: bytes, *, limits: ModelLimits | None = None, brand: str | None = None) -> GltfCounts:
     """The container check, the work the JSON declares (ModelTooComplex if out of proportion to the
     file or above a game-ready model's ceilings), then the Khronos glTF Validator, in `brand`'s turn:
     any error it reports refuses the model (InvalidInput listing each error's code, JSON pointer and
@@ -129,11 +132,13 @@ def inspect_glb(data: bytes, *, limits: ModelLimits | None = None, brand: str | 
             f"the Khronos glTF Validator found {len(inspection.errors)} error(s): {listed}{more}",
             issues=[e.as_dict() for e in inspection.errors],
         )
+    stats = inspection.stats
+    assert stats is not None  # a model without errors has its counts
     # The validator's own totals too: no model above the ceilings is ever stored as game-ready.
-    beyond = ceilings(inspection.stats.get("triangles", 0), inspection.stats.get("vertices", 0), limits)
+    beyond = ceilings(stats["triangles"], stats["vertices"], limits)
     if beyond:
         raise refusal(beyond)
-    return inspection.stats
+    return stats
 
 
 def store_asset(
@@ -167,8 +172,13 @@ def store_asset(
     return asset
 
 
-def stats_of(asset: Asset) -> dict[str, Any] | None:
-    """The counts kept for a GLB asset, with its size in bytes; None for images and unvalidated models."""
+def stats_of(asset: Asset) -> GltfStats | None:
+    """The counts kept for a GLB asset; None for images and unvalidated models."""
+    return None if asset.gltf_stats is None else GltfStats.model_validate_json(asset.gltf_stats)
+
+
+def _stored_stats(asset: Asset) -> dict[str, Any] | None:
+    # The stored counts as platform profiles read them (`registry.wearables.profiles`), with the size.
     if asset.gltf_stats is None:
         return None
     stats: dict[str, Any] = json.loads(asset.gltf_stats)
@@ -187,7 +197,7 @@ def asset_stats(session: Session, cids: Iterable[str]) -> dict[str, dict[str, An
             select(Asset).where(col(Asset.cid).in_(wanted[i : i + 500]), col(Asset.gltf_stats).is_not(None))
         )
         for asset in rows:
-            stats = stats_of(asset)
+            stats = _stored_stats(asset)
             if stats is not None:
                 found.setdefault(asset.cid, stats)
     return found

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlmodel import Session, col, select
 
@@ -21,6 +21,7 @@ from registry.chain.refusals import AlreadyClaimed, NotClaimable, TwinStolen
 from registry.claims.keys import claim_key
 from registry.claims.merkle import ClaimTree
 from registry.claims.models import ClaimVault
+from registry.claims.schemas import ClaimSecret
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
 from registry.errors import (
@@ -42,7 +43,19 @@ class WrongClaimSecret(Forbidden):
     code, title = "wrong-claim-secret", "Wrong claim secret"
 
 
-def seal_secrets(session: Session, job_id: str, caller: Caller, entries: list[dict[str, Any]]) -> None:
+class SealedSecret(TypedDict):
+    """One twin's claim secret as a job keeps it sealed until the brand fetches it."""
+
+    index: int  # the twin's place in the request
+    name: str
+    gtin: str | None
+    serial: str | None
+    collection: str
+    claim_key: str  # the address derived from the secret: what the twin's row keeps in clear
+    secret: str
+
+
+def seal_secrets(session: Session, job_id: str, caller: Caller, entries: list[SealedSecret]) -> None:
     """Keeps a job's claim secrets sealed under the submitting key until the brand fetches them once."""
     sealed = seal(caller.key, f"claims:{job_id}", json.dumps(entries).encode())
     session.add(ClaimVault(job_id=job_id, api_key_id=caller.key_id, sealed=sealed))
@@ -63,9 +76,7 @@ def has_secrets(session: Session, job_id: str) -> bool:
     return session.get(ClaimVault, job_id) is not None
 
 
-def fetch_secrets(
-    session: Session, job_id: str, job_state: str, *, caller: Caller, base_url: str
-) -> list[dict[str, Any]]:
+def fetch_secrets(session: Session, job_id: str, job_state: str, *, caller: Caller, base_url: str) -> list[ClaimSecret]:
     """The job's claim secrets, once: they are deleted as they are handed over."""
     vault = session.get(ClaimVault, job_id)
     if vault is None:
@@ -74,7 +85,7 @@ def fetch_secrets(
         raise Conflict(f"claim secrets are handed over once the job is completed (it is {job_state})")
     if vault.api_key_id != caller.key_id:
         raise Forbidden("fetch the claim secrets with the API key that submitted the job")
-    entries = json.loads(unseal(caller.key, f"claims:{job_id}", vault.sealed))
+    entries: list[SealedSecret] = json.loads(unseal(caller.key, f"claims:{job_id}", vault.sealed))
     by_key = {
         t.claim_key: t
         for t in session.exec(select(Twin).where(Twin.job_id == job_id, col(Twin.claim_key).is_not(None)))
@@ -88,16 +99,16 @@ def fetch_secrets(
             else f"{base_url}/v1/twins/{twin.collection}/{twin.token_id}"
         )
         out.append(
-            {
-                "contract": twin.collection,
-                "token_id": twin.token_id,
-                "name": twin.name,
-                "gtin": twin.gtin,
-                "serial": twin.serial,
-                "secret": entry["secret"],
+            ClaimSecret(
+                contract=twin.collection,
+                token_id=twin.token_id,
+                name=twin.name,
+                gtin=twin.gtin,
+                serial=twin.serial,
+                secret=entry["secret"],
                 # The secret rides in the fragment, which browsers never send to a server.
-                "claim_url": f"{page}#claim={entry['secret']}",
-            }
+                claim_url=f"{page}#claim={entry['secret']}",
+            )
         )
     session.delete(vault)
     return out

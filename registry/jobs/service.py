@@ -26,6 +26,7 @@ from registry.claims.keys import claim_key, new_secret
 from registry.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from registry.ipfs.urls import gateway_url
 from registry.jobs.models import Chunk, Identifier, Job
+from registry.jobs.schemas import ClaimSecretsLink, JobBatch, JobCounts, JobOut, JobTwin
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
@@ -130,7 +131,7 @@ def submit(
     pairs = _check_identifiers(session, twins)
 
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    claim_secrets: list[dict[str, Any]] = []
+    claim_secrets: list[claims.SealedSecret] = []
     for index, t in enumerate(twins):
         target = owned.get((t.collection or default.address).lower())
         if target is None:
@@ -148,8 +149,15 @@ def submit(
             secret = new_secret()
             item["claim_key"] = claim_key(secret, chain_id, target.address).address
             claim_secrets.append(
-                {"index": index, "name": t.name, "gtin": item.get("gtin"), "serial": item.get("serial")}
-                | {"collection": target.address, "claim_key": item["claim_key"], "secret": secret}
+                {
+                    "index": index,
+                    "name": t.name,
+                    "gtin": item.get("gtin"),
+                    "serial": item.get("serial"),
+                    "collection": target.address,
+                    "claim_key": item["claim_key"],
+                    "secret": secret,
+                }
             )
         groups.setdefault((target.address, int(Kind[t.kind])), []).append(item)
 
@@ -198,9 +206,7 @@ def submit(
     return Submitted(job, created=True, chunks=chunks, sealed=bool(claim_secrets))
 
 
-def job_view(
-    session: Session, job: Job, *, gateway_base: str = "", limit: int = 1000, offset: int = 0
-) -> dict[str, Any]:
+def job_view(session: Session, job: Job, *, gateway_base: str = "", limit: int = 1000, offset: int = 0) -> JobOut:
     """The job, its batches and (a page of) its twins, with their tokens' https URLs under `gateway_base`."""
     chunks = session.exec(select(Chunk).where(Chunk.job_id == job.id).order_by(col(Chunk.seq))).all()
     twins: Sequence[Twin] = []
@@ -215,51 +221,51 @@ def job_view(
     return _view(job, chunks, twins, claims.has_secrets(session, job.id), gateway_base)
 
 
-def accepted_view(submitted: Submitted, session: Session) -> dict[str, Any]:
+def accepted_view(submitted: Submitted, session: Session) -> JobOut:
     """The answer to a mint request: a new job is described from what was just stored, without a query."""
     if submitted.chunks is None:
         return job_view(session, submitted.job, limit=0)
     return _view(submitted.job, submitted.chunks, [], submitted.sealed, "")
 
 
-def _view(job: Job, chunks: Sequence[Chunk], twins: Sequence[Twin], vault: bool, gateway_base: str) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "claim_secrets": (
-            {"available": True, "url": f"/v1/jobs/{job.id}/claim-secrets", "once": True} if vault else None
+def _view(job: Job, chunks: Sequence[Chunk], twins: Sequence[Twin], vault: bool, gateway_base: str) -> JobOut:
+    return JobOut(
+        id=job.id,
+        kind=job.kind,
+        claim_secrets=(
+            ClaimSecretsLink(available=True, url=f"/v1/jobs/{job.id}/claim-secrets", once=True) if vault else None
         ),
-        "state": job.state,
-        "error": job.error,
-        "counts": {"requested": job.total, "recorded": job.recorded},
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-        "batches": [
-            {
-                "seq": c.seq,
-                "collection": c.collection,
-                "size": c.size,
-                "state": c.state,
-                "batch_id": c.batch_id,
-                "offset": c.batch_offset,
-                "directory_cid": c.dir_cid,
-                "tx_hash": c.tx_hash,
-                "error": c.error,
-            }
+        state=job.state,
+        error=job.error,
+        counts=JobCounts(requested=job.total, recorded=job.recorded),
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        batches=[
+            JobBatch(
+                seq=c.seq,
+                collection=c.collection,
+                size=c.size,
+                state=c.state,
+                batch_id=c.batch_id,
+                offset=c.batch_offset,
+                directory_cid=c.dir_cid,
+                tx_hash=c.tx_hash,
+                error=c.error,
+            )
             for c in chunks
         ],
-        "twins": [
-            {
-                "contract": t.collection,
-                "token_id": t.token_id,
-                "kind": t.kind,
-                "name": t.name,
-                "gtin": t.gtin,
-                "serial": t.serial,
-                "token_uri": t.token_uri,
-                "token_url": gateway_url(t.token_uri, gateway_base),
-                "tx_hash": t.tx_hash,
-            }
+        twins=[
+            JobTwin(
+                contract=t.collection,
+                token_id=t.token_id,
+                kind=t.kind,
+                name=t.name,
+                gtin=t.gtin,
+                serial=t.serial,
+                token_uri=t.token_uri,
+                token_url=gateway_url(t.token_uri, gateway_base),
+                tx_hash=t.tx_hash,
+            )
             for t in twins
         ],
-    }
+    )

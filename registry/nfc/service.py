@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Literal
 
 from eth_utils.address import to_checksum_address
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,7 @@ from registry.brands.models import Brand
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.nfc import diversify, halo, ndef
 from registry.nfc.models import NfcMasterKey, NfcTag
-from registry.nfc.schemas import TagIn
+from registry.nfc.schemas import ContentBinding, SdmSettings, TagIn, TagOut
 from registry.twins.metadata import tag_binding
 from registry.twins.models import Twin
 from registry.twins.schemas import TagBinding
@@ -188,39 +188,40 @@ def page_url(base_url: str, contract: str, token_id: int) -> str:
     return f"{base_url.rstrip('/')}/t/{contract}/{token_id}"
 
 
-def sdm_settings(base_url: str, tag: NfcTag) -> dict[str, Any] | None:
+def sdm_settings(base_url: str, tag: NfcTag) -> SdmSettings | None:
     """Programming notes for an NTAG 424 tag: its NDEF file, SDM offsets and key derivations."""
     if tag.kind != "ntag424":
         return None
     layout = ndef.sdm_layout(page_url(base_url, tag.collection, tag.token_id))
     aid, meta_si, file_si = diversify.AID.hex().upper(), diversify.META_READ_SI.hex(), diversify.FILE_READ_SI.hex()
-    return {
-        "url": layout.url,
-        "ndef_file": layout.ndef_file.hex().upper(),
-        "sdm_options": "C1",
-        "picc_data_offset": layout.picc_data_offset,
-        "sdm_mac_input_offset": layout.sdm_mac_input_offset,
-        "sdm_mac_offset": layout.sdm_mac_offset,
-        "meta_read_key": f"AN10922(master, {aid} || {meta_si.upper()}) (AID || 'twinmark:SDMMetaRead')",
-        "file_read_key": f"AN10922(master, {tag.identity} || {aid} || {file_si.upper()}) (UID || AID || "
+    return SdmSettings(
+        url=layout.url,
+        ndef_file=layout.ndef_file.hex().upper(),
+        sdm_options="C1",
+        picc_data_offset=layout.picc_data_offset,
+        sdm_mac_input_offset=layout.sdm_mac_input_offset,
+        sdm_mac_offset=layout.sdm_mac_offset,
+        meta_read_key=f"AN10922(master, {aid} || {meta_si.upper()}) (AID || 'twinmark:SDMMetaRead')",
+        file_read_key=f"AN10922(master, {tag.identity} || {aid} || {file_si.upper()}) (UID || AID || "
         "'twinmark:SDMFileRead')",
-    }
+    )
 
 
-def tag_view(tag: NfcTag, twin: Twin, base_url: str) -> dict[str, Any]:
+def tag_view(tag: NfcTag, twin: Twin, base_url: str) -> TagOut:
     """A tag as its brand sees it: identity, binding, counter, how to program it; never a key."""
-    return {
-        "sdm": sdm_settings(base_url, tag),
-        "id": tag.id,
-        "type": tag.kind,
-        "uid": tag.identity if tag.kind == "ntag424" else None,
-        "address": tag.identity if tag.kind == "halo" else None,
-        "public_key": tag.public_key,
-        "contract": tag.collection,
-        "token_id": tag.token_id,
-        "bound_in_content": bound_in_content(twin, tag),
-        "content_binding": binding(tag),
-        "last_counter": tag.last_counter if tag.last_counter >= 0 else None,
-        "last_tap_at": tag.last_tap_at,
-        "created_at": tag.created_at,
-    }
+    kind: Literal["ntag424", "halo"] = "ntag424" if tag.kind == "ntag424" else "halo"  # the two kinds enrolled
+    return TagOut(
+        sdm=sdm_settings(base_url, tag),
+        id=tag.id,
+        type=kind,
+        uid=tag.identity if tag.kind == "ntag424" else None,
+        address=tag.identity if tag.kind == "halo" else None,
+        public_key=tag.public_key,
+        contract=tag.collection,
+        token_id=tag.token_id,
+        bound_in_content=bound_in_content(twin, tag),
+        content_binding=ContentBinding.model_validate(binding(tag)),  # the content's own entry, as published
+        last_counter=tag.last_counter if tag.last_counter >= 0 else None,
+        last_tap_at=tag.last_tap_at,
+        created_at=tag.created_at,
+    )

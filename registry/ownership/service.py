@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel import Session
 from web3 import Web3
@@ -21,6 +20,7 @@ from registry.chain.report import OnChainTwin
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
 from registry.errors import InvalidInput, NotFound
+from registry.ownership.schemas import StatusOut, TransferOut, TypedDataOut
 from registry.settings import Settings
 
 SIGNATURE_TTL = 3600
@@ -97,7 +97,7 @@ def _status(name: str, allowed: tuple[str, ...], message: str) -> Status:
     return Status[name]
 
 
-def transfer_typed_data(chain: TwinmarkChain, contract: str, token_id: int, to: str) -> dict[str, Any]:
+def transfer_typed_data(chain: TwinmarkChain, contract: str, token_id: int, to: str) -> TypedDataOut:
     twin = _live(chain, contract, token_id)
     if twin.status == Status.stolen:
         raise TwinStolen("the twin is reported stolen: it cannot be transferred")
@@ -108,7 +108,7 @@ def transfer_typed_data(chain: TwinmarkChain, contract: str, token_id: int, to: 
         "deadline": int(time.time()) + SIGNATURE_TTL,
     }
     payload = typed_data.typed_data("TransferTwin", chain.chain_id, contract, message)
-    return {"owner": twin.owner, "typed_data": payload}
+    return TypedDataOut(owner=twin.owner, typed_data=payload)
 
 
 def relay_transfer(
@@ -123,7 +123,7 @@ def relay_transfer(
     nonce: int,
     deadline: int,
     signature: bytes,
-) -> dict[str, Any]:
+) -> TransferOut:
     twin = _live(chain, contract, token_id)
     if twin.status == Status.stolen:
         raise TwinStolen("the twin is reported stolen: it cannot be transferred")
@@ -141,17 +141,17 @@ def relay_transfer(
         contract=contract,
         token_id=token_id,
     )
-    return {
-        "contract": contract,
-        "token_id": token_id,
-        "from": twin.owner,
-        "owner": recipient,
-        "tx_hash": tx_hash,
-        "state": chain.relay_state(tx_hash),
-    }
+    return TransferOut(
+        contract=contract,
+        token_id=token_id,
+        owner=recipient,
+        tx_hash=tx_hash,
+        state=chain.relay_state(tx_hash),
+        **{"from": twin.owner},  # `from` is a keyword: the field's alias is passed by name
+    )
 
 
-def status_typed_data(chain: TwinmarkChain, contract: str, token_id: int, status: str) -> dict[str, Any]:
+def status_typed_data(chain: TwinmarkChain, contract: str, token_id: int, status: str) -> TypedDataOut:
     code = _status(
         status, ("lost", "stolen", "active"), "status must be lost, stolen or active (found again after a loss)"
     )
@@ -162,7 +162,9 @@ def status_typed_data(chain: TwinmarkChain, contract: str, token_id: int, status
         "nonce": twin.nonce,
         "deadline": int(time.time()) + SIGNATURE_TTL,
     }
-    return {"owner": twin.owner, "typed_data": typed_data.typed_data("ReportStatus", chain.chain_id, contract, message)}
+    return TypedDataOut(
+        owner=twin.owner, typed_data=typed_data.typed_data("ReportStatus", chain.chain_id, contract, message)
+    )
 
 
 def relay_status(
@@ -177,7 +179,7 @@ def relay_status(
     nonce: int,
     deadline: int,
     signature: bytes,
-) -> dict[str, Any]:
+) -> StatusOut:
     code = _status(status, ("lost", "stolen", "active"), "status must be lost, stolen or active")
     twin = _live(chain, contract, token_id)
     if nonce != twin.nonce:
@@ -193,27 +195,19 @@ def relay_status(
         contract=contract,
         token_id=token_id,
     )
-    return {
-        "contract": contract,
-        "token_id": token_id,
-        "status": status,
-        "tx_hash": tx_hash,
-        "state": chain.relay_state(tx_hash),
-    }
+    return StatusOut(
+        contract=contract, token_id=token_id, status=status, tx_hash=tx_hash, state=chain.relay_state(tx_hash)
+    )
 
 
 def brand_status(
     session: Session, chain: TwinmarkChain, brand: Brand, contract: str, token_id: int, status: str
-) -> dict[str, Any]:
+) -> StatusOut:
     """The brand marks a twin stolen on evidence, or recovered (`active`)."""
     own_collection(session, brand, contract)
     code = _status(status, ("stolen", "active"), "a brand sets stolen or active (recovered); only owners report lost")
     _live(chain, contract, token_id)
     tx_hash = chain.set_status_by_brand(contract, token_id, int(code))
-    return {
-        "contract": contract,
-        "token_id": token_id,
-        "status": status,
-        "tx_hash": tx_hash,
-        "state": chain.relay_state(tx_hash),
-    }
+    return StatusOut(
+        contract=contract, token_id=token_id, status=status, tx_hash=tx_hash, state=chain.relay_state(tx_hash)
+    )

@@ -1,8 +1,7 @@
-"""Answers of the resolver side: the resolver description file, linksets, the passport (gs1:dpp)."""
+"""Answers of the resolver side: the resolver description file and linksets (the passport, its gs1:dpp
+target, is a twin's view: `registry.twins.schemas.PassportOut`)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,34 +50,6 @@ class Linkset(BaseModel):
     """RFC 9264 `application/linkset+json`, valid against the GS1 resolver's linkset schema."""
 
     linkset: list[LinksetEntry]
-
-
-class PassportImage(BaseModel):
-    ipfs: str
-    https: str = Field(description="the same content through the HTTP gateway")
-
-
-class PassportOut(BaseModel):
-    """A physical twin's passport, the `gs1:dpp` link of its GS1 Digital Link."""
-
-    contract: str
-    token_id: int
-    name: str
-    description: str
-    brand: str | None
-    gtin: str
-    serial: str | None
-    lot: str | None
-    digital_link: str
-    passport: dict[str, Any] = Field(description="`twinmark.passport` as the twin's content publishes it")
-    dpp: dict[str, Any] | None = Field(
-        description="EU Digital Product Passport fields (fibre composition, origin steps, care, repair,"
-        " recycled content, substances of concern), when the brand gave them"
-    )
-    images: list[PassportImage]
-    metadata_cid: str
-    token_uri: str
-    verify_url: str
 
 
 ACTIVE_LINK_TYPES = {

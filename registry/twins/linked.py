@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -11,6 +9,7 @@ from registry.brands.models import Collection
 from registry.errors import NotFound
 from registry.twins.models import Twin
 from registry.wearables.linked import mapping_document, network_for
+from registry.wearables.schemas import LinkedWearables
 
 
 def virtual_runs(session: Session, contract: str) -> list[tuple[int, int]]:
@@ -43,17 +42,20 @@ def virtual_runs(session: Session, contract: str) -> list[tuple[int, int]]:
     return runs
 
 
-def linked_wearables(session: Session, contract: str, chain_id: int, network: str | None = None) -> dict[str, Any]:
-    """The mapping document of a collection this registry knows, with what it covers."""
+def linked_wearables(session: Session, contract: str, chain_id: int, network: str | None = None) -> LinkedWearables:
+    """The mapping document of a collection this registry knows, with what it covers (validated here:
+    the network name and the mappings become Decentraland's typed `ContractNetwork` and `Mapping`)."""
     collection = session.get(Collection, contract)  # `contract` checksummed, as collections are stored
     if collection is None:
         raise NotFound(f"no collection {contract}")
     name = network_for(chain_id, network)
     runs = virtual_runs(session, collection.address)
-    return {
-        "collection": collection.address,
-        "chain_id": chain_id,
-        "network": name,
-        "tokens": sum(last - first + 1 for first, last in runs),
-        "mappings": mapping_document(name, collection.address, runs),
-    }
+    return LinkedWearables.model_validate(
+        {
+            "collection": collection.address,
+            "chain_id": chain_id,
+            "network": name,
+            "tokens": sum(last - first + 1 for first, last in runs),
+            "mappings": mapping_document(name, collection.address, runs),
+        }
+    )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict
 
 from eth_utils.address import to_checksum_address
 
@@ -18,11 +19,29 @@ from registry.twins.schemas import PhysicalTwinIn, TagBinding, VirtualTwinIn
 SCHEMA = "https://twinmark.dev/schemas/twin/v1"
 
 
-def canonical(doc: dict[str, Any]) -> bytes:
+class Trait(TypedDict):
+    trait_type: str
+    value: Any
+
+
+class TokenMetadata(TypedDict):
+    """The ERC-721 metadata document's top level, as minting writes it. `twinmark` (passport or
+    wearable) stays a JSON object: it is what the brand sent, under names others' tools read."""
+
+    name: str
+    description: str
+    attributes: list[Trait]
+    twinmark: dict[str, Any]
+    image: NotRequired[str]
+    external_url: NotRequired[str]  # physical: its GS1 Digital Link
+    animation_url: NotRequired[str]  # virtual: its first model
+
+
+def canonical(doc: Mapping[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _traits(pairs: dict[str, Any]) -> list[dict[str, Any]]:
+def _traits(pairs: dict[str, Any]) -> list[Trait]:
     return [{"trait_type": k, "value": v} for k, v in pairs.items() if v is not None and v != ""]
 
 
@@ -36,7 +55,7 @@ def tag_binding(b: TagBinding) -> dict[str, str]:
     return {"type": "halo", "address": to_checksum_address(b.address)}
 
 
-def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> dict[str, Any]:
+def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> TokenMetadata:
     images = [f"ipfs://{cid}" for cid in t.images]
     passport: dict[str, Any] = {
         "gtin": t.gtin,
@@ -53,7 +72,7 @@ def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> dict[str, Any]:
         passport["dpp"] = t.dpp.model_dump(mode="json", exclude_none=True)
     if t.nfc:
         passport["nfc"] = [tag_binding(b) for b in t.nfc]
-    doc: dict[str, Any] = {
+    doc: TokenMetadata = {
         "name": t.name,
         "description": t.description,
         "external_url": digital_link(base_url, t.gtin, t.serial, t.lot),
@@ -73,7 +92,7 @@ def physical(t: PhysicalTwinIn, *, brand: str, base_url: str) -> dict[str, Any]:
     return doc
 
 
-def virtual(t: VirtualTwinIn, *, brand: str, meets: list[str] | None = None) -> dict[str, Any]:
+def virtual(t: VirtualTwinIn, *, brand: str, meets: list[str] | None = None) -> TokenMetadata:
     """A virtual garment. `twinmark.wearable` carries Decentraland's wearable `data` under its own
     names (`category`, `hides`, `replaces`, `tags`, `representations` with `bodyShapes` URNs,
     `mainFile` and `contents`), plus the VRM licence, the linked physical twin and `meets`: the

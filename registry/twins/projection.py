@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, select
@@ -19,8 +19,31 @@ from registry.twins.models import Twin
 CLAIM_KEYS_FILE = "claim-keys.json"  # published in a claimable batch's directory: (token id, claim key) leaves
 
 
+class TwinRow(TypedDict):
+    """The `twins` columns a new twin is written with (`twin_row`); the others keep their defaults."""
+
+    collection: str
+    token_id: int
+    brand_id: str | None
+    job_id: str | None
+    batch_id: int
+    kind: str
+    name: str
+    gtin: str | None
+    serial: str | None
+    claim_key: str | None
+    metadata_cid: str
+    dir_cid: str
+    token_uri: str
+    tx_hash: str | None
+    block_number: int
+    minted_at: datetime
+    metadata_json: str
+    owner: str | None
+
+
 def upsert_twins(
-    session: Session, rows: list[dict[str, Any]], *, fill: tuple[str, ...], force: tuple[str, ...] = ()
+    session: Session, rows: Sequence[TwinRow], *, fill: tuple[str, ...], force: tuple[str, ...] = ()
 ) -> None:
     """Inserts missing twins; for existing ones sets the `fill` fields that are still empty and
     overwrites the `force` fields (the indexer's chain-derived truth wins over what the API wrote)."""
@@ -41,7 +64,7 @@ def upsert_twins(
             continue
         for field in fill:
             if getattr(known, field) in (None, "") and row.get(field) is not None:
-                setattr(known, field, row[field])
+                setattr(known, field, row.get(field))
         for field in force:
             if getattr(known, field) != row.get(field):
                 setattr(known, field, row.get(field))
@@ -63,7 +86,7 @@ def twin_row(
     job_id: str | None,
     claim_key: str | None,
     owner: str | None = None,
-) -> dict[str, Any]:
+) -> TwinRow:
     """A `twins` row for `upsert_twins`: where the token is (batch, directory, mint transaction), what
     its metadata file says (`document`, parsed as `metadata`: name, a passport's GTIN and serial), and
     whom it belongs to here. The worker and the indexer both build their rows with it."""
@@ -113,7 +136,20 @@ def _json_object(data: bytes) -> dict[str, Any] | None:
 FRESH_STATE: dict[str, Any] = {"status": 0, "claimed": False, "burned": False}  # plus the owner: the custodian
 
 
-def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes | None]) -> dict[str, Any]:
+class TwinChanges(TypedDict, total=False):
+    """The twin columns one chain event sets."""
+
+    owner: str | None  # None: burned
+    burned: bool
+    claimed: bool
+    status: int
+    metadata_cid: str
+    token_uri: str
+    metadata_json: str
+    name: str
+
+
+def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes | None]) -> TwinChanges:
     """The twin fields one chain event sets (owner, status, claim, burn, content); empty when the event
     changes none of them. `read_document(cid)` returns a content update's bytes, or None if unreadable."""
     if name == "Transfer":
@@ -126,7 +162,7 @@ def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes |
         return {"status": int(args["status"])}
     if name == "ContentUpdated":
         cid = cid_text(args["cid"])
-        values: dict[str, Any] = {"metadata_cid": cid, "token_uri": f"ipfs://{cid}"}
+        values: TwinChanges = {"metadata_cid": cid, "token_uri": f"ipfs://{cid}"}
         document = read_document(cid)
         parsed = _json_object(document) if document is not None else None
         if document is not None and parsed is not None:  # other bytes keep the earlier document and name

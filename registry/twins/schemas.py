@@ -307,3 +307,31 @@ class TwinUpdated(TwinOut):
         description="mined (200: the record shows the new content), or pending (202: the record keeps the"
         " current content until the update is mined; follow it at /v1/transactions/{update_tx_hash})"
     )
+
+
+class PassportImage(BaseModel):
+    ipfs: str
+    https: str = Field(description="the same content through the HTTP gateway")
+
+
+class PassportOut(BaseModel):
+    """A physical twin's passport, the `gs1:dpp` link of its GS1 Digital Link."""
+
+    contract: str
+    token_id: int
+    name: str
+    description: str
+    brand: str | None
+    gtin: str
+    serial: str | None
+    lot: str | None
+    digital_link: str
+    passport: dict[str, Any] = Field(description="`twinmark.passport` as the twin's content publishes it")
+    dpp: dict[str, Any] | None = Field(
+        description="EU Digital Product Passport fields (fibre composition, origin steps, care, repair,"
+        " recycled content, substances of concern), when the brand gave them"
+    )
+    images: list[PassportImage]
+    metadata_cid: str
+    token_uri: str
+    verify_url: str

@@ -3,46 +3,53 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from sqlmodel import Session, select
 
-from registry.chain.client import TwinmarkChain
+from registry.chain.client import RelayState, TwinmarkChain
 from registry.chain.layout import status_name
 from registry.errors import NotFound
 from registry.ipfs.urls import gateway_url, gateway_urls
 from registry.twins.gs1 import digital_link, normalize_gtin
 from registry.twins.models import Twin
+from registry.twins.schemas import OnChainState, PassportImage, PassportOut, TwinOut, TwinUpdated
 
 
-def twin_view(twin: Twin, gateway_base: str, chain: TwinmarkChain | None = None) -> dict[str, Any]:
+def twin_view(twin: Twin, gateway_base: str, chain: TwinmarkChain | None = None) -> TwinOut:
+    """The registry's record of a twin; with `chain`, its live owner and status too."""
     metadata = json.loads(twin.metadata_json)
-    view: dict[str, Any] = {
-        "contract": twin.collection,
-        "token_id": twin.token_id,
-        "kind": twin.kind,
-        "name": twin.name,
-        "gtin": twin.gtin,
-        "serial": twin.serial,
-        "batch_id": twin.batch_id,
-        "token_uri": twin.token_uri,
-        "token_url": gateway_url(twin.token_uri, gateway_base),
-        "metadata_cid": twin.metadata_cid,
-        "directory_cid": twin.dir_cid,
-        "tx_hash": twin.tx_hash,
-        "block_number": twin.block_number,
-        "metadata": metadata,
-        "content_urls": gateway_urls(metadata, gateway_base),
-        "verify_url": f"/v1/verify/{twin.collection}/{twin.token_id}",
-    }
+    on_chain = None
     if chain is not None:
         live = chain.twin(twin.collection, twin.token_id)
-        view["on_chain"] = (
-            {"exists": False}
+        on_chain = (
+            OnChainState(exists=False)
             if live is None
-            else {"exists": True, "owner": live.owner, "status": status_name(live.status), "claimed": live.claimed}
+            else OnChainState(exists=True, owner=live.owner, status=status_name(live.status), claimed=live.claimed)
         )
-    return view
+    return TwinOut(
+        contract=twin.collection,
+        token_id=twin.token_id,
+        kind=twin.kind,
+        name=twin.name,
+        gtin=twin.gtin,
+        serial=twin.serial,
+        batch_id=twin.batch_id,
+        token_uri=twin.token_uri,
+        token_url=gateway_url(twin.token_uri, gateway_base),
+        metadata_cid=twin.metadata_cid,
+        directory_cid=twin.dir_cid,
+        tx_hash=twin.tx_hash,
+        block_number=twin.block_number,
+        metadata=metadata,
+        content_urls=gateway_urls(metadata, gateway_base),
+        verify_url=f"/v1/verify/{twin.collection}/{twin.token_id}",
+        on_chain=on_chain,
+    )
+
+
+def updated_view(twin: Twin, gateway_base: str, tx_hash: str, state: RelayState) -> TwinUpdated:
+    """The answer to a content update: the record (the new content once mined) and the update's transaction."""
+    return TwinUpdated(**dict(twin_view(twin, gateway_base)), update_tx_hash=tx_hash, state=state)
 
 
 def get_twin(session: Session, contract: str, token_id: int) -> Twin:
@@ -59,7 +66,7 @@ def find_twins(session: Session, gtin: str, serial: str | None) -> list[Twin]:
     return list(session.exec(query.limit(1000)))
 
 
-def passport_view(twin: Twin, base_url: str, gateway_base: str) -> dict[str, Any]:
+def passport_view(twin: Twin, base_url: str, gateway_base: str) -> PassportOut:
     """A physical twin's passport as its content publishes it (`twinmark.passport`, EU DPP fields
     under `dpp`), with its identity and links: the `gs1:dpp` target of the GS1 resolver."""
     doc = json.loads(twin.metadata_json)
@@ -67,24 +74,23 @@ def passport_view(twin: Twin, base_url: str, gateway_base: str) -> dict[str, Any
     if twin.kind != "physical" or not isinstance(passport, dict) or twin.gtin is None:
         raise NotFound(f"twin {twin.token_id} in {twin.collection} is not a physical good: it has no passport")
     images = [img for img in passport.get("images", []) if isinstance(img, str)]
-    return {
-        "contract": twin.collection,
-        "token_id": twin.token_id,
-        "name": twin.name,
-        "description": doc.get("description", ""),
-        "brand": doc.get("twinmark", {}).get("brand"),
-        "gtin": twin.gtin,
-        "serial": twin.serial,
-        "lot": twin_lot(twin),
-        "digital_link": twin_digital_link(twin, base_url),
-        "passport": passport,
-        "dpp": passport.get("dpp"),
-        "images": [{"ipfs": i, "https": f"{gateway_base}/{i.removeprefix('ipfs://')}"} for i in images],
-        "metadata_cid": twin.metadata_cid,
-        "token_uri": twin.token_uri,
-        "token_url": gateway_url(twin.token_uri, gateway_base),
-        "verify_url": f"{base_url}/v1/verify/{twin.collection}/{twin.token_id}",
-    }
+    return PassportOut(
+        contract=twin.collection,
+        token_id=twin.token_id,
+        name=twin.name,
+        description=doc.get("description", ""),
+        brand=doc.get("twinmark", {}).get("brand"),
+        gtin=twin.gtin,
+        serial=twin.serial,
+        lot=twin_lot(twin),
+        digital_link=twin_digital_link(twin, base_url),
+        passport=passport,
+        dpp=passport.get("dpp"),
+        images=[PassportImage(ipfs=i, https=f"{gateway_base}/{i.removeprefix('ipfs://')}") for i in images],
+        metadata_cid=twin.metadata_cid,
+        token_uri=twin.token_uri,
+        verify_url=f"{base_url}/v1/verify/{twin.collection}/{twin.token_id}",
+    )
 
 
 def twin_lot(twin: Twin) -> str | None:

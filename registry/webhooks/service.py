@@ -7,7 +7,6 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from eth_utils.address import to_checksum_address
 from sqlmodel import Session, col, select
@@ -20,6 +19,7 @@ from registry.events.public import TYPES
 from registry.net.guard import HostUnresolvable, Resolver, TargetRefused, check_target, system_resolver
 from registry.webhooks.models import Delivery, DeliveryAttempt, Subscription
 from registry.webhooks.outbox import BRAND_TYPES
+from registry.webhooks.schemas import AttemptOut, DeliveryOut, WebhookCreated, WebhookOut
 from registry.webhooks.signing import new_secret
 
 SEALED = "sealed:v1:"
@@ -117,17 +117,22 @@ def check_webhook_url(url: str, *, allow_private_targets: bool, resolver: Resolv
         raise InvalidInput(f"url refused: {exc.detail}", reason=exc.reason) from exc
 
 
-def subscription_view(sub: Subscription) -> dict[str, Any]:
-    return {
-        "id": sub.id,
-        "url": sub.url,
-        "event_types": json.loads(sub.event_types),
-        "collection": sub.collection,
-        "token_id": sub.token_id,
-        "owner": sub.owner,
-        "active": sub.active,
-        "created_at": sub.created_at,
-    }
+def subscription_view(sub: Subscription) -> WebhookOut:
+    return WebhookOut(
+        id=sub.id,
+        url=sub.url,
+        event_types=json.loads(sub.event_types),
+        collection=sub.collection,
+        token_id=sub.token_id,
+        owner=sub.owner,
+        active=sub.active,
+        created_at=sub.created_at,
+    )
+
+
+def created_view(sub: Subscription, secret: str) -> WebhookCreated:
+    """A new subscription with its signing secret, shown this once."""
+    return WebhookCreated(**dict(subscription_view(sub)), secret=secret)
 
 
 def active_subscriptions(session: Session, owner: Owner) -> list[Subscription]:
@@ -141,26 +146,27 @@ def owned(session: Session, owner: Owner, sub_id: str) -> Subscription:
     return sub
 
 
-def deliveries(session: Session, sub: Subscription, limit: int = 100) -> list[dict[str, Any]]:
+def deliveries(session: Session, sub: Subscription, limit: int = 100) -> list[DeliveryOut]:
     rows = session.exec(
         select(Delivery).where(Delivery.subscription_id == sub.id).order_by(col(Delivery.id).desc()).limit(limit)
     ).all()
     out = []
     for d in rows:
         attempts = session.exec(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == d.id)).all()
+        assert d.id is not None  # a stored row
         out.append(
-            {
-                "id": d.id,
-                "event_id": d.event_id,
-                "event_type": d.event_type,
-                "state": d.state,
-                "attempts": [
-                    {"at": a.attempted_at, "status": a.status_code, "error": a.error, "ms": a.duration_ms}
+            DeliveryOut(
+                id=d.id,
+                event_id=d.event_id,
+                event_type=d.event_type,
+                state=d.state,
+                attempts=[
+                    AttemptOut(at=a.attempted_at, status=a.status_code, error=a.error, ms=a.duration_ms)
                     for a in attempts
                 ],
-                "next_attempt_at": d.next_attempt_at if d.state == "pending" else None,
-                "delivered_at": d.delivered_at,
-            }
+                next_attempt_at=d.next_attempt_at if d.state == "pending" else None,
+                delivered_at=d.delivered_at,
+            )
         )
     return out
 

@@ -2,7 +2,7 @@
 twins verified again at the same chain head (warm), and a lone buyer's latency with and without 60 ms
 of RPC latency (the chain-conditions proxy of the test suite in front of Anvil).
 
-    .venv/bin/python scripts/bench_verify_cold.py [--twins 10000] [--clients 16]
+    .venv/bin/python -m benchmarks.bench_verify_cold [--twins 10000] [--clients 16]
 
 Rows:
 1. cold, N clients: wrk with a Lua script hands every request the next twin of the list (threads
@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchlib import ROOT, Service, parse_wrk, service
 
-sys.path.insert(0, str(ROOT))
+from benchmarks.benchlib import Service, parse_wrk, service
 from registry.chain.anvil import Anvil
 from tests.support.chain_conditions import ChainConditions, Conditions
 

@@ -6,7 +6,7 @@ latency (submit -> recorded) on an otherwise idle service.
 Embedded stack (local Anvil with automine, local block store, SQLite), one `twinmark serve` process with
 its default settings (coalescing window 0.25 s, at most 500 twins per coalesced batch).
 
-    .venv/bin/python scripts/bench_mint_single.py [--twins 1000] [--clients 32] [--lone 10]
+    .venv/bin/python -m benchmarks.bench_mint_single [--twins 1000] [--clients 32] [--lone 10]
 
 Mint transactions are counted twice: distinct transaction hashes of the jobs' twins (what the API
 says), and BatchMinted logs of the collection (what the chain says). The clients are threads with one
@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from benchlib import free_port, service
 
+from benchmarks.benchlib import free_port, service
 from registry.chain.logs import collection_topic
 
 GTIN = "4006381333931"

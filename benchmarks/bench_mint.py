@@ -3,7 +3,7 @@ first request until every twin is confirmed on chain and recorded in the registr
 
 Embedded stack (local Anvil with automine, local block store, SQLite), one `twinmark serve` process.
 
-    .venv/bin/python scripts/bench_mint.py [--twins 10000] [--per-request 2000]
+    .venv/bin/python -m benchmarks.bench_mint [--twins 10000] [--per-request 2000]
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import argparse
 import time
 
 import httpx
-from benchlib import service
+
+from benchmarks.benchlib import service
 
 
 def main() -> None:

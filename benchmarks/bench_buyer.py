@@ -1,6 +1,6 @@
 """The buyer's door under load, as buyers cause it: many *different* twins, each reached once.
 
-    .venv/bin/python scripts/bench_buyer.py [--twins 5000] [--clients 16] [--seconds 8]
+    .venv/bin/python -m benchmarks.bench_buyer [--twins 5000] [--clients 16] [--seconds 8]
 
 Rows (wrk; requests take the twins in turn, starting over only when a row outlasts its list, which
 the gateway row does: one batch directory holds 2,000 twins; no targets in issue 13):
@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import httpx
-from bench_verify_cold import mint
-from benchlib import ROOT, parse_wrk, service
 
-sys.path.insert(0, str(ROOT))
+from benchmarks.bench_verify_cold import mint
+from benchmarks.benchlib import parse_wrk, service
 from registry.chain.layout import batch_of
 
 LUA = """
@@ -64,6 +62,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
+    if args.twins <= 2000:  # the page rows take the twins beyond the first batch (mint() sends 2,000 a batch)
+        parser.error("--twins must be more than 2,000: the page rows use the twins beyond the first batch")
     with service() as svc:
         headers, _ = svc.brand("Bench Buyer", "BUYR")
         twins = mint(svc, args.twins, headers)

@@ -5,7 +5,7 @@ index is filled with `--events` other chain events (transfers in another brand's
 straight into the index table the way the indexer writes them: minting 100,000 real events would
 take minutes and the replay only reads the table). The partner's own events come after all of them.
 
-    .venv/bin/python scripts/bench_event_stream.py [--events 100000]
+    .venv/bin/python -m benchmarks.bench_event_stream [--events 100000]
 
 Printed: time to the first matching event for a stream filtered by the partner's collection, by
 collection and type, by token, and for the unfiltered stream (whose next event is the very next row),
@@ -20,7 +20,8 @@ import sqlite3
 import time
 
 import httpx
-from benchlib import service
+
+from benchmarks.benchlib import service
 
 NOISE = "0x" + "ab" * 20
 

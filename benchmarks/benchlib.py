@@ -1,4 +1,4 @@
-"""Shared by the benchmark scripts: run `twinmark serve` on a fresh embedded stack in a child process."""
+"""Shared by the benchmarks: run `twinmark serve` on a fresh embedded stack in a child process."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from pathlib import Path
 
 import httpx
 
+from registry.chain.anvil import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATA = ROOT / ".bench"
-sys.path.insert(0, str(ROOT))
-
-from registry.chain.anvil import free_port  # noqa: E402
 
 __all__ = ["ROOT", "Service", "free_port", "parse_wrk", "service", "wait_http"]
 

@@ -3,7 +3,7 @@
 Both servers are one uvicorn process each, started the same way; the load comes from `wrk`
 (Debian package `wrk`) with 2 threads and 32 connections for 10 s after a 2 s warm-up.
 
-    .venv/bin/python scripts/bench_verify.py
+    .venv/bin/python -m benchmarks.bench_verify
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import sys
 import time
 
 import httpx
-from benchlib import ROOT, free_port, parse_wrk, service, wait_http
+
+from benchmarks.benchlib import ROOT, free_port, parse_wrk, service, wait_http
 
 DURATION = "10s"
 
@@ -51,7 +52,7 @@ def main() -> None:
         verify = wrk(verify_url)
 
     port = free_port()
-    bare_proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "bench_bare.py"), str(port)])
+    bare_proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_bare", str(port)], cwd=ROOT)
     try:
         wait_http(f"http://127.0.0.1:{port}/bare")
         bare = wrk(f"http://127.0.0.1:{port}/bare")
