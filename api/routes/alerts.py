@@ -43,7 +43,7 @@ def list_alerts(
     rows, nxt = actions.list_alerts(
         s, brand.id, state=state, rule=rule, collection=collection, token_id=token_id, cursor=cursor, limit=limit
     )
-    return AlertList(alerts=[AlertOut.model_validate(actions.alert_view(a)) for a in rows], next_cursor=nxt)
+    return AlertList(alerts=[actions.alert_view(a) for a in rows], next_cursor=nxt)
 
 
 @router.get("/v1/alerts/policy", response_model=PolicyOut)
@@ -76,7 +76,7 @@ def put_policy(
 
 @router.get("/v1/alerts/{alert_id}", response_model=AlertOut)
 def get_alert(alert_id: AlertId, brand: BrandDep, s: SessionDep) -> AlertOut:
-    return AlertOut.model_validate(actions.alert_view(actions.own_alert(s, brand.id, alert_id)))
+    return actions.alert_view(actions.own_alert(s, brand.id, alert_id))
 
 
 @router.post("/v1/alerts/{alert_id}/resolve", response_model=AlertOut)
@@ -84,14 +84,14 @@ def resolve_alert(alert_id: AlertId, body: ResolveIn, brand: BrandDep, s: Sessio
     """Closes the alert: the twin's caution clears, `alert.resolved` is sent; only later scans can raise
     the same rule on the twin again."""
     alert = actions.resolve(s, actions.own_alert(s, brand.id, alert_id), body.note)
-    return AlertOut.model_validate(actions.alert_view(alert))
+    return actions.alert_view(alert)
 
 
 @router.get("/v1/alerts/{alert_id}/export", response_model=AlertExport)
 def export_alert(alert_id: AlertId, brand: BrandDep, s: SessionDep) -> AlertExport:
     """The alert with its scans and evidence as one document, for a partner or a court to re-check with
     `python -m registry.alerts.recheck` (no Twinmark server needed)."""
-    return AlertExport.model_validate(actions.export(s, actions.own_alert(s, brand.id, alert_id)))
+    return actions.export(s, actions.own_alert(s, brand.id, alert_id))
 
 
 @router.get("/v1/twins/{contract}/{token_id}/caution", response_model=CautionOut | None)

@@ -12,41 +12,43 @@ from sqlmodel import Session, col, select
 
 from registry.alerts.caution import sentences
 from registry.alerts.models import Alert, AlertScan
+from registry.alerts.schemas import AlertExport, AlertOut, Summary
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.webhooks.outbox import enqueue_brand_event
 
 EXPORT_FORMAT = "twinmark-alert/1"
 
 
-def alert_view(alert: Alert) -> dict[str, Any]:
+def alert_view(alert: Alert) -> AlertOut:
     en, zh = sentences(alert.rule, json.loads(alert.facts))
-    return {
-        "id": alert.id,
-        "rule": alert.rule,
-        "state": alert.state,
-        "brand": alert.brand_id,
-        "contract": alert.collection,
-        "token_id": alert.token_id,
-        "subject": alert.subject,
-        "facts": json.loads(alert.facts),
-        "summary": {"en": en, "zh": zh},
-        "chain": json.loads(alert.chain) if alert.chain else None,
-        "raised_at": alert.raised_at,
-        "updated_at": alert.updated_at,
-        "resolved_at": alert.resolved_at,
-        "note": alert.note,
-    }
+    assert alert.id is not None  # a stored alert
+    return AlertOut(
+        id=alert.id,
+        rule=alert.rule,
+        state="open" if alert.state == "open" else "resolved",
+        brand=alert.brand_id,
+        contract=alert.collection,
+        token_id=alert.token_id,
+        subject=alert.subject,
+        facts=json.loads(alert.facts),
+        summary=Summary(en=en, zh=zh),
+        chain=json.loads(alert.chain) if alert.chain else None,
+        raised_at=alert.raised_at,
+        updated_at=alert.updated_at,
+        resolved_at=alert.resolved_at,
+        note=alert.note,
+    )
 
 
 def event(alert: Alert, kind: str) -> dict[str, Any]:
-    """The webhook event of an alert (`alert.raised`, `alert.resolved`): one stable id per alert and kind,
-    so a receiver drops redeliveries."""
+    """The webhook event of an alert (`alert.raised`, `alert.resolved`), free-form as every outbox
+    payload is: one stable id per alert and kind, so a receiver drops redeliveries."""
     return {
         "id": f"evt_alert_{alert.id}_{kind.split('.')[1]}",
         "type": kind,
         "contract": alert.collection,
         "token_id": alert.token_id,
-        "data": json.loads(json.dumps(alert_view(alert), default=str)),
+        "data": alert_view(alert).model_dump(mode="json"),
     }
 
 
@@ -114,28 +116,29 @@ def resolve(session: Session, alert: Alert, note: str | None) -> Alert:
 
 
 def alert_scans(session: Session, alert: Alert) -> list[dict[str, Any]]:
+    """The alert's copies of its scans, free-form: each is the scan row as the scan log recorded it."""
     rows = session.exec(
         select(AlertScan).where(AlertScan.alert_id == alert.id).order_by(col(AlertScan.at), col(AlertScan.scan_id))
     ).all()
     return [json.loads(r.scan) for r in rows]
 
 
-def export(session: Session, alert: Alert) -> dict[str, Any]:
+def export(session: Session, alert: Alert) -> AlertExport:
     """The alert as one document: the rule and its figures, every triggering scan as recorded (tap
     cryptograms and signatures, counters, coarse places), and the twin's chain state at a block. A
     third party re-checks the HaLo signatures with nothing, SUN MACs with the brand's key, and the
     chain facts with any RPC endpoint of the chain."""
-    return {
-        "format": EXPORT_FORMAT,
-        "alert": json.loads(json.dumps(alert_view(alert), default=str)),
-        "scans": alert_scans(session, alert),
-        "how_to_check": (
-            "python -m registry.alerts.recheck alert.json [--chain-rpc URL] [--nfc-key HEX]: HaLo signatures are"
-            " re-checked with the chip address (tag_id) alone; NTAG 424 SUN MACs need the brand's AES-128 master"
-            " key; the chain facts need an RPC endpoint of chain `chain.chain_id`, reading twinReport at"
-            " `chain.block_number` and that block's hash"
+    return AlertExport(
+        format=EXPORT_FORMAT,
+        alert=alert_view(alert),
+        scans=alert_scans(session, alert),
+        how_to_check=(
+            "python -m registry.alerts.recheck alert.json [--chain-rpc URL] [--nfc-key HEX] [--tag-key HEX]: HaLo"
+            " signatures are re-checked with the chip address (tag_id) alone; NTAG 424 SUN taps need the brand's"
+            " AES-128 master key, or one tag's file key for its MACs; the chain facts need an RPC endpoint of chain"
+            " `chain.chain_id`, reading twinReport at `chain.block_number` and that block's hash"
         ),
-    }
+    )
 
 
 def forget_session(session: Session, session_hash: str) -> int:

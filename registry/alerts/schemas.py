@@ -49,7 +49,7 @@ class AlertExport(BaseModel):
     """A self-contained document: `python -m registry.alerts.recheck` re-checks it offline."""
 
     format: str
-    alert: dict[str, Any]
+    alert: AlertOut
     scans: list[dict[str, Any]]
     how_to_check: str
 

@@ -62,7 +62,8 @@ COLUMNS = tuple(Scan.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
 def scan_record(scan: Any) -> dict[str, Any]:
-    """The scan as an alert keeps it: every recorded field, times in ISO 8601, the evidence parsed."""
+    """The scan as an alert keeps it, free-form (the scan log's row): every recorded field, times in
+    ISO 8601, the evidence parsed."""
     row = {name: getattr(scan, name) for name in COLUMNS}
     row["at"] = aware(row["at"]).isoformat()
     if isinstance(row["evidence"], str):
@@ -75,13 +76,14 @@ def scan_record(scan: Any) -> dict[str, Any]:
 
 
 def policy_layers(session: Session, brand_id: str, collection: str | None) -> list[dict[str, Any]]:
+    """The fields set for the brand, then for the collection: free-form, each only what was set."""
     scopes = [""] + ([collection] if collection else [])
     rows = {p.scope: p for p in session.exec(select(AlertPolicy).where(AlertPolicy.brand_id == brand_id))}
     return [json.loads(rows[s].values) for s in scopes if s in rows]
 
 
 def policy_set(session: Session, brand_id: str, scope: str) -> dict[str, Any]:
-    """The fields set at this scope only ("" the brand, else a collection)."""
+    """The fields set at this scope only ("" the brand, else a collection), free-form: only what was set."""
     row = session.get(AlertPolicy, (brand_id, scope))
     return {} if row is None else dict(json.loads(row.values))
 
