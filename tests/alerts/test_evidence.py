@@ -69,3 +69,42 @@ def test_counter_figures_follow_from_the_scans() -> None:
     rising = [taps[0], scan(tag().params_at(8), 8)]
     check = rule_check("nfc-counter", {}, rising)
     assert check is not None and check.outcome == "fail"
+
+
+def test_the_scan_logs_halo_evidence_rechecks() -> None:
+    """The fields the scan log records for a HaLo tap (`registry.scans.events.tap_evidence`) re-check as
+    they stand; a forged tap recorded as such passes as recorded."""
+    from pathlib import Path
+
+    from registry.alerts.evidence import halo_check
+    from registry.nfc import halo
+
+    case = json.loads((Path(__file__).resolve().parents[1] / "data" / "nfc-vectors.json").read_text())[
+        "halo_secp256k1"
+    ]["cases"][0]
+    chip = halo.address(halo.public_key(bytes.fromhex(case["pk2"])))
+    evidence = {
+        "kind": "halo",
+        "code": "genuine-fresh",
+        "counter": 1,
+        "rnd": case["rnd"],
+        "rndsig": case["rndsig"],
+        "pk2": case["pk2"],
+        "challenge": case["rnd"],
+        "signature": case["rndsig"],
+        "digest": case["digest"],
+        "chip_address": chip,
+    }
+    recorded = {
+        "id": 9,
+        "tag_kind": "halo",
+        "tag_id": chip,
+        "counter": 1,
+        "valid": True,
+        "evidence": json.dumps(evidence),
+    }
+    assert halo_check(recorded).outcome == "pass"
+    forged = evidence | {"code": "forged", "rndsig": case["rndsig"][:-6] + "000000", "signature": None}
+    assert halo_check(recorded | {"evidence": json.dumps(forged)}).outcome == "fail"  # recorded valid: it is not
+    assert halo_check(recorded | {"evidence": json.dumps(forged), "valid": False, "tag_id": None}).outcome == "pass"
+    assert halo_check(recorded | {"evidence": json.dumps(evidence | {"digest": "00" * 32})}).outcome == "fail"
