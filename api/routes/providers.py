@@ -52,7 +52,7 @@ def service_record(
     """A provider appends a record: the document goes to IPFS, its CID on chain under the provider's
     signature. 201 once mined, 202 while pending."""
     out = ServiceRecordRelayed.model_validate(
-        with_state(rt.chain, add_record(s, rt.chain, rt.store, who, checksum(contract), token_id, body))
+        with_state(rt.chain, add_record(s, rt.chain, rt.store, who, checksum(contract), token_id, body).model_dump())
     )
     relayed(response, out.state, mined=status.HTTP_201_CREATED)
     return out
