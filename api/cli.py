@@ -229,7 +229,8 @@ def verify(
         from registry.runtime import standalone_verifier
 
         try:
-            body = standalone_verifier(rpc, registry, gateway, from_block=from_block).verify(contract, token_id)
+            verdict = standalone_verifier(rpc, registry, gateway, from_block=from_block).verify(contract, token_id)
+            body = verdict.model_dump(mode="json", exclude_unset=True)  # what /v1/verify answers
         except TwinmarkError as exc:
             console.print(f"[red]{exc.code}[/] {exc.detail}")
             raise typer.Exit(1) from None

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
+from api.deps import EngineDep, SettingsDep
 from api.routes.common import MAX_ID, client_address
 from registry.errors import InvalidInput, TooManyRequests
 from registry.events.public import TYPES
@@ -63,7 +63,8 @@ _SSE: dict[int | str, dict[str, Any]] = {
 @router.get("/v1/events/stream", response_class=StreamingResponse, responses=_SSE)
 async def stream(
     request: Request,
-    rt: RuntimeDep,
+    settings: SettingsDep,
+    engine: EngineDep,
     types: Annotated[str | None, Query(description="comma-separated event types")] = None,
     collection: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$")] = None,
     token_id: Annotated[int | None, Query(gt=0, le=MAX_ID)] = None,
@@ -83,7 +84,7 @@ async def stream(
     cursor = last_event_id if last_event_id is not None else (after or 0)
     client = client_address(request)
     opened = _open_streams(request)
-    opened.admit(client, total=rt.settings.stream_max_connections, per_client=rt.settings.stream_max_per_client)
+    opened.admit(client, total=settings.stream_max_connections, per_client=settings.stream_max_per_client)
 
     async def events() -> AsyncIterator[bytes]:
         position = cursor
@@ -91,7 +92,7 @@ async def stream(
             yield b": twinmark event stream\n\n"
             while not await request.is_disconnected():
                 reached, batch = await run_in_threadpool(
-                    partial(events_after, owner=owner), rt.engine, position, wanted, collection, token_id
+                    partial(events_after, owner=owner), engine, position, wanted, collection, token_id
                 )
                 for stream_id, event in batch:
                     yield f"id: {stream_id}\nevent: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
+from api.deps import StoreDep
 from registry.gateway import service as gateway
 from registry.gateway.service import CAR_TYPE, RAW_TYPE
 from registry.ipfs.store import ContentStore
@@ -63,7 +63,7 @@ async def _not_modified(store: ContentStore, resolved: gateway.Resolved, if_none
 async def content(
     cid: str,
     request: Request,
-    rt: RuntimeDep,
+    content_store: StoreDep,
     path: str = "",
     format: Annotated[str | None, Query(description="raw: one block; car: the DAG as CAR v1")] = None,
     dag_scope: Annotated[str, Query(alias="dag-scope")] = "all",
@@ -74,7 +74,7 @@ async def content(
     """Public. The file at `path` under `cid` (ETag = its CID, immutable, byte ranges), one verified block
     with `?format=raw` (or `Accept: application/vnd.ipld.raw`), or the DAG as CAR v1 with `?format=car`.
     Every block is checked against its CID before it is served; only blocks this service holds are."""
-    store = gateway.serving_store(rt.store)
+    store = gateway.serving_store(content_store)
     head_only = request.method == "HEAD"
     wanted = gateway.format_of(format, parse_accept_language(accept or ""))  # the one q-value parser
     resolved = await run_in_threadpool(gateway.resolve, store, cid, path)

@@ -32,6 +32,8 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
+# The whole runtime on purpose: readiness reads every part it owns (chain, store, database) and the
+# heartbeats of the loops it runs, and how long it has been up.
 @router.get("/readyz")
 def readyz(rt: RuntimeDep) -> Readiness:
     """Readiness: chain node, content store and database all reachable, and every background loop

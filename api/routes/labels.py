@@ -9,13 +9,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
-from api.deps import BrandDep, RuntimeDep, SessionDep
+from api.deps import BrandDep, SessionDep, SettingsDep
 from api.routes.common import TokenId, checksum
 from registry.errors import TooManyRequests
 from registry.jobs import service as jobs
 from registry.labels import qr
 from registry.labels.service import job_labels, labels_zip
+from registry.settings import Settings
 from registry.twins.service import get_twin, twin_digital_link
 
 router = APIRouter(tags=["labels"])
@@ -37,8 +39,8 @@ _EXPORTING_LOCK = threading.Lock()
 CACHE = {"Cache-Control": "public, max-age=86400"}  # a twin's Digital Link never changes
 
 
-def _link(rt: RuntimeDep, s: SessionDep, contract: str, token_id: int) -> str:
-    return twin_digital_link(get_twin(s, checksum(contract), token_id), rt.settings.base_url)
+def _link(settings: Settings, s: Session, contract: str, token_id: int) -> str:
+    return twin_digital_link(get_twin(s, checksum(contract), token_id), settings.base_url)
 
 
 @router.get(
@@ -46,9 +48,11 @@ def _link(rt: RuntimeDep, s: SessionDep, contract: str, token_id: int) -> str:
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "QR code"}},
 )
-def qr_svg(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep, size: Size = qr.DEFAULT_SIZE) -> Response:
+def qr_svg(
+    contract: str, token_id: TokenId, settings: SettingsDep, s: SessionDep, size: Size = qr.DEFAULT_SIZE
+) -> Response:
     """The twin's GS1 Digital Link as a QR code (SVG, error correction Q, quiet zone)."""
-    return Response(qr.svg(_link(rt, s, contract, token_id), size), media_type="image/svg+xml", headers=CACHE)
+    return Response(qr.svg(_link(settings, s, contract, token_id), size), media_type="image/svg+xml", headers=CACHE)
 
 
 @router.get(
@@ -58,9 +62,11 @@ def qr_svg(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep, size
         200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}, "description": "QR code"}
     },
 )
-def qr_png(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep, size: Size = qr.DEFAULT_SIZE) -> Response:
+def qr_png(
+    contract: str, token_id: TokenId, settings: SettingsDep, s: SessionDep, size: Size = qr.DEFAULT_SIZE
+) -> Response:
     """The twin's GS1 Digital Link as a QR code (PNG, error correction Q, quiet zone)."""
-    return Response(qr.png(_link(rt, s, contract, token_id), size), media_type="image/png", headers=CACHE)
+    return Response(qr.png(_link(settings, s, contract, token_id), size), media_type="image/png", headers=CACHE)
 
 
 @router.get(
@@ -74,11 +80,11 @@ def qr_png(contract: str, token_id: TokenId, rt: RuntimeDep, s: SessionDep, size
     },
 )
 def job_labels_zip(
-    job_id: str, brand: BrandDep, rt: RuntimeDep, s: SessionDep, size: ZipSize = qr.DEFAULT_SIZE
+    job_id: str, brand: BrandDep, settings: SettingsDep, s: SessionDep, size: ZipSize = qr.DEFAULT_SIZE
 ) -> StreamingResponse:
     """The brand's job's labels for the print shop: the QR code of each minted physical twin (SVG and
     PNG) and `labels.csv` (contract, token id, GTIN, serial, lot, link). Another brand's job is a 404."""
-    labels = job_labels(s, jobs.brand_job(s, brand, job_id), rt.settings.base_url)
+    labels = job_labels(s, jobs.brand_job(s, brand, job_id), settings.base_url)
     with _EXPORTING_LOCK:
         if time.monotonic() - _EXPORTING.get(brand.id, -3600.0) < 3600:
             raise TooManyRequests("one label export per brand at a time: retry when it ends", retry_after=10)

@@ -11,15 +11,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
-from api.deps import RuntimeDep, SessionDep
+from api.deps import ChainDep, PublicRpcUrlDep, ServerKeyDep, SessionDep, SettingsDep, VerifierDep
 from api.routes.common import TokenId, checksum
+from registry.chain.client import TwinmarkChain
 from registry.nfc.taps import check_tap
 from registry.pages import tickets
 from registry.pages.catalog import NAMES
 from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
 from registry.pages.service import build, script_json
-from registry.runtime import Runtime
+from registry.settings import Settings
+from registry.verify.schemas import VerificationOut
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,15 +51,6 @@ def wants_html(accept: str) -> bool:
     return html > 0 and html >= _quality(accept, "application/json", "application/ld+json")
 
 
-def public_rpc_url(rt: Runtime) -> str:
-    """The RPC URL the page's script reads the chain through: only one the operator named public (a
-    configured chain RPC URL often carries the provider's API key, and the page is public), or the
-    embedded local chain's. None named: the reader types one into the re-check panel."""
-    if rt.settings.public_rpc_url:
-        return rt.settings.public_rpc_url
-    return rt.anvil.url if rt.anvil is not None else ""
-
-
 def _languages(request: Request, current: str) -> list[LanguageLink]:
     """One link per language to this same page (path and other query parameters kept)."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
@@ -78,23 +71,25 @@ def render(model: PageModel) -> str:
 
 def page_response(
     request: Request,
-    rt: Runtime,
+    verdict: VerificationOut,
     s: Session,
-    contract: str,
-    token_id: int,
+    chain: TwinmarkChain,
+    settings: Settings,
+    rpc_url: str,
     tap: TapView | TapRefusal | None = None,
 ) -> Response:
-    """The page of one twin (also for routes that land on it, such as NFC taps, with their `tap`
-    verdict, or why their ticket shows none)."""
+    """The page of one twin from its verdict (also for routes that land on it, such as NFC taps, with
+    their `tap` verdict, or why their ticket shows none). `rpc_url`: what the page's script reads the
+    chain through (none: the reader types one into the re-check panel)."""
     lang = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
     model = build(
-        verdict=rt.verifier.verify(contract, token_id),
+        verdict=verdict,
         session=s,
-        chain=rt.chain,
+        chain=chain,
         lang=lang,
-        gateway_base=rt.settings.gateway_base,
-        rpc_url=public_rpc_url(rt),
-        log_span=rt.settings.log_span,
+        gateway_base=settings.gateway_base,
+        rpc_url=rpc_url,
+        log_span=settings.log_span,
         tap=tap if isinstance(tap, TapView) else None,
         tap_refusal=None if isinstance(tap, TapView) else tap,
     )
@@ -112,19 +107,24 @@ def page_response(
     return HTMLResponse(render(model), status_code=200 if model.found else 404, headers=headers)
 
 
-def _remember_browser(response: Response, browser: str, rt: Runtime) -> None:
+def _remember_browser(response: Response, browser: str, secure: bool) -> None:
     """The browser's id cookie: first-party, out of scripts' reach, sent on top-level navigations from
     elsewhere (a tag's URL opened by the phone) but not on cross-site subrequests."""
-    secure = _https(rt)
     response.set_cookie(tickets.cookie_name(secure), browser, path="/", httponly=True, secure=secure, samesite="lax")
 
 
-def _https(rt: Runtime) -> bool:
-    return rt.settings.base_url.startswith("https://")
-
-
 @router.get("/t/{contract}/{token_id}")
-def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep, s: SessionDep) -> Response:
+def twin_page(
+    contract: str,
+    token_id: TokenId,
+    request: Request,
+    settings: SettingsDep,
+    chain: ChainDep,
+    verifier: VerifierDep,
+    server_key: ServerKeyDep,
+    rpc_url: PublicRpcUrlDep,
+    s: SessionDep,
+) -> Response:
     """HTML for browsers; any other client is sent to the twin's JSON record (303)."""
     address = checksum(contract)
     if not wants_html(request.headers.get("accept", "")):
@@ -134,8 +134,9 @@ def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep
     # reload or a language switch shows that verdict rather than replaying the tap. The ticket is bound
     # to this browser's cookie and lives about a minute: a ticket URL copied onto a cloned tag shows
     # its buyers no verdict.
-    browser = tickets.browser_id(request.cookies.get(tickets.cookie_name(_https(rt))))
-    result = check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
+    https = settings.base_url.startswith("https://")
+    browser = tickets.browser_id(request.cookies.get(tickets.cookie_name(https)))
+    result = check_tap(s, server_key, address, token_id, dict(request.query_params))
     if result is not None:
         view = TapView(
             kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail
@@ -143,14 +144,15 @@ def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep
         known = browser is not None
         browser = browser or tickets.new_browser_id()
         kept = [("lang", request.query_params["lang"])] if "lang" in request.query_params else []
-        query = urlencode([("tap", tickets.issue(rt.server_key, address, token_id, view, browser)), *kept])
+        query = urlencode([("tap", tickets.issue(server_key, address, token_id, view, browser)), *kept])
         response = RedirectResponse(
             f"/t/{address}/{token_id}?{query}", status_code=303, headers={"Cache-Control": "no-store"}
         )
         if not known:
-            _remember_browser(response, browser, rt)
+            _remember_browser(response, browser, https)
         return response
     ticket = request.query_params.get("tap")
-    lifetime = rt.settings.tap_ticket_seconds
-    tap = tickets.read(rt.server_key, ticket, address, token_id, browser, lifetime=lifetime) if ticket else None
-    return page_response(request, rt, s, address, token_id, tap)
+    lifetime = settings.tap_ticket_seconds
+    tap = tickets.read(server_key, ticket, address, token_id, browser, lifetime=lifetime) if ticket else None
+    verdict = verifier.verify(address, token_id)
+    return page_response(request, verdict, s, chain, settings, rpc_url, tap)

@@ -7,7 +7,6 @@ from fastapi import APIRouter, Response, status
 from api.deps import BrandDep, ChainDep, ProviderDep, SessionDep, StoreDep
 from api.routes.common import TokenId, checksum, pending_answer, relayed
 from registry.provenance.records import ServiceRecordIn, add_record
-from registry.provenance.schemas import ServiceRecordOut
 from registry.providers import service as providers
 from registry.providers.schemas import ProviderCreated, ProviderIn
 from registry.transactions.schemas import ServiceRecordRelayed
@@ -53,8 +52,6 @@ def service_record(
 ) -> ServiceRecordRelayed:
     """A provider appends a record: the document goes to IPFS, its CID on chain under the provider's
     signature. 201 once mined, 202 while pending."""
-    # `add_record` (registry.provenance) still answers a dict: validated once, here, into its schema.
-    record = ServiceRecordOut.model_validate(add_record(s, chain, store, who, checksum(contract), token_id, body))
-    out = with_state(chain, record)
+    out = with_state(chain, add_record(s, chain, store, who, checksum(contract), token_id, body))
     relayed(response, out.state, mined=status.HTTP_201_CREATED)
     return out

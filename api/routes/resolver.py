@@ -10,14 +10,13 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Request, Response
 from sqlmodel import Session
 
-from api.deps import RuntimeDep, SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.errors import problem
 from registry.errors import TwinmarkError
 from registry.resolver import links
 from registry.resolver.path import parse_path
 from registry.resolver.schemas import Linkset, ResolverDescription, description
 from registry.resolver.service import resolve
-from registry.runtime import Runtime
 
 router = APIRouter(tags=["resolver"])
 
@@ -46,11 +45,11 @@ def _link_type(raw_query: str) -> str | None:
     return None
 
 
-def _answer(rt: Runtime, session: Session, request: Request) -> Response:
+def _answer(base_url: str, session: Session, request: Request) -> Response:
     raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     raw_query = request.scope.get("query_string", b"").decode("latin-1")
     dl = parse_path(raw_path)
-    entries = resolve(session, rt.settings.base_url, dl)
+    entries = resolve(session, base_url, dl)
     entry = entries[0]
     decision = links.decide(entry, _link_type(raw_query), request.headers.get("accept"))
     headers = CORS | {"Vary": "Accept", "Link": links.link_header(entry)}
@@ -85,12 +84,12 @@ def _answer(rt: Runtime, session: Session, request: Request) -> Response:
         404: {"description": "no twin for this identifier, or no link of the requested type (problem+json)"},
     },
 )
-def resolve_digital_link(identifier: str, request: Request, rt: RuntimeDep, s: SessionDep) -> Response:
+def resolve_digital_link(identifier: str, request: Request, settings: SettingsDep, s: SessionDep) -> Response:
     """GS1 Digital Link resolver. `linkType`: `gs1:pip` (verification page, the default),
     `gs1:certificationInfo` (verdict), `gs1:dpp` (passport), `linkset` / `all` (RFC 9264 linkset).
     Without it, `Accept` decides: HTML -> gs1:pip, JSON -> gs1:certificationInfo."""
     try:
-        answer = _answer(rt, s, request)
+        answer = _answer(settings.base_url, s, request)
     except TwinmarkError as exc:
         answer = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
         answer.headers.update(CORS)
@@ -106,7 +105,7 @@ def digital_link_options(identifier: str) -> Response:
 
 
 @router.get("/.well-known/gs1resolver", response_model=ResolverDescription)
-def resolver_description(rt: RuntimeDep, response: Response) -> ResolverDescription:
+def resolver_description(settings: SettingsDep, response: Response) -> ResolverDescription:
     """The resolver description file (GS1-Conformant Resolver 1.2)."""
     response.headers.update(CORS)
-    return description(rt.settings.base_url)
+    return description(settings.base_url)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from api.deps import KEY_OPTIONAL, Credentials, OptionalCallerDep, PlayerDep, RuntimeDep, SessionDep
+from api.deps import KEY_OPTIONAL, ChainDep, Credentials, OptionalCallerDep, PlayerDep, SessionDep, SettingsDep
 from api.routes.common import client_address
 from registry.auth.models import Partner
 from registry.auth.service import Caller
@@ -33,14 +33,19 @@ def _ref(partner: Partner | None) -> PartnerRef | None:
 
 @router.post("/v1/siwe/nonce", status_code=status.HTTP_201_CREATED, openapi_extra=KEY_OPTIONAL)
 def create_nonce(
-    rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, request: Request, response: Response
+    settings: SettingsDep,
+    chain: ChainDep,
+    s: SessionDep,
+    caller: OptionalCallerDep,
+    request: Request,
+    response: Response,
 ) -> NonceOut:
     """A single-use nonce for one EIP-4361 message, with the domain, URI origin and chain id the
     message must carry. Only the same caller (the same partner key, or no key) can spend it.
     Limited per client address (anonymous) or per partner key: 429 with Retry-After beyond."""
     partner = _partner(caller)
-    issued = siwe.issue_nonce(s, rt.settings, partner.id if partner else None, client_address(request))
-    expected = siwe.expectation(rt.settings, rt.chain.chain_id)
+    issued = siwe.issue_nonce(s, settings, partner.id if partner else None, client_address(request))
+    expected = siwe.expectation(settings, chain.chain_id)
     response.headers["Cache-Control"] = "no-store"
     return NonceOut(
         nonce=issued.nonce,
@@ -53,7 +58,13 @@ def create_nonce(
 
 @router.post("/v1/siwe/verify", status_code=status.HTTP_201_CREATED, openapi_extra=KEY_OPTIONAL)
 def verify(
-    body: VerifyIn, rt: RuntimeDep, s: SessionDep, caller: OptionalCallerDep, request: Request, response: Response
+    body: VerifyIn,
+    settings: SettingsDep,
+    chain: ChainDep,
+    s: SessionDep,
+    caller: OptionalCallerDep,
+    request: Request,
+    response: Response,
 ) -> SessionOut:
     """Checks the signed message (grammar, domain, URI, chain id, issued-at, expiration, not-before,
     nonce, and the signature: an EOA's, an ERC-1271 wallet's or an EIP-6492 one) and opens a player
@@ -61,12 +72,11 @@ def verify(
     A nonce is burnt after `siwe_failures_per_nonce` refused signatures; a client with
     `siwe_failures_per_minute` refusals in a minute gets 429 with Retry-After."""
     partner = _partner(caller)
-    chain = siwe.NodeCalls(rt.chain, gas=rt.settings.siwe_call_gas)
     signed = siwe.sign_in(
         s,
-        rt.settings,
-        chain,
-        rt.chain.chain_id,
+        settings,
+        siwe.NodeCalls(chain, gas=settings.siwe_call_gas),
+        chain.chain_id,
         body.message,
         body.signature,
         partner,

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlmodel import Session
 
-from api.deps import PlayerDep, RuntimeDep, SessionDep
+from api.deps import ChainDep, PlayerDep, ServerKeyDep, SessionDep, SettingsDep
 from api.routes.common import checksum, client_address
-from registry.runtime import Runtime
+from registry.chain.client import TwinmarkChain
+from registry.settings import Settings
 from registry.wardrobe import service as wardrobe
 from registry.wardrobe.schemas import WardrobePage
 
@@ -55,26 +56,30 @@ def _etag_matches(header: str | None, tag: str) -> bool:
 
 
 def _answer(
-    rt: Runtime, s: Session, owner: str, q: ListingQuery, response: Response, caller: str
+    settings: Settings,
+    chain: TwinmarkChain,
+    cursor_key: str,
+    s: Session,
+    owner: str,
+    q: ListingQuery,
+    response: Response,
+    caller: str,
 ) -> WardrobePage | Response:
     # Sync on purpose: FastAPI runs it in the threadpool, so its SQL and chain reads never block the loop.
     if q.fresh:  # counted first: a refused caller costs no read at all
-        wardrobe.fresh_quota(
-            s, rt.settings.fresh_listings_per_minute, caller, rt.settings.fresh_listings_ceiling_per_minute
-        )
-    data, _ = wardrobe.listing(
+        wardrobe.fresh_quota(s, settings.fresh_listings_per_minute, caller, settings.fresh_listings_ceiling_per_minute)
+    page = wardrobe.listing(
         s,
-        chain_id=rt.chain.chain_id,
-        gateway_base=rt.settings.gateway_base,
-        cursor_key=rt.server_key,
+        chain_id=chain.chain_id,
+        gateway_base=settings.gateway_base,
+        cursor_key=cursor_key,
         owner=owner,
         filters=q.filters,
         limit=q.limit,
         cursor=q.cursor,
     )
     if q.fresh:
-        data = wardrobe.recheck(rt.chain, data)
-    page = WardrobePage.model_validate(data)
+        page = wardrobe.recheck(chain, page)
     tag = wardrobe.etag(page)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if _etag_matches(q.if_none_match, tag):
@@ -87,7 +92,9 @@ def _answer(
 def owner_twins(
     address: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")],
     q: ListingDep,
-    rt: RuntimeDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    server_key: ServerKeyDep,
     s: SessionDep,
     request: Request,
     response: Response,
@@ -97,13 +104,19 @@ def owner_twins(
     (at most `fresh_listings_per_minute` per client: 429 beyond). With `kind`, `brand` or `category`,
     a page examines a bounded number of the owner's twins: it may hold fewer than `limit` items, even
     none, and still have a `next_cursor`; follow it until it is null."""
-    return _answer(rt, s, address, q, response, "client:" + client_address(request))
+    return _answer(settings, chain, server_key, s, address, q, response, "client:" + client_address(request))
 
 
 @router.get("/v1/me/twins", response_model=WardrobePage, responses=_RESPONSES)
 def my_twins(
-    player: PlayerDep, q: ListingDep, rt: RuntimeDep, s: SessionDep, response: Response
+    player: PlayerDep,
+    q: ListingDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    server_key: ServerKeyDep,
+    s: SessionDep,
+    response: Response,
 ) -> WardrobePage | Response:
     """The signed-in player's twins (`Authorization: Bearer` a SIWE session token), as `/v1/owners/{address}/twins`
     (`fresh=true` counted per player)."""
-    return _answer(rt, s, player.address, q, response, "player:" + player.address)
+    return _answer(settings, chain, server_key, s, player.address, q, response, "player:" + player.address)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import RuntimeDep, SessionDep
+from api.deps import ChainDep, SessionDep
 from api.routes.common import checksum
 from registry.twins.linked import linked_wearables
 from registry.wearables.dcl import ContractNetwork
@@ -18,7 +18,7 @@ router = APIRouter(tags=["wearables"])
 @router.get("/v1/collections/{contract}/linked-wearables", response_model=LinkedWearables)
 def collection_linked_wearables(
     contract: str,
-    rt: RuntimeDep,
+    chain: ChainDep,
     s: SessionDep,
     network: Annotated[
         ContractNetwork | None,
@@ -28,4 +28,4 @@ def collection_linked_wearables(
     """The collection's virtual twins as a Decentraland linked-wearables v2 mapping document
     (`mappings`: network -> contract -> `single`/`range` token mappings, @dcl/schemas `Mappings`).
     Public: which tokens a collection holds is public on chain."""
-    return LinkedWearables.model_validate(linked_wearables(s, checksum(contract), rt.chain.chain_id, network))
+    return linked_wearables(s, checksum(contract), chain.chain_id, network)

@@ -91,7 +91,10 @@ def public_event(
     moved: tuple[Party, Party] | None = None,
 ) -> dict[str, Any] | None:
     """The partner-facing event (webhooks, stream) for one indexed log, or None. `moved`: the log's
-    (sender, recipient) from `parties`; a claim then names who received the twin from whom."""
+    (sender, recipient) from `parties`; a claim then names who received the twin from whom.
+
+    A dict on purpose: it is the payload itself, JSON-encoded once into the outbox, signed and
+    delivered as those bytes (and sent as the stream's `data`); its `data` differs by type."""
     described = describe(name, args, in_claim=log["transactionHash"] in claim_txs)
     if described is None or described[0] not in TYPES:
         return None

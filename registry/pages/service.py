@@ -8,7 +8,7 @@ import json
 import time
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlmodel import Session
 
@@ -18,6 +18,7 @@ from registry.pages.catalog import checks_for, texts_for
 from registry.pages.passport import details, dpp_rows, nfc_lines
 from registry.pages.schemas import CheckView, PageModel, ServiceView, TapRefusal, TapView
 from registry.provenance.service import indexed_many, timeline
+from registry.verify.schemas import ServiceRecordRef, VerificationOut
 
 # The texts the page's script shows (the rest stay on the server).
 SCRIPT_TEXTS = (
@@ -57,8 +58,15 @@ def tap_time(texts: dict[str, str], tapped_at: int, now: float) -> str:
     return texts["tap_time"].format(time=clock, age=max(0, int(now - tapped_at)))
 
 
+class AbiFragments(TypedDict):
+    """ABI entries as the compiler wrote them (JSON for the page's script, passed on unread)."""
+
+    twinReport: dict[str, Any]
+    events: list[dict[str, Any]]
+
+
 @cache
-def abi_fragments() -> dict[str, Any]:
+def abi_fragments() -> AbiFragments:
     """What the page's script encodes and decodes: `twinReport` and the two events that can change a
     twin's standing after its mint (content updates, status changes)."""
     registry_abi = artifacts.load("TwinmarkRegistry").abi
@@ -86,18 +94,18 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _checks(verdict: dict[str, Any], lang: str) -> list[CheckView]:
+def _checks(verdict: VerificationOut, lang: str) -> list[CheckView]:
     words = checks_for(lang)
     out = []
-    for check in verdict["checks"]:
-        text = words.get(check["name"], {"title": check["name"], "ok": "", "fail": ""})
+    for check in verdict.checks:
+        text = words.get(check.name, {"title": check.name, "ok": "", "fail": ""})
         out.append(
             CheckView(
-                name=check["name"],
-                ok=check["ok"],
+                name=check.name,
+                ok=check.ok,
                 title=text["title"],
-                explanation=text["ok" if check["ok"] else "fail"],
-                detail=check["detail"],
+                explanation=text["ok" if check.ok else "fail"],
+                detail=check.detail,
             )
         )
     return out
@@ -109,29 +117,35 @@ def _service(
     contract: str,
     token_id: int,
     gateway: str,
-    latest: dict[str, Any] | None,
+    latest: ServiceRecordRef | None,
 ) -> list[ServiceView]:
     """The twin's service records: from the index (one narrow query, no chain round trip: the page is
     the busiest public route), plus the verdict's latest record when the index has not reached it yet
     (the verifier reads the blocks beyond the index in its own round trip)."""
     logs = indexed_many(session, chain, [(contract, token_id)], names={"ServiceRecorded"})[(contract, token_id)]
-    entries = [e for e in timeline(logs) if e["event"] == "service_recorded"]
-    if latest and latest.get("tx_hash") not in {e.get("tx_hash") for e in entries}:
-        entries.append(latest)
+    records = [
+        ServiceRecordRef(
+            provider=e.get("provider"), record_cid=e.get("record_cid"), block_time=e.block_time, tx_hash=e.tx_hash
+        )
+        for e in timeline(logs)
+        if e.event == "service_recorded"
+    ]
+    if latest is not None and latest.tx_hash not in {r.tx_hash for r in records}:
+        records.append(latest)
     return [
         ServiceView(
-            provider=e["provider"],
-            record_cid=e["record_cid"],
-            record_url=f"{gateway}/{e['record_cid']}",
-            block_time=when(e["block_time"]) or "",
+            provider=r.provider,
+            record_cid=r.record_cid,
+            record_url=f"{gateway}/{r.record_cid}",
+            block_time=when(r.block_time) or "",
         )
-        for e in entries
+        for r in records
     ]
 
 
 def build(
     *,
-    verdict: dict[str, Any],
+    verdict: VerificationOut,
     session: Session,
     chain: TwinmarkChain,
     lang: str,
@@ -148,8 +162,7 @@ def build(
     when_tapped = None
     if tap is not None and tap.tapped_at is not None:
         when_tapped = tap_time(texts, tap.tapped_at, now if now is not None else time.time())
-    contract, token_id = verdict["contract"], int(verdict["token_id"])
-    twin: dict[str, Any] | None = verdict.get("twin")
+    contract, token_id, twin = verdict.contract, verdict.token_id, verdict.twin
     checks = _checks(verdict, lang)
     config = {
         "contract": contract,
@@ -161,7 +174,7 @@ def build(
         "fromBlock": chain.from_block,
         "logSpan": log_span,
         "abi": abi_fragments(),
-        "server": {"authentic": verdict["authentic"], "checks": {c["name"]: c["ok"] for c in verdict["checks"]}},
+        "server": {"authentic": verdict.authentic, "checks": {c.name: c.ok for c in verdict.checks}},
         "checkTitles": {c.name: c.title for c in checks},
         "texts": {key: texts[key] for key in SCRIPT_TEXTS},
         "api": {
@@ -183,33 +196,33 @@ def build(
             checks=checks,
             config=config,
         )
-    doc: dict[str, Any] = twin.get("metadata") or {}
-    brand = (twin.get("brand") or {}).get("name")
+    doc = twin.metadata or {}  # the content as its brand published it: read defensively
+    brand = twin.brand.name
     section = _object(doc.get("twinmark"))
     passport = _object(section.get("passport"))
     image_uris = passport.get("images") or ([doc["image"]] if isinstance(doc.get("image"), str) else [])
     images = [url for url in (gateway_url(gateway_base, u) for u in image_uris if isinstance(u, str)) if url]
-    lead = texts["verdict_ok_lead"].format(brand=brand) if verdict["authentic"] else texts["verdict_fail_lead"]
+    lead = texts["verdict_ok_lead"].format(brand=brand) if verdict.authentic else texts["verdict_fail_lead"]
     return PageModel(
         lang=lang,
         texts=texts,
         contract=contract,
         token_id=token_id,
         found=True,
-        name=twin.get("name") or doc.get("name"),
+        name=twin.name or doc.get("name"),
         description=str(doc.get("description") or ""),
-        kind=twin.get("kind"),
+        kind=twin.kind,
         brand=brand,
         images=images,
-        authentic=verdict["authentic"],
+        authentic=verdict.authentic,
         verdict_lead=lead,
         checks=checks,
-        status=twin.get("status"),
-        owner=twin.get("owner"),
-        owner_since=when(twin.get("owner_since")),
-        owners=twin.get("owners"),
-        unclaimed=bool(twin.get("unclaimed")),
-        service=_service(session, chain, contract, token_id, gateway_base, twin.get("last_service_record")),
+        status=twin.status,
+        owner=twin.owner,
+        owner_since=when(twin.owner_since),
+        owners=twin.owners,
+        unclaimed=twin.unclaimed,
+        service=_service(session, chain, contract, token_id, gateway_base, twin.last_service_record),
         details=details(passport, texts),
         dpp=dpp_rows(passport.get("dpp"), texts),
         nfc=nfc_lines(passport.get("nfc"), texts),

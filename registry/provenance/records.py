@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from registry.chain import typed_data
 from registry.chain.client import TwinmarkChain
 from registry.errors import Forbidden, NotFound
 from registry.ipfs.store import ContentStore, add_bytes
+from registry.provenance.schemas import ServiceRecordOut
 from registry.providers.service import calling_provider, signing_account
 from registry.twins.metadata import canonical
 from registry.twins.models import Twin
@@ -37,7 +38,7 @@ def add_record(
     contract: str,
     token_id: int,
     record: ServiceRecordIn,
-) -> dict[str, Any]:
+) -> ServiceRecordOut:
     provider = calling_provider(session, caller)
     twin = session.get(Twin, (contract, token_id))
     if twin is None:
@@ -59,10 +60,6 @@ def add_record(
     message = {"tokenId": token_id, "recordCidHash": keccak(cid), "nonce": nonce, "deadline": deadline}
     signature = typed_data.sign(account, typed_data.typed_data("ServiceRecord", chain.chain_id, contract, message))
     tx_hash = chain.record_service_by_sig(contract, token_id, cid, account.address, nonce, deadline, signature)
-    return {
-        "contract": contract,
-        "token_id": token_id,
-        "record_cid": str(imported.cid),
-        "provider": account.address,
-        "tx_hash": tx_hash,
-    }
+    return ServiceRecordOut(
+        contract=contract, token_id=token_id, record_cid=str(imported.cid), provider=account.address, tx_hash=tx_hash
+    )

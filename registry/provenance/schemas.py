@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -16,6 +18,10 @@ class TimelineEntry(BaseModel):
     block_number: int
     block_time: str
     tx_hash: str
+
+    def get(self, name: str) -> Any:
+        """A field beside the four every step has (which ones depends on `event`), or None."""
+        return (self.model_extra or {}).get(name)
 
 
 class ProvenanceOut(BaseModel):

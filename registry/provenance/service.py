@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
@@ -28,6 +28,7 @@ from registry.errors import ChainUnavailable
 from registry.events.models import ChainEvent
 from registry.events.public import describe
 from registry.indexer.models import IndexCursor
+from registry.provenance.schemas import TimelineEntry
 from registry.settings import Settings
 
 Source = Literal["index", "chain"]
@@ -161,11 +162,11 @@ def history(session: Session, chain: TwinmarkChain, contract: str, token_id: int
     return History(about(token_id, logs), "index", indexed_to, indexed_hash, max(head, indexed_to))
 
 
-def timeline(logs: list[ChainLog]) -> list[dict[str, Any]]:
+def timeline(logs: list[ChainLog]) -> list[TimelineEntry]:
     """The human form of a token's events, oldest first."""
     claim_txs = {log.tx_hash for log in logs if log.name == "Claimed"}
     claim_transfers = {log.tx_hash: log.args for log in logs if log.name == "Transfer" and log.tx_hash in claim_txs}
-    entries: list[dict[str, Any]] = []
+    entries: list[TimelineEntry] = []
     for log in logs:
         described = describe(log.name, log.args, in_claim=log.tx_hash in claim_txs)
         if described is None:
@@ -177,26 +178,39 @@ def timeline(logs: list[ChainLog]) -> list[dict[str, Any]]:
         elif kind == "burned":
             data = data | {"by_owner": data["from"]}  # the timeline's original name for who burned it
         entries.append(
-            {"event": kind}
-            | data
-            | {"block_number": log.block_number, "block_time": log.block_time.isoformat(), "tx_hash": log.tx_hash}
+            TimelineEntry(
+                event=kind,
+                block_number=log.block_number,
+                block_time=log.block_time.isoformat(),
+                tx_hash=log.tx_hash,
+                **data,
+            )
         )
     return entries
 
 
-def summary(entries: list[dict[str, Any]], owner: str) -> dict[str, Any]:
-    """Owner since, number of owners, last service record: what a verification answer adds."""
+@dataclass(frozen=True)
+class Ownership:
+    """What a verification answer adds from the timeline."""
+
+    owner_since: str | None  # block time of the current owner's arrival (the mint, for the custodian)
+    owners: int  # distinct holders so far, the custodian included
+    last_service_record: TimelineEntry | None
+
+
+def summary(entries: list[TimelineEntry], owner: str) -> Ownership:
+    """Owner since, number of owners, last service record."""
     holders: list[str] = []
     owner_since = None
     last_record = None
     for e in entries:
-        if e["event"] == "minted":
-            holders.append(e["custodian"])
-            owner_since = e["block_time"]
-        elif e["event"] in ("claimed", "transferred") and e.get("to"):
-            holders.append(e["to"])
-            if e["to"] == owner:
-                owner_since = e["block_time"]
-        elif e["event"] == "service_recorded":
-            last_record = {k: e[k] for k in ("provider", "record_cid", "block_time", "tx_hash")}
-    return {"owner_since": owner_since, "owners": len(dict.fromkeys(holders)), "last_service_record": last_record}
+        if e.event == "minted":
+            holders.append(e.get("custodian"))
+            owner_since = e.block_time
+        elif e.event in ("claimed", "transferred") and e.get("to"):
+            holders.append(e.get("to"))
+            if e.get("to") == owner:
+                owner_since = e.block_time
+        elif e.event == "service_recorded":
+            last_record = e
+    return Ownership(owner_since, len(dict.fromkeys(holders)), last_record)

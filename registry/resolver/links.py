@@ -32,15 +32,6 @@ class Link:
     type: str | None = None
     hreflang: tuple[str, ...] = ()
 
-    def as_target(self) -> dict[str, Any]:
-        """The link target object of a linkset (RFC 9264 section 4.2.2)."""
-        target: dict[str, Any] = {"href": self.href, "title": self.title}
-        if self.type:
-            target["type"] = self.type
-        if self.hreflang:
-            target["hreflang"] = list(self.hreflang)
-        return target
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -53,22 +44,37 @@ class Entry:
     json_default: str  # the link type a JSON client gets without asking for one
     extra: dict[str, list[Link]] = field(default_factory=dict)  # other relations (IANA names)
 
-    def linkset_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"anchor": self.anchor, "itemDescription": self.description}
-        for name, link in self.links.items():
-            entry[GS1_VOC + name] = [link.as_target()]
-        # The default carries a title and nothing else (resolver standard, section on gs1:defaultLink).
-        entry[GS1_VOC + "defaultLink"] = [
-            {"href": self.links[self.default].href, "title": self.links[self.default].title}
-        ]
-        for rel, links in self.extra.items():
-            entry[rel] = [link.as_target() for link in links]
-        return entry
+
+def _target(link: Link) -> dict[str, Any]:
+    """The link target object of a linkset (RFC 9264 section 4.2.2)."""
+    target: dict[str, Any] = {"href": link.href, "title": link.title}
+    if link.type:
+        target["type"] = link.type
+    if link.hreflang:
+        target["hreflang"] = list(link.hreflang)
+    return target
+
+
+def _context(entry: Entry) -> dict[str, Any]:
+    """One link context object: the anchor, its description, one list of targets per relation."""
+    out: dict[str, Any] = {"anchor": entry.anchor, "itemDescription": entry.description}
+    for name, link in entry.links.items():
+        out[GS1_VOC + name] = [_target(link)]
+    # The default carries a title and nothing else (resolver standard, section on gs1:defaultLink).
+    default = entry.links[entry.default]
+    out[GS1_VOC + "defaultLink"] = [{"href": default.href, "title": default.title}]
+    for rel, links in entry.extra.items():
+        out[rel] = [_target(link) for link in links]
+    return out
 
 
 def linkset(entries: list[Entry]) -> dict[str, Any]:
-    """The RFC 9264 JSON linkset: the requested identifier first, then each level up to the GTIN."""
-    return {"linkset": [e.linkset_entry() for e in entries]}
+    """The RFC 9264 JSON linkset: the requested identifier first, then each level up to the GTIN.
+
+    A dict on purpose: it is the wire form of `application/linkset+json` (served as bytes, valid
+    against the GS1 resolver's linkset schema), whose relation names are link-type URIs, keys no
+    model can list; `registry.resolver.schemas.Linkset` describes it for the OpenAPI document."""
+    return {"linkset": [_context(e) for e in entries]}
 
 
 def linkset_url(anchor: str) -> str:

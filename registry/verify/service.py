@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -25,14 +25,16 @@ from web3 import Web3
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import kind_name, status_name
 from registry.chain.reads import LogReads
-from registry.chain.report import OnChainTwin, TwinReport
+from registry.chain.report import OnChainBrand, OnChainTwin, TwinReport
 from registry.errors import ContentIntegrityError, ContentUnavailable, InvalidInput
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, cat, directory_entries
 from registry.ipfs.urls import gateway_url, gateway_urls
-from registry.provenance.service import about, indexed_part_many, summary, timeline
+from registry.provenance.schemas import TimelineEntry
+from registry.provenance.service import Ownership, about, indexed_part_many, summary, timeline
 from registry.twins.metadata import referenced_cids
 from registry.verify.batching import Batcher
+from registry.verify.schemas import ChainBrand, CheckOut, ServiceRecordRef, VerificationOut, VerifiedTwin
 
 CONTENT_TTL = 60.0
 CACHE_SIZE = 50_000
@@ -48,6 +50,17 @@ class Check:
     name: str
     ok: bool
     detail: str
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the chain and the index say of one twin at one head block (no twin: never minted, burned,
+    or not a collection of this registry)."""
+
+    checks: tuple[Check, ...]
+    twin: OnChainTwin | None = None
+    brand: ChainBrand | None = None
+    history: Ownership | None = None
 
 
 @dataclass(frozen=True)
@@ -77,14 +90,14 @@ class Verifier:
         # Per twin, the facts of the one head block they were read at: facts of an older head are never
         # read again, so they are replaced rather than kept beside the new ones (keyed by block, every
         # warm verification at a new head added an entry until the LRU held CACHE_SIZE dead ones).
-        self._chain_facts: LRUCache[tuple[str, int], tuple[int, dict[str, Any]]] = LRUCache(cache_entries)
+        self._chain_facts: LRUCache[tuple[str, int], tuple[int, Facts]] = LRUCache(cache_entries)
         # Keyed by CID: immutable, so a passing check holds for good (failures are never kept).
         self._content: LRUCache[str, ContentResult] = LRUCache(cache_entries)
         self._assets_ok: LRUCache[str, bool] = LRUCache(cache_entries)
         self._directories: LRUCache[str, dict[str, CID]] = LRUCache(64)  # batch directories, decoded once
         self._directory_lock = threading.Lock()
         self._answers: TTLCache[tuple[str, int], tuple[int, bytes]] = TTLCache(cache_entries, CONTENT_TTL)
-        self._batcher: Batcher[tuple[str, int, int], dict[str, Any]] = Batcher(self._read_many)
+        self._batcher: Batcher[tuple[str, int, int], Facts] = Batcher(self._read_many)
 
     def cached_json(self, collection: str, token_id: int) -> bytes | None:
         """A complete answer (JSON) for the current head block without any I/O, if one is known."""
@@ -96,20 +109,22 @@ class Verifier:
 
     def verify_json(self, collection: str, token_id: int) -> bytes:
         answer = self.verify(collection, token_id)
-        body = json.dumps(answer, separators=(",", ":")).encode()
-        if answer["authentic"]:  # only passing answers are reused; failures are always re-checked
+        # Unset fields stay out of the body, as they always did: `twin` when there is none, the https
+        # URLs when no gateway is configured.
+        body = answer.model_dump_json(exclude_unset=True).encode()
+        if answer.authentic:  # only passing answers are reused; failures are always re-checked
             with self._lock:
-                self._answers[(collection, token_id)] = (answer["as_of_block"], body)
+                self._answers[(collection, token_id)] = (answer.as_of_block, body)
         return body
 
-    def verify(self, collection: str, token_id: int) -> dict[str, Any]:
+    def verify(self, collection: str, token_id: int) -> VerificationOut:
         try:
             contract = Web3.to_checksum_address(collection)
         except ValueError:
             raise InvalidInput(f"{collection!r} is not a contract address") from None
         return self._verify(contract, token_id, self.head.block)
 
-    def _verify(self, contract: str, token_id: int, block: int) -> dict[str, Any]:
+    def _verify(self, contract: str, token_id: int, block: int) -> VerificationOut:
         with self._lock:
             known = self._chain_facts.get((contract, token_id))
         facts = known[1] if known is not None and known[0] == block else None
@@ -119,37 +134,55 @@ class Verifier:
                 current = self._chain_facts.get((contract, token_id))
                 if current is None or current[0] <= block:  # a slower reader of an older head does not win
                     self._chain_facts[(contract, token_id)] = (block, facts)
-        checks: list[Check] = list(facts["checks"])
-        twin: OnChainTwin | None = facts["twin"]
-        answer: dict[str, Any] = {"contract": contract, "token_id": token_id, "as_of_block": block}
-        if twin is not None:
-            content = self._content_for(twin.uri)
-            checks += content.checks
-            checks.append(
-                Check("status", twin.status == 0, f"reported {status_name(twin.status)}")
-                if twin.status
-                else Check("status", True, "not reported lost or stolen")
+        checks: list[Check] = list(facts.checks)
+        twin = facts.twin
+        if twin is None or facts.brand is None or facts.history is None:
+            return VerificationOut(
+                contract=contract, token_id=token_id, as_of_block=block, authentic=False, checks=_out(checks)
             )
-            doc = content.document or {}
-            answer["twin"] = {
-                "name": doc.get("name"),
-                "kind": kind_name(twin.kind),
-                "owner": twin.owner,
-                "status": status_name(twin.status),
-                "claimed": twin.claimed,
-                "unclaimed": twin.claimable,
-                **facts["history"],
-                "batch_id": twin.batch_id,
-                "minted_at": datetime.fromtimestamp(twin.minted_at, UTC).isoformat(),
-                "token_uri": twin.uri,
-                **self._urls(twin.uri, content.document),
-                "metadata_cid": content.metadata_cid,
-                "brand": facts["brand"],
-                "metadata": content.document,
-            }
-        answer["authentic"] = all(c.ok for c in checks) and twin is not None
-        answer["checks"] = [asdict(c) for c in checks]
-        return answer
+        content = self._content_for(twin.uri)
+        checks += content.checks
+        checks.append(
+            Check("status", twin.status == 0, f"reported {status_name(twin.status)}")
+            if twin.status
+            else Check("status", True, "not reported lost or stolen")
+        )
+        doc = content.document or {}
+        history = facts.history
+        record = history.last_service_record
+        verified = VerifiedTwin(
+            name=doc.get("name"),
+            kind=kind_name(twin.kind),
+            owner=twin.owner,
+            status=status_name(twin.status),
+            claimed=twin.claimed,
+            unclaimed=twin.claimable,
+            owner_since=history.owner_since,
+            owners=history.owners,
+            last_service_record=None
+            if record is None
+            else ServiceRecordRef(
+                provider=record.get("provider"),
+                record_cid=record.get("record_cid"),
+                block_time=record.block_time,
+                tx_hash=record.tx_hash,
+            ),
+            batch_id=twin.batch_id,
+            minted_at=datetime.fromtimestamp(twin.minted_at, UTC).isoformat(),
+            token_uri=twin.uri,
+            **self._urls(twin.uri, content.document),
+            metadata_cid=content.metadata_cid,
+            brand=facts.brand,
+            metadata=content.document,
+        )
+        return VerificationOut(
+            contract=contract,
+            token_id=token_id,
+            as_of_block=block,
+            twin=verified,
+            authentic=all(c.ok for c in checks),
+            checks=_out(checks),
+        )
 
     def _content_for(self, uri: str) -> ContentResult:
         """Content checks, cached by the metadata file's CID when they pass (failures are always
@@ -180,10 +213,10 @@ class Verifier:
 
     # ------------------------------------------------------------ chain
 
-    def _read_many(self, keys: list[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    def _read_many(self, keys: list[tuple[str, int, int]]) -> list[Facts]:
         """Chain facts of several (contract, token, head): the index's part of their histories in one
         query, then one round trip for their reports and the blocks beyond the index."""
-        out: dict[tuple[str, int, int], dict[str, Any]] = {}
+        out: dict[tuple[str, int, int], Facts] = {}
         pairs = [(contract, token) for contract, token, _ in keys]
         indexed: dict[tuple[str, int], list[Any]] = {pair: [] for pair in pairs}
         indexed_to: int | None = None
@@ -200,13 +233,13 @@ class Verifier:
                 out[(contract, token, head)] = self._facts(contract, token, report, entries)
         return [out[key] for key in keys]
 
-    def _facts(self, contract: str, token_id: int, report: TwinReport, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    def _facts(self, contract: str, token_id: int, report: TwinReport, entries: list[TimelineEntry]) -> Facts:
         checks: list[Check] = []
         if report.brand is None:
             checks.append(
                 Check("genuine_collection", False, f"{contract} is not a collection of this Twinmark registry")
             )
-            return {"checks": checks, "twin": None, "brand": None}
+            return Facts(tuple(checks))
         brand_id, brand = report.brand_id, report.brand
         checks.append(
             Check(
@@ -219,7 +252,7 @@ class Verifier:
         if twin is None:
             reason = "was destroyed (burned) by its owner" if report.burned else "was never minted"
             checks.append(Check("token_exists", False, f"token {token_id} {reason}"))
-            return {"checks": checks, "twin": None, "brand": {"id": brand_id, **asdict(brand)}}
+            return Facts(tuple(checks), brand=_brand(brand_id, brand))
         checks.append(Check("token_exists", True, f"token {token_id} of batch {twin.batch_id}, owned by {twin.owner}"))
         minted = datetime.fromtimestamp(twin.minted_at, UTC).isoformat()
         history = summary(entries, twin.owner)
@@ -235,21 +268,21 @@ class Verifier:
                 + (", as were its content and status changes" if len(entries) > 1 else ""),
             )
         )
-        return {"checks": checks, "twin": twin, "brand": {"id": brand_id, **asdict(brand)}, "history": history}
+        return Facts(tuple(checks), twin, _brand(brand_id, brand), history)
 
     @staticmethod
-    def _set_while_compromised(report: TwinReport, entries: list[dict[str, Any]]) -> list[str]:
+    def _set_while_compromised(report: TwinReport, entries: list[TimelineEntry]) -> list[str]:
         """What of the twin's current state the brand's keys set inside a compromise window: its current
         content (a content update), or its current `active` status (a brand's "recovered" clearing a
         theft report; lost and stolen already fail the status check)."""
         found = []
-        content = next((e for e in reversed(entries) if e["event"] == "content_updated"), None)
-        status = next((e for e in reversed(entries) if e["event"] == "status_changed"), None)
+        content = next((e for e in reversed(entries) if e.event == "content_updated"), None)
+        status = next((e for e in reversed(entries) if e.event == "status_changed"), None)
         for entry, what in ((content, "current content"), (status, "current status")):
-            if entry is None or (what == "current status" and entry["status"] != "active"):
+            if entry is None or (what == "current status" and entry.get("status") != "active"):
                 continue
-            if report.compromised_at(int(datetime.fromisoformat(entry["block_time"]).timestamp())):
-                found.append(f"{what} set at {entry['block_time']} (tx {entry['tx_hash']})")
+            if report.compromised_at(int(datetime.fromisoformat(entry.block_time).timestamp())):
+                found.append(f"{what} set at {entry.block_time} (tx {entry.tx_hash})")
         return found
 
     # ------------------------------------------------------------ content
@@ -306,3 +339,13 @@ class Verifier:
         else:
             checks.append(Check("assets_integrity", True, f"{len(assets)} referenced asset(s) hash to their CIDs"))
         return ContentResult(tuple(checks), str(file_cid), document)
+
+
+def _out(checks: list[Check]) -> list[CheckOut]:
+    return [CheckOut(name=c.name, ok=c.ok, detail=c.detail) for c in checks]
+
+
+def _brand(brand_id: int, brand: OnChainBrand) -> ChainBrand:
+    return ChainBrand(
+        id=brand_id, admin=brand.admin, registered_at=brand.registered_at, suspended=brand.suspended, name=brand.name
+    )

@@ -6,12 +6,12 @@ new content) and under the earlier ones (`body_shapes`, `main_file`, `content_ty
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from registry.chain.layout import status_name
 from registry.ipfs.urls import gateway_url
 from registry.twins.models import Twin
+from registry.wardrobe.schemas import BrandRef, ContentFile, ModelFile, RepresentationOut, WardrobeItem, WardrobeTwinRef
 
 Files = dict[str, dict[str, Any]]  # cid -> {size, media_type, triangles, ...} known of the file
 
@@ -54,14 +54,6 @@ def category_of(meta: dict[str, Any]) -> str | None:
     return category if isinstance(category, str) else None
 
 
-def metadata_of(twin: Twin) -> dict[str, Any]:
-    try:
-        meta = json.loads(twin.metadata_json)
-    except ValueError:
-        return {}
-    return meta if isinstance(meta, dict) else {}
-
-
 def referenced(meta: dict[str, Any]) -> list[str]:
     """The CIDs of an item's model files and preview (for one lookup of sizes and counts per page)."""
     wearable = _wearable(meta)
@@ -75,21 +67,33 @@ def _representations(wearable: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
 
 
-def _file(cid: str, gateway_base: str, files: Files, *, counts: bool) -> dict[str, Any]:
+def _file(cid: str, gateway_base: str, files: Files) -> ContentFile:
     known = files.get(cid, {})
-    out = {
-        "cid": cid,
-        "uri": f"ipfs://{cid}",
-        "url": gateway_url(f"ipfs://{cid}", gateway_base),
-        "size": known.get("size"),
-        "media_type": known.get("media_type"),
-    }
-    if counts:
-        out |= {k: known.get(k) for k in ("triangles", "vertices", "materials", "textures", "draw_calls")}
-    return out
+    url = gateway_url(f"ipfs://{cid}", gateway_base)
+    return ContentFile(
+        cid=cid, uri=f"ipfs://{cid}", url=url, size=known.get("size"), media_type=known.get("media_type")
+    )
 
 
-def item(twin: Twin, meta: dict[str, Any], gateway_base: str, files: Files, brand_name: str | None) -> dict[str, Any]:
+def _model_file(cid: str, gateway_base: str, files: Files) -> ModelFile:
+    """A representation's GLB, with the glTF Validator's counts where the assets service keeps them."""
+    known = files.get(cid, {})
+    return ModelFile(
+        cid=cid,
+        uri=f"ipfs://{cid}",
+        url=gateway_url(f"ipfs://{cid}", gateway_base),
+        size=known.get("size"),
+        media_type=known.get("media_type"),
+        triangles=known.get("triangles"),
+        vertices=known.get("vertices"),
+        materials=known.get("materials"),
+        textures=known.get("textures"),
+        draw_calls=known.get("draw_calls"),
+    )
+
+
+def item(twin: Twin, meta: dict[str, Any], gateway_base: str, files: Files, brand_name: str | None) -> WardrobeItem:
+    """The item; ValueError (pydantic's ValidationError) when the metadata holds what no item can."""
     wearable = _wearable(meta)
     representations = []
     for r in _representations(wearable):
@@ -98,34 +102,34 @@ def item(twin: Twin, meta: dict[str, Any], gateway_base: str, files: Files, bran
             continue
         shapes = r.get("bodyShapes", r.get("body_shapes", []))
         representations.append(
-            {
-                "body_shapes": [_urn(s) for s in shapes if isinstance(s, str)] if isinstance(shapes, list) else [],
-                "main_file": _file(cid, gateway_base, files, counts=True),
-                "content_type": r.get("contentType", r.get("content_type")),
-            }
+            RepresentationOut(
+                body_shapes=[_urn(s) for s in shapes if isinstance(s, str)] if isinstance(shapes, list) else [],
+                main_file=_model_file(cid, gateway_base, files),
+                content_type=r.get("contentType", r.get("content_type")),
+            )
         )
     preview = _cid(meta.get("image"), None)
     physical = wearable.get("physical_twin")
     license_ = wearable.get("license")
     twinmark = meta.get("twinmark") if isinstance(meta.get("twinmark"), dict) else {}
-    return {
-        "contract": twin.collection,
-        "token_id": twin.token_id,
-        "kind": twin.kind,
-        "name": twin.name,
-        "brand": {"id": twin.brand_id, "name": brand_name or (twinmark or {}).get("brand")},
-        "category": category_of(meta),
-        "representations": representations,
-        "preview": None if preview is None else _file(preview, gateway_base, files, counts=False),
-        "license": license_ if isinstance(license_, dict) else None,
-        "physical_twin": (
-            {"contract": physical["contract"], "token_id": int(physical["token_id"])}
+    return WardrobeItem(
+        contract=twin.collection,
+        token_id=twin.token_id,
+        kind=twin.kind,
+        name=twin.name,
+        brand=BrandRef(id=twin.brand_id, name=brand_name or (twinmark or {}).get("brand")),
+        category=category_of(meta),
+        representations=representations,
+        preview=None if preview is None else _file(preview, gateway_base, files),
+        license=license_ if isinstance(license_, dict) else None,
+        physical_twin=(
+            WardrobeTwinRef(contract=physical["contract"], token_id=int(physical["token_id"]))
             if isinstance(physical, dict) and "contract" in physical and "token_id" in physical
             else None
         ),
-        "status": status_name(twin.status),
-        "stolen": status_name(twin.status) == "stolen",
-        "metadata_cid": twin.metadata_cid,
-        "token_uri": twin.token_uri,
-        "verify_url": f"/v1/verify/{twin.collection}/{twin.token_id}",
-    }
+        status=status_name(twin.status),
+        stolen=status_name(twin.status) == "stolen",
+        metadata_cid=twin.metadata_cid,
+        token_uri=twin.token_uri,
+        verify_url=f"/v1/verify/{twin.collection}/{twin.token_id}",
+    )

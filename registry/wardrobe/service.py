@@ -25,8 +25,8 @@ from registry.indexer.models import IndexCursor
 from registry.twins.models import Twin
 from registry.wardrobe import cursor as cursors
 from registry.wardrobe.fresh import at_head
-from registry.wardrobe.items import Files, category_of, item, metadata_of, referenced
-from registry.wardrobe.schemas import WardrobeItem, WardrobePage
+from registry.wardrobe.items import Files, category_of, item, referenced
+from registry.wardrobe.schemas import Block, FreshCheck, Moved, WardrobeItem, WardrobePage
 
 MAX_LIMIT = 100
 SCAN_BUDGET = 500  # rows a filtered page examines at most (see `listing`)
@@ -75,16 +75,25 @@ def _matches(twin: Twin, meta: dict[str, Any], filters: Filters) -> bool:
     return filters.category is None or category_of(meta) == filters.category
 
 
+def _metadata_of(twin: Twin) -> dict[str, Any]:
+    """The twin's indexed metadata document: free-form JSON as its brand published it (read defensively
+    by `registry.wardrobe.items`); anything but an object reads as empty."""
+    try:
+        meta = json.loads(twin.metadata_json)
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _item_or_bare(
     twin: Twin, meta: dict[str, Any], gateway_base: str, files: Files, brand_name: str | None
-) -> dict[str, Any]:
+) -> WardrobeItem:
     """The item from its metadata; when the indexed metadata cannot make one (a malformed document),
     the item from the twin's own columns only, marked `malformed`: one bad twin never fails a page."""
     try:
-        return WardrobeItem.model_validate(item(twin, meta, gateway_base, files, brand_name)).model_dump(mode="json")
+        return item(twin, meta, gateway_base, files, brand_name)
     except (ValueError, TypeError, KeyError, AttributeError):  # pydantic's ValidationError is a ValueError
-        bare = WardrobeItem.model_validate(item(twin, {}, gateway_base, {}, brand_name) | {"malformed": True})
-        return bare.model_dump(mode="json")
+        return item(twin, {}, gateway_base, {}, brand_name).model_copy(update={"malformed": True})
 
 
 def listing(
@@ -97,8 +106,8 @@ def listing(
     filters: Filters,
     limit: int,
     cursor: str | None,
-) -> tuple[dict[str, Any], list[Twin]]:
-    """One page (as `WardrobePage` data, without `fresh`) and its twins.
+) -> WardrobePage:
+    """One page (without `fresh`: see `recheck`).
 
     Owner (and collection) are read through the index; kind, brand and category are checked on the
     rows as they come, and at most `SCAN_BUDGET` rows are examined per page: the custodian owns every
@@ -126,7 +135,7 @@ def listing(
     metas: list[dict[str, Any]] = []
     resume: Twin | None = None  # the row the next page starts after
     for row in rows:
-        meta = metadata_of(row)
+        meta = _metadata_of(row)
         if not _matches(row, meta, filters):
             continue
         if len(page) == limit:  # one match more than the page holds: there is a next page
@@ -140,18 +149,15 @@ def listing(
     files = _files(session, {cid for m in metas for cid in referenced(m)})
     brand_ids = {t.brand_id for t in page if t.brand_id is not None}
     names = {b.id: b.name for b in session.exec(select(Brand).where(col(Brand.id).in_(brand_ids)))} if brand_ids else {}
-    data = {
-        "owner": owner,
-        "valid_at": {"number": number, "hash": block_hash},
-        "items": [
+    return WardrobePage(
+        owner=owner,
+        valid_at=Block(number=number, hash=block_hash),
+        items=[
             _item_or_bare(t, m, gateway_base, files, names.get(t.brand_id) if t.brand_id else None)
             for t, m in zip(page, metas, strict=True)
         ],
-        "next_cursor": None
-        if resume is None
-        else cursors.encode(cursor_key, scope, resume.collection, resume.token_id),
-    }
-    return data, page
+        next_cursor=None if resume is None else cursors.encode(cursor_key, scope, resume.collection, resume.token_id),
+    )
 
 
 def fresh_quota(session: Session, per_minute: int, caller: str, ceiling: int | None = None) -> None:
@@ -161,24 +167,21 @@ def fresh_quota(session: Session, per_minute: int, caller: str, ceiling: int | N
     ratelimit.hit(session, [(limit, caller)])
 
 
-def recheck(chain: NodeReads, data: dict[str, Any]) -> dict[str, Any]:
-    """`data` with its items re-checked at the chain head: the ones another address holds there (or
+def recheck(chain: NodeReads, page: WardrobePage) -> WardrobePage:
+    """`page` with its items re-checked at the chain head: the ones another address holds there (or
     destroyed) are dropped and listed under `fresh.moved`; the others take the head's status."""
-    pairs = [(i["contract"], i["token_id"]) for i in data["items"]]
-    number, block_hash, reports = at_head(chain, pairs)
+    number, block_hash, reports = at_head(chain, [(i.contract, i.token_id) for i in page.items])
     kept, moved = [], []
-    for entry in data["items"]:
-        report = reports[(entry["contract"], entry["token_id"])]
-        twin = report.twin
-        if twin is None or twin.owner.lower() != data["owner"].lower():
-            moved.append(
-                {"contract": entry["contract"], "token_id": entry["token_id"], "chain_owner": twin and twin.owner}
-            )
+    for entry in page.items:
+        twin = reports[(entry.contract, entry.token_id)].twin
+        if twin is None or twin.owner.lower() != page.owner.lower():
+            owner = twin.owner if twin is not None else None
+            moved.append(Moved(contract=entry.contract, token_id=entry.token_id, chain_owner=owner))
             continue
         status = status_name(twin.status)
-        kept.append(entry | {"status": status, "stolen": status == "stolen"})
-    head = {"number": number, "hash": block_hash}
-    return data | {"items": kept, "fresh": {"head": head, "moved": moved}}
+        kept.append(entry.model_copy(update={"status": status, "stolen": status == "stolen"}))
+    fresh = FreshCheck(head=Block(number=number, hash=block_hash), moved=moved)
+    return page.model_copy(update={"items": kept, "fresh": fresh})
 
 
 def etag(page: WardrobePage) -> str:

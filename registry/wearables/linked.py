@@ -4,10 +4,10 @@ grant its wearables, shaped exactly as @dcl/schemas `Mappings` (network -> contr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from registry.errors import InvalidInput
 from registry.wearables import dcl
+from registry.wearables.schemas import Mapping, RangeMapping, SingleMapping
 
 
 def network_for(chain_id: int, override: str | None = None) -> str:
@@ -25,19 +25,21 @@ def network_for(chain_id: int, override: str | None = None) -> str:
     return dcl.NETWORKS[chain_id]
 
 
-def mappings(ranges: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+def mappings(ranges: Sequence[tuple[int, int]]) -> list[Mapping]:
     """Token ranges (first, last; disjoint) as Decentraland mappings: one token as `single`, a run
     as `range`. Ids are decimal strings, as the schema's pattern `^[0-9]+$` wants."""
-    out: list[dict[str, Any]] = []
+    out: list[Mapping] = []
     for first, last in sorted(ranges):
         if first == last:
-            out.append({"type": "single", "id": str(first)})
-        else:
-            out.append({"type": "range", "from": str(first), "to": str(last)})
+            out.append(SingleMapping(type="single", id=str(first)))
+        else:  # by its wire names: `from` is no Python keyword argument
+            out.append(RangeMapping.model_validate({"type": "range", "from": str(first), "to": str(last)}))
     return out
 
 
-def mapping_document(network: str, contract: str, ranges: Sequence[tuple[int, int]]) -> dict[str, Any]:
+def mapping_document(
+    network: str, contract: str, ranges: Sequence[tuple[int, int]]
+) -> dict[str, dict[str, list[Mapping]]]:
     """`{network: {contract: [mapping, ...]}}`; the contract in lower case, as Decentraland's
     mappings helper stores and looks it up."""
     return {network: {contract.lower(): mappings(ranges)}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from web3 import Web3
 
 from registry.ipfs.cid import CID
 from registry.ipfs.store import LocalBlockStore, directory_entry
+from registry.verify.schemas import VerificationOut
 from tests.api.conftest import Stack, physical, png
 
 
@@ -49,6 +51,23 @@ def test_unknown_collection_and_token(stack: Stack, minted: dict[str, Any]) -> N
     assert not check(fake, "genuine_collection")["ok"]
     missing = verify(stack, minted["collection"], 99_001)
     assert missing["authentic"] is False and "never minted" in check(missing, "token_exists")["detail"]
+
+
+def test_the_answer_keeps_its_shape(stack: Stack, minted: dict[str, Any]) -> None:
+    """The verifier hands over a `VerificationOut`; the body keeps the keys it always had: no `twin` for
+    a token that does not exist (rather than `null`), the twin's https URLs beside its `ipfs://` URI."""
+    missing = stack.client.get(f"/v1/verify/{minted['collection']}/99002").content
+    assert set(json.loads(missing)) == {"contract", "token_id", "as_of_block", "authentic", "checks"}
+    body = stack.client.get(f"/v1/verify/{minted['collection']}/{minted['tokens'][1]}").content
+    twin = json.loads(body)["twin"]
+    assert list(twin) == [
+        *("name", "kind", "owner", "status", "claimed", "unclaimed", "owner_since", "owners"),
+        *("last_service_record", "batch_id", "minted_at", "token_uri", "token_url", "content_urls"),
+        *("metadata_cid", "brand", "metadata"),
+    ]
+    assert twin["token_url"].startswith(stack.runtime.settings.gateway_base + "/")
+    answer = VerificationOut.model_validate_json(body)
+    assert answer.twin is not None and answer.twin.brand.name == "Verify House" and answer.authentic
 
 
 def test_tampered_metadata_fails_its_check(stack: Stack, minted: dict[str, Any]) -> None:

@@ -123,25 +123,20 @@ def test_service_history_adds_the_verdicts_latest_record_the_index_has_not_reach
     from registry.events.models import ChainEvent
     from registry.ipfs.cid import CID, RAW
     from registry.pages.service import _service
+    from registry.verify.schemas import ServiceRecordRef
 
     engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
     migrate(engine)
     contract, token = "0x" + "ab" * 20, 10_001
     record = CID.of(b"an old service record", codec=RAW)
-    old = {
-        "provider": "0x" + "11" * 20,
-        "record_cid": str(record),
-        "block_time": "2026-01-02T00:00:00+00:00",
-        "tx_hash": "0xaa",
-    }
-    new = {
-        "provider": "0x" + "22" * 20,
-        "record_cid": "bafynew",
-        "block_time": "2026-02-03T00:00:00+00:00",
-        "tx_hash": "0xbb",
-    }
+    old = ServiceRecordRef(
+        provider="0x" + "11" * 20, record_cid=str(record), block_time="2026-01-02T00:00:00+00:00", tx_hash="0xaa"
+    )
+    new = ServiceRecordRef(
+        provider="0x" + "22" * 20, record_cid="bafynew", block_time="2026-02-03T00:00:00+00:00", tx_hash="0xbb"
+    )
     with Session(engine) as s:
-        args = {"tokenId": token, "provider": old["provider"], "recordCid": "0x" + record.to_bytes().hex()}
+        args = {"tokenId": token, "provider": old.provider, "recordCid": "0x" + record.to_bytes().hex()}
         s.add(
             ChainEvent(
                 block_number=5,
@@ -159,6 +154,6 @@ def test_service_history_adds_the_verdicts_latest_record_the_index_has_not_reach
         indexed_only = _service(s, None, contract, token, "https://g/ipfs", None)  # type: ignore[arg-type]
         with_latest = _service(s, None, contract, token, "https://g/ipfs", new)  # type: ignore[arg-type]
         same_again = _service(s, None, contract, token, "https://g/ipfs", old)  # type: ignore[arg-type]
-    assert [v.record_cid for v in indexed_only] == [old["record_cid"]]
+    assert [v.record_cid for v in indexed_only] == [old.record_cid]
     assert [v.record_cid for v in with_latest][-1] == "bafynew" and len(with_latest) == len(indexed_only) + 1
     assert len(same_again) == len(indexed_only)  # the index already has it: not listed twice

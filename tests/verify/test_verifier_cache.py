@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from registry.chain.anvil import Anvil
 from registry.ipfs.cid import CID
 from registry.ipfs.store import LocalBlockStore
 from registry.runtime import Runtime
+from registry.verify.schemas import CheckOut, VerificationOut
 from registry.verify.service import Verifier
 from tests.api.conftest import Stack, physical, png, running_stack, stack_settings
 
@@ -76,8 +76,8 @@ def _mine(rt: Runtime) -> int:
     return _settled_head(rt)
 
 
-def _check(answer: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(c for c in answer["checks"] if c["name"] == name)
+def _check(answer: VerificationOut, name: str) -> CheckOut:
+    return next(c for c in answer.checks if c.name == name)
 
 
 def _image_path(m: Minted) -> Path:
@@ -122,18 +122,15 @@ def test_failing_answers_are_never_cached(minted: Minted) -> None:
     original = path.read_bytes()
     path.unlink()
     try:
-        failed = json.loads(verifier.verify_json(collection, token))
-        assert failed["authentic"] is False
-        assert (
-            not _check(failed, "assets_integrity")["ok"]
-            and minted.image in _check(failed, "assets_integrity")["detail"]
-        )
+        failed = VerificationOut.model_validate_json(verifier.verify_json(collection, token))
+        assert failed.authentic is False
+        assert not _check(failed, "assets_integrity").ok and minted.image in _check(failed, "assets_integrity").detail
         assert verifier.cached_json(collection, token) is None
     finally:
         path.write_bytes(original)
     # Same head block, same verifier: the content is checked again and the twin passes at once.
-    passed = json.loads(verifier.verify_json(collection, token))
-    assert passed["authentic"] is True and passed["as_of_block"] == failed["as_of_block"]
+    passed = VerificationOut.model_validate_json(verifier.verify_json(collection, token))
+    assert passed.authentic is True and passed.as_of_block == failed.as_of_block
     assert verifier.cached_json(collection, token) is not None
 
 
@@ -144,7 +141,7 @@ def test_chain_facts_are_per_head_block(minted: Minted) -> None:
     head = HeldHead(_settled_head(rt))
     verifier = Verifier(rt.chain, rt.store, head)
     before = verifier.verify(collection, token)
-    assert before["authentic"] is True and before["twin"]["status"] == "active"
+    assert before.authentic is True and before.twin is not None and before.twin.status == "active"
     contract = rt.chain.collection(collection)
     rt.chain.sender.transact(contract.functions.setStatusByBrand(token, STOLEN))
     try:
@@ -154,9 +151,9 @@ def test_chain_facts_are_per_head_block(minted: Minted) -> None:
         assert same_block == before  # the facts of block `head.block`, not re-read
         head.block = reported_at
         after = verifier.verify(collection, token)
-        assert after["as_of_block"] == reported_at
-        assert after["authentic"] is False and after["twin"]["status"] == "stolen"
-        assert _check(after, "status") == {"name": "status", "ok": False, "detail": "reported stolen"}
+        assert after.as_of_block == reported_at
+        assert after.authentic is False and after.twin is not None and after.twin.status == "stolen"
+        assert _check(after, "status") == CheckOut(name="status", ok=False, detail="reported stolen")
         # A verifier that never saw the old block reads the chain afresh.
         assert Verifier(rt.chain, rt.store, HeldHead(reported_at)).verify(collection, token) == after
     finally:
@@ -171,10 +168,10 @@ def test_chain_facts_of_older_heads_are_not_kept(minted: Minted) -> None:
     head = HeldHead(_settled_head(rt))
     verifier = Verifier(rt.chain, rt.store, head)
     for _ in range(4):
-        assert verifier.verify(collection, token)["as_of_block"] == head.block
+        assert verifier.verify(collection, token).as_of_block == head.block
         head.block = _mine(rt)
     answer = verifier.verify(collection, token)
-    assert answer["as_of_block"] == head.block and answer["authentic"] is True
+    assert answer.as_of_block == head.block and answer.authentic is True
     assert [block for block, _ in verifier._chain_facts.values()] == [head.block]  # one entry, the newest
 
 
@@ -188,24 +185,24 @@ def test_passing_content_checks_are_reused_by_cid(minted: Minted) -> None:
     assert rt.chain.twin(collection, token).uri != rt.chain.twin(collection, other).uri  # type: ignore[union-attr]
     verifier = Verifier(rt.chain, rt.store, rt.head, rt.engine)
     _settled_head(rt)
-    assert verifier.verify(collection, token)["authentic"] is True
+    assert verifier.verify(collection, token).authentic is True
     path = _image_path(minted)
     original = path.read_bytes()
     path.unlink()
     try:
         reused = verifier.verify(collection, token)
-        assert reused["authentic"] is True and _check(reused, "assets_integrity")["ok"]
+        assert reused.authentic is True and _check(reused, "assets_integrity").ok
         moved = _mine(rt)
         still = verifier.verify(collection, token)
-        assert still["as_of_block"] == moved and still["authentic"] is True  # content is not per block
+        assert still.as_of_block == moved and still.authentic is True  # content is not per block
         shared = verifier.verify(collection, other)  # another metadata file, the same image CID
-        assert shared["authentic"] is True and _check(shared, "assets_integrity")["ok"]
+        assert shared.authentic is True and _check(shared, "assets_integrity").ok
         fresh = Verifier(rt.chain, rt.store, rt.head, rt.engine)
         answer = fresh.verify(collection, token)
         assets = _check(answer, "assets_integrity")
-        assert answer["authentic"] is False and not assets["ok"] and minted.image in assets["detail"]
+        assert answer.authentic is False and not assets.ok and minted.image in assets.detail
         path.write_bytes(original)
-        assert fresh.verify(collection, token)["authentic"] is True
+        assert fresh.verify(collection, token).authentic is True
     finally:
         if not path.exists():
             path.write_bytes(original)

@@ -51,18 +51,18 @@ def test_both_naming_schemes_give_the_same_item() -> None:
         {"bodyShapes": ["BaseFemale"], "mainFile": "female.glb", "contents": [{"key": "female.glb", "hash": GLB_F}]},
     ]
     a, b = (item(_twin(m), m, GATEWAY, files, None) for m in (old, new))
-    assert a["representations"][0] == b["representations"][0]
-    assert [r["main_file"]["cid"] for r in b["representations"]] == [GLB_M, GLB_F]
+    assert a.representations[0] == b.representations[0]
+    assert [r.main_file.cid for r in b.representations] == [GLB_M, GLB_F]
     urn = "urn:decentraland:off-chain:base-avatars:"
-    assert [r["body_shapes"] for r in b["representations"]] == [[urn + "BaseMale"], [urn + "BaseFemale"]]
-    first = b["representations"][0]["main_file"]
-    assert first["url"] == f"{GATEWAY}/{GLB_M}" and first["triangles"] == 1200 and first["materials"] == 2
-    assert b["representations"][1]["main_file"]["size"] is None  # not uploaded here: unknown, not invented
-    assert b["brand"]["name"] == "Maison" and b["preview"]["url"] == f"{GATEWAY}/{PNG}"
+    assert [r.body_shapes for r in b.representations] == [[urn + "BaseMale"], [urn + "BaseFemale"]]
+    first = b.representations[0].main_file
+    assert first.url == f"{GATEWAY}/{GLB_M}" and first.triangles == 1200 and first.materials == 2
+    assert b.representations[1].main_file.size is None  # not uploaded here: unknown, not invented
+    assert b.brand.name == "Maison" and b.preview is not None and b.preview.url == f"{GATEWAY}/{PNG}"
     assert sorted(referenced(new)) == sorted([GLB_M, GLB_F, PNG])
 
 
 def test_a_stolen_twin_is_marked() -> None:
     meta: dict[str, Any] = {"twinmark": {"wearable": {}}}
-    assert item(_twin(meta, status=2), meta, GATEWAY, {}, "B")["stolen"] is True
-    assert item(_twin(meta, status=1), meta, GATEWAY, {}, "B")["status"] == "lost"
+    assert item(_twin(meta, status=2), meta, GATEWAY, {}, "B").stolen is True
+    assert item(_twin(meta, status=1), meta, GATEWAY, {}, "B").status == "lost"

@@ -119,7 +119,11 @@ def test_mapping_documents_and_networks() -> None:
     """Runs become `range`, single tokens `single`, ids as decimal strings, the contract lower-cased;
     a chain Decentraland does not list needs a network named."""
     doc = mapping_document("amoy", "0xAbC0000000000000000000000000000000000DeF", [(20001, 20001), (10001, 10004)])
-    assert doc == {
+    wire = {
+        network: {c: [m.model_dump(by_alias=True) for m in found] for c, found in by.items()}
+        for network, by in doc.items()
+    }
+    assert wire == {
         "amoy": {
             "0xabc0000000000000000000000000000000000def": [
                 {"type": "range", "from": "10001", "to": "10004"},
