@@ -69,6 +69,12 @@ def verifier_of(request: Request) -> Verifier:
     return rt.verifier
 
 
+def settings_of(request: Request) -> Settings:
+    """The settings, typed, for helpers called with the request (not routes: they take SettingsDep)."""
+    rt: Runtime = request.app.state.runtime
+    return rt.settings
+
+
 SettingsDep = Annotated[Settings, Depends(settings)]
 ChainDep = Annotated[TwinmarkChain, Depends(chain)]
 StoreDep = Annotated[ContentStore, Depends(store)]

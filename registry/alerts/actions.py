@@ -41,8 +41,9 @@ def alert_view(alert: Alert) -> AlertOut:
 
 
 def event(alert: Alert, kind: str) -> dict[str, Any]:
-    """The webhook event of an alert (`alert.raised`, `alert.resolved`), free-form as every outbox
-    payload is: one stable id per alert and kind, so a receiver drops redeliveries."""
+    """The webhook event of an alert (`alert.raised`, `alert.resolved`). A dict on purpose, as every
+    outbox payload (`events.public.public_event`) is: it is encoded once and signed as those bytes.
+    One stable id per alert and kind, so a receiver drops redeliveries."""
     return {
         "id": f"evt_alert_{alert.id}_{kind.split('.')[1]}",
         "type": kind,
