@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
+from api import scans
 from api.deps import RuntimeDep, SessionDep
 from api.routes.common import TokenId, checksum
 from registry.nfc.taps import check_tap
@@ -135,7 +136,9 @@ def twin_page(contract: str, token_id: TokenId, request: Request, rt: RuntimeDep
     # to this browser's cookie and lives about a minute: a ticket URL copied onto a cloned tag shows
     # its buyers no verdict.
     browser = tickets.browser_id(request.cookies.get(tickets.cookie_name(_https(rt))))
-    result = check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
+    result = scans.observe(
+        request, address, token_id, check_tap(s, rt.server_key, address, token_id, dict(request.query_params))
+    )
     if result is not None:
         view = TapView(
             kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail
