@@ -58,7 +58,7 @@ class Locator:
         if database is not None:
             try:
                 self._reader = maxminddb.open_database(str(database))
-            except (OSError, ValueError) as exc:  # a missing or broken file fails start-up
+            except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:  # a missing or broken file: no start
                 raise GeoDatabaseUnusable(f"TWINMARK_GEOIP_DATABASE {database}: {type(exc).__name__}") from None
         self._cache: OrderedDict[str, Location] = OrderedDict()
         self._size = cache

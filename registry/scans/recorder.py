@@ -102,11 +102,13 @@ class ScanRecorder:
     def waiting(self) -> int:
         return self._queue.qsize()
 
-    def on_batch(self, callback: Listener) -> None:
+    def on_batch(self, callback: Listener) -> Callable[[], None]:
         """Calls `callback(rows)` in the writer thread after each committed batch, with the stored
         `Scan` rows (ids set, detached). A listener that raises is logged; the others still run. A
-        slow listener holds the writer (and so fills the queue): hand heavy work to your own thread."""
+        slow listener holds the writer (and so fills the queue): hand heavy work to your own thread.
+        Returns a function that removes the listener."""
         self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Waits until everything queued so far is written (or dropped); False on timeout."""
