@@ -14,7 +14,7 @@ class AggregateRow(BaseModel):
         " twin (`{collection}/{token_id}`); `unknown` where the scan had none"
     )
     scans: int
-    sessions: int = Field(description="distinct sessions per day, summed over the days")
+    sessions: int = Field(description="distinct sessions per day, twin, country and channel, summed")
     taps: int
 
 

@@ -141,7 +141,8 @@ def _key(by: By, values: tuple[Any, ...], day: date | None) -> str:
 
 def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> list[Figure]:
     """The brand's scans from day `first` to day `last` (both included, UTC) by `by`: rollups for
-    the rolled days, raw scans for the others. Sessions are distinct per day, summed over days."""
+    the rolled days, raw scans for the others. Sessions are distinct per day, twin, country and
+    channel (the rollups' grain), summed: a buyer scanning one twin all day in one place counts once."""
     totals: dict[str, list[int]] = {}
 
     def add(key: str, scans: int, sessions: int, taps: int) -> None:
@@ -164,21 +165,22 @@ def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> li
             values = tuple(row)
             day = values[0] if by == "day" else None
             add(_key(by, values[: len(group)], day), *values[len(group) :])
-    raw_dims = _dimension(Scan, by)
+    # The raw part is counted at the rollups' grain (twin, country, channel), so "sessions" means the
+    # same on either side of the boundary.
+    grain = [col(Scan.collection), col(Scan.token_id), col(Scan.country), col(Scan.channel)]
     taps = func.sum(case((col(Scan.channel) == "tap", 1), else_=0))
     day = max(first, boundary)
     while day <= min(last, datetime.now(UTC).date()):
         query = (
-            sa_select(*raw_dims, func.count(), func.count(col(Scan.session).distinct()), taps)
+            sa_select(*grain, func.count(), func.count(col(Scan.session).distinct()), taps)
             .where(col(Scan.brand_id) == brand_id)
             .where(col(Scan.at) >= _start(day), col(Scan.at) < _start(day + timedelta(days=1)))
+            .group_by(*grain)
         )
-        if raw_dims:
-            query = query.group_by(*raw_dims)
-        for row in s.execute(query):
-            values = tuple(row)
-            if values[len(raw_dims)]:  # count(*) of an empty day comes back as one row of 0
-                add(_key(by, values[: len(raw_dims)], day), *values[len(raw_dims) :])
+        for collection, token_id, country, channel, *counts in s.execute(query):
+            values = {"collection": collection, "country": country, "channel": channel}
+            picked = (collection, token_id) if by == "twin" else (values.get(by),)
+            add(_key(by, picked, day), *counts)
         day += timedelta(days=1)
     return [Figure(k, *v) for k, v in sorted(totals.items())]
 
