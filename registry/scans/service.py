@@ -178,8 +178,8 @@ def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> li
             .group_by(*grain)
         )
         for collection, token_id, country, channel, *counts in s.execute(query):
-            values = {"collection": collection, "country": country, "channel": channel}
-            picked = (collection, token_id) if by == "twin" else (values.get(by),)
+            named = {"collection": collection, "country": country, "channel": channel}
+            picked = (collection, token_id) if by == "twin" else (named.get(by),)
             add(_key(by, picked, day), *counts)
         day += timedelta(days=1)
     return [Figure(k, *v) for k, v in sorted(totals.items())]
