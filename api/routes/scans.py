@@ -54,7 +54,12 @@ def scan_aggregates(
 @router.get(
     "/v1/brands/me/scans.csv",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}}, "description": "the brand's raw scans, oldest first"}},
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "the brand's raw scans, oldest first",
+        }
+    },
 )
 def scans_csv(
     brand: BrandDep,
