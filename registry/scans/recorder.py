@@ -195,12 +195,12 @@ class ScanRecorder:
                         "language": e.language,
                     }
                 )
-            # One INSERT ... VALUES (...), (...) ... RETURNING id (SQLAlchemy's "insertmanyvalues"),
-            # the ids in the order of the rows.
-            stmt = insert(Scan).returning(col(Scan.id), sort_by_parameter_order=True)
-            ids = [row[0] for row in s.connection().execute(stmt, values)]
+            # One INSERT ... VALUES (...), (...) ... RETURNING (SQLAlchemy's "insertmanyvalues"): the rows
+            # come back as stored, ids set, in whatever order the database gives them.
+            stmt = insert(Scan).returning(*Scan.__table__.columns)  # type: ignore[attr-defined]
+            stored = [Scan.model_validate(dict(row._mapping)) for row in s.connection().execute(stmt, values)]
             s.commit()
-        return [Scan(id=i, **v) for i, v in zip(ids, values, strict=True)]
+        return stored
 
     def _twins(self, s: Session, events: list[ScanEvent]) -> dict[int, tuple[str | None, int | None, str | None]]:
         """Each event's (collection, token_id, brand): the twin it named, or (None, token_id, brand of

@@ -258,3 +258,29 @@ def test_a_database_refusing_the_batch_loses_nothing_of_the_answer(site: Site) -
         last = site.last_id()
         assert phone.get(page(site, 2)).status_code == 200
     assert [r.channel for r in site.since(last)] == ["page"]
+
+
+def test_a_batch_is_one_insert_and_listeners_get_the_stored_rows(site: Site) -> None:
+    from sqlalchemy import event as sa_event
+
+    from registry.scans.recorder import ScanEvent
+
+    engine, recorder = site.stack.runtime.engine, site.stack.runtime.scans
+    inserts: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SCANS"):
+            inserts.append(statement)
+
+    heard: list[list[Scan]] = []
+    stop_listening = recorder.on_batch(lambda rows: heard.append(list(rows)))
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        events = [ScanEvent(channel="verify", contract=site.collection, token_id=site.tokens[2]) for _ in range(300)]
+        stored = recorder.write(events)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+        stop_listening()
+    assert len(inserts) == 1  # 300 rows, one statement
+    assert len(stored) == 300 and len({r.id for r in stored}) == 300
+    assert heard == [stored] and all(r.collection == site.collection and r.brand_id for r in stored)
