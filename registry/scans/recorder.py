@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
@@ -31,6 +32,12 @@ from registry.twins.service import find_twins
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Sequence[Scan]], None]
+
+
+@lru_cache(maxsize=4096)
+def _checksum(contract: str) -> str | None:
+    """A contract address as the twins table keys it (a few collections: computed once each)."""
+    return to_checksum_address(contract) if is_address(contract) else None
 
 
 @dataclass(slots=True)
@@ -138,14 +145,15 @@ class ScanRecorder:
                         events.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                self.write(events)
+                self.write(events, rows=bool(self._listeners))
             finally:
                 self._idle.set()
 
-    def write(self, events: list[ScanEvent]) -> list[Scan]:
-        """Stores `events` as one batch and tells the listeners; never raises (a failure is counted)."""
+    def write(self, events: list[ScanEvent], *, rows: bool = True) -> list[Scan]:
+        """Stores `events` as one batch and tells the listeners; never raises (a failure is counted).
+        The stored rows are returned (`rows=False`: their ids only, which is cheaper)."""
         try:
-            rows = self._store(events)
+            stored = self._store(events, rows)
         except Exception as exc:
             with self._lock:
                 self.stats.dropped_failed += len(events)
@@ -155,16 +163,16 @@ class ScanRecorder:
                 log.warning("scan log: %d scans dropped, the database failed (%s)", len(events), type(exc).__name__)
             return []
         with self._lock:
-            self.stats.written += len(rows)
+            self.stats.written += len(stored)
             self.stats.batches += 1
         for listener in list(self._listeners):
             try:
-                listener(rows)
+                listener(stored)
             except Exception:
                 log.exception("scan log: a batch listener failed")
-        return rows
+        return stored
 
-    def _store(self, events: list[ScanEvent]) -> list[Scan]:
+    def _store(self, events: list[ScanEvent], rows: bool) -> list[Scan]:
         with Session(self.engine, expire_on_commit=False) as s:
             twins = self._twins(s, events)
             values: list[dict[str, Any]] = []
@@ -197,10 +205,13 @@ class ScanRecorder:
                 )
             # One INSERT ... VALUES (...), (...) ... RETURNING (SQLAlchemy's "insertmanyvalues"): the rows
             # come back as stored, ids set, in whatever order the database gives them.
+            # Rows are built only for listeners, without validation (the values came from the database).
             stmt = insert(Scan).returning(*Scan.__table__.columns)  # type: ignore[attr-defined]
-            stored = [Scan.model_validate(dict(row._mapping)) for row in s.connection().execute(stmt, values)]
+            result = s.connection().execute(stmt, values).all()
             s.commit()
-        return stored
+        if not rows and not self._listeners:
+            return [Scan.model_construct(id=row[0]) for row in result]
+        return [Scan.model_construct(**row._mapping) for row in result]
 
     def _twins(self, s: Session, events: list[ScanEvent]) -> dict[int, tuple[str | None, int | None, str | None]]:
         """Each event's (collection, token_id, brand): the twin it named, or (None, token_id, brand of
@@ -208,8 +219,8 @@ class ScanRecorder:
         found: dict[int, tuple[str | None, int | None, str | None]] = {}
         wanted: set[tuple[str, int]] = set()
         for e in events:
-            if e.contract is not None and e.token_id is not None and is_address(e.contract):
-                wanted.add((to_checksum_address(e.contract), e.token_id))
+            if e.contract is not None and e.token_id is not None and (address := _checksum(e.contract)):
+                wanted.add((address, e.token_id))
         missing = [k for k in wanted if k not in self._brands]
         if missing:
             query = select(Twin.collection, Twin.token_id, Twin.brand_id).where(
@@ -220,8 +231,8 @@ class ScanRecorder:
                 if key in known:  # an unknown twin may be minted later: not remembered
                     self._remember(key, known[key])
         for e in events:
-            if e.contract is not None and e.token_id is not None and is_address(e.contract):
-                key = (to_checksum_address(e.contract), e.token_id)
+            if e.contract is not None and e.token_id is not None and (address := _checksum(e.contract)):
+                key = (address, e.token_id)
                 found[id(e)] = (key[0], key[1], self._brands[key]) if key in self._brands else (None, e.token_id, None)
             elif e.gtin is not None:
                 found[id(e)] = self._by_link(s, e.gtin, e.serial)
