@@ -37,6 +37,11 @@ def session_key_for(server_key: str) -> bytes:
     return privacy.session_key(server_key)
 
 
+@lru_cache(maxsize=1024)
+def _language(accept: str | None, explicit: str | None) -> str:
+    return negotiate(accept, explicit)
+
+
 def is_https(rt: Runtime) -> bool:
     return rt.settings.base_url.startswith("https://")
 
@@ -48,7 +53,7 @@ def _event(request: Request, rt: Runtime, channel: str, **fields: Any) -> ScanEv
     cookie = tickets.browser_id(request.cookies.get(tickets.cookie_name(is_https(rt))))
     accept = request.headers.get("accept-language")
     explicit = request.query_params.get("lang") if channel in ("page", "tap") else None
-    language = negotiate(accept, explicit) if accept or explicit else None
+    language = _language(accept, explicit) if accept or explicit else None
     return ScanEvent(
         channel=channel,
         network=net,

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+from functools import lru_cache
 
 SESSION_REF = re.compile(r"[0-9a-f]{32}")
 
@@ -16,6 +17,9 @@ def network(client: str | None) -> str | None:
     such as "testclient") falls in: IPv4 /24, IPv6 /48; None for anything that is not an address."""
     if not client:
         return None
+    octets = client.split(".")
+    if len(octets) == 4 and all(o.isdigit() and len(o) <= 3 and int(o) <= 255 for o in octets):
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0/24"  # the common case, without ipaddress's cost
     try:
         found = ipaddress.ip_network(client.strip(), strict=False)
     except ValueError:
@@ -58,6 +62,7 @@ _AGENTS = (
 )
 
 
+@lru_cache(maxsize=2048)  # a few user agents make most traffic
 def agent(user_agent: str | None) -> str:
     """The user agent's class: wechat, bot, ios, android, desktop or other (the string is not kept)."""
     text = (user_agent or "")[:512]

@@ -20,6 +20,7 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 from sqlalchemy import Engine, insert, tuple_
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, col, select
 
 from registry.db.columns import utcnow
@@ -32,6 +33,7 @@ from registry.twins.service import find_twins
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Sequence[Scan]], None]
+LINGER = 0.05  # seconds a batch waits for company after its first scan
 
 
 @lru_cache(maxsize=4096)
@@ -88,6 +90,7 @@ class ScanRecorder:
         self._idle.set()
         self._brands: OrderedDict[tuple[str, int], str | None] = OrderedDict()  # twins never change brand
         self._last_failure_log = 0.0
+        configure_mappers()  # rows are built with model_construct, which needs the mapped attributes ready
 
     # ------------------------------------------------------------------ the request's side
 
@@ -139,10 +142,11 @@ class ScanRecorder:
                 continue
             self._idle.clear()
             try:
-                events = [first]
+                # Gathers for at most LINGER after the first scan: fewer, fuller batches under load.
+                events, until = [first], time.monotonic() + LINGER
                 while len(events) < self._batch:
                     try:
-                        events.append(self._queue.get_nowait())
+                        events.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
                     except queue.Empty:
                         break
                 self.write(events, rows=bool(self._listeners))
@@ -151,9 +155,9 @@ class ScanRecorder:
 
     def write(self, events: list[ScanEvent], *, rows: bool = True) -> list[Scan]:
         """Stores `events` as one batch and tells the listeners; never raises (a failure is counted).
-        The stored rows are returned (`rows=False`: their ids only, which is cheaper)."""
+        Returns the stored rows (none when `rows` is False and no listener wants them: cheaper)."""
         try:
-            stored = self._store(events, rows)
+            count, stored = self._store(events, rows or bool(self._listeners))
         except Exception as exc:
             with self._lock:
                 self.stats.dropped_failed += len(events)
@@ -163,7 +167,7 @@ class ScanRecorder:
                 log.warning("scan log: %d scans dropped, the database failed (%s)", len(events), type(exc).__name__)
             return []
         with self._lock:
-            self.stats.written += len(stored)
+            self.stats.written += count
             self.stats.batches += 1
         for listener in list(self._listeners):
             try:
@@ -172,7 +176,7 @@ class ScanRecorder:
                 log.exception("scan log: a batch listener failed")
         return stored
 
-    def _store(self, events: list[ScanEvent], rows: bool) -> list[Scan]:
+    def _store(self, events: list[ScanEvent], rows: bool) -> tuple[int, list[Scan]]:
         with Session(self.engine, expire_on_commit=False) as s:
             twins = self._twins(s, events)
             values: list[dict[str, Any]] = []
@@ -205,13 +209,11 @@ class ScanRecorder:
                 )
             # One INSERT ... VALUES (...), (...) ... RETURNING (SQLAlchemy's "insertmanyvalues"): the rows
             # come back as stored, ids set, in whatever order the database gives them.
-            # Rows are built only for listeners, without validation (the values came from the database).
-            stmt = insert(Scan).returning(*Scan.__table__.columns)  # type: ignore[attr-defined]
-            result = s.connection().execute(stmt, values).all()
+            # Rows are built only when wanted, without validation (the values came from the database).
+            columns = Scan.__table__.columns if rows else [Scan.__table__.c.id]  # type: ignore[attr-defined]
+            result = s.connection().execute(insert(Scan).returning(*columns), values).all()
             s.commit()
-        if not rows and not self._listeners:
-            return [Scan.model_construct(id=row[0]) for row in result]
-        return [Scan.model_construct(**row._mapping) for row in result]
+        return len(result), [Scan.model_construct(**row._mapping) for row in result] if rows else []
 
     def _twins(self, s: Session, events: list[ScanEvent]) -> dict[int, tuple[str | None, int | None, str | None]]:
         """Each event's (collection, token_id, brand): the twin it named, or (None, token_id, brand of
