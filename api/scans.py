@@ -138,6 +138,13 @@ def resolved(request: Request, answer: Response) -> Response:
     return answer
 
 
+def _set_cookie(name: str, value: str, secure: bool, max_age: int | None = None) -> bytes:
+    """A `Set-Cookie` value as the page's own cookie is set (Starlette's, same attributes)."""
+    response = Response()
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, secure=secure, samesite="lax")
+    return next(v for k, v in response.raw_headers if k == b"set-cookie")
+
+
 class ScanCookies:
     """Gives a browser arriving at a Digital Link or a page without a (well-formed) browser id one,
     in the request (so the route, and a tap ticket, see it) and in the answer's `Set-Cookie`; marks a
@@ -158,27 +165,26 @@ class ScanCookies:
         headers = list(scope["headers"])
         raw = b"; ".join(v for k, v in headers if k == b"cookie").decode("latin-1")
         jar = cookie_parser(raw)
-        cookies: list[str] = []
-        flags = "; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+        cookies: list[tuple[str, bytes]] = []
         if tickets.browser_id(jar.get(name)) is None:
             browser = tickets.new_browser_id()
             merged = f"{raw}; {name}={browser}" if raw else f"{name}={browser}"
             headers = [(k, v) for k, v in headers if k != b"cookie"] + [(b"cookie", merged.encode("latin-1"))]
             scope = dict(scope, headers=headers)
-            cookies.append(f"{name}={browser}{flags}")
+            cookies.append((name, _set_cookie(name, browser, secure)))
         if page and events.VIA_COOKIE in jar:
-            cookies.append(f"{events.VIA_COOKIE}=; Max-Age=0{flags}")
+            cookies.append((events.VIA_COOKIE, _set_cookie(events.VIA_COOKIE, "", secure, max_age=0)))
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = list(message.get("headers", []))
                 given = [v for k, v in out if k == b"set-cookie"]
-                extra = [c for c in cookies if not any(v.startswith(c.split("=", 1)[0].encode() + b"=") for v in given)]
+                extra = [c for n, c in cookies if not any(v.startswith(n.encode() + b"=") for v in given)]
                 if resolver and message["status"] in (301, 302, 303, 307, 308):
                     location = next((v for k, v in out if k == b"location"), b"")
                     if b"/t/" in location:
-                        extra.append(f"{events.VIA_COOKIE}=1; Max-Age=60{flags}")
-                out += [(b"set-cookie", c.encode("latin-1")) for c in extra]
+                        extra.append(_set_cookie(events.VIA_COOKIE, "1", secure, max_age=60))
+                out += [(b"set-cookie", c) for c in extra]
                 message = dict(message, headers=out)
             await send(message)
 
