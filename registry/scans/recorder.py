@@ -86,8 +86,6 @@ class ScanRecorder:
         self._queue: queue.Queue[ScanEvent] = queue.Queue(maxsize=size)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self._idle = threading.Event()
-        self._idle.set()
         self._brands: OrderedDict[tuple[str, int], str | None] = OrderedDict()  # twins never change brand
         self._last_failure_log = 0.0
         configure_mappers()  # rows are built with model_construct, which needs the mapped attributes ready
@@ -124,7 +122,7 @@ class ScanRecorder:
         """Waits until everything queued so far is written (or dropped); False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.empty() and self._idle.is_set():
+            if self._queue.unfinished_tasks == 0:  # every event taken has been written or dropped
                 return True
             time.sleep(0.01)
         return False
@@ -140,10 +138,9 @@ class ScanRecorder:
                 if stop.is_set():
                     return
                 continue
-            self._idle.clear()
+            # Gathers for at most LINGER after the first scan: fewer, fuller batches under load.
+            events, until = [first], time.monotonic() + LINGER
             try:
-                # Gathers for at most LINGER after the first scan: fewer, fuller batches under load.
-                events, until = [first], time.monotonic() + LINGER
                 while len(events) < self._batch:
                     try:
                         events.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
@@ -151,7 +148,8 @@ class ScanRecorder:
                         break
                 self.write(events, rows=bool(self._listeners))
             finally:
-                self._idle.set()
+                for _ in events:
+                    self._queue.task_done()
 
     def write(self, events: list[ScanEvent], *, rows: bool = True) -> list[Scan]:
         """Stores `events` as one batch and tells the listeners; never raises (a failure is counted).
