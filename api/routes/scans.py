@@ -89,7 +89,10 @@ def _my_session(request: Request, rt: RuntimeDep) -> str | None:
 def my_scans(request: Request, rt: RuntimeDep, s: SessionDep) -> MyScansOut:
     """This browser's session reference and how many scans the log holds of it (its cookie decides)."""
     session = _my_session(request, rt)
-    return MyScansOut(session=session, scans=service.count_session(s, session) if session else 0)
+    if session is None:
+        return MyScansOut(session=None, scans=0)
+    rt.scans.flush(2.0)  # this browser's scans still queued count too
+    return MyScansOut(session=session, scans=service.count_session(s, session))
 
 
 @router.delete("/v1/scans/mine", response_model=DeletedOut)

@@ -74,6 +74,24 @@ class ScanDaily(SQLModel, table=True):
     taps: int = Field(sa_type=BigInteger)
 
 
+class ScanDailyTotal(SQLModel, table=True):
+    """The same per day, brand, collection, country and channel (no twin): what every view but the
+    per-twin one reads, a few rows a day where `scan_daily` has about one per scanned twin."""
+
+    __tablename__ = "scan_daily_totals"
+    __table_args__ = (Index("ix_scan_daily_totals_brand_day", "brand_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    day: date = Field(sa_type=Date)
+    brand_id: str | None = None
+    collection: str | None = None
+    country: str | None = None
+    channel: str
+    scans: int = Field(sa_type=BigInteger)
+    sessions: int = Field(sa_type=BigInteger)  # distinct sessions that day in this collection, country, channel
+    taps: int = Field(sa_type=BigInteger)
+
+
 class ScanRollup(SQLModel, table=True):
     """The days rolled up (one row each, so two processes never roll one day twice: the second insert
     of a day conflicts and its transaction, rollup included, is undone)."""

@@ -14,7 +14,10 @@ class AggregateRow(BaseModel):
         " twin (`{collection}/{token_id}`); `unknown` where the scan had none"
     )
     scans: int
-    sessions: int = Field(description="distinct sessions per day, twin, country and channel, summed")
+    sessions: int = Field(
+        description="distinct sessions per day and group (twin, country, channel for `twin`; else collection,"
+        " country, channel), summed over groups and days"
+    )
     taps: int
 
 

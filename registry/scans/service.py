@@ -23,12 +23,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.db.engine import session_scope
-from registry.scans.models import Scan, ScanDaily, ScanRollup
+from registry.scans.models import Scan, ScanDaily, ScanDailyTotal, ScanRollup
 
 log = logging.getLogger(__name__)
 
 By = Literal["day", "country", "channel", "collection", "twin"]
-GRACE = timedelta(minutes=5)  # a day is rolled this long after it ended (scans still in a queue)
+GRACE = timedelta(minutes=5)
+# What a day is rolled up by: per twin (`scan_daily`), and without the twin (`scan_daily_totals`, small,
+# read by every view but the per-twin one). Sessions are distinct within one such group.
+TWIN_GRAIN = ("collection", "token_id", "country", "channel")
+TOTAL_GRAIN = ("collection", "country", "channel")  # a day is rolled this long after it ended (scans still in a queue)
 
 
 def _start(day: date) -> datetime:
@@ -71,15 +75,17 @@ def roll_up(engine: Engine, *, now: datetime | None = None) -> list[date]:
 
 
 def _roll_day(s: Session, day: date) -> None:
-    keys = [col(Scan.brand_id), col(Scan.collection), col(Scan.token_id), col(Scan.country), col(Scan.channel)]
     taps = func.sum(case((col(Scan.channel) == "tap", 1), else_=0))
-    query = (
-        sa_select(literal(day).label("day"), *keys, func.count(), func.count(col(Scan.session).distinct()), taps)
-        .where(col(Scan.at) >= _start(day), col(Scan.at) < _start(day + timedelta(days=1)))
-        .group_by(*keys)
-    )
-    names = ["day", "brand_id", "collection", "token_id", "country", "channel", "scans", "sessions", "taps"]
-    s.connection().execute(insert(ScanDaily).from_select(names, query))
+    counts = (func.count(), func.count(col(Scan.session).distinct()), taps)
+    for table, keys in ((ScanDaily, TWIN_GRAIN), (ScanDailyTotal, TOTAL_GRAIN)):
+        group = [col(Scan.brand_id), *(getattr(Scan, k) for k in keys)]
+        query = (
+            sa_select(literal(day).label("day"), *group, *counts)
+            .where(col(Scan.at) >= _start(day), col(Scan.at) < _start(day + timedelta(days=1)))
+            .group_by(*group)
+        )
+        names = ["day", "brand_id", *keys, "scans", "sessions", "taps"]
+        s.connection().execute(insert(table).from_select(names, query))
 
 
 def purge(engine: Engine, retention_days: int, *, now: datetime | None = None) -> int:
@@ -123,64 +129,50 @@ class Figure:
     taps: int
 
 
-def _dimension(model: Any, by: By) -> list[Any]:
-    if by == "day":
-        return []
-    if by == "twin":
-        return [model.collection, model.token_id]
-    return [getattr(model, by)]
-
-
-def _key(by: By, values: tuple[Any, ...], day: date | None) -> str:
+def _key(by: By, named: dict[str, Any], day: date) -> str:
     if by == "day":
         return str(day)
     if by == "twin":
-        return f"{values[0]}/{values[1]}" if values[0] is not None else "unknown"
-    return str(values[0]) if values[0] is not None else "unknown"
+        return f"{named['collection']}/{named['token_id']}" if named["collection"] is not None else "unknown"
+    return str(named[by]) if named[by] is not None else "unknown"
 
 
 def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> list[Figure]:
     """The brand's scans from day `first` to day `last` (both included, UTC) by `by`: rollups for
-    the rolled days, raw scans for the others. Sessions are distinct per day, twin, country and
-    channel (the rollups' grain), summed: a buyer scanning one twin all day in one place counts once."""
+    the rolled days, raw scans (counted at the same grain) for the others. Sessions are distinct per
+    day and rollup group (twin, country, channel per twin; else collection, country, channel), summed:
+    a buyer scanning one twin all day from one place counts once."""
     totals: dict[str, list[int]] = {}
+    table: Any = ScanDaily if by == "twin" else ScanDailyTotal
+    grain = TWIN_GRAIN if by == "twin" else TOTAL_GRAIN
 
-    def add(key: str, scans: int, sessions: int, taps: int) -> None:
+    def add(key: str, counts: tuple[Any, ...]) -> None:
         row = totals.setdefault(key, [0, 0, 0])
-        row[0] += int(scans)
-        row[1] += int(sessions)
-        row[2] += int(taps)
+        for i in range(3):
+            row[i] += int(counts[i])
 
     boundary = rolled_until(s) or first
-    dims = _dimension(ScanDaily, by)
     if first < boundary:
-        group = [col(ScanDaily.day)] if by == "day" else dims
+        group = [table.day, *(getattr(table, k) for k in grain)]
         query = (
-            sa_select(*group, func.sum(ScanDaily.scans), func.sum(ScanDaily.sessions), func.sum(ScanDaily.taps))
-            .where(col(ScanDaily.brand_id) == brand_id, col(ScanDaily.day) >= first, col(ScanDaily.day) <= last)
-            .where(col(ScanDaily.day) < boundary)
+            sa_select(*group, func.sum(table.scans), func.sum(table.sessions), func.sum(table.taps))
+            .where(table.brand_id == brand_id, table.day >= first, table.day <= last, table.day < boundary)
             .group_by(*group)
         )
         for row in s.execute(query):
-            values = tuple(row)
-            day = values[0] if by == "day" else None
-            add(_key(by, values[: len(group)], day), *values[len(group) :])
-    # The raw part is counted at the rollups' grain (twin, country, channel), so "sessions" means the
-    # same on either side of the boundary.
-    grain = [col(Scan.collection), col(Scan.token_id), col(Scan.country), col(Scan.channel)]
+            add(_key(by, dict(zip(grain, row[1:], strict=False)), row[0]), tuple(row[-3:]))
     taps = func.sum(case((col(Scan.channel) == "tap", 1), else_=0))
+    raw = [getattr(Scan, k) for k in grain]
     day = max(first, boundary)
     while day <= min(last, datetime.now(UTC).date()):
         query = (
-            sa_select(*grain, func.count(), func.count(col(Scan.session).distinct()), taps)
+            sa_select(*raw, func.count(), func.count(col(Scan.session).distinct()), taps)
             .where(col(Scan.brand_id) == brand_id)
             .where(col(Scan.at) >= _start(day), col(Scan.at) < _start(day + timedelta(days=1)))
-            .group_by(*grain)
+            .group_by(*raw)
         )
-        for collection, token_id, country, channel, *counts in s.execute(query):
-            named = {"collection": collection, "country": country, "channel": channel}
-            picked = (collection, token_id) if by == "twin" else (named.get(by),)
-            add(_key(by, picked, day), *counts)
+        for row in s.execute(query):
+            add(_key(by, dict(zip(grain, row, strict=False)), day), tuple(row[-3:]))
         day += timedelta(days=1)
     return [Figure(k, *v) for k, v in sorted(totals.items())]
 
