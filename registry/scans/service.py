@@ -153,14 +153,17 @@ def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> li
 
     boundary = rolled_until(s) or first
     if first < boundary:
-        group = [table.day, *(getattr(table, k) for k in grain)]
+        # The rollups' counts add up over the grain: grouped by the asked dimension only, in SQL.
+        names = ("day",) if by == "day" else ("collection", "token_id") if by == "twin" else (by,)
+        group = [getattr(table, k) for k in names]
         query = (
             sa_select(*group, func.sum(table.scans), func.sum(table.sessions), func.sum(table.taps))
             .where(table.brand_id == brand_id, table.day >= first, table.day <= last, table.day < boundary)
             .group_by(*group)
         )
         for row in s.execute(query):
-            add(_key(by, dict(zip(grain, row[1:], strict=False)), row[0]), tuple(row[-3:]))
+            named = dict(zip(names, row, strict=False))
+            add(_key(by, named, named.get("day", first)), tuple(row[-3:]))
     taps = func.sum(case((col(Scan.channel) == "tap", 1), else_=0))
     raw = [getattr(Scan, k) for k in grain]
     day = max(first, boundary)
