@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
+from api import scans
 from api.deps import ChainDep, PublicRpcUrlDep, ServerKeyDep, SessionDep, SettingsDep, VerifierDep
 from api.routes.common import TokenId, checksum
 from registry.chain.client import TwinmarkChain
@@ -136,7 +137,9 @@ def twin_page(
     # its buyers no verdict.
     https = settings.base_url.startswith("https://")
     browser = tickets.browser_id(request.cookies.get(tickets.cookie_name(https)))
-    result = check_tap(s, server_key, address, token_id, dict(request.query_params))
+    result = scans.observe(
+        request, address, token_id, check_tap(s, server_key, address, token_id, dict(request.query_params))
+    )
     if result is not None:
         view = TapView(
             kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail
