@@ -25,6 +25,8 @@ from sqlmodel import col, select
 from web3 import Web3
 
 from registry import redaction
+from registry.alerts.service import AlertEngine
+from registry.alerts.worker import AlertWorker
 from registry.auth.vault import server_key as load_server_key
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
@@ -308,6 +310,10 @@ class Runtime:
             raise
         runtime._spawn(runtime._tend_transactions, "tx-tender")
         if settings.scans_enabled:
+            # The rules run on their own thread, fed each stored batch: the writer never waits for them.
+            alerts = AlertWorker(engine, AlertEngine(chain))
+            runtime.scans.on_batch(alerts.submit)
+            runtime._spawn(alerts.run, "alert-rules")
             runtime._spawn(runtime.scans.run, "scan-writer")
         runtime._spawn(lambda stop: scans.run_retention(engine, settings.scan_retention_days, stop), "scan-retention")
         if settings.worker_in_process if with_worker is None else with_worker:

@@ -6,17 +6,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import BrandDep, OperatorDep, RuntimeDep, SessionDep
-from api.scans import is_https, session_key_for
+from api.deps import BrandDep, EngineDep, OperatorDep, ScanRecorderDep, ServerKeyDep, SessionDep, SettingsDep
+from api.scans import session_key_for
+from registry.alerts.actions import forget_session
 from registry.db.engine import session_scope
 from registry.errors import InvalidInput
 from registry.pages import tickets
-from registry.runtime import Runtime
 from registry.scans import privacy, service
+from registry.scans.recorder import ScanRecorder
 from registry.scans.schemas import AggregateRow, AggregatesOut, DeletedOut, MyScansOut, ScanStatusOut
 
 router = APIRouter(tags=["scans"])
@@ -63,7 +65,7 @@ def scan_aggregates(
 )
 def scans_csv(
     brand: BrandDep,
-    rt: RuntimeDep,
+    engine: EngineDep,
     from_: Annotated[date | None, Query(alias="from", description="first day (UTC), default 30 days ago")] = None,
     to: Annotated[date | None, Query(description="last day (UTC, included), default today")] = None,
 ) -> StreamingResponse:
@@ -74,67 +76,72 @@ def scans_csv(
     until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     name = f"scans-{first}-{last}.csv"
     return StreamingResponse(
-        service.export_csv(rt.engine, brand.id, since, until),
+        service.export_csv(engine, brand.id, since, until),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )
 
 
-def _my_session(request: Request, rt: RuntimeDep) -> str | None:
-    cookie = tickets.browser_id(request.cookies.get(tickets.cookie_name(is_https(rt))))
-    return privacy.session(session_key_for(rt.server_key), cookie)
+def _my_session(request: Request, settings: SettingsDep, server_key: ServerKeyDep) -> str | None:
+    cookie = tickets.browser_id(request.cookies.get(tickets.cookie_name(settings.base_url.startswith("https://"))))
+    return privacy.session(session_key_for(server_key), cookie)
+
+
+MySession = Annotated[str | None, Depends(_my_session)]
 
 
 @router.get("/v1/scans/mine", response_model=MyScansOut)
-def my_scans(request: Request, rt: RuntimeDep, s: SessionDep) -> MyScansOut:
+def my_scans(session: MySession, recorder: ScanRecorderDep, s: SessionDep) -> MyScansOut:
     """This browser's session reference and how many scans the log holds of it (its cookie decides)."""
-    session = _my_session(request, rt)
     if session is None:
         return MyScansOut(session=None, scans=0)
-    rt.scans.flush(2.0)  # this browser's scans still queued count too
+    recorder.flush(2.0)  # this browser's scans still queued count too
     return MyScansOut(session=session, scans=service.count_session(s, session))
 
 
 @router.delete("/v1/scans/mine", response_model=DeletedOut)
-async def delete_my_scans(request: Request, rt: RuntimeDep) -> DeletedOut:
+async def delete_my_scans(session: MySession, recorder: ScanRecorderDep, engine: EngineDep) -> DeletedOut:
     """Deletes every scan of this browser's session (its cookie), for every brand; says how many."""
-    session = _my_session(request, rt)
     if session is None:
         return DeletedOut(session=None, deleted=0)
-    await run_in_threadpool(rt.scans.flush, 2.0)  # this browser's scans still queued are deleted too
-    return DeletedOut(session=session, deleted=await run_in_threadpool(_delete, rt, session, None))
+    await run_in_threadpool(recorder.flush, 2.0)  # this browser's scans still queued are deleted too
+    return DeletedOut(session=session, deleted=await run_in_threadpool(_delete, recorder, engine, session, None))
 
 
-def _delete(rt: Runtime, session: str, brand_id: str | None) -> int:
-    with session_scope(rt.engine) as s:
+def _delete(recorder: ScanRecorder, engine: Engine, session: str, brand_id: str | None) -> int:
+    """The session's raw scans go; so does the session in the alerts' copies of them (the copies' tap
+    evidence and coarse place stay as the alerts' proof)."""
+    recorder.flush(2.0)
+    with session_scope(engine) as s:
+        forget_session(s, session, brand_id)
         return service.delete_session(s, session, brand_id)
 
 
 @router.delete("/v1/brands/me/scans/sessions/{session}", response_model=DeletedOut)
-def delete_session_scans(session: SessionRef, brand: BrandDep, rt: RuntimeDep) -> DeletedOut:
+def delete_session_scans(
+    session: SessionRef, brand: BrandDep, recorder: ScanRecorderDep, engine: EngineDep
+) -> DeletedOut:
     """Deletes the brand's scans of one session, by the reference the buyer quotes (a data subject's
     erasure request reaching the brand); other brands' scans of that session stay."""
-    rt.scans.flush(2.0)
-    return DeletedOut(session=session, deleted=_delete(rt, session, brand.id))
+    return DeletedOut(session=session, deleted=_delete(recorder, engine, session, brand.id))
 
 
 @router.delete("/v1/scans/sessions/{session}", response_model=DeletedOut, dependencies=[OperatorDep])
-def operator_delete_session_scans(session: SessionRef, rt: RuntimeDep) -> DeletedOut:
+def operator_delete_session_scans(session: SessionRef, recorder: ScanRecorderDep, engine: EngineDep) -> DeletedOut:
     """Operator: deletes one session's scans of every brand."""
-    rt.scans.flush(2.0)
-    return DeletedOut(session=session, deleted=_delete(rt, session, None))
+    return DeletedOut(session=session, deleted=_delete(recorder, engine, session, None))
 
 
 @router.get("/v1/scans/status", response_model=ScanStatusOut, dependencies=[OperatorDep])
-def scan_status(rt: RuntimeDep) -> ScanStatusOut:
+def scan_status(recorder: ScanRecorderDep) -> ScanStatusOut:
     """Operator: the recorder's counters since start (drops included) and what waits in its queue."""
-    st = rt.scans.stats
+    st = recorder.stats
     return ScanStatusOut(
-        enabled=rt.scans.enabled,
+        enabled=recorder.enabled,
         queued=st.queued,
         written=st.written,
         dropped_full=st.dropped_full,
         dropped_failed=st.dropped_failed,
         batches=st.batches,
-        waiting=rt.scans.waiting,
+        waiting=recorder.waiting,
     )

@@ -142,13 +142,17 @@ def export(session: Session, alert: Alert) -> AlertExport:
     )
 
 
-def forget_session(session: Session, session_hash: str) -> int:
-    """A buyer's erasure request reaches the alerts' copies of their scans too: the session is blanked
-    (the tap evidence, the coarse place and the time stay, as the alert's proof); how many copies."""
+def forget_session(session: Session, session_hash: str, brand_id: str | None = None) -> int:
+    """A buyer's erasure request reaches the alerts' copies of their scans too (of one brand's alerts,
+    or all when `brand_id` is None): the session is blanked (the tap evidence, the coarse place and the
+    time stay, as the alert's proof); how many copies."""
     if not session_hash:
         return 0
     needle = json.dumps({"session": session_hash})[1:-1]  # '"session": "<hash>"' as the copies store it
-    rows = session.exec(select(AlertScan).where(col(AlertScan.scan).contains(needle, autoescape=True))).all()
+    query = select(AlertScan).where(col(AlertScan.scan).contains(needle, autoescape=True))
+    if brand_id is not None:
+        query = query.join(Alert, col(Alert.id) == col(AlertScan.alert_id)).where(col(Alert.brand_id) == brand_id)
+    rows = session.exec(query).all()
     forgotten = 0
     for row in rows:
         scan = json.loads(row.scan)
