@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.alerts.models import Alert
@@ -148,10 +149,14 @@ def caution_for(session: Session, collection: str, token_id: int) -> Caution | N
 
 def _most_telling(rows: Sequence[Alert]) -> Caution:
     alert = min(rows, key=lambda a: (PUBLIC.index(a.rule), a.raised_at))
-    en, zh = sentences(alert.rule, json.loads(alert.facts))
-    since = alert.raised_at if alert.raised_at.tzinfo else alert.raised_at.replace(tzinfo=UTC)  # SQLite: naive UTC
-    body = CautionOut(rule=alert.rule, en=en, zh=zh, since=since).model_dump_json().encode()
-    return Caution(alert.rule, en, zh, since, body)
+    return _caution(alert.rule, alert.facts, alert.raised_at)
+
+
+def _caution(rule: str, facts: str, raised_at: datetime) -> Caution:
+    en, zh = sentences(rule, json.loads(facts))
+    since = raised_at if raised_at.tzinfo else raised_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    body = CautionOut(rule=rule, en=en, zh=zh, since=since).model_dump_json().encode()
+    return Caution(rule, en, zh, since, body)
 
 
 class CautionBoard:
@@ -163,6 +168,7 @@ class CautionBoard:
     def __init__(self, engine: Engine, ttl: float = CAUTION_TTL) -> None:
         self.engine, self.ttl = engine, ttl
         self._cautions: dict[tuple[str, int], Caution] = {}
+        self._made: dict[tuple[int, datetime], Caution | None] = {}
         self._read_at = float("-inf")  # monotonic time of the last complete read
         self._generation = 0  # bumped by invalidate: a read begun before it does not count as fresh
         self._lock = threading.Lock()  # one reader at a time; lookups never wait on it
@@ -180,13 +186,26 @@ class CautionBoard:
             if self.fresh():
                 return
             generation, started = self._generation, time.monotonic()
+            columns = (Alert.id, Alert.updated_at, Alert.collection, Alert.token_id, Alert.rule, Alert.raised_at)
+            query = sa_select(*(col(c) for c in columns), col(Alert.facts)).where(
+                col(Alert.state) == "open", col(Alert.rule).in_(PUBLIC), col(Alert.token_id).is_not(None)
+            )
             with Session(self.engine) as s:
-                rows = s.exec(select(Alert).where(Alert.state == "open", col(Alert.rule).in_(PUBLIC))).all()
-            by_twin: dict[tuple[str, int], list[Alert]] = {}
+                rows = s.execute(query).all()
+            best: dict[tuple[str, int], Any] = {}  # the most telling open alert of each twin
             for row in rows:
-                if row.collection is not None and row.token_id is not None:
-                    by_twin.setdefault((row.collection.lower(), row.token_id), []).append(row)
-            self._cautions = {key: _most_telling(alerts) for key, alerts in by_twin.items()}
+                key = (row.collection.lower(), row.token_id)
+                rank = (PUBLIC.index(row.rule), row.raised_at)
+                held = best.get(key)
+                if held is None or rank < (PUBLIC.index(held.rule), held.raised_at):
+                    best[key] = row
+            # Sentences and JSON are made once per alert version, not at every read.
+            made = {(r.id, r.updated_at): self._made.get((r.id, r.updated_at)) for r in best.values()}
+            for r in best.values():
+                if made[(r.id, r.updated_at)] is None:
+                    made[(r.id, r.updated_at)] = _caution(r.rule, r.facts, r.raised_at)
+            self._made = made
+            self._cautions = {key: made[(r.id, r.updated_at)] for key, r in best.items()}  # type: ignore[misc]
             if generation == self._generation:
                 self._read_at = started
 
