@@ -8,6 +8,7 @@ re-scanning and re-tapping their own item raises nothing."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,12 +22,13 @@ import pytest
 from api.main import create_app
 from registry.alerts.worker import AlertWorker
 from registry.chain.anvil import Anvil, free_port
+from registry.nfc import diversify
 from registry.nfc.service import enrol_challenge
 from registry.webhooks.signing import verify_signature
 from tests.api.conftest import Stack, _database_url, physical, running_stack, stack_settings
 from tests.conftest import postgres_server  # noqa: F401 - the fixture _database_url asks for
-from tests.nfc.simulator import HaloChip
-from tests.scans.conftest import BROWSER, HTML, _mint, serve
+from tests.nfc.simulator import HaloChip, Ntag424
+from tests.scans.conftest import BROWSER, HTML, MASTER, _mint, serve
 
 BUYER_IP, CLONE_IP = "198.51.100.7", "2001:db8:77::9"  # two networks (IPv4 /24, IPv6 /48)
 
@@ -55,6 +57,8 @@ class World:
     b_collection: str
     b_token: int
     chip: HaloChip
+    tagged: int  # a second twin, bound to an NTAG 424 DNA tag
+    tag: Ntag424
     secrets: dict[str, str]  # receiver path -> signing secret
 
     def browser(self, ip: str, **headers: str) -> httpx.Client:
@@ -97,12 +101,20 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         with running_stack(settings, anvil) as stack, serve(create_app(runtime=stack.runtime), settings, port) as url:
             a, collection = stack.new_brand("Maison Clone", "CLON")
             b, b_collection = stack.new_brand("Other House", "OTHC")
-            token = _mint(stack, a, [physical("E2E-0")])[0]["token_id"]
+            token, tagged = (t["token_id"] for t in _mint(stack, a, [physical("E2E-0"), physical("E2E-1")]))
             b_token = _mint(stack, b, [physical("E2E-B", code="400638133394")])[0]["token_id"]
             chip = HaloChip()
             challenge = enrol_challenge(stack.runtime.chain.chain_id, collection, token)
             body = {"type": "halo", "address": chip.address, "signature": chip.sign_challenge(challenge.hex())}
             r = stack.client.post(f"/v1/twins/{collection}/{token}/nfc-tags", json=body, headers=a)
+            assert r.status_code == 201, r.text
+            r = stack.client.put("/v1/brands/me/nfc/master-key", json={"key": MASTER.hex()}, headers=a)
+            assert r.status_code == 200, r.text
+            uid = b"\x04" + os.urandom(6)
+            tag = Ntag424(uid, diversify.meta_read_key(MASTER), diversify.file_read_key(MASTER, uid))
+            r = stack.client.post(
+                f"/v1/twins/{collection}/{tagged}/nfc-tags", json={"type": "ntag424", "uid": uid.hex()}, headers=a
+            )
             assert r.status_code == 201, r.text
             secrets = {}
             for path, headers in (("/a", a), ("/b", b)):
@@ -111,7 +123,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 r = stack.client.post("/v1/webhooks", json=hook, headers=headers)
                 assert r.status_code == 201, r.text
                 secrets[path] = r.json()["secret"]
-            yield World(stack, url, a, b, collection, token, b_collection, b_token, chip, secrets)
+            yield World(stack, url, a, b, collection, token, b_collection, b_token, chip, tagged, tag, secrets)
     finally:
         receiver.shutdown()
 
@@ -209,3 +221,29 @@ def test_a_cloned_tag_is_flagged_delivered_shown_and_cleared(world: World) -> No
     )
     time.sleep(0.5)  # the sender had its chance to misdeliver
     assert Receiver.got.get("/b", []) == []
+
+
+def test_a_replayed_sun_tap_is_flagged_and_cleared_while_the_buyers_own_taps_are_not(world: World) -> None:
+    with world.browser(BUYER_IP) as phone:  # the buyer taps twice (counters rise), then reloads the page
+        for _ in range(2):
+            r = phone.get(f"/t/{world.collection}/{world.tagged}", params=world.tag.tap(), follow_redirects=True)
+            assert 'data-genuine="true" data-fresh="true"' in r.text
+        copied = world.tag.tap()  # the third tap's URL, also read off by a skimmer
+        assert phone.get(f"/t/{world.collection}/{world.tagged}", params=copied).status_code == 303
+    world.settle()
+    assert world.alerts(world.a, token_id=world.tagged) == []
+    with world.browser(CLONE_IP, Accept="application/json") as clone:  # a cloned tag serves that URL
+        r = clone.get(f"/v1/twins/{world.collection}/{world.tagged}/tap", params=copied)
+        assert r.status_code == 200 and r.json()["code"] == "replayed"
+    deadline = time.monotonic() + 30
+    alerts: list[dict[str, Any]] = []
+    while not alerts and time.monotonic() < deadline:
+        alerts = world.alerts(world.a, token_id=world.tagged, state="open")
+        time.sleep(0.1)
+    assert [a["rule"] for a in alerts] == ["nfc-counter"]
+    assert _verify(world, token=world.tagged)["caution"]["rule"] == "nfc-counter"
+    assert "the same tap was seen twice" in _page(world, BUYER_IP, "en", token=world.tagged)
+    r = httpx.post(f"{world.url}/v1/alerts/{alerts[0]['id']}/resolve", json={}, headers=world.a, timeout=30)
+    assert r.status_code == 200
+    assert "caution" not in _verify(world, token=world.tagged)
+    assert 'id="caution"' not in _page(world, BUYER_IP, "zh-CN", token=world.tagged)
