@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query
 from pydantic import ValidationError
 
-from api.deps import BrandDep, SessionDep
+from api.deps import BrandDep, EngineDep, SessionDep
 from api.routes.common import MAX_ID, TokenId, checksum
 from registry.alerts import actions
-from registry.alerts.caution import caution_for
+from registry.alerts.caution import board_for, caution_for
 from registry.alerts.models import STATES
 from registry.alerts.policy import RULES, PolicyPatch
 from registry.alerts.schemas import AlertExport, AlertList, AlertOut, CautionOut, PolicyOut, ResolveIn
@@ -80,11 +80,14 @@ def get_alert(alert_id: AlertId, brand: BrandDep, s: SessionDep) -> AlertOut:
 
 
 @router.post("/v1/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve_alert(alert_id: AlertId, body: ResolveIn, brand: BrandDep, s: SessionDep) -> AlertOut:
+def resolve_alert(alert_id: AlertId, body: ResolveIn, brand: BrandDep, s: SessionDep, engine: EngineDep) -> AlertOut:
     """Closes the alert: the twin's caution clears, `alert.resolved` is sent; only later scans can raise
     the same rule on the twin again."""
     alert = actions.resolve(s, actions.own_alert(s, brand.id, alert_id), body.note)
-    return actions.alert_view(alert)
+    view = actions.alert_view(alert)
+    s.commit()  # then this process's copy of the cautions is read again: its pages drop this one at once
+    board_for(engine).invalidate()
+    return view
 
 
 @router.get("/v1/alerts/{alert_id}/export", response_model=AlertExport)

@@ -14,13 +14,14 @@ from sqlmodel import Session
 from api import scans
 from api.deps import ChainDep, PublicRpcUrlDep, ServerKeyDep, SessionDep, SettingsDep, VerifierDep
 from api.routes.common import TokenId, checksum
+from registry.alerts.caution import board_for
 from registry.chain.client import TwinmarkChain
 from registry.nfc.taps import check_tap
 from registry.pages import tickets
 from registry.pages.catalog import NAMES
 from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
-from registry.pages.service import build, script_json
+from registry.pages.service import build, caution_view, script_json
 from registry.settings import Settings
 from registry.verify.schemas import VerificationOut
 
@@ -95,6 +96,8 @@ def page_response(
         tap_refusal=None if isinstance(tap, TapView) else tap,
     )
     model.languages = _languages(request, lang)
+    caution = board_for(request.app.state.runtime.engine).get(verdict.contract, verdict.token_id)  # no query when warm
+    model.caution = caution_view(caution, lang)
     headers = {
         "Content-Security-Policy": CSP,
         "Content-Language": lang,

@@ -3,6 +3,7 @@ browser's cookie), deletion of a session's scans (buyer, brand, operator), the r
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -49,7 +50,7 @@ def scan_aggregates(
     daily rollups for past days, the raw log for today."""
     first, last = _range(from_, to, 30)
     figures = service.aggregates(s, brand.id, first, last, by)
-    rows = [AggregateRow(key=f.key, scans=f.scans, sessions=f.sessions, taps=f.taps) for f in figures]
+    rows = [AggregateRow.model_validate(asdict(f)) for f in figures]
     return AggregatesOut.model_validate({"brand": brand.id, "by": by, "from": first, "to": last, "rows": rows})
 
 

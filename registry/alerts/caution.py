@@ -6,13 +6,25 @@ owner may be the one travelling). The brand clears it by resolving the alert."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Engine
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.alerts.models import Alert
+from registry.alerts.schemas import CautionOut
+
+# How long a process serves its copy of the open cautions before reading them again: the bound on how
+# late a caution raised, or cleared, by another process shows on this one's pages and verify answers
+# (this process's own alert worker and resolve route refresh it at once).
+CAUTION_TTL = 5.0
 
 # Rules whose finding a buyer should hear about, most telling first. The others (markets, sell-by and
 # release dates, a new country, taps before sale) are the brand's commercial business, not the buyer's.
@@ -37,9 +49,10 @@ class Caution:
     en: str
     zh: str
     since: datetime
+    encoded: bytes = field(default=b"", compare=False)  # the `caution` member of a verify answer, encoded once
 
     def text(self, language: str) -> str:
-        return self.zh if language == "zh" else self.en
+        return self.zh if language.lower().startswith("zh") else self.en  # the page's is `zh-CN`
 
 
 def _n(value: Any, one: str, many: str) -> str:
@@ -131,6 +144,90 @@ def caution_for(session: Session, collection: str, token_id: int) -> Caution | N
     ).all()
     if not rows:
         return None
+    return _most_telling(rows)
+
+
+def _most_telling(rows: Sequence[Alert]) -> Caution:
     alert = min(rows, key=lambda a: (PUBLIC.index(a.rule), a.raised_at))
-    en, zh = sentences(alert.rule, json.loads(alert.facts))
-    return Caution(alert.rule, en, zh, alert.raised_at)
+    return _caution(alert.rule, alert.facts, alert.raised_at)
+
+
+def _caution(rule: str, facts: str, raised_at: datetime) -> Caution:
+    en, zh = sentences(rule, json.loads(facts))
+    since = raised_at if raised_at.tzinfo else raised_at.replace(tzinfo=UTC)  # SQLite: naive UTC
+    body = CautionOut(rule=rule, en=en, zh=zh, since=since).model_dump_json().encode()
+    return Caution(rule, en, zh, since, body)
+
+
+class CautionBoard:
+    """This process's copy of every open public caution, so the page and `/v1/verify` look one up
+    without a database query: read whole (one query) when older than `ttl`, or at once after
+    `invalidate` (the alert worker after raising, the resolve route after its commit). Keyed by the
+    collection in lower case, so a lookup needs no checksum."""
+
+    def __init__(self, engine: Engine, ttl: float = CAUTION_TTL) -> None:
+        self.engine, self.ttl = engine, ttl
+        self._cautions: dict[tuple[str, int], Caution] = {}
+        self._made: dict[tuple[int, datetime], Caution | None] = {}
+        self._read_at = float("-inf")  # monotonic time of the last complete read
+        self._generation = 0  # bumped by invalidate: a read begun before it does not count as fresh
+        self._lock = threading.Lock()  # one reader at a time; lookups never wait on it
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self._read_at < self.ttl
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._read_at = float("-inf")
+
+    def refresh(self) -> None:
+        """Reads the open public alerts (one query), unless a concurrent reader just did."""
+        with self._lock:
+            if self.fresh():
+                return
+            generation, started = self._generation, time.monotonic()
+            columns = (Alert.id, Alert.updated_at, Alert.collection, Alert.token_id, Alert.rule, Alert.raised_at)
+            query = sa_select(*(col(c) for c in columns), col(Alert.facts)).where(
+                col(Alert.state) == "open", col(Alert.rule).in_(PUBLIC), col(Alert.token_id).is_not(None)
+            )
+            with Session(self.engine) as s:
+                rows = s.execute(query).all()
+            best: dict[tuple[str, int], Any] = {}  # the most telling open alert of each twin
+            for row in rows:
+                key = (row.collection.lower(), row.token_id)
+                rank = (PUBLIC.index(row.rule), row.raised_at)
+                held = best.get(key)
+                if held is None or rank < (PUBLIC.index(held.rule), held.raised_at):
+                    best[key] = row
+            # Sentences and JSON are made once per alert version, not at every read.
+            made = {(r.id, r.updated_at): self._made.get((r.id, r.updated_at)) for r in best.values()}
+            for r in best.values():
+                if made[(r.id, r.updated_at)] is None:
+                    made[(r.id, r.updated_at)] = _caution(r.rule, r.facts, r.raised_at)
+            self._made = made
+            self._cautions = {key: made[(r.id, r.updated_at)] for key, r in best.items()}  # type: ignore[misc]
+            if generation == self._generation:
+                self._read_at = started
+
+    def peek(self, collection: str, token_id: int) -> Caution | None:
+        """From the copy as it is (no I/O: safe on the event loop)."""
+        return self._cautions.get((collection.lower(), token_id))
+
+    def get(self, collection: str, token_id: int) -> Caution | None:
+        """Refreshed first when stale (then one query), else from the copy."""
+        if not self.fresh():
+            self.refresh()
+        return self.peek(collection, token_id)
+
+
+_boards: weakref.WeakKeyDictionary[Engine, CautionBoard] = weakref.WeakKeyDictionary()
+_boards_lock = threading.Lock()
+
+
+def board_for(engine: Engine) -> CautionBoard:
+    """The one board of a database in this process (the routes, the worker and the resolve route share it)."""
+    with _boards_lock:
+        board = _boards.get(engine)
+        if board is None:
+            board = _boards[engine] = CautionBoard(engine)
+        return board

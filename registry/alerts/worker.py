@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from registry.alerts.caution import board_for
 from registry.alerts.service import AlertEngine
 from registry.db.engine import session_scope
 from registry.scans.models import Scan
@@ -65,6 +66,8 @@ class AlertWorker:
             try:
                 with session_scope(self.engine) as s:
                     raised = self.alerts.process(s, rows)
+                if raised:  # committed: this process's pages show the new cautions at their next request
+                    board_for(self.engine).invalidate()
                 with self._lock:
                     self.stats.evaluated += len(rows)
                     self.stats.raised += len(raised)

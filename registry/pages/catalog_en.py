@@ -21,6 +21,11 @@ TEXTS: dict[str, str] = {
     "stolen_body": "This item was reported stolen. Do not buy it; if it is offered to you, contact the brand.",
     "lost_title": "Reported lost",
     "lost_body": "This item was reported lost by its owner. If you found it or are offered it, contact the brand.",
+    "caution_title": "Unusual scans of this label",
+    "caution_body": (
+        "The checks below still stand; this alone does not mean the item is not genuine. The brand has been"
+        " told and is looking into it; if you are buying it, ask to tap its tag."
+    ),
     "ownership_heading": "Ownership",
     "brand": "Brand",
     "owner": "Owner",

@@ -52,6 +52,13 @@ class LanguageLink(BaseModel):
     current: bool
 
 
+class CautionView(BaseModel):
+    """What unusual scans of the twin were seen, while an alert on them is open (never "fake")."""
+
+    rule: str
+    text: str  # in the page's language
+
+
 class PageModel(BaseModel):
     lang: str
     texts: dict[str, str]
@@ -79,4 +86,5 @@ class PageModel(BaseModel):
     tap: TapView | None = None
     tap_time: str | None = None  # when the tap was checked, and how long ago, in words
     tap_refusal: TapRefusal | None = None  # a tap ticket came with the page, but shows no verdict
+    caution: CautionView | None = None  # set per request (`caution_view`), never cached with the page
     config: dict[str, Any]  # for the page's script (serialised into the page)

@@ -12,11 +12,12 @@ from typing import Any, TypedDict
 
 from sqlmodel import Session
 
+from registry.alerts.caution import Caution
 from registry.chain import artifacts
 from registry.chain.client import TwinmarkChain
 from registry.pages.catalog import checks_for, texts_for
 from registry.pages.passport import details, dpp_rows, nfc_lines
-from registry.pages.schemas import CheckView, PageModel, ServiceView, TapRefusal, TapView
+from registry.pages.schemas import CautionView, CheckView, PageModel, ServiceView, TapRefusal, TapView
 from registry.provenance.service import indexed_many, timeline
 from registry.verify.schemas import ServiceRecordRef, VerificationOut
 
@@ -49,6 +50,11 @@ def when(iso: str | None) -> str | None:
     if not iso:
         return None
     return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def caution_view(caution: Caution | None, lang: str) -> CautionView | None:
+    """The page's caution block, in its language (None: nothing to say)."""
+    return None if caution is None else CautionView(rule=caution.rule, text=caution.text(lang))
 
 
 def tap_time(texts: dict[str, str], tapped_at: int, now: float) -> str:

@@ -19,6 +19,17 @@ class AggregateRow(BaseModel):
         " country, channel), summed over groups and days"
     )
     taps: int
+    claims: int | None = Field(
+        default=None, description="claims of the brand's twins (indexed chain events); null by country and channel"
+    )
+    resales: int | None = Field(
+        default=None,
+        description="transfers from one holder to another (claims, mints and burns excluded); null by country"
+        " and channel",
+    )
+    alerts: int | None = Field(
+        default=None, description="alerts raised (open or since resolved); null by country and channel"
+    )
 
 
 class AggregatesOut(BaseModel):

@@ -20,9 +20,13 @@ from typing import Any, Literal
 from sqlalchemy import Engine, case, delete, func, insert, literal, tuple_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from registry.alerts.models import Alert
+from registry.brands.models import Collection
 from registry.db.engine import session_scope
+from registry.events.models import ChainEvent
 from registry.scans.models import Scan, ScanDaily, ScanDailyTotal, ScanRollup
 
 log = logging.getLogger(__name__)
@@ -127,6 +131,10 @@ class Figure:
     scans: int
     sessions: int
     taps: int
+    # From the chain's indexed events and the alerts table; None by country and channel (neither has one).
+    claims: int | None = None
+    resales: int | None = None
+    alerts: int | None = None
 
 
 def _key(by: By, named: dict[str, Any], day: date) -> str:
@@ -177,7 +185,74 @@ def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> li
         for row in s.execute(query):
             add(_key(by, dict(zip(grain, row, strict=False)), day), tuple(row[-3:]))
         day += timedelta(days=1)
-    return [Figure(k, *v) for k, v in sorted(totals.items())]
+    if by in ("country", "channel"):
+        return [Figure(k, *v) for k, v in sorted(totals.items())]
+    others = _owner_and_alert_counts(s, brand_id, first, last, by)
+    keys = sorted(totals.keys() | others.keys())
+    return [Figure(k, *totals.get(k, [0, 0, 0]), *others.get(k, [0, 0, 0])) for k in keys]
+
+
+def _owner_and_alert_counts(s: Session, brand_id: str, first: date, last: date, by: By) -> dict[str, list[int]]:
+    """Claims, resales and alerts of the brand's twins by day (UTC), collection or twin: claims and
+    resales from the indexed chain events of its collections (a resale: a transfer from one holder to
+    another; mints, burns, a claim's own transfer and transfers out of a batch's custodian, the brand's
+    first sale, excluded), alerts by the day they were raised.
+    Counted in SQL per (day, collection, token), which few owner events and alerts keep small."""
+    out: dict[str, list[int]] = {}
+    start, end = _start(first), _start(last + timedelta(days=1))
+    day_of = col(ChainEvent.block_time) // 86_400  # whole UTC days since the epoch (integer division)
+    claim = aliased(ChainEvent)
+    claim_of_tx = (
+        sa_select(col(claim.id))
+        .where(
+            col(claim.name) == "Claimed",
+            col(claim.tx_hash) == col(ChainEvent.tx_hash),
+            col(claim.token_id) == col(ChainEvent.token_id),
+        )
+        .exists()
+    )
+    minted = aliased(ChainEvent)
+    custodians = sa_select(col(minted.recipient)).where(
+        col(minted.name) == "BatchMinted",
+        col(minted.address) == col(ChainEvent.address),
+        col(minted.recipient).is_not(None),
+    )
+    resale = (
+        (col(ChainEvent.name) == "Transfer")
+        & col(ChainEvent.sender).is_not(None)  # not a mint
+        & col(ChainEvent.recipient).is_not(None)  # not a burn
+        & ~claim_of_tx
+        & col(ChainEvent.sender).not_in(custodians)  # not the brand's first sale out of its stock
+    )
+    owned = sa_select(col(Collection.address)).where(col(Collection.brand_id) == brand_id)
+    events = (
+        sa_select(
+            day_of,
+            col(ChainEvent.address),
+            col(ChainEvent.token_id),
+            func.sum(case((col(ChainEvent.name) == "Claimed", 1), else_=0)),
+            func.sum(case((resale, 1), else_=0)),
+        )
+        .where(col(ChainEvent.address).in_(owned), col(ChainEvent.name).in_(("Claimed", "Transfer")))
+        .where(col(ChainEvent.block_time) >= int(start.timestamp()), col(ChainEvent.block_time) < int(end.timestamp()))
+        .group_by(day_of, col(ChainEvent.address), col(ChainEvent.token_id))
+    )
+    for days, collection, token_id, claims, resales in s.execute(events):
+        if claims or resales:
+            key = _owner_key(by, date(1970, 1, 1) + timedelta(days=int(days)), collection, token_id)
+            row = out.setdefault(key, [0, 0, 0])
+            row[0] += int(claims)
+            row[1] += int(resales)
+    alerts = sa_select(col(Alert.raised_at), col(Alert.collection), col(Alert.token_id)).where(
+        col(Alert.brand_id) == brand_id, col(Alert.raised_at) >= start, col(Alert.raised_at) < end
+    )
+    for raised_at, collection, token_id in s.execute(alerts):
+        out.setdefault(_owner_key(by, raised_at.date(), collection, token_id), [0, 0, 0])[2] += 1
+    return out
+
+
+def _owner_key(by: By, day: date, collection: str | None, token_id: int | None) -> str:
+    return _key(by, {"collection": collection, "token_id": token_id}, day)
 
 
 # ------------------------------------------------------------------ export

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from registry.alerts.schemas import CautionOut
+
 
 class CheckOut(BaseModel):
     name: str = Field(description="genuine_collection, token_exists, issuer_standing, metadata_integrity, ...")
@@ -55,3 +57,8 @@ class VerificationOut(BaseModel):
     twin: VerifiedTwin | None = None
     authentic: bool
     checks: list[CheckOut]
+    caution: CautionOut | None = Field(
+        default=None,
+        description="present while an alert on the twin's scans is open (what was seen, in English and"
+        " Chinese); it never changes `authentic`: a genuine item's label can be copied. Its brand clears it",
+    )

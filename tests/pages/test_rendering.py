@@ -11,10 +11,11 @@ import pytest
 from markupsafe import escape
 
 from api.routes.pages import render, wants_html
+from registry.alerts.caution import Caution, sentences
 from registry.pages.catalog import texts_for
 from registry.pages.locale import negotiate
 from registry.pages.schemas import CheckView, PageModel, TapView
-from registry.pages.service import script_json, tap_time
+from registry.pages.service import caution_view, script_json, tap_time
 
 
 @pytest.mark.parametrize(
@@ -157,3 +158,20 @@ def test_service_history_adds_the_verdicts_latest_record_the_index_has_not_reach
     assert [v.record_cid for v in indexed_only] == [old.record_cid]
     assert [v.record_cid for v in with_latest][-1] == "bafynew" and len(with_latest) == len(indexed_only) + 1
     assert len(same_again) == len(indexed_only)  # the index already has it: not listed twice
+
+
+def test_the_caution_block_says_what_was_seen_in_the_pages_language_and_never_fake() -> None:
+    since = datetime(2026, 12, 6, 10, tzinfo=UTC)
+    en, zh = sentences("anomaly", {"countries": ["FR", "JP", "US"], "hours": 2})
+    caution = Caution("anomaly", en, zh, since)
+    assert 'id="caution"' not in render(_model(None))  # no open alert: no block
+    for lang, said in (("en", "This label was scanned in 3 countries within 2 hours."), ("zh-CN", zh)):
+        model = _model(None).model_copy(update={"lang": lang, "texts": texts_for(lang)})
+        model.caution = caution_view(caution, lang)
+        html = render(model)
+        block = html[html.index('id="caution"') : html.index("</div>", html.index('id="caution"'))]
+        assert said in block and texts_for(lang)["caution_title"] in block and 'data-rule="anomaly"' in block
+        assert "fake" not in block.lower() and "假" not in block
+        assert 'data-authentic="true"' in html  # the verdict itself is untouched
+    hostile = Caution("anomaly", "<script>x</script>", "<b>", since)
+    assert "<script>x" not in render(_model(None).model_copy(update={"caution": caution_view(hostile, "en")}))
