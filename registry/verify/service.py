@@ -74,10 +74,12 @@ class Verifier:
         self.head = head
         self.engine = engine  # the index; None: every event from the chain (bounded spans)
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
-        # Per twin, the facts of the one head block they were read at: facts of an older head are never
-        # read again, so they are replaced rather than kept beside the new ones (keyed by block, every
-        # warm verification at a new head added an entry until the LRU held CACHE_SIZE dead ones).
-        self._chain_facts: LRUCache[tuple[str, int], tuple[int, dict[str, Any]]] = LRUCache(cache_entries)
+        # Chain facts of the current head block only: facts of an older head are never read again, so
+        # the whole cache goes when the head moves (kept per twin, every twin ever verified held a dead
+        # entry of ~3 KB until CACHE_SIZE of them filled the LRU: the soak's API grew by it).
+        self._cache_entries = cache_entries
+        self._facts_block = -1
+        self._chain_facts: LRUCache[tuple[str, int], dict[str, Any]] = LRUCache(cache_entries)
         # Keyed by CID: immutable, so a passing check holds for good (failures are never kept).
         self._content: LRUCache[str, ContentResult] = LRUCache(cache_entries)
         self._assets_ok: LRUCache[str, bool] = LRUCache(cache_entries)
@@ -111,14 +113,15 @@ class Verifier:
 
     def _verify(self, contract: str, token_id: int, block: int) -> dict[str, Any]:
         with self._lock:
-            known = self._chain_facts.get((contract, token_id))
-        facts = known[1] if known is not None and known[0] == block else None
+            facts = self._chain_facts.get((contract, token_id)) if block == self._facts_block else None
         if facts is None:
             facts = self._batcher.get((contract, token_id, block))  # concurrent cold verifications share one round trip
             with self._lock:
-                current = self._chain_facts.get((contract, token_id))
-                if current is None or current[0] <= block:  # a slower reader of an older head does not win
-                    self._chain_facts[(contract, token_id)] = (block, facts)
+                if block > self._facts_block:
+                    self._chain_facts = LRUCache(self._cache_entries)
+                    self._facts_block = block
+                if block == self._facts_block:  # a slower reader of an older head does not win
+                    self._chain_facts[(contract, token_id)] = facts
         checks: list[Check] = list(facts["checks"])
         twin: OnChainTwin | None = facts["twin"]
         answer: dict[str, Any] = {"contract": contract, "token_id": token_id, "as_of_block": block}
