@@ -185,6 +185,26 @@ def test_chain_facts_of_older_heads_are_not_kept(minted: Minted) -> None:
     assert list(verifier._chain_facts) == [(answer["contract"], minted.tokens[3])]  # the older head's three are gone
 
 
+def test_content_cache_keeps_metadata_bytes_not_documents(minted: Minted) -> None:
+    """The content cache holds each metadata file's bytes, not the parsed document (which took several
+    times the memory: the chaos soak's API grew by ~4 KB with each distinct twin verified), and every
+    answer gets a document of its own, so a change to one answer never reaches another."""
+    rt, collection, token = _runtime(minted), minted.collection, minted.tokens[1]
+    head = HeldHead(_settled_head(rt))
+    verifier = Verifier(rt.chain, rt.store, head)
+    first = verifier.verify(collection, token)
+    head.block = _mine(rt)
+    second = verifier.verify(collection, token)  # a new head: chain facts read again, content from the cache
+    assert second["as_of_block"] == head.block and second["authentic"] is True
+    assert second["twin"]["metadata"] == first["twin"]["metadata"]
+    assert second["twin"]["metadata"] is not first["twin"]["metadata"]
+    ((raw, _),) = verifier._content.values()
+    assert isinstance(raw, bytes) and json.loads(raw) == first["twin"]["metadata"]
+    first["twin"]["metadata"]["name"] = "changed by a caller"
+    head.block = _mine(rt)
+    assert verifier.verify(collection, token)["twin"]["metadata"] == second["twin"]["metadata"]
+
+
 def test_passing_content_checks_are_reused_by_cid(minted: Minted) -> None:
     """A CID names immutable bytes: once a metadata file or an asset has passed, its check is reused
     (also on a new head block and for another twin sharing the asset) even if the block disappears
