@@ -87,12 +87,16 @@ class Verifier:
         self.head = head
         self.engine = engine  # the index; None: every event from the chain (bounded spans)
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
-        # Per twin, the facts of the one head block they were read at: facts of an older head are never
-        # read again, so they are replaced rather than kept beside the new ones (keyed by block, every
-        # warm verification at a new head added an entry until the LRU held CACHE_SIZE dead ones).
-        self._chain_facts: LRUCache[tuple[str, int], tuple[int, Facts]] = LRUCache(cache_entries)
-        # Keyed by CID: immutable, so a passing check holds for good (failures are never kept).
-        self._content: LRUCache[str, ContentResult] = LRUCache(cache_entries)
+        # Chain facts of the current head block only: facts of an older head are never read again, so
+        # the whole cache goes when the head moves (kept per twin, every twin ever verified held a dead
+        # entry of ~3 KB until CACHE_SIZE of them filled the LRU: the soak's API grew by it).
+        self._cache_entries = cache_entries
+        self._facts_block = -1
+        self._chain_facts: LRUCache[tuple[str, int], Facts] = LRUCache(cache_entries)
+        # Keyed by CID: immutable, so a passing check holds for good (failures are never kept). The
+        # metadata is kept as the file's bytes and parsed per answer: ~0.6 KB a twin where the parsed
+        # document took ~4 KB, and no answer shares a mutable document with the cache.
+        self._content: LRUCache[str, tuple[bytes, tuple[Check, ...]]] = LRUCache(cache_entries)
         self._assets_ok: LRUCache[str, bool] = LRUCache(cache_entries)
         self._directories: LRUCache[str, dict[str, CID]] = LRUCache(64)  # batch directories, decoded once
         self._directory_lock = threading.Lock()
@@ -126,14 +130,15 @@ class Verifier:
 
     def _verify(self, contract: str, token_id: int, block: int) -> VerificationOut:
         with self._lock:
-            known = self._chain_facts.get((contract, token_id))
-        facts = known[1] if known is not None and known[0] == block else None
+            facts = self._chain_facts.get((contract, token_id)) if block == self._facts_block else None
         if facts is None:
             facts = self._batcher.get((contract, token_id, block))  # concurrent cold verifications share one round trip
             with self._lock:
-                current = self._chain_facts.get((contract, token_id))
-                if current is None or current[0] <= block:  # a slower reader of an older head does not win
-                    self._chain_facts[(contract, token_id)] = (block, facts)
+                if block > self._facts_block:
+                    self._chain_facts = LRUCache(self._cache_entries)
+                    self._facts_block = block
+                if block == self._facts_block:  # a slower reader of an older head does not win
+                    self._chain_facts[(contract, token_id)] = facts
         checks: list[Check] = list(facts.checks)
         twin = facts.twin
         if twin is None or facts.brand is None or facts.history is None:
@@ -196,11 +201,12 @@ class Verifier:
             hit = self._content.get(key)
         if hit is not None:
             resolved = Check("metadata_integrity", True, f"{uri} resolves to {file_cid}, whose bytes hash to it")
-            return ContentResult((resolved, *hit.checks[1:]), hit.metadata_cid, hit.document)
-        result = self._check_content(uri, file_cid)
+            raw, rest = hit
+            return ContentResult((resolved, *rest), key, json.loads(raw))
+        result, raw = self._check_content(uri, file_cid)
         if all(c.ok for c in result.checks):
             with self._lock:
-                self._content[key] = result
+                self._content[key] = (raw, result.checks[1:])
         return result
 
     def _urls(self, uri: str, document: dict[str, Any] | None) -> dict[str, Any]:
@@ -312,13 +318,15 @@ class Verifier:
             raise ContentUnavailable(f"{directory} has no entry {name!r}")
         return entries[name]
 
-    def _check_content(self, uri: str, file_cid: CID) -> ContentResult:
+    def _check_content(self, uri: str, file_cid: CID) -> tuple[ContentResult, bytes]:
+        """The content checks, and the metadata file's bytes (b"" when unreadable)."""
         try:
-            document = json.loads(cat(self.store, file_cid, limit=1024 * 1024))
+            raw = cat(self.store, file_cid, limit=1024 * 1024)
+            document = json.loads(raw)
             if not isinstance(document, dict):
                 raise ContentIntegrityError("metadata is not a JSON object")
         except (ContentUnavailable, ContentIntegrityError, ValueError) as exc:
-            return ContentResult((Check("metadata_integrity", False, f"{uri}: {exc}"),), None, None)
+            return ContentResult((Check("metadata_integrity", False, f"{uri}: {exc}"),), None, None), b""
         checks = [Check("metadata_integrity", True, f"{uri} resolves to {file_cid}, whose bytes hash to it")]
         failures = []
         assets = referenced_cids(document)
@@ -338,7 +346,7 @@ class Verifier:
             checks.append(Check("assets_integrity", False, "; ".join(failures)))
         else:
             checks.append(Check("assets_integrity", True, f"{len(assets)} referenced asset(s) hash to their CIDs"))
-        return ContentResult(tuple(checks), str(file_cid), document)
+        return ContentResult(tuple(checks), str(file_cid), document), raw
 
 
 def _out(checks: list[Check]) -> list[CheckOut]:

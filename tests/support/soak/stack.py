@@ -178,7 +178,8 @@ def rss_by_kind(pid: int) -> dict[str, int]:
     per-thread heaps), `heap` (the main heap, brk), `other-anon` (thread stacks, large mallocs, native
     libraries' own maps), `files` (code and mapped files). Approximate: the kernel merges neighbouring
     anonymous maps, so arenas that happen to be adjacent count as `other-anon`; `heap` and `files` are
-    exact."""
+    exact. CPython's arenas are mostly adjacent: `pymalloc` stays flat while Python's objects grow
+    (they show in `other-anon`; only `sys._debugmallocstats()` inside the process counts them)."""
     out = dict.fromkeys(("pymalloc", "malloc-arenas", "heap", "other-anon", "files"), 0)
     kind = "files"
     with open(f"/proc/{pid}/smaps") as smaps:
