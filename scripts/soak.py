@@ -5,7 +5,7 @@ invariants are checked and the figures printed. Exits 1 if an invariant fails.
 
     PYTHONPATH=$PWD .venv/bin/python scripts/soak.py --minutes 10 [--seed 1] [--trace-memory]
 
-Parts in tests/support/soak/; the CI variant is tests/faults/test_soak.py (2 minutes)."""
+Parts in tests/support/soak/; the CI variant is tests/faults/test_soak.py (90 seconds)."""
 
 from __future__ import annotations
 

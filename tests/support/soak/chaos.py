@@ -1,8 +1,8 @@
 """The fault schedule: a fault every `SLOT` seconds (SIGKILL of the worker, the API or the indexer;
 PostgreSQL stopped hard; an RPC fault window of 5xx, 429, latency, span caps, hung connections or
-lost answers), the first cycle in a fixed order (so a 2-minute run meets every kind of process fault
-and most RPC ones), later cycles shuffled by the seed. No API kill in the second half of the run: its last
-incarnation is the one whose RSS is followed."""
+lost answers), the first cycle in a fixed order (so a 90-second run meets every kind of process
+fault, the database stop and the 5xx, 429 and lost-answer windows), later cycles shuffled by the
+seed. No API kill in the second half of the run: its last incarnation is the one whose RSS is followed."""
 
 from __future__ import annotations
 
