@@ -23,6 +23,7 @@ from registry.errors import DatabaseUnavailable, Forbidden, Unauthenticated
 from registry.ipfs.store import ContentStore
 from registry.jobs.worker import MintWorker
 from registry.runtime import Runtime
+from registry.scans.recorder import ScanRecorder
 from registry.settings import Settings
 from registry.siwe.service import Player, player
 from registry.verify.service import Verifier
@@ -69,7 +70,18 @@ def verifier_of(request: Request) -> Verifier:
     return rt.verifier
 
 
+def settings_of(request: Request) -> Settings:
+    """The settings, typed, for helpers called with the request (not routes: they take SettingsDep)."""
+    rt: Runtime = request.app.state.runtime
+    return rt.settings
+
+
+async def scan_recorder(rt: RuntimeDep) -> ScanRecorder:
+    return rt.scans
+
+
 SettingsDep = Annotated[Settings, Depends(settings)]
+ScanRecorderDep = Annotated[ScanRecorder, Depends(scan_recorder)]
 ChainDep = Annotated[TwinmarkChain, Depends(chain)]
 StoreDep = Annotated[ContentStore, Depends(store)]
 VerifierDep = Annotated[Verifier, Depends(verifier)]

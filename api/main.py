@@ -33,6 +33,7 @@ from api.routes import (
     provenance,
     providers,
     resolver,
+    scans,
     siwe,
     transactions,
     twins,
@@ -41,6 +42,7 @@ from api.routes import (
     wearables,
     webhooks,
 )
+from api.scans import ScanCookies
 from registry.runtime import Runtime
 from registry.settings import Settings
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     errors.install(app)
 
     # The asset limit comes from the settings the app is made with (the runtime's, or the environment).
+    app.add_middleware(ScanCookies)  # the browser cookie of QR and page visits (api/scans.py)
     app.add_middleware(BodyLimit, asset_bytes=(runtime.settings if runtime else settings or Settings()).max_asset_bytes)
 
     # The public verify route is the hot path: matched first (Starlette tries routes in order).
@@ -106,7 +109,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables)
+    routes = (partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables, scans)
     for module in (*routers, *routes):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.

@@ -25,6 +25,8 @@ from sqlmodel import col, select
 from web3 import Web3
 
 from registry import redaction
+from registry.alerts.service import AlertEngine
+from registry.alerts.worker import AlertWorker
 from registry.auth.vault import server_key as load_server_key
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
@@ -42,6 +44,9 @@ from registry.indexer.service import Indexer
 from registry.ipfs.gateway_client import GatewayStore
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
+from registry.scans import service as scans
+from registry.scans.geo import Locator
+from registry.scans.recorder import ScanRecorder
 from registry.settings import ANVIL_DEV_KEY, Settings
 from registry.verify.service import Verifier
 from registry.webhooks.sender import WebhookSender
@@ -222,6 +227,7 @@ class Runtime:
     verifier: Verifier
     operator_token: str
     server_key: str
+    scans: ScanRecorder  # the scan log's queue and writer (registry/scans)
     anvil: Anvil | None = None
     started: float = field(default_factory=time.monotonic)  # readiness gives loops this long to start
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -287,6 +293,13 @@ class Runtime:
                 ),
                 operator_token=token,
                 server_key=key,
+                scans=ScanRecorder(
+                    engine,
+                    size=settings.scan_queue,
+                    batch=settings.scan_batch,
+                    locator=Locator(settings.geoip_database),
+                    enabled=settings.scans_enabled,
+                ),
                 anvil=anvil,
             )
         except BaseException:
@@ -296,6 +309,13 @@ class Runtime:
                 anvil.stop()
             raise
         runtime._spawn(runtime._tend_transactions, "tx-tender")
+        if settings.scans_enabled:
+            # The rules run on their own thread, fed each stored batch: the writer never waits for them.
+            alerts = AlertWorker(engine, AlertEngine(chain))
+            runtime.scans.on_batch(alerts.submit)
+            runtime._spawn(alerts.run, "alert-rules")
+            runtime._spawn(runtime.scans.run, "scan-writer")
+        runtime._spawn(lambda stop: scans.run_retention(engine, settings.scan_retention_days, stop), "scan-retention")
         if settings.worker_in_process if with_worker is None else with_worker:
             runtime._spawn(runtime.worker.run, "mint-worker")
         if settings.indexer_in_process if with_indexer is None else with_indexer:
@@ -365,6 +385,7 @@ class Runtime:
         for thread in self._threads:
             thread.join(timeout=10)
         self.head.stop()
+        self.scans.locator.close()
         self.engine.dispose()
         if self.anvil is not None:
             self.anvil.stop()

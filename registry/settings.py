@@ -148,6 +148,17 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
 
+    # The scan log (registry/scans): resolver hits, page views, NFC taps and verifications, queued in
+    # memory (at most `scan_queue`; a full queue drops scans and counts them) and written in batches.
+    # Off: nothing recorded and no session cookie for QR visits. Raw scans are kept this many days,
+    # daily aggregates for ever. A MaxMind-format file (GeoLite2/GeoIP2 City, DB-IP, IPinfo) gives
+    # region and city coordinates; unset: the country only, from the offline RIR data of `iptocc`.
+    scans_enabled: bool = True
+    scan_queue: int = Field(default=10_000, ge=1)
+    scan_batch: int = Field(default=500, ge=1, le=2_000)
+    scan_retention_days: int = Field(default=100, ge=1)
+    geoip_database: Path | None = None
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_networks(cls, value: str) -> str:

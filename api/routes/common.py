@@ -8,6 +8,7 @@ from fastapi import Path, Query, Request, Response, status
 from pydantic import BaseModel
 from web3 import Web3
 
+from api.deps import settings_of
 from api.server import client_key, trusted_networks
 from registry.errors import InvalidInput
 
@@ -59,5 +60,5 @@ def relayed(response: Response, state: str, *, mined: int = status.HTTP_200_OK) 
 def client_address(request: Request) -> str:
     """The caller's key for per-client limits: the peer address, or, when the peer is a proxy named in
     TWINMARK_TRUSTED_PROXIES, the client its X-Forwarded-For vouches for (`api.server.client_key`)."""
-    trusted = trusted_networks(request.app.state.runtime.settings.trusted_proxies)
+    trusted = trusted_networks(settings_of(request).trusted_proxies)
     return client_key(request.scope, trusted)

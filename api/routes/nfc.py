@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
+from api import scans
 from api.deps import BrandDep, ChainDep, ServerKeyDep, SessionDep, SettingsDep
 from api.routes.common import TokenId, checksum, client_address, signature_bytes
 from registry.errors import NotFound
@@ -91,7 +92,9 @@ def check_tap(
     address = checksum(contract)
     if s.get(Twin, (address, token_id)) is None:
         raise NotFound(f"no twin {token_id} in {address}")
-    result = taps.check_tap(s, server_key, address, token_id, dict(request.query_params))
+    result = scans.observe(
+        request, address, token_id, taps.check_tap(s, server_key, address, token_id, dict(request.query_params))
+    )
     if result is None:
         raise taps.MalformedTap("no tap parameters (picc_data and cmac, or rnd and rndsig)")
     if result.code == "malformed":

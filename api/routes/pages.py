@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader
 from starlette.concurrency import run_in_threadpool
 
+from api import scans
 from api.deps import public_rpc_url, session
 from api.routes.common import TokenId, checksum
 from registry.nfc.taps import TapResult, check_tap
@@ -185,7 +186,7 @@ async def twin_page(contract: str, token_id: TokenId, request: Request) -> Respo
     # its buyers no verdict.
     https = rt.settings.base_url.startswith("https://")
     browser = tickets.browser_id(request.cookies.get(tickets.cookie_name(https)))
-    result = await _tap_in(request, rt, address, token_id)
+    result = scans.observe(request, address, token_id, await _tap_in(request, rt, address, token_id))
     if result is not None:
         view = TapView(
             kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail

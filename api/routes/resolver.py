@@ -10,6 +10,7 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Request, Response
 from sqlmodel import Session
 
+from api import scans
 from api.deps import SessionDep, SettingsDep
 from api.errors import problem
 from registry.errors import TwinmarkError
@@ -95,7 +96,7 @@ def resolve_digital_link(identifier: str, request: Request, settings: SettingsDe
         answer.headers.update(CORS)
     if request.method == "HEAD":
         return Response(status_code=answer.status_code, headers=dict(answer.headers))  # GET's headers, no body
-    return answer
+    return scans.resolved(request, answer)
 
 
 @router.options("/01/{identifier:path}", status_code=204, response_class=Response)

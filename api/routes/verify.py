@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import scans
 from api.deps import verifier_of
 from api.routes.common import TokenId
 from registry.verify.schemas import VerificationOut
@@ -22,6 +23,7 @@ async def verify(contract: str, token_id: TokenId, request: Request) -> Response
     minute), a failing one is always recomputed. The body is serialised once and served as bytes
     (the hot path), so the schema is declared rather than enforced per request.
     """
+    scans.record(request, "verify", contract, token_id)
     verifier = verifier_of(request)  # not a dependency: the hot path (see `verifier_of`)
     body = verifier.cached_json(contract, token_id)  # warm path: no I/O, stays on the event loop
     if body is None:

@@ -41,8 +41,9 @@ def alert_view(alert: Alert) -> AlertOut:
 
 
 def event(alert: Alert, kind: str) -> dict[str, Any]:
-    """The webhook event of an alert (`alert.raised`, `alert.resolved`), free-form as every outbox
-    payload is: one stable id per alert and kind, so a receiver drops redeliveries."""
+    """The webhook event of an alert (`alert.raised`, `alert.resolved`). A dict on purpose, as every
+    outbox payload (`events.public.public_event`) is: it is encoded once and signed as those bytes.
+    One stable id per alert and kind, so a receiver drops redeliveries."""
     return {
         "id": f"evt_alert_{alert.id}_{kind.split('.')[1]}",
         "type": kind,
@@ -141,13 +142,17 @@ def export(session: Session, alert: Alert) -> AlertExport:
     )
 
 
-def forget_session(session: Session, session_hash: str) -> int:
-    """A buyer's erasure request reaches the alerts' copies of their scans too: the session is blanked
-    (the tap evidence, the coarse place and the time stay, as the alert's proof); how many copies."""
+def forget_session(session: Session, session_hash: str, brand_id: str | None = None) -> int:
+    """A buyer's erasure request reaches the alerts' copies of their scans too (of one brand's alerts,
+    or all when `brand_id` is None): the session is blanked (the tap evidence, the coarse place and the
+    time stay, as the alert's proof); how many copies."""
     if not session_hash:
         return 0
     needle = json.dumps({"session": session_hash})[1:-1]  # '"session": "<hash>"' as the copies store it
-    rows = session.exec(select(AlertScan).where(col(AlertScan.scan).contains(needle, autoescape=True))).all()
+    query = select(AlertScan).where(col(AlertScan.scan).contains(needle, autoescape=True))
+    if brand_id is not None:
+        query = query.join(Alert, col(Alert.id) == col(AlertScan.alert_id)).where(col(Alert.brand_id) == brand_id)
+    rows = session.exec(query).all()
     forgotten = 0
     for row in rows:
         scan = json.loads(row.scan)

@@ -61,7 +61,7 @@ def fact(scan: Any) -> rules.ScanFact:
 COLUMNS = tuple(Scan.__table__.columns.keys())  # type: ignore[attr-defined]
 
 
-def scan_record(scan: Any) -> dict[str, Any]:
+def _scan_record(scan: Any) -> dict[str, Any]:
     """The scan as an alert keeps it, free-form (the scan log's row): every recorded field, times in
     ISO 8601, the evidence parsed."""
     row = {name: getattr(scan, name) for name in COLUMNS}
@@ -83,7 +83,8 @@ def policy_layers(session: Session, brand_id: str, collection: str | None) -> li
 
 
 def policy_set(session: Session, brand_id: str, scope: str) -> dict[str, Any]:
-    """The fields set at this scope only ("" the brand, else a collection), free-form: only what was set."""
+    """The fields set at this scope only ("" the brand, else a collection). A dict on purpose: it holds
+    only the fields that were set (a partial policy), which a model with defaults would blur."""
     row = session.get(AlertPolicy, (brand_id, scope))
     return {} if row is None else dict(json.loads(row.values))
 
@@ -389,6 +390,6 @@ def _link(session: Session, alert: Alert, scans: Any) -> None:
             break
         if scan.id in have:
             continue
-        record = json.dumps(scan_record(scan))
+        record = json.dumps(_scan_record(scan))
         session.add(AlertScan(alert_id=alert.id, scan_id=scan.id, at=aware(scan.at), scan=record))
         room -= 1

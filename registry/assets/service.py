@@ -189,7 +189,8 @@ def asset_stats(session: Session, cids: Iterable[str]) -> dict[str, dict[str, An
     """Validated GLB counts by CID (triangles, vertices, materials, textures, draw_calls,
     max_texture_size, texture_sizes, material_names, meshes, size, ...). CIDs with no validated GLB
     (images, unknown CIDs, models uploaded before validation) are absent. The same bytes have the
-    same counts whichever brand uploaded them."""
+    same counts whichever brand uploaded them. Dicts on purpose: the validator's counts are open-ended
+    (new counts arrive with new validator versions) and platform profiles read them by name."""
     wanted = list(dict.fromkeys(cids))
     found: dict[str, dict[str, Any]] = {}
     for i in range(0, len(wanted), 500):

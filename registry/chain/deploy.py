@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from web3 import Web3
 
@@ -23,7 +23,13 @@ class Deployment:
     block: int  # the registry's deployment block: no event of the registry or its collections is older
 
 
-def deploy(w3: Web3, sender: TxSender, *, owner: str | None = None) -> dict[str, Any]:
+class Addresses(TypedDict):
+    registry: str
+    implementation: str
+    block: int
+
+
+def deploy(w3: Web3, sender: TxSender, *, owner: str | None = None) -> Addresses:
     """Deploys the collection implementation and a registry owned by `owner` (the operator; default:
     the sender's own key); `block` is the registry's deployment block."""
 
@@ -35,7 +41,7 @@ def deploy(w3: Web3, sender: TxSender, *, owner: str | None = None) -> dict[str,
 
     implementation, _ = create("TwinmarkCollection")
     registry, block = create("TwinmarkRegistry", owner or sender.address, implementation)
-    return {"registry": registry, "implementation": implementation, "block": block}
+    return Addresses(registry=registry, implementation=implementation, block=block)
 
 
 def find_deployment_block(w3: Web3, address: str) -> int:

@@ -50,7 +50,9 @@ TYPES: dict[str, list[dict[str, str]]] = {
 
 
 def typed_data(primary: str, chain_id: int, contract: str, message: dict[str, Any]) -> dict[str, Any]:
-    """The full EIP-712 payload (as `eth_signTypedData_v4` takes it) for one message."""
+    """The full EIP-712 payload (as `eth_signTypedData_v4` takes it) for one message. A dict on purpose:
+    it is the wallet's JSON as the standard spells it (`primaryType`, `EIP712Domain`), handed to
+    eth-account and to wallets unchanged."""
     return {
         "types": {"EIP712Domain": _DOMAIN_TYPE, primary: TYPES[primary]},
         "primaryType": primary,

@@ -49,6 +49,7 @@ class TapResult:
     code: TapCode
     detail: str
     file_data: str | None = None
+    tag_id: str | None = None  # the enrolled tag that made a genuine tap (UID or chip address)
 
 
 def _result(kind: Kind, code: TapCode, detail: str, counter: int | None = None) -> TapResult:
@@ -170,6 +171,6 @@ def _advance(session: Session, twin: Twin, tag: NfcTag, counter: int, *, file_da
     kind: Kind = "ntag424" if tag.kind == "ntag424" else "halo"
     if fresh:
         detail = f"this tap is genuine and fresh (counter {counter})"
-        return TapResult(kind, True, True, counter, bound, "genuine-fresh", detail, file_data)
+        return TapResult(kind, True, True, counter, bound, "genuine-fresh", detail, file_data, tag.identity)
     detail = f"a genuine tap, but counter {counter} is not above the last one seen: a replayed or older tap"
-    return TapResult(kind, True, False, counter, bound, "replayed", detail, file_data)
+    return TapResult(kind, True, False, counter, bound, "replayed", detail, file_data, tag.identity)

@@ -6,9 +6,9 @@ region an offline database gives, a user-agent class (never the user agent). Raw
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
@@ -53,3 +53,50 @@ class Scan(SQLModel, table=True):
     session: str | None = None  # keyed hash of the first-party session cookie
     agent: str | None = None  # user-agent class ("ios", "android", "desktop", "wechat", "bot", "other")
     language: str | None = None  # the language the answer was given in ("en", "zh")
+
+
+class ScanDaily(SQLModel, table=True):
+    """Raw scans rolled up per UTC day, brand, twin, country and channel: kept after the raw rows are
+    purged (counts only: no network, no session)."""
+
+    __tablename__ = "scan_daily"
+    __table_args__ = (Index("ix_scan_daily_brand_day", "brand_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    day: date = Field(sa_type=Date)
+    brand_id: str | None = None
+    collection: str | None = None
+    token_id: int | None = Field(default=None, sa_type=BigInteger)
+    country: str | None = None
+    channel: str
+    scans: int = Field(sa_type=BigInteger)
+    sessions: int = Field(sa_type=BigInteger)  # distinct sessions that day (a buyer counts once a day)
+    taps: int = Field(sa_type=BigInteger)
+
+
+class ScanDailyTotal(SQLModel, table=True):
+    """The same per day, brand, collection, country and channel (no twin): what every view but the
+    per-twin one reads, a few rows a day where `scan_daily` has about one per scanned twin."""
+
+    __tablename__ = "scan_daily_totals"
+    __table_args__ = (Index("ix_scan_daily_totals_brand_day", "brand_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    day: date = Field(sa_type=Date)
+    brand_id: str | None = None
+    collection: str | None = None
+    country: str | None = None
+    channel: str
+    scans: int = Field(sa_type=BigInteger)
+    sessions: int = Field(sa_type=BigInteger)  # distinct sessions that day in this collection, country, channel
+    taps: int = Field(sa_type=BigInteger)
+
+
+class ScanRollup(SQLModel, table=True):
+    """The days rolled up (one row each, so two processes never roll one day twice: the second insert
+    of a day conflicts and its transaction, rollup included, is undone)."""
+
+    __tablename__ = "scan_rollups"
+
+    day: date = Field(sa_type=Date, primary_key=True)
+    rolled_at: datetime = Field(default_factory=utcnow)

@@ -43,7 +43,42 @@ def upgrade() -> None:
     op.create_index("ix_scans_twin_at", "scans", ["collection", "token_id", "at"])
     op.create_index("ix_scans_brand_at", "scans", ["brand_id", "at"])
     op.create_index("ix_scans_session", "scans", ["session"])
+    op.create_table(
+        "scan_daily",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("brand_id", sa.String(), nullable=True),
+        sa.Column("collection", sa.String(), nullable=True),
+        sa.Column("token_id", sa.BigInteger(), nullable=True),
+        sa.Column("country", sa.String(), nullable=True),
+        sa.Column("channel", sa.String(), nullable=False),
+        sa.Column("scans", sa.BigInteger(), nullable=False),
+        sa.Column("sessions", sa.BigInteger(), nullable=False),
+        sa.Column("taps", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_scan_daily_brand_day", "scan_daily", ["brand_id", "day"])
+    op.create_table(
+        "scan_daily_totals",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("brand_id", sa.String(), nullable=True),
+        sa.Column("collection", sa.String(), nullable=True),
+        sa.Column("country", sa.String(), nullable=True),
+        sa.Column("channel", sa.String(), nullable=False),
+        sa.Column("scans", sa.BigInteger(), nullable=False),
+        sa.Column("sessions", sa.BigInteger(), nullable=False),
+        sa.Column("taps", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_scan_daily_totals_brand_day", "scan_daily_totals", ["brand_id", "day"])
+    op.create_table(
+        "scan_rollups",
+        sa.Column("day", sa.Date(), primary_key=True),
+        sa.Column("rolled_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("scan_rollups")
+    op.drop_table("scan_daily_totals")
+    op.drop_table("scan_daily")
     op.drop_table("scans")
