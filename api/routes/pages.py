@@ -36,6 +36,7 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
     auto_reload=False,  # the template ships with the code: no stat() of its file on every render
 )
+PAGE = TEMPLATES.get_template("page.html")  # compiled at import, not by the first buyer's request
 
 # The page runs only its own scripts; it may fetch from any RPC URL and gateway the reader types in.
 CSP = (
@@ -74,7 +75,7 @@ def _hrefs(request: Request) -> dict[str, str]:
 
 
 def render(model: PageModel) -> str:
-    return TEMPLATES.get_template("page.html").render(m=model, t=model.texts, config_json=script_json(model.config))
+    return PAGE.render(m=model, t=model.texts, config_json=script_json(model.config))
 
 
 # Rendered pages carry this in place of each language link (random per process: no content can hold it).
