@@ -63,7 +63,7 @@ def page_cache(stack: Stack) -> PageCache:
 def fresh(stack: Stack, url: str, headers: dict[str, str]) -> str:
     """The page rendered afresh: no kept page to answer from."""
     stack.client.app.state.page_cache = PageCache()  # type: ignore[attr-defined]
-    return stack.client.get(url, headers=headers).text
+    return str(stack.client.get(url, headers=headers).text)
 
 
 def wait_for(stack: Stack, url: str, pattern: str) -> float:
