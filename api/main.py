@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # The public verify route is the hot path: matched first (Starlette tries routes in order).
     routers = (
         verify,
+        pages,  # the buyer's page: the other hot public path (its warm answer is a few tens of us)
         health,
         brands,
         assets,
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, resolver, passport, labels, pages, siwe, wardrobe, wearables, scans)
+    routes = (partners, webhooks, events, gateway, resolver, passport, labels, siwe, wardrobe, wearables, scans)
     for module in (*routers, *routes):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.

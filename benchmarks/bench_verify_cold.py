@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.benchlib import Service, parse_wrk, service
+from benchmarks.benchlib import ROOT, Service, parse_wrk, service
 from registry.chain.anvil import Anvil
 from tests.support.chain_conditions import ChainConditions, Conditions
 
@@ -154,7 +154,7 @@ def behind_latency(twins: int) -> dict[str, float]:
             # Anvil's first dev key: the node is local, the key is public.
             "TWINMARK_SIGNER_KEY": "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
         }
-        with service(**env) as svc:
+        with service(ROOT, **env) as svc:
             headers, _ = svc.brand("Bench Latency", "BLAT")
             found = mint(svc, twins, headers)
             return sequential(svc.url, [f"/v1/verify/{c}/{t}" for c, t in found])

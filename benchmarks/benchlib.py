@@ -67,7 +67,8 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def service(**env: str) -> Iterator[Service]:
+def service(root: Path = ROOT, **env: str) -> Iterator[Service]:
+    """`twinmark serve` of the checkout at `root` (another one: a before/after in the same run)."""
     # The data directory lives under the checkout (`.bench/`), where a service keeps its data, not in
     # /tmp: on this VM creating files under /tmp is ~10x slower (2,000 blocks: 1.4-2.8 s vs 0.25 s).
     BENCH_DATA.mkdir(exist_ok=True)
@@ -78,7 +79,7 @@ def service(**env: str) -> Iterator[Service]:
             "TWINMARK_ANVIL_PORT": str(free_port()),
             "TWINMARK_PORT": str(port),
             # This checkout's code, not the one the shared virtualenv's editable install points at.
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
             **env,
         }
         # `python -m api.cli` from this tree: the code measured is the code beside the script, whatever
@@ -87,7 +88,7 @@ def service(**env: str) -> Iterator[Service]:
         log = (Path(tmp) / "serve.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve"],
-            cwd=ROOT,
+            cwd=root,
             env=full_env,
             stdout=subprocess.DEVNULL,
             stderr=log,

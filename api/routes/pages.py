@@ -3,27 +3,30 @@ Chinese), a redirect to the twin's JSON record for every other client."""
 
 from __future__ import annotations
 
+import secrets
+import threading
+from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader
-from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api import scans
-from api.deps import ChainDep, PublicRpcUrlDep, ServerKeyDep, SessionDep, SettingsDep, VerifierDep
+from api.deps import public_rpc_url, session
 from api.routes.common import TokenId, checksum
-from registry.alerts.caution import board_for
-from registry.chain.client import TwinmarkChain
-from registry.nfc.taps import check_tap
+from registry.alerts.caution import Caution, board_for
+from registry.nfc.taps import TapResult, check_tap
 from registry.pages import tickets
+from registry.pages.cache import PageCache, Rendered
 from registry.pages.catalog import NAMES
 from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
 from registry.pages.service import build, caution_view, script_json
-from registry.settings import Settings
-from registry.verify.schemas import VerificationOut
+from registry.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +35,9 @@ TEMPLATES = Environment(
     autoescape=True,  # every value is escaped; only the pre-escaped script JSON is marked safe
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # the template ships with the code: no stat() of its file on every render
 )
+PAGE = TEMPLATES.get_template("page.html")  # compiled at import, not by the first buyer's request
 
 # The page runs only its own scripts; it may fetch from any RPC URL and gateway the reader types in.
 CSP = (
@@ -53,51 +58,87 @@ def wants_html(accept: str) -> bool:
     return html > 0 and html >= _quality(accept, "application/json", "application/ld+json")
 
 
-def _languages(request: Request, current: str) -> list[LanguageLink]:
-    """One link per language to this same page (path and other query parameters kept)."""
+# Pure functions of client strings, on every request: remembered (bounded) rather than re-parsed.
+_wants_html = lru_cache(maxsize=1024)(wants_html)
+_negotiate = lru_cache(maxsize=1024)(negotiate)
+_checksum = lru_cache(maxsize=4096)(checksum)  # keccak per call; raises (uncached) on a bad address
+
+
+# The request's transaction as routes get it (a failed database is a 503), opened only on the paths
+# that read or write the database: a warm page does neither.
+_session = contextmanager(session)
+
+
+def _hrefs(request: Request) -> dict[str, str]:
+    """Per language, the link to this same page in it (path and other query parameters kept)."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    return [
-        LanguageLink(
-            lang=lang,
-            name=NAMES[lang],
-            href=f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}",
-            current=lang == current,
-        )
-        for lang in LANGUAGES
-    ]
+    return {lang: f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}" for lang in LANGUAGES}
 
 
 def render(model: PageModel) -> str:
-    return TEMPLATES.get_template("page.html").render(m=model, t=model.texts, config_json=script_json(model.config))
+    return PAGE.render(m=model, t=model.texts, config_json=script_json(model.config))
 
 
-def page_response(
-    request: Request,
-    verdict: VerificationOut,
-    s: Session,
-    chain: TwinmarkChain,
-    settings: Settings,
+# Rendered pages carry this in place of each language link (random per process: no content can hold it).
+_SLOT = f"\x00{secrets.token_hex(16)}\x00"
+
+
+def render_page(model: PageModel, block: int) -> Rendered:
+    """The page with a slot for each language link, filled in per request (`Rendered.body`)."""
+    model.languages = [
+        LanguageLink(lang=lang, name=NAMES[lang], href=f"{_SLOT}{lang}{_SLOT}", current=lang == model.lang)
+        for lang in LANGUAGES
+    ]
+    return Rendered.split(render(model), _SLOT, block=block, status=200 if model.found else 404)
+
+
+def _pages_of(request: Request) -> PageCache:
+    """The app's page cache (one per app: tests run several apps, over several chains, in one process)."""
+    state = request.app.state
+    with _PAGES_LOCK:
+        if not hasattr(state, "page_cache"):
+            state.page_cache = PageCache()
+        return state.page_cache  # type: ignore[no-any-return]
+
+
+_PAGES_LOCK = threading.Lock()
+
+
+def _page(
+    rt: Runtime,
+    pages: PageCache,
+    contract: str,
+    token_id: int,
+    lang: str,
     rpc_url: str,
-    tap: TapView | TapRefusal | None = None,
-) -> Response:
-    """The page of one twin from its verdict (also for routes that land on it, such as NFC taps, with
-    their `tap` verdict, or why their ticket shows none). `rpc_url`: what the page's script reads the
-    chain through (none: the reader types one into the re-check panel)."""
-    lang = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
-    model = build(
-        verdict=verdict,
-        session=s,
-        chain=chain,
-        lang=lang,
-        gateway_base=settings.gateway_base,
-        rpc_url=rpc_url,
-        log_span=settings.log_span,
-        tap=tap if isinstance(tap, TapView) else None,
-        tap_refusal=None if isinstance(tap, TapView) else tap,
-    )
-    model.languages = _languages(request, lang)
-    caution = board_for(request.app.state.runtime.engine).get(verdict.contract, verdict.token_id)  # no query when warm
+    tap: TapView | TapRefusal | None,
+    caution: Caution | None,
+) -> Rendered:
+    """A page rendered afresh (the verifier's verdict, the indexed service history, the template), kept
+    when it holds for every browser until the head moves: a passing verdict, no tap verdict and no
+    caution (an alert is raised and resolved off chain: a kept page would outlive either)."""
+    verdict = rt.verifier.verify(contract, token_id)
+    with _session(rt) as s:
+        model = build(
+            verdict=verdict,
+            session=s,
+            chain=rt.chain,
+            lang=lang,
+            gateway_base=rt.settings.gateway_base,
+            rpc_url=rpc_url,
+            log_span=rt.settings.log_span,
+            tap=tap if isinstance(tap, TapView) else None,
+            tap_refusal=None if isinstance(tap, TapView) else tap,
+        )
     model.caution = caution_view(caution, lang)
+    page = render_page(model, verdict.as_of_block)
+    if verdict.authentic and tap is None and caution is None:
+        pages.put(contract, token_id, lang, page)
+    return page
+
+
+def page_response(request: Request, page: Rendered, lang: str) -> Response:
+    """The page's answer: its body with this request's language links, and its headers."""
     headers = {
         "Content-Security-Policy": CSP,
         "Content-Language": lang,
@@ -108,7 +149,7 @@ def page_response(
     }
     if "tap" in request.query_params:  # a tap's verdict is this browser's (its cookie): no cache keeps it
         headers |= {"Cache-Control": "no-store, private", "Vary": "Accept, Accept-Language, Cookie"}
-    return HTMLResponse(render(model), status_code=200 if model.found else 404, headers=headers)
+    return HTMLResponse(page.body(_hrefs(request)), status_code=page.status, headers=headers)
 
 
 def _remember_browser(response: Response, browser: str, secure: bool) -> None:
@@ -117,32 +158,40 @@ def _remember_browser(response: Response, browser: str, secure: bool) -> None:
     response.set_cookie(tickets.cookie_name(secure), browser, path="/", httponly=True, secure=secure, samesite="lax")
 
 
+_TAP_PARAMS = frozenset({"picc_data", "enc", "cmac", "rnd", "rndsig"})  # what `check_tap` looks for
+
+
+async def _tap_in(request: Request, rt: Runtime, contract: str, token_id: int) -> TapResult | None:
+    """The verdict on the tap the query carries (its counter taken), None without one (no database)."""
+    params = dict(request.query_params)
+    if _TAP_PARAMS.isdisjoint(params):
+        return None
+
+    def check() -> TapResult | None:
+        with _session(rt) as s:
+            return check_tap(s, rt.server_key, contract, token_id, params)
+
+    return await run_in_threadpool(check)
+
+
 @router.get("/t/{contract}/{token_id}")
-def twin_page(
-    contract: str,
-    token_id: TokenId,
-    request: Request,
-    settings: SettingsDep,
-    chain: ChainDep,
-    verifier: VerifierDep,
-    server_key: ServerKeyDep,
-    rpc_url: PublicRpcUrlDep,
-    s: SessionDep,
-) -> Response:
-    """HTML for browsers; any other client is sent to the twin's JSON record (303)."""
-    address = checksum(contract)
-    if not wants_html(request.headers.get("accept", "")):
+async def twin_page(contract: str, token_id: TokenId, request: Request) -> Response:
+    """HTML for browsers; any other client is sent to the twin's JSON record (303).
+
+    A coroutine without dependencies: a warm page (kept for this head block) is answered on the event
+    loop without the database; anything else goes to the thread pool, as a plain route would."""
+    rt: Runtime = request.app.state.runtime
+    address = _checksum(contract)
+    if not _wants_html(request.headers.get("accept", "")):
         return RedirectResponse(f"/v1/twins/{address}/{token_id}", status_code=303, headers={"Vary": "Accept"})
     # An NFC tag's tap lands here with its parameters (picc_data/cmac, or rnd/rndsig): checked once (its
     # counter taken), then the browser is sent to the page with the verdict in a signed ticket, so a
     # reload or a language switch shows that verdict rather than replaying the tap. The ticket is bound
     # to this browser's cookie and lives about a minute: a ticket URL copied onto a cloned tag shows
     # its buyers no verdict.
-    https = settings.base_url.startswith("https://")
+    https = rt.settings.base_url.startswith("https://")
     browser = tickets.browser_id(request.cookies.get(tickets.cookie_name(https)))
-    result = scans.observe(
-        request, address, token_id, check_tap(s, server_key, address, token_id, dict(request.query_params))
-    )
+    result = scans.observe(request, address, token_id, await _tap_in(request, rt, address, token_id))
     if result is not None:
         view = TapView(
             kind=result.kind, genuine=result.genuine, fresh=result.fresh, counter=result.counter, detail=result.detail
@@ -150,7 +199,7 @@ def twin_page(
         known = browser is not None
         browser = browser or tickets.new_browser_id()
         kept = [("lang", request.query_params["lang"])] if "lang" in request.query_params else []
-        query = urlencode([("tap", tickets.issue(server_key, address, token_id, view, browser)), *kept])
+        query = urlencode([("tap", tickets.issue(rt.server_key, address, token_id, view, browser)), *kept])
         response = RedirectResponse(
             f"/t/{address}/{token_id}?{query}", status_code=303, headers={"Cache-Control": "no-store"}
         )
@@ -158,7 +207,18 @@ def twin_page(
             _remember_browser(response, browser, https)
         return response
     ticket = request.query_params.get("tap")
-    lifetime = settings.tap_ticket_seconds
-    tap = tickets.read(server_key, ticket, address, token_id, browser, lifetime=lifetime) if ticket else None
-    verdict = verifier.verify(address, token_id)
-    return page_response(request, verdict, s, chain, settings, rpc_url, tap)
+    lifetime = rt.settings.tap_ticket_seconds
+    tap = tickets.read(rt.server_key, ticket, address, token_id, browser, lifetime=lifetime) if ticket else None
+    lang = _negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    # An open public caution is looked up per request (the process's copy: no query when fresh); a
+    # cautioned twin's page is rendered each time, so resolving the alert shows at once.
+    board = board_for(rt.engine)
+    if not board.fresh():  # at most once every few seconds: off the event loop
+        await run_in_threadpool(board.refresh)
+    caution = board.peek(address, token_id)
+    pages = _pages_of(request)
+    page = pages.get(address, token_id, lang, rt.head.block) if tap is None and caution is None else None
+    if page is None:
+        rpc_url = await public_rpc_url(rt)
+        page = await run_in_threadpool(_page, rt, pages, address, token_id, lang, rpc_url, tap, caution)
+    return page_response(request, page, lang)

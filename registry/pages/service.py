@@ -127,7 +127,11 @@ def _service(
 ) -> list[ServiceView]:
     """The twin's service records: from the index (one narrow query, no chain round trip: the page is
     the busiest public route), plus the verdict's latest record when the index has not reached it yet
-    (the verifier reads the blocks beyond the index in its own round trip)."""
+    (the verifier reads the blocks beyond the index in its own round trip). No latest record: the twin
+    has none at the verdict's block, indexed or not (the verifier saw its whole history), so the index
+    is not asked: most twins have no service history, and this was the cold page's one query."""
+    if latest is None:
+        return []
     logs = indexed_many(session, chain, [(contract, token_id)], names={"ServiceRecorded"})[(contract, token_id)]
     records = [
         ServiceRecordRef(
