@@ -226,7 +226,7 @@ def verify(
         if registry is None or gateway is None:
             console.print("[red]--rpc needs --registry and --gateway[/]")
             raise typer.Exit(64)
-        from registry.runtime import standalone_verifier
+        from registry.standalone import standalone_verifier
 
         try:
             verdict = standalone_verifier(rpc, registry, gateway, from_block=from_block).verify(contract, token_id)

@@ -102,3 +102,9 @@ class ContractReverted(TwinmarkError):
         self.error_args = args
         self.raw = raw
         super().__init__(f"{name}{args!r}" if args else name, error=name)
+
+
+class ConfigurationError(TwinmarkError):
+    """The operator's configuration cannot work (a wrong chain id, an unusable key, no contract)."""
+
+    code, status, title = "configuration", 500, "Service misconfigured"

@@ -31,17 +31,15 @@ from registry.auth.vault import server_key as load_server_key
 from registry.chain import artifacts
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
-from registry.chain.deploy import ensure_deployed, find_deployment_block
+from registry.chain.deploy import ensure_deployed
 from registry.chain.node import HeadWatcher, NodeProvider, connect
-from registry.chain.reads import ChainReader
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate, session_scope
 from registry.db.lease import Lease
 from registry.db.outage import CHAIN, DATABASE, dependency, reason
-from registry.errors import ChainUnavailable, DatabaseUnavailable, TwinmarkError
+from registry.errors import ChainUnavailable, ConfigurationError, DatabaseUnavailable, TwinmarkError
 from registry.indexer.service import Indexer
-from registry.ipfs.gateway_client import GatewayStore
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
 from registry.scans import service as scans
@@ -53,10 +51,6 @@ from registry.webhooks.sender import WebhookSender
 from registry.webhooks.service import seal_stored_secrets
 
 log = logging.getLogger(__name__)
-
-
-class ConfigurationError(TwinmarkError):
-    code, status, title = "configuration", 500, "Service misconfigured"
 
 
 def _account(key: SecretStr | None, keystore: Path | None, password: SecretStr | None) -> LocalAccount | None:
@@ -393,26 +387,3 @@ class Runtime:
     @property
     def deployment_file(self) -> Path:
         return self.settings.data_dir / f"deployment-{self.chain.chain_id}.json"
-
-
-class _LiveHead:
-    """The chain head, read when asked (a standalone verifier runs once, no watcher thread)."""
-
-    def __init__(self, reader: ChainReader) -> None:
-        self._reader = reader
-
-    @property
-    def block(self) -> int:
-        return self._reader.block_number()
-
-
-def standalone_verifier(rpc_url: str, registry: str, gateway: str, *, from_block: int | None = None) -> Verifier:
-    """A verifier that trusts nothing of this service: the chain through `rpc_url`, content from any
-    trustless gateway (every block hashed here), no database (the history comes from the chain)."""
-    w3 = connect(rpc_url)
-    if not w3.eth.get_code(Web3.to_checksum_address(registry)):
-        raise ConfigurationError(f"no contract at {registry} on {rpc_url}")
-    start = from_block if from_block is not None else find_deployment_block(w3, registry)
-    reader = ChainReader(w3, registry, from_block=start)
-    store = GatewayStore(gateway)
-    return Verifier(reader, store, _LiveHead(reader), gateway_base=store.prefix)

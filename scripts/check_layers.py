@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.redaction"}  # `registry`: the empty root
 INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net"}
-COMPOSITION = {"registry.runtime"}
+COMPOSITION = {"registry.runtime", "registry.standalone"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")
 CHAIN_PRIVATE = ("registry.chain.node", "registry.chain.sender", "registry.chain.sender_inflight")
 BENCHMARKS = "benchmarks"

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import BrandDep, EngineDep, OperatorDep, ScanRecorderDep, ServerKeyDep, SessionDep, SettingsDep
 from api.scans import session_key_for
-from registry.alerts.actions import forget_session
+from registry.alerts.actions import forget_session, raised_between
 from registry.db.engine import session_scope
 from registry.errors import InvalidInput
 from registry.pages import tickets
@@ -49,7 +49,10 @@ def scan_aggregates(
     """The brand's scans, distinct sessions and taps per day, country, channel, collection or twin:
     daily rollups for past days, the raw log for today."""
     first, last = _range(from_, to, 30)
-    figures = service.aggregates(s, brand.id, first, last, by)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    raised = [] if by in ("country", "channel") else raised_between(s, brand.id, start, end)
+    figures = service.aggregates(s, brand.id, first, last, by, raised)
     rows = [AggregateRow.model_validate(asdict(f)) for f in figures]
     return AggregatesOut.model_validate({"brand": brand.id, "by": by, "from": first, "to": last, "rows": rows})
 

@@ -160,3 +160,15 @@ def forget_session(session: Session, session_hash: str, brand_id: str | None = N
             row.scan = json.dumps(scan | {"session": None})
             forgotten += 1
     return forgotten
+
+
+def raised_between(
+    session: Session, brand_id: str, start: datetime, end: datetime
+) -> list[tuple[datetime, str | None, int | None]]:
+    """When each of the brand's alerts raised in [start, end) was raised, and its twin: what the scan
+    log's numbers count (`registry.scans.service.aggregates`)."""
+    query = select(col(Alert.raised_at), col(Alert.collection), col(Alert.token_id)).where(
+        col(Alert.brand_id) == brand_id, col(Alert.raised_at) >= start, col(Alert.raised_at) < end
+    )
+    # SQLite hands back naive datetimes (stored as UTC)
+    return [(at if at.tzinfo else at.replace(tzinfo=UTC), c, t) for at, c, t in session.exec(query)]

@@ -12,7 +12,7 @@ import csv
 import io
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from registry.alerts.models import Alert
 from registry.brands.models import Collection
 from registry.db.engine import session_scope
 from registry.events.models import ChainEvent
@@ -145,9 +144,17 @@ def _key(by: By, named: dict[str, Any], day: date) -> str:
     return str(named[by]) if named[by] is not None else "unknown"
 
 
-def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> list[Figure]:
+# An alert as the numbers count it: when it was raised, and its twin (None: a lookup of no twin).
+Raised = tuple[datetime, str | None, int | None]
+
+
+def aggregates(
+    s: Session, brand_id: str, first: date, last: date, by: By, alerts: Iterable[Raised] = ()
+) -> list[Figure]:
     """The brand's scans from day `first` to day `last` (both included, UTC) by `by`: rollups for
-    the rolled days, raw scans (counted at the same grain) for the others. Sessions are distinct per
+    the rolled days, raw scans (counted at the same grain) for the others. `alerts`: the brand's
+    alerts raised in those days (`registry.alerts.actions.raised_between`: alerts read scans, not the
+    other way round, so the caller hands them in). Sessions are distinct per
     day and rollup group (twin, country, channel per twin; else collection, country, channel), summed:
     a buyer scanning one twin all day from one place counts once."""
     totals: dict[str, list[int]] = {}
@@ -187,12 +194,14 @@ def aggregates(s: Session, brand_id: str, first: date, last: date, by: By) -> li
         day += timedelta(days=1)
     if by in ("country", "channel"):
         return [Figure(k, *v) for k, v in sorted(totals.items())]
-    others = _owner_and_alert_counts(s, brand_id, first, last, by)
+    others = _owner_and_alert_counts(s, brand_id, first, last, by, alerts)
     keys = sorted(totals.keys() | others.keys())
     return [Figure(k, *totals.get(k, [0, 0, 0]), *others.get(k, [0, 0, 0])) for k in keys]
 
 
-def _owner_and_alert_counts(s: Session, brand_id: str, first: date, last: date, by: By) -> dict[str, list[int]]:
+def _owner_and_alert_counts(
+    s: Session, brand_id: str, first: date, last: date, by: By, alerts: Iterable[Raised]
+) -> dict[str, list[int]]:
     """Claims, resales and alerts of the brand's twins by day (UTC), collection or twin: claims and
     resales from the indexed chain events of its collections (a resale: a transfer from one holder to
     another; mints, burns, a claim's own transfer and transfers out of a batch's custodian, the brand's
@@ -243,10 +252,7 @@ def _owner_and_alert_counts(s: Session, brand_id: str, first: date, last: date, 
             row = out.setdefault(key, [0, 0, 0])
             row[0] += int(claims)
             row[1] += int(resales)
-    alerts = sa_select(col(Alert.raised_at), col(Alert.collection), col(Alert.token_id)).where(
-        col(Alert.brand_id) == brand_id, col(Alert.raised_at) >= start, col(Alert.raised_at) < end
-    )
-    for raised_at, collection, token_id in s.execute(alerts):
+    for raised_at, collection, token_id in alerts:
         out.setdefault(_owner_key(by, raised_at.date(), collection, token_id), [0, 0, 0])[2] += 1
     return out
 

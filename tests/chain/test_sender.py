@@ -21,8 +21,8 @@ from registry.chain.deploy import deploy
 from registry.chain.node import connect
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
-from registry.errors import ContractReverted
-from registry.runtime import ConfigurationError, load_signer
+from registry.errors import ConfigurationError, ContractReverted
+from registry.runtime import load_signer
 from registry.settings import Settings
 
 DECODER = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))

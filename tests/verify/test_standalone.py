@@ -16,7 +16,7 @@ import pytest
 from api.main import create_app
 from registry.ipfs.cid import CID
 from registry.ipfs.store import LocalBlockStore
-from registry.runtime import standalone_verifier
+from registry.standalone import standalone_verifier
 from tests.api.conftest import Stack, fresh_stack, glb, physical, png
 from tests.support.ipfs_daemon import copy_dag
 from tests.support.server import serve
