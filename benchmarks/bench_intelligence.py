@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import os
 import random
 import shutil
@@ -261,7 +262,6 @@ class Simulation:
 
 def build(rng: random.Random, nets: Networks, twins: list[Twin], scans: int) -> Simulation:
     sim = Simulation(rng, nets, twins)
-    n = len(twins)
     clones = [t for t in twins if t.truth == "clone"]
     copied = [t for t in twins if t.truth == "copied"]
     grey = [t for t in twins if t.truth == "grey"]
@@ -276,7 +276,7 @@ def build(rng: random.Random, nets: Networks, twins: list[Twin], scans: int) -> 
     genuine = [t for t in twins if t.truth == "genuine"]
     per = max(1, (scans - used) // max(len(genuine), 1))
     for t in genuine:
-        sim.genuine(t, max(1, int(rng.expovariate(1 / per))) if n > 1 else per)
+        sim.genuine(t, math.ceil(rng.expovariate(1 / per)))
     return sim
 
 
