@@ -70,6 +70,12 @@ def verifier_of(request: Request) -> Verifier:
     return rt.verifier
 
 
+def engine_of(request: Request) -> Engine:
+    """The database engine, typed, without a dependency (the hot `/v1/verify`: its caution copy)."""
+    rt: Runtime = request.app.state.runtime
+    return rt.engine
+
+
 def settings_of(request: Request) -> Settings:
     """The settings, typed, for helpers called with the request (not routes: they take SettingsDep)."""
     rt: Runtime = request.app.state.runtime

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api import scans
-from api.deps import verifier_of
+from api.deps import engine_of, verifier_of
 from api.routes.common import TokenId
 from registry.alerts.caution import board_for
 from registry.verify.schemas import VerificationOut
@@ -32,7 +32,7 @@ async def verify(contract: str, token_id: TokenId, request: Request) -> Response
     body = verifier.cached_json(contract, token_id)  # warm path: no I/O, stays on the event loop
     if body is None:
         body = await run_in_threadpool(verifier.verify_json, contract, token_id)
-    board = board_for(request.app.state.runtime.engine)
+    board = board_for(engine_of(request))
     if not board.fresh():  # at most once every few seconds: off the event loop
         await run_in_threadpool(board.refresh)
     caution = board.peek(contract, token_id)
