@@ -14,7 +14,10 @@ PYTHON=${PYTHON:-python3}
 # Nothing writes into an installed file in place (pip and npm replace files, Python writes bytecode
 # beside them), so a checkout cannot change the cache through the links.
 CACHE=${TWINMARK_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/twinmark}
-[ -z "$CACHE" ] || mkdir -p "$CACHE"
+# A cache that cannot be made (a read-only home, no flock) is no cache: install as without one.
+if [ -n "$CACHE" ] && ! { command -v flock >/dev/null && mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ]; }; then
+  CACHE=""
+fi
 
 # link_tree FROM TO: TO becomes a hard-linked copy of FROM (a plain copy across file systems).
 link_tree() {
