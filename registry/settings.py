@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     scan_batch: int = Field(default=500, ge=1, le=2_000)
     scan_retention_days: int = Field(default=100, ge=1)
     geoip_database: Path | None = None
+    # The brand console: a staff session ends after this long without a request, and in any case
+    # this long after sign-in; an invite link lives this long.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    console_invite_hours: int = Field(default=72, ge=1, le=24 * 30)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,0 +1,1 @@
+"""The brand console: server-rendered pages for brand staff, signed in with passkeys."""

@@ -1,0 +1,51 @@
+"""Texts every console page shares: the frame, navigation, roles, generic errors."""
+
+from __future__ import annotations
+
+EN = {
+    "common.product": "Twinmark console",
+    "common.skip": "Skip to content",
+    "common.nav": "Console sections",
+    "common.language": "Language",
+    "common.nav.overview": "Overview",
+    "common.nav.twins": "Twins",
+    "common.nav.minting": "Minting",
+    "common.nav.labels": "Labels and NFC",
+    "common.nav.alerts": "Alerts",
+    "common.nav.integrations": "Integrations",
+    "common.nav.security": "Security",
+    "common.signed_in_as": "Signed in as {name} ({role})",
+    "common.sign_out": "Sign out",
+    "common.role.admin": "admin",
+    "common.role.operator": "operator",
+    "common.role.analyst": "analyst",
+    "common.next_page": "Next page",
+    "common.empty": "Nothing here yet.",
+    "common.error.title": "Something went wrong",
+    "common.error.role": "Your role does not allow this.",
+    "common.error.csrf": "This form expired. Reload the page and try again.",
+}
+
+ZH = {
+    "common.product": "Twinmark 品牌控制台",
+    "common.skip": "跳到主要内容",
+    "common.nav": "控制台栏目",
+    "common.language": "语言",
+    "common.nav.overview": "概览",
+    "common.nav.twins": "数字孪生",
+    "common.nav.minting": "铸造",
+    "common.nav.labels": "标签与 NFC",
+    "common.nav.alerts": "警报",
+    "common.nav.integrations": "集成",
+    "common.nav.security": "安全",
+    "common.signed_in_as": "已登录：{name}（{role}）",
+    "common.sign_out": "退出登录",
+    "common.role.admin": "管理员",
+    "common.role.operator": "操作员",
+    "common.role.analyst": "分析员",
+    "common.next_page": "下一页",
+    "common.empty": "暂无内容。",
+    "common.error.title": "出错了",
+    "common.error.role": "您的角色无权执行此操作。",
+    "common.error.csrf": "此表单已过期，请刷新页面后重试。",
+}
