@@ -183,6 +183,7 @@ def test_sign_in_from_a_fresh_browser_never_keeps_a_planted_cookie(
     )
     assert replay.status_code == 401, replay.text
     assert replay.json()["type"].endswith("/console-sign-in-refused") and "set-cookie" not in replay.headers
+    assert "already used" in replay.json()["detail"]  # the challenge, before the counter is even read
     ctx.close()
 
 
