@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import Engine
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -64,7 +65,7 @@ def _same_origin_only(request: Request, settings: Settings) -> None:
 
 
 def _signed_in(
-    request: Request, settings: Settings, engine: Any, member: StaffMember, action: str, nxt: str
+    request: Request, settings: Settings, engine: Engine, member: StaffMember, action: str, nxt: str
 ) -> JSONResponse:
     """A NEW session for `member` (whatever cookie the browser held is ended, never promoted), its cookie."""
     old = request.cookies.get(session_cookie(settings))
@@ -212,7 +213,7 @@ def sign_out_everywhere(request: Request, me: AnalystDep, engine: EngineDep, set
     return _signed_out(settings)
 
 
-def own_sessions(engine: Any, staff_id: str) -> list[StaffSession]:
+def own_sessions(engine: Engine, staff_id: str) -> list[StaffSession]:
     with session_scope(engine) as s:
         rows = list(
             s.exec(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.console.auth import own_sessions
@@ -32,7 +33,7 @@ OUTCOMES = ("ok", "refused", "failed")
 
 
 def _page(
-    request: Request, me: StaffPrincipal, s: Session, engine: Any, *, status_code: int = 200, **extra: Any
+    request: Request, me: StaffPrincipal, s: Session, engine: Engine, *, status_code: int = 200, **extra: Any
 ) -> Response:
     q = request.query_params
     before = q.get("before")

@@ -168,7 +168,8 @@ def finish_registration(
         )
     except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
         raise PasskeyRefused(f"the passkey was refused: {exc}") from None
-    transports = credential.get("response", {}).get("transports")
+    response = credential.get("response")
+    transports = response.get("transports") if isinstance(response, dict) else None
     with session_scope(engine) as s:
         invite = live_invite(s, invite_id, secret)
         spend(s, invite, challenge.staff_id)
@@ -234,7 +235,8 @@ def _sign_in(engine: Engine, rp: RelyingParty, challenge_id: str, credential: di
         member = s.get(StaffMember, passkey.staff_id) if passkey else None
         if passkey is None or member is None or member.disabled_at is not None:
             raise SignInRefused("this passkey belongs to no member of staff")
-        handle = credential.get("response", {}).get("userHandle")
+        response = credential.get("response")
+        handle = response.get("userHandle") if isinstance(response, dict) else None
         if handle is not None and handle != bytes_to_base64url(member.id.encode()):
             raise SignInRefused("the passkey's user does not match")
         try:

@@ -144,12 +144,42 @@ def test_idle_and_absolute_timeouts_end_a_session(stack: Stack, brand: dict[str,
 
 def test_sign_in_attempts_are_rate_limited(stack: Stack) -> None:
     refused = []
-    for _ in range(12):
+    shapes: list[Any] = [
+        {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}},
+        {"id": "AAAA", "response": "not an object"},  # malformed shapes are refusals too, never a 500
+        {"id": 7},
+        {},
+    ]
+    for i in range(12):
         start = stack.client.post("/console/api/sign-in/options", json={})
         assert start.status_code == 200, start.text
-        fake = {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {}}
+        fake = shapes[i % len(shapes)]
         r = stack.client.post(
             "/console/api/sign-in", json={"challenge_id": start.json()["challenge_id"], "credential": fake}
         )
         refused.append(r.status_code)
     assert refused[:10] == [401] * 10 and refused[10:] == [429, 429]
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"id": "AAAA", "response": "not an object"},
+        {"id": 7, "response": {}},
+        {"id": "A" * 5000, "response": {"userHandle": 1}},
+        {
+            "rawId": "AAAA",
+            "type": "public-key",
+            "response": {"clientDataJSON": "!!", "authenticatorData": "", "signature": ""},
+        },
+    ],
+)
+def test_malformed_credentials_are_refused_not_crashed(stack: Stack, brand: dict[str, Any], credential: Any) -> None:
+    made = _invite(stack, brand, role="analyst")
+    secret = made["link"].partition("#")[2]
+    start = stack.client.post(f"/console/api/join/{made['id']}/options", json={"secret": secret}).json()
+    join = stack.client.post(
+        f"/console/api/join/{made['id']}",
+        json={"secret": secret, "challenge_id": start["challenge_id"], "credential": credential},
+    )
+    assert join.status_code == 400 and join.json()["type"].endswith("/console-passkey-refused"), join.text
