@@ -249,9 +249,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ConsoleSignInRequired)
     async def sign_in_required(request: Request, exc: ConsoleSignInRequired) -> Response:
-        if request.method in ("GET", "HEAD") and _wants_html(request):
+        if _wants_html(request):
+            # A page comes back after signing in; a form posted with a dead session is not replayed.
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/console/sign-in?next={quote(safe_next(path), safe='/')}", status_code=303)
+            back = safe_next(path) if request.method in ("GET", "HEAD") else HOME
+            return RedirectResponse(f"/console/sign-in?next={quote(back, safe='/')}", status_code=303)
         return await as_problem(request, exc)
 
     @app.exception_handler(ConsoleRoleRefused)

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import col
 from webauthn import (
     generate_authentication_options,
@@ -94,6 +94,9 @@ def _new_challenge(
 ) -> str:
     with session_scope(engine) as s:
         ratelimit.hit(s, [(CHALLENGES, client)])
+        # Old challenges go as new ones come: the table stays the size of what is live (kept an hour
+        # past expiry, so a late replay still finds its challenge spent rather than unknown).
+        s.execute(delete(StaffChallenge).where(col(StaffChallenge.expires_at) < utcnow() - timedelta(hours=1)))
         found = StaffChallenge(
             id=secrets.token_urlsafe(16),
             challenge=bytes_to_base64url(challenge),

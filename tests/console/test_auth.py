@@ -6,6 +6,7 @@ The passkey ceremonies themselves run in Chromium (test_auth_browser.py)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from api.console.auth import safe_next
+from api.console.texts import auth as texts_auth
+from api.console.texts import security as texts_security
 from registry.db.columns import utcnow
 from registry.db.engine import session_scope
 from registry.staff.models import AuditEntry, StaffInvite, StaffRole, StaffSession
@@ -94,6 +97,10 @@ def test_wrong_secret_and_expired_invites_are_refused(stack: Stack, brand: dict[
 def test_a_page_sends_a_browser_to_sign_in_and_a_script_gets_a_problem(stack: Stack) -> None:
     page = stack.client.get("/console/sessions", headers={"Accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/console/sign-in?next=/console/sessions"
+    form = stack.client.post(
+        "/console/sign-out", data={"csrf": "x"}, headers={"Accept": "text/html"}, follow_redirects=False
+    )
+    assert form.status_code == 303 and form.headers["location"] == "/console/sign-in?next=/console"
     script = stack.client.get("/console/sessions", headers={"Accept": "application/json"}, follow_redirects=False)
     assert script.status_code == 401 and script.headers["content-type"] == "application/problem+json"
     assert script.json()["type"].endswith("/console-sign-in-required")
@@ -183,3 +190,11 @@ def test_malformed_credentials_are_refused_not_crashed(stack: Stack, brand: dict
         json={"secret": secret, "challenge_id": start["challenge_id"], "credential": credential},
     )
     assert join.status_code == 400 and join.json()["type"].endswith("/console-passkey-refused"), join.text
+
+
+def test_texts_cover_both_languages_with_the_same_placeholders() -> None:
+    for area in (texts_auth, texts_security):
+        assert area.EN.keys() == area.ZH.keys()
+        for key, english in area.EN.items():
+            assert area.ZH[key].strip() and english.strip()
+            assert sorted(re.findall(r"{(\w+)}", english)) == sorted(re.findall(r"{(\w+)}", area.ZH[key])), key
