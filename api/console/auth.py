@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.console.deps import (
+    AdminDep,
     AnalystDep,
     ConsoleCsrfRefused,
     ConsoleRoleRefused,
@@ -26,12 +27,14 @@ from api.console.deps import (
     session_cookie,
 )
 from api.console.render import render
-from api.deps import EngineDep, SettingsDep
+from api.deps import ChainDep, EngineDep, SettingsDep
 from api.server import client_key, trusted_networks
+from registry.chain.client import TwinmarkChain
 from registry.db.engine import session_scope
 from registry.errors import Forbidden, TwinmarkError
 from registry.settings import Settings
-from registry.staff import audit, passkeys
+from registry.siwe.service import NodeCalls
+from registry.staff import audit, passkeys, wallets
 from registry.staff.models import StaffMember, StaffSession
 from registry.staff.passkeys import RelyingParty
 from registry.staff.sessions import close_all_sessions, close_session, open_session
@@ -184,6 +187,105 @@ async def join(
         credential,
     )
     return await run_in_threadpool(_signed_in, request, settings, engine, member, "session.sign-in", HOME)
+
+
+# ---------------------------------------------------------------- the brand's admin wallet (SIWE)
+
+
+def _calls(chain: TwinmarkChain, settings: Settings) -> NodeCalls:
+    return NodeCalls(chain, gas=settings.siwe_call_gas)
+
+
+@router.post("/console/api/sign-in/wallet/options")
+async def wallet_options(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    address: Annotated[str, Body(embed=True, max_length=64)],
+) -> dict[str, Any]:
+    _same_origin_only(request, settings)
+    ceremony = await run_in_threadpool(
+        wallets.begin, engine, settings, chain.chain_id, address, wallets.SIGN_IN, client=_client(request, settings)
+    )
+    return {"challenge_id": ceremony.challenge_id, "message": ceremony.message}
+
+
+@router.post("/console/api/sign-in/wallet")
+async def wallet_sign_in(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    challenge_id: Annotated[str, Body(max_length=64)],
+    message: Annotated[str, Body(max_length=2000)],
+    signature: Annotated[str, Body(max_length=20000)],
+    next: Annotated[str | None, Body()] = None,
+) -> JSONResponse:
+    _same_origin_only(request, settings)
+    member = await run_in_threadpool(
+        wallets.sign_in,
+        engine,
+        settings,
+        _calls(chain, settings),
+        chain.chain_id,
+        challenge_id,
+        message,
+        signature,
+        client=_client(request, settings),
+    )
+    return await run_in_threadpool(
+        _signed_in, request, settings, engine, member, "session.sign-in-wallet", safe_next(next)
+    )
+
+
+@router.post("/console/api/wallet/link/options")
+async def link_options(
+    request: Request,
+    me: AdminDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    address: Annotated[str, Body(embed=True, max_length=64)],
+) -> dict[str, Any]:
+    ceremony = await run_in_threadpool(
+        wallets.begin,
+        engine,
+        settings,
+        chain.chain_id,
+        address,
+        wallets.LINK,
+        client=_client(request, settings),
+        staff_id=me.staff_id,
+    )
+    return {"challenge_id": ceremony.challenge_id, "message": ceremony.message}
+
+
+@router.post("/console/api/wallet/link")
+def link_wallet(
+    request: Request,
+    me: AdminDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    challenge_id: Annotated[str, Body(max_length=64)],
+    message: Annotated[str, Body(max_length=2000)],
+    signature: Annotated[str, Body(max_length=20000)],
+) -> dict[str, str]:
+    address = wallets.link(
+        engine,
+        settings,
+        _calls(chain, settings),
+        chain.chain_id,
+        me.brand_id,
+        me.staff_id,
+        challenge_id,
+        message,
+        signature,
+    )
+    with session_scope(engine) as s:
+        audit.record(s, me, "staff.wallet-link", target=address, network=client_network(request, settings))
+    return {"wallet": address}
 
 
 # ---------------------------------------------------------------- signing out, own sessions

@@ -17,6 +17,7 @@ from api.console.deps import AdminDep, client_network
 from api.console.render import language, render
 from api.deps import ChainDep, EngineDep, SessionDep, SettingsDep
 from registry.brands import service as brands
+from registry.brands.models import Brand
 from registry.errors import InvalidInput
 from registry.pages.catalog_en import CHECKS as CHECKS_EN
 from registry.pages.catalog_zh import CHECKS as CHECKS_ZH
@@ -47,13 +48,17 @@ def _page(
         outcome=outcome if outcome in OUTCOMES else None,
     )
     filters = {k: v for k, v in (("staff", staff_filter), ("action", action), ("outcome", outcome)) if v}
+    staff = staff_of(s, me.brand_id)
+    brand = s.get(Brand, me.brand_id)
     return render(
         request,
         "security.html",
         principal=me,
         section="security",
         status_code=status_code,
-        staff=staff_of(s, me.brand_id),
+        staff=staff,
+        admin_wallet=brand.admin_address if brand else "",
+        my_wallet=next((m.wallet for m in staff if m.id == me.staff_id), None),
         invites=open_invites(s, me.brand_id),
         entries=entries,
         next_cursor=cursor,

@@ -2,8 +2,7 @@
 with a discoverable credential. The relying party is `settings.base_url`: its host is the RP id, its
 origin the only origin accepted. User verification is required both times.
 
-Challenges are rows, spent in their own transaction before the answer is checked: a ceremony whose
-check then fails has still used its challenge, and a replayed assertion finds it spent.
+Challenges are single-use rows (registry/staff/challenges.py): a replayed assertion finds its challenge spent.
 
 Sign counts: an assertion whose count does not exceed the stored one is refused (a cloned
 authenticator), except when both are 0: synced passkeys (iCloud Keychain, Google Password Manager)
@@ -13,14 +12,13 @@ the single-use challenge alone."""
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, update
 from sqlmodel import col
 from webauthn import (
     generate_authentication_options,
@@ -43,19 +41,17 @@ from registry.db.engine import session_scope
 from registry.db.ratelimit import Limit
 from registry.errors import BadRequest, Unauthenticated
 from registry.staff import audit
+from registry.staff.challenges import new_challenge, spend_challenge
 from registry.staff.invites import live_invite, spend
-from registry.staff.models import StaffChallenge, StaffMember, StaffPasskey, StaffRole
+from registry.staff.models import StaffMember, StaffPasskey, StaffRole
 from registry.staff.service import create_staff
 
-CHALLENGE_LIFE = timedelta(minutes=5)
 RP_NAME = "Twinmark console"
 
 # Sign-in ceremonies refused per client network; the ceiling stops only networks refused before.
 SIGN_IN_FAILURES = Limit(
     "console-sign-in-failures:client", 10, timedelta(minutes=15), "refused console sign-ins from this client", 1000
 )
-# Challenges are rows: a client asking for them without end would fill a table.
-CHALLENGES = Limit("console-challenges:client", 60, timedelta(minutes=1), "console sign-in attempts from this client")
 
 
 class PasskeyRefused(BadRequest):
@@ -83,55 +79,6 @@ class Ceremony:
     options: dict[str, Any]  # PublicKeyCredential{Creation,Request}OptionsJSON, for parse*FromJSON
 
 
-def _new_challenge(
-    engine: Engine,
-    client: str,
-    purpose: str,
-    challenge: bytes,
-    *,
-    invite_id: str | None = None,
-    staff_id: str | None = None,
-) -> str:
-    with session_scope(engine) as s:
-        ratelimit.hit(s, [(CHALLENGES, client)])
-        # Old challenges go as new ones come: the table stays the size of what is live (kept an hour
-        # past expiry, so a late replay still finds its challenge spent rather than unknown).
-        s.execute(delete(StaffChallenge).where(col(StaffChallenge.expires_at) < utcnow() - timedelta(hours=1)))
-        found = StaffChallenge(
-            id=secrets.token_urlsafe(16),
-            challenge=bytes_to_base64url(challenge),
-            purpose=purpose,
-            expires_at=utcnow() + CHALLENGE_LIFE,
-            invite_id=invite_id,
-            staff_id=staff_id,
-        )
-        s.add(found)
-        return found.id
-
-
-def _spend_challenge(engine: Engine, challenge_id: str, purpose: str) -> StaffChallenge | None:
-    """The challenge, now spent; None if unknown, spent before, expired or for another ceremony."""
-    if not isinstance(challenge_id, str) or len(challenge_id) > 64:
-        return None
-    with session_scope(engine) as s:
-        done = s.execute(
-            update(StaffChallenge)
-            .where(
-                col(StaffChallenge.id) == challenge_id,
-                col(StaffChallenge.purpose) == purpose,
-                col(StaffChallenge.used_at).is_(None),
-                col(StaffChallenge.expires_at) > utcnow(),
-            )
-            .values(used_at=utcnow())
-        )
-        if not done.rowcount:  # type: ignore[attr-defined]
-            return None
-        found = s.get(StaffChallenge, challenge_id)
-        assert found is not None
-        s.expunge(found)
-        return found
-
-
 # ---------------------------------------------------------------- registration (from an invite)
 
 
@@ -150,7 +97,9 @@ def begin_registration(engine: Engine, rp: RelyingParty, invite_id: str, secret:
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
     )
-    challenge_id = _new_challenge(engine, client, "register", options.challenge, invite_id=invite_id, staff_id=staff_id)
+    challenge_id = new_challenge(
+        engine, client, "register", bytes_to_base64url(options.challenge), invite_id=invite_id, staff_id=staff_id
+    )
     return Ceremony(challenge_id, json.loads(options_to_json(options)))
 
 
@@ -158,7 +107,7 @@ def finish_registration(
     engine: Engine, rp: RelyingParty, invite_id: str, secret: str, challenge_id: str, credential: dict[str, Any]
 ) -> StaffMember:
     """The new member, with their passkey; the invite is spent in the same transaction."""
-    challenge = _spend_challenge(engine, challenge_id, "register")
+    challenge = spend_challenge(engine, challenge_id, "register")
     if challenge is None or challenge.invite_id != invite_id or challenge.staff_id is None:
         raise PasskeyRefused("this registration expired; reload the page and try again")
     try:
@@ -207,7 +156,7 @@ def finish_registration(
 
 def begin_sign_in(engine: Engine, rp: RelyingParty, *, client: str) -> Ceremony:
     options = generate_authentication_options(rp_id=rp.id, user_verification=UserVerificationRequirement.REQUIRED)
-    challenge_id = _new_challenge(engine, client, "sign-in", options.challenge)
+    challenge_id = new_challenge(engine, client, "sign-in", bytes_to_base64url(options.challenge))
     return Ceremony(challenge_id, json.loads(options_to_json(options)))
 
 
@@ -227,7 +176,7 @@ def finish_sign_in(
 
 
 def _sign_in(engine: Engine, rp: RelyingParty, challenge_id: str, credential: dict[str, Any]) -> StaffMember:
-    challenge = _spend_challenge(engine, challenge_id, "sign-in")
+    challenge = spend_challenge(engine, challenge_id, "sign-in")
     if challenge is None:
         raise SignInRefused("this sign-in expired or was already used; try again")
     raw_id = credential.get("id") if isinstance(credential, dict) else None

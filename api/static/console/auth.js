@@ -77,6 +77,40 @@
     window.location.assign(done.next);
   }
 
+  // The brand's admin wallet (EIP-1193): the server writes the EIP-4361 message, the wallet signs it.
+  const walletButton = document.getElementById("wallet-button");
+  if (walletButton && window.ethereum) {
+    walletButton.hidden = false;
+    walletButton.addEventListener("click", function () {
+      walletButton.disabled = true;
+      say("working");
+      walletSignIn().catch(function (error) {
+        failed(error);
+        walletButton.disabled = false;
+      });
+    });
+  }
+
+  function hexOf(text) {
+    return "0x" + Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function walletSignIn() {
+    const accounts = await window.ethereum.request({ method: "eth_requestAccounts" });
+    const started = await post("/console/api/sign-in/wallet/options", { address: accounts[0] });
+    const signature = await window.ethereum.request({
+      method: "personal_sign",
+      params: [hexOf(started.message), accounts[0]],
+    });
+    const done = await post("/console/api/sign-in/wallet", {
+      challenge_id: started.challenge_id,
+      message: started.message,
+      signature: signature,
+      next: root.dataset.next || "/console",
+    });
+    window.location.assign(done.next);
+  }
+
   button.addEventListener("click", function () {
     if (!supported()) {
       say("unsupported");
