@@ -198,3 +198,16 @@ def test_texts_cover_both_languages_with_the_same_placeholders() -> None:
         for key, english in area.EN.items():
             assert area.ZH[key].strip() and english.strip()
             assert sorted(re.findall(r"{(\w+)}", english)) == sorted(re.findall(r"{(\w+)}", area.ZH[key])), key
+
+
+def test_ceremonies_refuse_another_origin(stack: Stack, brand: dict[str, Any]) -> None:
+    made = _invite(stack, brand, role="analyst")
+    evil = {"Origin": "http://evil.example"}
+    for path, body in (
+        ("/console/api/sign-in/options", {}),
+        ("/console/api/sign-in", {"challenge_id": "x", "credential": {}}),
+        (f"/console/api/join/{made['id']}/options", {"secret": made["link"].partition("#")[2]}),
+        ("/console/api/sign-in/wallet/options", {"address": "0x" + "11" * 20}),
+    ):
+        r = stack.client.post(path, json=body, headers=evil)
+        assert r.status_code == 403 and r.json()["type"].endswith("/console-cross-origin"), path
