@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from starlette.middleware.gzip import GZipMiddleware
 
 from api import errors
+from api.console import auth as console_auth
+from api.console import security as console_security
 from api.limits import BodyLimit
 from api.routes import (
     alerts,
@@ -35,6 +37,7 @@ from api.routes import (
     resolver,
     scans,
     siwe,
+    staff,
     transactions,
     twins,
     verify,
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     errors.install(app)
+    console_auth.install(app)  # console refusals: a redirect or a readable page for browsers
 
     # The asset limit comes from the settings the app is made with (the runtime's, or the environment).
     app.add_middleware(ScanCookies)  # the browser cookie of QR and page visits (api/scans.py)
@@ -110,9 +114,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, resolver, passport, labels, siwe, wardrobe, wearables, scans)
+    routes = (partners, webhooks, events, gateway, resolver, passport, labels, siwe, wardrobe, wearables, scans, staff)
     for module in (*routers, *routes):
         app.include_router(module.router)
+    app.include_router(console_auth.router)
+    app.include_router(console_security.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     # Compressed here only: the vendored ethers is 526 KB raw, ~170 KB gzipped, on a buyer's phone; the
     # content gateway's bytes (images, GLBs, byte ranges) are never re-encoded.

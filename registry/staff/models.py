@@ -36,6 +36,8 @@ class StaffMember(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     created_by: str | None = None  # a staff id, "operator", or "key:<prefix>" (a brand's API key)
     disabled_at: datetime | None = None
+    # The brand's admin wallet (lower case), when this admin linked it to sign in with Ethereum too.
+    wallet: str | None = Field(default=None, index=True)
 
 
 class StaffInvite(SQLModel, table=True):
