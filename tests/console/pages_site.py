@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, sync_playwright
 from sqlmodel import select
 
 from api.main import create_app
@@ -119,8 +119,18 @@ def _raised(site: ConsoleSite, headers: dict[str, str]) -> int:
     raise AssertionError("no alert raised")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
+@pytest.fixture(scope="session", name="browser")
+def console_browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module", name="site")
+def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
     tmp = tmp_path_factory.mktemp("console-pages")
     anvil = Anvil()
     anvil.start()
@@ -134,8 +144,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSite]:
         chip = _enrol(stack, a, collection, twins[0]["token_id"])
         b_chip = _enrol(stack, b, b_collection, b_token)
         running = ConsoleSite(
-            stack, url, a, b, _brand_of(stack, collection), _brand_of(stack, b_collection), collection,
-            b_collection, twins, b_token, chip, b_chip,
+            stack,
+            url,
+            a,
+            b,
+            _brand_of(stack, collection),
+            _brand_of(stack, b_collection),
+            collection,
+            b_collection,
+            twins,
+            b_token,
+            chip,
+            b_chip,
         )
         # Buyers in five countries (5, 4, 3, 2, 1 scans) scan the labels' QR codes of twins 1-5, two
         # networks a twin (the copied-label rule wants more), and verify twin 0; its tag's one tap is

@@ -13,8 +13,9 @@ from sqlmodel import col, select
 
 from registry.db.engine import session_scope
 from registry.staff.models import AuditEntry, StaffRole
-from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_page, site  # noqa: F401
-from tests.pages.conftest import browser  # noqa: F401 - the session's Chromium
+from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_browser, console_page, console_site
+
+__all__ = ["console_browser", "console_site"]  # the module's fixtures (browser, site)
 
 
 def _state(site: ConsoleSite, headers: dict[str, str], alert: int) -> str:
@@ -29,7 +30,7 @@ def _audit(site: ConsoleSite, staff_id: str) -> list[tuple[str, str | None, str,
         return [(r.action, r.target, r.outcome, r.detail) for r in rows]
 
 
-def test_the_inbox_filters_and_an_alerts_evidence(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_the_inbox_filters_and_an_alerts_evidence(site: ConsoleSite, browser: Browser) -> None:
     page = console_page(browser, site, site.member(site.a_brand, StaffRole.analyst), "en")
     page.goto(f"{site.url}/console/alerts")
     rows = page.locator("#alerts tbody tr").evaluate_all("rows => rows.map(r => r.dataset.alert)")
@@ -58,7 +59,7 @@ def test_the_inbox_filters_and_an_alerts_evidence(site: ConsoleSite, browser: Br
     assert page.csp_errors == []  # type: ignore[attr-defined]
 
 
-def test_no_serious_accessibility_violation(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_no_serious_accessibility_violation(site: ConsoleSite, browser: Browser) -> None:
     for lang in LANGS:
         for role in (StaffRole.analyst, StaffRole.operator):
             page = console_page(browser, site, site.member(site.a_brand, role), lang, axe=True)
@@ -69,7 +70,7 @@ def test_no_serious_accessibility_violation(site: ConsoleSite, browser: Browser)
                 assert axe_serious(page) == [], (lang, role, path)
     zh = console_page(browser, site, site.member(site.a_brand, StaffRole.operator), "zh-CN")
     zh.goto(f"{site.url}/console/alerts/{site.alert}?lang=zh-CN")
-    assert "同一次触碰被看到了两次" in zh.text_content("#summary") and zh.text_content("#clear") == "清除（误报）"
+    assert "同一次触碰被看到了两次" in zh.text_content("#summary") and zh.text_content("#clear") == "清除（误报）"  # noqa: RUF001
 
 
 def test_an_analyst_is_refused_and_the_refusal_audited(site: ConsoleSite) -> None:
@@ -118,7 +119,7 @@ def test_another_brands_alert_is_not_found(site: ConsoleSite) -> None:
     assert _state(site, site.b, site.b_alert) == "open"
 
 
-def test_clearing_an_alert_restores_the_buyers_verdict(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_clearing_an_alert_restores_the_buyers_verdict(site: ConsoleSite, browser: Browser) -> None:
     token = site.twins[0]["token_id"]
     on_twin = [a["id"] for a in site.open_alerts(site.a) if a["token_id"] == token]
     assert on_twin == [site.alert]  # the one alert the buyer's caution comes from

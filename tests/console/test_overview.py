@@ -14,10 +14,11 @@ import httpx
 from playwright.sync_api import Browser
 
 from registry.staff.models import StaffRole
-from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_page, site  # noqa: F401
-from tests.pages.conftest import browser  # noqa: F401 - the session's Chromium
+from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_browser, console_page, console_site
 
 ROOT = Path(__file__).resolve().parents[2]
+
+__all__ = ["console_browser", "console_site"]  # the module's fixtures (browser, site)
 
 
 def _api_totals(site: ConsoleSite, days: int) -> dict[str, int]:
@@ -29,7 +30,7 @@ def _api_totals(site: ConsoleSite, days: int) -> dict[str, int]:
     return {name: sum(int(row.get(name) or 0) for row in rows) for name in ("scans", "sessions", "taps", "alerts")}
 
 
-def test_the_overview_shows_the_brands_numbers_as_charts_and_tables(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_the_overview_shows_the_brands_numbers_as_charts_and_tables(site: ConsoleSite, browser: Browser) -> None:
     analyst = site.member(site.a_brand, StaffRole.analyst)
     expected = _api_totals(site, 30)
     assert expected["scans"] >= 20 and expected["taps"] == 2 and expected["alerts"] >= 1  # the seed is there
@@ -45,8 +46,13 @@ def test_the_overview_shows_the_brands_numbers_as_charts_and_tables(site: Consol
     countries = page.locator("#table-countries tbody th").all_text_contents()
     assert countries[0] == "France"  # FR: five QR scans, the verify, and the copied tap
     assert {"China", "France", "Japan", "United States", "United Kingdom"} <= set(countries)
-    channels = dict(zip(page.locator("#table-channels tbody th").all_text_contents(),
-                        page.locator("#table-channels tbody td").all_text_contents(), strict=True))
+    channels = dict(
+        zip(
+            page.locator("#table-channels tbody th").all_text_contents(),
+            page.locator("#table-channels tbody td").all_text_contents(),
+            strict=True,
+        )
+    )
     assert channels["NFC tap"] == str(expected["taps"]) and channels["Verification API"] == "5"
     assert page.locator("#table-days tbody tr").count() == 30
     for canvas in ("chart-activity", "chart-owners", "chart-countries", "chart-channels"):  # drawn, with pixels
@@ -59,7 +65,7 @@ def test_the_overview_shows_the_brands_numbers_as_charts_and_tables(site: Consol
     assert page.get_attribute("nav.ranges a[aria-current='true']", "href") == "/console?days=7"
 
 
-def test_the_overview_in_chinese_formats_per_locale(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_the_overview_in_chinese_formats_per_locale(site: ConsoleSite, browser: Browser) -> None:
     page = console_page(browser, site, site.member(site.a_brand, StaffRole.analyst), "zh-CN")
     page.goto(f"{site.url}/console?lang=zh-CN")
     page.wait_for_selector("html[data-charts='drawn']")
@@ -79,7 +85,7 @@ def test_another_brands_numbers_never_show(site: ConsoleSite) -> None:
         assert anonymous.get("/console").status_code == 401
 
 
-def test_no_serious_accessibility_violation_and_screenshots(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_no_serious_accessibility_violation_and_screenshots(site: ConsoleSite, browser: Browser) -> None:
     for lang in LANGS:
         page = console_page(browser, site, site.member(site.a_brand, StaffRole.analyst), lang, axe=True)
         page.goto(f"{site.url}/console?lang={lang}")

@@ -12,15 +12,16 @@ from playwright.sync_api import Browser
 from registry.dashboard.twins import page_of_twins
 from registry.db.engine import session_scope
 from registry.staff.models import StaffRole
-from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_page, site  # noqa: F401
-from tests.pages.conftest import browser  # noqa: F401 - the session's Chromium
+from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_browser, console_page, console_site
+
+__all__ = ["console_browser", "console_site"]  # the module's fixtures (browser, site)
 
 
 def _tokens(page_text: list[str]) -> list[int]:
     return [int(t) for t in page_text]
 
 
-def test_search_by_gtin_serial_token_and_name(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_search_by_gtin_serial_token_and_name(site: ConsoleSite, browser: Browser) -> None:
     page = console_page(browser, site, site.member(site.a_brand, StaffRole.analyst), "en")
     page.goto(f"{site.url}/console/twins")
     listed = _tokens(page.locator("#twins tbody td.mono").all_text_contents())
@@ -62,7 +63,7 @@ def test_pages_follow_a_cursor(site: ConsoleSite) -> None:
         assert client.get("/console/twins", params={"cursor": "not-ours"}).status_code == 422
 
 
-def test_a_twins_page(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_a_twins_page(site: ConsoleSite, browser: Browser) -> None:
     token = site.twins[0]["token_id"]
     page = console_page(browser, site, site.member(site.a_brand, StaffRole.analyst), "en")
     page.goto(f"{site.url}/console/twins")
@@ -96,7 +97,7 @@ def test_another_brands_twin_is_not_found(site: ConsoleSite) -> None:
         assert anonymous.get(f"/console/twins/{site.collection}/{site.twins[0]['token_id']}").status_code == 401
 
 
-def test_no_serious_accessibility_violation(site: ConsoleSite, browser: Browser) -> None:  # noqa: F811
+def test_no_serious_accessibility_violation(site: ConsoleSite, browser: Browser) -> None:
     token = site.twins[0]["token_id"]
     for lang in LANGS:
         page = console_page(browser, site, site.member(site.a_brand, StaffRole.analyst), lang, axe=True)
