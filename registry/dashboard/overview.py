@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -37,7 +38,9 @@ def _figures(s: Session, brand_id: str, first: date, last: date, by: service.By)
     end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
     # As the route does: alerts are counted only where the aggregates have a column for them.
     raised = [] if by in ("country", "channel") else actions.raised_between(s, brand_id, start, end)
-    return service.aggregates(s, brand_id, first, last, by, raised)
+    numbers: Any = service.aggregates(s, brand_id, first, last, by, raised)
+    # A list of figures today; the rollup-only service (issue 21 follow-up) wraps them in `.figures`.
+    return list(getattr(numbers, "figures", numbers))
 
 
 def overview(s: Session, brand_id: str, days: int, *, today: date | None = None, newest: int = 5) -> Overview:
