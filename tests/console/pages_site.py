@@ -1,15 +1,16 @@
 """A seeded brand for the console's Overview, Twins and Alerts tests in real Chromium: a real stack
 (Anvil, SQLite, the runtime's own scan recorder and alert worker) served by uvicorn behind loopback
 as the trusted proxy, two brands with twins, scans recorded through the real routes from networks
-in several countries, and on each brand a cloned HaLo tap (a replayed tap from a second network)
-that the alert worker raises as an `nfc-counter` alert. Imported by each test module (one stack per
-module; files stay independent under xdist)."""
+in several countries (and a month of back-dated history, rolled up), and on each brand a cloned HaLo
+tap (a replayed tap from a second network) that the alert worker raises as an `nfc-counter` alert.
+Imported by each test module (one stack per module; files stay independent under xdist)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +24,8 @@ from registry.brands.models import Collection
 from registry.chain.anvil import Anvil, free_port
 from registry.db.engine import session_scope
 from registry.nfc.service import enrol_challenge
+from registry.scans.models import Scan
+from registry.scans.service import roll_up
 from registry.staff.models import StaffRole
 from tests.api.conftest import Stack, physical, running_stack, stack_settings
 from tests.nfc.simulator import HaloChip
@@ -107,6 +110,39 @@ def clone_tap(site: ConsoleSite, collection: str, token: int, chip: HaloChip) ->
         assert 'data-fresh="false"' in r.text
 
 
+def history(site: ConsoleSite, days: int) -> None:
+    """The brand's past `days` days, so the charts have a shape: back-dated scans (the routes only
+    record now) with a weekly rhythm, rolled up by the scan log's own `roll_up` as each night would.
+    Written straight to the log, so the alert worker never sees them (no alert from history)."""
+    weights = (("FR", 6), ("CN", 5), ("JP", 3), ("US", 2), ("GB", 1), (None, 1))
+    channels = ("resolver", "resolver", "page", "page", "tap", "verify")
+    now = datetime.now(UTC)
+    with session_scope(site.stack.runtime.engine) as s:
+        for back in range(1, days + 1):
+            at = datetime.combine((now - timedelta(days=back)).date(), datetime.min.time(), tzinfo=UTC)
+            busy = 3 + (days - back) // 4 + (4 if at.weekday() >= 5 else 0)  # growing, busier at weekends
+            n = 0
+            for country, weight in weights:
+                for _ in range(busy * weight // 3):
+                    twin = site.twins[n % len(site.twins)]
+                    channel = channels[(n + back) % len(channels)]
+                    s.add(
+                        Scan(
+                            at=at + timedelta(minutes=7 * n + 3),
+                            brand_id=site.a_brand,
+                            collection=site.collection,
+                            token_id=twin["token_id"],
+                            channel=channel,
+                            arrival="qr" if channel == "page" else None,
+                            country=country,
+                            session=f"history-{back}-{n % (busy + 1)}",
+                            agent="ios",
+                        )
+                    )
+                    n += 1
+    roll_up(site.stack.runtime.engine)
+
+
 def _raised(site: ConsoleSite, headers: dict[str, str]) -> int:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -168,6 +204,7 @@ def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSi
                 assert phone.get(f"/v1/verify/{collection}/{twins[0]['token_id']}").status_code == 200
         clone_tap(running, collection, twins[0]["token_id"], chip)
         clone_tap(running, b_collection, b_token, b_chip)
+        history(running, days=29)
         running.alert, running.b_alert = _raised(running, a), _raised(running, b)
         yield running
 
