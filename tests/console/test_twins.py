@@ -74,7 +74,7 @@ def test_a_twins_page(site: ConsoleSite, browser: Browser) -> None:
     scans = page.locator("#scans li").all_text_contents()
     # Newest first: the replayed tap's page view (the tap redirects to the page), then the tap itself.
     assert len(scans) >= 3 and "from an NFC tag" in scans[0] and scans[1].startswith("NFC tap")
-    assert "Verification API" in scans[-1]
+    assert any("Verification API" in line for line in scans)
     assert "signature valid" in page.text_content("#scans")
     assert page.locator(f"#twin-alerts a[href='/console/alerts/{site.alert}']").count() == 1
     assert site.chip.address.lower() in page.text_content("#tags").lower()  # stored checksummed
