@@ -232,3 +232,9 @@ def axe_serious(page: Page) -> list[tuple[str, str, list[Any]]]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def fits_tablet(page: Page) -> bool:
+    """At a tablet's width (768 px) the page needs no sideways scrolling."""
+    page.set_viewport_size({"width": 768, "height": 1024})
+    return bool(page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth"))

@@ -13,7 +13,15 @@ from sqlmodel import col, select
 
 from registry.db.engine import session_scope
 from registry.staff.models import AuditEntry, StaffRole
-from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_browser, console_page, console_site
+from tests.console.pages_site import (
+    LANGS,
+    ConsoleSite,
+    axe_serious,
+    console_browser,
+    console_page,
+    console_site,
+    fits_tablet,
+)
 
 __all__ = ["console_browser", "console_site"]  # the module's fixtures (browser, site)
 
@@ -54,6 +62,7 @@ def test_the_inbox_filters_and_an_alerts_evidence(site: ConsoleSite, browser: Br
     assert page.locator("#alert-scans li").count() >= 2  # the genuine tap and its replay
     # An analyst reads; closing is an operator's: no form, a sentence saying so.
     assert page.locator("#resolve-form").count() == 0 and page.locator("#read-only").is_visible()
+    assert fits_tablet(page)
     export = page.request.get(f"{site.url}/console/api/alerts/{site.alert}/export")
     assert export.status == 200 and export.json()["format"] == "twinmark-alert/1"
     assert page.csp_errors == []  # type: ignore[attr-defined]

@@ -15,7 +15,15 @@ import httpx
 from playwright.sync_api import Browser
 
 from registry.staff.models import StaffRole
-from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_browser, console_page, console_site
+from tests.console.pages_site import (
+    LANGS,
+    ConsoleSite,
+    axe_serious,
+    console_browser,
+    console_page,
+    console_site,
+    fits_tablet,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,6 +94,7 @@ def test_the_overview_in_chinese_formats_per_locale(site: ConsoleSite, browser: 
     assert page.get_attribute("html", "lang") == "zh-CN"
     assert "中国" in page.locator("#table-countries tbody th").all_text_contents()
     assert "年" in page.text_content("#period") and "月" in page.text_content("#table-days tbody tr th")
+    assert fits_tablet(page)
     assert page.text_content("#chart-activity") is not None and "扫描" in page.text_content("h2#time-h + div")
 
 

@@ -12,7 +12,15 @@ from playwright.sync_api import Browser
 from registry.dashboard.twins import page_of_twins
 from registry.db.engine import session_scope
 from registry.staff.models import StaffRole
-from tests.console.pages_site import LANGS, ConsoleSite, axe_serious, console_browser, console_page, console_site
+from tests.console.pages_site import (
+    LANGS,
+    ConsoleSite,
+    axe_serious,
+    console_browser,
+    console_page,
+    console_site,
+    fits_tablet,
+)
 
 __all__ = ["console_browser", "console_site"]  # the module's fixtures (browser, site)
 
@@ -80,6 +88,7 @@ def test_a_twins_page(site: ConsoleSite, browser: Browser) -> None:
     assert site.chip.address.lower() in page.text_content("#tags").lower()  # stored checksummed
     svg = page.request.get(site.url + str(page.get_attribute("#label-svg", "href")))
     assert svg.status == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert fits_tablet(page)
     page.click("#buyer-page")
     page.wait_for_url(f"**/t/{site.collection}/{token}")
     assert page.locator("[data-authentic='true']").count() >= 1
