@@ -64,7 +64,9 @@ def _facts(passport: dict[str, Any]) -> list[tuple[str, str]]:
     """The passport's plain fields (text and numbers) and its materials, in the content's order."""
     out: list[tuple[str, str]] = []
     for key, value in passport.items():
-        if isinstance(value, str | int | float) and not isinstance(value, bool) and key != "images":
+        if key in ("gtin", "serial", "images"):  # shown with the twin's identity above
+            continue
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
             out.append((key, str(value)))
         elif key == "materials" and isinstance(value, list):
             parts = [f"{m.get('name')} {m.get('percent')}%" for m in value if isinstance(m, dict)]
@@ -95,7 +97,10 @@ def twin_page(
         twin=twin,
         description=metadata.get("description", ""),
         image=_image(metadata),
-        facts=_facts(passport) if isinstance(passport, dict) else [],
+        facts=[
+            (key, country_name(lang, value, t) if key == "origin_country" else value)
+            for key, value in (_facts(passport) if isinstance(passport, dict) else [])
+        ],
         status=status_name(twin.status),
         events=[
             {

@@ -79,6 +79,8 @@ def test_a_twins_page(site: ConsoleSite, browser: Browser) -> None:
     page.wait_for_url(f"**/console/twins/{site.collection}/{token}")
     assert page.text_content("h1") == site.twins[0]["name"]
     assert "Minted" in page.text_content("#events")
+    passport = page.text_content("#passport") or ""
+    assert "Country of origin" in passport and "France" in passport and "gtin" not in passport
     scans = page.locator("#scans li").all_text_contents()
     # Newest first: the replayed tap's page view (the tap redirects to the page), then the tap itself.
     assert len(scans) >= 3 and "from an NFC tag" in scans[0] and scans[1].startswith("NFC tap")
