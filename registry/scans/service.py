@@ -221,9 +221,12 @@ def _owner_and_alert_counts(
         .exists()
     )
     minted = aliased(ChainEvent)
+    owned = sa_select(col(Collection.address)).where(col(Collection.brand_id) == brand_id)
+    # The custodians of any of the brand's collections, uncorrelated: the database reads them once
+    # (a subquery correlated on the event's address ran once per event, quadratic in its events).
     custodians = sa_select(col(minted.recipient)).where(
         col(minted.name) == "BatchMinted",
-        col(minted.address) == col(ChainEvent.address),
+        col(minted.address).in_(owned),
         col(minted.recipient).is_not(None),
     )
     resale = (
@@ -233,7 +236,6 @@ def _owner_and_alert_counts(
         & ~claim_of_tx
         & col(ChainEvent.sender).not_in(custodians)  # not the brand's first sale out of its stock
     )
-    owned = sa_select(col(Collection.address)).where(col(Collection.brand_id) == brand_id)
     events = (
         sa_select(
             day_of,

@@ -4,9 +4,9 @@ back to English, and `tests/console/test_texts.py` refuses any such gap."""
 
 from __future__ import annotations
 
-from api.console.texts import auth, common, security
+from api.console.texts import alerts, auth, common, overview, security, twins
 
-AREAS = (common, auth, security)
+AREAS = (common, auth, security, overview, twins, alerts)
 
 
 def catalog(lang: str) -> dict[str, str]:
