@@ -58,6 +58,21 @@ def anvil() -> Iterator[Anvil]:
 
 
 @pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """The one Chromium of a test process (Debian's, driven by Playwright). One for the whole process:
+    Playwright's sync API refuses a second instance in a thread whose first is still open, which two
+    session fixtures of the same name in different folders would start under xdist."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
 def w3(anvil: Anvil) -> Web3:
     return Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlmodel import select
 
 from api.main import create_app
@@ -153,16 +153,6 @@ def _raised(site: ConsoleSite, headers: dict[str, str]) -> int:
             return int(alerts[0]["id"])
         time.sleep(0.1)
     raise AssertionError("no alert raised")
-
-
-@pytest.fixture(scope="session", name="browser")
-def console_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module", name="site")

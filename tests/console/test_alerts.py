@@ -17,13 +17,12 @@ from tests.console.pages_site import (
     LANGS,
     ConsoleSite,
     axe_serious,
-    console_browser,
     console_page,
     console_site,
     fits_tablet,
 )
 
-__all__ = ["console_browser", "console_site"]  # the module's fixtures (browser, site)
+__all__ = ["console_site"]  # the module's fixture (site; the browser is tests/conftest.py's)
 
 
 def _state(site: ConsoleSite, headers: dict[str, str], alert: int) -> str:

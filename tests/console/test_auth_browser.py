@@ -25,11 +25,8 @@ from registry.db.engine import session_scope
 from registry.staff.models import AuditEntry, StaffMember, StaffPasskey, StaffRole, StaffSession
 from registry.staff.sessions import _digest, open_session
 from tests.api.conftest import Stack, running_stack, stack_settings
-from tests.pages import conftest as pages
 from tests.pages.conftest import AXE, serve_on
 from tests.support.console import sign_in
-
-browser = pages.browser  # one Chromium for the session
 
 
 @dataclass

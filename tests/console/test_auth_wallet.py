@@ -24,11 +24,9 @@ from registry.chain.anvil import Anvil, free_port
 from registry.db.engine import session_scope
 from registry.staff.models import StaffMember, StaffRole
 from tests.api.conftest import Stack, running_stack, stack_settings
-from tests.pages import conftest as pages
 from tests.pages.conftest import serve_on
 from tests.support.console import SignedIn, sign_in
 
-browser = pages.browser  # one Chromium for the session
 WALLET: LocalAccount = Account.create()  # the brand's admin wallet
 
 

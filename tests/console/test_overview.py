@@ -19,7 +19,6 @@ from tests.console.pages_site import (
     LANGS,
     ConsoleSite,
     axe_serious,
-    console_browser,
     console_page,
     console_site,
     fits_tablet,
@@ -27,7 +26,7 @@ from tests.console.pages_site import (
 
 ROOT = Path(__file__).resolve().parents[2]
 
-__all__ = ["console_browser", "console_site"]  # the module's fixtures (browser, site)
+__all__ = ["console_site"]  # the module's fixture (site; the browser is tests/conftest.py's)
 
 
 def _api_rows(site: ConsoleSite, days: int, by: str) -> list[dict[str, Any]]:

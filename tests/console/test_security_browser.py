@@ -15,11 +15,8 @@ from api.main import create_app
 from registry.chain.anvil import Anvil, free_port
 from registry.staff.models import StaffRole
 from tests.api.conftest import Stack, running_stack, stack_settings
-from tests.pages import conftest as pages
 from tests.pages.conftest import AXE, serve_on
 from tests.support.console import SignedIn, sign_in
-
-browser = pages.browser  # one Chromium for the session
 
 
 @dataclass

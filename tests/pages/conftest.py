@@ -20,7 +20,7 @@ import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from starlette.types import ASGIApp
 
 from api.main import create_app
@@ -30,16 +30,6 @@ from tests.api.conftest import Stack, gtin, running_stack, stack_settings
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 MOBILE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @contextmanager
