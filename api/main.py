@@ -13,6 +13,9 @@ from pydantic import BaseModel
 from starlette.middleware.gzip import GZipMiddleware
 
 from api import errors
+from api.console import integrations as console_integrations
+from api.console import labels as console_labels
+from api.console import minting as console_minting
 from api.limits import BodyLimit
 from api.routes import (
     alerts,
@@ -113,6 +116,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     routes = (partners, webhooks, events, gateway, resolver, passport, labels, siwe, wardrobe, wearables, scans)
     for module in (*routers, *routes):
         app.include_router(module.router)
+    app.include_router(console_minting.router)
+    app.include_router(console_labels.router)
+    app.include_router(console_integrations.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     # Compressed here only: the vendored ethers is 526 KB raw, ~170 KB gzipped, on a buyer's phone; the
     # content gateway's bytes (images, GLBs, byte ranges) are never re-encoded.

@@ -4,9 +4,9 @@ back to English, and `tests/console/test_texts.py` refuses any such gap."""
 
 from __future__ import annotations
 
-from api.console.texts import common
+from api.console.texts import common, integrations, labels, minting
 
-AREAS = (common,)
+AREAS = (common, minting, labels, integrations)
 
 
 def catalog(lang: str) -> dict[str, str]:

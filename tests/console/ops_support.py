@@ -1,0 +1,129 @@
+"""What the Minting, Labels and NFC, and Integrations tests share: a real stack (Anvil, SQLite, the
+block store) served by uvicorn on loopback, two brands, staff signed in by role, a Chromium page
+holding a staff session, and axe-core. Each test module imports the fixtures (`browser_fixture`,
+`console_fixture`; no conftest: the console's other test files bring their own) and runs its own stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from api.main import create_app
+from registry.chain.anvil import Anvil, free_port
+from registry.staff.models import StaffRole
+from tests.api.conftest import Stack, gtin, running_stack, stack_settings
+from tests.pages.conftest import AXE, serve_on
+from tests.support.console import SignedIn, sign_in
+
+LANGS = ("en", "zh-CN")
+
+
+@dataclass
+class Console:
+    stack: Stack
+    url: str
+    brands: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {"key", "id", "collection"}
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    def headers(self, brand: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.brands[brand]['key']}"}
+
+    def staff(self, brand: str, role: StaffRole) -> SignedIn:
+        rt = self.stack.runtime
+        return sign_in(rt.engine, rt.settings, self.brands[brand]["id"], role, name=f"{role.value} of {brand}")
+
+    def page(self, browser: Browser, who: SignedIn, lang: str = "en", *, bypass_csp: bool = False) -> Page:
+        context = browser.new_context(locale=lang, bypass_csp=bypass_csp, viewport={"width": 1280, "height": 900})
+        context.add_cookies([{"name": who.cookie_name, "value": who.cookie, "url": self.url}])
+        self.contexts.append(context)
+        return context.new_page()
+
+    def mint(self, brand: str, twins: list[dict[str, Any]]) -> dict[str, Any]:
+        client = self.stack.client
+        r = client.post("/v1/batches", json={"twins": twins}, headers=self.headers(brand))
+        assert r.status_code == 202, r.text
+        job = self.stack.wait_job(self.headers(brand), r.json()["id"])
+        assert job["state"] == "completed", job
+        return job
+
+
+@pytest.fixture(scope="session", name="browser")
+def browser_fixture() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module", name="console")
+def console_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    tmp = tmp_path_factory.mktemp("console-ops")
+    anvil = Anvil()
+    anvil.start()
+    port = free_port()
+    settings = stack_settings(
+        tmp, anvil, public_url=f"http://127.0.0.1:{port}", webhook_allow_private_targets=True, chunk_size=500
+    )
+    with running_stack(settings, anvil) as stack, serve_on(create_app(runtime=stack.runtime), port) as url:
+        running = Console(stack, url)
+        for name, symbol in (("aurele", "AUR"), ("rival", "RIV")):
+            headers, collection = stack.new_brand(f"Maison {name}", symbol)
+            me = stack.client.get("/v1/brands/me", headers=headers).json()
+            running.brands[name] = {
+                "key": headers["Authorization"].removeprefix("Bearer "),
+                "id": me["id"],
+                "collection": collection,
+            }
+        try:
+            yield running
+        finally:
+            for context in running.contexts:
+                context.close()
+
+
+def no_serious_violations(page: Page) -> None:
+    """axe-core over the whole page: no serious or critical violation (and axe really ran)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], serious
+    assert result["testEngine"]["name"] == "axe-core"
+
+
+def csv_of(rows: list[dict[str, str]]) -> bytes:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def bag(serial: str, code: str = "376012345678") -> dict[str, str]:
+    return {
+        "name": f"Sac {serial}",
+        "gtin": gtin(code),
+        "serial": serial,
+        "materials": "Calfskin:85;Brass:15",
+        "origin_country": "FR",
+    }
+
+
+def audit(console: Console, brand: str, action: str) -> list[tuple[str, str, str | None]]:
+    """(outcome, actor, detail) of the brand's audit entries for `action`."""
+    from sqlmodel import Session, select
+
+    from registry.staff.models import AuditEntry
+
+    with Session(console.stack.runtime.engine) as s:
+        rows = s.exec(
+            select(AuditEntry).where(AuditEntry.brand_id == console.brands[brand]["id"], AuditEntry.action == action)
+        ).all()
+        return [(r.outcome, r.actor, r.detail) for r in rows]
