@@ -162,16 +162,24 @@ async def enrol_tags_csv(
         brand = get_brand(s, p.brand_id)
         parsed, errors = rows.read_tags(raw)
         default = collections_of(s, brand.id)[0].address
+        # The audit entry first: its INSERT opens the write transaction, so the savepoints below nest in
+        # it (with pysqlite, a savepoint outside a transaction is one, and its release commits).
+        record(s, p, "nfc.enrol-csv", detail=f"{len(parsed)} tags")
+        s.flush()
         for row in parsed:
             try:
                 with s.begin_nested():
                     _enrol(s, brand, settings, server_key, chain.chain_id, row, default)
             except TwinmarkError as exc:
-                errors.append(rows.RowError(row.row, "uid" if row.tag.type == "ntag424" else "address", exc.detail))
+                column = "uid" if row.tag.type == "ntag424" else "address"
+                if isinstance(exc, NotFound):
+                    column = "token_id" if row.token_id is not None else "serial"
+                errors.append(rows.RowError(row.row, column, exc.detail))
         if errors:
             s.rollback()  # all rows or none: a half-enrolled sheet is harder to fix than a refused one
-            return _page(request, p, s, status_code=422, tag_row_errors=errors[: rows.MAX_LISTED])
-        record(s, p, "nfc.enrol-csv", detail=f"{len(parsed)} tags")
+            record(s, p, "nfc.enrol-csv", outcome="failed", detail=f"CSV refused: {len(errors)} row errors")
+            listed = sorted(errors, key=lambda e: e.row)[: rows.MAX_LISTED]
+            return _page(request, p, s, status_code=422, tag_row_errors=listed)
         return RedirectResponse(f"/console/labels?done=enrolled-{len(parsed)}#tags", status_code=303)
 
     return await run_in_threadpool(handle)

@@ -160,4 +160,4 @@ def read_tags(raw: bytes) -> tuple[list[TagRow], list[RowError]]:
         out.append(TagRow(line, cells.get("contract"), token, cells.get("gtin"), cells.get("serial"), tag))
     if not rows and not errors:
         errors.append(RowError(1, "", "the CSV has no rows"))
-    return (out if not errors else []), errors[:MAX_LISTED]
+    return out, errors[:MAX_LISTED]  # the well-formed rows too: enrolling them finds their own errors
