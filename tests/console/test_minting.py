@@ -5,6 +5,8 @@ the events stream itself (reconnect, end, another brand's job); axe-core in both
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
@@ -211,3 +213,33 @@ def test_minting_pages_in_both_languages_pass_axe(console: Console, browser: Bro
     page.goto(f"{console.url}/console/minting/jobs/{job['id']}?lang={lang}")
     page.wait_for_function("() => document.getElementById('job-progress').value === 100")
     no_serious_violations(page)
+
+
+def test_a_stream_ends_after_its_lifetime_and_a_reconnect_sends_the_current_state(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.console import minting
+
+    monkeypatch.setattr(minting, "STREAM_SECONDS", 1.0)
+    with Session(console.stack.runtime.engine) as s:  # a job in progress (no chunks: the worker leaves it)
+        job = Job(id="job-in-flight", brand_id=console.brands["aurele"]["id"], request_hash="x", kind="batch")
+        job.state, job.total, job.recorded = "running", 8, 2
+        s.add(job)
+        s.commit()
+    analyst = console.staff("aurele", StaffRole.analyst)
+    with httpx.Client(base_url=console.url, cookies=analyst.cookies(), timeout=10) as client:
+        started = time.monotonic()
+        with client.stream("GET", "/console/api/jobs/job-in-flight/events") as r:
+            body = r.read().decode()
+        assert time.monotonic() - started < 5  # bounded: the server closed it
+        assert body.count("event: progress") == 1 and "event: end" not in body and '"percent":25' in body
+        with Session(console.stack.runtime.engine) as s:
+            stored = s.get(Job, "job-in-flight")
+            assert stored is not None
+            stored.state, stored.recorded = "completed", 8
+            s.commit()
+        with client.stream(
+            "GET", "/console/api/jobs/job-in-flight/events", headers={"Last-Event-ID": "2-running"}
+        ) as r:
+            body = r.read().decode()
+        assert "id: 8-completed" in body and "event: end" in body and '"percent":100' in body
