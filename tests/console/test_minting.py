@@ -21,7 +21,7 @@ from tests.console.ops_support import (  # noqa: F401 - the fixtures
     audit,
     bag,
     browser_fixture,
-    console_fixture,
+    console_both_fixture,
     csv_of,
     no_serious_violations,
 )
