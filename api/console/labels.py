@@ -9,6 +9,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -18,7 +19,7 @@ from api.console.deps import AnalystDep, OperatorDep
 from api.console.minting import recent_jobs
 from api.console.render import render
 from api.deps import ChainDep, ServerKeyDep, SessionDep, SettingsDep
-from api.routes.labels import ZIP_MAX_SIZE, job_labels_zip
+from api.routes.labels import job_labels_zip
 from registry.brands.models import Brand
 from registry.brands.service import collections_of, get_brand
 from registry.errors import InvalidInput, NotFound, TwinmarkError
@@ -72,7 +73,7 @@ def labels_page(request: Request, p: AnalystDep, s: SessionDep) -> HTMLResponse:
 @router.get("/console/labels/jobs/{job_id}/labels.zip", response_model=None)
 def download_labels(job_id: str, p: OperatorDep, s: SessionDep, settings: SettingsDep) -> StreamingResponse:
     """The job's labels through the API's own export (one at a time per brand; another brand's job: 404)."""
-    answer = job_labels_zip(job_id, get_brand(s, p.brand_id), settings, s, min(qr.DEFAULT_SIZE, ZIP_MAX_SIZE))
+    answer = job_labels_zip(job_id, get_brand(s, p.brand_id), settings, s, qr.DEFAULT_SIZE)
     record(s, p, "labels.download", target=job_id)
     return answer
 
@@ -142,8 +143,10 @@ async def enrol_tag(
         except TwinmarkError as exc:
             s.rollback()
             return _page(request, p, s, status_code=exc.status, tag_error=exc.detail)
-        except ValueError as exc:  # pydantic's ValidationError
-            return _page(request, p, s, status_code=422, tag_error=str(exc).splitlines()[-1].strip())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            message = f"{rows.column_of(first['loc']) or 'tag'}: {rows.message_of(first)}"
+            return _page(request, p, s, status_code=422, tag_error=message)
         record(s, p, "nfc.enrol", target=f"{row.contract or 'default'}/{token}")
         return RedirectResponse("/console/labels?done=enrolled#tags", status_code=303)
 

@@ -143,6 +143,10 @@ async def upload_batch(
         numbered, errors = rows.read_twins(raw)
         if not errors:
             errors = rows.taken(s, numbered)
+            # The same form sent twice at once: the other request may have stored its job (and taken
+            # these serials) since the look-up above; its job is this request's answer.
+            if errors and key is not None and (done := jobs.find_by_key(s, p.brand_id, key)) is not None:
+                return RedirectResponse(f"/console/minting/jobs/{done.id}", status_code=303)
         if errors:
             record_now(
                 engine,
@@ -204,7 +208,7 @@ async def mint_one(
         try:
             twin = _TWIN.validate_python(item)
         except ValidationError as exc:
-            errors = [rows.RowError(0, rows._column(e["loc"]), str(e["msg"])) for e in exc.errors()]
+            errors = [rows.RowError(0, rows.column_of(e["loc"]), rows.message_of(e)) for e in exc.errors()]
             return _page(request, p, s, status_code=422, twin_errors=errors, twin_form=item)
         try:
             submitted = _submit(s, settings, chain, p, [twin], "twin", key)
@@ -254,17 +258,10 @@ async def upload_asset(
     return await run_in_threadpool(handle)
 
 
-def _own(s: Session, p: StaffPrincipal, job_id: str) -> Job:
-    job = s.get(Job, job_id)
-    if job is None or job.brand_id != p.brand_id:
-        raise NotFound(f"no job {job_id}")  # another brand's job does not exist for this one
-    return job
-
-
 @router.get("/console/minting/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(job_id: str, request: Request, p: AnalystDep, s: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    job = _own(s, p, job_id)
-    view = jobs.job_view(s, job, gateway_base=settings.gateway_base, limit=20)
+    job = jobs.brand_job(s, get_brand(s, p.brand_id), job_id)  # another brand's job: 404
+    view = jobs.job_view(s, job, gateway_base=settings.gateway_base, limit=0)
     return render(request, "minting_job.html", principal=p, section="minting", job=view)
 
 

@@ -42,7 +42,7 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]
     return list(reader.fieldnames or []), rows, errors
 
 
-def _column(loc: tuple[int | str, ...]) -> str:
+def column_of(loc: tuple[int | str, ...]) -> str:
     """The CSV column a pydantic error location points at (`('physical', 'attributes', 'x')` -> `attr:x`)."""
     parts = [str(p) for p in loc if not isinstance(p, int)]
     if parts and parts[0] in ("physical", "virtual"):
@@ -52,7 +52,7 @@ def _column(loc: tuple[int | str, ...]) -> str:
     return parts[0] if parts else ""
 
 
-def _message(error: Any) -> str:
+def message_of(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
@@ -76,7 +76,7 @@ def read_twins(raw: bytes) -> tuple[Numbered, list[RowError]]:
         try:
             twin = _TWIN.validate_python(item)
         except ValidationError as exc:
-            errors += [RowError(line, _column(e["loc"]), _message(e)) for e in exc.errors()]
+            errors += [RowError(line, column_of(e["loc"]), message_of(e)) for e in exc.errors()]
             continue
         if not isinstance(twin, PhysicalTwinIn):  # the CSV parser makes physical twins only
             continue
@@ -155,7 +155,7 @@ def read_tags(raw: bytes) -> tuple[list[TagRow], list[RowError]]:
         try:
             tag = TagIn.model_validate({"type": cells.get("type", "ntag424"), **body})
         except ValidationError as exc:
-            errors += [RowError(line, _column(e["loc"]) or "uid", _message(e)) for e in exc.errors()]
+            errors += [RowError(line, column_of(e["loc"]) or "uid", message_of(e)) for e in exc.errors()]
             continue
         out.append(TagRow(line, cells.get("contract"), token, cells.get("gtin"), cells.get("serial"), tag))
     if not rows and not errors:
