@@ -144,3 +144,10 @@ def audit(console: Console, brand: str, action: str) -> list[tuple[str, str, str
             select(AuditEntry).where(AuditEntry.brand_id == console.brands[brand]["id"], AuditEntry.action == action)
         ).all()
         return [(r.outcome, r.actor, r.detail) for r in rows]
+
+
+def fits_a_tablet(page: Page) -> None:
+    """At a tablet's width (768 px) the page needs no sideways scrolling."""
+    page.set_viewport_size({"width": 768, "height": 1024})
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{overflow} px wider than a tablet"

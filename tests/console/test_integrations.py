@@ -26,6 +26,7 @@ from tests.console.ops_support import (  # noqa: F401 - the fixtures
     audit,
     browser_fixture,
     console_fixture,
+    fits_a_tablet,
     no_serious_violations,
 )
 
@@ -178,3 +179,4 @@ def test_integrations_page_in_both_languages_passes_axe(console: Console, browse
     assert page.get_attribute("html", "lang") == lang
     assert page.text_content("h1") == ("Integrations" if lang == "en" else "集成")
     no_serious_violations(page)
+    fits_a_tablet(page)

@@ -24,6 +24,7 @@ from tests.console.ops_support import (  # noqa: F401 - the fixtures
     browser_fixture,
     console_both_fixture,
     csv_of,
+    fits_a_tablet,
     no_serious_violations,
 )
 
@@ -146,3 +147,4 @@ def test_labels_page_in_both_languages_passes_axe(
     assert page.get_attribute("html", "lang") == lang
     assert page.text_content("h1") == ("Labels and NFC" if lang == "en" else "标签与 NFC")
     no_serious_violations(page)
+    fits_a_tablet(page)

@@ -23,6 +23,7 @@ from tests.console.ops_support import (  # noqa: F401 - the fixtures
     browser_fixture,
     console_both_fixture,
     csv_of,
+    fits_a_tablet,
     no_serious_violations,
 )
 
@@ -212,9 +213,11 @@ def test_minting_pages_in_both_languages_pass_axe(console: Console, browser: Bro
     assert page.get_attribute("html", "lang") == lang
     assert page.text_content("h1") == ("Minting" if lang == "en" else "铸造")
     no_serious_violations(page)
+    fits_a_tablet(page)
     page.goto(f"{console.url}/console/minting/jobs/{job['id']}?lang={lang}")
     page.wait_for_function("() => document.getElementById('job-progress').value === 100")
     no_serious_violations(page)
+    fits_a_tablet(page)
 
 
 def test_a_stream_ends_after_its_lifetime_and_a_reconnect_sends_the_current_state(
