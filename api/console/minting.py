@@ -160,6 +160,7 @@ async def upload_batch(
         try:
             submitted = _submit(s, settings, chain, p, [t for _, t in numbered], "batch", key)
         except TwinmarkError as exc:
+            record_now(engine, p, "job.submit", outcome="failed", detail=exc.code)
             return _page(request, p, s, status_code=exc.status, batch_error=exc.detail)
         return _accepted(s, p, worker, submitted)
 
@@ -197,6 +198,7 @@ async def mint_one(
     settings: SettingsDep,
     chain: ChainDep,
     worker: MintWorkerDep,
+    engine: EngineDep,
 ) -> Response:
     form = await request.form()
     key = _idempotency(form)
@@ -213,6 +215,7 @@ async def mint_one(
         try:
             submitted = _submit(s, settings, chain, p, [twin], "twin", key)
         except TwinmarkError as exc:
+            record_now(engine, p, "job.submit", outcome="failed", detail=exc.code)
             return _page(request, p, s, status_code=exc.status, twin_error=exc.detail, twin_form=item)
         return _accepted(s, p, worker, submitted)
 

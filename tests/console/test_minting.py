@@ -162,7 +162,15 @@ def test_asset_upload_shows_the_validator_and_profiles_then_one_twin_is_minted(
     page.wait_for_url("**/console/minting/jobs/*")
     page.wait_for_function("() => document.getElementById('job-state').dataset.state === 'completed'", timeout=60_000)
 
-    page.goto(f"{console.url}/console/minting")
+    page.goto(f"{console.url}/console/minting")  # the same twin again, from a fresh form: refused
+    page.fill("#t-name", "Sac solo")
+    page.fill("#t-gtin", gtin("300000000005"))
+    page.fill("#t-serial", "SOLO-1")
+    page.click("#twin-form button[type=submit]")
+    page.wait_for_selector("#twin-form ~ p.problem")
+    assert "already have a twin" in page.text_content("#twin-form ~ p.problem")
+    assert ("failed", "operator of aurele", "conflict") in audit(console, "aurele", "job.submit")
+
     page.fill("#t-name", "Sac solo")
     page.fill("#t-gtin", "123")
     page.fill("#t-serial", "SOLO-2")
