@@ -39,9 +39,9 @@ class BodyLimit:
         self.asset_limit = asset_bytes + MiB
 
     def limit_for(self, method: str, path: str) -> int:
-        if path == "/v1/assets":
+        if path in ("/v1/assets", "/console/minting/assets"):
             return self.asset_limit
-        if path == "/v1/batches":
+        if path in ("/v1/batches", "/console/minting/batches"):
             return MAX_BATCH_BODY
         if method == "POST" and _PUBLIC.match(path):
             return PUBLIC_BODY

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
@@ -76,6 +77,28 @@ def mint_twin(
     return _accept(response, settings, chain, worker, s, who, [twin], "twin", key, twin.model_dump(mode="json"))
 
 
+def csv_twin(row: Mapping[str, str | None]) -> dict[str, Any]:
+    """One CSV row as a physical twin's input (ValueError on a malformed `materials` percentage)."""
+    item: dict[str, Any] = {"kind": "physical", "attributes": {}}
+    for column, cell in row.items():
+        value = (cell or "").strip()
+        if not value:
+            continue
+        if column.startswith("attr:"):
+            item["attributes"][column[5:]] = value
+        elif column == "images":
+            item["images"] = value.split()
+        elif column == "materials":
+            materials = []
+            for part in value.split(";"):
+                name, _, percent = part.partition(":")
+                materials.append({"name": name.strip(), **({"percent": float(percent)} if percent.strip() else {})})
+            item["materials"] = materials
+        else:
+            item[column] = value
+    return item
+
+
 def _from_csv(text: str) -> list[dict[str, Any]]:
     """Physical twins from CSV: name, description, gtin, serial, lot, images (space-separated CIDs),
     materials (`name:percent;...`), origin_country, manufactured_on, care, and `attr:<trait>` columns."""
@@ -84,24 +107,7 @@ def _from_csv(text: str) -> list[dict[str, Any]]:
     for line, row in enumerate(reader, start=2):
         if None in row:
             raise InvalidInput(f"CSV line {line} has more fields than the header")
-        item: dict[str, Any] = {"kind": "physical", "attributes": {}}
-        for column, value in row.items():
-            value = (value or "").strip()
-            if not value:
-                continue
-            if column.startswith("attr:"):
-                item["attributes"][column[5:]] = value
-            elif column == "images":
-                item["images"] = value.split()
-            elif column == "materials":
-                materials = []
-                for part in value.split(";"):
-                    name, _, percent = part.partition(":")
-                    materials.append({"name": name.strip(), **({"percent": float(percent)} if percent.strip() else {})})
-                item["materials"] = materials
-            else:
-                item[column] = value
-        rows.append(item)
+        rows.append(csv_twin(row))
     if not rows:
         raise InvalidInput("the CSV has no rows")
     return rows

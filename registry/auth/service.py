@@ -99,3 +99,19 @@ def revoke_brand_keys(session: Session, brand_id: str) -> int:
     for key in live:
         key.revoked_at = now
     return len(live)
+
+
+def brand_keys(session: Session, brand_id: str) -> list[ApiKey]:
+    """The brand's own keys (not its providers'), newest first: prefixes and dates, never a secret."""
+    query = select(ApiKey).where(ApiKey.brand_id == brand_id, col(ApiKey.provider_id).is_(None))
+    return list(session.exec(query.order_by(col(ApiKey.created_at).desc())).all())
+
+
+def revoke_key(session: Session, brand_id: str, key_id: str) -> ApiKey:
+    """One of the brand's own keys stops working at once; another brand's (or a provider's) key does
+    not exist for it."""
+    key = session.get(ApiKey, key_id)
+    if key is None or key.brand_id != brand_id or key.provider_id is not None:
+        raise NotFound(f"no key {key_id}")
+    key.revoked_at = key.revoked_at or datetime.now(UTC)
+    return key

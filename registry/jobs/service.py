@@ -128,7 +128,15 @@ def submit(
     specs = garments(twins)
     meets = dict(zip(specs, check_garments(session, list(specs.values())), strict=True))
     _check_links(session, brand.id, twins, alive)
-    pairs = _check_identifiers(session, twins)
+    try:
+        pairs = _check_identifiers(session, twins)
+    except Conflict:
+        # The same request sent twice at once: the other copy may have stored its job (taking these
+        # serials) since the key was looked up above; that job is this request's answer, not a 409.
+        existing = find_by_key(session, brand.id, idempotency_key) if idempotency_key else None
+        if existing is None or existing.request_hash != digest:
+            raise
+        return Submitted(existing, created=False)
 
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     claim_secrets: list[claims.SealedSecret] = []

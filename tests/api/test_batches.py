@@ -81,6 +81,31 @@ def test_idempotency_key_returns_the_same_job_and_mints_once(stack: Stack, brand
     assert r.status_code == 409 and "different request" in r.json()["detail"]
 
 
+def test_a_copy_sent_at_the_same_time_is_a_replay_not_a_conflict(
+    stack: Stack, brand: tuple[dict[str, str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two copies of one keyed request at once: the second looked its key up before the first stored
+    its job, then found the first's serials taken. It answers the first's job (was: 409)."""
+    from registry.jobs import service
+
+    headers, _ = brand
+    keyed = headers | {"Idempotency-Key": "double-click-7"}
+    body = {"twins": [physical("RACE-1", code="761234567893")]}
+    first = stack.client.post("/v1/batches", json=body, headers=keyed)
+    assert first.status_code == 202
+    real, calls = service.find_by_key, []
+
+    def looked_up_too_early(*args: Any) -> Any:
+        calls.append(args)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(service, "find_by_key", looked_up_too_early)
+    again = stack.client.post("/v1/batches", json=body, headers=keyed)
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert len(calls) == 2
+
+
 def test_a_gtin_serial_pair_gets_one_twin(stack: Stack, brand: tuple[dict[str, str], str]) -> None:
     headers, _ = brand
     twin = physical("ONCE-1", code="761234567892")

@@ -1,0 +1,83 @@
+"""Texts of the Labels and NFC page."""
+
+from __future__ import annotations
+
+EN = {
+    "labels.title": "Labels and NFC",
+    "labels.read_only": "Your role can see tags and jobs; labels and enrolment need the operator role.",
+    "labels.jobs.title": "Labels by job",
+    "labels.jobs.help": "A ZIP for the print shop: one QR code (SVG and PNG) per minted physical twin and labels.csv.",
+    "labels.jobs.download": "Labels",
+    "labels.jobs.zip": "Download ZIP",
+    "labels.key.title": "NTAG 424 master key",
+    "labels.key.set": "A master key is set (last changed {when}). It is never shown again.",
+    "labels.key.unset": "No master key yet: NTAG 424 tags are enrolled once it is set.",
+    "labels.key.field": "New master key (32 hex digits)",
+    "labels.key.submit": "Save the key",
+    "labels.key.saved": "The master key was saved.",
+    "labels.enrol.title": "Enrol a tag",
+    "labels.enrol.collection": "Collection",
+    "labels.enrol.token": "Token ID",
+    "labels.enrol.type": "Type",
+    "labels.enrol.uid": "UID (NTAG 424, 14 hex digits)",
+    "labels.enrol.address": "Chip address (HaLo)",
+    "labels.enrol.signature": "Enrolment signature (HaLo)",
+    "labels.enrol.submit": "Enrol",
+    "labels.csv.title": "Enrol from a CSV",
+    "labels.csv.help": (
+        "Columns: token_id (or gtin and serial), uid; optionally contract, type (ntag424 or halo), address, "
+        "public_key, signature. Every row is enrolled, or none."
+    ),
+    "labels.csv.submit": "Upload and enrol",
+    "labels.csv.refused": "The file was refused: {count} row errors. No tag was enrolled.",
+    "labels.tags.title": "Tags",
+    "labels.tags.enrolled": "The tags were enrolled.",
+    "labels.tags.identity": "Identity",
+    "labels.tags.twin": "Twin",
+    "labels.tags.bound": "Listed in the twin's content",
+    "labels.tags.counter": "Last counter",
+    "labels.tags.last_tap": "Last tap",
+    "labels.tags.never": "never",
+    "labels.tags.yes": "yes",
+    "labels.tags.no": "no",
+}
+
+ZH = {
+    "labels.title": "标签与 NFC",
+    "labels.read_only": "您的角色可以查看标签与任务；下载标签和登记 NFC 需要操作员角色。",
+    "labels.jobs.title": "按任务下载标签",
+    "labels.jobs.help": "供印刷厂使用的 ZIP：每个已铸造的实物孪生一张二维码（SVG 与 PNG），以及 labels.csv。",
+    "labels.jobs.download": "标签",
+    "labels.jobs.zip": "下载 ZIP",
+    "labels.key.title": "NTAG 424 主密钥",
+    "labels.key.set": "已设置主密钥（最近修改于 {when}）。密钥不会再次显示。",
+    "labels.key.unset": "尚未设置主密钥：设置后才能登记 NTAG 424 标签。",
+    "labels.key.field": "新的主密钥（32 位十六进制）",
+    "labels.key.submit": "保存密钥",
+    "labels.key.saved": "主密钥已保存。",
+    "labels.enrol.title": "登记标签",
+    "labels.enrol.collection": "合集",
+    "labels.enrol.token": "代币 ID",
+    "labels.enrol.type": "类型",
+    "labels.enrol.uid": "UID（NTAG 424，14 位十六进制）",
+    "labels.enrol.address": "芯片地址（HaLo）",
+    "labels.enrol.signature": "登记签名（HaLo）",
+    "labels.enrol.submit": "登记",
+    "labels.csv.title": "通过 CSV 登记",
+    "labels.csv.help": (
+        "列：token_id（或 gtin 与 serial）、uid；可选 contract、type（ntag424 或 halo）、address、public_key、"
+        "signature。所有行要么全部登记，要么全部不登记。"
+    ),
+    "labels.csv.submit": "上传并登记",
+    "labels.csv.refused": "文件被拒绝：{count} 处行错误。未登记任何标签。",
+    "labels.tags.title": "标签",
+    "labels.tags.enrolled": "标签已登记。",
+    "labels.tags.identity": "标识",
+    "labels.tags.twin": "孪生",
+    "labels.tags.bound": "已写入孪生内容",
+    "labels.tags.counter": "最近计数",
+    "labels.tags.last_tap": "最近一次触碰",
+    "labels.tags.never": "从未",
+    "labels.tags.yes": "是",
+    "labels.tags.no": "否",
+}
