@@ -6,6 +6,8 @@ WebAuthn assertion in OpenZeppelin's `WebAuthnAuth` layout, the multisig envelop
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
@@ -123,9 +125,9 @@ def personal_sign_wrap(digest: bytes, chain_id: int, account: str) -> bytes:
     return keccak(b"\x19\x01" + account_domain_separator(chain_id, account) + struct)
 
 
-def batch(calls: list[tuple[str, int, bytes]]) -> bytes:
+def batch(calls: Sequence[tuple[str, int, bytes]]) -> bytes:
     """ERC-7579 batch execution data: `abi.encode(Execution[])`, each (target, value, calldata)."""
-    return encode(["(address,uint256,bytes)[]"], [calls])
+    return encode(["(address,uint256,bytes)[]"], [list(calls)])
 
 
 def execute_digest(chain_id: int, account: str, mode: bytes, execution_data: bytes, nonce: int, deadline: int) -> bytes:

@@ -7,14 +7,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from eth_account.messages import encode_typed_data
+from eth_utils.crypto import keccak
 from web3.contract import Contract
 
-from registry.chain import artifacts, passkeys
+from registry.chain import artifacts, passkeys, typed_data
 from registry.chain.reverts import RevertDecoder
 from tests.contracts.chain import Chain
 
@@ -99,7 +102,7 @@ def execute_args(
     account: Contract,
     verifier: str,
     key: Passkey,
-    calls: list[tuple[str, int, bytes]],
+    calls: Sequence[tuple[str, int, bytes]],
     *,
     nonce: int | None = None,
     deadline: int | None = None,
@@ -116,3 +119,15 @@ def execute_args(
     )
     signature = passkeys.multisig([key.signer(verifier)], [key.assertion(digest, **kw)])
     return passkeys.BATCH_MODE, data, nonce, deadline, signature
+
+
+def transfer_digest(chain: Chain, collection: str, to: str, token: int, nonce: int, deadline: int) -> bytes:
+    """The collection's EIP-712 digest of a `TransferTwin`: what `isValidSignature` is asked about."""
+    payload = typed_data.typed_data(
+        "TransferTwin",
+        chain.chain_id,
+        collection,
+        {"to": to, "tokenId": token, "nonce": nonce, "deadline": deadline},
+    )
+    message = encode_typed_data(full_message=payload)
+    return keccak(b"\x19" + message.version + message.header + message.body)

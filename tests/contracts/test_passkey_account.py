@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
 from registry.chain import passkeys, typed_data
 from registry.chain.anvil import Anvil
 from registry.errors import ContractReverted
+from tests.contracts import passkeys as passkeys_helpers
 from tests.contracts.chain import Chain, Deployment, claim_args, deploy_twinmark, mint, mint_claimable
 from tests.contracts.passkeys import (
     Passkey,
@@ -108,14 +107,7 @@ def self_call(account: Contract, fn: str, *args: Any) -> tuple[str, int, bytes]:
 
 
 def transfer_digest(w: World, to: str, token: int, nonce: int, deadline: int) -> bytes:
-    payload = typed_data.typed_data(
-        "TransferTwin",
-        w.chain.chain_id,
-        w.d.col_a.address,
-        {"to": to, "tokenId": token, "nonce": nonce, "deadline": deadline},
-    )
-    message = encode_typed_data(full_message=payload)
-    return keccak(b"\x19" + message.version + message.header + message.body)
+    return passkeys_helpers.transfer_digest(w.chain, w.d.col_a.address, to, token, nonce, deadline)
 
 
 def test_the_p256_precompile_is_there_under_osaka_only(w: World) -> None:
