@@ -53,16 +53,25 @@ class Passkey:
         signed_challenge: bytes | None = None,
         high_s: bool = False,
         challenge_index: int | None = None,
+        reordered: bool = False,
     ) -> bytes:
         """An encoded `WebAuthnAuth` over `challenge`. `signed_challenge` puts another challenge in the
         client data (what a page asking for something else would get signed); `high_s` leaves s above
-        N/2 (valid ECDSA, refused by the account)."""
-        client = {
+        N/2 (valid ECDSA, refused by the account); `reordered` writes the client data as some
+        authenticators and Chrome do: other member order, and an extra member."""
+        client: dict[str, Any] = {
             "type": kind,
             "challenge": b64url(signed_challenge if signed_challenge is not None else challenge),
             "origin": ORIGIN,
             "crossOrigin": False,
         }
+        if reordered:
+            client = {
+                "origin": ORIGIN,
+                "challenge": client["challenge"],
+                "other_keys_can_be_added_here": 'do not compare clientDataJSON against a template! "type":"x"',
+                "type": kind,
+            }
         client_data = json.dumps(client, separators=(",", ":")).encode()
         auth_data = hashlib.sha256(RP_ID.encode()).digest() + bytes([flags]) + (7).to_bytes(4, "big")
         der = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))

@@ -232,6 +232,16 @@ def test_execute_by_sig_moves_a_twin_claimed_to_the_counterfactual_address(w: Wo
         w.chain.send(account.functions.executeBySig(*args), w.d.operator)
 
 
+def test_client_data_in_another_member_order_is_accepted(w: World) -> None:
+    """Indices are found in the raw client data, so member order and extra members do not matter."""
+    key, account, token = owned_by_new_account(w)
+    to = w.chain.new_account().address
+    calls = [transfer_call(w, account, to, token)]
+    args = execute_args(w.chain, account, w.verifier, key, calls, reordered=True)
+    w.chain.send(account.functions.executeBySig(*args), w.d.operator)
+    assert w.d.col_a.functions.ownerOf(token).call() == to
+
+
 # Each case: how the signed executeBySig is spoiled, and the error it must end in.
 SPOILED: dict[str, tuple[dict[str, Any], str]] = {
     "a key that is not a signer": ({"key": "stranger"}, "TwinmarkPasskeyAccountInvalidSignature"),
