@@ -138,5 +138,10 @@ def transfer_digest(chain: Chain, collection: str, to: str, token: int, nonce: i
         collection,
         {"to": to, "tokenId": token, "nonce": nonce, "deadline": deadline},
     )
+    return typed_digest(payload)
+
+
+def typed_digest(payload: dict[str, Any]) -> bytes:
+    """The EIP-712 digest of a full typed-data payload (what an ERC-1271 wallet is asked about)."""
     message = encode_typed_data(full_message=payload)
     return keccak(b"\x19" + message.version + message.header + message.body)

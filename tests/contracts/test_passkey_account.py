@@ -246,6 +246,7 @@ def test_client_data_in_another_member_order_is_accepted(w: World) -> None:
 SPOILED: dict[str, tuple[dict[str, Any], str]] = {
     "a key that is not a signer": ({"key": "stranger"}, "TwinmarkPasskeyAccountInvalidSignature"),
     "another key under the owner's signer": ({"key": "forger"}, "TwinmarkPasskeyAccountInvalidSignature"),
+    "the relayer swaps the batch": ({"key": "swap"}, "TwinmarkPasskeyAccountInvalidSignature"),
     "user not verified (UV=0)": ({"flags": passkeys.FLAG_UP}, "TwinmarkPasskeyAccountInvalidSignature"),
     "user not present (UP=0)": ({"flags": passkeys.FLAG_UV}, "TwinmarkPasskeyAccountInvalidSignature"),
     "backed up but not eligible": (
@@ -276,21 +277,45 @@ def test_spoiled_execute_by_sig_is_refused(w: World, case: str) -> None:
     overrides = dict(overrides)
     if overrides.get("deadline") == -1:
         overrides["deadline"] = w.chain.now() - 1
-    signing_key = key
-    if overrides.pop("key", None) == "stranger":
-        signing_key = Passkey()
+    special = overrides.pop("key", None)
+    signing_key = Passkey() if special == "stranger" else key
     args = execute_args(w.chain, account, w.verifier, signing_key, calls, **overrides)
-    if case == "another key under the owner's signer":
-        mode, data, nonce, deadline, _ = args
+    mode, data, nonce, deadline, signature = args
+    if special == "forger":
         digest = passkeys.execute_digest(w.chain.chain_id, account.address, mode, data, nonce, deadline)
-        signature = passkeys.multisig([key.signer(w.verifier)], [Passkey().assertion(digest)])
-        args = (mode, data, nonce, deadline, signature)
+        args = (mode, data, nonce, deadline, passkeys.multisig([key.signer(w.verifier)], [Passkey().assertion(digest)]))
+    elif special == "swap":  # the owner's genuine signature, relayed with the twin sent elsewhere
+        thief = w.chain.new_account().address
+        args = (mode, passkeys.batch([transfer_call(w, account, thief, token)]), nonce, deadline, signature)
     with refused(error):
         w.chain.send(account.functions.executeBySig(*args), w.d.operator)
     assert w.d.col_a.functions.ownerOf(token).call() == account.address
     # The same batch, signed properly, goes through: the refusal was the spoiling's doing.
     w.chain.send(account.functions.executeBySig(*execute_args(w.chain, account, w.verifier, key, calls)), w.d.operator)
     assert w.d.col_a.functions.ownerOf(token).call() == to
+
+
+def test_the_owner_reports_a_twin_stolen_with_the_passkey(w: World) -> None:
+    key, account, token = owned_by_new_account(w)
+    stolen = 2
+    # Where P-256 is native, through the collection's own signed report (ERC-1271 within the stipend).
+    if w.hardfork == "osaka":
+        nonce, deadline = w.d.col_a.functions.twin(token).call()[6], w.chain.now() + 600
+        payload = typed_data.typed_data(
+            "ReportStatus",
+            w.chain.chain_id,
+            w.d.col_a.address,
+            {"tokenId": token, "status": stolen, "nonce": nonce, "deadline": deadline},
+        )
+        signature = erc1271_signature(w.chain, account.address, w.verifier, key, passkeys_helpers.typed_digest(payload))
+        w.chain.send(w.d.col_a.functions.reportStatusBySig(token, stolen, nonce, deadline, signature), w.d.operator)
+    else:  # Everywhere, through the account calling reportStatus itself.
+        data = w.d.col_a.functions.reportStatus(token, stolen)._encode_transaction_data()
+        calls = [(w.d.col_a.address, 0, bytes.fromhex(data.removeprefix("0x")))]
+        w.chain.send(
+            account.functions.executeBySig(*execute_args(w.chain, account, w.verifier, key, calls)), w.d.operator
+        )
+    assert w.d.col_a.functions.twin(token).call()[3] == stolen
 
 
 def test_a_signature_for_one_account_is_refused_by_another_sharing_the_passkey(w: World) -> None:
