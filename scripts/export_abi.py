@@ -14,14 +14,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "contracts"
 TARGET = ROOT / "registry" / "chain" / "abi"
-DEPLOYABLE = ("TwinmarkRegistry", "TwinmarkCollection")
+# Contract name -> its source under contracts/ (the owner accounts: the factory is deployed, the
+# account's ABI is what the service calls on its clones).
+DEPLOYABLE = {
+    "TwinmarkRegistry": "TwinmarkRegistry.sol",
+    "TwinmarkCollection": "TwinmarkCollection.sol",
+    "TwinmarkAccountFactory": "owners/TwinmarkAccountFactory.sol",
+    "TwinmarkPasskeyAccount": "owners/TwinmarkPasskeyAccount.sol",
+}
 
 
 def rendered_exports(artifacts: Path = ARTIFACTS) -> dict[str, str]:
     """File name -> exact file text the export writes, from the current Hardhat artifacts."""
     out: dict[str, str] = {}
-    for name in DEPLOYABLE:
-        artifact = json.loads((artifacts / f"{name}.sol" / f"{name}.json").read_text())
+    for name, source in DEPLOYABLE.items():
+        artifact = json.loads((artifacts / source / f"{name}.json").read_text())
         doc = {
             "contractName": name,
             "abi": artifact["abi"],

@@ -104,11 +104,15 @@ class Anvil:
         chain_id: int = 31337,
         state_path: Path | None = None,
         extra_args: tuple[str, ...] = (),
+        hardfork: str = "prague",
     ) -> None:
         self.port = port or free_port()
         self.chain_id = chain_id
         self.state_path = state_path
         self.extra_args = extra_args
+        # Prague: the gas figures in the README are measured under it. Osaka adds the P-256
+        # precompile (EIP-7951 at 0x100), which passkey accounts use when present.
+        self.hardfork = hardfork
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -125,7 +129,7 @@ class Anvil:
             "--chain-id",
             str(self.chain_id),
             "--hardfork",
-            "prague",
+            self.hardfork,
             "--silent",
             *self.extra_args,
         ]

@@ -23,7 +23,8 @@ def _from_json(doc: dict[str, Any]) -> Artifact:
 
 @cache
 def load(name: str) -> Artifact:
-    """A contract exported into this package (`TwinmarkRegistry`, `TwinmarkCollection`)."""
+    """A contract exported into this package (`TwinmarkRegistry`, `TwinmarkCollection`, `TwinmarkAccountFactory`,
+    `TwinmarkPasskeyAccount`)."""
     text = resources.files("registry.chain").joinpath("abi", f"{name}.json").read_text()
     return _from_json(json.loads(text))
 
