@@ -136,7 +136,7 @@ class AlertEngine:
         candidates = self._twin_candidates(session, batch, now) + self._lookup_candidates(session, batch, now)
         chain = self._chain_facts(session, candidates)
         raised = [a for c in candidates if (a := self._store(session, c, chain, now)) is not None]
-        self._count_countries(session, batch)  # after the rules: this batch's countries were not seen before it
+        self._count_countries(session, batch, now)  # after the rules: this batch's countries were not seen before it
         return raised
 
     # ------------------------------------------------------------ reading
@@ -156,7 +156,8 @@ class AlertEngine:
             if (state.brand_id, state.collection) not in policies:
                 policies[(state.brand_id, state.collection)] = policy_for(session, state.brand_id, state.collection)
             if state.collection not in countries:
-                countries[state.collection] = self._countries(session, state.collection)
+                days = policies[(state.brand_id, state.collection)].exceptional_days
+                countries[state.collection] = self._countries(session, state.collection, now - timedelta(days=days))
         longest = max((horizon(p) for p in policies.values()), default=0.0)
         histories = self._histories(session, list(states), now - timedelta(hours=longest), by_twin)
         out = []
@@ -236,9 +237,12 @@ class AlertEngine:
             out[key] = ordered[-HISTORY_LIMIT:]
         return out
 
-    def _countries(self, session: Session, collection: str) -> tuple[set[str], int]:
+    def _countries(self, session: Session, collection: str, before: datetime) -> tuple[set[str], int]:
+        """The collection's established countries (first seen before `before`) and their scans: the
+        history "exceptional country" compares with. Countries first seen since stay new."""
         rows = session.exec(select(AlertCountry).where(AlertCountry.collection == collection)).all()
-        return {r.country for r in rows}, sum(r.scans for r in rows)
+        known = [r for r in rows if aware(r.first_at) < before]
+        return {r.country for r in known}, sum(r.scans for r in known)
 
     def _resolved_since(
         self, session: Session, subjects: list[tuple[str, str]]
@@ -340,7 +344,7 @@ class AlertEngine:
         enqueue_brand_event(session, c.brand_id, event(alert, "alert.raised"))
         return alert
 
-    def _count_countries(self, session: Session, batch: Sequence[Scan]) -> None:
+    def _count_countries(self, session: Session, batch: Sequence[Scan], now: datetime) -> None:
         counts: dict[tuple[str, str, str], int] = defaultdict(int)
         for s in batch:
             if s.collection and s.brand_id and s.country and s.token_id is not None:
@@ -348,7 +352,8 @@ class AlertEngine:
         for (collection, country, brand_id), n in counts.items():
             row = session.get(AlertCountry, (collection, country))
             if row is None:
-                session.add(AlertCountry(collection=collection, country=country, brand_id=brand_id, scans=n))
+                row = AlertCountry(collection=collection, country=country, brand_id=brand_id, scans=n, first_at=now)
+                session.add(row)
             else:
                 row.scans += n
 
