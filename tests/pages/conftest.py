@@ -6,26 +6,20 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import Browser, Page, sync_playwright
-from starlette.types import ASGIApp
 
-from api.main import create_app
-from registry.chain.anvil import Anvil, free_port
-from tests.api.conftest import Stack, gtin, running_stack, stack_settings
+from tests.api.conftest import Stack, gtin
+from tests.support.site import served_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -40,22 +34,6 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
-
-
-@contextmanager
-def serve_on(app: ASGIApp, port: int) -> Iterator[str]:
-    """`app` under uvicorn on loopback `port` (known before the app's settings are made: the page
-    renders its own gateway URL from `public_url`)."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
 
 
 @dataclass
@@ -91,12 +69,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("page-stack")
-    anvil = Anvil()
-    anvil.start()
-    port = free_port()
-    settings = stack_settings(tmp, anvil, public_url=f"http://127.0.0.1:{port}", public_rpc_url=anvil.url)
-    with running_stack(settings, anvil) as stack, serve_on(create_app(runtime=stack.runtime), port) as url:
+    with served_stack(tmp_path_factory.mktemp("page-stack"), as_served=False, public_rpc=True) as (stack, url):
         running = Site(stack, url)
         running.brand, running.collection = stack.new_brand("Maison Aurèle", "MAUR")
         yield running
