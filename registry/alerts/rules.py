@@ -275,15 +275,21 @@ def nfc_counter(ctx: Context) -> Finding | None:
     return _finding("nfc-counter", hits, kind=kind, counters=counters)
 
 
-def _vouched(scan: ScanFact, taps: Sequence[ScanFact], km: float) -> bool:
-    """Whether a valid tap stands for this QR scan: the same visitor or network, or near it (with the
-    default country-only locations, the same country)."""
-    for t in taps:
-        if t.visitor == scan.visitor or t.crowd == scan.crowd:
+def _voucher(taps: Sequence[ScanFact], km: float) -> Callable[[ScanFact], bool]:
+    """Whether a valid tap stands for a QR scan: the same visitor or network, or near it (with the
+    default country-only locations, the same country). Coarse places repeat: each is measured once."""
+    visitors, crowds = {t.visitor for t in taps}, {t.crowd for t in taps}
+    places = {(t.latitude, t.longitude) for t in taps if t.located}
+
+    def vouched(scan: ScanFact) -> bool:
+        if scan.visitor in visitors or scan.crowd in crowds:
             return True
-        if t.located and scan.located and _km(t, scan) <= km:
-            return True
-    return False
+        if scan.latitude is None or scan.longitude is None:
+            return False
+        lat, lon = scan.latitude, scan.longitude
+        return any(haversine_km(lat, lon, a, b) <= km for a, b in places if a is not None and b is not None)
+
+    return vouched
 
 
 def copied_label(ctx: Context) -> Finding | None:
@@ -294,8 +300,8 @@ def copied_label(ctx: Context) -> Finding | None:
     if not ctx.state.nfc_bound:
         return None
     window = ctx.recent(ctx.policy.copied_label_days * 24)
-    taps = [s for s in window if s.tap and s.valid]
-    qr = [s for s in window if s.qr and not _vouched(s, taps, ctx.policy.copied_label_km)]
+    vouched = _voucher([s for s in window if s.tap and s.valid], ctx.policy.copied_label_km)
+    qr = [s for s in window if s.qr and not vouched(s)]
     crowds = {s.crowd for s in qr}
     if len(crowds) < ctx.policy.copied_label_crowds or not ctx.fresh(qr):
         return None
