@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     scan_queue: int = Field(default=10_000, ge=1)
     scan_batch: int = Field(default=500, ge=1, le=2_000)
     scan_retention_days: int = Field(default=100, ge=1)
+    # Resolved alerts (and their copies of the triggering scans) are deleted this long after they were
+    # resolved; open ones are kept. Two years: the EU's legal guarantee on consumer goods, the span in
+    # which a sale is most often disputed. Keep it above the scan retention (a resolution forgotten
+    # before its scans are gone lets them raise the alert again).
+    alert_retention_days: int = Field(default=730, ge=1)
     geoip_database: Path | None = None
     # The brand console: a staff session ends after this long without a request, and in any case
     # this long after sign-in; an invite link lives this long.

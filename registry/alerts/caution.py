@@ -11,7 +11,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,11 +20,17 @@ from sqlmodel import Session, col, select
 
 from registry.alerts.models import Alert
 from registry.alerts.schemas import CautionOut
+from registry.alerts.state import aware
 
 # How long a process serves its copy of the open cautions before reading them again: the bound on how
 # late a caution raised, or cleared, by another process shows on this one's pages and verify answers
 # (this process's own alert worker and resolve route refresh it at once).
 CAUTION_TTL = 5.0
+# A change read again this long after the newest one seen: a batch's alerts are stamped when written and
+# committed a moment later (a large batch: seconds), so an older stamp can land after a newer one.
+OVERLAP = 120.0
+# A whole read this often all the same: the backstop for a commit later than OVERLAP, or a clock further off.
+WHOLE_EVERY = 600.0
 
 # Rules whose finding a buyer should hear about, most telling first. The others (markets, sell-by and
 # release dates, a new country, taps before sale) are the brand's commercial business, not the buyer's.
@@ -161,17 +167,27 @@ def _caution(rule: str, facts: str, raised_at: datetime) -> Caution:
 
 class CautionBoard:
     """This process's copy of every open public caution, so the page and `/v1/verify` look one up
-    without a database query: read whole (one query) when older than `ttl`, or at once after
-    `invalidate` (the alert worker after raising, the resolve route after its commit). Keyed by the
-    collection in lower case, so a lookup needs no checksum."""
+    without a database query. Refreshed when older than `ttl`, or at once after `invalidate` (the alert
+    worker after raising, the resolve route after its commit), by reading only the public alerts changed
+    since the last read (`updated_at`, indexed; every change to an alert sets it): a raised alert is
+    added, a resolved one dropped. Each read reaches `overlap` seconds before the previous one began,
+    for a write stamped before that but committed after (and clocks a little apart); a whole read every
+    `whole_every` seconds is the backstop for anything slower.
+    Keyed by the collection in lower case, so a lookup needs no checksum."""
 
-    def __init__(self, engine: Engine, ttl: float = CAUTION_TTL) -> None:
-        self.engine, self.ttl = engine, ttl
+    def __init__(
+        self, engine: Engine, ttl: float = CAUTION_TTL, *, overlap: float = OVERLAP, whole_every: float = WHOLE_EVERY
+    ) -> None:
+        self.engine, self.ttl, self.overlap, self.whole_every = engine, ttl, timedelta(seconds=overlap), whole_every
         self._cautions: dict[tuple[str, int], Caution] = {}
-        self._made: dict[tuple[int, datetime], Caution | None] = {}
+        self._open: dict[int, Any] = {}  # alert id -> its row, every open public alert
+        self._made: dict[tuple[int, datetime], Caution] = {}
+        self._seen: datetime | None = None  # when the last read began (or the newest `updated_at` it saw)
+        self._whole_at = float("-inf")  # monotonic time of the last whole read
         self._read_at = float("-inf")  # monotonic time of the last complete read
         self._generation = 0  # bumped by invalidate: a read begun before it does not count as fresh
         self._lock = threading.Lock()  # one reader at a time; lookups never wait on it
+        self.reads = {"whole": 0, "changes": 0, "rows": 0}  # what the reads cost, for tests and status
 
     def fresh(self) -> bool:
         return time.monotonic() - self._read_at < self.ttl
@@ -181,33 +197,54 @@ class CautionBoard:
         self._read_at = float("-inf")
 
     def refresh(self) -> None:
-        """Reads the open public alerts (one query), unless a concurrent reader just did."""
+        """Reads what changed since the last read (or everything, first and every `whole_every` s),
+        unless a concurrent reader just did."""
         with self._lock:
             if self.fresh():
                 return
-            generation, started = self._generation, time.monotonic()
-            columns = (Alert.id, Alert.updated_at, Alert.collection, Alert.token_id, Alert.rule, Alert.raised_at)
-            query = sa_select(*(col(c) for c in columns), col(Alert.facts)).where(
-                col(Alert.state) == "open", col(Alert.rule).in_(PUBLIC), col(Alert.token_id).is_not(None)
+            generation, started, wall = self._generation, time.monotonic(), datetime.now(UTC)
+            whole = self._seen is None or started - self._whole_at >= self.whole_every
+            columns = (Alert.id, Alert.updated_at, Alert.state, Alert.collection, Alert.token_id, Alert.rule)
+            query = sa_select(*(col(c) for c in columns), col(Alert.raised_at), col(Alert.facts)).where(
+                col(Alert.rule).in_(PUBLIC), col(Alert.token_id).is_not(None)
             )
+            if whole:
+                query = query.where(col(Alert.state) == "open")
+            else:
+                assert self._seen is not None
+                query = query.where(col(Alert.updated_at) >= self._seen - self.overlap)
             with Session(self.engine) as s:
                 rows = s.execute(query).all()
-            best: dict[tuple[str, int], Any] = {}  # the most telling open alert of each twin
+            self.reads["whole" if whole else "changes"] += 1
+            self.reads["rows"] += len(rows)
+            if whole:
+                self._open, self._whole_at = {}, started
+            # The next read starts from this one's start (or a newer stamp, a clock ahead), less the overlap.
+            newest = max([wall, *(aware(r.updated_at) for r in rows)])
+            self._seen = newest if self._seen is None else max(self._seen, newest)
             for row in rows:
-                key = (row.collection.lower(), row.token_id)
-                rank = (PUBLIC.index(row.rule), row.raised_at)
-                held = best.get(key)
-                if held is None or rank < (PUBLIC.index(held.rule), held.raised_at):
-                    best[key] = row
-            # Sentences and JSON are made once per alert version, not at every read.
-            made = {(r.id, r.updated_at): self._made.get((r.id, r.updated_at)) for r in best.values()}
-            for r in best.values():
-                if made[(r.id, r.updated_at)] is None:
-                    made[(r.id, r.updated_at)] = _caution(r.rule, r.facts, r.raised_at)
-            self._made = made
-            self._cautions = {key: made[(r.id, r.updated_at)] for key, r in best.items()}  # type: ignore[misc]
+                if row.state == "open":
+                    self._open[row.id] = row
+                else:
+                    self._open.pop(row.id, None)
+            self._rebuild()
             if generation == self._generation:
                 self._read_at = started
+
+    def _rebuild(self) -> None:
+        best: dict[tuple[str, int], Any] = {}  # the most telling open alert of each twin
+        for row in self._open.values():
+            key = (row.collection.lower(), row.token_id)
+            held = best.get(key)
+            if held is None or (PUBLIC.index(row.rule), row.raised_at) < (PUBLIC.index(held.rule), held.raised_at):
+                best[key] = row
+        # Sentences and JSON are made once per alert version, not at every read.
+        made = {}
+        for r in best.values():
+            version = (r.id, r.updated_at)
+            made[version] = self._made.get(version) or _caution(r.rule, r.facts, r.raised_at)
+        self._made = made
+        self._cautions = {key: made[(r.id, r.updated_at)] for key, r in best.items()}
 
     def peek(self, collection: str, token_id: int) -> Caution | None:
         """From the copy as it is (no I/O: safe on the event loop)."""

@@ -20,6 +20,10 @@ class Alert(SQLModel, table=True):
         Index("ix_alerts_brand_id", "brand_id", "id"),
         # The caution on a twin's page: its open alerts.
         Index("ix_alerts_twin_state", "collection", "token_id", "state"),
+        # Each process's caution board reads only the alerts changed since its last read.
+        Index("ix_alerts_updated_at", "updated_at"),
+        # Retention: resolved alerts past `alert_retention_days` (open ones have none).
+        Index("ix_alerts_resolved_at", "resolved_at"),
         # Dedupe, enforced by the database even between two processes: one open alert per subject and rule.
         Index(
             "uq_alerts_open_subject_rule",
@@ -44,7 +48,7 @@ class Alert(SQLModel, table=True):
     facts: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the figures the rule saw
     chain: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON: the twin at a block
     raised_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)  # every change sets it (wall clock): the board's cursor
     resolved_at: datetime | None = None
     note: str | None = None  # the brand's note when resolving
 

@@ -42,7 +42,9 @@ class Policy(BaseModel):
     )
     sell_by: AwareDatetime | None = Field(default=None, description="unsold twins scanned after it: after-sell-by")
     released_at: AwareDatetime | None = Field(default=None, description="twins scanned before it: inactive")
-    off_market_crowds: int = Field(default=2, ge=1, description="crowds scanning outside the markets")
+    off_market_crowds: int = Field(
+        default=2, ge=1, description="people scanning outside the markets (distinct visitors on distinct networks)"
+    )
     off_market_days: int = Field(default=30, ge=1, le=365)
     anomaly_countries: int = Field(default=3, ge=2, description="countries (one per visitor) within anomaly_hours")
     anomaly_hours: float = Field(default=2.0, gt=0, le=72)
@@ -56,7 +58,13 @@ class Policy(BaseModel):
     clock_skew_seconds: int = Field(default=300, ge=0, le=3600, description="added to every time gap")
     consumed_crowds: int = Field(default=3, ge=1, description="crowds scanning a claimed twin within consumed_days")
     consumed_days: int = Field(default=7, ge=1, le=365)
-    exceptional_min_history: int = Field(default=100, ge=0, description="located scans a collection needs first")
+    exceptional_min_history: int = Field(
+        default=100, ge=0, description="located scans a collection needs, in countries known before exceptional_days"
+    )
+    exceptional_visitors: int = Field(
+        default=2, ge=1, description="people (distinct visitors on distinct networks) scanning from the new country"
+    )
+    exceptional_days: int = Field(default=30, ge=1, le=365, description="how long a country stays new")
     scan_count: int = Field(default=30, ge=2, description="visits (a visitor's re-scans within rescan_minutes: one)")
     scan_count_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     rescan_minutes: float = Field(default=30.0, ge=0, le=24 * 60)
@@ -66,6 +74,9 @@ class Policy(BaseModel):
     unsold_tap_days: int = Field(default=7, ge=1, le=365)
     copied_label_crowds: int = Field(default=5, ge=1, description="crowds scanning the QR of an NFC twin, no tap")
     copied_label_days: int = Field(default=7, ge=1, le=365)
+    copied_label_km: float = Field(
+        default=100.0, ge=0, description="a valid tap vouches for the QR scans this near it (and its own network's)"
+    )
     unknown_serial_lookups: int = Field(default=10, ge=1, description="lookups of serials no twin has")
     unknown_serial_crowds: int = Field(default=3, ge=1, description="crowds those lookups came from")
     unknown_serial_hours: float = Field(default=24.0, gt=0, le=24 * 30)
@@ -104,7 +115,13 @@ def merged(*layers: dict[str, Any]) -> Policy:
 
 def horizon(policy: Policy) -> float:
     """Hours of history the windowed rules look back."""
-    days = max(policy.off_market_days, policy.consumed_days, policy.unsold_tap_days, policy.copied_label_days)
+    days = max(
+        policy.off_market_days,
+        policy.consumed_days,
+        policy.unsold_tap_days,
+        policy.copied_label_days,
+        policy.exceptional_days,
+    )
     return max(days * 24.0, policy.scan_count_hours, policy.session_count_hours, policy.anomaly_hours)
 
 

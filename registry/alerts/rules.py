@@ -6,6 +6,9 @@ Who scanned is known only coarsely, and the rules count people that way:
   re-scans, reloads and language switches are one visitor;
 - a *crowd* is a network (IPv4 /24, IPv6 /48), else a session: the sessions behind one shop's Wi-Fi,
   one office or one carrier's NAT are one crowd, so a shared network never looks like many copies.
+A rule that a genuine buyer could trip on their own (markets, a new country) counts *people*: scans
+whose visitors all differ and whose networks all differ (`people`), so one traveller seen from a hotel's
+Wi-Fi and a carrier is one, and so are two phones behind one shop's network.
 Every rule fires only when one of the new scans takes part, so a batch never re-raises old history.
 """
 
@@ -41,6 +44,32 @@ def _hours(delta: timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
+def people(scans: Sequence[ScanFact], enough: int) -> int:
+    """How many of `scans` can be picked with no two sharing a visitor or a network (a maximum matching
+    of visitors to crowds), counted up to `enough`: the number of distinct people the scans prove."""
+    crowds_of: dict[str, set[str]] = {}
+    for s in scans:
+        crowds_of.setdefault(s.visitor, set()).add(s.crowd)
+    matched: dict[str, str] = {}  # crowd -> the visitor it is matched to
+
+    def augment(visitor: str, seen: set[str]) -> bool:
+        for crowd in crowds_of[visitor]:
+            if crowd in seen:
+                continue
+            seen.add(crowd)
+            if crowd not in matched or augment(matched[crowd], seen):
+                matched[crowd] = visitor
+                return True
+        return False
+
+    count = 0
+    for visitor in crowds_of:
+        if count >= enough:
+            break
+        count += augment(visitor, set())
+    return count
+
+
 # ---------------------------------------------------------------- the twin's state
 
 
@@ -72,15 +101,19 @@ def counterfeit(ctx: Context) -> Finding | None:
 
 
 def off_market(ctx: Context) -> Finding | None:
+    """Scans outside the collection's intended markets by several people (distinct visitors on distinct
+    networks: a buyer travelling abroad, seen from a hotel and a carrier, is one)."""
     markets = set(ctx.policy.markets)
     if not markets:
         return None
     outside = [s for s in ctx.recent(ctx.policy.off_market_days * 24) if s.country and s.country not in markets]
-    crowds = {s.crowd for s in outside}
-    if len(crowds) < ctx.policy.off_market_crowds or not ctx.fresh(outside):
+    if not ctx.fresh(outside):
+        return None
+    seen = people(outside, ctx.policy.off_market_crowds)
+    if seen < ctx.policy.off_market_crowds:
         return None
     countries = sorted({s.country for s in outside if s.country})
-    return _finding("off-market", outside, crowds=len(crowds), countries=countries)
+    return _finding("off-market", outside, crowds=len({s.crowd for s in outside}), people=seen, countries=countries)
 
 
 def after_sell_by(ctx: Context) -> Finding | None:
@@ -102,13 +135,23 @@ def inactive(ctx: Context) -> Finding | None:
 
 
 def exceptional_country(ctx: Context) -> Finding | None:
-    """A country this collection was never scanned in, once it has a history to compare with."""
+    """A country new to the collection, scanned by several people. `seen_countries` and
+    `located_history` are the collection's established countries and their scans (known before the
+    window, `registry.alerts.service`): a young collection has no history to compare with, and a
+    country stays new for the window, so a second buyer there, in a later batch, still counts. One
+    buyer abroad (however many networks) is one person, never enough."""
     if ctx.located_history < ctx.policy.exceptional_min_history:
         return None
-    novel = [s for s in ctx.scans if s.id in ctx.new and s.country and s.country not in ctx.seen_countries]
-    if not novel:
+    novel: dict[str, list[ScanFact]] = {}
+    for s in ctx.recent(ctx.policy.exceptional_days * 24):
+        if s.country and s.country not in ctx.seen_countries:
+            novel.setdefault(s.country, []).append(s)
+    need = ctx.policy.exceptional_visitors
+    shown = {c: scans for c, scans in novel.items() if ctx.fresh(scans) and people(scans, need) >= need}
+    if not shown:
         return None
-    return _finding("exceptional-country", novel, countries=sorted({s.country for s in novel if s.country}))
+    scans = [s for group in shown.values() for s in group]
+    return _finding("exceptional-country", scans, countries=sorted(shown), people=people(scans, 50))
 
 
 # ---------------------------------------------------------------- how many and how far
@@ -232,15 +275,33 @@ def nfc_counter(ctx: Context) -> Finding | None:
     return _finding("nfc-counter", hits, kind=kind, counters=counters)
 
 
+def _voucher(taps: Sequence[ScanFact], km: float) -> Callable[[ScanFact], bool]:
+    """Whether a valid tap stands for a QR scan: the same visitor or network, or near it (with the
+    default country-only locations, the same country). Coarse places repeat: each is measured once."""
+    visitors, crowds = {t.visitor for t in taps}, {t.crowd for t in taps}
+    places = {(t.latitude, t.longitude) for t in taps if t.located}
+
+    def vouched(scan: ScanFact) -> bool:
+        if scan.visitor in visitors or scan.crowd in crowds:
+            return True
+        if scan.latitude is None or scan.longitude is None:
+            return False
+        lat, lon = scan.latitude, scan.longitude
+        return any(haversine_km(lat, lon, a, b) <= km for a, b in places if a is not None and b is not None)
+
+    return vouched
+
+
 def copied_label(ctx: Context) -> Finding | None:
-    """Many crowds scanning the printed code of an NFC-bound twin, and no valid tap among them: the
-    label was likely photocopied onto goods without the tag."""
+    """Many crowds scanning the printed code of an NFC-bound twin without tapping it: the label was
+    likely photocopied onto goods without the tag. A valid tap shows the genuine item only where it was
+    made: it vouches for the QR scans of its own visitor or network, or within `copied_label_km` of it,
+    so a counterfeiter tapping the genuine tag once does not silence the copies scanned elsewhere."""
     if not ctx.state.nfc_bound:
         return None
     window = ctx.recent(ctx.policy.copied_label_days * 24)
-    if any(s.tap and s.valid for s in window):
-        return None
-    qr = [s for s in window if s.qr]
+    vouched = _voucher([s for s in window if s.tap and s.valid], ctx.policy.copied_label_km)
+    qr = [s for s in window if s.qr and not vouched(s)]
     crowds = {s.crowd for s in qr}
     if len(crowds) < ctx.policy.copied_label_crowds or not ctx.fresh(qr):
         return None

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, text, tuple_
+from sqlalchemy import Engine, delete, func, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -28,6 +29,7 @@ from registry.alerts.models import Alert, AlertCountry, AlertPolicy, AlertScan
 from registry.alerts.policy import Policy, horizon, merged
 from registry.alerts.state import ChainSource, Windows, aware, twin_states
 from registry.chain.layout import status_name
+from registry.db.engine import session_scope
 from registry.errors import ChainUnavailable
 from registry.scans.models import Scan
 from registry.webhooks.outbox import enqueue_brand_event
@@ -136,7 +138,7 @@ class AlertEngine:
         candidates = self._twin_candidates(session, batch, now) + self._lookup_candidates(session, batch, now)
         chain = self._chain_facts(session, candidates)
         raised = [a for c in candidates if (a := self._store(session, c, chain, now)) is not None]
-        self._count_countries(session, batch)  # after the rules: this batch's countries were not seen before it
+        self._count_countries(session, batch, now)  # after the rules: this batch's countries were not seen before it
         return raised
 
     # ------------------------------------------------------------ reading
@@ -156,7 +158,8 @@ class AlertEngine:
             if (state.brand_id, state.collection) not in policies:
                 policies[(state.brand_id, state.collection)] = policy_for(session, state.brand_id, state.collection)
             if state.collection not in countries:
-                countries[state.collection] = self._countries(session, state.collection)
+                days = policies[(state.brand_id, state.collection)].exceptional_days
+                countries[state.collection] = self._countries(session, state.collection, now - timedelta(days=days))
         longest = max((horizon(p) for p in policies.values()), default=0.0)
         histories = self._histories(session, list(states), now - timedelta(hours=longest), by_twin)
         out = []
@@ -236,9 +239,12 @@ class AlertEngine:
             out[key] = ordered[-HISTORY_LIMIT:]
         return out
 
-    def _countries(self, session: Session, collection: str) -> tuple[set[str], int]:
+    def _countries(self, session: Session, collection: str, before: datetime) -> tuple[set[str], int]:
+        """The collection's established countries (first seen before `before`) and their scans: the
+        history "exceptional country" compares with. Countries first seen since stay new."""
         rows = session.exec(select(AlertCountry).where(AlertCountry.collection == collection)).all()
-        return {r.country for r in rows}, sum(r.scans for r in rows)
+        known = [r for r in rows if aware(r.first_at) < before]
+        return {r.country for r in known}, sum(r.scans for r in known)
 
     def _resolved_since(
         self, session: Session, subjects: list[tuple[str, str]]
@@ -303,9 +309,11 @@ class AlertEngine:
         self, session: Session, c: Candidate, chain: dict[tuple[str, int], dict[str, Any]], now: datetime
     ) -> Alert | None:
         existing = _open(session, c)
+        # `updated_at` is the wall clock of the write (not the batch's `now`): the caution boards read
+        # the alerts changed since their last read by it.
         if existing is not None:
             _link(session, existing, c.scans.values())
-            existing.updated_at = now
+            existing.updated_at = datetime.now(UTC)
             return None
         facts = chain.get((c.collection, c.token_id)) if c.collection and c.token_id is not None else None
         if facts is not None and not _confirmed(c.finding.rule, facts):
@@ -320,7 +328,7 @@ class AlertEngine:
             "facts": json.dumps(c.finding.facts, sort_keys=True, default=str),
             "chain": json.dumps(facts) if facts is not None else None,
             "raised_at": now,
-            "updated_at": now,
+            "updated_at": datetime.now(UTC),
         }
         # Another process may have raised the same alert a moment ago: the open-alert index keeps theirs
         # (one statement, no savepoint: pysqlite's savepoints would commit the transaction early).
@@ -340,7 +348,7 @@ class AlertEngine:
         enqueue_brand_event(session, c.brand_id, event(alert, "alert.raised"))
         return alert
 
-    def _count_countries(self, session: Session, batch: Sequence[Scan]) -> None:
+    def _count_countries(self, session: Session, batch: Sequence[Scan], now: datetime) -> None:
         counts: dict[tuple[str, str, str], int] = defaultdict(int)
         for s in batch:
             if s.collection and s.brand_id and s.country and s.token_id is not None:
@@ -348,7 +356,8 @@ class AlertEngine:
         for (collection, country, brand_id), n in counts.items():
             row = session.get(AlertCountry, (collection, country))
             if row is None:
-                session.add(AlertCountry(collection=collection, country=country, brand_id=brand_id, scans=n))
+                row = AlertCountry(collection=collection, country=country, brand_id=brand_id, scans=n, first_at=now)
+                session.add(row)
             else:
                 row.scans += n
 
@@ -393,3 +402,43 @@ def _link(session: Session, alert: Alert, scans: Any) -> None:
         record = json.dumps(_scan_record(scan))
         session.add(AlertScan(alert_id=alert.id, scan_id=scan.id, at=aware(scan.at), scan=record))
         room -= 1
+
+
+# ---------------------------------------------------------------- retention
+
+
+def purge_resolved(engine: Engine, retention_days: int, *, now: datetime | None = None, batch: int = 500) -> int:
+    """Deletes the alerts resolved more than `retention_days` ago, with their copies of the triggering
+    scans, `batch` alerts a transaction (no long lock on a big backlog); open alerts are kept whatever
+    their age. The number deleted."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    deleted = 0
+    while True:
+        with session_scope(engine) as s:
+            ids = list(
+                s.exec(
+                    select(Alert.id)
+                    .where(Alert.state == "resolved", col(Alert.resolved_at) < cutoff)
+                    .order_by(col(Alert.resolved_at))
+                    .limit(batch)
+                ).all()
+            )
+            if not ids:
+                return deleted
+            s.connection().execute(delete(AlertScan).where(col(AlertScan.alert_id).in_(ids)))
+            s.connection().execute(delete(Alert).where(col(Alert.id).in_(ids)))
+        deleted += len(ids)
+
+
+def run_retention(engine: Engine, retention_days: int, stop: threading.Event, interval: float = 3600.0) -> None:
+    """The alert retention loop (beside the scan log's, in every process: deleting twice is harmless)."""
+    while not stop.is_set():
+        try:
+            purged = purge_resolved(engine, retention_days)
+        except Exception as exc:  # the database away: the next round tries again
+            log.warning("alert retention: %s; trying again later", type(exc).__name__)
+            stop.wait(min(interval, 60.0))
+            continue
+        if purged:
+            log.info("alerts: %d resolved alerts past retention deleted", purged)
+        stop.wait(interval)

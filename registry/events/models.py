@@ -19,6 +19,9 @@ class ChainEvent(SQLModel, table=True):
         # A player's ownership notices (stream filtered by owner): two index ranges, one per side.
         Index("ix_chain_events_sender_id", "sender", "id"),
         Index("ix_chain_events_recipient_id", "recipient", "id"),
+        # A brand's claims and resales by day (`registry.scans.service`): its collections' events of one
+        # name in a time range, and the custodians' BatchMinted of a collection.
+        Index("ix_chain_events_address_name_time", "address", "name", "block_time"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

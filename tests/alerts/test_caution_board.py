@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -37,17 +38,26 @@ def counting(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", seen)
 
 
-def raise_alert(engine: Engine, rule: str, collection: str = A_COLLECTION, brand: str = "brand-a") -> int:
-    """An open alert written as another process's alert worker would (this process's board not told)."""
+def raise_alert(
+    engine: Engine,
+    rule: str,
+    collection: str = A_COLLECTION,
+    brand: str = "brand-a",
+    token: int = TOKEN,
+    stamped: datetime | None = None,
+) -> int:
+    """An open alert written as another process's alert worker would (this process's board not told);
+    `stamped`: its `updated_at`, if not now."""
     facts = {"countries": ["FR", "JP", "US"], "hours": 2} if rule == "anomaly" else {}
     with session_scope(engine) as s:
         alert = Alert(
             brand_id=brand,
             rule=rule,
-            subject=f"{collection}:{TOKEN}",
+            subject=f"{collection}:{token}",
             collection=collection,
-            token_id=TOKEN,
+            token_id=token,
             facts=json.dumps(facts),
+            updated_at=stamped or datetime.now(UTC),
         )
         s.add(alert)
         s.flush()
@@ -56,9 +66,10 @@ def raise_alert(engine: Engine, rule: str, collection: str = A_COLLECTION, brand
 
 
 def resolve_elsewhere(engine: Engine, alert_id: int) -> None:
+    """As another process's resolve route does (`registry.alerts.actions.resolve`)."""
     with session_scope(engine) as s:
         alert = s.exec(select(Alert).where(Alert.id == alert_id)).one()
-        alert.state = "resolved"
+        alert.state, alert.resolved_at, alert.updated_at = "resolved", datetime.now(UTC), datetime.now(UTC)
 
 
 def test_a_warm_lookup_makes_no_query_and_reads_any_address_case(db: Engine) -> None:
@@ -139,3 +150,56 @@ def test_commercial_rules_and_other_brands_make_no_caution(db: Engine) -> None:
     board.invalidate()
     caution = board.get(A_COLLECTION, TOKEN)
     assert caution is not None and caution.rule == "blacklisted"  # the most telling of the open ones
+
+
+def test_after_the_first_read_only_the_changed_alerts_are_read(db: Engine) -> None:
+    """Many open cautions on the board: a refresh reads what changed since the last one, not them all; a
+    resolved alert leaves the board, a new one joins it, another process's writes included."""
+    for token in range(20_000, 20_050):
+        raise_alert(db, "session-count", token=token)
+    board = CautionBoard(db, ttl=60)
+    assert board.get(A_COLLECTION, 20_000) is not None
+    assert board.reads == {"whole": 1, "changes": 0, "rows": 50}
+    board.invalidate()
+    assert board.get(A_COLLECTION, 20_001) is not None  # read again: only the last two minutes' changes
+    assert board.reads["whole"] == 1 and board.reads["changes"] == 1
+    old = datetime.now(UTC) - timedelta(hours=1)
+    with session_scope(db) as s:  # an hour old: out of the window the next reads reach
+        for alert in s.exec(select(Alert)):
+            alert.updated_at = old
+    board.invalidate()
+    board.refresh()
+    rows = board.reads["rows"]
+    resolved = raise_alert(db, "nfc-counter", token=30_000)
+    raise_alert(db, "anomaly", token=30_001)
+    resolve_elsewhere(db, resolved)
+    board.invalidate()
+    assert board.get(A_COLLECTION, 30_001) is not None and board.get(A_COLLECTION, 30_000) is None
+    assert board.reads["rows"] - rows == 2  # the two changed alerts, not the 50 open ones
+    assert board.get(A_COLLECTION, 20_049) is not None  # the unchanged ones stay
+    with session_scope(db) as s:
+        first = s.exec(select(Alert).where(Alert.token_id == 20_000)).one()
+        assert first.id is not None
+    resolve_elsewhere(db, first.id)
+    board.invalidate()
+    assert board.get(A_COLLECTION, 20_000) is None  # resolved: gone at the next read
+    assert board.reads["whole"] == 1
+
+
+def test_a_write_stamped_before_the_last_read_but_committed_after_it_still_shows(db: Engine) -> None:
+    """A batch's alerts are stamped when written and committed a moment later: a stamp older than the
+    board's last read is read again within the overlap; one older still waits for the whole read."""
+    board = CautionBoard(db, ttl=60, overlap=60, whole_every=3600)
+    assert board.get(A_COLLECTION, TOKEN) is None
+    raise_alert(db, "scan-count", stamped=datetime.now(UTC) - timedelta(seconds=30))
+    board.invalidate()
+    caution = board.get(A_COLLECTION, TOKEN)
+    assert caution is not None and caution.rule == "scan-count"
+    late = raise_alert(db, "copied-label", B_COLLECTION, "brand-b", stamped=datetime.now(UTC) - timedelta(hours=1))
+    board.invalidate()
+    assert board.get(B_COLLECTION, TOKEN) is None  # beyond the overlap: not in a change read ...
+    board.whole_every = 0
+    board.invalidate()
+    caution = board.get(B_COLLECTION, TOKEN)  # ... but the whole read (every `whole_every` s) has it
+    assert caution is not None and caution.rule == "copied-label"
+    assert late and board.reads["whole"] == 2

@@ -19,17 +19,16 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 
-from api.main import create_app
 from registry.alerts.worker import AlertWorker
-from registry.chain.anvil import Anvil, free_port
 from registry.nfc import diversify
 from registry.nfc.service import enrol_challenge
 from registry.webhooks.signing import verify_signature
-from tests.api.conftest import Stack, _database_url, physical, running_stack, stack_settings
+from tests.api.conftest import Stack, _database_url, physical
 from tests.conftest import postgres_server  # noqa: F401 - the fixture _database_url asks for
 from tests.nfc.simulator import HaloChip, Ntag424
-from tests.scans.conftest import BROWSER, HTML, MASTER, _mint, serve
+from tests.support.site import BROWSER, HTML, mint, served_stack
 
+MASTER = os.urandom(16)  # the brand's NTAG 424 master key
 BUYER_IP, CLONE_IP = "198.51.100.7", "2001:db8:77::9"  # two networks (IPv4 /24, IPv6 /48)
 
 
@@ -85,24 +84,14 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     Receiver.got = {}
-    anvil = Anvil()
-    anvil.start()
-    port = free_port()
-    settings = stack_settings(
-        tmp,
-        anvil,
-        database_url=_database_url(request, tmp),
-        public_url=f"http://127.0.0.1:{port}",
-        trusted_proxies="127.0.0.1",
-        webhook_allow_private_targets=True,
-        webhook_backoff_seconds=0.05,
-    )
+    database_url = _database_url(request, tmp)
+    hooks: dict[str, Any] = {"webhook_allow_private_targets": True, "webhook_backoff_seconds": 0.05}
     try:
-        with running_stack(settings, anvil) as stack, serve(create_app(runtime=stack.runtime), settings, port) as url:
+        with served_stack(tmp, proxied=True, database_url=database_url, **hooks) as (stack, url):
             a, collection = stack.new_brand("Maison Clone", "CLON")
             b, b_collection = stack.new_brand("Other House", "OTHC")
-            token, tagged = (t["token_id"] for t in _mint(stack, a, [physical("E2E-0"), physical("E2E-1")]))
-            b_token = _mint(stack, b, [physical("E2E-B", code="400638133394")])[0]["token_id"]
+            token, tagged = (t["token_id"] for t in mint(stack, a, [physical("E2E-0"), physical("E2E-1")]))
+            b_token = mint(stack, b, [physical("E2E-B", code="400638133394")])[0]["token_id"]
             chip = HaloChip()
             challenge = enrol_challenge(stack.runtime.chain.chain_id, collection, token)
             body = {"type": "halo", "address": chip.address, "signature": chip.sign_challenge(challenge.hex())}

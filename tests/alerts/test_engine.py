@@ -4,6 +4,7 @@ handed over as a batch. Dedupe, resolution, brand isolation, webhooks in the out
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -187,12 +188,29 @@ def test_exceptional_country_learns_the_collections_countries(db: Engine) -> Non
     with session_scope(db) as s:
         set_policy(s, "brand-a", "", {"exceptional_min_history": 3})
         history = record(s, A_COLLECTION, "brand-a", [crowd(i, 100 - i, country="FR") for i in range(1, 4)])
-        assert engine.process(s, history, now=NOW) == []  # the first three are the history itself
+        weeks_ago = NOW - timedelta(days=31)
+        assert engine.process(s, history, now=weeks_ago) == []  # the first three are the history itself
         assert s.get(AlertCountry, (A_COLLECTION, "FR")).scans == 3  # type: ignore[union-attr]
         again = engine.process(s, record(s, A_COLLECTION, "brand-a", [crowd(8, country="FR")]), now=NOW)
         assert again == []
-        novel = engine.process(s, record(s, A_COLLECTION, "brand-a", [crowd(9, country="BR")]), now=NOW)
+        # one buyer in a new country is one person: not yet
+        assert engine.process(s, record(s, A_COLLECTION, "brand-a", [crowd(9, 5, country="BR")]), now=NOW) == []
+        # a second, in a later batch: the country is still new to the collection (known since this window)
+        novel = engine.process(s, record(s, A_COLLECTION, "brand-a", [crowd(10, country="BR")]), now=NOW)
         assert [a.rule for a in novel] == ["exceptional-country"]
+        assert json.loads(novel[0].facts)["countries"] == ["BR"]
+
+
+def test_a_young_collection_has_no_history_to_call_a_country_exceptional(db: Engine) -> None:
+    """The tiny denominator: every country is new to a collection only days old, so its located scans
+    count only in countries known before the window."""
+    engine = AlertEngine()
+    with session_scope(db) as s:
+        set_policy(s, "brand-a", "", {"exceptional_min_history": 3})
+        recent = record(s, A_COLLECTION, "brand-a", [crowd(i, 100 - i, country="FR") for i in range(1, 6)])
+        assert engine.process(s, recent, now=NOW - timedelta(days=2)) == []
+        both = [crowd(9, 5, country="BR"), crowd(10, country="BR")]
+        assert engine.process(s, record(s, A_COLLECTION, "brand-a", both), now=NOW) == []
 
 
 def test_lookups_of_unknown_serials_raise_one_twinless_alert(db: Engine) -> None:

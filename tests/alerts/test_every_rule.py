@@ -35,7 +35,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = 
     ("after-sell-by", {}, {"sell_by": (NOW - timedelta(days=1)).isoformat()}, [by(1, 1)]),
     ("inactive", {}, {"released_at": (NOW + timedelta(days=1)).isoformat()}, [by(1, 1)]),
     ("anomaly", {"claimed": True}, {}, [by(1, 90, country="FR"), by(2, 60, country="JP"), by(3, 1, country="US")]),
-    ("exceptional-country", {}, {"exceptional_min_history": 3}, [by(1, 1, country="BR")]),
+    ("exceptional-country", {}, {"exceptional_min_history": 3}, [by(1, 2, country="BR"), by(2, 1, country="BR")]),
     ("scan-count", {}, {"scan_count": 3}, [by(1, 150, session="me"), by(1, 90, session="me"), by(1, 1, session="me")]),
     ("session-count", {}, {"session_count": 3}, [by(1, 30), by(2, 20), by(3, 1)]),
     ("nfc-counter", {"claimed": True}, {}, [by(1, 30, counter=7, **TAP), by(2, 1, counter=7, **TAP)]),
@@ -88,11 +88,11 @@ def test_each_rule_raises_its_alert_and_no_other(db: Engine) -> None:
                         block_time=int((NOW - timedelta(minutes=claimed_ago)).timestamp()),
                     )
                 )
-            if rule == "exceptional-country":  # a history of the collection in other countries first
+            if rule == "exceptional-country":  # a history of the collection in other countries, weeks ago
                 history = record(
                     s, A_COLLECTION, "brand-a", [by(k, 500 + k, country="DE", token_id=token) for k in range(3)]
                 )
-                engine.process(s, history, now=NOW)
+                engine.process(s, history, now=NOW - timedelta(days=31))
             set_policy(s, "brand-a", "", policy)
         with session_scope(db) as s:
             scans = record(s, A_COLLECTION, "brand-a", [r | {"token_id": token} for r in rows])

@@ -97,14 +97,52 @@ def test_sell_by_and_release_dates() -> None:
 
 
 def test_exceptional_country_needs_history() -> None:
-    s = [scan(1, 1, country="BR")]
+    s = [scan(1, 2, country="BR"), scan(2, 1, country="BR")]
     known = frozenset({"FR", "DE"})
     assert rules.exceptional_country(replace(ctx(s), seen_countries=known, located_history=99)) is None
-    assert rules.exceptional_country(replace(ctx(s), seen_countries=known, located_history=100)) is not None
-    assert (
-        rules.exceptional_country(replace(ctx([scan(1, 1, country="FR")]), seen_countries=known, located_history=500))
-        is None
-    )
+    found = rules.exceptional_country(replace(ctx(s), seen_countries=known, located_history=100))
+    assert found is not None and found.facts["countries"] == ["BR"] and found.facts["people"] == 2
+    fr = [scan(1, 2, country="FR"), scan(2, 1, country="FR")]
+    assert rules.exceptional_country(replace(ctx(fr), seen_countries=known, located_history=500)) is None
+
+
+def test_exceptional_country_leaves_one_buyer_abroad_alone() -> None:
+    """The false alarm a small simulation showed: one genuine buyer abroad, in a country the collection
+    had not seen, raised it on their first scan. One person is not evidence of goods in a new market,
+    however many networks (a hotel's Wi-Fi, then a carrier) they scan from."""
+    known = frozenset({"FR", "DE"})
+    traveller = [
+        scan(1, 60, country="BR", session="me", network="198.51.7.0/24"),  # the hotel
+        scan(2, 30, country="BR", session="me", network="2001:db8:9::/48"),  # the carrier
+        scan(3, 1, country="BR", session="me", network="203.0.113.0/24"),  # a café
+    ]
+    assert rules.exceptional_country(replace(ctx(traveller), seen_countries=known, located_history=10_000)) is None
+    # a second person there, in a later batch (the country is still new to the collection): raised
+    other = scan(4, 0, country="BR", session="them", network="192.0.2.0/24")
+    found = rules.exceptional_country(replace(ctx([*traveller, other]), seen_countries=known, located_history=10_000))
+    assert found is not None and found.facts["people"] == 2
+    # two phones behind one shop's network are one crowd: not yet two people
+    shop = [*traveller[:1], scan(5, 0, country="BR", session="them", network="198.51.7.0/24")]
+    assert rules.exceptional_country(replace(ctx(shop), seen_countries=known, located_history=10_000)) is None
+
+
+def test_off_market_needs_two_people_not_one_traveller_on_two_networks() -> None:
+    p = Policy(markets=["FR"], off_market_crowds=2)
+    hotel = scan(1, 120, country="US", session="traveller", network="198.51.7.0/24")
+    carrier = scan(2, 1, country="US", session="traveller", network="2001:db8:9::/48")
+    assert rules.off_market(ctx([hotel, carrier], policy=p)) is None  # two networks, one visitor
+    other = scan(3, 0, country="CN", session="someone", network="203.0.113.0/24")
+    found = rules.off_market(ctx([hotel, carrier, other], policy=p))
+    assert found is not None and found.facts["people"] == 2 and found.facts["countries"] == ["CN", "US"]
+
+
+def test_people_is_a_matching_of_visitors_to_networks() -> None:
+    a1, a2 = scan(1, 3, session="a", network="n1"), scan(2, 2, session="a", network="n2")
+    b1 = scan(3, 1, session="b", network="n1")
+    assert rules.people([a1, a2], 5) == 1  # one visitor on two networks
+    assert rules.people([a1, b1], 5) == 1  # two visitors on one network
+    assert rules.people([a1, b1, a2], 5) == 2  # a on n2, b on n1: needs the augmenting path
+    assert rules.people([scan(i, i) for i in range(1, 30)], 3) == 3  # counted up to what is needed
 
 
 # ---------------------------------------------------------------- how many and how far
@@ -222,8 +260,32 @@ def test_copied_label_needs_nfc_binding_crowds_and_no_tap() -> None:
     assert rules.copied_label(ctx(qr, policy=p, new={1})) is None  # not NFC-bound
     assert rules.copied_label(ctx(qr, policy=p, new={1}, nfc_bound=True)) is not None
     assert rules.copied_label(ctx(qr[:2], policy=p, new={1}, nfc_bound=True)) is None
-    with_tap = [*qr, tap(9, 30, 3)]
-    assert rules.copied_label(ctx(with_tap, policy=p, new={1}, nfc_bound=True)) is None
+    # the buyers tapped too (each tap stands for its own visitor's and network's QR scans)
+    with_taps = [*qr, *(tap(10 + i, 30, i, session=f"s{i}", network=f"198.51.{i}.0/24") for i in range(1, 4))]
+    assert rules.copied_label(ctx(with_taps, policy=p, new={1}, nfc_bound=True)) is None
+
+
+def test_copied_label_is_not_silenced_by_one_tap_of_the_genuine_tag_elsewhere() -> None:
+    """The attack: a counterfeiter holds the genuine item, taps its tag once at home (a valid tap), and
+    sells copies of its label; the copies' buyers scan the QR in other cities. Before, any valid tap
+    in the window silenced the rule for every copy."""
+    p = Policy(copied_label_crowds=3)
+    genuine_tap = located(1, 600, PARIS, "FR", channel="tap", tag_kind="ntag424", tag_id="04AA", counter=5, valid=True)
+    copies = [
+        located(2, 300, NEW_YORK, "US"),
+        located(3, 200, TOKYO, "JP"),
+        located(4, 100, NEW_YORK, "US", session="s4", network="203.0.113.0/24"),
+    ]
+    found = rules.copied_label(ctx([genuine_tap, *copies], policy=p, new={4}, nfc_bound=True))
+    assert found is not None and found.facts["crowds"] == 3
+    assert genuine_tap.id not in found.scans
+    # the genuine item in a shop: shoppers in the same city scan its QR, one taps it: nothing to say
+    shoppers = [located(10 + i, 50 - i, LYON, "FR") for i in range(5)]
+    shop_tap = located(20, 40, LYON, "FR", channel="tap", tag_kind="ntag424", tag_id="04AA", counter=6, valid=True)
+    assert rules.copied_label(ctx([*shoppers, shop_tap], policy=p, new={14}, nfc_bound=True)) is None
+    # a forged tap vouches for nothing
+    forged = replace(shop_tap, valid=False)
+    assert rules.copied_label(ctx([*shoppers, forged], policy=p, new={14}, nfc_bound=True)) is not None
 
 
 def test_tap_before_sale() -> None:

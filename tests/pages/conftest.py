@@ -23,9 +23,8 @@ from eth_account.signers.local import LocalAccount
 from playwright.sync_api import Page
 from starlette.types import ASGIApp
 
-from api.main import create_app
-from registry.chain.anvil import Anvil, free_port
-from tests.api.conftest import Stack, gtin, running_stack, stack_settings
+from tests.api.conftest import Stack, gtin
+from tests.support.site import served_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -81,12 +80,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("page-stack")
-    anvil = Anvil()
-    anvil.start()
-    port = free_port()
-    settings = stack_settings(tmp, anvil, public_url=f"http://127.0.0.1:{port}", public_rpc_url=anvil.url)
-    with running_stack(settings, anvil) as stack, serve_on(create_app(runtime=stack.runtime), port) as url:
+    with served_stack(tmp_path_factory.mktemp("page-stack"), as_served=False, public_rpc=True) as (stack, url):
         running = Site(stack, url)
         running.brand, running.collection = stack.new_brand("Maison Aurèle", "MAUR")
         yield running

@@ -5,46 +5,24 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import col, select
 
-from api.main import create_app
-from api.server import uvicorn_config
-from registry.chain.anvil import Anvil, free_port
 from registry.db.engine import session_scope
 from registry.nfc import diversify
 from registry.nfc.service import enrol_challenge
 from registry.scans.models import Scan
-from tests.api.conftest import Stack, _database_url, physical, running_stack, stack_settings
+from tests.api.conftest import Stack, _database_url, physical
 from tests.conftest import postgres_server  # noqa: F401 - the fixture _database_url asks for
 from tests.nfc.simulator import HaloChip, Ntag424
+from tests.support.site import BROWSER, HTML, mint, served_stack
 
 MASTER = os.urandom(16)
-BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
-HTML = "text/html,application/xhtml+xml"
-
-
-@contextmanager
-def serve(app: Any, settings: Any, port: int) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn_config(app, settings, host="127.0.0.1", port=port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
 
 
 @dataclass
@@ -85,37 +63,19 @@ class Site:
         return [r for r in self.scans() if (r.id or 0) > last]
 
 
-def _mint(stack: Stack, headers: dict[str, str], twins: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    job = stack.client.post("/v1/batches", json={"twins": twins}, headers=headers).json()
-    done = stack.wait_job(headers, job["id"])
-    assert done["state"] == "completed", done
-    return list(done["twins"])
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp(f"scans-{request.param}")
-    anvil = Anvil()
-    anvil.start()
-    port = free_port()
-    settings = stack_settings(
-        tmp,
-        anvil,
-        database_url=_database_url(request, tmp),
-        public_url=f"http://127.0.0.1:{port}",
-        trusted_proxies="127.0.0.1",
-        scan_queue=20,
-    )
-    with running_stack(settings, anvil) as stack, serve(create_app(runtime=stack.runtime), settings, port) as url:
+    with served_stack(tmp, proxied=True, database_url=_database_url(request, tmp), scan_queue=20) as (stack, url):
         site = Site(stack, url)
         site.brand, site.collection = stack.new_brand("Maison Scan", "SCAN")
         site.other_brand, site.other_collection = stack.new_brand("Other House", "OTHS")
         uid = b"\x04" + os.urandom(6)
         site.tag = Ntag424(uid, diversify.meta_read_key(MASTER), diversify.file_read_key(MASTER, uid))
         site.chip = HaloChip()
-        site.twins = _mint(stack, site.brand, [physical(f"SCAN-{i}") for i in range(3)])
+        site.twins = mint(stack, site.brand, [physical(f"SCAN-{i}") for i in range(3)])
         site.tokens = [t["token_id"] for t in site.twins]
-        site.other_token = _mint(stack, site.other_brand, [physical("OTHER-0", code="400638133394")])[0]["token_id"]
+        site.other_token = mint(stack, site.other_brand, [physical("OTHER-0", code="400638133394")])[0]["token_id"]
         r = stack.client.put("/v1/brands/me/nfc/master-key", json={"key": MASTER.hex()}, headers=site.brand)
         assert r.status_code == 200, r.text
         base = f"/v1/twins/{site.collection}/{site.tokens[0]}/nfc-tags"

@@ -18,7 +18,8 @@ from registry.scans import privacy, service
 from registry.scans.models import Scan
 from registry.scans.recorder import ScanEvent
 from tests.api.conftest import OPERATOR, physical
-from tests.scans.conftest import Site, _mint
+from tests.scans.conftest import Site
+from tests.support.site import mint
 
 # The tests place scans on "today" and roll finished days: a UTC midnight during the module would move
 # the boundary under them. In the last five minutes of a day they wait for the next one (at most five
@@ -33,7 +34,7 @@ TODAY = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 def numbers(site: Site) -> dict[str, Any]:
     """A brand of its own with two twins, and scans over four days written through the recorder."""
     headers, collection = site.stack.new_brand("Maison Chiffres", "CHIF")
-    tokens = [t["token_id"] for t in _mint(site.stack, headers, [physical("NUM-0"), physical("NUM-1")])]
+    tokens = [t["token_id"] for t in mint(site.stack, headers, [physical("NUM-0"), physical("NUM-1")])]
     brand_id = site.stack.client.get("/v1/brands/me", headers=headers).json()["id"]
     a, b = (collection, tokens[0]), (collection, tokens[1])
 
