@@ -134,6 +134,26 @@ class ScanDailyTwin(SQLModel, table=True):
     grp: str | None = None  # live rows: brand, collection, token joined
 
 
+class ScanTwinWindow(SQLModel, table=True):
+    """Per brand and twin, `scan_daily_twins` summed over the rolled days of a standard window (the
+    last 7, 30, 90 days with today; `service.WINDOWS`), recomputed when a day is rolled: the per-twin
+    view of such a range reads these plus the days after `last`, one row per twin where the days
+    would give one per twin a day."""
+
+    __tablename__ = "scan_twin_windows"
+    __table_args__ = (Index("ix_scan_twin_windows_brand", "brand_id", "first", "last"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    first: date = Field(sa_type=Date)
+    last: date = Field(sa_type=Date)
+    brand_id: str | None = None
+    collection: str | None = None
+    token_id: int | None = Field(default=None, sa_type=BigInteger)
+    scans: int = Field(sa_type=BigInteger)
+    sessions: int = Field(sa_type=BigInteger)
+    taps: int = Field(sa_type=BigInteger)
+
+
 class ScanDaySession(SQLModel, table=True):
     """The sessions seen in a live day's rollup groups (twin, country, channel; and collection, country,
     channel): a scan's session increments a group's `sessions` only when its row here is new. Deleted

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, case, delete, func, insert, literal, tuple_
+from sqlalchemy import Connection, Engine, case, delete, func, insert, literal, tuple_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -30,7 +30,15 @@ from registry.db.engine import session_scope
 from registry.errors import InvalidInput
 from registry.events.models import ChainEvent
 from registry.scans import live
-from registry.scans.models import Scan, ScanDaily, ScanDailyTotal, ScanDailyTwin, ScanDaySession, ScanRollup
+from registry.scans.models import (
+    Scan,
+    ScanDaily,
+    ScanDailyTotal,
+    ScanDailyTwin,
+    ScanDaySession,
+    ScanRollup,
+    ScanTwinWindow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,7 @@ By = Literal["day", "country", "channel", "collection", "twin"]
 GRACE = timedelta(minutes=5)  # a day is rolled this long after it ended (scans still in a queue)
 TWIN_GRAIN = live.TWIN_GRAIN
 TOTAL_GRAIN = live.TOTAL_GRAIN
+WINDOWS = (7, 30, 90)  # days with today: the ranges a dashboard asks, read per twin from `scan_twin_windows`
 
 
 def _start(day: date) -> datetime:
@@ -72,6 +81,8 @@ def roll_up(engine: Engine, *, now: datetime | None = None) -> list[date]:
                 s.add(ScanRollup(day=day))
                 s.flush()  # a second process rolling this day fails here, before any row
                 _roll_day(s, day)
+                if day == last_complete:  # the newest rolled day: the windows end there
+                    twin_windows(s.connection(), day)
         except IntegrityError:
             log.info("scan rollup of %s done by another process", day)
         done.append(day)
@@ -90,6 +101,21 @@ def _roll_day(s: Session, day: date) -> None:
     query = sa_select(literal(day).label("day"), *(fine.c[n] for n in names))
     conn.execute(insert(ScanDaily).from_select(["day", *names], query))
     live.insert_counts(conn, day, live=False)
+
+
+def twin_windows(conn: Connection, day: date) -> None:
+    """Recomputes `scan_twin_windows` for the `WINDOWS` that end today when `day` (rolled) is yesterday."""
+    conn.execute(delete(ScanTwinWindow).where(col(ScanTwinWindow.last) <= day))
+    t: Any = ScanDailyTwin
+    group = (t.brand_id, t.collection, t.token_id)
+    for days in WINDOWS:
+        first = day - timedelta(days=days - 2)
+        sums = (func.sum(t.scans), func.sum(t.sessions), func.sum(t.taps))
+        query = (
+            sa_select(literal(first), literal(day), *group, *sums).where(t.day >= first, t.day <= day).group_by(*group)
+        )
+        names = ["first", "last", "brand_id", "collection", "token_id", "scans", "sessions", "taps"]
+        conn.execute(insert(ScanTwinWindow).from_select(names, query))
 
 
 def purge(engine: Engine, retention_days: int, *, now: datetime | None = None) -> int:
@@ -224,12 +250,29 @@ def _twins(
     s: Session, brand_id: str, first: date, last: date, alerts: Iterable[Raised], limit: int | None, after: After | None
 ) -> Numbers:
     t: Any = ScanDailyTwin
-    scans = func.sum(t.scans)
-    order = (func.coalesce(t.collection, ""), func.coalesce(t.token_id, -1))
+    w: Any = ScanTwinWindow
+    columns = ("collection", "token_id", "scans", "sessions", "taps")
+    # A standard window starting at `first` (its rows up to `window`) plus the days after it, or the days.
+    window = s.execute(
+        sa_select(w.last)
+        .where(w.brand_id == brand_id, w.first == first, w.last >= first, w.last <= last)
+        .order_by(w.last.desc())
+        .limit(1)
+    ).scalar()
+    days = sa_select(*(getattr(t, c) for c in columns)).where(t.brand_id == brand_id, t.day <= last)
+    if window is not None:
+        summed = sa_select(*(getattr(w, c) for c in columns)).where(
+            w.brand_id == brand_id, w.first == first, w.last == window
+        )
+        rows_of: Any = union_all(summed, days.where(t.day > window)).subquery()
+    else:
+        rows_of = days.where(t.day >= first).subquery()
+    r = rows_of.c
+    scans = func.sum(r.scans)
+    order = (func.coalesce(r.collection, ""), func.coalesce(r.token_id, -1))
     query = (
-        sa_select(t.collection, t.token_id, scans, func.sum(t.sessions), func.sum(t.taps))
-        .where(t.brand_id == brand_id, t.day >= first, t.day <= last)
-        .group_by(t.collection, t.token_id)
+        sa_select(r.collection, r.token_id, scans, func.sum(r.sessions), func.sum(r.taps))
+        .group_by(r.collection, r.token_id)
         .order_by(scans.desc(), *order)
     )
     if after is not None:

@@ -25,7 +25,15 @@ from registry.brands.models import Brand
 from registry.db.engine import MIGRATIONS, make_engine, migrate, session_scope
 from registry.scans import live, service
 from registry.scans.geo import Locator
-from registry.scans.models import Scan, ScanDaily, ScanDailyTotal, ScanDailyTwin, ScanDaySession, ScanRollup
+from registry.scans.models import (
+    Scan,
+    ScanDaily,
+    ScanDailyTotal,
+    ScanDailyTwin,
+    ScanDaySession,
+    ScanRollup,
+    ScanTwinWindow,
+)
 from registry.scans.recorder import ScanEvent, ScanRecorder
 from registry.twins.models import Twin
 from tests.api.conftest import _database_url
@@ -321,3 +329,24 @@ def test_the_upgrade_counts_the_days_not_rolled_from_the_raw_log(url: str) -> No
     _recorder(engine).write(_events(rng, 50, DAY + timedelta(days=1), sessions=15))
     _assert_recounted(engine, rolled, open_day)
     engine.dispose()
+
+
+def test_the_standard_windows_count_as_the_days_do(engine: Engine) -> None:
+    """The per-twin view of the last 7 or 30 days reads the rolled days' window sums plus today's
+    live rows: the same numbers as the days, also once more scans come in today."""
+    now = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    today, rng, recorder = now.date(), random.Random(7), _recorder(engine)
+    for back in range(10, -1, -1):
+        recorder.write(_events(rng, 40, now.replace(hour=0) - timedelta(days=back), sessions=10))
+    service.roll_up(engine, now=now)
+    with session_scope(engine) as s:
+        windows = set(s.exec(select(ScanTwinWindow.first, ScanTwinWindow.last).distinct()).all())
+    yesterday = today - timedelta(days=1)
+    assert windows == {(today - timedelta(days=n - 1), yesterday) for n in service.WINDOWS}
+    for days in (7, 30, 5):  # 5: no window, the days are read
+        first = today - timedelta(days=days - 1)
+        assert _numbers(engine, BRAND, "twin", first, today) == _recount(engine, BRAND, "twin", first, today)
+        assert _numbers(engine, BRAND, "twin", first, yesterday) == _recount(engine, BRAND, "twin", first, yesterday)
+    recorder.write(_events(rng, 30, now, sessions=10))
+    first = today - timedelta(days=6)
+    assert _numbers(engine, BRAND, "twin", first, today) == _recount(engine, BRAND, "twin", first, today)

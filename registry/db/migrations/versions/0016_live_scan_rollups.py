@@ -1,4 +1,4 @@
-"""live scan rollups: per-twin daily rows, group keys for the writer's upserts, a live day's sessions
+"""live scan rollups: per-twin daily rows and windows, group keys for the writer's upserts, a live day's sessions
 
 Revision ID: 0016
 Revises: 0015
@@ -77,6 +77,19 @@ def upgrade() -> None:
         postgresql_where=_LIVE,
     )
     op.create_table(
+        "scan_twin_windows",
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("first", sa.Date(), nullable=False),
+        sa.Column("last", sa.Date(), nullable=False),
+        sa.Column("brand_id", sa.String(), nullable=True),
+        sa.Column("collection", sa.String(), nullable=True),
+        sa.Column("token_id", sa.BigInteger(), nullable=True),
+        sa.Column("scans", sa.BigInteger(), nullable=False),
+        sa.Column("sessions", sa.BigInteger(), nullable=False),
+        sa.Column("taps", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_scan_twin_windows_brand", "scan_twin_windows", ["brand_id", "first", "last"])
+    op.create_table(
         "scan_day_sessions",
         sa.Column("day", sa.Date(), primary_key=True),
         sa.Column("grp", sa.String(), primary_key=True),
@@ -144,6 +157,7 @@ def _live_day(conn: sa.Connection, day: date) -> None:
 
 def downgrade() -> None:
     op.drop_table("scan_day_sessions")
+    op.drop_table("scan_twin_windows")
     op.drop_table("scan_daily_twins")
     op.drop_index("uq_scan_daily_totals_live", table_name="scan_daily_totals")
     # Live rows (the days not rolled yet) are dropped: 0015 counts those days from the raw log.
