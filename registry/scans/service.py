@@ -5,8 +5,9 @@ The numbers read rollups only: `scan_daily_totals` (per day, brand, collection, 
 and `scan_daily_twins` (per day, brand, twin), which the scan writer keeps live (`registry.scans.live`)
 for the days not rolled yet. Once a UTC day is over (plus `GRACE`) it is rolled up: its live rows
 are replaced by a recount from the raw log, `scan_daily` (per twin, country and channel) is written,
-and its session rows are deleted. Raw scans older than the retention are then deleted; the rollups
-stay."""
+its session rows are deleted, and (the newest day rolled) the per-twin sums of the standard windows
+(`scan_twin_windows`, `WINDOWS`) are recomputed. Raw scans older than the retention are then deleted;
+the rollups stay."""
 
 from __future__ import annotations
 
