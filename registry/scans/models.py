@@ -136,9 +136,10 @@ class ScanDailyTwin(SQLModel, table=True):
 
 class ScanTwinWindow(SQLModel, table=True):
     """Per brand and twin, `scan_daily_twins` summed over the rolled days of a standard window (the
-    last 7, 30, 90 days with today; `service.WINDOWS`), recomputed when a day is rolled: the per-twin
-    view of such a range reads these plus the days after `last`, one row per twin where the days
-    would give one per twin a day."""
+    last 7, 30, 90 days with today, or with tomorrow; `service.WINDOWS`), recomputed when a day is
+    rolled: the per-twin view of such a range reads these plus the days after `last`, one row per
+    twin where the days would give one per twin a day. A scan stored after its day was rolled shows
+    in the windows from the next day's rollup."""
 
     __tablename__ = "scan_twin_windows"
     __table_args__ = (Index("ix_scan_twin_windows_brand", "brand_id", "first", "last"),)

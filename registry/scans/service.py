@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import product
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, case, delete, func, insert, literal, tuple_, union_all
@@ -105,12 +106,13 @@ def _roll_day(s: Session, day: date) -> None:
 
 
 def twin_windows(conn: Connection, day: date) -> None:
-    """Recomputes `scan_twin_windows` for the `WINDOWS` that end today when `day` (rolled) is yesterday."""
+    """Recomputes `scan_twin_windows` up to `day` (rolled, yesterday) for the `WINDOWS` that end today,
+    and for those that end tomorrow (read between midnight and the rollup of today, the day before)."""
     conn.execute(delete(ScanTwinWindow).where(col(ScanTwinWindow.last) <= day))
     t: Any = ScanDailyTwin
     group = (t.brand_id, t.collection, t.token_id)
-    for days in WINDOWS:
-        first = day - timedelta(days=days - 2)
+    for days, ahead in product(WINDOWS, (1, 2)):
+        first = day - timedelta(days=days - 1 - ahead)
         sums = (func.sum(t.scans), func.sum(t.sessions), func.sum(t.taps))
         query = (
             sa_select(literal(first), literal(day), *group, *sums).where(t.day >= first, t.day <= day).group_by(*group)

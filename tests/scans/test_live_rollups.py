@@ -342,11 +342,14 @@ def test_the_standard_windows_count_as_the_days_do(engine: Engine) -> None:
     with session_scope(engine) as s:
         windows = set(s.exec(select(ScanTwinWindow.first, ScanTwinWindow.last).distinct()).all())
     yesterday = today - timedelta(days=1)
-    assert windows == {(today - timedelta(days=n - 1), yesterday) for n in service.WINDOWS}
+    # Those that end today, and tomorrow (asked after midnight, before today is rolled up).
+    assert windows == {(today - timedelta(days=n - k), yesterday) for n in service.WINDOWS for k in (1, 2)}
+    tomorrow = today + timedelta(days=1)
+    recorder.write(_events(rng, 30, now + timedelta(days=1), sessions=10))
     for days in (7, 30, 5):  # 5: no window, the days are read
-        first = today - timedelta(days=days - 1)
-        assert _numbers(engine, BRAND, "twin", first, today) == _recount(engine, BRAND, "twin", first, today)
-        assert _numbers(engine, BRAND, "twin", first, yesterday) == _recount(engine, BRAND, "twin", first, yesterday)
+        for last in (yesterday, today, tomorrow):
+            first = last - timedelta(days=days - 1)
+            assert _numbers(engine, BRAND, "twin", first, last) == _recount(engine, BRAND, "twin", first, last)
     recorder.write(_events(rng, 30, now, sessions=10))
     first = today - timedelta(days=6)
     assert _numbers(engine, BRAND, "twin", first, today) == _recount(engine, BRAND, "twin", first, today)
