@@ -353,3 +353,25 @@ def test_the_standard_windows_count_as_the_days_do(engine: Engine) -> None:
     recorder.write(_events(rng, 30, now, sessions=10))
     first = today - timedelta(days=6)
     assert _numbers(engine, BRAND, "twin", first, today) == _recount(engine, BRAND, "twin", first, today)
+
+
+def test_a_batch_whose_rollup_fails_is_not_stored(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scans and their rollups are one transaction: the database failing between the two (here,
+    the rollup's statement refused after the scans' INSERT ran) leaves neither, so the counts never
+    drift from the log."""
+    recorder, day = _recorder(engine), DAY.date()
+    recorder.write(_events(random.Random(3), 50, DAY, sessions=5))
+    before = {by: _numbers(engine, BRAND, by, day, day) for by in BYS}
+    real = live.add_batch
+
+    def fail_after_the_scans(conn: Any, scans: Any) -> None:
+        real(conn, scans)
+        conn.exec_driver_sql("SELECT * FROM no_such_table")  # the database refusing mid-transaction
+
+    monkeypatch.setattr(live, "add_batch", fail_after_the_scans)
+    assert recorder.write(_events(random.Random(4), 50, DAY, sessions=5)) == []
+    assert recorder.stats.dropped_failed == 50
+    with session_scope(engine) as s:
+        assert s.exec(select(func.count()).select_from(Scan)).one() == 50
+    assert {by: _numbers(engine, BRAND, by, day, day) for by in BYS} == before
+    _assert_recounted(engine, day, day)
