@@ -320,6 +320,12 @@ def test_the_upgrade_counts_the_days_not_rolled_from_the_raw_log(url: str) -> No
         s.connection().execute(insert(ScanDailyTotal).from_select(names, counted.group_by(*group)))
     migrate(engine)
     _assert_recounted(engine, rolled, open_day)
+    with session_scope(engine) as s:  # the per-twin windows up to the last rolled day, 7 days' ending tomorrow too
+        windows = set(s.exec(select(ScanTwinWindow.first, ScanTwinWindow.last).distinct()).all())
+        assert (rolled - timedelta(days=4), rolled) in windows and len(windows) == 2 * len(service.WINDOWS)
+    assert _numbers(engine, BRAND, "twin", rolled - timedelta(days=5), open_day) == _recount(
+        engine, BRAND, "twin", rolled - timedelta(days=5), open_day
+    )
     with session_scope(engine) as s:
         upgraded = _live_rows(s, open_day)
         assert upgraded and all(row[-1] != ("grp", None) for row in upgraded)  # keyed: the writer adds to them

@@ -105,6 +105,8 @@ def upgrade() -> None:
     )
     conn = op.get_bind()
     rolled = conn.execute(sa.text("SELECT max(day) FROM scan_rollups")).scalar()
+    if rolled is not None:
+        _windows(conn, _as_date(rolled))
     first, last = conn.execute(sa.select(sa.func.min(scans.c.at), sa.func.max(scans.c.at))).one()
     if last is None:
         return
@@ -120,6 +122,21 @@ def _utc_day(at: datetime) -> date:
 
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _windows(conn: sa.Connection, day: date) -> None:
+    """`registry.scans.service.twin_windows` (the 7-, 30- and 90-day windows ending today and tomorrow)."""
+    twins = sa.table("scan_daily_twins", *map(sa.column, ("day", "brand_id", "collection", "token_id")))
+    sums: list[Any] = [sa.func.sum(sa.column(c)) for c in ("scans", "sessions", "taps")]
+    names = ["first", "last", "brand_id", "collection", "token_id", "scans", "sessions", "taps"]
+    windows = sa.table("scan_twin_windows", *map(sa.column, names))
+    group = [twins.c.brand_id, twins.c.collection, twins.c.token_id]
+    for days in (7, 30, 90):
+        for ahead in (1, 2):
+            first = day - timedelta(days=days - 1 - ahead)
+            query = sa.select(sa.literal(first), sa.literal(day), *group, *sums)
+            query = query.select_from(twins).where(twins.c.day >= first, twins.c.day <= day).group_by(*group)
+            conn.execute(windows.insert().from_select(names, query))
 
 
 def _live_day(conn: sa.Connection, day: date) -> None:
