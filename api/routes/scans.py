@@ -24,7 +24,8 @@ from registry.scans.schemas import AggregateRow, AggregatesOut, DeletedOut, MySc
 
 router = APIRouter(tags=["scans"])
 
-MAX_DAYS = 400  # one request's range: the raw part is read a day at a time
+MAX_DAYS = 400  # one request's range
+MAX_TWINS = 1_000  # one page of the per-twin view
 SessionRef = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="a session reference (GET /v1/scans/mine)")]
 
 
@@ -45,16 +46,20 @@ def scan_aggregates(
     by: Annotated[service.By, Query(description="what the scans are counted by")] = "day",
     from_: Annotated[date | None, Query(alias="from", description="first day (UTC), default 30 days ago")] = None,
     to: Annotated[date | None, Query(description="last day (UTC, included), default today")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_TWINS, description="by twin: twins per page, most scanned first")] = 100,
+    after: Annotated[str | None, Query(max_length=200, description="by twin: the `next` of the page before")] = None,
 ) -> AggregatesOut:
-    """The brand's scans, distinct sessions and taps per day, country, channel, collection or twin:
-    daily rollups for past days, the raw log for today."""
+    """The brand's scans, distinct sessions and taps per day, country, channel, collection or twin,
+    from daily rollups (today's kept live by the scan writer). By twin, a page of `limit` twins."""
     first, last = _range(from_, to, 30)
+    cursor = service.After.decode(after) if after is not None else None
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     raised = [] if by in ("country", "channel") else raised_between(s, brand.id, start, end)
-    figures = service.aggregates(s, brand.id, first, last, by, raised)
-    rows = [AggregateRow.model_validate(asdict(f)) for f in figures]
-    return AggregatesOut.model_validate({"brand": brand.id, "by": by, "from": first, "to": last, "rows": rows})
+    numbers = service.aggregates(s, brand.id, first, last, by, raised, limit=limit, after=cursor)
+    rows = [AggregateRow.model_validate(asdict(f)) for f in numbers.figures]
+    body = {"brand": brand.id, "by": by, "from": first, "to": last, "rows": rows}
+    return AggregatesOut.model_validate(body | {"next": numbers.after.encode() if numbers.after else None})
 
 
 @router.get(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, Date, Index, Integer, Text
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
@@ -76,10 +76,22 @@ class ScanDaily(SQLModel, table=True):
 
 class ScanDailyTotal(SQLModel, table=True):
     """The same per day, brand, collection, country and channel (no twin): what every view but the
-    per-twin one reads, a few rows a day where `scan_daily` has about one per scanned twin."""
+    per-twin one reads, a few rows a day where `scan_daily` has about one per scanned twin. Kept live:
+    the scan writer adds each batch to today's rows (`grp` set, the upsert's key); the day's rollup
+    replaces them with a recount (`grp` null)."""
 
     __tablename__ = "scan_daily_totals"
-    __table_args__ = (Index("ix_scan_daily_totals_brand_day", "brand_id", "day"),)
+    __table_args__ = (
+        Index("ix_scan_daily_totals_brand_day", "brand_id", "day"),
+        Index(
+            "uq_scan_daily_totals_live",
+            "day",
+            "grp",
+            unique=True,
+            sqlite_where=text("grp IS NOT NULL"),
+            postgresql_where=text("grp IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
     day: date = Field(sa_type=Date)
@@ -90,6 +102,70 @@ class ScanDailyTotal(SQLModel, table=True):
     scans: int = Field(sa_type=BigInteger)
     sessions: int = Field(sa_type=BigInteger)  # distinct sessions that day in this collection, country, channel
     taps: int = Field(sa_type=BigInteger)
+    grp: str | None = None  # live rows: brand, collection, country, channel joined (`service.group_key`)
+
+
+class ScanDailyTwin(SQLModel, table=True):
+    """Per day, brand and twin (`scan_daily` summed over country and channel): what the per-twin view
+    reads, one row per scanned twin a day. Kept live like `scan_daily_totals`. A scan of no known
+    twin (collection None) is kept under token None."""
+
+    __tablename__ = "scan_daily_twins"
+    __table_args__ = (
+        Index("ix_scan_daily_twins_brand_day", "brand_id", "day"),
+        Index(
+            "uq_scan_daily_twins_live",
+            "day",
+            "grp",
+            unique=True,
+            sqlite_where=text("grp IS NOT NULL"),
+            postgresql_where=text("grp IS NOT NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    day: date = Field(sa_type=Date)
+    brand_id: str | None = None
+    collection: str | None = None
+    token_id: int | None = Field(default=None, sa_type=BigInteger)
+    scans: int = Field(sa_type=BigInteger)
+    sessions: int = Field(sa_type=BigInteger)  # summed over country and channel, as in `scan_daily`
+    taps: int = Field(sa_type=BigInteger)
+    grp: str | None = None  # live rows: brand, collection, token joined
+
+
+class ScanTwinWindow(SQLModel, table=True):
+    """Per brand and twin, `scan_daily_twins` summed over the rolled days of a standard window (the
+    last 7, 30, 90 days with today, or with tomorrow; `service.WINDOWS`), recomputed when a day is
+    rolled: the per-twin view of such a range reads these plus the days after `last`, one row per
+    twin where the days would give one per twin a day. A scan stored after its day was rolled shows
+    in the windows from the next day's rollup."""
+
+    __tablename__ = "scan_twin_windows"
+    __table_args__ = (Index("ix_scan_twin_windows_brand", "brand_id", "first", "last"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    first: date = Field(sa_type=Date)
+    last: date = Field(sa_type=Date)
+    brand_id: str | None = None
+    collection: str | None = None
+    token_id: int | None = Field(default=None, sa_type=BigInteger)
+    scans: int = Field(sa_type=BigInteger)
+    sessions: int = Field(sa_type=BigInteger)
+    taps: int = Field(sa_type=BigInteger)
+
+
+class ScanDaySession(SQLModel, table=True):
+    """The sessions seen in a live day's rollup groups (twin, country, channel; and collection, country,
+    channel): a scan's session increments a group's `sessions` only when its row here is new. Deleted
+    when the day is rolled up (personal data: a keyed hash, kept a day at most)."""
+
+    __tablename__ = "scan_day_sessions"
+
+    day: date = Field(sa_type=Date, primary_key=True)
+    grp: str = Field(primary_key=True)  # `service.group_key` of the group
+    session: str = Field(primary_key=True)
+    brand_id: str | None = None  # for erasure by one brand
 
 
 class ScanRollup(SQLModel, table=True):

@@ -1,8 +1,9 @@
 """Recording that never slows or fails an answer: a request hands a `ScanEvent` to a bounded queue
 (`put_nowait`: a full queue drops it and counts the drop) and returns; one writer thread takes what
 is waiting, finds each twin's brand and each network's location, and stores the lot with one INSERT
-of many rows. A batch the database refuses (away, locked, full) is dropped and counted: the answers
-it came from were long sent. Listeners registered with `on_batch` are called with the stored rows
+of many rows, adding it to its days' rollups in the same transaction (`registry.scans.live`). A
+batch the database refuses (away, locked, full) is dropped and counted: the answers it came from
+were long sent. Listeners registered with `on_batch` are called with the stored rows
 after each commit (the alert rules read them there)."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from registry.db.columns import utcnow
 from registry.errors import InvalidInput
+from registry.scans import live
 from registry.scans.geo import Locator
 from registry.scans.models import Scan
 from registry.twins.models import Twin
@@ -210,6 +212,7 @@ class ScanRecorder:
             # Rows are built only when wanted, without validation (the values came from the database).
             columns = Scan.__table__.columns if rows else [Scan.__table__.c.id]  # type: ignore[attr-defined]
             result = s.connection().execute(insert(Scan).returning(*columns), values).all()
+            live.add_batch(s.connection(), values)  # today's rollups, in the same transaction as the scans
             s.commit()
         return len(result), [Scan.model_construct(**row._mapping) for row in result] if rows else []
 

@@ -38,6 +38,9 @@ class AggregatesOut(BaseModel):
     from_: date = Field(alias="from")
     to: date
     rows: list[AggregateRow]
+    next: str | None = Field(
+        default=None, description="by twin: more twins follow; pass this as `after` for the next page"
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 

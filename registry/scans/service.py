@@ -1,10 +1,13 @@
 """The brand's numbers from the scan log, retention, and deletion on request. Every query of a brand's
 data names the brand (`brand_id = ...`): no route reads another brand's scans.
 
-Retention: complete UTC days are rolled into `scan_daily` (scans, distinct sessions, taps per day,
-brand, twin, country, channel) once the day is over; raw scans older than the retention are then
-deleted. The rolled days form a prefix of the log, so an aggregate over any range is the rollups
-before the first unrolled day plus the raw scans from it on."""
+The numbers read rollups only: `scan_daily_totals` (per day, brand, collection, country, channel)
+and `scan_daily_twins` (per day, brand, twin), which the scan writer keeps live (`registry.scans.live`)
+for the days not rolled yet. Once a UTC day is over (plus `GRACE`) it is rolled up: its live rows
+are replaced by a recount from the raw log, `scan_daily` (per twin, country and channel) is written,
+its session rows are deleted, and (the newest day rolled) the per-twin sums of the standard windows
+(`scan_twin_windows`, `WINDOWS`) are recomputed. Raw scans older than the retention are then deleted;
+the rollups stay."""
 
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import product
 from typing import Any, Literal
 
-from sqlalchemy import Engine, case, delete, func, insert, literal, tuple_
+from sqlalchemy import Connection, Engine, case, delete, func, insert, literal, tuple_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -25,17 +29,26 @@ from sqlmodel import Session, col, select
 
 from registry.brands.models import Collection
 from registry.db.engine import session_scope
+from registry.errors import InvalidInput
 from registry.events.models import ChainEvent
-from registry.scans.models import Scan, ScanDaily, ScanDailyTotal, ScanRollup
+from registry.scans import live
+from registry.scans.models import (
+    Scan,
+    ScanDaily,
+    ScanDailyTotal,
+    ScanDailyTwin,
+    ScanDaySession,
+    ScanRollup,
+    ScanTwinWindow,
+)
 
 log = logging.getLogger(__name__)
 
 By = Literal["day", "country", "channel", "collection", "twin"]
-GRACE = timedelta(minutes=5)
-# What a day is rolled up by: per twin (`scan_daily`), and without the twin (`scan_daily_totals`, small,
-# read by every view but the per-twin one). Sessions are distinct within one such group.
-TWIN_GRAIN = ("collection", "token_id", "country", "channel")
-TOTAL_GRAIN = ("collection", "country", "channel")  # a day is rolled this long after it ended (scans still in a queue)
+GRACE = timedelta(minutes=5)  # a day is rolled this long after it ended (scans still in a queue)
+TWIN_GRAIN = live.TWIN_GRAIN
+TOTAL_GRAIN = live.TOTAL_GRAIN
+WINDOWS = (7, 30, 90)  # days with today: the ranges a dashboard asks, read per twin from `scan_twin_windows`
 
 
 def _start(day: date) -> datetime:
@@ -62,7 +75,7 @@ def roll_up(engine: Engine, *, now: datetime | None = None) -> list[date]:
             first = s.exec(select(func.min(Scan.at))).one()
             if first is None:
                 return done
-            start = first.date()
+            start = live.day_of(first)
     day = start
     while day <= last_complete:
         try:
@@ -70,6 +83,8 @@ def roll_up(engine: Engine, *, now: datetime | None = None) -> list[date]:
                 s.add(ScanRollup(day=day))
                 s.flush()  # a second process rolling this day fails here, before any row
                 _roll_day(s, day)
+                if day == last_complete:  # the newest rolled day: the windows end there
+                    twin_windows(s.connection(), day)
         except IntegrityError:
             log.info("scan rollup of %s done by another process", day)
         done.append(day)
@@ -78,21 +93,37 @@ def roll_up(engine: Engine, *, now: datetime | None = None) -> list[date]:
 
 
 def _roll_day(s: Session, day: date) -> None:
-    taps = func.sum(case((col(Scan.channel) == "tap", 1), else_=0))
-    counts = (func.count(), func.count(col(Scan.session).distinct()), taps)
-    for table, keys in ((ScanDaily, TWIN_GRAIN), (ScanDailyTotal, TOTAL_GRAIN)):
-        group = [col(Scan.brand_id), *(getattr(Scan, k) for k in keys)]
+    """Replaces the day's live rollups with a recount of its raw scans (whatever the writer added, or
+    missed: the raw log decides) and deletes its session rows."""
+    conn = s.connection()
+    live.clear_day(conn, day)
+    conn.execute(delete(ScanDaily).where(col(ScanDaily.day) == day))
+    fine = live.twin_counts(day).subquery()
+    names = ["brand_id", *TWIN_GRAIN, "scans", "sessions", "taps"]
+    query = sa_select(literal(day).label("day"), *(fine.c[n] for n in names))
+    conn.execute(insert(ScanDaily).from_select(["day", *names], query))
+    live.insert_counts(conn, day, live=False)
+
+
+def twin_windows(conn: Connection, day: date) -> None:
+    """Recomputes `scan_twin_windows` up to `day` (rolled, yesterday) for the `WINDOWS` that end today,
+    and for those that end tomorrow (read between midnight and the rollup of today, the day before)."""
+    conn.execute(delete(ScanTwinWindow).where(col(ScanTwinWindow.last) <= day))
+    t: Any = ScanDailyTwin
+    group = (t.brand_id, t.collection, t.token_id)
+    for days, ahead in product(WINDOWS, (1, 2)):
+        first = day - timedelta(days=days - 1 - ahead)
+        sums = (func.sum(t.scans), func.sum(t.sessions), func.sum(t.taps))
         query = (
-            sa_select(literal(day).label("day"), *group, *counts)
-            .where(col(Scan.at) >= _start(day), col(Scan.at) < _start(day + timedelta(days=1)))
-            .group_by(*group)
+            sa_select(literal(first), literal(day), *group, *sums).where(t.day >= first, t.day <= day).group_by(*group)
         )
-        names = ["day", "brand_id", *keys, "scans", "sessions", "taps"]
-        s.connection().execute(insert(table).from_select(names, query))
+        names = ["first", "last", "brand_id", "collection", "token_id", "scans", "sessions", "taps"]
+        conn.execute(insert(ScanTwinWindow).from_select(names, query))
 
 
 def purge(engine: Engine, retention_days: int, *, now: datetime | None = None) -> int:
-    """Deletes raw scans older than `retention_days` whose day is rolled up; the number deleted."""
+    """Deletes raw scans older than `retention_days` whose day is rolled up, and the session rows of
+    rolled days (a scan stored after its day was rolled leaves some); the number of scans deleted."""
     now = now or datetime.now(UTC)
     with session_scope(engine) as s:
         rolled = rolled_until(s)
@@ -101,6 +132,7 @@ def purge(engine: Engine, retention_days: int, *, now: datetime | None = None) -
             cutoff = min(cutoff, _start(rolled))
         else:
             return 0
+        s.connection().execute(delete(ScanDaySession).where(col(ScanDaySession.day) < rolled))
         result = s.connection().execute(delete(Scan).where(col(Scan.at) < cutoff))
         return int(result.rowcount or 0)
 
@@ -136,6 +168,33 @@ class Figure:
     alerts: int | None = None
 
 
+@dataclass(frozen=True)
+class After:
+    """The per-twin view's cursor: the last twin of the page before (scans, collection, token; ''
+    and -1 for a scan of no known twin), in the view's order (scans down, then collection, token)."""
+
+    scans: int
+    collection: str
+    token_id: int
+
+    def encode(self) -> str:
+        return f"{self.scans}.{self.collection}.{self.token_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> After:
+        try:
+            scans, collection, token_id = text.split(".")
+            return cls(int(scans), collection, int(token_id))
+        except ValueError:
+            raise InvalidInput("`after` is not a cursor this route gave") from None
+
+
+@dataclass(frozen=True)
+class Numbers:
+    figures: list[Figure]
+    after: After | None = None  # per twin: more twins follow; ask again with this cursor
+
+
 def _key(by: By, named: dict[str, Any], day: date) -> str:
     if by == "day":
         return str(day)
@@ -149,54 +208,114 @@ Raised = tuple[datetime, str | None, int | None]
 
 
 def aggregates(
-    s: Session, brand_id: str, first: date, last: date, by: By, alerts: Iterable[Raised] = ()
-) -> list[Figure]:
-    """The brand's scans from day `first` to day `last` (both included, UTC) by `by`: rollups for
-    the rolled days, raw scans (counted at the same grain) for the others. `alerts`: the brand's
-    alerts raised in those days (`registry.alerts.actions.raised_between`: alerts read scans, not the
-    other way round, so the caller hands them in). Sessions are distinct per
-    day and rollup group (twin, country, channel per twin; else collection, country, channel), summed:
-    a buyer scanning one twin all day from one place counts once."""
+    s: Session,
+    brand_id: str,
+    first: date,
+    last: date,
+    by: By,
+    alerts: Iterable[Raised] = (),
+    *,
+    limit: int | None = None,
+    after: After | None = None,
+) -> Numbers:
+    """The brand's scans from day `first` to day `last` (both included, UTC) by `by`, from the
+    rollups (kept live for today by the writer). `alerts`: the brand's alerts raised in those days
+    (`registry.alerts.actions.raised_between`: alerts read scans, not the other way round, so the
+    caller hands them in). Sessions are distinct per day and rollup group (twin, country, channel
+    per twin; else collection, country, channel), summed: a buyer scanning one twin all day from one
+    place counts once. By twin: at most `limit` twins, most scanned first, after `after`; twins with
+    claims, resales or alerts but no scans in the range come on the last page."""
+    if by == "twin":
+        return _twins(s, brand_id, first, last, alerts, limit, after)
+    names = ("day",) if by == "day" else (by,)
+    group = [getattr(ScanDailyTotal, k) for k in names]
+    t: Any = ScanDailyTotal
+    query = (
+        sa_select(*group, func.sum(t.scans), func.sum(t.sessions), func.sum(t.taps))
+        .where(t.brand_id == brand_id, t.day >= first, t.day <= last)
+        .group_by(*group)
+    )
     totals: dict[str, list[int]] = {}
-    table: Any = ScanDaily if by == "twin" else ScanDailyTotal
-    grain = TWIN_GRAIN if by == "twin" else TOTAL_GRAIN
-
-    def add(key: str, counts: tuple[Any, ...]) -> None:
-        row = totals.setdefault(key, [0, 0, 0])
+    for row in s.execute(query):
+        named = dict(zip(names, row, strict=False))
+        key = _key(by, named, named.get("day", first))
+        counts = totals.setdefault(key, [0, 0, 0])  # a country None and "unknown" never both: one key each
         for i in range(3):
-            row[i] += int(counts[i])
-
-    boundary = rolled_until(s) or first
-    if first < boundary:
-        # The rollups' counts add up over the grain: grouped by the asked dimension only, in SQL.
-        names = ("day",) if by == "day" else ("collection", "token_id") if by == "twin" else (by,)
-        group = [getattr(table, k) for k in names]
-        query = (
-            sa_select(*group, func.sum(table.scans), func.sum(table.sessions), func.sum(table.taps))
-            .where(table.brand_id == brand_id, table.day >= first, table.day <= last, table.day < boundary)
-            .group_by(*group)
-        )
-        for row in s.execute(query):
-            named = dict(zip(names, row, strict=False))
-            add(_key(by, named, named.get("day", first)), tuple(row[-3:]))
-    taps = func.sum(case((col(Scan.channel) == "tap", 1), else_=0))
-    raw = [getattr(Scan, k) for k in grain]
-    day = max(first, boundary)
-    while day <= min(last, datetime.now(UTC).date()):
-        query = (
-            sa_select(*raw, func.count(), func.count(col(Scan.session).distinct()), taps)
-            .where(col(Scan.brand_id) == brand_id)
-            .where(col(Scan.at) >= _start(day), col(Scan.at) < _start(day + timedelta(days=1)))
-            .group_by(*raw)
-        )
-        for row in s.execute(query):
-            add(_key(by, dict(zip(grain, row, strict=False)), day), tuple(row[-3:]))
-        day += timedelta(days=1)
+            counts[i] += int(row[-3 + i])
     if by in ("country", "channel"):
-        return [Figure(k, *v) for k, v in sorted(totals.items())]
+        return Numbers([Figure(k, *v) for k, v in sorted(totals.items())])
     others = _owner_and_alert_counts(s, brand_id, first, last, by, alerts)
     keys = sorted(totals.keys() | others.keys())
-    return [Figure(k, *totals.get(k, [0, 0, 0]), *others.get(k, [0, 0, 0])) for k in keys]
+    return Numbers([Figure(k, *totals.get(k, [0, 0, 0]), *others.get(k, [0, 0, 0])) for k in keys])
+
+
+def _twins(
+    s: Session, brand_id: str, first: date, last: date, alerts: Iterable[Raised], limit: int | None, after: After | None
+) -> Numbers:
+    t: Any = ScanDailyTwin
+    w: Any = ScanTwinWindow
+    columns = ("collection", "token_id", "scans", "sessions", "taps")
+    # A standard window starting at `first` (its rows up to `window`) plus the days after it, or the days.
+    window = s.execute(
+        sa_select(w.last)
+        .where(w.brand_id == brand_id, w.first == first, w.last >= first, w.last <= last)
+        .order_by(w.last.desc())
+        .limit(1)
+    ).scalar()
+    days = sa_select(*(getattr(t, c) for c in columns)).where(t.brand_id == brand_id, t.day <= last)
+    if window is not None:
+        summed = sa_select(*(getattr(w, c) for c in columns)).where(
+            w.brand_id == brand_id, w.first == first, w.last == window
+        )
+        rows_of: Any = union_all(summed, days.where(t.day > window)).subquery()
+    else:
+        rows_of = days.where(t.day >= first).subquery()
+    r = rows_of.c
+    scans = func.sum(r.scans)
+    order = (func.coalesce(r.collection, ""), func.coalesce(r.token_id, -1))
+    query = (
+        sa_select(r.collection, r.token_id, scans, func.sum(r.sessions), func.sum(r.taps))
+        .group_by(r.collection, r.token_id)
+        .order_by(scans.desc(), *order)
+    )
+    if after is not None:
+        query = query.having(
+            (scans < after.scans)
+            | ((scans == after.scans) & (tuple_(*order) > tuple_(literal(after.collection), literal(after.token_id))))
+        )
+    if limit is not None:
+        query = query.limit(limit + 1)  # one more: whether a next page exists
+    rows = list(s.execute(query))
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    others = _owner_and_alert_counts(s, brand_id, first, last, "twin", alerts)
+    figures = []
+    for collection, token_id, *counts in rows:
+        key = _key("twin", {"collection": collection, "token_id": token_id}, first)
+        figures.append(Figure(key, *(int(c) for c in counts), *others.get(key, [0, 0, 0])))
+    if more:
+        c, tok, n = rows[-1][0], rows[-1][1], rows[-1][2]
+        return Numbers(figures, After(int(n), c or "", -1 if c is None or tok is None else int(tok)))
+    # The last page: the twins with owner events or alerts and no scans in the range.
+    unscanned = set(others) - _scanned(s, brand_id, first, last, others.keys())
+    figures += [Figure(k, 0, 0, 0, *others[k]) for k in sorted(unscanned)]
+    return Numbers(figures)
+
+
+def _scanned(s: Session, brand_id: str, first: date, last: date, keys: Iterable[str]) -> set[str]:
+    """Which of the per-twin view's `keys` have scans in the range."""
+    t: Any = ScanDailyTwin
+    in_range = (t.brand_id == brand_id, t.day >= first, t.day <= last)
+    found: set[str] = set()
+    pairs = [(c, int(n)) for c, _, n in (k.rpartition("/") for k in keys if k != "unknown")]
+    for i in range(0, len(pairs), 500):
+        query = sa_select(t.collection, t.token_id).where(
+            *in_range, tuple_(t.collection, t.token_id).in_(pairs[i : i + 500])
+        )
+        found |= {f"{c}/{n}" for c, n in s.execute(query.distinct())}
+    if "unknown" in keys and s.execute(sa_select(t.id).where(*in_range, t.collection.is_(None)).limit(1)).first():
+        found.add("unknown")
+    return found
 
 
 def _owner_and_alert_counts(
@@ -333,9 +452,13 @@ def count_session(s: Session, session: str) -> int:
 
 
 def delete_session(s: Session, session: str, brand_id: str | None = None) -> int:
-    """Deletes a session's raw scans (of one brand, or all when `brand_id` is None); how many. The
-    daily rollups hold counts only and stay."""
+    """Deletes a session's raw scans (of one brand, or all when `brand_id` is None) and its rows in
+    the live days' session lists; how many scans. The daily rollups hold counts only and stay (a
+    deleted session scanning again the same day counts again)."""
+    seen = delete(ScanDaySession).where(col(ScanDaySession.session) == session)
     stmt = delete(Scan).where(col(Scan.session) == session)
     if brand_id is not None:
+        seen = seen.where(col(ScanDaySession.brand_id) == brand_id)
         stmt = stmt.where(col(Scan.brand_id) == brand_id)
+    s.connection().execute(seen)
     return int(s.connection().execute(stmt).rowcount or 0)

@@ -101,6 +101,19 @@ def test_aggregates_survive_rollup_and_retention(site: Site, numbers: dict[str, 
     assert _all_figures(site, numbers) == expected  # ... and the numbers are the same
 
 
+def test_the_per_twin_view_comes_in_pages(site: Site, numbers: dict[str, Any]) -> None:
+    c, (ta, tb) = numbers["collection"], numbers["tokens"]
+    url, headers = "/v1/brands/me/scans/aggregates", numbers["headers"]
+    since = {"by": "twin", "from": numbers["day3"].date().isoformat()}
+    first = site.stack.client.get(url, params=since | {"limit": 1}, headers=headers).json()
+    assert [r["key"] for r in first["rows"]] == [f"{c}/{ta}"] and first["next"]  # the most scanned first
+    second = site.stack.client.get(url, params=since | {"limit": 1, "after": first["next"]}, headers=headers).json()
+    assert [r["key"] for r in second["rows"]] == [f"{c}/{tb}"] and second["next"] is None
+    for bad in ({"after": "not-a-cursor"}, {"limit": 0}, {"limit": 1_001}):
+        r = site.stack.client.get(url, params=since | bad, headers=headers)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", bad
+
+
 def test_a_brand_reads_only_its_own_scans(site: Site, numbers: dict[str, Any]) -> None:
     other = site.other_brand
     figures = _figures(site, other, "twin", numbers["day3"])
