@@ -30,8 +30,9 @@ from registry.staff.models import StaffRole
 from tests.api.conftest import Stack, physical, running_stack, stack_settings
 from tests.nfc.simulator import HaloChip
 from tests.pages.conftest import AXE
-from tests.scans.conftest import BROWSER, HTML, _mint, serve
 from tests.support.console import SignedIn, sign_in
+from tests.support.server import serve
+from tests.support.site import BROWSER, HTML, mint
 
 # Networks iptocc places in these countries (its offline RIR files): the overview's "where".
 NETWORKS = {"FR": "90.84.0.10", "CN": "202.96.134.133", "JP": "1.0.16.1", "US": "8.8.8.8", "GB": "81.2.69.160"}
@@ -162,11 +163,11 @@ def console_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSi
     anvil.start()
     port = free_port()
     settings = stack_settings(tmp, anvil, public_url=f"http://127.0.0.1:{port}", trusted_proxies="127.0.0.1")
-    with running_stack(settings, anvil) as stack, serve(create_app(runtime=stack.runtime), settings, port) as url:
+    with running_stack(settings, anvil) as stack, serve(create_app(runtime=stack.runtime), port, settings) as url:
         a, collection = stack.new_brand("Maison Aurèle", "MAUR")
         b, b_collection = stack.new_brand("Other House", "OTHC")
-        twins = _mint(stack, a, [physical(f"AUR-{i:03d}") for i in range(6)])
-        b_token = _mint(stack, b, [physical("OTH-001", code="400638133394")])[0]["token_id"]
+        twins = mint(stack, a, [physical(f"AUR-{i:03d}") for i in range(6)])
+        b_token = mint(stack, b, [physical("OTH-001", code="400638133394")])[0]["token_id"]
         chip = _enrol(stack, a, collection, twins[0]["token_id"])
         b_chip = _enrol(stack, b, b_collection, b_token)
         running = ConsoleSite(

@@ -276,14 +276,14 @@ def test_the_per_twin_view_pages_through_every_twin_once(engine: Engine) -> None
 
 
 def test_the_upgrade_counts_the_days_not_rolled_from_the_raw_log(url: str) -> None:
-    """Migration 0016 on a log with rolled days and a day not rolled yet: the rolled days get their
+    """Migration 0018 on a log with rolled days and a day not rolled yet: the rolled days get their
     per-twin rows from `scan_daily`, the other day its live rows as the writer would have left them."""
     engine = make_engine(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "0015")
+        command.upgrade(config, "0017")
     rolled, open_day = DAY.date(), DAY.date() + timedelta(days=1)
     rng = random.Random(16)
     with session_scope(engine) as s:

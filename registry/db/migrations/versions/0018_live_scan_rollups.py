@@ -1,7 +1,7 @@
 """live scan rollups: per-twin daily rows and windows, group keys for the writer's upserts, a live day's sessions
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 
 The days not rolled up yet (today, usually) get their live rows from the raw log here, as the scan
 writer would have left them (`registry.scans.live.recount_live`, restated: migrations do not import
@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
@@ -177,7 +177,7 @@ def downgrade() -> None:
     op.drop_table("scan_twin_windows")
     op.drop_table("scan_daily_twins")
     op.drop_index("uq_scan_daily_totals_live", table_name="scan_daily_totals")
-    # Live rows (the days not rolled yet) are dropped: 0015 counts those days from the raw log.
+    # Live rows (the days not rolled yet) are dropped: the version before this one counts those days from the raw log.
     op.execute("DELETE FROM scan_daily_totals WHERE grp IS NOT NULL")
     with op.batch_alter_table("scan_daily_totals") as batch:
         batch.drop_column("grp")
