@@ -10,18 +10,21 @@ from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from api.console import rows
 from api.console.deps import AnalystDep, OperatorDep
-from api.console.minting import recent_jobs
+from api.console.minting import JOBS_LISTED
+from api.console.paging import paged
 from api.console.render import render
 from api.deps import ChainDep, ServerKeyDep, SessionDep, SettingsDep
 from api.routes.labels import job_labels_zip
 from registry.brands.models import Brand
 from registry.brands.service import collections_of, get_brand
+from registry.dashboard.lists import page_of_jobs, page_of_tags
 from registry.errors import InvalidInput, NotFound, TwinmarkError
 from registry.labels import qr
 from registry.nfc import service as nfc
@@ -38,27 +41,33 @@ router = APIRouter(include_in_schema=False)
 TAGS_LISTED = 200
 
 
+def _tag_rows(s: Session, tags: list[NfcTag]) -> list[dict[str, Any]]:
+    """Each tag with its twin (one query for the page) and whether the twin's content names the tag."""
+    keys = {(t.collection, t.token_id) for t in tags}
+    found = s.exec(select(Twin).where(tuple_(col(Twin.collection), col(Twin.token_id)).in_(keys))) if keys else ()
+    twins: dict[tuple[str, int], Twin] = {(tw.collection, tw.token_id): tw for tw in found}
+    return [
+        {"tag": t, "twin": tw, "bound": nfc.bound_in_content(tw, t) if tw else False}
+        for t in tags
+        for tw in [twins.get((t.collection, t.token_id))]
+    ]
+
+
 def _page(request: Request, p: StaffPrincipal, s: Session, *, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     brand = get_brand(s, p.brand_id)
-    tags = s.exec(
-        select(NfcTag).where(NfcTag.brand_id == brand.id).order_by(col(NfcTag.created_at).desc()).limit(TAGS_LISTED)
-    ).all()
-    twins = {(t.collection, t.token_id): s.get(Twin, (t.collection, t.token_id)) for t in tags}
-    listed = [
-        {"tag": t, "twin": twins[(t.collection, t.token_id)], "bound": nfc.bound_in_content(tw, t) if tw else False}
-        for t in tags
-        for tw in [twins[(t.collection, t.token_id)]]
-    ]
+    jobs = paged(request, "jobs_cursor", lambda c: page_of_jobs(s, brand.id, c, labelled=True, limit=JOBS_LISTED))
+    tags = paged(request, "tags_cursor", lambda c: page_of_tags(s, brand.id, c, limit=TAGS_LISTED))
     return render(
         request,
         "labels.html",
         principal=p,
         section="labels",
-        status_code=status_code,
-        jobs=[j for j in recent_jobs(s, brand.id) if j.recorded > 0],
+        status_code=422 if (jobs.refused or tags.refused) and status_code < 400 else status_code,
+        jobs=jobs,
         collections=collections_of(s, brand.id),
         master_key=s.get(NfcMasterKey, brand.id),
-        tags=listed,
+        tags=tags,
+        tag_rows=_tag_rows(s, tags.rows),
         may_act=p.may(StaffRole.operator),
         done=request.query_params.get("done"),
         **ctx,

@@ -17,18 +17,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from api.console import rows
 from api.console.deps import AnalystDep, OperatorDep, client_network
+from api.console.paging import paged
 from api.console.render import render
 from api.deps import ChainDep, EngineDep, MintWorkerDep, SessionDep, SettingsDep, StoreDep
 from registry.assets.budget import ModelLimits
 from registry.assets.service import stats_of, store_asset
 from registry.auth.service import Caller
 from registry.brands.service import collections_of, get_brand
+from registry.dashboard.lists import page_of_jobs
 from registry.db.engine import session_scope
 from registry.errors import NotFound, TwinmarkError
 from registry.jobs import service as jobs
@@ -61,19 +63,15 @@ def _idempotency(form: FormData) -> str | None:
     return f"console-{value}" if isinstance(value, str) and _KEY.fullmatch(value) else None
 
 
-def recent_jobs(s: Session, brand_id: str) -> list[Job]:
-    query = select(Job).where(Job.brand_id == brand_id).order_by(col(Job.created_at).desc()).limit(JOBS_LISTED)
-    return list(s.exec(query).all())
-
-
 def _page(request: Request, p: StaffPrincipal, s: Session, *, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+    jobs_page = paged(request, "cursor", lambda cursor: page_of_jobs(s, p.brand_id, cursor, limit=JOBS_LISTED))
     return render(
         request,
         "minting.html",
         principal=p,
         section="minting",
-        status_code=status_code,
-        jobs=recent_jobs(s, p.brand_id),
+        status_code=422 if jobs_page.refused and status_code < 400 else status_code,
+        jobs=jobs_page,
         idem=uuid.uuid4().hex,
         profiles=PROFILES,
         may_act=p.may(StaffRole.operator),

@@ -146,10 +146,12 @@ def owned(session: Session, owner: Owner, sub_id: str) -> Subscription:
     return sub
 
 
-def deliveries(session: Session, sub: Subscription, limit: int = 100) -> list[DeliveryOut]:
-    rows = session.exec(
-        select(Delivery).where(Delivery.subscription_id == sub.id).order_by(col(Delivery.id).desc()).limit(limit)
-    ).all()
+def deliveries(session: Session, sub: Subscription, limit: int = 100, before: int | None = None) -> list[DeliveryOut]:
+    """The newest `limit` deliveries, those with an id below `before` if given (the console's pages)."""
+    query = select(Delivery).where(Delivery.subscription_id == sub.id)
+    if before is not None:
+        query = query.where(col(Delivery.id) < before)
+    rows = session.exec(query.order_by(col(Delivery.id).desc()).limit(limit)).all()
     out = []
     for d in rows:
         attempts = session.exec(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == d.id)).all()

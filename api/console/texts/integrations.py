@@ -4,6 +4,10 @@ from __future__ import annotations
 
 EN = {
     "integrations.title": "Integrations",
+    "integrations.secret_gone": (
+        "That secret was shown once and is not kept to show again. If it was not copied, revoke the key or "
+        "delete the webhook and create a new one."
+    ),
     "integrations.hooks.title": "Webhooks",
     "integrations.hooks.url": "Receiver URL",
     "integrations.hooks.types": "Events",
@@ -50,6 +54,9 @@ EN = {
 
 ZH = {
     "integrations.title": "集成",
+    "integrations.secret_gone": (
+        "该密钥仅显示一次，不会再次显示。如未复制，请吊销该 API 密钥或删除该 Webhook 后重新创建。"
+    ),
     "integrations.hooks.title": "Webhook",
     "integrations.hooks.url": "接收地址",
     "integrations.hooks.types": "事件",
