@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -146,12 +147,15 @@ def owned(session: Session, owner: Owner, sub_id: str) -> Subscription:
     return sub
 
 
-def deliveries(session: Session, sub: Subscription, limit: int = 100, before: int | None = None) -> list[DeliveryOut]:
-    """The newest `limit` deliveries, those with an id below `before` if given (the console's pages)."""
-    query = select(Delivery).where(Delivery.subscription_id == sub.id)
-    if before is not None:
-        query = query.where(col(Delivery.id) < before)
-    rows = session.exec(query.order_by(col(Delivery.id).desc()).limit(limit)).all()
+def deliveries(session: Session, sub: Subscription, limit: int = 100) -> list[DeliveryOut]:
+    rows = session.exec(
+        select(Delivery).where(Delivery.subscription_id == sub.id).order_by(col(Delivery.id).desc()).limit(limit)
+    ).all()
+    return delivery_views(session, rows)
+
+
+def delivery_views(session: Session, rows: Sequence[Delivery]) -> list[DeliveryOut]:
+    """Deliveries as the API and the console show them, with their attempts."""
     out = []
     for d in rows:
         attempts = session.exec(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == d.id)).all()
