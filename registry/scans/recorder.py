@@ -1,17 +1,16 @@
-"""Recording that never slows or fails an answer: a request hands a `ScanEvent` to a bounded queue
-(`put_nowait`: a full queue drops it and counts the drop) and returns; one writer thread takes what
-is waiting, finds each twin's brand and each network's location, and stores the lot with one INSERT
-of many rows. A batch the database refuses (away, locked, full) is dropped and counted: the answers
-it came from were long sent. Listeners registered with `on_batch` are called with the stored rows
+"""Recording that never slows or fails an answer: a request appends a `ScanEvent` to a bounded queue
+(a full queue drops it and counts the drop) and returns; one writer thread takes what is waiting,
+finds each twin's brand and each network's location, and stores the lot with one INSERT of many rows.
+A batch the database refuses (away, locked, full) is dropped and counted: the answers it came from
+were long sent. Listeners registered with `on_batch` are called with the stored rows
 after each commit (the alert rules read them there)."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,11 +18,12 @@ from functools import lru_cache
 from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
-from sqlalchemy import Engine, insert, tuple_
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import configure_mappers
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from registry.db.columns import utcnow
+from registry.db.pairs import pairs_in
 from registry.errors import InvalidInput
 from registry.scans.geo import Locator
 from registry.scans.models import Scan
@@ -82,8 +82,13 @@ class ScanRecorder:
         self.enabled = enabled
         self.locator = locator
         self.stats = ScanStats()
-        self._batch = batch
-        self._queue: queue.Queue[ScanEvent] = queue.Queue(maxsize=size)
+        self._batch, self._size = batch, size
+        # A deque, not a queue.Queue: appending takes no lock and wakes no thread (a Queue's put notified
+        # the writer once per scan, a thread switch per request); the writer wakes at the first scan of
+        # a batch (`_wake`) and takes what came in the next LINGER seconds.
+        self._queue: deque[ScanEvent] = deque()
+        self._wake = threading.Event()
+        self._taken = 0  # scans the writer took and has not finished with (under `_lock`)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._brands: OrderedDict[tuple[str, int], str | None] = OrderedDict()  # twins never change brand
@@ -96,19 +101,20 @@ class ScanRecorder:
         """Queues `event` without waiting; False (and counted) when the queue is full or recording off."""
         if not self.enabled:
             return False
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
+        if len(self._queue) >= self._size:  # checked without a lock: a few over the bound under a race
             with self._lock:
                 self.stats.dropped_full += 1
             return False
+        self._queue.append(event)
         with self._lock:
             self.stats.queued += 1
+        if len(self._queue) == 1:  # the first of a batch: the writer may be asleep (a missed wake costs 0.2 s)
+            self._wake.set()
         return True
 
     @property
     def waiting(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def on_batch(self, callback: Listener) -> Callable[[], None]:
         """Calls `callback(rows)` in the writer thread after each committed batch, with the stored
@@ -122,8 +128,9 @@ class ScanRecorder:
         """Waits until everything queued so far is written (or dropped); False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:  # every event taken has been written or dropped
-                return True
+            with self._lock:
+                if not self._queue and self._taken == 0:  # every event taken has been written or dropped
+                    return True
             time.sleep(0.01)
         return False
 
@@ -132,24 +139,23 @@ class ScanRecorder:
     def run(self, stop: threading.Event) -> None:
         """The writer loop; on `stop` it writes what is still queued, then returns."""
         while True:
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
+            if not self._queue:
                 if stop.is_set():
                     return
+                self._wake.wait(0.2)
+                self._wake.clear()
                 continue
-            # Gathers for at most LINGER after the first scan: fewer, fuller batches under load.
-            events, until = [first], time.monotonic() + LINGER
+            # Gathers for LINGER after the first scan: fewer, fuller batches under load.
+            if len(self._queue) < self._batch and not stop.is_set():
+                time.sleep(LINGER)
+            with self._lock:
+                events = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+                self._taken = len(events)
             try:
-                while len(events) < self._batch:
-                    try:
-                        events.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
-                    except queue.Empty:
-                        break
                 self.write(events, rows=bool(self._listeners))
             finally:
-                for _ in events:
-                    self._queue.task_done()
+                with self._lock:
+                    self._taken = 0
 
     def write(self, events: list[ScanEvent], *, rows: bool = True) -> list[Scan]:
         """Stores `events` as one batch and tells the listeners; never raises (a failure is counted).
@@ -224,7 +230,7 @@ class ScanRecorder:
         missing = [k for k in wanted if k not in self._brands]
         if missing:
             query = select(Twin.collection, Twin.token_id, Twin.brand_id).where(
-                tuple_(col(Twin.collection), col(Twin.token_id)).in_(missing)
+                pairs_in(Twin.collection, Twin.token_id, missing)
             )
             known = {(c, t): b for c, t, b in s.exec(query)}
             for key in missing:
