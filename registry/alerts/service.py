@@ -167,9 +167,9 @@ class AlertEngine:
         histories = self._histories(session, list(states), now - timedelta(hours=longest), by_twin)
         found: list[tuple[str, tuple[str, int], rules.Finding]] = []
         for key, new in by_twin.items():
-            state = states.get(key)
-            if state is None:
+            if key not in states:
                 continue
+            state = states[key]
             policy = policies[(state.brand_id, state.collection)]
             seen, located = countries[state.collection]
             ctx = rules.Context(

@@ -13,13 +13,13 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
 from registry.alerts.caution import board_for
 from registry.alerts.service import AlertEngine
 from registry.db.engine import session_scope
-from registry.scans.models import Scan
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,13 @@ class AlertWorker:
     ) -> None:
         self.engine, self.alerts, self.batch, self.pause = engine, alerts, batch, pause
         self.stats = AlertStats()
-        self._queue: deque[Scan] = deque()  # appended without waking anyone (`_wake` once per batch)
+        self._queue: deque[Any] = deque()  # `Scan`s or stored rows; appended without waking anyone
         self._size = size
         self._pending = 0  # submitted, not yet evaluated or dropped
         self._lock = threading.Lock()
         self._wake = threading.Event()
 
-    def submit(self, rows: Sequence[Scan]) -> None:
+    def submit(self, rows: Sequence[Any]) -> None:
         """The scan log's listener: queues the committed rows (as many as there is room for; the rest
         are dropped and counted) and returns at once."""
         with self._lock:
