@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     routers = (
         verify,
         pages,  # the buyer's page: the other hot public path (its warm answer is a few tens of us)
+        resolver,  # the label's GS1 Digital Link: matching past ~150 routes first cost more than its answer
         health,
         brands,
         assets,
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, resolver, passport, labels, siwe, wardrobe, wearables, scans)
+    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans)
     for module in (*routers, *routes):
         app.include_router(module.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
