@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 # A pass costs ~10 ms whatever its size (a dozen queries) plus its scans: under load the worker waits
 # this long after a pass, so each pass takes more scans (and holds the GIL, which the answers need, less).
-PAUSE = 0.25
+PAUSE = 0.5
 
 
 @dataclass
