@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api import scans
 from api.deps import SettingsDep, session
 from api.errors import problem
-from registry.errors import TwinmarkError
+from registry.errors import DatabaseUnavailable, TwinmarkError
 from registry.resolver import links
 from registry.resolver.path import parse_path
 from registry.resolver.schemas import Linkset, ResolverDescription, description
@@ -130,6 +130,8 @@ def _resolved(rt: Runtime, request: Request) -> Response:
     try:
         with _session(rt) as s:
             return _answer(rt.settings.base_url, s, request)
+    except DatabaseUnavailable:
+        raise  # the app's answer to an outage (503, Retry-After, logged once), as for any route
     except TwinmarkError as exc:
         answer = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
         answer.headers.update(CORS)

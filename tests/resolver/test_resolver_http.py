@@ -13,6 +13,7 @@ import httpx
 import jsonschema
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import text
 
 from api.main import create_app
 from tests.api.conftest import Stack, fresh_stack, gtin, physical, png
@@ -312,3 +313,19 @@ def test_an_unknown_serial_is_asked_again_and_resolves_once_minted(world: dict[s
     token = stack.wait_job(world["headers"], job["id"])["twins"][0]["token_id"]
     r = _http(world).get(path, headers={"Accept": "text/html"})
     assert r.status_code == 307 and r.headers["location"] == f"{BASE}/t/{world['collection']}/{token}"
+
+
+def test_a_database_outage_is_the_apps_503_with_retry_after(world: dict[str, Any]) -> None:
+    """The resolver reads the database in its own trip to the thread pool: an outage there still gets
+    the app's answer to one (503 problem, Retry-After), not a resolver problem of its own."""
+    engine = world["stack"].runtime.engine
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE twins RENAME TO twins_away"))
+    try:
+        r = _http(world).get(f"/01/{G14}/21/NEVER-ASKED", headers={"Accept": "text/html"})
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE twins_away RENAME TO twins"))
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["type"] == PROBLEM + "database-unavailable"
+    assert _http(world).get(f"/01/{G14}/21/NEVER-ASKED").status_code == 404  # back: asked again
