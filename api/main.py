@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     routers = (
         verify,
         pages,  # the buyer's page: the other hot public path (its warm answer is a few tens of us)
+        resolver,  # the label's GS1 Digital Link: matching past ~150 routes first cost more than its answer
         health,
         brands,
         assets,
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, resolver, passport, labels, siwe, wardrobe, wearables, scans, staff)
+    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff)
     for module in (*routers, *routes):
         app.include_router(module.router)
     app.include_router(console_auth.router)

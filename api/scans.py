@@ -8,6 +8,7 @@ queued without waiting; any error while building it is logged (once) and the sca
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -138,11 +139,28 @@ def resolved(request: Request, answer: Response) -> Response:
     return answer
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")  # a browser id, a flag: written unquoted
+_VALUE = "v4lue"  # a stand-in Starlette writes as is (no quoting), replaced by the real value
+
+
+@lru_cache(maxsize=16)
+def _cookie_form(name: str, secure: bool, max_age: int | None) -> tuple[bytes, bytes]:
+    """The `Set-Cookie` value before and after the cookie's value, as Starlette writes it (made once)."""
+    response = Response()
+    response.set_cookie(name, _VALUE, max_age=max_age, path="/", httponly=True, secure=secure, samesite="lax")
+    value = next(v for k, v in response.raw_headers if k == b"set-cookie")
+    before, after = value.split(f"={_VALUE}".encode(), 1)
+    return before + b"=", after
+
+
 def _set_cookie(name: str, value: str, secure: bool, max_age: int | None = None) -> bytes:
     """A `Set-Cookie` value as the page's own cookie is set (Starlette's, same attributes)."""
-    response = Response()
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, secure=secure, samesite="lax")
-    return next(v for k, v in response.raw_headers if k == b"set-cookie")
+    if not _PLAIN.fullmatch(value):  # one Starlette would quote (an empty one, to delete): its own way
+        response = Response()
+        response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, secure=secure, samesite="lax")
+        return next(v for k, v in response.raw_headers if k == b"set-cookie")
+    before, after = _cookie_form(name, secure, max_age)
+    return before + value.encode("latin-1") + after
 
 
 class ScanCookies:

@@ -22,6 +22,11 @@ goods fed through the real HTTP routes; the alerts raised are compared with the 
    rule and for the issue's two target groups.
 4. Ingestion: resolver hits (wrk, a client address per request) while wrk runs cold verification of
    distinct unseen twins; scans/s from the `scans` table counted over time, drops from /v1/scans/status.
+
+`--ingestion-only` runs step 4 alone: the resolver hits alone, cold verification alone, then both at
+once (fresh twins per verification row, `--cold` each; each resolver row its half of `--twins`'
+labels), with recording on and then off (a second service): the one process's ceiling beside the
+target.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
 
 from benchmarks.bench_verify_cold import GTIN, mint, wrk
-from benchmarks.benchlib import Service, parse_wrk, service
+from benchmarks.benchlib import ROOT, Service, parse_wrk, service
 from registry.nfc import diversify, halo, sun
 from registry.nfc.service import enrol_challenge
 from registry.pages import tickets
@@ -463,31 +468,67 @@ end
 """
 
 
-def ingestion(svc: Service, twins: list[Twin], cold: list[tuple[str, int]], seconds: int, clients: int) -> None:
+def ingestion(
+    svc: Service, serials: list[str], cold: list[tuple[str, int]], seconds: int, clients: int, *, hits: bool = True
+) -> dict[str, float]:
+    """Resolver hits (`hits`) and cold verification of `cold` (when any), each with `clients` clients,
+    at the same time; requests/s of each and the scans recorded per second (rows of the `scans` table)."""
     db = svc.data_dir / "twinmark.db"
     op = {"Authorization": f"Bearer {svc.operator_token}"}
     before = httpx.get(f"{svc.url}/v1/scans/status", headers=op, timeout=30).json()
+    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         script, listing = Path(tmp) / "scans.lua", Path(tmp) / "paths.txt"
         script.write_text(LUA_SCANS.replace("BROWSER_UA", BROWSER))
-        listing.write_text("".join(f"/01/{GTIN}/21/{t.serial}\n" for t in twins))
+        listing.write_text("".join(f"/01/{GTIN}/21/{serial}\n" for serial in serials))
         command = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "-s", str(script), svc.url]
         verify: dict[str, Any] = {}
         paths = [f"/v1/verify/{c}/{t}" for c, t in cold]
         worker = threading.Thread(target=lambda: verify.update(wrk(svc.url, paths, clients, seconds)))
         with Counting(db) as counting:
-            worker.start()
-            out = subprocess.run([*command, "--", str(listing)], capture_output=True, text=True, check=True).stdout
-            worker.join()
-        hits = parse_wrk(out)
+            if cold:
+                worker.start()
+            if hits:
+                out = subprocess.run([*command, "--", str(listing)], capture_output=True, text=True, check=True).stdout
+                found = parse_wrk(out)
+                figures |= {"hits": found["rps"], "hits_p99": found["p99"]}
+            if cold:
+                worker.join()
+                figures |= {"verify": verify["rps"], "verify_p99": verify["p99"], "verified": verify["requests"]}
     time.sleep(2)
     after = httpx.get(f"{svc.url}/v1/scans/status", headers=op, timeout=30).json()
-    print(f"\ningestion: {seconds} s, {clients} clients each for resolver hits and cold verification")
-    print(f"  resolver hits       {hits['rps']:8.0f} req/s   p99 {hits['p99']:7.1f} ms")
-    print(f"  cold verification   {verify['rps']:8.0f} req/s   p99 {verify['p99']:7.1f} ms   (target >= 300/s)")
-    print(f"  scans recorded      {counting.rate():8.0f} rows/s (scans table, during the load; target >= 1,000/s)")
-    dropped = {k: after[k] - before[k] for k in ("dropped_full", "dropped_failed")}
-    print(f"  recorder: written +{after['written'] - before['written']}, dropped {dropped}, waiting {after['waiting']}")
+    figures["scans"] = counting.rate()
+    figures["dropped"] = sum(after[k] - before[k] for k in ("dropped_full", "dropped_failed"))
+    figures["waiting"] = after["waiting"]
+    return figures
+
+
+def show(name: str, f: dict[str, float]) -> None:
+    hits = f"{f['hits']:6.0f} req/s (p99 {f['hits_p99']:6.1f} ms)" if "hits" in f else f"{'-':>25}"
+    verify = f"{f['verify']:6.0f} req/s (p99 {f['verify_p99']:6.1f} ms)" if "verify" in f else f"{'-':>25}"
+    print(f"  {name:34} resolver {hits}   cold verify {verify}   scans {f['scans']:6.0f}/s", flush=True)
+
+
+def ceiling(args: argparse.Namespace) -> None:
+    """The ingestion row's parts alone, together, with recording on and off (`--ingestion-only`)."""
+    for record in (True, False):
+        env = {"TWINMARK_TRUSTED_PROXIES": "127.0.0.1/32"} | ({} if record else {"TWINMARK_SCANS_ENABLED": "false"})
+        with service(ROOT, **env) as svc:
+            headers, _ = svc.brand("Bench Ingestion", "BING")
+            minted = mint(svc, args.twins + 2 * args.cold, headers)
+            serials = [f"C{i}" for i in range(args.twins)]  # bench_verify_cold.mint names serials C0, C1, ...
+            pool = minted[args.twins :]
+            print(f"recording {'on' if record else 'off'}: load average {os.getloadavg()[0]:.1f}", flush=True)
+            # Labels not resolved before in each row (a resolved one is answered from memory for a minute).
+            half = len(serials) // 2
+            alone = ingestion(svc, serials[:half], [], args.seconds, args.workers)
+            show("resolver hits alone", alone)
+            verified = ingestion(svc, serials, pool[: args.cold], args.seconds, args.workers, hits=False)
+            show("cold verification alone", verified)
+            together = ingestion(svc, serials[half:], pool[args.cold :], args.seconds, args.workers)
+            show("both at once", together)
+            dropped, waiting = together["dropped"], together["waiting"]
+            print(f"  drops {dropped:.0f}, waiting {waiting:.0f}; load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -498,9 +539,17 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=6_000, help="extra twins, verified once each in the ingestion row")
     parser.add_argument("--workers", type=int, default=16, help="concurrent senders")
     parser.add_argument("--seconds", type=int, default=10, help="ingestion row duration (0: skip it)")
+    parser.add_argument(
+        "--ingestion-only",
+        action="store_true",
+        help="only the ingestion row, its parts alone and together, recording on then off (--cold: per row)",
+    )
     args = parser.parse_args()
     if args.seconds and shutil.which("wrk") is None:
         sys.exit("wrk is needed for the ingestion row: apt-get install wrk (or --seconds 0)")
+    if args.ingestion_only:
+        ceiling(args)
+        return
     rng = random.Random(args.seed)  # noqa: S311 - a seeded simulation, nothing secret
     nets = Networks(rng)
     load = os.getloadavg()
@@ -560,7 +609,10 @@ def main() -> None:
         print(f"load average at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; now {os.getloadavg()[0]:.1f}")
         ok = report(twins, raised, captured)
         if args.seconds:
-            ingestion(svc, twins, cold, args.seconds, args.workers)
+            figures = ingestion(svc, [t.serial for t in twins], cold, args.seconds, args.workers)
+            print(f"\ningestion: {args.seconds} s, {args.workers} clients each for resolver hits and cold verification")
+            show("resolver hits + cold verification", figures)
+            print(f"  targets: scans >= 1,000/s with cold verification >= 300/s; drops {figures['dropped']:.0f}")
         print(f"targets met (accuracy): {ok}")
 
 

@@ -5,21 +5,28 @@ and the resolver description file. Decisions live in `registry.resolver`; this m
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Request, Response
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api import scans
-from api.deps import SessionDep, SettingsDep
+from api.deps import SettingsDep, session
 from api.errors import problem
-from registry.errors import TwinmarkError
+from registry.errors import DatabaseUnavailable, TwinmarkError
 from registry.resolver import links
 from registry.resolver.path import parse_path
 from registry.resolver.schemas import Linkset, ResolverDescription, description
 from registry.resolver.service import resolve
+from registry.runtime import Runtime
 
 router = APIRouter(tags=["resolver"])
+_session = contextmanager(session)  # the request's transaction as routes get it (a failed database: a 503)
 
 METHODS = "GET, HEAD, OPTIONS"
 CORS = {
@@ -65,9 +72,70 @@ def _answer(base_url: str, session: Session, request: Request) -> Response:
         answer.headers.update(headers)
         return answer
     assert decision.link is not None
+    _redirects_of(request).put(_redirect_key(request, raw_path, raw_query), (decision.link.href, headers))
+    return _redirect(decision.link.href, headers, raw_query)
+
+
+def _redirect(href: str, headers: dict[str, str], raw_query: str) -> Response:
     query = _passed_on(raw_query)
-    location = decision.link.href + (("&" if "?" in decision.link.href else "?") + query if query else "")
+    location = href + (("&" if "?" in href else "?") + query if query else "")
     return Response(status_code=307, headers=headers | {"Location": location})
+
+
+class _Redirects:
+    """Where a Digital Link was sent (the target before the query string, and the headers), by path,
+    link type and Accept: a label scanned again is answered on the event loop, without the database.
+    Only redirects are kept (a twin's GTIN, serial and lot never change), and for a minute at most:
+    an unknown serial is asked again every time (it may be minted), and a twin a reorganisation
+    removed is not sent to for long."""
+
+    def __init__(self, size: int = 50_000, ttl: float = 60.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._kept: OrderedDict[tuple[str, str | None, str], tuple[float, str, dict[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str | None, str]) -> tuple[str, dict[str, str]] | None:
+        with self._lock:
+            found = self._kept.get(key)
+        if found is None or time.monotonic() - found[0] > self.ttl:
+            return None
+        return found[1], found[2]
+
+    def put(self, key: tuple[str, str | None, str], value: tuple[str, dict[str, str]]) -> None:
+        with self._lock:
+            self._kept[key] = (time.monotonic(), *value)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+
+def _redirects_of(request: Request) -> _Redirects:
+    """The app's redirects (one per app: tests run several apps, over several databases, in one process)."""
+    state = request.app.state
+    with _REDIRECTS_LOCK:
+        if not hasattr(state, "resolver_redirects"):
+            state.resolver_redirects = _Redirects()
+        return state.resolver_redirects  # type: ignore[no-any-return]
+
+
+_REDIRECTS_LOCK = threading.Lock()
+
+
+def _redirect_key(request: Request, raw_path: str, raw_query: str) -> tuple[str, str | None, str]:
+    return raw_path, _link_type(raw_query), request.headers.get("accept") or ""
+
+
+def _resolved(rt: Runtime, request: Request) -> Response:
+    """The answer from the database (in the thread pool), as a problem when it is not a redirect."""
+    try:
+        with _session(rt) as s:
+            return _answer(rt.settings.base_url, s, request)
+    except DatabaseUnavailable:
+        raise  # the app's answer to an outage (503, Retry-After, logged once), as for any route
+    except TwinmarkError as exc:
+        answer = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
+        answer.headers.update(CORS)
+        return answer
 
 
 @router.head("/01/{identifier:path}", include_in_schema=False)
@@ -85,15 +153,22 @@ def _answer(base_url: str, session: Session, request: Request) -> Response:
         404: {"description": "no twin for this identifier, or no link of the requested type (problem+json)"},
     },
 )
-def resolve_digital_link(identifier: str, request: Request, settings: SettingsDep, s: SessionDep) -> Response:
+async def resolve_digital_link(identifier: str, request: Request) -> Response:
     """GS1 Digital Link resolver. `linkType`: `gs1:pip` (verification page, the default),
     `gs1:certificationInfo` (verdict), `gs1:dpp` (passport), `linkset` / `all` (RFC 9264 linkset).
-    Without it, `Accept` decides: HTML -> gs1:pip, JSON -> gs1:certificationInfo."""
-    try:
-        answer = _answer(settings.base_url, s, request)
-    except TwinmarkError as exc:
-        answer = problem(exc.status, exc.code, exc.title, exc.detail, request, **exc.extra)
-        answer.headers.update(CORS)
+    Without it, `Accept` decides: HTML -> gs1:pip, JSON -> gs1:certificationInfo.
+
+    A coroutine without dependencies: a label resolved in the last minute is answered on the event
+    loop; anything else takes one trip to the thread pool (a sync route with a session dependency
+    took three)."""
+    rt: Runtime = request.app.state.runtime
+    raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    raw_query = request.scope.get("query_string", b"").decode("latin-1")
+    kept = _redirects_of(request).get(_redirect_key(request, raw_path, raw_query))
+    if kept is not None:
+        answer = _redirect(*kept, raw_query)
+    else:
+        answer = await run_in_threadpool(_resolved, rt, request)
     if request.method == "HEAD":
         return Response(status_code=answer.status_code, headers=dict(answer.headers))  # GET's headers, no body
     return scans.resolved(request, answer)

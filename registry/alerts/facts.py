@@ -14,7 +14,7 @@ from registry.alerts.policy import Policy
 STOLEN = 2  # registry.chain.layout.Status.stolen
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the engine keeps many (no per-instance dict)
 class ScanFact:
     """The fields of a `scans` row the rules read."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, text, tuple_
+from sqlalchemy import Engine, delete, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -30,12 +30,14 @@ from registry.alerts.policy import Policy, horizon, merged
 from registry.alerts.state import ChainSource, Windows, aware, twin_states
 from registry.chain.layout import status_name
 from registry.db.engine import session_scope
+from registry.db.pairs import pairs_in
 from registry.errors import ChainUnavailable
 from registry.scans.models import Scan
 from registry.webhooks.outbox import enqueue_brand_event
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 2_000  # a twin's scans read per batch, newest first (a twin scanned more is already alerting)
+FACTS_KEPT = 100_000  # scans' facts the engine keeps between batches (~200 bytes each), oldest forgotten first
 BOT = "bot"  # the scan log's agent class of crawlers and monitors
 
 
@@ -125,9 +127,13 @@ class AlertEngine:
     """Runs the rules on batches of new scans (`registry.alerts.worker` runs it beside the scan log).
     `chain`: where evidence is read (None: no chain facts in the alerts, and no compromise rule)."""
 
-    def __init__(self, chain: ChainSource | None = None) -> None:
+    def __init__(self, chain: ChainSource | None = None, *, remembered: int = FACTS_KEPT) -> None:
         self.chain = chain
         self.windows = Windows(chain)
+        # A scan's row never changes once stored: its facts are built once (from the batch that brought
+        # it, or the first read) and kept, so a pass reads only the ids of each twin's history.
+        self._facts: dict[int, rules.ScanFact] = {}
+        self._remembered = remembered
 
     def process(self, session: Session, batch: Sequence[Scan], *, now: datetime | None = None) -> list[Alert]:
         """Evaluates the rules for the twins (and unknown lookups) of `batch`; stores and returns the alerts
@@ -162,18 +168,16 @@ class AlertEngine:
                 countries[state.collection] = self._countries(session, state.collection, now - timedelta(days=days))
         longest = max((horizon(p) for p in policies.values()), default=0.0)
         histories = self._histories(session, list(states), now - timedelta(hours=longest), by_twin)
-        out = []
+        found: list[tuple[str, tuple[str, int], rules.Finding]] = []
         for key, new in by_twin.items():
-            found = states.get(key)
-            if found is None:
+            if key not in states:
                 continue
-            state = found
+            state = states[key]
             policy = policies[(state.brand_id, state.collection)]
             seen, located = countries[state.collection]
-            history = histories[key]
             ctx = rules.Context(
                 state=state,
-                scans=[fact(s) for s in history],
+                scans=histories[key],
                 new=frozenset(s.id for s in new if s.id is not None),
                 policy=policy,
                 now=now,
@@ -182,9 +186,14 @@ class AlertEngine:
             )
             # A resolved alert was the brand saying "seen, fine": only scans after it count again.
             for finding in rules.evaluate(ctx, resolved.get((state.brand_id, _subject(*key)), {})):
-                scans = {s.id: s for s in history if s.id in finding.scans and s.id is not None}
-                out.append(Candidate(state.brand_id, _subject(*key), key[0], key[1], finding, scans))
-        return out
+                found.append((state.brand_id, key, finding))
+        # The rows an alert keeps (every column): the batch's own, the rest read now (findings are few).
+        rows: dict[int, Any] = {s.id: s for s in batch if s.id is not None}
+        rows |= _rows(session, sorted({i for _, _, f in found for i in f.scans} - rows.keys()))
+        return [
+            Candidate(brand_id, _subject(*key), key[0], key[1], f, {i: rows[i] for i in f.scans if i in rows})
+            for brand_id, key, f in found
+        ]
 
     def _lookup_candidates(self, session: Session, batch: Sequence[Scan], now: datetime) -> list[Candidate]:
         """Lookups of unknown serials under a brand's GTINs, per brand and collection (when known)."""
@@ -219,25 +228,41 @@ class AlertEngine:
 
     def _histories(
         self, session: Session, keys: list[tuple[str, int]], since: datetime, by_twin: dict[tuple[str, int], list[Scan]]
-    ) -> dict[tuple[str, int], list[Any]]:
+    ) -> dict[tuple[str, int], list[rules.ScanFact]]:
         """Each twin's scans since `since`, and every earlier tap (a counter is compared with all of them),
-        oldest first, the batch's own included even if the database clock disagrees. Plain rows, a few
-        hundred twins a query: this is the engine's hot path."""
-        found: dict[tuple[str, int], dict[int, Any]] = defaultdict(dict)
+        oldest first, the batch's own included even if the database clock disagrees. This is the engine's
+        hot path: the query reads ids (a few hundred twins at a time), facts come from the engine's
+        memory, and only scans it has not seen (another process's, or before a restart) are read whole."""
+        ids: dict[tuple[str, int], set[int]] = defaultdict(set)
         table = Scan.__table__  # type: ignore[attr-defined]
         for i in range(0, len(keys), 300):
-            query = select(*table.columns).where(
-                tuple_(table.c.collection, table.c.token_id).in_(keys[i : i + 300]),
+            query = select(table.c.id, table.c.collection, table.c.token_id).where(
+                pairs_in(table.c.collection, table.c.token_id, keys[i : i + 300]),
                 (table.c.at >= since) | table.c.counter.is_not(None),
+                (table.c.agent != BOT) | table.c.agent.is_(None),
             )
-            for row in session.execute(query):
-                found[(row.collection, row.token_id)][row.id] = row
+            for scan_id, collection, token_id in session.execute(query):
+                ids[(collection, token_id)].add(scan_id)
+        for scans in by_twin.values():
+            for scan in scans:
+                if scan.id is not None and scan.id not in self._facts:
+                    self._remember(fact(scan))
+        unseen = sorted({i for found in ids.values() for i in found} - self._facts.keys())
+        for i in range(0, len(unseen), 500):
+            for row in session.execute(select(*table.columns).where(table.c.id.in_(unseen[i : i + 500]))):
+                self._remember(fact(row))
         out = {}
         for key in keys:
-            rows = {i: r for i, r in found[key].items() if r.agent != BOT} | {s.id: s for s in by_twin[key]}
-            ordered = sorted(rows.values(), key=lambda s: (aware(s.at), s.id or 0))
-            out[key] = ordered[-HISTORY_LIMIT:]
+            wanted = ids[key] | {s.id for s in by_twin[key] if s.id is not None}
+            facts = [self._facts[i] for i in wanted if i in self._facts]
+            facts.sort(key=lambda f: (f.at, f.id))
+            out[key] = facts[-HISTORY_LIMIT:]
         return out
+
+    def _remember(self, scan: rules.ScanFact) -> None:
+        self._facts[scan.id] = scan
+        while len(self._facts) > self._remembered:  # a dict keeps insertion order: the oldest go first
+            del self._facts[next(iter(self._facts))]
 
     def _countries(self, session: Session, collection: str, before: datetime) -> tuple[set[str], int]:
         """The collection's established countries (first seen before `before`) and their scans: the
@@ -255,7 +280,7 @@ class AlertEngine:
             part = subjects[i : i + 500]
             rows = session.exec(
                 select(Alert.brand_id, Alert.subject, Alert.rule, func.max(Alert.resolved_at))
-                .where(tuple_(col(Alert.brand_id), col(Alert.subject)).in_(part), Alert.state == "resolved")
+                .where(pairs_in(Alert.brand_id, Alert.subject, part), Alert.state == "resolved")
                 .group_by(col(Alert.brand_id), col(Alert.subject), col(Alert.rule))
             ).all()
             for brand_id, subject, rule, at in rows:
@@ -364,6 +389,17 @@ class AlertEngine:
 
 def _subject(collection: str, token_id: int) -> str:
     return f"{collection}:{token_id}"
+
+
+def _rows(session: Session, ids: list[int]) -> dict[int, Any]:
+    """Whole `scans` rows by id (what an alert keeps of each scan)."""
+    table = Scan.__table__  # type: ignore[attr-defined]
+    found: dict[int, Any] = {}
+    for i in range(0, len(ids), 500):
+        found |= {
+            row.id: row for row in session.execute(select(*table.columns).where(table.c.id.in_(ids[i : i + 500])))
+        }
+    return found
 
 
 def _open(session: Session, c: Candidate) -> Alert | None:

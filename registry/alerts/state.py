@@ -8,15 +8,15 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from registry.alerts import rules
 from registry.brands.models import Brand
 from registry.chain.layout import first_token
 from registry.chain.node_reads import BlockRef, Reports
+from registry.db.pairs import pairs_in
 from registry.errors import ChainUnavailable
 from registry.events.models import ChainEvent
 from registry.nfc.models import NfcTag
@@ -76,25 +76,28 @@ def twin_states(
     return states
 
 
+_TWIN_COLUMNS = ("collection", "token_id", "brand_id", "owner", "status", "claimed", "burned", "batch_id", "minted_at")
+
+
 def _twin_states(
     session: Session, pairs: list[tuple[str, int]], windows: Windows
 ) -> dict[tuple[str, int], rules.TwinState]:
+    # The columns the state needs, as plain rows: a whole `Twin` carries its metadata document.
+    columns = [getattr(Twin.__table__.c, name) for name in _TWIN_COLUMNS]  # type: ignore[attr-defined]
     twins = {
         (t.collection, t.token_id): t
-        for t in session.exec(select(Twin).where(tuple_(col(Twin.collection), col(Twin.token_id)).in_(pairs)))
+        for t in session.execute(select(*columns).where(pairs_in(Twin.collection, Twin.token_id, pairs)))
     }
     bound = set(
         session.exec(
-            select(NfcTag.collection, NfcTag.token_id).where(
-                tuple_(col(NfcTag.collection), col(NfcTag.token_id)).in_(pairs)
-            )
+            select(NfcTag.collection, NfcTag.token_id).where(pairs_in(NfcTag.collection, NfcTag.token_id, pairs))
         ).all()
     )
     moved: set[tuple[str, int]] = set()
     claimed_at: dict[tuple[str, int], datetime] = {}
     events = session.exec(
         select(ChainEvent.address, ChainEvent.token_id, ChainEvent.name, ChainEvent.block_time).where(
-            tuple_(col(ChainEvent.address), col(ChainEvent.token_id)).in_(pairs),
+            pairs_in(ChainEvent.address, ChainEvent.token_id, pairs),
             col(ChainEvent.name).in_(["Transfer", "Claimed"]),
             # a mint's own transfers name no sender (`registry.events.public.parties`)
             (col(ChainEvent.name) == "Claimed") | col(ChainEvent.sender).is_not(None),
@@ -111,7 +114,7 @@ def _twin_states(
         for address, token, when in session.exec(
             select(ChainEvent.address, ChainEvent.token_id, ChainEvent.block_time).where(
                 ChainEvent.name == "BatchMinted",
-                tuple_(col(ChainEvent.address), col(ChainEvent.token_id)).in_(sorted(batches)),
+                pairs_in(ChainEvent.address, ChainEvent.token_id, batches),
             )
         ).all()
         if when is not None and token is not None
@@ -146,7 +149,7 @@ MINT_TIME_SLACK = 3600
 
 
 def _compromised(
-    windows: Windows, chain_brand_id: int, twin: Twin, batch_times: dict[tuple[str, int], int]
+    windows: Windows, chain_brand_id: int, twin: Any, batch_times: dict[tuple[str, int], int]
 ) -> bool | None:
     block_time = batch_times.get((twin.collection, first_token(twin.batch_id)))
     if block_time is not None:

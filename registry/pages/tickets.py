@@ -13,8 +13,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
+import threading
 import time
 
 from pydantic import ValidationError
@@ -39,8 +41,23 @@ _BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{22,128}")  # base64url of at least 16 r
 _MAX_TICKET = 2048
 
 
+_IDS_AT_ONCE = 256
+_ids: list[bytes] = []
+_ids_pid = 0
+_ids_lock = threading.Lock()
+
+
 def new_browser_id() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits
+    """256 random bits, base64url. The bytes come from the OS in runs of 256 ids: one `getrandom` call
+    per id was a tenth of a cookieless page view's time here. Refilled in a forked child (never the
+    parent's ids twice)."""
+    global _ids_pid
+    with _ids_lock:
+        if not _ids or _ids_pid != os.getpid():
+            raw = secrets.token_bytes(32 * _IDS_AT_ONCE)
+            _ids[:] = [raw[i : i + 32] for i in range(0, len(raw), 32)]
+            _ids_pid = os.getpid()
+        return base64.urlsafe_b64encode(_ids.pop()).rstrip(b"=").decode()
 
 
 def browser_id(cookie: str | None) -> str | None:

@@ -1,18 +1,17 @@
-"""Recording that never slows or fails an answer: a request hands a `ScanEvent` to a bounded queue
-(`put_nowait`: a full queue drops it and counts the drop) and returns; one writer thread takes what
-is waiting, finds each twin's brand and each network's location, and stores the lot with one INSERT
-of many rows, adding it to its days' rollups in the same transaction (`registry.scans.live`). A
-batch the database refuses (away, locked, full) is dropped and counted: the answers it came from
+"""Recording that never slows or fails an answer: a request appends a `ScanEvent` to a bounded queue
+(a full queue drops it and counts the drop) and returns; one writer thread takes what is waiting,
+finds each twin's brand and each network's location, and stores the lot with one INSERT of many rows,
+adding it to its days' rollups in the same transaction (`registry.scans.live`). A batch the database
+refuses (away, locked, full) is dropped and counted: the answers it came from
 were long sent. Listeners registered with `on_batch` are called with the stored rows
 after each commit (the alert rules read them there)."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,11 +19,11 @@ from functools import lru_cache
 from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
-from sqlalchemy import Engine, insert, tuple_
-from sqlalchemy.orm import configure_mappers
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, Row, insert
+from sqlmodel import Session, select
 
 from registry.db.columns import utcnow
+from registry.db.pairs import pairs_in
 from registry.errors import InvalidInput
 from registry.scans import live
 from registry.scans.geo import Locator
@@ -34,8 +33,11 @@ from registry.twins.service import find_twins
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Sequence[Scan]], None]
-LINGER = 0.05  # seconds a batch waits for company after its first scan
+# A stored row of the `scans` table: a SQLAlchemy `Row`, read by the `Scan` model's attribute names
+# (a `Scan` built per row cost ~23 us; the alert rules only read its fields).
+StoredScan = Row[Any]
+Listener = Callable[[Sequence[StoredScan]], None]
+LINGER = 0.1  # seconds a batch waits for company after its first scan (a batch costs ~1 ms of its own)
 
 
 @lru_cache(maxsize=4096)
@@ -84,13 +86,17 @@ class ScanRecorder:
         self.enabled = enabled
         self.locator = locator
         self.stats = ScanStats()
-        self._batch = batch
-        self._queue: queue.Queue[ScanEvent] = queue.Queue(maxsize=size)
+        self._batch, self._size = batch, size
+        # A deque, not a queue.Queue: appending takes no lock and wakes no thread (a Queue's put notified
+        # the writer once per scan, a thread switch per request); the writer wakes at the first scan of
+        # a batch (`_wake`) and takes what came in the next LINGER seconds.
+        self._queue: deque[ScanEvent] = deque()
+        self._wake = threading.Event()
+        self._taken = 0  # scans the writer took and has not finished with (under `_lock`)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._brands: OrderedDict[tuple[str, int], str | None] = OrderedDict()  # twins never change brand
         self._last_failure_log = 0.0
-        configure_mappers()  # rows are built with model_construct, which needs the mapped attributes ready
 
     # ------------------------------------------------------------------ the request's side
 
@@ -98,23 +104,24 @@ class ScanRecorder:
         """Queues `event` without waiting; False (and counted) when the queue is full or recording off."""
         if not self.enabled:
             return False
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
+        if len(self._queue) >= self._size:  # checked without a lock: a few over the bound under a race
             with self._lock:
                 self.stats.dropped_full += 1
             return False
+        self._queue.append(event)
         with self._lock:
             self.stats.queued += 1
+        if len(self._queue) == 1:  # the first of a batch: the writer may be asleep (a missed wake costs 0.2 s)
+            self._wake.set()
         return True
 
     @property
     def waiting(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def on_batch(self, callback: Listener) -> Callable[[], None]:
         """Calls `callback(rows)` in the writer thread after each committed batch, with the stored
-        `Scan` rows (ids set, detached). A listener that raises is logged; the others still run. A
+        rows (`StoredScan`: every column, ids set). A listener that raises is logged; the others still run. A
         slow listener holds the writer (and so fills the queue): hand heavy work to your own thread.
         Returns a function that removes the listener."""
         self._listeners.append(callback)
@@ -124,8 +131,9 @@ class ScanRecorder:
         """Waits until everything queued so far is written (or dropped); False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._queue.unfinished_tasks == 0:  # every event taken has been written or dropped
-                return True
+            with self._lock:
+                if not self._queue and self._taken == 0:  # every event taken has been written or dropped
+                    return True
             time.sleep(0.01)
         return False
 
@@ -134,26 +142,25 @@ class ScanRecorder:
     def run(self, stop: threading.Event) -> None:
         """The writer loop; on `stop` it writes what is still queued, then returns."""
         while True:
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
+            if not self._queue:
                 if stop.is_set():
                     return
+                self._wake.wait(0.2)
+                self._wake.clear()
                 continue
-            # Gathers for at most LINGER after the first scan: fewer, fuller batches under load.
-            events, until = [first], time.monotonic() + LINGER
+            # Gathers for LINGER after the first scan: fewer, fuller batches under load.
+            if len(self._queue) < self._batch and not stop.is_set():
+                time.sleep(LINGER)
+            with self._lock:
+                events = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+                self._taken = len(events)
             try:
-                while len(events) < self._batch:
-                    try:
-                        events.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
-                    except queue.Empty:
-                        break
                 self.write(events, rows=bool(self._listeners))
             finally:
-                for _ in events:
-                    self._queue.task_done()
+                with self._lock:
+                    self._taken = 0
 
-    def write(self, events: list[ScanEvent], *, rows: bool = True) -> list[Scan]:
+    def write(self, events: list[ScanEvent], *, rows: bool = True) -> list[StoredScan]:
         """Stores `events` as one batch and tells the listeners; never raises (a failure is counted).
         Returns the stored rows (none when `rows` is False and no listener wants them: cheaper)."""
         try:
@@ -176,7 +183,9 @@ class ScanRecorder:
                 log.exception("scan log: a batch listener failed")
         return stored
 
-    def _store(self, events: list[ScanEvent], rows: bool) -> tuple[int, list[Scan]]:
+    def _store(self, events: list[ScanEvent], rows: bool) -> tuple[int, list[StoredScan]]:
+        """THE WRITE PATH: one batch in one transaction (its twins' brands read, its rows inserted,
+        committed). Whatever must commit with the scans belongs here, before the commit."""
         with Session(self.engine, expire_on_commit=False) as s:
             twins = self._twins(s, events)
             values: list[dict[str, Any]] = []
@@ -209,12 +218,12 @@ class ScanRecorder:
                 )
             # One INSERT ... VALUES (...), (...) ... RETURNING (SQLAlchemy's "insertmanyvalues"): the rows
             # come back as stored, ids set, in whatever order the database gives them.
-            # Rows are built only when wanted, without validation (the values came from the database).
+            # Every column only when a listener wants the rows.
             columns = Scan.__table__.columns if rows else [Scan.__table__.c.id]  # type: ignore[attr-defined]
             result = s.connection().execute(insert(Scan).returning(*columns), values).all()
             live.add_batch(s.connection(), values)  # today's rollups, in the same transaction as the scans
             s.commit()
-        return len(result), [Scan.model_construct(**row._mapping) for row in result] if rows else []
+        return len(result), list(result) if rows else []
 
     def _twins(self, s: Session, events: list[ScanEvent]) -> dict[int, tuple[str | None, int | None, str | None]]:
         """Each event's (collection, token_id, brand): the twin it named, or (None, token_id, brand of
@@ -227,7 +236,7 @@ class ScanRecorder:
         missing = [k for k in wanted if k not in self._brands]
         if missing:
             query = select(Twin.collection, Twin.token_id, Twin.brand_id).where(
-                tuple_(col(Twin.collection), col(Twin.token_id)).in_(missing)
+                pairs_in(Twin.collection, Twin.token_id, missing)
             )
             known = {(c, t): b for c, t, b in s.exec(query)}
             for key in missing:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
 
 from api.main import create_app
 from tests.api.conftest import Stack, fresh_stack, gtin, physical, png
@@ -40,7 +43,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         job = stack.client.post("/v1/batches", json={"twins": [lotted, plain]}, headers=headers).json()
         twins = stack.wait_job(headers, job["id"])["twins"]
         with serve(create_app(runtime=stack.runtime)) as url, httpx.Client(base_url=url, timeout=30) as http:
-            yield {"stack": stack, "http": http, "collection": collection, "tokens": [t["token_id"] for t in twins]}
+            yield {
+                "stack": stack,
+                "http": http,
+                "collection": collection,
+                "tokens": [t["token_id"] for t in twins],
+                "headers": headers,
+                "image": image,
+            }
 
 
 def _http(world: dict[str, Any]) -> httpx.Client:
@@ -257,3 +267,65 @@ def test_the_resolver_description_file(world: dict[str, Any]) -> None:
     assert doc["name"] and doc["linkTypeDefaultCanBeLinkset"] is False and doc["validatesAIcombinations"] is True
     assert {"namespace": "https://ref.gs1.org/voc/", "prefix": "gs1:"} in doc["supportedLinkType"]
     assert {"gs1:pip", "gs1:certificationInfo", "gs1:dpp"} <= set(doc["activeLinkTypes"]["en"])
+
+
+def _selects(world: dict[str, Any]) -> Iterator[list[str]]:
+    """The statements the service's database runs meanwhile."""
+    engine = world["stack"].runtime.engine
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        seen.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_label_resolved_again_is_answered_from_memory_with_its_own_query(world: dict[str, Any]) -> None:
+    """The second scan of a label within the minute reads nothing from the database, and answers as
+    the first did: same target, same headers, this request's query string passed on."""
+    first = _http(world).get(ITEM, params={"src": "qr"}, headers={"Accept": "text/html"})
+    assert first.status_code == 307
+    with contextmanager(_selects)(world) as seen:
+        again = _http(world).get(ITEM + "?picc_data=AB12&cmac=CD34", headers={"Accept": "text/html"})
+        twins_read = [s for s in seen if "FROM twins" in s]
+    assert again.status_code == 307 and twins_read == []
+    assert again.headers["location"] == page(world) + "?picc_data=AB12&cmac=CD34"
+    assert first.headers["location"] == page(world) + "?src=qr"
+    assert {k: v for k, v in again.headers.items() if k in ("link", "vary", "access-control-allow-origin")} == {
+        k: v for k, v in first.headers.items() if k in ("link", "vary", "access-control-allow-origin")
+    }
+    # Another Accept is another decision: the verdict, decided afresh.
+    verdict = _http(world).get(ITEM, headers={"Accept": "application/json"})
+    assert verdict.status_code == 307 and "/v1/verify/" in verdict.headers["location"]
+
+
+def test_an_unknown_serial_is_asked_again_and_resolves_once_minted(world: dict[str, Any]) -> None:
+    """A 404 is never remembered: the serial minted a moment later resolves at once."""
+    path = f"/01/{G14}/21/LATE-1"
+    assert _http(world).get(path, headers={"Accept": "text/html"}).status_code == 404
+    stack = world["stack"]
+    body = {"twins": [physical("LATE-1", image=world["image"], code=CODE)]}
+    job = stack.client.post("/v1/batches", json=body, headers=world["headers"]).json()
+    token = stack.wait_job(world["headers"], job["id"])["twins"][0]["token_id"]
+    r = _http(world).get(path, headers={"Accept": "text/html"})
+    assert r.status_code == 307 and r.headers["location"] == f"{BASE}/t/{world['collection']}/{token}"
+
+
+def test_a_database_outage_is_the_apps_503_with_retry_after(world: dict[str, Any]) -> None:
+    """The resolver reads the database in its own trip to the thread pool: an outage there still gets
+    the app's answer to one (503 problem, Retry-After), not a resolver problem of its own."""
+    engine = world["stack"].runtime.engine
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE twins RENAME TO twins_away"))
+    try:
+        r = _http(world).get(f"/01/{G14}/21/NEVER-ASKED", headers={"Accept": "text/html"})
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE twins_away RENAME TO twins"))
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json()["type"] == PROBLEM + "database-unavailable"
+    assert _http(world).get(f"/01/{G14}/21/NEVER-ASKED").status_code == 404  # back: asked again

@@ -147,7 +147,9 @@ def test_the_csv_export_is_streamed_and_formula_safe(site: Site, numbers: dict[s
         assert "attachment" in r.headers["content-disposition"]
         body = b"".join(r.iter_bytes()).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
-    assert sum(1 for row in rows if row["channel"] == "verify" and row["token_id"]) == 2_100
+    # The rows stored above (no collection): a verification an earlier test made may still be on its
+    # way through the scan writer and land in the export too.
+    assert sum(1 for row in rows if row["channel"] == "verify" and row["token_id"] and not row["collection"]) == 2_100
     assert len({row["id"] for row in rows}) == len(rows)  # keyset pages: none twice
     ats = [row["at"] for row in rows]
     assert ats == sorted(ats)
