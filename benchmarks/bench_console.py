@@ -8,10 +8,11 @@ Seeding (SQL, minutes rather than hours): the scan log as `benchmarks.bench_aggr
 (one past day generated and rolled up by the service's own code, its rollup rows copied to the other
 past days, today's raw scans generated); `--twins` twins of the brand in its collection, each with
 its mint `Transfer` event spread over the last year, plus claims (5%) and resales (2%) in the last
-90 days, which the overview reads from their daily rollup (`owner_days`, filled as the indexer would); 2,000 alerts over the last 90 days
-(the newest 200 open). Another brand holds a fifth as many twins and scans. Requests: sequential,
-one signed-in analyst (a staff session opened as the sign-in ceremony would), wall time on loopback
-(an upper bound of server time), `--requests` per page or as many as `--budget` seconds allow.
+90 days, which the overview reads from their daily rollup (`owner_days`, filled as the indexer
+would); 2,000 alerts over the last 90 days (the newest 200 open). Another brand holds a fifth as many
+twins and scans. Requests: sequential, one signed-in analyst (a staff session opened as the sign-in
+ceremony would), wall time on loopback (an upper bound of server time), `--requests` per page or as
+many as `--budget` seconds allow.
 """
 
 from __future__ import annotations
