@@ -1,7 +1,7 @@
 """The owner-event rollup (`owner_days`, SQLite and PostgreSQL) the indexer keeps equals a recount from
 the indexed events after mints, a claim, resales, a first sale, a custodian appearing days later, a real
 reorganisation and a rebuild; and the brand's numbers by day (the rollup) agree with its numbers by twin
-(counted from the events)."""
+(counted from the events). Migration 0020 fills the rollup from the events already indexed."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from eth_account import Account
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from registry.brands.models import Collection
+from registry.brands.models import Brand, Collection
 from registry.chain.anvil import Anvil
 from registry.chain.client import mint_gas
+from registry.db.engine import MIGRATIONS, make_engine, migrate, session_scope
 from registry.events import owner_days
-from registry.events.models import OwnerDay
+from registry.events.models import ChainEvent, OwnerDay
 from registry.indexer.rebuild import rebuild
 from registry.ipfs.store import add_directory
 from registry.runtime import Runtime
@@ -29,17 +33,26 @@ from tests.conftest import postgres_server  # noqa: F401 - the fixture _database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _database_url(request, tmp_path)
+
+
+@pytest.fixture
+def stack(url: str, tmp_path: Path) -> Iterator[Stack]:
     anvil = Anvil()
     anvil.start()
-    settings = stack_settings(tmp_path, anvil, database_url=_database_url(request, tmp_path))
+    settings = stack_settings(tmp_path, anvil, database_url=url)
     with running_stack(settings, anvil, with_worker=True, with_indexer=False) as running:
         yield running
 
 
-def _rollup(runtime: Runtime) -> dict[tuple[str, date], tuple[int, int]]:
-    with Session(runtime.engine) as s:
+def _rollup_of(engine: Engine) -> dict[tuple[str, date], tuple[int, int]]:
+    with Session(engine) as s:
         return {(r.collection, r.day): (r.claims, r.resales) for r in s.exec(select(OwnerDay))}
+
+
+def _rollup(runtime: Runtime) -> dict[tuple[str, date], tuple[int, int]]:
+    return _rollup_of(runtime.engine)
 
 
 def _recount(runtime: Runtime) -> dict[tuple[str, date], tuple[int, int]]:
@@ -140,3 +153,42 @@ def test_the_rollup_equals_a_recount_through_claims_resales_custodians_and_a_reo
     before = _rollup(stack.runtime)
     rebuild(stack.runtime.indexer)
     assert _rollup(stack.runtime) == before
+
+
+def test_the_upgrade_fills_the_rollup_from_the_indexed_events(url: str) -> None:
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0019")
+    ours, theirs, loose = ("0x" + c * 40 for c in "abc")
+    stock, elsewhere, a, b = ("0x" + c * 40 for c in "1234")  # stock: our custodian, named by `theirs`
+    day = 20_000 * 86_400  # 2024-10-04
+    events = [
+        ("BatchMinted", theirs, 1, None, stock, day - 86_400),
+        ("Transfer", ours, 1, stock, a, day),  # our first sale: `stock` is a custodian of our brand
+        ("Transfer", ours, 2, elsewhere, a, day),  # a resale
+        ("Claimed", ours, 3, None, a, day + 5),  # a claim and its own transfer
+        ("Transfer", ours, 3, elsewhere, a, day + 5),
+        ("Transfer", ours, 2, a, None, day + 86_400),  # a burn
+        ("Transfer", loose, 9, a, b, day + 86_400),  # a collection no brand has: a resale all the same
+    ]
+    with session_scope(engine) as s:
+        s.add(Brand(id="brand", name="Ours", chain_brand_id=1, admin_address="0x" + "0" * 40))
+        s.flush()
+        s.add_all([Collection(address=ours, brand_id="brand", name="A", symbol="A"),
+                   Collection(address=theirs, brand_id="brand", name="B", symbol="B")])  # fmt: skip
+        for i, (name, address, token, sender, recipient, at) in enumerate(events):
+            tx = "0x%064x" % (i if name != "Claimed" else i + 1)  # the claim shares its transfer's transaction
+            s.add(
+                ChainEvent(block_number=i, block_hash="0x%064x" % (1000 + int(tx, 16)), tx_hash=tx, log_index=i,
+                           address=address, name=name, token_id=token, args="{}", block_time=at, sender=sender,
+                           recipient=recipient)
+            )  # fmt: skip
+    migrate(engine)
+    first = owner_days.day_of(day // 86_400)
+    assert _rollup_of(engine) == {(ours, first): (1, 1), (loose, first + timedelta(days=1)): (0, 1)}
+    with session_scope(engine) as s:
+        owner_days.recount_all(s)
+    assert _rollup_of(engine) == {(ours, first): (1, 1), (loose, first + timedelta(days=1)): (0, 1)}
