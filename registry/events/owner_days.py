@@ -96,7 +96,8 @@ def touched(s: Session, events: Iterable[Mapping[str, Any]]) -> Touched:
     out: Touched = defaultdict(set)
     custodians: set[tuple[str, str]] = set()
     for e in events:
-        if e["name"] in OWNER_EVENTS and e["block_time"] is not None:
+        moved = e["name"] == "Transfer" and e["sender"] is not None and e["recipient"] is not None
+        if (e["name"] == "Claimed" or moved) and e["block_time"] is not None:  # mints and burns never count
             out[e["address"]].add(int(e["block_time"]) // DAY)
         elif e["name"] == "BatchMinted" and e["recipient"] is not None:
             custodians.add((e["address"], e["recipient"]))
