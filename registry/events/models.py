@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -38,3 +40,17 @@ class ChainEvent(SQLModel, table=True):
     # Who an ownership event moves a twin from / to (`registry.events.public.parties`); None otherwise.
     sender: str | None = None
     recipient: str | None = None
+
+
+class OwnerDay(SQLModel, table=True):
+    """Claims and resales of one collection on one UTC day, as `registry.events.owner_days` counts them
+    from the indexed events (kept by the indexer in the transaction that stores or drops events)."""
+
+    __tablename__ = "owner_days"
+    __table_args__ = (UniqueConstraint("collection", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection: str
+    day: date
+    claims: int = Field(default=0, sa_type=BigInteger)
+    resales: int = Field(default=0, sa_type=BigInteger)

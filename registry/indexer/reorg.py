@@ -1,6 +1,6 @@
 """Reorganisations: detect that the last indexed block is no longer on the chain, find the last
-block both agree on, and rewind everything indexed after it (events, twins built from orphaned
-batches, pending deliveries), handing orphaned mints back to the mint worker."""
+block both agree on, and rewind everything indexed after it (events and their owner-event days,
+twins built from orphaned batches, pending deliveries), handing orphaned mints back to the mint worker."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from registry.chain.layout import batch_of, first_token
 from registry.db.engine import session_scope
+from registry.events import owner_days
 from registry.events.models import ChainEvent
 from registry.events.public import event_id
 from registry.indexer.ingestion import LogSource
@@ -75,8 +76,10 @@ def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int
                 reopen_batch(s, e.address, batch_of(first))
             elif e.token_id is not None:
                 touched[e.address].add(e.token_id)
+        gone = [e.model_dump() for e in dropped]
         s.execute(delete(ChainEvent).where(col(ChainEvent.block_number) > ancestor))
         s.flush()
+        owner_days.recount(s, owner_days.touched(s, gone))  # after the delete: which custodians are gone
         for address, tokens in touched.items():
             for token in tokens:
                 mint = s.exec(

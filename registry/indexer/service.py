@@ -23,6 +23,7 @@ from registry.chain.logs import COLLECTION_EVENTS, REGISTRY_EVENTS, checksum, de
 from registry.chain.node_reads import BlockRef
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
+from registry.events import owner_days
 from registry.events.models import ChainEvent
 from registry.events.public import parties, public_event
 from registry.indexer import projection, reorg
@@ -128,8 +129,8 @@ class Indexer:
         return max(1, len(logs))
 
     def _ingest(self, logs: list[dict[str, Any]], end: int, end_hash: str | None, size: int) -> None:
-        """Records the range's events, projects them, queues their deliveries and moves the cursor:
-        one transaction."""
+        """Records the range's events (and recounts the owner-event days they fall on), projects them,
+        queues their deliveries and moves the cursor: one transaction."""
         registry = self.registry.lower()
         decoded_logs = []
         for raw in logs:
@@ -166,7 +167,9 @@ class Indexer:
         )
         with session_scope(self.engine) as s:
             if rows:
+                pairs = owner_days.touched(s, rows)  # before the insert: which custodians are new
                 s.execute(insert(ChainEvent), rows)
+                owner_days.recount(s, pairs)
             for raw, name, args in decoded_logs:
                 projection.project(s, raw["address"], name, args, self.store)
                 known = self._collections

@@ -21,16 +21,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import product
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, literal, tuple_, union_all
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, tuple_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from registry.brands.models import Collection
 from registry.db.engine import session_scope
 from registry.errors import InvalidInput
-from registry.events.models import ChainEvent
+from registry.events import owner_days
+from registry.events.models import OwnerDay
 from registry.scans import live
 from registry.scans.models import (
     Scan,
@@ -322,57 +322,30 @@ def _owner_and_alert_counts(
     s: Session, brand_id: str, first: date, last: date, by: By, alerts: Iterable[Raised]
 ) -> dict[str, list[int]]:
     """Claims, resales and alerts of the brand's twins by day (UTC), collection or twin: claims and
-    resales from the indexed chain events of its collections (a resale: a transfer from one holder to
-    another; mints, burns, a claim's own transfer and transfers out of a batch's custodian, the brand's
-    first sale, excluded), alerts by the day they were raised.
-    Counted in SQL per (day, collection, token), which few owner events and alerts keep small."""
+    resales of its collections (`registry.events.owner_days`: by day and collection from the rollup
+    the indexer keeps, by twin counted from the range's events), alerts by the day they were raised."""
     out: dict[str, list[int]] = {}
-    start, end = _start(first), _start(last + timedelta(days=1))
-    day_of = col(ChainEvent.block_time) // 86_400  # whole UTC days since the epoch (integer division)
-    claim = aliased(ChainEvent)
-    claim_of_tx = (
-        sa_select(col(claim.id))
-        .where(
-            col(claim.name) == "Claimed",
-            col(claim.tx_hash) == col(ChainEvent.tx_hash),
-            col(claim.token_id) == col(ChainEvent.token_id),
-        )
-        .exists()
-    )
-    minted = aliased(ChainEvent)
     owned = sa_select(col(Collection.address)).where(col(Collection.brand_id) == brand_id)
-    # The custodians of any of the brand's collections, uncorrelated: the database reads them once
-    # (a subquery correlated on the event's address ran once per event, quadratic in its events).
-    custodians = sa_select(col(minted.recipient)).where(
-        col(minted.name) == "BatchMinted",
-        col(minted.address).in_(owned),
-        col(minted.recipient).is_not(None),
-    )
-    resale = (
-        (col(ChainEvent.name) == "Transfer")
-        & col(ChainEvent.sender).is_not(None)  # not a mint
-        & col(ChainEvent.recipient).is_not(None)  # not a burn
-        & ~claim_of_tx
-        & col(ChainEvent.sender).not_in(custodians)  # not the brand's first sale out of its stock
-    )
-    events = (
-        sa_select(
-            day_of,
-            col(ChainEvent.address),
-            col(ChainEvent.token_id),
-            func.sum(case((col(ChainEvent.name) == "Claimed", 1), else_=0)),
-            func.sum(case((resale, 1), else_=0)),
+    if by == "twin":
+        start, end = int(_start(first).timestamp()), int(_start(last + timedelta(days=1)).timestamp())
+        for days, collection, token_id, claims, resales in s.execute(
+            owner_days.counted(owned, owned, start, end, by_token=True)
+        ):
+            if claims or resales:  # a twin's days add up
+                row = out.setdefault(_owner_key(by, owner_days.day_of(int(days)), collection, token_id), [0, 0, 0])
+                row[0] += int(claims)
+                row[1] += int(resales)
+    else:
+        o: Any = OwnerDay
+        group = o.day if by == "day" else o.collection
+        query = (
+            sa_select(group, func.sum(o.claims), func.sum(o.resales))
+            .where(o.collection.in_(owned), o.day >= first, o.day <= last)
+            .group_by(group)
         )
-        .where(col(ChainEvent.address).in_(owned), col(ChainEvent.name).in_(("Claimed", "Transfer")))
-        .where(col(ChainEvent.block_time) >= int(start.timestamp()), col(ChainEvent.block_time) < int(end.timestamp()))
-        .group_by(day_of, col(ChainEvent.address), col(ChainEvent.token_id))
-    )
-    for days, collection, token_id, claims, resales in s.execute(events):
-        if claims or resales:
-            key = _owner_key(by, date(1970, 1, 1) + timedelta(days=int(days)), collection, token_id)
-            row = out.setdefault(key, [0, 0, 0])
-            row[0] += int(claims)
-            row[1] += int(resales)
+        for value, claims, resales in s.execute(query):
+            if claims or resales:  # by day the date's ISO text, by collection its address: as `_key` gives
+                out[str(value)] = [int(claims), int(resales), 0]
     for raised_at, collection, token_id in alerts:
         out.setdefault(_owner_key(by, raised_at.date(), collection, token_id), [0, 0, 0])[2] += 1
     return out

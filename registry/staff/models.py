@@ -104,7 +104,10 @@ class AuditEntry(SQLModel, table=True):
     """One staff action (or refusal), for the brand's admins to read."""
 
     __tablename__ = "staff_audit"
-    __table_args__ = (Index("ix_staff_audit_brand_at", "brand_id", "at"),)
+    __table_args__ = (
+        Index("ix_staff_audit_brand_at", "brand_id", "at"),
+        Index("ix_staff_audit_brand_id", "brand_id", "id"),  # the audit page: a brand's entries by id
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
     at: datetime = Field(default_factory=utcnow)
