@@ -29,7 +29,10 @@ class ChunkState(StrEnum):
 
 class Job(SQLModel, table=True):
     __tablename__ = "jobs"
-    __table_args__ = (UniqueConstraint("brand_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("brand_id", "idempotency_key"),
+        Index("ix_jobs_brand_created", "brand_id", "created_at", "id"),  # the console's job list, newest first
+    )
 
     id: str = Field(primary_key=True)
     brand_id: str = Field(foreign_key="brands.id", index=True)

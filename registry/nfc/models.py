@@ -32,6 +32,7 @@ class NfcTag(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("brand_id", "kind", "identity", name="uq_nfc_tags_brand_kind_identity"),
         Index("ix_nfc_tags_twin", "collection", "token_id"),
+        Index("ix_nfc_tags_brand_created", "brand_id", "created_at", "id"),  # the console's tag list
     )
 
     id: str = Field(primary_key=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Text
+from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
@@ -29,6 +29,9 @@ class Delivery(SQLModel, table=True):
     """The outbox: written in the same transaction as the indexed event it announces."""
 
     __tablename__ = "webhook_deliveries"
+    # A subscription's delivery log, newest first (the console pages it by creation time: ordered by id,
+    # PostgreSQL walked the primary key backwards through every other subscription's deliveries).
+    __table_args__ = (Index("ix_webhook_deliveries_sub_created", "subscription_id", "created_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     subscription_id: str = Field(foreign_key="webhook_subscriptions.id", index=True)
