@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from web3 import Web3
 
 from registry import redaction
-from registry.alerts import service as alert_service
+from registry.alerts import retention as alert_retention
 from registry.alerts.service import AlertEngine
 from registry.alerts.worker import AlertWorker
 from registry.auth.vault import server_key as load_server_key
@@ -312,7 +312,7 @@ class Runtime:
             runtime._spawn(runtime.scans.run, "scan-writer")
         runtime._spawn(lambda stop: scans.run_retention(engine, settings.scan_retention_days, stop), "scan-retention")
         runtime._spawn(
-            lambda stop: alert_service.run_retention(engine, settings.alert_retention_days, stop), "alert-retention"
+            lambda stop: alert_retention.run_retention(engine, settings.alert_retention_days, stop), "alert-retention"
         )
         if settings.worker_in_process if with_worker is None else with_worker:
             runtime._spawn(runtime.worker.run, "mint-worker")

@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, text
+from sqlalchemy import func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -29,7 +28,6 @@ from registry.alerts.models import Alert, AlertCountry, AlertPolicy, AlertScan
 from registry.alerts.policy import Policy, horizon, merged
 from registry.alerts.state import ChainSource, Windows, aware, twin_states
 from registry.chain.layout import status_name
-from registry.db.engine import session_scope
 from registry.db.pairs import pairs_in
 from registry.errors import ChainUnavailable
 from registry.scans.models import Scan
@@ -438,43 +436,3 @@ def _link(session: Session, alert: Alert, scans: Any) -> None:
         record = json.dumps(_scan_record(scan))
         session.add(AlertScan(alert_id=alert.id, scan_id=scan.id, at=aware(scan.at), scan=record))
         room -= 1
-
-
-# ---------------------------------------------------------------- retention
-
-
-def purge_resolved(engine: Engine, retention_days: int, *, now: datetime | None = None, batch: int = 500) -> int:
-    """Deletes the alerts resolved more than `retention_days` ago, with their copies of the triggering
-    scans, `batch` alerts a transaction (no long lock on a big backlog); open alerts are kept whatever
-    their age. The number deleted."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
-    deleted = 0
-    while True:
-        with session_scope(engine) as s:
-            ids = list(
-                s.exec(
-                    select(Alert.id)
-                    .where(Alert.state == "resolved", col(Alert.resolved_at) < cutoff)
-                    .order_by(col(Alert.resolved_at))
-                    .limit(batch)
-                ).all()
-            )
-            if not ids:
-                return deleted
-            s.connection().execute(delete(AlertScan).where(col(AlertScan.alert_id).in_(ids)))
-            s.connection().execute(delete(Alert).where(col(Alert.id).in_(ids)))
-        deleted += len(ids)
-
-
-def run_retention(engine: Engine, retention_days: int, stop: threading.Event, interval: float = 3600.0) -> None:
-    """The alert retention loop (beside the scan log's, in every process: deleting twice is harmless)."""
-    while not stop.is_set():
-        try:
-            purged = purge_resolved(engine, retention_days)
-        except Exception as exc:  # the database away: the next round tries again
-            log.warning("alert retention: %s; trying again later", type(exc).__name__)
-            stop.wait(min(interval, 60.0))
-            continue
-        if purged:
-            log.info("alerts: %d resolved alerts past retention deleted", purged)
-        stop.wait(interval)

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from registry.brands.models import Collection
 from registry.db.engine import session_scope
+from registry.db.pairs import pairs_in
 from registry.errors import InvalidInput
 from registry.events import owner_days
 from registry.events.models import OwnerDay
@@ -310,7 +311,7 @@ def _scanned(s: Session, brand_id: str, first: date, last: date, keys: Iterable[
     pairs = [(c, int(n)) for c, _, n in (k.rpartition("/") for k in keys if k != "unknown")]
     for i in range(0, len(pairs), 500):
         query = sa_select(t.collection, t.token_id).where(
-            *in_range, tuple_(t.collection, t.token_id).in_(pairs[i : i + 500])
+            *in_range, pairs_in(t.collection, t.token_id, pairs[i : i + 500])
         )
         found |= {f"{c}/{n}" for c, n in s.execute(query.distinct())}
     if "unknown" in keys and s.execute(sa_select(t.id).where(*in_range, t.collection.is_(None)).limit(1)).first():

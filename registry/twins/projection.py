@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import insert, tuple_
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from registry.chain.layout import ZERO_ADDRESS
 from registry.chain.logs import cid_text
+from registry.db.pairs import pairs_in
 from registry.twins.models import Twin
 
 CLAIM_KEYS_FILE = "claim-keys.json"  # published in a claimable batch's directory: (token id, claim key) leaves
@@ -53,7 +54,7 @@ def upsert_twins(
     existing: dict[tuple[str, int], Twin] = {}
     for i in range(0, len(keys), 500):
         part = keys[i : i + 500]
-        for twin in session.exec(select(Twin).where(tuple_(col(Twin.collection), col(Twin.token_id)).in_(part))):
+        for twin in session.exec(select(Twin).where(pairs_in(col(Twin.collection), col(Twin.token_id), part))):
             existing[(twin.collection, twin.token_id)] = twin
     fresh = [r for r in rows if (r["collection"], r["token_id"]) not in existing]
     if fresh:

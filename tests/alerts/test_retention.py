@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from registry.alerts.models import Alert, AlertScan
-from registry.alerts.service import purge_resolved, run_retention
+from registry.alerts.retention import purge_resolved, run_retention
 from registry.db.engine import session_scope
 from registry.settings import Settings
 from tests.alerts.conftest import A_COLLECTION, B_COLLECTION, TOKEN
