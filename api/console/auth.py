@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
@@ -41,6 +42,20 @@ from registry.staff.sessions import close_all_sessions, close_session, open_sess
 
 router = APIRouter(include_in_schema=False)
 HOME = "/console"
+
+
+class PasskeyOptions(BaseModel):
+    """A WebAuthn ceremony's options (`PublicKeyCredential*OptionsJSON`) and the challenge to answer."""
+
+    challenge_id: str
+    options: dict[str, Any]
+
+
+class WalletOptions(BaseModel):
+    """The EIP-4361 message the server wrote for the wallet to sign, and its challenge."""
+
+    challenge_id: str
+    message: str
 
 
 class CrossOrigin(Forbidden):
@@ -117,12 +132,12 @@ def join_page(request: Request, invite_id: str) -> Response:
 
 
 @router.post("/console/api/sign-in/options")
-async def sign_in_options(request: Request, engine: EngineDep, settings: SettingsDep) -> dict[str, Any]:
+async def sign_in_options(request: Request, engine: EngineDep, settings: SettingsDep) -> PasskeyOptions:
     _same_origin_only(request, settings)
     ceremony = await run_in_threadpool(
         passkeys.begin_sign_in, engine, RelyingParty.of(settings.base_url), client=_client(request, settings)
     )
-    return {"challenge_id": ceremony.challenge_id, "options": ceremony.options}
+    return PasskeyOptions(challenge_id=ceremony.challenge_id, options=ceremony.options)
 
 
 @router.post("/console/api/sign-in")
@@ -153,7 +168,7 @@ async def join_options(
     engine: EngineDep,
     settings: SettingsDep,
     secret: Annotated[str, Body(embed=True, max_length=100)],
-) -> dict[str, Any]:
+) -> PasskeyOptions:
     _same_origin_only(request, settings)
     ceremony = await run_in_threadpool(
         passkeys.begin_registration,
@@ -163,7 +178,7 @@ async def join_options(
         secret,
         client=_client(request, settings),
     )
-    return {"challenge_id": ceremony.challenge_id, "options": ceremony.options}
+    return PasskeyOptions(challenge_id=ceremony.challenge_id, options=ceremony.options)
 
 
 @router.post("/console/api/join/{invite_id}")
@@ -203,12 +218,12 @@ async def wallet_options(
     settings: SettingsDep,
     chain: ChainDep,
     address: Annotated[str, Body(embed=True, max_length=64)],
-) -> dict[str, Any]:
+) -> WalletOptions:
     _same_origin_only(request, settings)
     ceremony = await run_in_threadpool(
         wallets.begin, engine, settings, chain.chain_id, address, wallets.SIGN_IN, client=_client(request, settings)
     )
-    return {"challenge_id": ceremony.challenge_id, "message": ceremony.message}
+    return WalletOptions(challenge_id=ceremony.challenge_id, message=ceremony.message)
 
 
 @router.post("/console/api/sign-in/wallet")
@@ -247,7 +262,7 @@ async def link_options(
     settings: SettingsDep,
     chain: ChainDep,
     address: Annotated[str, Body(embed=True, max_length=64)],
-) -> dict[str, Any]:
+) -> WalletOptions:
     ceremony = await run_in_threadpool(
         wallets.begin,
         engine,
@@ -258,7 +273,7 @@ async def link_options(
         client=_client(request, settings),
         staff_id=me.staff_id,
     )
-    return {"challenge_id": ceremony.challenge_id, "message": ceremony.message}
+    return WalletOptions(challenge_id=ceremony.challenge_id, message=ceremony.message)
 
 
 @router.post("/console/api/wallet/link")

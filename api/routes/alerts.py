@@ -13,9 +13,9 @@ from api.routes.common import MAX_ID, TokenId, checksum
 from registry.alerts import actions
 from registry.alerts.caution import board_for, caution_for
 from registry.alerts.models import STATES
+from registry.alerts.policies import policy_for, policy_set, set_policy
 from registry.alerts.policy import RULES, PolicyPatch
 from registry.alerts.schemas import AlertExport, AlertList, AlertOut, CautionOut, PolicyOut, ResolveIn
-from registry.alerts.service import policy_for, policy_set, set_policy
 from registry.brands.service import own_collection
 from registry.errors import InvalidInput
 

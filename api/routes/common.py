@@ -33,14 +33,6 @@ def signature_bytes(text: str) -> bytes:
         raise InvalidInput("signature must be hex") from None
 
 
-def csv_cell(value: object) -> object:
-    """A value safe to open in a spreadsheet: text that a spreadsheet would run as a formula
-    (starting with =, +, -, @, tab or carriage return) is prefixed with an apostrophe (OWASP)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def pending_answer(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI entry of a relayed call's 202: its transaction was not mined within the relay wait."""
     return {

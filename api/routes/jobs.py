@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from api.deps import BrandCallerDep, BrandDep, SessionDep, SettingsDep
-from api.routes.common import Offset, csv_cell
+from api.routes.common import Offset
 from registry.claims import service as claims
 from registry.claims.schemas import ClaimSecret, ClaimSecretsOut
 from registry.jobs import service as jobs
 from registry.jobs.schemas import JobOut
+from registry.scans.export import csv_cell
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -18,7 +18,7 @@ from registry.alerts.actions import forget_session, raised_between
 from registry.db.engine import session_scope
 from registry.errors import InvalidInput
 from registry.pages import tickets
-from registry.scans import privacy, service
+from registry.scans import export, privacy, service
 from registry.scans.recorder import ScanRecorder
 from registry.scans.schemas import AggregateRow, AggregatesOut, DeletedOut, MyScansOut, ScanStatusOut
 
@@ -85,7 +85,7 @@ def scans_csv(
     until = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     name = f"scans-{first}-{last}.csv"
     return StreamingResponse(
-        service.export_csv(engine, brand.id, since, until),
+        export.export_csv(engine, brand.id, since, until),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )

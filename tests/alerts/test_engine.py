@@ -14,7 +14,8 @@ from sqlmodel import select
 from registry.alerts import actions
 from registry.alerts.caution import caution_for
 from registry.alerts.models import Alert, AlertCountry, AlertScan
-from registry.alerts.service import AlertEngine, set_policy
+from registry.alerts.policies import set_policy
+from registry.alerts.service import AlertEngine
 from registry.db.engine import session_scope
 from registry.errors import Conflict, NotFound
 from registry.nfc.models import NfcTag

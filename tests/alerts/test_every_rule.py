@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from registry.alerts.service import AlertEngine, set_policy
+from registry.alerts.policies import set_policy
+from registry.alerts.service import AlertEngine
 from registry.db.engine import session_scope
 from registry.events.models import ChainEvent
 from registry.nfc.models import NfcTag
