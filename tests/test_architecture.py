@@ -33,6 +33,16 @@ def test_infrastructure_and_domains_sit_where_the_readme_says() -> None:
     assert "registry.runtime" in packages["api"]
 
 
+@pytest.fixture(scope="module")
+def clean_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the code for every planted violation (each test plants one file and removes it)."""
+    root = tmp_path_factory.mktemp("layers")
+    for top in ("registry", "api", "scripts", "benchmarks"):
+        shutil.copytree(ROOT / top, root / top, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
+    assert check_layers.violations(root)[0] == []  # the copy is as clean as the original
+    return root
+
+
 @pytest.mark.parametrize(
     ("where", "source", "expected"),
     [
@@ -51,12 +61,13 @@ def test_infrastructure_and_domains_sit_where_the_readme_says() -> None:
         ("scripts/bench_planted.py", "import os\n", "benchmarks live in benchmarks/"),
     ],
 )
-def test_the_check_catches_a_planted_violation(where: str, source: str, expected: str, tmp_path: Path) -> None:
-    for top in ("registry", "api", "scripts", "benchmarks"):
-        shutil.copytree(ROOT / top, tmp_path / top, ignore=shutil.ignore_patterns("__pycache__", "*.json"))
-    assert check_layers.violations(tmp_path)[0] == []  # the copy is as clean as the original
-    (tmp_path / where).write_text(source)
-    problems, _ = check_layers.violations(tmp_path)
+def test_the_check_catches_a_planted_violation(where: str, source: str, expected: str, clean_copy: Path) -> None:
+    planted = clean_copy / where
+    planted.write_text(source)
+    try:
+        problems, _ = check_layers.violations(clean_copy)
+    finally:
+        planted.unlink()
     assert any(expected in p for p in problems), problems
 
 
