@@ -43,6 +43,7 @@ from registry.errors import ChainUnavailable, ConfigurationError, DatabaseUnavai
 from registry.indexer.service import Indexer
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
+from registry.presets import chain_id_mismatch
 from registry.scans import service as scans
 from registry.scans.geo import Locator
 from registry.scans.recorder import ScanRecorder
@@ -151,7 +152,8 @@ def _reach_chain(
     """Everything of start-up that asks the chain node (tried again as a whole while it is away)."""
     chain_id = int(w3.eth.chain_id)
     if settings.chain_id is not None and settings.chain_id != chain_id:
-        raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
+        embedded = settings.chain_rpc_url is None
+        raise ConfigurationError(chain_id_mismatch(settings.chain, settings.chain_id, chain_id, embedded=embedded))
     decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
     fee_cap, stuck = settings.max_fee_wei, settings.tx_stuck_seconds
     sender = TxSender(w3, signer, decoder, max_fee=fee_cap, stuck_seconds=stuck)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from registry.presets import PRESET_FIELDS, ChainName, preset
 
 # Anvil's first development key (public knowledge): only ever used for the embedded local chain.
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -31,7 +34,11 @@ class Settings(BaseSettings):
     public_rpc_url: str | None = None
 
     chain_rpc_url: str | None = None  # unset: start a local Anvil keeping its state in data_dir
+    # A public chain by name (registry/presets.py): fills in chain id, confirmations, log span, fee cap
+    # and multicall address wherever they are not set explicitly.
+    chain: ChainName | None = None
     chain_id: int | None = None  # checked against the node when set
+    multicall_address: str | None = None  # Multicall3 on this chain (from the preset unless set)
     anvil_port: int = 8545
     confirmations: int = 0  # blocks on top of a mint before it is recorded
     signer_key: SecretStr | None = None  # hex private key of the service's signer
@@ -168,6 +175,23 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
     console_invite_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _apply_chain_preset(self) -> Settings:
+        # Explicit settings (environment, .env, arguments) are in `model_fields_set`: they win.
+        if self.chain is not None:
+            chosen = preset(self.chain)
+            for name in PRESET_FIELDS:
+                if name not in self.model_fields_set:
+                    setattr(self, name, getattr(chosen, name))
+        return self
+
+    @field_validator("multicall_address")
+    @classmethod
+    def _is_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
