@@ -43,6 +43,7 @@ from registry.errors import ChainUnavailable, ConfigurationError, DatabaseUnavai
 from registry.indexer.service import Indexer
 from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
+from registry.pinning.pinner import Pinner
 from registry.presets import chain_id_mismatch
 from registry.scans import service as scans
 from registry.scans.geo import Locator
@@ -226,6 +227,7 @@ class Runtime:
     server_key: str
     scans: ScanRecorder  # the scan log's queue and writer (registry/scans)
     anvil: Anvil | None = None
+    pinner: Pinner | None = None  # with remote pinning services configured; runs beside the mint worker
     started: float = field(default_factory=time.monotonic)  # readiness gives loops this long to start
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -298,6 +300,7 @@ class Runtime:
                     enabled=settings.scans_enabled,
                 ),
                 anvil=anvil,
+                pinner=Pinner(engine, settings) if settings.pin_providers else None,
             )
         except BaseException:
             if engine is not None:
@@ -318,6 +321,8 @@ class Runtime:
         )
         if settings.worker_in_process if with_worker is None else with_worker:
             runtime._spawn(runtime.worker.run, "mint-worker")
+            if runtime.pinner is not None:
+                runtime._spawn(runtime.pinner.run, "pinner")
         if settings.indexer_in_process if with_indexer is None else with_indexer:
             runtime._spawn(runtime.indexer.run, "indexer")
             runtime._spawn(runtime.webhooks.run, "webhook-sender")
@@ -338,6 +343,8 @@ class Runtime:
     def run_worker(self) -> None:
         """Runs the mint worker in this thread until interrupted (`twinmark worker`)."""
         self._spawn(self.worker.run, "mint-worker")
+        if self.pinner is not None:
+            self._spawn(self.pinner.run, "pinner")
         self._wait()
 
     def run_indexer(self) -> None:
@@ -363,6 +370,8 @@ class Runtime:
         worker` / `twinmark indexer`): seconds since its lease holder's last heartbeat (None: none
         recorded, or released) and the process (host:pid) holding it, read from the database."""
         names = {"mint-worker": self.worker.lease, "indexer": self.indexer.lease, "webhook-sender": self.webhooks.lease}
+        if self.pinner is not None:
+            names["pinner"] = self.pinner.lease
         with session_scope(self.engine) as s:
             rows = s.exec(select(Lease).where(col(Lease.name).in_([h.name for h in names.values()]))).all()
         by_name = {r.name: r for r in rows}
@@ -382,8 +391,12 @@ class Runtime:
         self.worker.wake()
         self.indexer.wake()
         self.webhooks.wake()
+        if self.pinner is not None:
+            self.pinner.wake()
         for thread in self._threads:
             thread.join(timeout=10)
+        if self.pinner is not None:
+            self.pinner.close()
         self.head.stop()
         self.scans.locator.close()
         self.engine.dispose()

@@ -10,13 +10,22 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.presets import PRESET_FIELDS, ChainName, preset
 
 # Anvil's first development key (public knowledge): only ever used for the embedded local chain.
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+class PinProvider(BaseModel):
+    """A remote pinning service speaking the IPFS Pinning Service API (Pinata's PSA endpoint, Filebase,
+    an IPFS Cluster's pinsvc, ...). The access token is a secret: scrubbed from logs and answers."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    endpoint: str  # the API's base URL, without /pins
+    token: SecretStr
 
 
 class Settings(BaseSettings):
@@ -57,6 +66,18 @@ class Settings(BaseSettings):
     operator_password: SecretStr | None = None
 
     ipfs_rpc_url: str | None = None  # Kubo RPC API; unset: local block store in data_dir
+    # Remote pinning services (JSON list of {"name", "endpoint", "token"}): every CID a minted twin
+    # needs is pinned on each, in the background; a twin is durable once pinned on `pin_replicas` of
+    # them (unset: 1). Endpoints must be public addresses unless `pin_allow_private_endpoints`.
+    pin_providers: list[PinProvider] = Field(default_factory=list)
+    pin_replicas: int | None = Field(default=None, ge=1)
+    pin_allow_private_endpoints: bool = False
+    pin_origins: str = ""  # comma-separated multiaddrs (ending /p2p/<peer id>) of nodes holding the content
+    pin_poll_seconds: float = Field(default=10.0, gt=0)  # a queued or pinning pin is asked again after this
+    pin_reconcile_seconds: float = Field(default=600.0, gt=0)  # a pinned pin is checked again after this
+    pin_timeout_seconds: float = Field(default=10.0, gt=0)
+    pin_backoff_seconds: float = Field(default=2.0, gt=0)  # first retry delay; doubles to pin_backoff_max_seconds
+    pin_backoff_max_seconds: float = Field(default=300.0, gt=0)
     database_url: str | None = None  # e.g. postgresql+psycopg://...; unset: SQLite in data_dir
 
     operator_token: SecretStr | None = None  # unset: generated once and kept in data_dir
@@ -192,6 +213,19 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
             raise ValueError("must be a 0x-prefixed 20-byte hex address")
         return value
+
+    @field_validator("pin_providers")
+    @classmethod
+    def _provider_names_differ(cls, value: list[PinProvider]) -> list[PinProvider]:
+        names = [p.name for p in value]
+        if len(names) != len(set(names)):
+            raise ValueError("each pinning provider needs its own name")
+        return value
+
+    @property
+    def durable_replicas(self) -> int:
+        """Providers a twin's content must be pinned on to count as durable."""
+        return self.pin_replicas if self.pin_replicas is not None else 1
 
     @field_validator("trusted_proxies")
     @classmethod
