@@ -43,6 +43,7 @@ class Pinner:
         self.clients = {p.name: PsaClient(p, self.http, timeout=timeout) for p in settings.pin_providers}
         self.origins = [o.strip() for o in settings.pin_origins.split(",") if o.strip()]
         self._failing: set[str] = set()  # providers whose last call failed: logged once each way
+        self._paused: dict[str, datetime] = {}  # providers not asked again before then
         self._wake = threading.Event()
 
     # ------------------------------------------------------------ loop
@@ -58,33 +59,40 @@ class Pinner:
         self._wake.set()
 
     def step(self) -> bool:
-        """One pass: rows for new contents, then the rows that are due; True when any was due."""
+        """One pass: rows for new contents, then the rows that are due on providers not paused; True
+        when any was tried."""
         self._fill()
         now = datetime.now(UTC)
+        active = [name for name in self.clients if self._paused.get(name, now) <= now]
+        if not active:
+            return False
         with session_scope(self.engine) as s:
             due = s.exec(
                 select(Pin)
-                .where(col(Pin.next_at) <= now, col(Pin.provider).in_(list(self.clients)))
+                .where(col(Pin.next_at) <= now, col(Pin.provider).in_(active))
                 .order_by(col(Pin.next_at))
                 .limit(BATCH)
             ).all()
             s.expunge_all()
-        away: set[str] = set()  # a provider unreachable in this pass is not tried again in it
+        tried = False
         for pin in due:
-            if pin.provider in away:
+            if pin.provider in self._paused and self._paused[pin.provider] > now:
                 continue
+            tried = True
             try:
                 changes = self._tend(pin)
             except PinServiceError as exc:
                 self.counters.count(pin.provider, f"failed:{exc.kind}")
                 self._report(pin.provider, exc)
-                if exc.kind in _TRANSPORT:
-                    away.add(pin.provider)
                 changes = self._failure(pin, exc)
+                if exc.retryable or exc.kind in _TRANSPORT:
+                    # The provider is away or overloaded: one probe per backoff (or Retry-After), not a
+                    # request per row.
+                    self._paused[pin.provider] = changes["next_at"]  # type: ignore[assignment]
             else:
                 self._report(pin.provider, None)
             self._write(pin, changes)
-        return bool(due)
+        return tried
 
     def _fill(self) -> None:
         """A `pending` row on each provider for every content it has none for."""
