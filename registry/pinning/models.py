@@ -26,6 +26,7 @@ class PinContent(SQLModel, table=True):
     """A root CID the minted twins need (a batch directory, an asset), pinned recursively."""
 
     __tablename__ = "pin_contents"
+    __table_args__ = (Index("ix_pin_contents_created_at", "created_at"),)  # the pinner's look at new ones
 
     cid: str = Field(primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -44,6 +44,7 @@ class Pinner:
         self.origins = [o.strip() for o in settings.pin_origins.split(",") if o.strip()]
         self._failing: set[str] = set()  # providers whose last call failed: logged once each way
         self._paused: dict[str, datetime] = {}  # providers not asked again before then
+        self._filled: datetime | None = None  # the last pass that filled rows for every content
         self._wake = threading.Event()
 
     # ------------------------------------------------------------ loop
@@ -95,13 +96,25 @@ class Pinner:
         return tried
 
     def _fill(self) -> None:
-        """A `pending` row on each provider for every content it has none for."""
+        """A `pending` row on each provider for every content it has none for: the contents registered
+        since the last complete fill on each pass, all of them at start and once per reconciliation
+        period (a provider added to the configuration gets everything registered before it)."""
+        now = datetime.now(UTC)
+        full = self._filled is None or now - self._filled > timedelta(seconds=self.settings.pin_reconcile_seconds)
+        complete = True
         with session_scope(self.engine) as s:
             for name in self.clients:
                 held = select(Pin.cid).where(Pin.provider == name, Pin.cid == PinContent.cid)
-                missing = s.exec(select(PinContent.cid).where(~held.exists()).limit(1000)).all()
+                query = select(PinContent.cid).where(~held.exists())
+                if not full and self._filled is not None:
+                    # A content's row may commit a while after its `created_at` (the worker's transaction).
+                    query = query.where(col(PinContent.created_at) >= self._filled - timedelta(seconds=60))
+                missing = s.exec(query.limit(1000)).all()
+                complete = complete and len(missing) < 1000
                 for cid in missing:
                     s.add(Pin(cid=cid, provider=name))
+        if full and complete:
+            self._filled = now
 
     # ------------------------------------------------------------ one row
 

@@ -14,6 +14,10 @@ from typing import Any
 import pytest
 
 from registry.chain.anvil import free_port
+from registry.db.engine import session_scope
+from registry.pinning.pinner import Pinner
+from registry.pinning.service import durability_for, job_contents
+from registry.settings import PinProvider
 from tests.api.conftest import Stack, _database_url, fresh_stack, physical, png
 from tests.support.psa import PsaServer, psa_server
 
@@ -174,9 +178,27 @@ def test_a_private_endpoint_is_refused_without_the_opt_in(tmp_path: Path) -> Non
         assert a.calls == []  # never contacted
 
 
-def test_without_providers_there_is_no_durability(tmp_path: Path) -> None:
+def test_content_minted_before_a_provider_was_configured_is_pinned_once_it_is(tmp_path: Path) -> None:
     with fresh_stack(tmp_path) as stack:
         headers, job = mint(stack, "PIN-NONE-1")
         assert stack.runtime.pinner is None
         assert stack.client.get(f"/v1/jobs/{job['id']}", headers=headers).json()["durability"] is None
         assert "pinner" not in stack.runtime.heartbeats()
+        # The operator adds a provider (a restart with it configured): what was minted before is pinned.
+        with psa_server(TOKEN_A) as (a, url_a):
+            configured = [PinProvider.model_validate(p) for p in providers(alpha=url_a)]
+            later = stack.runtime.settings.model_copy(update={"pin_providers": configured} | FAST)
+            pinner = Pinner(stack.runtime.engine, later)
+            with session_scope(stack.runtime.engine) as s:
+                contents = job_contents(s, job["id"])
+            assert job["batches"][0]["directory_cid"] in contents and len(contents) == 2
+
+            def durable() -> bool:
+                pinner.step()
+                with session_scope(stack.runtime.engine) as s:
+                    shown = durability_for(s, contents, later)
+                return shown is not None and shown.durable
+
+            until(durable, message="pinned after the provider was added")
+            pinner.close()
+            assert sorted(a.added) == sorted(contents) and not a.violations

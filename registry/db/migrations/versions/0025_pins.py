@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("cid", sa.String(), primary_key=True),
         sa.Column("created_at", _AT, nullable=False),
     )
+    op.create_index("ix_pin_contents_created_at", "pin_contents", ["created_at"])
     op.create_table(
         "pin_job_contents",
         sa.Column("job_id", sa.String(), sa.ForeignKey("jobs.id"), primary_key=True),
@@ -47,4 +48,5 @@ def downgrade() -> None:
     op.drop_index("ix_pins_next_at", "pins")
     op.drop_table("pins")
     op.drop_table("pin_job_contents")
+    op.drop_index("ix_pin_contents_created_at", "pin_contents")
     op.drop_table("pin_contents")
