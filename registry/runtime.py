@@ -300,7 +300,11 @@ class Runtime:
                     enabled=settings.scans_enabled,
                 ),
                 anvil=anvil,
-                pinner=Pinner(engine, settings) if settings.pin_providers else None,
+                pinner=(
+                    Pinner(engine, settings, discover=store.addresses if isinstance(store, KuboStore) else None)
+                    if settings.pin_providers
+                    else None
+                ),
             )
         except BaseException:
             if engine is not None:

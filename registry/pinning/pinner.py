@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, update
@@ -17,21 +18,23 @@ from sqlmodel import col, select
 
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
+from registry.errors import TwinmarkError
 from registry.net.client import GuardedClient
 from registry.pinning.client import PinServiceError, PsaClient
 from registry.pinning.models import Pin, PinContent, PinState
 from registry.pinning.schemas import PinStatus
-from registry.pinning.service import PinCounters
+from registry.pinning.service import PinCounters, public_origins
 from registry.settings import Settings
 
 log = logging.getLogger(__name__)
 LEASE = "pinner"
 BATCH = 100  # rows looked at per pass
-_TRANSPORT = ("timeout", "refused", "network", "tls", "blocked", "unresolvable")
 
 
 class Pinner:
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, discover: Callable[[], list[str]] | None = None) -> None:
+        """`discover`: the content node's own multiaddrs (a Kubo node's `/id`), asked once when the
+        loop starts and sent as `origins` unless `pin_origins` names them."""
         self.engine = engine
         self.settings = settings
         self.lease = LeaseHolder(engine, LEASE, settings.worker_lease_seconds)
@@ -42,6 +45,7 @@ class Pinner:
         timeout = settings.pin_timeout_seconds
         self.clients = {p.name: PsaClient(p, self.http, timeout=timeout) for p in settings.pin_providers}
         self.origins = [o.strip() for o in settings.pin_origins.split(",") if o.strip()]
+        self._discover = None if self.origins else discover
         self._failing: set[str] = set()  # providers whose last call failed: logged once each way
         self._paused: dict[str, datetime] = {}  # providers not asked again before then
         self._filled: datetime | None = None  # the last pass that filled rows for every content
@@ -50,6 +54,12 @@ class Pinner:
     # ------------------------------------------------------------ loop
 
     def run(self, stop: threading.Event) -> None:
+        if self._discover is not None:
+            try:
+                self.origins = public_origins(self._discover())
+            except TwinmarkError as exc:  # the node is away: pins go without origins (the network finds it)
+                log.warning("pinning: the content node's addresses are unknown (%s)", exc.detail)
+            self._discover = None
         run_leased(self.lease, self.step, stop, idle=self._idle, name="pinner")
 
     def _idle(self) -> None:
@@ -86,10 +96,9 @@ class Pinner:
                 self.counters.count(pin.provider, f"failed:{exc.kind}")
                 self._report(pin.provider, exc)
                 changes = self._failure(pin, exc)
-                if exc.retryable or exc.kind in _TRANSPORT:
-                    # The provider is away or overloaded: one probe per backoff (or Retry-After), not a
-                    # request per row.
-                    self._paused[pin.provider] = changes["next_at"]  # type: ignore[assignment]
+                # Away, overloaded or refusing us (a wrong token): one probe per backoff (or Retry-After),
+                # not a request per waiting content.
+                self._paused[pin.provider] = changes["next_at"]  # type: ignore[assignment]
             else:
                 self._report(pin.provider, None)
             self._write(pin, changes)
@@ -194,7 +203,8 @@ class Pinner:
             return
         if provider not in self._failing:
             self._failing.add(provider)
-            log.warning("pinning: %s failed (%s); retrying with backoff", provider, exc.kind)
+            hint = "" if exc.retryable else " (check its endpoint and token)"
+            log.warning("pinning: %s failed (%s)%s; retrying with backoff", provider, exc.kind, hint)
 
     def close(self) -> None:
         self.http.close()

@@ -4,6 +4,7 @@ pinner's job), and answers read the rows back as a `Durability`."""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +35,24 @@ def want(session: Session, needs: Mapping[str, Iterable[str]]) -> None:
     contents = sorted({cid for _, cid in pairs})
     conn.execute(insert(PinContent).on_conflict_do_nothing(), [{"cid": c} for c in contents])
     conn.execute(insert(PinJobContent).on_conflict_do_nothing(), [{"job_id": j, "cid": c} for j, c in pairs])
+
+
+def public_origins(addresses: Iterable[str]) -> list[str]:
+    """The multiaddrs worth sending as `origins`: ending in /p2p/<peer id>, not on a loopback, private
+    or link-local address (the spec: dialable from the public internet), at most 20."""
+    kept: list[str] = []
+    for address in addresses:
+        parts = address.split("/")
+        if "/p2p/" not in address or len(parts) < 3:
+            continue
+        if parts[1] in ("ip4", "ip6"):
+            try:
+                if not ipaddress.ip_address(parts[2]).is_global:
+                    continue
+            except ValueError:
+                continue
+        kept.append(address)
+    return list(dict.fromkeys(kept))[:20]
 
 
 def job_contents(session: Session, job_id: str) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 from registry.chain.anvil import free_port
 from registry.db.engine import session_scope
 from registry.pinning.pinner import Pinner
-from registry.pinning.service import durability_for, job_contents
+from registry.pinning.service import durability_for, job_contents, pin_states
 from registry.settings import PinProvider
 from tests.api.conftest import Stack, _database_url, fresh_stack, physical, png
 from tests.support.psa import PsaServer, psa_server
@@ -107,6 +107,13 @@ def test_pinned_on_two_providers_is_durable_and_a_lost_pin_is_pinned_again(
         assert stack.runtime.pinner.counters.snapshot().get(("alpha", "lost"), 0) >= 1
         until(lambda: job_durability(stack, headers, job["id"])["durable"], message="durable again")
         assert ("GET", "/pins") in a.calls  # reconciliation asked GET /pins?cid=...
+        # beta gives up on the image (its request turns `failed`): requested again, pinned again.
+        posts = b.added.count(image)
+        b.fail(image)
+        until(lambda: b.added.count(image) > posts and b.holds(image), message="failed pin requested again")
+        until(lambda: job_durability(stack, headers, job["id"])["durable"], message="durable after failure")
+        with session_scope(stack.runtime.engine) as s:
+            assert pin_states(s) == {("alpha", "pinned"): 2, ("beta", "pinned"): 2}
         answers = stack.client.get(f"/v1/jobs/{job['id']}", headers=headers).text + str(record)
     for secret in (TOKEN_A, TOKEN_B):
         assert secret not in caplog.text and secret not in answers
@@ -202,3 +209,15 @@ def test_content_minted_before_a_provider_was_configured_is_pinned_once_it_is(tm
             until(durable, message="pinned after the provider was added")
             pinner.close()
             assert sorted(a.added) == sorted(contents) and not a.violations
+
+
+def test_a_refused_token_is_reported_without_showing_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with psa_server("the-token-the-service-expects") as (a, url_a):
+        with fresh_stack(tmp_path, pin_providers=providers(alpha=url_a), **FAST) as stack:
+            headers, job = mint(stack, "PIN-401-1")
+            until(lambda: by_name(job_durability(stack, headers, job["id"]))["alpha"]["error"] == "http-401")
+            answer = stack.client.get(f"/v1/jobs/{job['id']}", headers=headers).text
+        assert not a.violations, a.violations
+        assert a.authorizations == {f"Bearer {TOKEN_A}"}  # sent only as the Authorization header
+    assert "pinning: alpha failed (http-401) (check its endpoint and token)" in caplog.text
+    assert TOKEN_A not in caplog.text and TOKEN_A not in answer

@@ -6,7 +6,7 @@ mismatch is recorded in `violations` (a test asserts there is none).
 
 Faults a test can set: `mode` "down" (503 with Retry-After), "garbage" (200 that is not JSON),
 "huge" (a 5 MB body), "ok"; `lose(cid)` forgets every request for a CID (a provider that lost the
-pin). New pins start `queued` and turn `pinned` the next time they are read."""
+pin), `fail(cid)` marks them failed. New pins start `queued` and turn `pinned` the next time they are read."""
 
 from __future__ import annotations
 
@@ -75,6 +75,13 @@ class PsaServer:
     def lose(self, cid: str) -> None:
         with self._lock:
             self.pins = {k: v for k, v in self.pins.items() if v["pin"]["cid"] != cid}
+
+    def fail(self, cid: str) -> None:
+        """Every request for `cid` turns `failed` (the service gave up on it)."""
+        with self._lock:
+            for status in self.pins.values():
+                if status["pin"]["cid"] == cid:
+                    status["status"] = "failed"
 
     def holds(self, cid: str) -> bool:
         with self._lock:
@@ -178,7 +185,8 @@ class PsaServer:
     @staticmethod
     def _settle(status: dict[str, Any]) -> dict[str, Any]:
         shown = dict(status)
-        status["status"] = "pinned"  # read once while queued: pinned from now on
+        if status["status"] == "queued":
+            status["status"] = "pinned"  # read once while queued: pinned from now on
         return shown
 
 
