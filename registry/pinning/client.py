@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
@@ -77,7 +78,8 @@ class PsaClient:
     def get(self, request_id: str) -> PinStatus | None:
         """GET /pins/{requestid}; None when the provider no longer knows the request (404)."""
         try:
-            body = self._call("GET", f"/pins/{httpx.URL(request_id).raw_path.decode('ascii')}", expect=200)
+            # Quoted whole: the id is the provider's text, and must stay one path segment.
+            body = self._call("GET", f"/pins/{quote(request_id, safe='')}", expect=200)
         except PinServiceError as exc:
             if exc.kind == "http-404":
                 return None

@@ -98,6 +98,7 @@ def test_pinned_on_two_providers_is_durable_and_a_lost_pin_is_pinned_again(
         assert record["durability"]["durable"] is True
         assert {p["name"]: p["pinned"] for p in record["durability"]["providers"]} == {"alpha": 2, "beta": 2}
         assert a.authorizations == {f"Bearer {TOKEN_A}"} and b.authorizations == {f"Bearer {TOKEN_B}"}
+        assert "pinner" in stack.client.get("/readyz").json()["loops"]  # its heartbeat, like the other loops
 
         # Provider alpha loses the directory: reconciliation finds it missing and pins it again.
         posts = a.added.count(directory)
