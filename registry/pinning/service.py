@@ -30,11 +30,17 @@ def want(session: Session, needs: Mapping[str, Iterable[str]]) -> None:
     pairs = sorted({(job, cid) for job, cids in needs.items() for cid in cids})
     if not pairs:
         return
-    conn = session.connection()
-    insert = _insert(conn)
-    contents = sorted({cid for _, cid in pairs})
-    conn.execute(insert(PinContent).on_conflict_do_nothing(), [{"cid": c} for c in contents])
-    conn.execute(insert(PinJobContent).on_conflict_do_nothing(), [{"job_id": j, "cid": c} for j, c in pairs])
+    hold(session, (cid for _, cid in pairs))
+    stmt = _insert(session.connection())(PinJobContent).on_conflict_do_nothing()
+    session.connection().execute(stmt, [{"job_id": j, "cid": c} for j, c in pairs])
+
+
+def hold(session: Session, cids: Iterable[str]) -> None:
+    """Registers root CIDs to be pinned (a content update's new document), in the caller's transaction."""
+    contents = sorted(set(cids))
+    if contents:
+        stmt = _insert(session.connection())(PinContent).on_conflict_do_nothing()
+        session.connection().execute(stmt, [{"cid": c} for c in contents])
 
 
 def public_origins(addresses: Iterable[str]) -> list[str]:

@@ -115,10 +115,24 @@ def test_pinned_on_two_providers_is_durable_and_a_lost_pin_is_pinned_again(
         until(lambda: job_durability(stack, headers, job["id"])["durable"], message="durable after failure")
         with session_scope(stack.runtime.engine) as s:
             assert pin_states(s) == {("alpha", "pinned"): 2, ("beta", "pinned"): 2}
+
+        # A content update: the twin's new document is pinned too.
+        updated = physical("PIN-OK-1", image=image) | {"name": "Sac Iconique (repaired)"}
+        r = stack.client.put(f"/v1/twins/{twin['contract']}/{twin['token_id']}/metadata", json=updated, headers=headers)
+        assert r.status_code == 200, r.text
+        new_root = r.json()["token_uri"].removeprefix("ipfs://")
+        until(lambda: a.holds(new_root) and b.holds(new_root), message="the updated document pinned")
+        record = until(lambda: (t := twin_record(stack, twin))["durability"]["durable"] and t, message="durable")
+        assert record["token_uri"] == f"ipfs://{new_root}"
+        assert all(p["total"] == 2 for p in record["durability"]["providers"])  # the new document and the image
         answers = stack.client.get(f"/v1/jobs/{job['id']}", headers=headers).text + str(record)
     for secret in (TOKEN_A, TOKEN_B):
         assert secret not in caplog.text and secret not in answers
     assert "lost" in caplog.text and "alpha" in caplog.text
+
+
+def twin_record(stack: Stack, twin: dict[str, Any]) -> dict[str, Any]:
+    return dict(stack.client.get(f"/v1/twins/{twin['contract']}/{twin['token_id']}").json())
 
 
 def twin_image(stack: Stack, twin: dict[str, Any]) -> str:
