@@ -17,12 +17,12 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 from web3.exceptions import ContractLogicError
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
 
 from registry.chain import artifacts, passkeys, typed_data
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
-from registry.chain.deploy import OwnerContracts, ensure_deployed, predicted_owner_contracts
+from registry.chain.deploy import CREATE2_DEPLOYER, OwnerContracts, ensure_deployed, predicted_owner_contracts
 from registry.chain.node import connect
 from registry.chain.owner_accounts import PasskeyChallenge, PasskeysUnsupported
 from registry.chain.refusals import ExpiredSignature, InvalidSignature, StaleNonce
@@ -329,16 +329,22 @@ def test_the_relay_helper_does_nothing_a_signature_did_not_allow(w: World) -> No
     assert w.owner_of(token) == account
 
 
-def test_without_the_create2_deployer_passkeys_are_unsupported(tmp_path: Path) -> None:
-    with Anvil(extra_args=("--no-create2",)) as node:
-        w3 = connect(node.url)
-        sender = TxSender(w3, Account.from_key(ANVIL_DEV_KEY), RevertDecoder([]))
-        deployment = ensure_deployed(w3, sender, tmp_path / "deployment.json", None)
-        assert deployment.owners is None
-        chain = TwinmarkChain(w3, sender, deployment.registry, owners=deployment.owners)
-        assert not chain.passkeys_supported and not chain.p256_native
-        key = Passkey()
+def test_without_the_create2_deployer_passkeys_are_unsupported(w: World, tmp_path: Path) -> None:
+    """A chain without the deterministic deployer (Anvil's `--no-create2`, some chains): the service
+    starts, says passkeys are unsupported, and refuses passkey work with a stable problem type."""
+    w.w3.provider.make_request(RPCEndpoint("anvil_setCode"), [CREATE2_DEPLOYER, "0x"])
+    state_file = tmp_path / "deployment.json"
+    deployment = ensure_deployed(w.w3, w.chain.sender, state_file, None)
+    assert deployment.owners is None
+    assert "account_factory" not in json.loads(state_file.read_text())
+    chain = new_chain(w.w3, deployment.registry, deployment.owners)
+    assert not chain.passkeys_supported
+    key = Passkey()
+    for attempt in (
+        lambda: chain.passkey_account(key.qx, key.qy),
+        lambda: chain.passkey_transfer_digest(w.collection, 1, w.chain.signer, w.chain.signer, 0, w.now() + 60),
+        lambda: chain.passkey_execute_digest(w.chain.signer, [], w.now() + 60),
+    ):
         with pytest.raises(PasskeysUnsupported) as caught:
-            chain.passkey_account(key.qx, key.qy)
+            attempt()
         assert caught.value.code == "passkeys-unsupported" and caught.value.status == 501
-        assert "account_factory" not in json.loads((tmp_path / "deployment.json").read_text())
