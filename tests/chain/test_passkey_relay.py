@@ -93,7 +93,11 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         w3 = connect(node.url)
         state_file = tmp_path_factory.mktemp(f"passkey-{request.param}") / "deployment.json"
         sender = TxSender(w3, Account.from_key(ANVIL_DEV_KEY), RevertDecoder([]))
+        # A data directory from before the owner contracts: their next start deploys them.
+        assert ensure_deployed(w3, sender, state_file, None, owner_accounts=False).owners is None
+        assert "account_factory" not in json.loads(state_file.read_text())
         deployment = ensure_deployed(w3, sender, state_file, None)
+        assert deployment.owners is not None and w3.eth.get_code(deployment.owners.helper)
         chain = new_chain(w3, deployment.registry, deployment.owners)
         brand = chain.register_brand(chain.signer, "Maison")
         collection = chain.create_collection(brand, "Bags", "BAG", "ipfs://bafy", chain.signer)
@@ -141,8 +145,8 @@ def test_the_owner_contracts_are_found_where_their_code_puts_them(w: World) -> N
     assert w.chain.passkeys_supported
     assert w.chain.p256_native == (w.hardfork == "osaka")
 
-    # A state file written before the owner contracts existed: the next start finds them (no
-    # transaction: they are already there) and remembers them.
+    # A state file written before the owner contracts existed (the module's start deployed them for
+    # one), on a chain that has them: the next start finds them, sends nothing, remembers them.
     remembered = json.loads(w.state_file.read_text())
     assert remembered["account_factory"] == owners.factory and remembered["relay_helper"] == owners.helper
     old = {k: remembered[k] for k in ("chain_id", "registry", "implementation", "block")}
