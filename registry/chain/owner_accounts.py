@@ -79,7 +79,7 @@ class OwnerAccounts:
     relayer: Relayer
     passkey_relay_gas_cap: int  # P-256 in Solidity (no precompile) costs more than other relays
     _owners: OwnerContracts | None
-    _p256_native: bool
+    _p256_native: bool | None
 
     @property
     def chain_id(self) -> int:
@@ -107,6 +107,8 @@ class OwnerAccounts:
     @property
     def p256_native(self) -> bool:
         """The chain verifies P-256 natively: owner actions go through the collection's ERC-1271 path."""
+        if self._p256_native is None:
+            self._p256_native = probe_p256(self.w3)
         return self._p256_native
 
     @property
