@@ -25,7 +25,7 @@ from registry.chain.client import TwinmarkChain
 from registry.chain.deploy import CREATE2_DEPLOYER, OwnerContracts, ensure_deployed, predicted_owner_contracts
 from registry.chain.node import connect
 from registry.chain.owner_accounts import PasskeyChallenge, PasskeysUnsupported
-from registry.chain.refusals import ExpiredSignature, InvalidSignature, StaleNonce
+from registry.chain.refusals import ExpiredSignature, InvalidSignature, StaleNonce, TwinStolen
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.errors import Conflict, ContractReverted, InvalidInput
@@ -202,6 +202,11 @@ def test_the_owner_reports_the_twin_stolen_with_the_passkey(w: World) -> None:
     auth = key.assertion(challenge.digest)
     w.chain.relay_passkey_status(w.collection, token, account, key.qx, key.qy, STOLEN, nonce, deadline, challenge, auth)
     assert w.chain.twin(w.collection, token).status == STOLEN  # type: ignore[union-attr]
+    # A stolen twin does not move: the collection's refusal comes through the account's batch too.
+    before = w.sent()
+    with pytest.raises(TwinStolen):
+        transfer(w, key, account, token, Account.create().address)
+    assert w.sent() == before
 
 
 def test_a_second_passkey_is_added_then_the_first_removed(w: World) -> None:
