@@ -42,6 +42,19 @@ SCRIPT_TEXTS = (
     "recheck_failed",
     "recheck_error",
     "recheck_row",
+    # the owner's door (api/static/owner.js)
+    "door_signed_in",
+    "door_created",
+    "door_not_yours",
+    "door_reported",
+    "door_device_added",
+    "door_mismatch",
+    "door_unsupported",
+    "door_cancelled",
+    "door_status_lost",
+    "door_status_stolen",
+    "door_status_active",
+    "my_empty",
 )
 
 
@@ -192,6 +205,8 @@ def build(
             "typedData": f"/v1/twins/{contract}/{token_id}/transfers/typed-data",
             "transfers": f"/v1/twins/{contract}/{token_id}/transfers",
             "transactions": "/v1/transactions/",
+            "passkeyTransfer": f"/v1/twins/{contract}/{token_id}/transfers/passkey",
+            "passkeyStatus": f"/v1/twins/{contract}/{token_id}/status/passkey",
         },
     }
     if twin is None:

@@ -1,0 +1,300 @@
+// Twinmark page: the owner's door. A passkey (WebAuthn) is the owner: this script creates one, signs in
+// with it, and signs the owner's actions with it. What a passkey signs is recomputed HERE, with the
+// vendored ethers, from the fields this page shows (the item, the recipient, the signed-in account):
+// the server's proposal is only compared with it, never signed blindly (a passkey prompt shows nothing).
+(() => {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const source = $("twin-config") || $("owner-config");
+  if (!source) return;
+  const config = JSON.parse(source.textContent);
+  const T = config.texts;
+  const P = window.TwinmarkPage || {};
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => String(values[key] ?? ""));
+  const show = (el, text, ok) => {
+    el.textContent = text;
+    if (ok === undefined) el.removeAttribute("data-ok");
+    else el.dataset.ok = String(ok);
+  };
+  const supported = () =>
+    !!window.PublicKeyCredential &&
+    typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function" &&
+    typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function";
+
+  // ---------------------------------------------------------------- the session (a player session token)
+
+  const KEY = "twinmark.owner";
+  function session() {
+    try {
+      const s = JSON.parse(localStorage.getItem(KEY) || "null");
+      if (s && Date.parse(s.expires_at) > Date.now()) return s;
+    } catch {}
+    localStorage.removeItem(KEY);
+    return null;
+  }
+  const remember = (account, token, expires_at) => localStorage.setItem(KEY, JSON.stringify({ account, token, expires_at }));
+
+  async function problem(res) {
+    try {
+      const body = await res.json();
+      return body.detail || body.title || `HTTP ${res.status}`;
+    } catch {
+      return `HTTP ${res.status}`;
+    }
+  }
+
+  async function call(method, url, body) {
+    const headers = { Accept: "application/json" };
+    const s = session();
+    if (s) headers.Authorization = `Bearer ${s.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!res.ok) throw new Error(fill(T.refused, { detail: await problem(res) }));
+    return res.json();
+  }
+
+  const explain = (err) => (err && err.name === "NotAllowedError" ? T.door_cancelled : err.message);
+
+  // ---------------------------------------------------------------- what a passkey signs, recomputed
+
+  const BATCH_MODE = "0x01" + "00".repeat(31);
+  const TWIN_TYPES = {
+    TransferTwin: [
+      { name: "to", type: "address" },
+      { name: "tokenId", type: "uint256" },
+      { name: "nonce", type: "uint256" },
+      { name: "deadline", type: "uint256" },
+    ],
+    ReportStatus: [
+      { name: "tokenId", type: "uint256" },
+      { name: "status", type: "uint8" },
+      { name: "nonce", type: "uint256" },
+      { name: "deadline", type: "uint256" },
+    ],
+  };
+  const EXECUTE = [
+    { name: "mode", type: "bytes32" },
+    { name: "executionDataHash", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ];
+  const STATUS = { active: 0, lost: 1, stolen: 2 };
+
+  function expected(ask, account, action) {
+    const E = window.ethers;
+    const accountDomain = { name: "Twinmark account", version: "1", chainId: config.chainId, verifyingContract: account };
+    if (ask.path === "erc1271" && action.kind !== "signer") {
+      // The collection's own EIP-712 digest, wrapped (ERC-7739 PersonalSign) in the account's domain.
+      const domain = { name: "Twinmark", version: "1", chainId: config.chainId, verifyingContract: config.contract };
+      const primary = action.kind === "transfer" ? "TransferTwin" : "ReportStatus";
+      const message =
+        action.kind === "transfer"
+          ? { to: action.to, tokenId: config.tokenId, nonce: ask.nonce, deadline: ask.deadline }
+          : { tokenId: config.tokenId, status: STATUS[action.status], nonce: ask.nonce, deadline: ask.deadline };
+      const digest = E.TypedDataEncoder.hash(domain, { [primary]: TWIN_TYPES[primary] }, message);
+      const struct = E.keccak256(E.concat([E.id("PersonalSign(bytes prefixed)"), digest]));
+      return E.keccak256(E.concat(["0x1901", E.TypedDataEncoder.hashDomain(accountDomain), struct]));
+    }
+    // The account acts itself (executeBySig): the calls are made here, not taken from the server.
+    let calls;
+    if (action.kind === "transfer") {
+      const data = new E.Interface(["function transferFrom(address,address,uint256)"]).encodeFunctionData(
+        "transferFrom",
+        [account, action.to, config.tokenId],
+      );
+      calls = [[config.contract, 0, data]];
+    } else if (action.kind === "status") {
+      const data = new E.Interface(["function reportStatus(uint256,uint8)"]).encodeFunctionData("reportStatus", [
+        config.tokenId,
+        STATUS[action.status],
+      ]);
+      calls = [[config.contract, 0, data]];
+    } else {
+      const signer = E.concat([ask.verifier, action.qx, action.qy]);
+      const data = new E.Interface([`function ${action.fn}(bytes[])`]).encodeFunctionData(action.fn, [[signer]]);
+      calls = [[account, 0, data]];
+    }
+    const executionData = E.AbiCoder.defaultAbiCoder().encode(["tuple(address,uint256,bytes)[]"], [calls]);
+    return E.TypedDataEncoder.hash(
+      accountDomain,
+      { Execute: EXECUTE },
+      { mode: BATCH_MODE, executionDataHash: E.keccak256(executionData), nonce: ask.account_nonce, deadline: ask.deadline },
+    );
+  }
+
+  const b64url = (bytes) => window.ethers.encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+  // Signs `ask` for `action` with one of the account's passkeys, or throws before any prompt when the
+  // server's challenge is not the one recomputed here.
+  async function sign(ask, action) {
+    const s = session();
+    const challenge = expected(ask, s.account, action);
+    if (ask.account.toLowerCase() !== s.account.toLowerCase() || challenge !== ask.challenge.toLowerCase()) {
+      throw new Error(T.door_mismatch);
+    }
+    const options = PublicKeyCredential.parseRequestOptionsFromJSON({
+      challenge: b64url(window.ethers.getBytes(challenge)),
+      allowCredentials: ask.allow_credentials.map((id) => ({ type: "public-key", id })),
+      userVerification: "required",
+      timeout: 120000,
+    });
+    const credential = await navigator.credentials.get({ publicKey: options });
+    return credential.toJSON();
+  }
+
+  // ---------------------------------------------------------------- ceremonies
+
+  async function create() {
+    const started = await call("POST", "/v1/owners/passkeys/options", {});
+    const options = PublicKeyCredential.parseCreationOptionsFromJSON(started.options);
+    const credential = await navigator.credentials.create({ publicKey: options });
+    const done = await call("POST", "/v1/owners/passkeys", {
+      challenge_id: started.challenge_id,
+      credential: credential.toJSON(),
+    });
+    remember(done.account, done.token, done.expires_at);
+    return fill(T.door_created, done);
+  }
+
+  async function signIn() {
+    const started = await call("POST", "/v1/owners/sign-in/options", {});
+    const options = PublicKeyCredential.parseRequestOptionsFromJSON(started.options);
+    const credential = await navigator.credentials.get({ publicKey: options });
+    const done = await call("POST", "/v1/owners/sign-in", {
+      challenge_id: started.challenge_id,
+      credential: credential.toJSON(),
+    });
+    remember(done.account, done.token, done.expires_at);
+    return fill(T.door_signed_in, done);
+  }
+
+  async function addDevice() {
+    const started = await call("POST", "/v1/owners/me/passkeys/options", {});
+    const options = PublicKeyCredential.parseCreationOptionsFromJSON(started.options);
+    const made = await navigator.credentials.create({ publicKey: options });
+    // The new key's x and y, from its own attestation (SPKI DER: a P-256 point ends it).
+    const spki = new Uint8Array(made.response.getPublicKey());
+    const key = { qx: window.ethers.hexlify(spki.slice(-64, -32)), qy: window.ethers.hexlify(spki.slice(-32)) };
+    const added = await call("POST", "/v1/owners/me/passkeys", {
+      challenge_id: started.challenge_id,
+      credential: made.toJSON(),
+    });
+    const ask = added.to_sign;
+    const credential = await sign(ask, { kind: "signer", fn: "addSigners", ...key });
+    const url = `/v1/owners/me/passkeys/${encodeURIComponent(added.credential_id)}/signers`;
+    return call("POST", url, { deadline: ask.deadline, account_nonce: ask.account_nonce, credential });
+  }
+
+  // ---------------------------------------------------------------- the page
+
+  function render() {
+    const s = session();
+    const door = $("door");
+    if (!door) return;
+    $("door-signed-out").hidden = !!s;
+    $("door-signed-in").hidden = !s;
+    $("door-account").textContent = s ? fill(T.door_signed_in, s) : "";
+    const owner = ($("owner")?.textContent || "").trim().toLowerCase();
+    const yours = !!s && owner === s.account.toLowerCase();
+    $("door-yours").hidden = !yours;
+    $("door-owner").hidden = !yours;
+    const claimButton = $("claim-passkey");
+    if (claimButton) claimButton.hidden = !s;
+  }
+
+  function wire(button, out, action) {
+    button.addEventListener("click", async () => {
+      if (!supported()) return show(out, T.door_unsupported, false);
+      show(out, "…");
+      try {
+        show(out, await action(), true);
+      } catch (err) {
+        show(out, explain(err), false);
+      }
+      render();
+    });
+  }
+
+  function ownerActions() {
+    const out = $("door-result");
+    wire($("passkey-create"), out, create);
+    wire($("passkey-sign-in"), out, signIn);
+    $("passkey-sign-out").addEventListener("click", () => {
+      localStorage.removeItem(KEY);
+      show(out, "");
+      render();
+    });
+    const claimButton = $("claim-passkey");
+    if (claimButton) claimButton.addEventListener("click", () => ($("claim-recipient").value = session().account));
+    const owner = $("owner");
+    if (owner) new MutationObserver(render).observe(owner, { childList: true, characterData: true, subtree: true });
+
+    const give = $("give-form");
+    if (give) {
+      give.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const out = $("give-result");
+        show(out, "…");
+        try {
+          const to = window.ethers.getAddress($("give-to").value.trim());
+          const ask = await call("GET", `${config.api.passkeyTransfer}?to=${encodeURIComponent(to)}`);
+          const credential = await sign(ask, { kind: "transfer", to });
+          const body = { to, nonce: ask.nonce, deadline: ask.deadline, account_nonce: ask.account_nonce, credential };
+          const answer = await call("POST", config.api.passkeyTransfer, body);
+          await P.follow(out, answer, T.resale_done);
+        } catch (err) {
+          show(out, explain(err), false);
+        }
+      });
+    }
+    $("report-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const out = $("report-result");
+      show(out, "…");
+      try {
+        const status = $("report-status").value;
+        const ask = await call("GET", `${config.api.passkeyStatus}?status=${encodeURIComponent(status)}`);
+        const credential = await sign(ask, { kind: "status", status });
+        const body = { status, nonce: ask.nonce, deadline: ask.deadline, account_nonce: ask.account_nonce, credential };
+        const answer = await call("POST", config.api.passkeyStatus, body);
+        const said = fill(T.door_reported, { status: T[`door_status_${status}`] });
+        await P.follow(out, { ...answer, owner: $("owner").textContent }, said);
+      } catch (err) {
+        show(out, explain(err), false);
+      }
+    });
+    wire($("device-add"), $("device-result"), async () => {
+      await addDevice();
+      return T.door_device_added;
+    });
+    render();
+  }
+
+  // "My items": the signed-in owner's twins (GET /v1/me/twins, the player session).
+  async function myItems() {
+    const list = $("my-items");
+    const note = $("my-note");
+    const s = session();
+    if (!s) return;
+    note.textContent = fill(T.door_signed_in, s);
+    try {
+      const page = await call("GET", "/v1/me/twins?limit=100");
+      list.replaceChildren();
+      for (const item of page.items) {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = `/t/${item.contract}/${item.token_id}`;
+        a.textContent = `${item.brand.name || ""} · ${item.name}`;
+        a.dataset.token = String(item.token_id);
+        li.append(a);
+        list.append(li);
+      }
+      if (!page.items.length) note.textContent = T.my_empty;
+    } catch (err) {
+      note.textContent = err.message;
+    }
+  }
+
+  if ($("door")) ownerActions();
+  if ($("my-items")) myItems();
+})();
