@@ -1,0 +1,44 @@
+"""Chromium's virtual WebAuthn authenticators (CDP), for the console's and the owners' passkey tests:
+a browser context whose page has a platform authenticator (CTAP2, internal, resident keys, user
+verification) that always answers, so real ES256 assertions are made without a person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page
+
+
+@dataclass
+class Authenticator:
+    cdp: CDPSession
+    id: str
+
+    def credentials(self) -> list[dict[str, Any]]:
+        return list(self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"])
+
+    def add(self, credential: dict[str, Any]) -> None:
+        self.cdp.send("WebAuthn.addCredential", {"authenticatorId": self.id, "credential": credential})
+
+
+def with_authenticator(
+    browser: Browser, *, user_verified: bool = True, **context: Any
+) -> tuple[BrowserContext, Page, Authenticator]:
+    """A fresh browser context whose page has its own virtual platform authenticator (a phone or laptop
+    with a passkey store and a fingerprint reader that says yes, or, `user_verified=False`, one whose
+    user is never verified)."""
+    ctx = browser.new_context(**context)
+    page = ctx.new_page()
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": user_verified,
+        "automaticPresenceSimulation": True,
+    }
+    found = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    return ctx, page, Authenticator(cdp, found["authenticatorId"])
