@@ -80,7 +80,7 @@ def _signer(
     if passkey.account.lower() != account.lower():
         raise NotTheOwnersPasskey(f"this passkey signs for {passkey.account}, not for {account}")
     if not chain.account_has_signer(account, bytes.fromhex(passkey.qx), bytes.fromhex(passkey.qy)):
-        raise NotTheOwnersPasskey("this passkey was removed from the account")
+        raise NotTheOwnersPasskey("this passkey does not sign for the account on chain (removed, or not added yet)")
     return passkey, _auth(credential)
 
 

@@ -177,7 +177,7 @@ def finish_sign_in(
         with session_scope(engine) as s:
             passkey = checked_assertion(s, rp, base64url_to_bytes(challenge.challenge), credential, SignInRefused)
             if not chain.account_has_signer(passkey.account, bytes.fromhex(passkey.qx), bytes.fromhex(passkey.qy)):
-                raise SignInRefused("this passkey was removed from its account")
+                raise SignInRefused("this passkey does not sign for its account on chain (removed, or not added yet)")
             expires = time.time() + settings.siwe_session_seconds
             return open_session(s, passkey.account, chain.chain_id, None, "passkey", expires)
     except SignInRefused:

@@ -72,7 +72,7 @@ class Authenticator:
             "authenticatorAttachment": "platform",
         }
 
-    def assert_(self, challenge: bytes, *, origin: str | None = None, uv: bool = True) -> dict[str, Any]:
+    def answer(self, challenge: bytes, *, origin: str | None = None, uv: bool = True) -> dict[str, Any]:
         """The answer to `navigator.credentials.get` for `challenge` (the counter moves)."""
         self.count += 1
         made = self.key.assertion_parts(
@@ -92,4 +92,4 @@ class Authenticator:
         }
 
     def assert_options(self, options: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        return self.assertTrue(unb64url(options["challenge"]), **kw)
+        return self.answer(unb64url(options["challenge"]), **kw)

@@ -48,7 +48,7 @@ def test_the_owners_passkey_transfers_the_twin_and_the_service_relays_it(stack: 
     buyer = Account.create().address
     ask = to_sign(stack, brand, token, buyer)
     assert (ask["path"], ask["account"], ask["allow_credentials"]) == ("erc1271", owner["account"], [auth.id])
-    credential = auth.assert_(challenge_of(ask))
+    credential = auth.answer(challenge_of(ask))
     r = transfer(stack, brand, token, ask, buyer, credential)
     assert r.status_code == 200, r.text
     assert (r.json()["from"], r.json()["owner"]) == (owner["account"], buyer)
@@ -63,7 +63,7 @@ def test_a_passkey_cannot_move_a_twin_its_account_does_not_own(stack: Stack, bra
     thief, theirs = new_owner(stack)
     token = claim_to(stack, brand, owner["account"])
     ask = to_sign(stack, brand, token, theirs["account"])
-    r = transfer(stack, brand, token, ask, theirs["account"], thief.assert_(challenge_of(ask)))
+    r = transfer(stack, brand, token, ask, theirs["account"], thief.answer(challenge_of(ask)))
     problem(r, 403, "owner-passkey-not-owner")
     assert owner_of(stack, brand, token) == owner["account"]
 
@@ -74,7 +74,7 @@ def test_an_assertion_over_another_transfer_is_refused(stack: Stack, brand: Bran
     token = claim_to(stack, brand, owner["account"])
     friend, stranger = Account.create().address, Account.create().address
     ask = to_sign(stack, brand, token, friend)
-    r = transfer(stack, brand, token, ask, stranger, auth.assert_(challenge_of(ask)))
+    r = transfer(stack, brand, token, ask, stranger, auth.answer(challenge_of(ask)))
     assert "challenge" in problem(r, 400, "owner-passkey-refused")["detail"].lower()
     assert owner_of(stack, brand, token) == owner["account"]
 
@@ -85,7 +85,7 @@ def test_the_owner_reports_the_twin_lost_with_the_passkey(stack: Stack, brand: B
     url = f"/v1/twins/{brand.collection}/{token}/status/passkey"
     ask = stack.client.get(url, params={"status": "lost"}).json()
     body = {"status": "lost", "nonce": ask["nonce"], "deadline": ask["deadline"]}
-    r = stack.client.post(url, json=body | {"credential": auth.assert_(challenge_of(ask))})
+    r = stack.client.post(url, json=body | {"credential": auth.answer(challenge_of(ask))})
     assert r.status_code == 200, r.text
     assert stack.runtime.chain.twin(brand.collection, token).status == 1  # lost
 
@@ -113,9 +113,9 @@ def test_a_device_is_added_by_another_passkey_and_a_passkey_removed_on_chain_is_
     problem(sign_in(stack, second), 401, "owner-sign-in-refused")
     body = {"deadline": ask["deadline"], "account_nonce": ask["account_nonce"]}
     url = f"/v1/owners/me/passkeys/{second.id}/signers"
-    own = stack.client.post(url, json=body | {"credential": second.assert_(challenge_of(ask))}, headers=session)
-    problem(own, 400, "owner-passkey-refused")  # the new passkey cannot add itself
-    r = stack.client.post(url, json=body | {"credential": first.assert_(challenge_of(ask))}, headers=session)
+    own = stack.client.post(url, json=body | {"credential": second.answer(challenge_of(ask))}, headers=session)
+    problem(own, 403, "owner-passkey-not-owner")  # the new passkey cannot add itself
+    r = stack.client.post(url, json=body | {"credential": first.answer(challenge_of(ask))}, headers=session)
     assert r.status_code == 200, r.text
     assert sign_in(stack, second).status_code == 200
 
@@ -131,9 +131,9 @@ def test_a_device_is_added_by_another_passkey_and_a_passkey_removed_on_chain_is_
     assert "removed" in problem(sign_in(stack, first), 401, "owner-sign-in-refused")["detail"]
     buyer = Account.create().address
     ask = to_sign(stack, brand, token, buyer)
-    r = transfer(stack, brand, token, ask, buyer, first.assert_(challenge_of(ask)))
+    r = transfer(stack, brand, token, ask, buyer, first.answer(challenge_of(ask)))
     assert "removed" in problem(r, 403, "owner-passkey-not-owner")["detail"]
-    r = transfer(stack, brand, token, ask, buyer, second.assert_(challenge_of(ask)))
+    r = transfer(stack, brand, token, ask, buyer, second.answer(challenge_of(ask)))
     assert r.status_code == 200, r.text
     assert owner_of(stack, brand, token) == buyer
 
