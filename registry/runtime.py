@@ -145,6 +145,16 @@ def wait_for(what: str, attempt: Callable[[], T], limit: float) -> T:
         return result
 
 
+# Whose custom errors a refusal may carry: the twins' contracts and the passkey owner accounts'.
+CONTRACTS_WITH_ERRORS = (
+    "TwinmarkRegistry",
+    "TwinmarkCollection",
+    "TwinmarkPasskeyAccount",
+    "TwinmarkAccountFactory",
+    "TwinmarkRelayHelper",
+)
+
+
 def _reach_chain(
     settings: Settings, w3: Web3, signer: LocalAccount, operator_account: LocalAccount | None
 ) -> tuple[TwinmarkChain, HeadWatcher]:
@@ -152,7 +162,7 @@ def _reach_chain(
     chain_id = int(w3.eth.chain_id)
     if settings.chain_id is not None and settings.chain_id != chain_id:
         raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
-    decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
+    decoder = RevertDecoder(artifacts.load(n).abi for n in CONTRACTS_WITH_ERRORS)
     fee_cap, stuck = settings.max_fee_wei, settings.tx_stuck_seconds
     sender = TxSender(w3, signer, decoder, max_fee=fee_cap, stuck_seconds=stuck)
     operator = (
@@ -168,6 +178,7 @@ def _reach_chain(
             settings.registry_address,
             owner=operator.address,
             configured_block=settings.registry_deployed_block,
+            owner_accounts=settings.passkey_accounts,
         )
     except ChainUnavailable as exc:
         if exc.detail.startswith("no contract at"):  # the node answered: the address is wrong
@@ -182,6 +193,8 @@ def _reach_chain(
         relay_wait=settings.relay_wait_seconds,
         from_block=deployment.block,
         log_span=settings.log_span,
+        owners=deployment.owners,
+        passkey_relay_gas_cap=settings.passkey_relay_gas_cap,
     )
     head = HeadWatcher(w3)
     chain.on_mined(head.observe)
@@ -245,6 +258,7 @@ class Runtime:
                 port=settings.anvil_port,
                 state_path=settings.data_dir / "anvil-state.json",
                 extra_args=("--state-interval", "2"),
+                hardfork=settings.anvil_hardfork,
             )
             rpc = anvil.start()
         engine: Engine | None = None

@@ -8,6 +8,7 @@ import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -168,6 +169,16 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
     console_invite_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # Passkey owner accounts: the account factory, WebAuthn verifier and relay helper are deployed (once,
+    # at the same addresses on every chain, through the CREATE2 deployer) and passkey actions relayed.
+    # Off, or on a chain without that deployer: passkey routes answer `passkeys-unsupported`.
+    passkey_accounts: bool = True
+    # The relay gas cap of passkey-signed actions: where P-256 is verified in Solidity (no precompile),
+    # one costs about 370k gas, and the first (deploying the account too) about 500k.
+    passkey_relay_gas_cap: int = Field(default=1_000_000, ge=100_000)
+    # The embedded Anvil's hardfork: "prague" (the README's gas figures) or "osaka", which adds the P-256
+    # precompile (EIP-7951), so passkey transfers take the cheaper ERC-1271 path.
+    anvil_hardfork: Literal["prague", "osaka"] = "prague"
 
     @field_validator("trusted_proxies")
     @classmethod
