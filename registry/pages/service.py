@@ -200,6 +200,7 @@ def build(
         "server": {"authentic": verdict.authentic, "checks": {c.name: c.ok for c in verdict.checks}},
         "checkTitles": {c.name: c.title for c in checks},
         "texts": {key: texts[key] for key in SCRIPT_TEXTS},
+        "passkeys": chain.passkeys_supported,  # the owner's door is offered only where accounts can exist
         "api": {
             "claim": f"/v1/twins/{contract}/{token_id}/claim",
             "typedData": f"/v1/twins/{contract}/{token_id}/transfers/typed-data",

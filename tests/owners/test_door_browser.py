@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from registry.db.engine import session_scope
 from registry.owners.models import OwnerPasskey
 from tests.api.conftest import Stack, physical, running_stack, stack_settings
 from tests.pages.conftest import AXE, serve_on
-from tests.support.virtual_authenticator import Authenticator, with_authenticator
+from tests.support.virtual_authenticator import Authenticator, add_authenticator, with_authenticator
 
 
 @dataclass
@@ -43,22 +45,41 @@ class Door:
             return len(s.exec(OwnerPasskey.__table__.select()).all())  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="module")
-def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
-    anvil = Anvil(hardfork="osaka")
+@contextmanager
+def door_stack(tmp: Path, hardfork: str, twins: int) -> Iterator[Door]:
+    anvil = Anvil(hardfork=hardfork)
     anvil.start()
     port = free_port()
     url = f"http://localhost:{port}"  # WebAuthn needs a domain for its RP id, never an IP address
-    settings = stack_settings(tmp_path_factory.mktemp("owners-door"), anvil, public_url=url, public_rpc_url=anvil.url)
+    settings = stack_settings(tmp, anvil, public_url=url, public_rpc_url=anvil.url)
     with running_stack(settings, anvil) as stack, serve_on(create_app(runtime=stack.runtime), port):
         headers, collection = stack.new_brand("Maison Aurèle", "MAUR")
-        twins = [physical(f"D-{i}", code="376012345678") | {"claimable": True} for i in range(2)]
+        made = [physical(f"D-{i}", code="376012345678") | {"claimable": True} for i in range(twins)]
         job = stack.wait_job(
-            headers, stack.client.post("/v1/batches", json={"twins": twins}, headers=headers).json()["id"]
+            headers, stack.client.post("/v1/batches", json={"twins": made}, headers=headers).json()["id"]
         )
         rows = stack.client.get(f"/v1/jobs/{job['id']}/claim-secrets", headers=headers).json()["secrets"]
         by_serial = {row["serial"]: row["secret"] for row in rows}
         yield Door(stack, url, collection, {t["token_id"]: by_serial[t["serial"]] for t in job["twins"]})
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
+    with door_stack(tmp_path_factory.mktemp("owners-door"), "osaka", 2) as running:
+        yield running
+
+
+def stored(door: Door, credential: dict[str, Any]) -> OwnerPasskey:
+    with session_scope(door.stack.runtime.engine) as s:
+        row = s.get(OwnerPasskey, credential["credentialId"].rstrip("=").replace("+", "-").replace("/", "_"))
+        assert row is not None
+        s.expunge(row)
+        return row
+
+
+def synced(door: Door, credential: dict[str, Any]) -> dict[str, Any]:
+    """`credential` as a synced copy holds it now (its counter where the service last saw it)."""
+    return credential | {"signCount": stored(door, credential).sign_count}
 
 
 def outcome(page: Page, selector: str) -> str:
@@ -199,12 +220,7 @@ def test_the_owners_views_have_no_serious_accessibility_violations(
 ) -> None:
     # axe is injected as a script: the page's CSP (script-src 'self') is bypassed for the test only.
     ctx, page, auth = with_authenticator(browser, bypass_csp=True)
-    (credential,) = sold["b"].authenticator.credentials()
-    with session_scope(door.stack.runtime.engine) as s:
-        stored = s.get(OwnerPasskey, credential["credentialId"].rstrip("=").replace("+", "-").replace("/", "_"))
-        assert stored is not None
-        credential["signCount"] = stored.sign_count  # synced as it stands now (an earlier test used a copy)
-    auth.add(credential)
+    auth.add(synced(door, sold["b"].authenticator.credentials()[0]))  # an earlier test used a copy
     page.goto(door.page_url(sold["token"], f"?lang={lang}"))
     page.click("#passkey-sign-in")
     assert outcome(page, "#door-result") == "true", page.inner_text("#door-result")
@@ -214,4 +230,66 @@ def test_the_owners_views_have_no_serious_accessibility_violations(
     page.goto(f"{door.url}/owners/me?lang={lang}")
     page.wait_for_function("() => document.getElementById('my-note').textContent.includes('0x')")
     axe_clean(page)
+    ctx.close()
+
+
+def test_the_owner_adds_a_device_signed_by_the_first_passkey(
+    door: Door, browser: Browser, sold: dict[str, Any]
+) -> None:
+    """B's new laptop gets a passkey; B's phone signs `addSigners` for it (the page recomputes the
+    account's Execute digest). Chromium's virtual authenticators answer whichever is present, so the
+    phone steps away for the creation and comes back for the signature."""
+    b = sold["b"]
+    ctx, page, phone = with_authenticator(browser)
+    phone.add(synced(door, b.authenticator.credentials()[0]))
+    page.goto(door.page_url(sold["token"]))
+    page.click("#passkey-sign-in")
+    assert outcome(page, "#door-result") == "true", page.inner_text("#door-result")
+    (kept,) = phone.credentials()
+    phone.remove()
+    laptop = add_authenticator(phone.cdp)
+    made: list[dict[str, Any]] = []
+
+    def phone_back(route: Any) -> None:
+        if route.request.method == "POST" and not made:
+            made.extend(laptop.credentials())
+            laptop.remove()
+            add_authenticator(phone.cdp).add(kept)
+        route.continue_()
+
+    page.route("**/v1/owners/me/passkeys", phone_back)
+    page.click("#device-add")
+    assert outcome(page, "#device-result") == "true", page.inner_text("#device-result")
+    (new,) = made
+    row = stored(door, new)
+    assert row.account == b.account
+    chain = door.stack.runtime.chain
+    assert chain.account_has_signer(b.account, bytes.fromhex(row.qx), bytes.fromhex(row.qy))
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def door_prague(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
+    with door_stack(tmp_path_factory.mktemp("owners-door-prague"), "prague", 1) as running:
+        yield running
+
+
+def test_without_the_precompile_the_account_itself_transfers(door_prague: Door, browser: Browser) -> None:
+    """Path B (P-256 in Solidity, over the collection's ERC-1271 stipend): the passkey signs the
+    account's own Execute of `transferFrom`, which the page builds and hashes itself."""
+    door = door_prague
+    assert not door.stack.runtime.chain.p256_native
+    (token,) = door.secrets
+    ctx, page, _ = with_authenticator(browser)
+    page.goto(door.page_url(token, f"#claim={door.secrets[token]}"))
+    account = create_passkey(page)
+    page.click("#claim-passkey")
+    page.click("#claim-form button[type=submit]")
+    assert outcome(page, "#claim-result") == "true", page.inner_text("#claim-result")
+    buyer = "0x00000000000000000000000000000000000b0b0b"
+    page.reload()
+    page.fill("#give-to", buyer)
+    page.click("#give-form button[type=submit]")
+    assert outcome(page, "#give-result") == "true", page.inner_text("#give-result")
+    assert door.owner_of(token).lower() == buyer.lower() and account != buyer
     ctx.close()

@@ -21,6 +21,10 @@ class Authenticator:
     def add(self, credential: dict[str, Any]) -> None:
         self.cdp.send("WebAuthn.addCredential", {"authenticatorId": self.id, "credential": credential})
 
+    def remove(self) -> None:
+        """Takes the authenticator away (a phone out of reach); its credentials go with it."""
+        self.cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": self.id})
+
 
 def with_authenticator(
     browser: Browser, *, user_verified: bool = True, **context: Any
@@ -32,6 +36,11 @@ def with_authenticator(
     page = ctx.new_page()
     cdp = ctx.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
+    return ctx, page, add_authenticator(cdp, user_verified=user_verified)
+
+
+def add_authenticator(cdp: CDPSession, *, user_verified: bool = True) -> Authenticator:
+    """Another virtual platform authenticator in the page of `cdp` (WebAuthn enabled)."""
     options = {
         "protocol": "ctap2",
         "transport": "internal",
@@ -41,4 +50,4 @@ def with_authenticator(
         "automaticPresenceSimulation": True,
     }
     found = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
-    return ctx, page, Authenticator(cdp, found["authenticatorId"])
+    return Authenticator(cdp, found["authenticatorId"])
