@@ -61,9 +61,9 @@ def problem(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
 def register(stack: Stack, auth: Authenticator, **kw: Any) -> httpx.Response:
     started = stack.client.post("/v1/owners/passkeys/options").json()
     credential = auth.register(started["options"], **kw)
-    return stack.client.post(
-        "/v1/owners/passkeys", json={"challenge_id": started["challenge_id"], "credential": credential}
-    )
+    body = {"challenge_id": started["challenge_id"], "credential": credential}
+    answer: httpx.Response = stack.client.post("/v1/owners/passkeys", json=body)
+    return answer
 
 
 def new_owner(stack: Stack, **kw: Any) -> tuple[Authenticator, dict[str, Any]]:
@@ -76,9 +76,9 @@ def new_owner(stack: Stack, **kw: Any) -> tuple[Authenticator, dict[str, Any]]:
 def sign_in(stack: Stack, auth: Authenticator, **kw: Any) -> httpx.Response:
     started = stack.client.post("/v1/owners/sign-in/options").json()
     credential = auth.assert_options(started["options"], **kw)
-    return stack.client.post(
-        "/v1/owners/sign-in", json={"challenge_id": started["challenge_id"], "credential": credential}
-    )
+    body = {"challenge_id": started["challenge_id"], "credential": credential}
+    answer: httpx.Response = stack.client.post("/v1/owners/sign-in", json=body)
+    return answer
 
 
 def bearer(token: str) -> dict[str, str]:

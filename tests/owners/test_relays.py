@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 from eth_account import Account
-from registry.chain.owner_accounts import PasskeyChallenge
 
+from registry.chain.owner_accounts import PasskeyChallenge
 from tests.api.conftest import Stack
 from tests.owners.authenticator import Authenticator
 from tests.owners.conftest import (
@@ -87,7 +87,8 @@ def test_the_owner_reports_the_twin_lost_with_the_passkey(stack: Stack, brand: B
     body = {"status": "lost", "nonce": ask["nonce"], "deadline": ask["deadline"]}
     r = stack.client.post(url, json=body | {"credential": auth.answer(challenge_of(ask))})
     assert r.status_code == 200, r.text
-    assert stack.runtime.chain.twin(brand.collection, token).status == 1  # lost
+    twin = stack.runtime.chain.twin(brand.collection, token)
+    assert twin is not None and twin.status == 1  # lost
 
 
 def test_a_device_is_added_by_another_passkey_and_a_passkey_removed_on_chain_is_refused(
