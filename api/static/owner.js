@@ -55,72 +55,10 @@
 
   const explain = (err) => (err && err.name === "NotAllowedError" ? T.door_cancelled : err.message);
 
-  // ---------------------------------------------------------------- what a passkey signs, recomputed
-
-  const BATCH_MODE = "0x01" + "00".repeat(31);
-  const TWIN_TYPES = {
-    TransferTwin: [
-      { name: "to", type: "address" },
-      { name: "tokenId", type: "uint256" },
-      { name: "nonce", type: "uint256" },
-      { name: "deadline", type: "uint256" },
-    ],
-    ReportStatus: [
-      { name: "tokenId", type: "uint256" },
-      { name: "status", type: "uint8" },
-      { name: "nonce", type: "uint256" },
-      { name: "deadline", type: "uint256" },
-    ],
-  };
-  const EXECUTE = [
-    { name: "mode", type: "bytes32" },
-    { name: "executionDataHash", type: "bytes32" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ];
-  const STATUS = { active: 0, lost: 1, stolen: 2 };
-
-  function expected(ask, account, action) {
-    const E = window.ethers;
-    const accountDomain = { name: "Twinmark account", version: "1", chainId: config.chainId, verifyingContract: account };
-    if (ask.path === "erc1271" && action.kind !== "signer") {
-      // The collection's own EIP-712 digest, wrapped (ERC-7739 PersonalSign) in the account's domain.
-      const domain = { name: "Twinmark", version: "1", chainId: config.chainId, verifyingContract: config.contract };
-      const primary = action.kind === "transfer" ? "TransferTwin" : "ReportStatus";
-      const message =
-        action.kind === "transfer"
-          ? { to: action.to, tokenId: config.tokenId, nonce: ask.nonce, deadline: ask.deadline }
-          : { tokenId: config.tokenId, status: STATUS[action.status], nonce: ask.nonce, deadline: ask.deadline };
-      const digest = E.TypedDataEncoder.hash(domain, { [primary]: TWIN_TYPES[primary] }, message);
-      const struct = E.keccak256(E.concat([E.id("PersonalSign(bytes prefixed)"), digest]));
-      return E.keccak256(E.concat(["0x1901", E.TypedDataEncoder.hashDomain(accountDomain), struct]));
-    }
-    // The account acts itself (executeBySig): the calls are made here, not taken from the server.
-    let calls;
-    if (action.kind === "transfer") {
-      const data = new E.Interface(["function transferFrom(address,address,uint256)"]).encodeFunctionData(
-        "transferFrom",
-        [account, action.to, config.tokenId],
-      );
-      calls = [[config.contract, 0, data]];
-    } else if (action.kind === "status") {
-      const data = new E.Interface(["function reportStatus(uint256,uint8)"]).encodeFunctionData("reportStatus", [
-        config.tokenId,
-        STATUS[action.status],
-      ]);
-      calls = [[config.contract, 0, data]];
-    } else {
-      const signer = E.concat([ask.verifier, action.qx, action.qy]);
-      const data = new E.Interface([`function ${action.fn}(bytes[])`]).encodeFunctionData(action.fn, [[signer]]);
-      calls = [[account, 0, data]];
-    }
-    const executionData = E.AbiCoder.defaultAbiCoder().encode(["tuple(address,uint256,bytes)[]"], [calls]);
-    return E.TypedDataEncoder.hash(
-      accountDomain,
-      { Execute: EXECUTE },
-      { mode: BATCH_MODE, executionDataHash: E.keccak256(executionData), nonce: ask.account_nonce, deadline: ask.deadline },
-    );
-  }
+  // What a passkey signs, recomputed here (owner-sign.js: pure functions of the shown fields).
+  const { predictAccount, keyOf } = window.TwinmarkOwnerSign;
+  const expected = (ask, account, action) =>
+    window.TwinmarkOwnerSign.expected(ask, account, action, { chainId: config.chainId, contract: config.contract, tokenId: config.tokenId });
 
   const b64url = (bytes) => window.ethers.encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
@@ -152,6 +90,10 @@
       challenge_id: started.challenge_id,
       credential: credential.toJSON(),
     });
+    // The account is the passkey's own: a server naming another one (where claims would go) is refused.
+    if (done.account.toLowerCase() !== predictAccount(keyOf(credential)).toLowerCase()) {
+      throw new Error(T.door_account_mismatch);
+    }
     remember(done.account, done.token, done.expires_at);
     return fill(T.door_created, done);
   }
@@ -172,9 +114,7 @@
     const started = await call("POST", "/v1/owners/me/passkeys/options", {});
     const options = PublicKeyCredential.parseCreationOptionsFromJSON(started.options);
     const made = await navigator.credentials.create({ publicKey: options });
-    // The new key's x and y, from its own attestation (SPKI DER: a P-256 point ends it).
-    const spki = new Uint8Array(made.response.getPublicKey());
-    const key = { qx: window.ethers.hexlify(spki.slice(-64, -32)), qy: window.ethers.hexlify(spki.slice(-32)) };
+    const key = keyOf(made);
     const added = await call("POST", "/v1/owners/me/passkeys", {
       challenge_id: started.challenge_id,
       credential: made.toJSON(),

@@ -148,6 +148,7 @@ TEXTS: dict[str, str] = {
     "door_add_device": "Add another device",
     "door_device_added": "The new passkey can now act for this account too.",
     "door_mismatch": "Refused: what the server asked to sign is not this action. Nothing was signed.",
+    "door_account_mismatch": "Refused: the service named another account than your passkey's own. Nothing was kept.",
     "door_unsupported": "This browser cannot use passkeys here.",
     "door_cancelled": "The passkey prompt was closed; nothing was signed.",
     "door_lost_all_heading": "If every passkey is lost",

@@ -148,6 +148,7 @@ TEXTS: dict[str, str] = {
     "door_add_device": "添加另一台设备",
     "door_device_added": "新的通行密钥现在也可以代表此账户操作。",
     "door_mismatch": "已拒绝：服务器要求签名的内容不是此操作。未进行任何签名。",
+    "door_account_mismatch": "已拒绝：服务给出的账户不是您通行密钥自己的账户。未保存任何内容。",
     "door_unsupported": "此浏览器无法在此使用通行密钥。",
     "door_cancelled": "通行密钥提示已关闭；未进行任何签名。",
     "door_lost_all_heading": "如果所有通行密钥都丢失了",

@@ -49,6 +49,7 @@ SCRIPT_TEXTS = (
     "door_reported",
     "door_device_added",
     "door_mismatch",
+    "door_account_mismatch",
     "door_unsupported",
     "door_cancelled",
     "door_status_lost",

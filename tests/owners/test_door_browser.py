@@ -190,6 +190,21 @@ def test_a_resells_to_b_by_passkey_and_b_sees_it_as_theirs(door: Door, sold: dic
     assert b.page.locator(f"#my-items a[data-token='{token}']").count() == 1
 
 
+def test_a_server_naming_another_account_at_registration_is_refused(door: Door, browser: Browser) -> None:
+    """Claims go to the account the page holds: it must be the passkey's own, whatever the server says."""
+    ctx, page, _ = with_authenticator(browser)
+    page.route("**/v1/owners/passkeys", lambda route: route.fulfill(json=route.fetch().json() | {"account": ZERO}))
+    page.goto(door.page_url(sorted(door.secrets)[1]))
+    page.click("#passkey-create")
+    assert outcome(page, "#door-result") == "false"
+    assert "another account" in page.inner_text("#door-result")
+    assert page.evaluate("localStorage.getItem('twinmark.owner')") is None
+    ctx.close()
+
+
+ZERO = "0x" + "00" * 20
+
+
 def test_an_authenticator_that_does_not_verify_its_user_is_refused(door: Door, browser: Browser) -> None:
     ctx, page, _ = with_authenticator(browser, user_verified=False)
     before = door.passkeys()

@@ -5,7 +5,9 @@ transfer, a replay, a passkey removed on chain."""
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -142,3 +144,12 @@ def test_a_device_is_added_by_another_passkey_and_a_passkey_removed_on_chain_is_
 def test_registering_again_is_refused(stack: Stack) -> None:
     auth, _ = new_owner(stack)
     problem(register(stack, auth), 400, "owner-passkey-refused")
+
+
+def test_the_page_pins_the_chains_owner_contracts(stack: Stack) -> None:
+    """The page derives accounts and signers from addresses it holds itself (api/static/owner-sign.js):
+    they must be the chain's (CREATE2: the same on every chain)."""
+    script = (Path(__file__).resolve().parents[2] / "api" / "static" / "owner-sign.js").read_text()
+    pinned = dict(re.findall(r'(factory|implementation|verifier): "(0x[0-9a-fA-F]{40})"', script))
+    owners = stack.runtime.chain.owner_contracts
+    assert pinned == {"factory": owners.factory, "implementation": owners.implementation, "verifier": owners.verifier}
