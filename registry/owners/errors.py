@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.errors import BadRequest, Forbidden, NotFound, Unauthenticated
+from registry.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
 
 
 class PasskeyRefused(BadRequest):
@@ -25,3 +25,10 @@ class NoPasskeyAccount(NotFound):
     """The twin's owner is not a passkey account registered here."""
 
     code, title = "owner-no-passkey-account", "The owner has no passkey here"
+
+
+class NoOtherPasskey(Conflict):
+    """A device change is signed by another passkey of the account, and it has none (the account keeps
+    at least one signer: the chain refuses removing the last)."""
+
+    code, title = "owner-no-other-passkey", "No other passkey of this account can sign this"

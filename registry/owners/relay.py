@@ -22,7 +22,7 @@ from registry.chain.client import TwinmarkChain
 from registry.chain.layout import Status
 from registry.chain.owner_accounts import Call, PasskeyChallenge
 from registry.chain.refusals import StaleNonce, TwinStolen
-from registry.owners.errors import NoPasskeyAccount, NotTheOwnersPasskey, PasskeyRefused
+from registry.owners.errors import NoOtherPasskey, NoPasskeyAccount, NotTheOwnersPasskey, PasskeyRefused
 from registry.owners.models import OwnerPasskey
 from registry.owners.schemas import CallOut, ExecutedOut, ToSignOut
 from registry.owners.service import checked_assertion, passkeys_of
@@ -44,6 +44,8 @@ def _to_sign(
     exclude: str | None = None,
 ) -> ToSignOut:
     allowed = [p.credential_id for p in passkeys_of(s, account) if p.credential_id != exclude]
+    if not allowed and exclude is not None:
+        raise NoOtherPasskey("add another passkey first: this one is the account's only passkey here")
     if not allowed:
         raise NoPasskeyAccount(f"{account} has no passkey registered here")
     return ToSignOut(

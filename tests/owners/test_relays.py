@@ -153,3 +153,35 @@ def test_the_page_pins_the_chains_owner_contracts(stack: Stack) -> None:
     pinned = dict(re.findall(r'(factory|implementation|verifier): "(0x[0-9a-fA-F]{40})"', script))
     owners = stack.runtime.chain.owner_contracts
     assert pinned == {"factory": owners.factory, "implementation": owners.implementation, "verifier": owners.verifier}
+
+
+def test_a_device_is_removed_by_another_and_the_last_one_stays(stack: Stack) -> None:
+    first, owner = new_owner(stack)
+    session = bearer(owner["token"])
+    problem(
+        stack.client.get(f"/v1/owners/me/passkeys/{first.id}/removal", headers=session), 409, "owner-no-other-passkey"
+    )
+    second = Authenticator(ORIGIN)
+    started = stack.client.post("/v1/owners/me/passkeys/options", headers=session).json()
+    body = {"challenge_id": started["challenge_id"], "credential": second.register(started["options"])}
+    ask = stack.client.post("/v1/owners/me/passkeys", json=body, headers=session).json()["to_sign"]
+    signed = {"deadline": ask["deadline"], "account_nonce": ask["account_nonce"]}
+    url = f"/v1/owners/me/passkeys/{second.id}/signers"
+    assert stack.client.post(
+        url, json=signed | {"credential": first.answer(challenge_of(ask))}, headers=session
+    ).is_success
+
+    ask = stack.client.get(f"/v1/owners/me/passkeys/{first.id}/removal", headers=session).json()
+    assert ask["allow_credentials"] == [second.id]
+    signed = {"deadline": ask["deadline"], "account_nonce": ask["account_nonce"]}
+    url = f"/v1/owners/me/passkeys/{first.id}/removal"
+    r = stack.client.post(url, json=signed | {"credential": second.answer(challenge_of(ask))}, headers=session)
+    assert r.status_code == 200, r.text
+    chain = stack.runtime.chain
+    assert not chain.account_has_signer(owner["account"], first.key.qx, first.key.qy)
+    listed = stack.client.get("/v1/owners/me/passkeys", headers=session).json()
+    assert [p["credential_id"] for p in listed] == [second.id]
+    problem(sign_in(stack, first), 401, "owner-sign-in-refused")
+    problem(
+        stack.client.get(f"/v1/owners/me/passkeys/{second.id}/removal", headers=session), 409, "owner-no-other-passkey"
+    )
