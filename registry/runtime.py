@@ -34,6 +34,7 @@ from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
 from registry.chain.deploy import ensure_deployed
 from registry.chain.node import HeadWatcher, NodeProvider, connect
+from registry.chain.owner_accounts import probe_p256
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate, session_scope
@@ -194,8 +195,12 @@ def _reach_chain(
         from_block=deployment.block,
         log_span=settings.log_span,
         owners=deployment.owners,
+        p256_native=probe_p256(w3),
         passkey_relay_gas_cap=settings.passkey_relay_gas_cap,
     )
+    if deployment.owners is not None:
+        path = "native (ERC-1271 path)" if chain.p256_native else "in Solidity (executeBySig path)"
+        log.info("passkey owner accounts: factory %s, P-256 %s", deployment.owners.factory, path)
     head = HeadWatcher(w3)
     chain.on_mined(head.observe)
     return chain, head

@@ -174,7 +174,7 @@ class Settings(BaseSettings):
     # Off, or on a chain without that deployer: passkey routes answer `passkeys-unsupported`.
     passkey_accounts: bool = True
     # The relay gas cap of passkey-signed actions: where P-256 is verified in Solidity (no precompile),
-    # one costs about 370k gas, and the first (deploying the account too) about 500k.
+    # a transfer costs about 360k gas, and the first action (deploying the account too) about 585k.
     passkey_relay_gas_cap: int = Field(default=1_000_000, ge=100_000)
     # The embedded Anvil's hardfork: "prague" (the README's gas figures) or "osaka", which adds the P-256
     # precompile (EIP-7951), so passkey transfers take the cheaper ERC-1271 path.

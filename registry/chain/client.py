@@ -26,7 +26,7 @@ from web3.types import TxReceipt
 from registry.chain import artifacts
 from registry.chain.deploy import OwnerContracts
 from registry.chain.layout import ZERO_ADDRESS
-from registry.chain.owner_accounts import OwnerAccounts, probe_p256
+from registry.chain.owner_accounts import OwnerAccounts
 from registry.chain.reads import LogReads
 from registry.chain.relay import Relayer, twin_key
 from registry.chain.relay import RelayState as RelayState
@@ -71,9 +71,10 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         self.relayer = Relayer(sender, gas_cap=relay_gas_cap, wait=relay_wait)
         self.registry = self._contract(registry_address, "TwinmarkRegistry")
         # Passkey owner accounts: None where the chain has no CREATE2 deployer for their contracts.
-        # The precompile is probed once (None: now); it decides the relay path of passkey actions.
+        # Whether P-256 is native decides the relay path of passkey actions (None: probed when first
+        # asked; the runtime probes at start).
         self._owners = owners
-        self._p256_native = probe_p256(w3) if p256_native is None else p256_native
+        self._p256_native = p256_native
         self.passkey_relay_gas_cap = passkey_relay_gas_cap
 
     # ------------------------------------------------------------ plumbing

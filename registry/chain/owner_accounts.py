@@ -44,9 +44,6 @@ P256_PROBE = bytes.fromhex(
     "5d47723c8fbe580bb369fec9c2665d8e30a435b9932645482e7c9f11e872296b"
 )
 
-# The status a twin's owner may report (the collection's `Status`): none (found again), lost, stolen.
-OWNER_STATUSES = (0, 1, 2)
-
 
 class PasskeysUnsupported(TwinmarkError):
     """The chain has no deterministic CREATE2 deployer (so no owner-account contracts), or they are
@@ -82,7 +79,7 @@ class OwnerAccounts:
     relayer: Relayer
     passkey_relay_gas_cap: int  # P-256 in Solidity (no precompile) costs more than other relays
     _owners: OwnerContracts | None
-    _p256_native: bool
+    _p256_native: bool | None
 
     @property
     def chain_id(self) -> int:
@@ -110,6 +107,8 @@ class OwnerAccounts:
     @property
     def p256_native(self) -> bool:
         """The chain verifies P-256 natively: owner actions go through the collection's ERC-1271 path."""
+        if self._p256_native is None:
+            self._p256_native = probe_p256(self.w3)
         return self._p256_native
 
     @property
@@ -150,9 +149,11 @@ class OwnerAccounts:
     def passkey_transfer_digest(
         self, collection: str, token_id: int, account: str, to: str, nonce: int, deadline: int
     ) -> PasskeyChallenge:
-        """The challenge for moving `token_id` from `account` to `to` (`nonce`: the twin's)."""
+        """The challenge for moving `token_id` from `account` to `to`. `nonce` is the twin's: the
+        "erc1271" path signs it; the "execute" path signs the account's own nonce instead (in the
+        challenge), which protects against replays the same way."""
         if self.p256_native:
-            message = {"to": to, "tokenId": token_id, "nonce": nonce, "deadline": deadline}
+            message = {"to": Web3.to_checksum_address(to), "tokenId": token_id, "nonce": nonce, "deadline": deadline}
             return self._erc1271_challenge("TransferTwin", collection, account, message)
         return self._execute_challenge(account, [self._transfer_call(collection, token_id, account, to)], deadline)
 
@@ -186,6 +187,7 @@ class OwnerAccounts:
     ) -> str:
         """Relays a passkey-signed transfer (`auth`: the flat WebAuthnAuth over `challenge.digest`);
         the account is deployed in the same transaction when it has no code. Returns the tx hash."""
+        to = Web3.to_checksum_address(to)
         signature, deployed = self._signature(account, qx, qy, auth)
         if challenge.path == "erc1271":
             col = Web3.to_checksum_address(collection)
@@ -265,7 +267,8 @@ class OwnerAccounts:
 
     def _transfer_call(self, collection: str, token_id: int, account: str, to: str) -> Call:
         col = self.collection(Web3.to_checksum_address(collection))
-        data = col.functions.transferFrom(Web3.to_checksum_address(account), to, token_id)._encode_transaction_data()
+        owner, to = Web3.to_checksum_address(account), Web3.to_checksum_address(to)
+        data = col.functions.transferFrom(owner, to, token_id)._encode_transaction_data()
         return (col.address, 0, bytes.fromhex(data.removeprefix("0x")))
 
     def _status_call(self, collection: str, token_id: int, status: int) -> Call:
@@ -278,11 +281,13 @@ class OwnerAccounts:
     ) -> PasskeyChallenge:
         self.owner_contracts  # noqa: B018 - refuses at once where passkeys are unsupported
         payload = typed_data.typed_data(primary, self.chain_id, Web3.to_checksum_address(collection), message)
+        account = Web3.to_checksum_address(account)
         wrapped = passkeys.personal_sign_wrap(typed_data.digest(payload), self.chain_id, account)
         return PasskeyChallenge("erc1271", wrapped)
 
     def _execute_challenge(self, account: str, calls: Sequence[Call], deadline: int) -> PasskeyChallenge:
-        self.owner_contracts  # noqa: B018
+        self.owner_contracts  # noqa: B018 - refuses at once where passkeys are unsupported
+        account = Web3.to_checksum_address(account)
         nonce = self.account_nonce(account)
         digest = passkeys.execute_digest(
             self.chain_id, account, passkeys.BATCH_MODE, passkeys.batch(calls), nonce, deadline

@@ -17,15 +17,15 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 from web3.exceptions import ContractLogicError
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint, TxReceipt
 
 from registry.chain import artifacts, passkeys, typed_data
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
-from registry.chain.deploy import OwnerContracts, ensure_deployed, predicted_owner_contracts
+from registry.chain.deploy import CREATE2_DEPLOYER, OwnerContracts, ensure_deployed, predicted_owner_contracts
 from registry.chain.node import connect
 from registry.chain.owner_accounts import PasskeyChallenge, PasskeysUnsupported
-from registry.chain.refusals import ExpiredSignature, InvalidSignature, StaleNonce
+from registry.chain.refusals import ExpiredSignature, InvalidSignature, StaleNonce, TwinStolen
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.errors import Conflict, ContractReverted, InvalidInput
@@ -93,7 +93,11 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         w3 = connect(node.url)
         state_file = tmp_path_factory.mktemp(f"passkey-{request.param}") / "deployment.json"
         sender = TxSender(w3, Account.from_key(ANVIL_DEV_KEY), RevertDecoder([]))
+        # A data directory from before the owner contracts: their next start deploys them.
+        assert ensure_deployed(w3, sender, state_file, None, owner_accounts=False).owners is None
+        assert "account_factory" not in json.loads(state_file.read_text())
         deployment = ensure_deployed(w3, sender, state_file, None)
+        assert deployment.owners is not None and w3.eth.get_code(deployment.owners.helper)
         chain = new_chain(w3, deployment.registry, deployment.owners)
         brand = chain.register_brand(chain.signer, "Maison")
         collection = chain.create_collection(brand, "Bags", "BAG", "ipfs://bafy", chain.signer)
@@ -141,8 +145,8 @@ def test_the_owner_contracts_are_found_where_their_code_puts_them(w: World) -> N
     assert w.chain.passkeys_supported
     assert w.chain.p256_native == (w.hardfork == "osaka")
 
-    # A state file written before the owner contracts existed: the next start finds them (no
-    # transaction: they are already there) and remembers them.
+    # A state file written before the owner contracts existed (the module's start deployed them for
+    # one), on a chain that has them: the next start finds them, sends nothing, remembers them.
     remembered = json.loads(w.state_file.read_text())
     assert remembered["account_factory"] == owners.factory and remembered["relay_helper"] == owners.helper
     old = {k: remembered[k] for k in ("chain_id", "registry", "implementation", "block")}
@@ -198,6 +202,11 @@ def test_the_owner_reports_the_twin_stolen_with_the_passkey(w: World) -> None:
     auth = key.assertion(challenge.digest)
     w.chain.relay_passkey_status(w.collection, token, account, key.qx, key.qy, STOLEN, nonce, deadline, challenge, auth)
     assert w.chain.twin(w.collection, token).status == STOLEN  # type: ignore[union-attr]
+    # A stolen twin does not move: the collection's refusal comes through the account's batch too.
+    before = w.sent()
+    with pytest.raises(TwinStolen):
+        transfer(w, key, account, token, Account.create().address)
+    assert w.sent() == before
 
 
 def test_a_second_passkey_is_added_then_the_first_removed(w: World) -> None:
@@ -329,16 +338,22 @@ def test_the_relay_helper_does_nothing_a_signature_did_not_allow(w: World) -> No
     assert w.owner_of(token) == account
 
 
-def test_without_the_create2_deployer_passkeys_are_unsupported(tmp_path: Path) -> None:
-    with Anvil(extra_args=("--no-create2",)) as node:
-        w3 = connect(node.url)
-        sender = TxSender(w3, Account.from_key(ANVIL_DEV_KEY), RevertDecoder([]))
-        deployment = ensure_deployed(w3, sender, tmp_path / "deployment.json", None)
-        assert deployment.owners is None
-        chain = TwinmarkChain(w3, sender, deployment.registry, owners=deployment.owners)
-        assert not chain.passkeys_supported and not chain.p256_native
-        key = Passkey()
+def test_without_the_create2_deployer_passkeys_are_unsupported(w: World, tmp_path: Path) -> None:
+    """A chain without the deterministic deployer (Anvil's `--no-create2`, some chains): the service
+    starts, says passkeys are unsupported, and refuses passkey work with a stable problem type."""
+    w.w3.provider.make_request(RPCEndpoint("anvil_setCode"), [CREATE2_DEPLOYER, "0x"])
+    state_file = tmp_path / "deployment.json"
+    deployment = ensure_deployed(w.w3, w.chain.sender, state_file, None)
+    assert deployment.owners is None
+    assert "account_factory" not in json.loads(state_file.read_text())
+    chain = new_chain(w.w3, deployment.registry, deployment.owners)
+    assert not chain.passkeys_supported
+    key = Passkey()
+    for attempt in (
+        lambda: chain.passkey_account(key.qx, key.qy),
+        lambda: chain.passkey_transfer_digest(w.collection, 1, w.chain.signer, w.chain.signer, 0, w.now() + 60),
+        lambda: chain.passkey_execute_digest(w.chain.signer, [], w.now() + 60),
+    ):
         with pytest.raises(PasskeysUnsupported) as caught:
-            chain.passkey_account(key.qx, key.qy)
+            attempt()
         assert caught.value.code == "passkeys-unsupported" and caught.value.status == 501
-        assert "account_factory" not in json.loads((tmp_path / "deployment.json").read_text())

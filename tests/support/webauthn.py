@@ -1,17 +1,23 @@
-"""A software passkey: a P-256 key (`cryptography`) that makes WebAuthn assertions the way an
+"""A software passkey: a P-256 key (`cryptography`) that makes WebAuthn credentials the way an
 authenticator and a browser do (authenticator data, client data JSON, ES256 over both), so contracts
-and the service check real signatures without a browser. `assertion` gives OpenZeppelin's flat
-`WebAuthnAuth` (what the account contract reads); `assertion_parts` gives the raw pieces a browser
-hands the page (for py_webauthn checks)."""
+and the service check real signatures without a browser.
+
+- `assertion` gives OpenZeppelin's flat `WebAuthnAuth` (what the account contract reads);
+  `assertion_parts` the raw pieces the browser hands the page.
+- `registration` and `authentication` give the JSON a page posts (`PublicKeyCredential.toJSON()`),
+  which py_webauthn's `verify_registration_response` / `verify_authentication_response` take.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -25,9 +31,14 @@ def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+FLAG_AT = 0x40  # attested credential data present (registration)
+
+
 @dataclass
 class Passkey:
     key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    credential_id: bytes = field(default_factory=lambda: os.urandom(16))
+    user_handle: bytes = field(default_factory=lambda: os.urandom(32))
 
     @property
     def qx(self) -> bytes:
@@ -39,6 +50,57 @@ class Passkey:
 
     def signer(self, verifier: str) -> bytes:
         return passkeys.passkey_signer(verifier, self.qx, self.qy)
+
+    def cose_key(self) -> bytes:
+        """The public key as COSE (EC2, ES256, P-256), as in attested credential data."""
+        return bytes(cbor2.dumps({1: 2, 3: -7, -1: 1, -2: self.qx, -3: self.qy}))
+
+    def registration(
+        self,
+        challenge: bytes,
+        *,
+        origin: str = ORIGIN,
+        rp_id: str = RP_ID,
+        flags: int = passkeys.FLAG_UP | passkeys.FLAG_UV,
+    ) -> dict[str, Any]:
+        """`navigator.credentials.create` answered by this passkey ("none" attestation), as JSON."""
+        client = {"type": "webauthn.create", "challenge": b64url(challenge), "origin": origin, "crossOrigin": False}
+        attested = bytes(16) + len(self.credential_id).to_bytes(2, "big") + self.credential_id + self.cose_key()
+        auth_data = hashlib.sha256(rp_id.encode()).digest() + bytes([flags | FLAG_AT]) + bytes(4) + attested
+        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return self._credential(
+            {
+                "clientDataJSON": b64url(json.dumps(client, separators=(",", ":")).encode()),
+                "attestationObject": b64url(attestation),
+                "transports": ["internal"],
+            }
+        )
+
+    def authentication(self, challenge: bytes, **parts: Any) -> dict[str, Any]:
+        """`navigator.credentials.get` answered by this passkey (options of `assertion_parts`), as JSON."""
+        return self.authentication_json(self.assertion_parts(challenge, **parts))
+
+    def authentication_json(self, made: Assertion) -> dict[str, Any]:
+        """An assertion of this passkey as the JSON the page posts (`made.auth()` is the same
+        assertion as the contract reads it)."""
+        return self._credential(
+            {
+                "authenticatorData": b64url(made.authenticator_data),
+                "clientDataJSON": b64url(made.client_data_json),
+                "signature": b64url(made.signature),
+                "userHandle": b64url(self.user_handle),
+            }
+        )
+
+    def _credential(self, response: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": b64url(self.credential_id),
+            "rawId": b64url(self.credential_id),
+            "type": "public-key",
+            "response": response,
+            "clientExtensionResults": {},
+            "authenticatorAttachment": "platform",
+        }
 
     def assertion_parts(
         self,
