@@ -129,7 +129,7 @@ def test_an_unknown_or_cloned_passkey_cannot_sign_in(stack: Stack) -> None:
 
 def test_a_passkey_of_another_user_handle_is_refused(stack: Stack) -> None:
     auth, _ = new_owner(stack)
-    auth.user_handle = b"\x01" * 32
+    auth.key.user_handle = b"\x01" * 32
     assert "user" in problem(sign_in(stack, auth), 401, "owner-sign-in-refused")["detail"]
     with session_scope(stack.runtime.engine) as s:
         assert s.exec(select(OwnerPasskey).where(col(OwnerPasskey.credential_id) == auth.id)).one().sign_count == 0
