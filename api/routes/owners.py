@@ -132,6 +132,7 @@ def transfer(
         nonce=body.nonce,
         deadline=body.deadline,
         credential=body.credential,
+        account_nonce=body.account_nonce,
     )
     relayed(response, out.state)
     return out
@@ -171,6 +172,7 @@ def report_status(
         nonce=body.nonce,
         deadline=body.deadline,
         credential=body.credential,
+        account_nonce=body.account_nonce,
     )
     relayed(response, out.state)
     return out

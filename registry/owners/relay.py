@@ -86,6 +86,13 @@ def _signer(
     return passkey, _auth(credential)
 
 
+def _same_account_nonce(challenge: PasskeyChallenge, signed: int | None) -> None:
+    """On the execute path the passkey signed the account's nonce: an outdated one is named as such
+    (rather than as an assertion over another challenge)."""
+    if challenge.account_nonce is not None and signed is not None and signed != challenge.account_nonce:
+        raise StaleNonce(f"signed for account nonce {signed}; the account is at {challenge.account_nonce}")
+
+
 def _key(p: OwnerPasskey) -> tuple[bytes, bytes]:
     return bytes.fromhex(p.qx), bytes.fromhex(p.qy)
 
@@ -121,6 +128,7 @@ def relay_transfer(
     nonce: int,
     deadline: int,
     credential: dict[str, Any],
+    account_nonce: int | None = None,
 ) -> TransferOut:
     twin = live_twin(chain, contract, token_id)
     if twin.status == Status.stolen:
@@ -128,6 +136,7 @@ def relay_transfer(
     if nonce != twin.nonce:
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
     challenge = chain.passkey_transfer_digest(contract, token_id, twin.owner, to, nonce, deadline)
+    _same_account_nonce(challenge, account_nonce)
     passkey, auth = _signer(s, rp, chain, twin.owner, challenge.digest, credential)
     qx, qy = _key(passkey)
     tx_hash = paid_relay(
@@ -173,12 +182,14 @@ def relay_status(
     nonce: int,
     deadline: int,
     credential: dict[str, Any],
+    account_nonce: int | None = None,
 ) -> StatusOut:
     code = _status_code(status)
     twin = live_twin(chain, contract, token_id)
     if nonce != twin.nonce:
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
     challenge = chain.passkey_status_digest(contract, token_id, twin.owner, code, nonce, deadline)
+    _same_account_nonce(challenge, account_nonce)
     passkey, auth = _signer(s, rp, chain, twin.owner, challenge.digest, credential)
     qx, qy = _key(passkey)
     tx_hash = paid_relay(
@@ -241,8 +252,7 @@ def relay_device(
     device = _device(s, account, credential_id)
     calls = [_device_call(chain, account, device, adding)]
     challenge = chain.passkey_execute_digest(account, calls, deadline)
-    if challenge.account_nonce != account_nonce:
-        raise StaleNonce(f"signed for account nonce {account_nonce}; the account is at {challenge.account_nonce}")
+    _same_account_nonce(challenge, account_nonce)
     passkey, auth = _signer(s, rp, chain, account, challenge.digest, credential)
     if passkey.credential_id == credential_id:
         raise PasskeyRefused("another passkey of the account signs this, not the one being changed")
