@@ -133,9 +133,11 @@
     if (!door) return;
     $("door-signed-out").hidden = !!s;
     $("door-signed-in").hidden = !s;
-    $("door-account").textContent = s ? fill(T.door_signed_in, s) : "";
     const owner = ($("owner")?.textContent || "").trim().toLowerCase();
     const yours = !!s && owner === s.account.toLowerCase();
+    // Someone else's item (not one waiting to be claimed) says so: the owner's forms stay hidden.
+    const othersItem = !!s && !yours && !$("claim-form");
+    $("door-account").textContent = s ? fill(othersItem ? T.door_not_yours : T.door_signed_in, s) : "";
     $("door-yours").hidden = !yours;
     $("door-owner").hidden = !yours;
     const claimButton = $("claim-passkey");

@@ -176,6 +176,7 @@ def test_a_resells_to_b_by_passkey_and_b_sees_it_as_theirs(door: Door, sold: dic
     assert a.page.is_hidden("#door-yours")  # the page updated its owner: no longer A's
     a.page.reload()
     assert a.page.is_hidden("#door-yours") and a.page.is_hidden("#give-form")
+    assert "does not own this item" in a.page.inner_text("#door-account")
     b.page.reload()
     assert b.page.is_visible("#door-yours") and b.page.is_visible("#give-form")
 
