@@ -125,6 +125,39 @@
     return call("POST", url, { deadline: ask.deadline, account_nonce: ask.account_nonce, credential });
   }
 
+  // The account's passkeys here, each removable by another one (the account keeps at least one).
+  async function listDevices() {
+    const list = $("devices");
+    const devices = await call("GET", "/v1/owners/me/passkeys");
+    list.replaceChildren();
+    for (const device of devices) {
+      const item = document.createElement("li");
+      item.dataset.credential = device.credential_id;
+      const text = fill(device.synced ? T.door_device_synced : T.door_device, { date: device.created_at.slice(0, 10) });
+      item.append(text + " ");
+      if (devices.length > 1) {
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "secondary";
+        remove.textContent = T.door_device_remove;
+        remove.setAttribute("aria-label", `${T.door_device_remove}: ${text}`);
+        wire(remove, $("device-result"), () => removeDevice(device));
+        item.append(remove);
+      }
+      list.append(item);
+    }
+  }
+
+  async function removeDevice(device) {
+    const url = `/v1/owners/me/passkeys/${encodeURIComponent(device.credential_id)}/removal`;
+    const ask = await call("GET", url);
+    const key = { qx: `0x${device.qx}`, qy: `0x${device.qy}` };
+    const credential = await sign(ask, { kind: "signer", fn: "removeSigners", ...key });
+    await call("POST", url, { deadline: ask.deadline, account_nonce: ask.account_nonce, credential });
+    await listDevices();
+    return T.door_device_removed;
+  }
+
   // ---------------------------------------------------------------- the page
 
   function render() {
@@ -138,6 +171,7 @@
     // Someone else's item (not one waiting to be claimed) says so: the owner's forms stay hidden.
     const othersItem = !!s && !yours && !$("claim-form");
     $("door-account").textContent = s ? fill(othersItem ? T.door_not_yours : T.door_signed_in, s) : "";
+    if (yours && $("door-owner").hidden) listDevices().catch((err) => show($("device-result"), err.message, false));
     $("door-yours").hidden = !yours;
     $("door-owner").hidden = !yours;
     const claimButton = $("claim-passkey");
@@ -207,6 +241,7 @@
     });
     wire($("device-add"), $("device-result"), async () => {
       await addDevice();
+      await listDevices();
       return T.door_device_added;
     });
     render();

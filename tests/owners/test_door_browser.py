@@ -10,103 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from api.main import create_app
-from registry.chain.anvil import Anvil, free_port
-from registry.db.engine import session_scope
-from registry.owners.models import OwnerPasskey
-from tests.api.conftest import Stack, physical, running_stack, stack_settings
-from tests.pages.conftest import AXE, serve_on
+from tests.owners.browser import Door, axe_clean, create_passkey, door_stack, outcome, stored, synced
 from tests.support.virtual_authenticator import Authenticator, add_authenticator, with_authenticator
-
-
-@dataclass
-class Door:
-    stack: Stack
-    url: str
-    collection: str
-    secrets: dict[int, str]
-
-    def page_url(self, token: int, suffix: str = "") -> str:
-        return f"{self.url}/t/{self.collection}/{token}{suffix}"
-
-    def owner_of(self, token: int) -> str:
-        return str(self.stack.runtime.chain.collection(self.collection).functions.ownerOf(token).call())
-
-    def passkeys(self) -> int:
-        with session_scope(self.stack.runtime.engine) as s:
-            return len(s.exec(OwnerPasskey.__table__.select()).all())  # type: ignore[attr-defined]
-
-
-@contextmanager
-def door_stack(tmp: Path, hardfork: str, twins: int) -> Iterator[Door]:
-    anvil = Anvil(hardfork=hardfork)
-    anvil.start()
-    port = free_port()
-    url = f"http://localhost:{port}"  # WebAuthn needs a domain for its RP id, never an IP address
-    settings = stack_settings(tmp, anvil, public_url=url, public_rpc_url=anvil.url)
-    with running_stack(settings, anvil) as stack, serve_on(create_app(runtime=stack.runtime), port):
-        headers, collection = stack.new_brand("Maison Aurèle", "MAUR")
-        made = [physical(f"D-{i}", code="376012345678") | {"claimable": True} for i in range(twins)]
-        job = stack.wait_job(
-            headers, stack.client.post("/v1/batches", json={"twins": made}, headers=headers).json()["id"]
-        )
-        rows = stack.client.get(f"/v1/jobs/{job['id']}/claim-secrets", headers=headers).json()["secrets"]
-        by_serial = {row["serial"]: row["secret"] for row in rows}
-        yield Door(stack, url, collection, {t["token_id"]: by_serial[t["serial"]] for t in job["twins"]})
 
 
 @pytest.fixture(scope="module")
 def door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
     with door_stack(tmp_path_factory.mktemp("owners-door"), "osaka", 2) as running:
         yield running
-
-
-def stored(door: Door, credential: dict[str, Any]) -> OwnerPasskey:
-    with session_scope(door.stack.runtime.engine) as s:
-        row = s.get(OwnerPasskey, credential["credentialId"].rstrip("=").replace("+", "-").replace("/", "_"))
-        assert row is not None
-        s.expunge(row)
-        return row
-
-
-def synced(door: Door, credential: dict[str, Any]) -> dict[str, Any]:
-    """`credential` as a synced copy holds it now (its counter where the service last saw it)."""
-    return credential | {"signCount": stored(door, credential).sign_count}
-
-
-def outcome(page: Page, selector: str) -> str:
-    """The outcome line's final state (`data-ok`), once the script settled it."""
-    page.wait_for_function(
-        f"() => ['true', 'false'].includes(document.querySelector('{selector}').dataset.ok)", timeout=30_000
-    )
-    return str(page.get_attribute(selector, "data-ok"))
-
-
-def create_passkey(page: Page) -> str:
-    """Creates a passkey on the page; the new account."""
-    page.click("#passkey-create")
-    assert outcome(page, "#door-result") == "true", page.inner_text("#door-result")
-    return str(page.evaluate("JSON.parse(localStorage.getItem('twinmark.owner')).account"))
-
-
-def axe_clean(page: Page) -> None:
-    page.add_script_tag(path=str(AXE))  # injected: the page's CSP binds its own scripts, not the test's
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    bad = [
-        (v["id"], [n["target"] for n in v["nodes"]])
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert bad == [], bad
-    assert len(result["passes"]) > 10  # axe really ran
 
 
 @dataclass
@@ -253,8 +170,8 @@ def test_the_owner_adds_a_device_signed_by_the_first_passkey(
     door: Door, browser: Browser, sold: dict[str, Any]
 ) -> None:
     """B's new laptop gets a passkey; B's phone signs `addSigners` for it (the page recomputes the
-    account's Execute digest). Chromium's virtual authenticators answer whichever is present, so the
-    phone steps away for the creation and comes back for the signature."""
+    account's Execute digest), then `removeSigners` of it. Chromium's virtual authenticators answer
+    whichever is present, so the phone steps away for the creation and comes back for the signatures."""
     b = sold["b"]
     ctx, page, phone = with_authenticator(browser)
     phone.add(synced(door, b.authenticator.credentials()[0]))
@@ -281,6 +198,13 @@ def test_the_owner_adds_a_device_signed_by_the_first_passkey(
     assert row.account == b.account
     chain = door.stack.runtime.chain
     assert chain.account_has_signer(b.account, bytes.fromhex(row.qx), bytes.fromhex(row.qy))
+
+    # Listed beside the phone's; the phone now removes it again (`removeSigners`, recomputed too).
+    assert page.locator("#devices li").count() == 2
+    page.click(f"#devices li[data-credential='{row.credential_id}'] button")
+    page.wait_for_function("() => document.querySelectorAll('#devices li').length === 1", timeout=30_000)
+    assert outcome(page, "#device-result") == "true" and "Removed" in page.inner_text("#device-result")
+    assert not chain.account_has_signer(b.account, bytes.fromhex(row.qx), bytes.fromhex(row.qy))
     ctx.close()
 
 
