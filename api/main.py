@@ -34,6 +34,7 @@ from api.routes import (
     labels,
     minting,
     nfc,
+    owners,
     ownership,
     pages,
     partners,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         twins,
         claims,
         ownership,
+        owners,  # passkey owners (issue 23): registration, sign-in, passkey-signed relays
         providers,
         provenance,
         transactions,

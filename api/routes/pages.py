@@ -22,10 +22,10 @@ from registry.alerts.caution import Caution, board_for
 from registry.nfc.taps import TapResult, check_tap
 from registry.pages import tickets
 from registry.pages.cache import PageCache, Rendered
-from registry.pages.catalog import NAMES
+from registry.pages.catalog import NAMES, texts_for
 from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
-from registry.pages.service import build, caution_view, script_json
+from registry.pages.service import SCRIPT_TEXTS, build, caution_view, script_json
 from registry.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +38,7 @@ TEMPLATES = Environment(
     auto_reload=False,  # the template ships with the code: no stat() of its file on every render
 )
 PAGE = TEMPLATES.get_template("page.html")  # compiled at import, not by the first buyer's request
+MY_ITEMS = TEMPLATES.get_template("my_items.html")
 
 # The page runs only its own scripts; it may fetch from any RPC URL and gateway the reader types in.
 CSP = (
@@ -222,3 +223,29 @@ async def twin_page(contract: str, token_id: TokenId, request: Request) -> Respo
         rpc_url = await public_rpc_url(rt)
         page = await run_in_threadpool(_page, rt, pages, address, token_id, lang, rpc_url, tap, caution)
     return page_response(request, page, lang)
+
+
+@router.get("/owners/me")
+def my_items(request: Request) -> Response:
+    """ "My items": the signed-in passkey owner's twins. The page is the same for everyone (the list is
+    fetched by its script with the session the browser holds), so nothing here reads a session."""
+    lang = _negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    texts = texts_for(lang)
+    hrefs = _hrefs(request)
+    body = MY_ITEMS.render(
+        lang=lang,
+        t=texts,
+        languages=[
+            LanguageLink(lang=code, name=NAMES[code], href=hrefs[code], current=code == lang) for code in LANGUAGES
+        ],
+        config_json=script_json({"texts": {key: texts[key] for key in SCRIPT_TEXTS}}),
+    )
+    headers = {
+        "Content-Security-Policy": CSP,
+        "Content-Language": lang,
+        "Vary": "Accept-Language",
+        "Cache-Control": "no-cache",
+        "Referrer-Policy": "same-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return HTMLResponse(body, headers=headers)

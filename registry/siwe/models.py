@@ -37,7 +37,7 @@ class SiweSession(SQLModel, table=True):
     address: str = Field(index=True)  # EIP-55
     chain_id: int = Field(sa_type=BigInteger)
     partner_id: str | None = Field(default=None, foreign_key="partners.id", index=True)
-    signature_kind: str  # eoa | erc1271 | erc6492
+    signature_kind: str  # eoa | erc1271 | erc6492 | passkey (registry.owners)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: int = Field(sa_type=BigInteger, index=True)
     revoked_at: int | None = Field(default=None, sa_type=BigInteger)

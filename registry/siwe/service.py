@@ -217,19 +217,26 @@ def _sign_in(
     expires = now + settings.siwe_session_seconds
     if message.expiration is not None:
         expires = min(expires, message.expiration.timestamp())
+    return open_session(s, message.address, message.chain_id, partner, kind, expires)
+
+
+def open_session(
+    s: Session, address: str, chain_id: int, partner: Partner | None, kind: str, expires: float
+) -> SignedIn:
+    """A new player session for `address`, once its owner proved control (SIWE here, a passkey in
+    `registry.owners`): the token is returned once and stored only as its SHA-256."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     s.add(
         SiweSession(
             token_hash=_sha256(token),
-            address=message.address,
-            chain_id=message.chain_id,
-            partner_id=partner_id,
+            address=address,
+            chain_id=chain_id,
+            partner_id=partner.id if partner is not None else None,
             signature_kind=kind,
             expires_at=int(expires),
         )
     )
-    player = Player(message.address, message.chain_id, partner, _utc(int(expires)), kind)
-    return SignedIn(token=token, player=player)
+    return SignedIn(token=token, player=Player(address, chain_id, partner, _utc(int(expires)), kind))
 
 
 def _live_session(s: Session, token: str, now: float) -> SiweSession:
