@@ -27,6 +27,7 @@ from api.routes import (
     assets,
     brands,
     claims,
+    consent,
     events,
     gateway,
     health,
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff)
+    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff, consent)
     for module in (*routers, *routes):
         app.include_router(module.router)
     app.include_router(console_auth.router)

@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
     console_invite_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # Consent the owner signs (registry/consent): a consent lasts this many days from signing (the
+    # message's Expiration Time; renewing is signing again); an owner may ask for this many messages
+    # to sign per minute (each holds a nonce row until it expires).
+    consent_days: int = Field(default=365, ge=1, le=3 * 365)
+    consent_messages_per_minute: int = Field(default=30, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod
