@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
+from sqlmodel import Session
 
-from api.deps import BrandCallerDep, BrandDep, ChainDep, PlayerDep, ServerKeyDep, SessionDep, SettingsDep
+from api.deps import BrandCaller, BrandCallerDep, BrandDep, ChainDep, PlayerDep, ServerKeyDep, SessionDep, SettingsDep
 from registry.brands.service import get_brand
 from registry.consent import export, service
 from registry.consent.current import mine
@@ -28,6 +29,7 @@ from registry.consent.schemas import (
     ToSignOut,
 )
 from registry.siwe import service as siwe
+from registry.staff.audit import record_as
 
 router = APIRouter(tags=["consent"])
 ConsentId = Annotated[str, Path(max_length=64)]
@@ -168,13 +170,20 @@ def get_recipient(brand: BrandDep, s: SessionDep) -> ProfileOut:
     )
 
 
+def _audited(s: Session, b: BrandCaller, fmt: str, count: int) -> None:
+    """The export in the consent log and the brand's audit log, in the export's own transaction."""
+    actor = f"key:{b.caller.key_id}"
+    export.log(s, b.brand.id, actor, fmt, count)
+    record_as(s, b.brand.id, actor, "owners.export", detail=f"{fmt}, {count} rows")
+
+
 @router.get("/v1/brands/me/consents")
 def export_json(b: BrandCallerDep, s: SessionDep, server_key: ServerKeyDep, response: Response) -> ExportOut:
     """The owners whose consent is current, each with exactly the details they consented to share
     (logged: key, time, row count)."""
     now = time.time()
     found = export.rows(s, server_key, b.brand.id, now)
-    export.log(s, b.brand.id, f"key:{b.caller.key_id}", "json", len(found))
+    _audited(s, b, "json", len(found))
     response.headers["Cache-Control"] = "no-store"
     return ExportOut(brand_id=b.brand.id, at=datetime.fromtimestamp(now, UTC), rows=found)
 
@@ -184,7 +193,7 @@ def export_csv(b: BrandCallerDep, s: SessionDep, server_key: ServerKeyDep) -> Re
     """The same as CSV (a column per field; a field not consented to is empty; formula-like text is
     prefixed with an apostrophe)."""
     found = export.rows(s, server_key, b.brand.id, time.time())
-    export.log(s, b.brand.id, f"key:{b.caller.key_id}", "csv", len(found))
+    _audited(s, b, "csv", len(found))
     return Response(
         export.to_csv(found),
         media_type="text/csv; charset=utf-8",

@@ -15,7 +15,14 @@ import pytest
 from eth_account import Account
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import Engine, delete, update
 from sqlmodel import col, select
 
@@ -81,7 +88,9 @@ def machine(engine: Engine) -> type[RuleBasedStateMachine]:
             self.model[cid] = {"who": who, "brand": brand, "fields": set(fields), "cn": cn, "kind": "share"}
             self.model[cid] |= {"expires": row.expires_at, "revoked": False, "parent": None}
 
-        @precondition(lambda self: any(m["cn"] and m["kind"] == "share" and not m["revoked"] for m in self.model.values()))
+        @precondition(
+            lambda self: any(m["cn"] and m["kind"] == "share" and not m["revoked"] for m in self.model.values())
+        )
         @rule(data=st.data())
         def grant_cross_border(self, data: st.DataObject) -> None:
             # In the order granted (ids are random: sorting them would make replays draw differently).
@@ -121,7 +130,12 @@ def machine(engine: Engine) -> type[RuleBasedStateMachine]:
 
             out = set()
             for cid, m in self.model.items():
-                if m["brand"] != brand or m["kind"] != "share" or not live(m) or not self.holds(m["who"].address, brand):
+                if (
+                    m["brand"] != brand
+                    or m["kind"] != "share"
+                    or not live(m)
+                    or not self.holds(m["who"].address, brand)
+                ):
                     continue
                 extended = any(k["parent"] == cid and live(k) for k in self.model.values())
                 if not m["cn"] or not ABROAD[brand] or extended:
@@ -175,4 +189,6 @@ def test_the_machine_catches_an_export_that_forgets_ownership(db: Engine, monkey
 
     monkeypatch.setattr(export, "states", forgetful)
     with pytest.raises(AssertionError):
-        run_state_machine_as_test(machine(db), settings=settings(RUNS, max_examples=200, phases=[Phase.generate]))  # no shrinking
+        run_state_machine_as_test(
+            machine(db), settings=settings(RUNS, max_examples=200, phases=[Phase.generate])
+        )  # no shrinking
