@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Field_ = Literal["name", "email", "phone", "language", "preferences"]
 Purpose = Literal["care", "events", "news"]
@@ -32,7 +32,9 @@ class Contact(BaseModel):
     email: str | None = Field(default=None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{1,63}$", max_length=254)
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()-]{4,30}$")
     language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
-    preferences: list[str] | None = Field(default=None, max_length=20)
+    preferences: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] | None = Field(
+        default=None, max_length=20
+    )
 
 
 class ShareIn(BaseModel):

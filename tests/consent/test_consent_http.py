@@ -9,24 +9,29 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlmodel import col, select
 
+from registry.brands.models import Collection
 from registry.chain.anvil import Anvil
+from registry.chain.artifacts import load_hardhat
 from registry.consent.models import Consent, ConsentExport
 from registry.db.engine import session_scope
+from registry.siwe.signatures import ERC6492_SUFFIX
 from registry.staff.models import AuditEntry
 from registry.twins.models import Twin
 from registry.webhooks.models import Delivery
 from tests.api.conftest import Stack, _database_url, running_stack, stack_settings
 from tests.consent.conftest import CONTACT, twin
-from tests.siwe.conftest import personal_sign, problem, sign_in
+from tests.siwe.conftest import message_for, new_nonce, personal_sign, problem, sign_in
 
 WALLET = Path(__file__).parents[2] / "artifacts/contracts/test/TestContractWallet.sol/TestContractWallet.json"
 
@@ -71,8 +76,6 @@ class Brand:
 
 
 def _brand_id(stack: Stack, collection: str) -> str:
-    from registry.brands.models import Collection
-
     with session_scope(stack.runtime.engine) as s:
         return s.exec(select(Collection.brand_id).where(Collection.address == collection)).one()
 
@@ -146,7 +149,6 @@ def test_grant_export_revoke_and_gone_from_the_next_export(stack: Stack) -> None
 
 
 def test_a_contract_wallet_grants_with_erc1271_and_loses_it_when_it_sells(stack: Stack) -> None:
-    from registry.chain.artifacts import load_hardhat
 
     chain, art = stack.runtime.chain, load_hardhat(WALLET)
     key = Account.create()
@@ -212,3 +214,29 @@ def test_a_consent_message_does_not_open_a_session(stack: Stack) -> None:
     problem(r, 401, "siwe-not-a-sign-in")
     r = grant(stack, me, text, personal_sign(owner, text), {"email": CONTACT["email"]})
     assert r.status_code == 201, r.text  # the refused sign-in did not spend the consent's nonce
+
+
+def test_a_wallet_not_yet_deployed_grants_with_an_eip6492_signature(stack: Stack) -> None:
+    chain = stack.runtime.chain
+    art = load_hardhat(WALLET.parents[1] / "TestWalletFactory.sol" / "TestWalletFactory.json")
+    made = chain.sender.transact(chain.w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor())
+    factory = chain.w3.eth.contract(address=made["contractAddress"], abi=art.abi)
+    key, salt = Account.create(), os.urandom(32)
+    wallet = factory.functions.addressOf(key.address, salt).call()
+    deploy = bytes.fromhex(factory.functions.deploy(key.address, salt)._encode_transaction_data()[2:])
+
+    def wrapped(text: str) -> str:
+        inner = bytes.fromhex(personal_sign(key, text)[2:])
+        return "0x" + (encode(["address", "bytes", "bytes"], [factory.address, deploy, inner]) + ERC6492_SUFFIX).hex()
+
+    signin = message_for(new_nonce(stack), wallet).text
+    r = stack.client.post("/v1/siwe/verify", json={"message": signin, "signature": wrapped(signin)})
+    assert r.status_code == 201 and r.json()["signature_kind"] == "erc6492", r.text
+    me = {"Authorization": f"Bearer {r.json()['token']}"}
+    brand = Brand(stack, "Maison Futur", "FR")
+    brand.give(wallet)
+    text = ask(stack, me, brand, ["language"])["message"]
+    r = grant(stack, me, text, wrapped(text), {"language": "fr"})
+    assert r.status_code == 201 and r.json()["signature_kind"] == "erc6492", r.text
+    assert chain.w3.eth.get_code(wallet) == b""  # checked inside eth_call: nothing deployed
+    assert [x["contact"] for x in brand.export()] == [{"language": "fr"}]
