@@ -21,9 +21,19 @@ from registry.consent import messages as m
 from registry.consent.current import owners_among, recipient
 from registry.consent.models import Consent, ConsentProfile
 from registry.consent.notice import cross_border_notice, share_notice
+from registry.consent.refusals import (
+    ConsentMessageRefused,
+    ConsentNonce,
+    ConsentSignature,
+    CrossBorderNotNeeded,
+    NoRecipient,
+    NotAnOwner,
+    NoticeChanged,
+    WrongAccount,
+)
 from registry.db import ratelimit
 from registry.db.ratelimit import Limit
-from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.errors import Conflict, InvalidInput, NotFound
 from registry.settings import Settings
 from registry.siwe.erc6492_code import VALIDATOR_CREATION_CODE
 from registry.siwe.message import parse
@@ -32,38 +42,6 @@ from registry.siwe.service import NONCE_ALPHABET, NONCE_LENGTH, expectation
 from registry.siwe.signatures import ChainCalls, signed_by
 from registry.siwe.verification import SiweRefused, check
 from registry.webhooks.outbox import enqueue_brand_event
-
-
-class NoRecipient(NotFound):
-    code, title = "consent-no-recipient", "This brand has not stated who receives owners' details"
-
-
-class NotAnOwner(Conflict):
-    code, title = "consent-not-an-owner", "You hold no twin of this brand"
-
-
-class NoticeChanged(Conflict):
-    code, title = "consent-notice-changed", "The notice changed since this message was built"
-
-
-class ConsentNonce(Conflict):
-    code, title = "consent-nonce", "The nonce was not issued for a consent, was used, or has expired"
-
-
-class ConsentSignature(Forbidden):
-    code, title = "consent-signature", "The signature is not the owner's for this message"
-
-
-class ConsentMessageRefused(InvalidInput):
-    code, title = "consent-message", "The message is for another service, chain or time"
-
-
-class WrongAccount(Forbidden):
-    code, title = "consent-wrong-account", "The message is for another account than the one signed in"
-
-
-class CrossBorderNotNeeded(Conflict):
-    code, title = "consent-cross-border-not-needed", "No cross-border consent is needed for this consent"
 
 
 def sha256(text: str) -> str:

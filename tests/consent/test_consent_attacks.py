@@ -16,7 +16,7 @@ import pytest
 from eth_account import Account
 from sqlalchemy import Engine
 
-from registry.consent import export, service
+from registry.consent import export, refusals, service
 from registry.consent.messages import ConsentRecapInvalid, NotAConsent
 from registry.consent.notice import Recipient, share_notice
 from registry.db.engine import session_scope
@@ -63,7 +63,7 @@ def caveat(details: dict[str, Any]) -> dict[str, Any]:
 def test_a_consent_message_cannot_be_replayed(o: Owners) -> None:
     text = o.message(OWNER, "brand-a", ["email"])
     o.grant(OWNER, text, {"email": CONTACT["email"]})
-    refused(service.ConsentNonce, "consent-nonce", lambda: o.grant(OWNER, text, {"email": CONTACT["email"]}))
+    refused(refusals.ConsentNonce, "consent-nonce", lambda: o.grant(OWNER, text, {"email": CONTACT["email"]}))
 
 
 def test_a_sign_in_message_is_not_a_consent_nor_a_consent_a_sign_in(o: Owners) -> None:
@@ -78,7 +78,7 @@ def test_a_sign_in_message_is_not_a_consent_nor_a_consent_a_sign_in(o: Owners) -
     # A consent-shaped message carrying a sign-in nonce: the nonce's purpose refuses it.
     consent = o.message(OWNER, "brand-a", ["email"])
     swapped = dataclasses.replace(parse(consent), nonce=signin_nonce).text
-    refused(service.ConsentNonce, "consent-nonce", lambda: o.grant(OWNER, swapped, {"email": CONTACT["email"]}))
+    refused(refusals.ConsentNonce, "consent-nonce", lambda: o.grant(OWNER, swapped, {"email": CONTACT["email"]}))
 
     def sign_in(text: str) -> None:
         with session_scope(o.engine) as s:
@@ -94,8 +94,8 @@ def test_a_sign_in_message_is_not_a_consent_nor_a_consent_a_sign_in(o: Owners) -
 def test_a_forged_signature_is_refused_and_burns_the_nonce(o: Owners) -> None:
     text = o.message(OWNER, "brand-a", ["phone"])
     forged = sign(STRANGER, text)
-    refused(service.ConsentSignature, "consent-signature", lambda: o.grant(OWNER, text, {"phone": "+33 1 23"}, forged))
-    refused(service.ConsentNonce, "consent-nonce", lambda: o.grant(OWNER, text, {"phone": "+33 1 23"}))
+    refused(refusals.ConsentSignature, "consent-signature", lambda: o.grant(OWNER, text, {"phone": "+33 1 23"}, forged))
+    refused(refusals.ConsentNonce, "consent-nonce", lambda: o.grant(OWNER, text, {"phone": "+33 1 23"}))
 
 
 def test_tampered_recaps_are_refused(o: Owners) -> None:
@@ -116,11 +116,11 @@ def test_tampered_recaps_are_refused(o: Owners) -> None:
     wide = {"email": "x@y.example", "phone": "+33 1 23"}
     # Fields added to a signed message: the notice no longer matches, or (notice recomputed) the signature.
     refused(
-        service.NoticeChanged,
+        refusals.NoticeChanged,
         "consent-notice-changed",
         lambda: o.grant(OWNER, edited(text, more_fields), wide, signature),
     )
-    refused(service.ConsentSignature, "consent-signature",
+    refused(refusals.ConsentSignature, "consent-signature",
             lambda: o.grant(OWNER, edited(text, more_fields_new_notice), wide, signature))  # fmt: skip
     text = o.message(OWNER, "brand-a", ["email"])
     # The ReCap names another brand than the statement says (the EIP's check); another human statement
@@ -143,10 +143,10 @@ def test_tampered_recaps_are_refused(o: Owners) -> None:
 
 def test_another_accounts_message_and_extra_details_are_refused(o: Owners) -> None:
     text = o.message(OWNER, "brand-a", ["email"])
-    refused(service.WrongAccount, "consent-wrong-account", lambda: o.grant(STRANGER, text, {"email": "x@y.example"}))
+    refused(refusals.WrongAccount, "consent-wrong-account", lambda: o.grant(STRANGER, text, {"email": "x@y.example"}))
     refused(InvalidInput, "invalid-input", lambda: o.grant(OWNER, text, {"email": "x@y.example", "phone": "+1 5550"}))
     refused(InvalidInput, "invalid-input", lambda: o.grant(OWNER, text, {}))
-    refused(service.NotAnOwner, "consent-not-an-owner", lambda: o.message(STRANGER, "brand-a", ["email"]))
+    refused(refusals.NotAnOwner, "consent-not-an-owner", lambda: o.message(STRANGER, "brand-a", ["email"]))
 
 
 def test_a_changed_recipient_needs_a_new_reading(o: Owners) -> None:
@@ -154,7 +154,8 @@ def test_a_changed_recipient_needs_a_new_reading(o: Owners) -> None:
     with session_scope(o.engine) as s:
         service.set_profile(s, "brand-a", "Maison A Holding", "dpo@brand-a.example", "FR")
     try:
-        refused(service.NoticeChanged, "consent-notice-changed", lambda: o.grant(OWNER, text, {"email": "x@y.example"}))
+        grant = lambda: o.grant(OWNER, text, {"email": "x@y.example"})  # noqa: E731
+        refused(refusals.NoticeChanged, "consent-notice-changed", grant)
     finally:
         with session_scope(o.engine) as s:
             service.set_profile(s, "brand-a", "Maison A SAS", "privacy@brand-a.example", "FR")

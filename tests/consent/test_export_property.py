@@ -30,7 +30,7 @@ from registry.consent import export
 from registry.consent.current import CURRENT
 from registry.consent.models import Consent, ConsentExport
 from registry.consent.notice import FIELDS
-from registry.consent.service import CrossBorderNotNeeded, NotAnOwner
+from registry.consent.refusals import CrossBorderNotNeeded, NotAnOwner
 from registry.db.engine import session_scope
 from registry.twins.models import Twin
 from tests.consent.conftest import BRANDS, CONTACT, SERVER_KEY, Owners
