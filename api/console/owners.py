@@ -24,6 +24,7 @@ from registry.staff.audit import record
 from registry.staff.sessions import StaffPrincipal
 
 router = APIRouter(include_in_schema=False)
+SHOWN = 200  # rows on the page; the downloads hold them all
 
 
 def _rows(
@@ -47,7 +48,8 @@ def owners_page(
         "owners.html",
         principal=me,
         section="owners",
-        rows=found,
+        rows=found[:SHOWN],
+        more=max(0, len(found) - SHOWN),
         fields=FIELDS,
         profile=s.get(ConsentProfile, me.brand_id),
     )

@@ -32,6 +32,7 @@ EN = {
     "owners.no": "No",
     "owners.expires": "Until",
     "owners.none": "No owner has a current consent with you.",
+    "owners.more": "{count} more owners are in the downloads.",
 }
 
 ZH = {
@@ -64,4 +65,5 @@ ZH = {
     "owners.no": "否",
     "owners.expires": "有效期至",
     "owners.none": "目前没有物主与您有有效的同意。",
+    "owners.more": "另有 {count} 位物主，请见下载文件。",
 }
