@@ -76,7 +76,8 @@ def with_owner_page(stack: Stack) -> FastAPI:
     def owner_page(brand_id: str, lang: str = "en") -> HTMLResponse:
         block = templates.get_template("_consent.html").render(partial_context(lang, brand_id, "Maison Aurele"))
         page = f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>Owner</title>'
-        page += '<script src="/static/consent.js" defer></script></head><body><main>' + block + "</main></body></html>"
+        page += '<link rel="stylesheet" href="/static/consent.css"><script src="/static/consent.js" defer></script>'
+        page += "</head><body><main>" + block + "</main></body></html>"
         return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
 
     return app
