@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     # The embedded Anvil's hardfork: "prague" (the README's gas figures) or "osaka", which adds the P-256
     # precompile (EIP-7951), so passkey transfers take the cheaper ERC-1271 path.
     anvil_hardfork: Literal["prague", "osaka"] = "prague"
+    # Consent the owner signs (registry/consent): a consent lasts this many days from signing (the
+    # message's Expiration Time; renewing is signing again); an owner may ask for this many messages
+    # to sign per minute (each holds a nonce row until it expires).
+    consent_days: int = Field(default=365, ge=1, le=3 * 365)
+    consent_messages_per_minute: int = Field(default=30, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod

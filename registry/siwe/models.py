@@ -14,6 +14,9 @@ from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
 
+PURPOSE_SIGN_IN = "sign-in"
+PURPOSE_CONSENT = "consent"
+
 
 class SiweNonce(SQLModel, table=True):
     """A nonce handed out for one sign-in; consumed by the first verification that passes."""
@@ -26,6 +29,9 @@ class SiweNonce(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: int = Field(sa_type=BigInteger, index=True)
     used_at: int | None = Field(default=None, sa_type=BigInteger)
+    # What the signed message may be: "sign-in" (a session) or "consent" (registry.consent). Each
+    # spender accepts only its own, so one signature can never serve as the other.
+    purpose: str = Field(default=PURPOSE_SIGN_IN, sa_column_kwargs={"server_default": PURPOSE_SIGN_IN})
 
 
 class SiweSession(SQLModel, table=True):
