@@ -168,6 +168,13 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
     console_invite_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # Owners' privileges (registry/privileges): the delegate.xyz v2 registry through which a cold wallet
+    # lets a hot one see and redeem its privileges (its canonical address; empty: no delegation), the
+    # key that signs receipts (unset: generated into data_dir/receipt-key; never the signer's or the
+    # operator's) and how long a receipt stays valid (never past the privilege's end).
+    privilege_delegate_registry: str = "0x00000000000000447e69651d841bD8D104Bed493"
+    receipt_key: SecretStr | None = None
+    receipt_valid_days: int = Field(default=30, ge=1, le=3_650)
 
     @field_validator("trusted_proxies")
     @classmethod
