@@ -38,8 +38,10 @@ from api.routes import (
     pages,
     partners,
     passport,
+    privileges,
     provenance,
     providers,
+    receipts,
     resolver,
     scans,
     siwe,
@@ -121,7 +123,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff)
+    routes = (
+        partners,
+        webhooks,
+        events,
+        gateway,
+        passport,
+        labels,
+        siwe,
+        wardrobe,
+        wearables,
+        scans,
+        staff,
+        privileges,  # owners' privileges and their receipts (issue 23)
+        receipts,
+    )
     for module in (*routers, *routes):
         app.include_router(module.router)
     app.include_router(console_auth.router)

@@ -7,19 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from web3 import Web3
 
 from registry.chain.node_reads import NodeReads
 
 CALL_GAS = 200_000  # a check is a few storage reads
 NO_RIGHTS = b"\x00" * 32  # delegate.xyz's "all rights"
-_FOR_ALL = function_signature_to_4byte_selector("checkDelegateForAll(address,address,bytes32)")
-_FOR_CONTRACT = function_signature_to_4byte_selector("checkDelegateForContract(address,address,address,bytes32)")
-_FOR_ERC721 = function_signature_to_4byte_selector(
-    "checkDelegateForERC721(address,address,address,uint256,bytes32)"
-)
+
+
+def _selector(signature: str) -> bytes:
+    return bytes(Web3.keccak(text=signature))[:4]
+
+
+_FOR_ALL = _selector("checkDelegateForAll(address,address,bytes32)")
+_FOR_CONTRACT = _selector("checkDelegateForContract(address,address,address,bytes32)")
+_FOR_ERC721 = _selector("checkDelegateForERC721(address,address,address,uint256,bytes32)")
 
 
 def _ask(chain: NodeReads, registry: str, data: bytes) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from registry.db.pairs import pairs_in
@@ -41,22 +42,24 @@ class TwinVerdicts:
 
 def holdings(s: Session, owner: str, pairs: list[tuple[str, int]] | None = None) -> list[Held]:
     """The owner's twins (not burned) as the rules read them; `pairs`: only these."""
-    query = select(
-        Twin.collection,
-        Twin.token_id,
-        Twin.brand_id,
-        Twin.name,
-        Twin.gtin,
-        Twin.status,
-        Twin.claimed,
-        Twin.owner_since,
-        Twin.last_serviced_at,
-    ).where(Twin.owner == owner, col(Twin.burned).is_(False))
+    query = sa_select(
+        col(Twin.collection),
+        col(Twin.token_id),
+        col(Twin.brand_id),
+        col(Twin.name),
+        col(Twin.gtin),
+        col(Twin.status),
+        col(Twin.claimed),
+        col(Twin.owner_since),
+        col(Twin.last_serviced_at),
+    ).where(col(Twin.owner) == owner, col(Twin.burned).is_(False))
     if pairs is not None:
         query = query.where(pairs_in(col(Twin.collection), col(Twin.token_id), pairs))
     return [
         Held(TwinFacts(c, t, g, st, cl, since, serviced), b, n)
-        for c, t, b, n, g, st, cl, since, serviced in s.exec(query.order_by(col(Twin.collection), col(Twin.token_id)))
+        for c, t, b, n, g, st, cl, since, serviced in s.execute(
+            query.order_by(col(Twin.collection), col(Twin.token_id))
+        )
     ]
 
 

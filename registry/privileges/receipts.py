@@ -18,7 +18,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from registry import redaction
 from registry.errors import ConfigurationError
@@ -136,6 +136,9 @@ def verify(text: str, pinned: str) -> Receipt:
     return receipt
 
 
+_LOADED: dict[str, LocalAccount] = {}
+
+
 def receipt_account(settings: Settings) -> LocalAccount:
     """The receipt key: `TWINMARK_RECEIPT_KEY`, or generated once into `data_dir/receipt-key` (0600).
     Refused if it is the relayer's (signer's) or the operator's key: a venue pins this address, and a
@@ -153,6 +156,8 @@ def receipt_account(settings: Settings) -> LocalAccount:
             except FileExistsError:  # another process made it first
                 pass
         key = path.read_text().strip()
+    if key in _LOADED:
+        return _LOADED[key]
     redaction.register(key)
     try:
         account: LocalAccount = Account.from_key(key)
@@ -161,6 +166,7 @@ def receipt_account(settings: Settings) -> LocalAccount:
     others = [k.get_secret_value() for k in (settings.signer_key, settings.operator_key) if k is not None]
     if any(Account.from_key(k).address == account.address for k in others if _is_key(k)):
         raise ConfigurationError("the receipt key must not be the signer's or the operator's key")
+    _LOADED[key] = account
     return account
 
 

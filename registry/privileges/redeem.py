@@ -11,8 +11,9 @@ import os
 from datetime import UTC, datetime
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.chain.client import TwinmarkChain
@@ -91,7 +92,9 @@ def redeem(
     s.execute(update(Privilege).where(col(Privilege.id) == privilege_id).values(updated_at=privilege.updated_at))
     taken = s.exec(
         select(Redemption.id).where(
-            Redemption.privilege_id == privilege_id, Redemption.collection == collection, Redemption.token_id == token_id
+            Redemption.privilege_id == privilege_id,
+            Redemption.collection == collection,
+            Redemption.token_id == token_id,
         )
     ).first()
     if taken is not None:
@@ -140,7 +143,10 @@ def redeem(
         code_id=None if code is None else code.id,
     )
     s.add(row)
-    s.flush()  # a concurrent twin's row would fail here on the unique key (caught by the route as 409)
+    try:
+        s.flush()  # the unique key: a twin redeemed meanwhile (past the lock, should a database not hold it)
+    except IntegrityError:
+        raise AlreadyRedeemed(f"twin {token_id} already redeemed privilege {privilege_id}") from None
     plain = None
     if code is not None:
         code.redemption_id = row.id

@@ -76,9 +76,7 @@ def check(
     return _verdict(True, "accepted", receipt)
 
 
-def record_uses(
-    s: Session, *, uses: list[UseIn], pinned: str, chain_id: int, brand_id: str, now: int
-) -> list[UseOut]:
+def record_uses(s: Session, *, uses: list[UseIn], pinned: str, chain_id: int, brand_id: str, now: int) -> list[UseOut]:
     """A venue's journal, uploaded when back online: each use is the first (recorded as the
     redemption's), a double use (flagged), one already uploaded, or not a receipt of this brand's."""
     out = []

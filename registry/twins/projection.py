@@ -90,7 +90,9 @@ def set_tags(session: Session, documents: Sequence[tuple[str, int, str]]) -> Non
     """Replaces the `twin_tags` rows of these (collection, token, metadata document) twins."""
     keys = [(c, t) for c, t, _ in documents]
     for i in range(0, len(keys), 500):
-        session.execute(delete(TwinTag).where(pairs_in(col(TwinTag.collection), col(TwinTag.token_id), keys[i : i + 500])))
+        session.execute(
+            delete(TwinTag).where(pairs_in(col(TwinTag.collection), col(TwinTag.token_id), keys[i : i + 500]))
+        )
     tags = [{"collection": c, "token_id": t, "tag": tag} for c, t, doc in documents for tag in tags_of(doc)]
     if tags:
         session.execute(insert(TwinTag), tags)
