@@ -7,10 +7,10 @@ Revises: 0022
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 from alembic import op
-
-from registry.twins.projection import tags_of
 
 revision = "0023"
 down_revision = "0021"
@@ -18,6 +18,18 @@ branch_labels = None
 depends_on = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _tags(document: str) -> list[str]:
+    """As `registry.twins.projection.tags_of` (a migration imports no domain): wearable tags, lower case."""
+    try:
+        doc = json.loads(document)
+        tags = doc["twinmark"]["wearable"]["tags"]
+    except (ValueError, TypeError, KeyError):
+        return []
+    if not isinstance(tags, list):
+        return []
+    return list(dict.fromkeys(t.strip().lower() for t in tags if isinstance(t, str) and 0 < len(t.strip()) <= 50))
 
 
 def upgrade() -> None:
@@ -44,7 +56,7 @@ def upgrade() -> None:
     op.create_index("ix_twin_tags_tag", "twin_tags", ["tag", "collection", "token_id"])
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT collection, token_id, metadata_json FROM twins WHERE kind = 'virtual'"))
-    tags = [{"c": c, "t": t, "g": g} for c, t, doc in rows for g in tags_of(doc)]
+    tags = [{"c": c, "t": t, "g": g} for c, t, doc in rows for g in _tags(doc)]
     if tags:
         conn.execute(sa.text("INSERT INTO twin_tags (collection, token_id, tag) VALUES (:c, :t, :g)"), tags)
     op.create_table(
