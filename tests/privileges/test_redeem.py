@@ -17,6 +17,7 @@ from registry.db.engine import session_scope
 from registry.errors import TwinmarkError
 from registry.privileges.receipts import receipt_account, verify
 from registry.privileges.redeem import redeem
+from registry.twins.models import Twin
 from registry.webhooks.models import Delivery
 from tests.api.conftest import Stack
 from tests.api.test_lifecycle import problem
@@ -224,3 +225,25 @@ def test_the_page_names_what_a_twin_carries_and_retired_ones_go(world: World) ->
     assert stack.client.post(f"/v1/privileges/{pid}/retire", headers=world.brand).json()["retired"] is True
     carried = stack.client.get(f"/v1/twins/{world.collection}/{token}/privileges").json()["privileges"]
     assert pid not in [p["id"] for p in carried]
+
+
+def test_the_indexer_keeps_owner_since_and_last_serviced_at(world: World) -> None:
+    stack = world.stack
+    owner, token = world.owned_twin()
+    pid = world.privilege(rules={"serviced_within_days": 365, "min_days_owned": 1})
+    me = session_of(stack, owner)
+    with session_scope(stack.runtime.engine) as s:
+        twin = s.exec(select(Twin).where(Twin.collection == world.collection, Twin.token_id == token)).one()
+    assert twin.owner_since is not None and abs(twin.owner_since - time.time()) < 120 and twin.last_serviced_at is None
+    assert _mine(stack, me, token)[str(pid)]["why_not"] == ["owned-too-recently", "not-serviced"]
+    r = stack.client.post("/v1/providers", json={"name": "Atelier"}, headers=world.brand)
+    assert r.status_code == 201, r.text
+    provider = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    record = {"kind": "repair", "summary": "Handle re-stitched", "performed_on": "2026-11-20"}
+    r = stack.client.post(f"/v1/twins/{world.collection}/{token}/service-records", json=record, headers=provider)
+    assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 30
+    while _mine(stack, me, token)[str(pid)]["why_not"] != ["owned-too-recently"]:
+        assert time.monotonic() < deadline, "the service record was not indexed"
+        stack.runtime.indexer.wake()
+        time.sleep(0.05)
