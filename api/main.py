@@ -19,6 +19,7 @@ from api.console import integrations as console_integrations
 from api.console import labels as console_labels
 from api.console import minting as console_minting
 from api.console import overview as console_overview
+from api.console import privileges as console_privileges
 from api.console import security as console_security
 from api.console import twins as console_twins
 from api.limits import BodyLimit
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(console_minting.router)
     app.include_router(console_labels.router)
     app.include_router(console_integrations.router)
+    app.include_router(console_privileges.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     # Compressed here only: the vendored ethers is 526 KB raw, ~170 KB gzipped, on a buyer's phone; the
     # content gateway's bytes (images, GLBs, byte ranges) are never re-encoded.
