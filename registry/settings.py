@@ -172,7 +172,9 @@ class Settings(BaseSettings):
     # lets a hot one see and redeem its privileges (its canonical address; empty: no delegation), the
     # key that signs receipts (unset: generated into data_dir/receipt-key; never the signer's or the
     # operator's) and how long a receipt stays valid (never past the privilege's end).
-    privilege_delegate_registry: str = "0x00000000000000447e69651d841bD8D104Bed493"
+    privilege_delegate_registry: str = Field(
+        default="0x00000000000000447e69651d841bD8D104Bed493", pattern=r"^(0x[0-9a-fA-F]{40})?$"
+    )
     receipt_key: SecretStr | None = None
     receipt_valid_days: int = Field(default=30, ge=1, le=3_650)
 
