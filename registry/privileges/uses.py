@@ -87,6 +87,11 @@ def record_uses(s: Session, *, uses: list[UseIn], pinned: str, chain_id: int, br
             continue
         receipt, row = found
         assert row.id is not None
+        # The redemption's row written first: two venues syncing at once take turns (PostgreSQL's row
+        # lock, SQLite's one writer), so each sees the other's use and neither trips the unique key.
+        s.execute(
+            update(Redemption).where(col(Redemption.id) == row.id).values(double_uses=col(Redemption.double_uses))
+        )
         seen = s.exec(
             select(ReceiptUse.id).where(
                 ReceiptUse.redemption_id == row.id, ReceiptUse.venue == use.venue, ReceiptUse.used_at == use.used_at

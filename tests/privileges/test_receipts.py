@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,10 @@ import pytest
 from eth_account import Account
 
 from api.main import create_app
+from registry.db.engine import session_scope
 from registry.privileges.receipts import decode, receipt_account, sign
+from registry.privileges.schemas import UseIn
+from registry.privileges.uses import record_uses
 from registry.runtime import Runtime
 from tests.privileges.conftest import World, session_of
 from tests.support.server import serve
@@ -169,3 +174,30 @@ def test_the_owners_qr_page(world: World) -> None:
     zh = world.stack.client.get("/receipt", params={"r": text, "lang": "zh-CN"})
     assert "您的凭证" in zh.text
     assert world.stack.client.get("/receipt", params={"r": "tmr1.nothing.here"}).status_code == 422
+
+
+def test_venues_syncing_at_once_record_one_first_use(world: World) -> None:
+    """Two venues' journals uploaded at the same moment (threads, one transaction each): exactly one
+    first use and one double use, and the same journal uploaded twice at once counts once."""
+    rt = world.stack.runtime
+    text, pinned = _receipt(world), _pinned(world)
+    brand_id = world.stack.client.get("/v1/brands/me", headers=world.brand).json()["id"]
+    start = threading.Barrier(4)
+
+    def upload(venue: str) -> str:
+        start.wait()
+        with session_scope(rt.engine) as s:
+            done = record_uses(
+                s,
+                uses=[UseIn(receipt=text, venue=venue, used_at=1_800_000_000)],
+                pinned=pinned,
+                chain_id=rt.chain.chain_id,
+                brand_id=brand_id,
+                now=int(time.time()),
+            )
+        return done[0].outcome
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(upload, ["Paris", "Paris", "Milan", "Milan"]))
+    assert outcomes.count("first") == 1 and outcomes.count("double") == 1, outcomes
+    assert outcomes.count("already-known") == 2, outcomes
