@@ -13,7 +13,7 @@ from api.deps import BrandDep, ChainDep, PlayerDep, ServerKeyDep, SessionDep, Se
 from api.routes.common import MAX_ID, TokenId, checksum
 from registry.errors import InvalidInput
 from registry.privileges import service
-from registry.privileges.eligibility import carried
+from registry.privileges.eligibility import carried, holder
 from registry.privileges.owners import my_privileges
 from registry.privileges.receipts import receipt_account
 from registry.privileges.redeem import redeem
@@ -22,6 +22,8 @@ from registry.privileges.schemas import (
     CarriedPrivileges,
     CodesAdded,
     CodesIn,
+    Holder,
+    HolderTwin,
     MyPrivileges,
     PrivilegeIn,
     PrivilegeList,
@@ -70,6 +72,19 @@ def revoke_redemption(redemption_id: PrivilegeId, brand: BrandDep, s: SessionDep
 @router.get("/v1/privileges/{privilege_id}")
 def read_privilege(privilege_id: PrivilegeId, brand: BrandDep, s: SessionDep) -> PrivilegeOut:
     return service.out(s, service.own(s, brand.id, privilege_id))
+
+
+@router.get("/v1/privileges/{privilege_id}/holders/{address}")
+def privilege_holder(privilege_id: PrivilegeId, address: str, brand: BrandDep, s: SessionDep) -> Holder:
+    """Whether `address` qualifies now, through which twins (an ongoing privilege is not redeemed: the
+    brand's site asks this, after its own sign-in of the owner). Read from the index at this moment."""
+    p = service.own(s, brand.id, privilege_id)
+    owner = checksum(address)
+    twins = [
+        HolderTwin(collection=h.facts.collection, token_id=h.facts.token_id, eligible=not failed, why_not=failed)
+        for h, failed in holder(s, p, owner, int(time.time()))
+    ]
+    return Holder(privilege_id=privilege_id, owner=owner, eligible=any(t.eligible for t in twins), twins=twins)
 
 
 @router.patch("/v1/privileges/{privilege_id}")

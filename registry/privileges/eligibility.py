@@ -127,3 +127,10 @@ def carried(s: Session, collection: str, token_id: int, now: int) -> list[Privil
         tags = s.exec(select(TwinTag.tag).where(TwinTag.collection == collection, TwinTag.token_id == token_id))
         facts = replace(facts, tags=frozenset(tags))
     return [p for p, rules in privileges if in_scope(rules, facts) and (p.ends_at is None or p.ends_at > now)]
+
+
+def holder(s: Session, privilege: Privilege, owner: str, now: int) -> list[tuple[Held, list[str]]]:
+    """The owner's twins that carry `privilege`, each with the gates it fails."""
+    return [
+        (tv.held, v.failed) for tv in evaluate(s, owner, now) for v in tv.verdicts if v.privilege.id == privilege.id
+    ]

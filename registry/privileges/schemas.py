@@ -155,6 +155,22 @@ class Redeemed(BaseModel):
     code: str | None
 
 
+class HolderTwin(BaseModel):
+    collection: str
+    token_id: int
+    eligible: bool
+    why_not: list[str]
+
+
+class Holder(BaseModel):
+    """Whether an address qualifies for a privilege now (an ongoing one is checked this way)."""
+
+    privilege_id: int
+    owner: str
+    eligible: bool = Field(description="through at least one twin it holds")
+    twins: list[HolderTwin]
+
+
 class CarriedPrivilege(BaseModel):
     id: int
     kind: Kind

@@ -247,3 +247,30 @@ def test_the_indexer_keeps_owner_since_and_last_serviced_at(world: World) -> Non
         assert time.monotonic() < deadline, "the service record was not indexed"
         stack.runtime.indexer.wake()
         time.sleep(0.05)
+
+
+def test_the_brand_asks_whether_an_address_holds_an_ongoing_privilege(world: World) -> None:
+    stack = world.stack
+    owner, token = world.owned_twin()
+    pid = world.privilege("ongoing", rules={"min_held": 1})
+    r = stack.client.get(f"/v1/privileges/{pid}/holders/{owner.address.lower()}", headers=world.brand)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "privilege_id": pid,
+        "owner": owner.address,
+        "eligible": True,
+        "twins": [{"collection": world.collection, "token_id": token, "eligible": True, "why_not": []}],
+    }
+    redeem = stack.client.post(
+        f"/v1/privileges/{pid}/redeem",
+        json={"collection": world.collection, "token_id": token},
+        headers=session_of(stack, owner),
+    )
+    problem(redeem, 409, "privilege-not-redeemable")
+    stranger = stack.client.get(f"/v1/privileges/{pid}/holders/{Account.create().address}", headers=world.brand)
+    assert stranger.json()["eligible"] is False and stranger.json()["twins"] == []
+    problem(
+        stack.client.get(f"/v1/privileges/{pid}/holders/{owner.address}", headers=world.other),
+        404,
+        "privilege-not-found",
+    )
