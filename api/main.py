@@ -20,6 +20,7 @@ from api.console import labels as console_labels
 from api.console import minting as console_minting
 from api.console import overview as console_overview
 from api.console import owners as console_owners
+from api.console import privileges as console_privileges
 from api.console import security as console_security
 from api.console import twins as console_twins
 from api.limits import BodyLimit
@@ -41,8 +42,10 @@ from api.routes import (
     pages,
     partners,
     passport,
+    privileges,
     provenance,
     providers,
+    receipts,
     resolver,
     scans,
     siwe,
@@ -125,7 +128,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff, consent)
+    routes = (
+        partners,
+        webhooks,
+        events,
+        gateway,
+        passport,
+        labels,
+        siwe,
+        wardrobe,
+        wearables,
+        scans,
+        staff,
+        consent,
+        privileges,  # owners' privileges and their receipts (issue 23)
+        receipts,
+    )
     for module in (*routers, *routes):
         app.include_router(module.router)
     app.include_router(console_auth.router)
@@ -137,6 +155,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(console_labels.router)
     app.include_router(console_integrations.router)
     app.include_router(console_owners.router)
+    app.include_router(console_privileges.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     # Compressed here only: the vendored ethers is 526 KB raw, ~170 KB gzipped, on a buyer's phone; the
     # content gateway's bytes (images, GLBs, byte ranges) are never re-encoded.

@@ -184,6 +184,15 @@ class Settings(BaseSettings):
     # to sign per minute (each holds a nonce row until it expires).
     consent_days: int = Field(default=365, ge=1, le=3 * 365)
     consent_messages_per_minute: int = Field(default=30, ge=1)
+    # Owners' privileges (registry/privileges): the delegate.xyz v2 registry through which a cold wallet
+    # lets a hot one see and redeem its privileges (its canonical address; empty: no delegation), the
+    # key that signs receipts (unset: generated into data_dir/receipt-key; never the signer's or the
+    # operator's) and how long a receipt stays valid (never past the privilege's end).
+    privilege_delegate_registry: str = Field(
+        default="0x00000000000000447e69651d841bD8D104Bed493", pattern=r"^(0x[0-9a-fA-F]{40})?$"
+    )
+    receipt_key: SecretStr | None = None
+    receipt_valid_days: int = Field(default=30, ge=1, le=3_650)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -26,6 +28,7 @@ from registry.pages.catalog import NAMES, texts_for
 from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
 from registry.pages.service import SCRIPT_TEXTS, build, caution_view, script_json
+from registry.privileges.eligibility import carried
 from registry.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -76,21 +79,22 @@ def _hrefs(request: Request) -> dict[str, str]:
     return {lang: f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}" for lang in LANGUAGES}
 
 
-def render(model: PageModel) -> str:
-    return PAGE.render(m=model, t=model.texts, config_json=script_json(model.config))
+def render(model: PageModel, privileges: list[dict[str, Any]] | None = None) -> str:
+    """`privileges`: what the twin carries for its owner (id, name in the page's language, kind)."""
+    return PAGE.render(m=model, t=model.texts, config_json=script_json(model.config), privileges=privileges or [])
 
 
 # Rendered pages carry this in place of each language link (random per process: no content can hold it).
 _SLOT = f"\x00{secrets.token_hex(16)}\x00"
 
 
-def render_page(model: PageModel, block: int) -> Rendered:
+def render_page(model: PageModel, block: int, privileges: list[dict[str, Any]] | None = None) -> Rendered:
     """The page with a slot for each language link, filled in per request (`Rendered.body`)."""
     model.languages = [
         LanguageLink(lang=lang, name=NAMES[lang], href=f"{_SLOT}{lang}{_SLOT}", current=lang == model.lang)
         for lang in LANGUAGES
     ]
-    return Rendered.split(render(model), _SLOT, block=block, status=200 if model.found else 404)
+    return Rendered.split(render(model, privileges), _SLOT, block=block, status=200 if model.found else 404)
 
 
 def _pages_of(request: Request) -> PageCache:
@@ -131,8 +135,12 @@ def _page(
             tap=tap if isinstance(tap, TapView) else None,
             tap_refusal=None if isinstance(tap, TapView) else tap,
         )
+        privileges = [
+            {"id": p.id, "kind": p.kind, "name": p.name_zh if lang == "zh-CN" else p.name_en}
+            for p in carried(s, contract, token_id, int(time.time()))
+        ]
     model.caution = caution_view(caution, lang)
-    page = render_page(model, verdict.as_of_block)
+    page = render_page(model, verdict.as_of_block, privileges)
     if verdict.authentic and tap is None and caution is None:
         pages.put(contract, token_id, lang, page)
     return page

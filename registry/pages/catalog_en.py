@@ -167,6 +167,18 @@ TEXTS: dict[str, str] = {
     "my_empty": "No items yet.",
     "my_signed_out": "Sign in with a passkey to see your items.",
     "not_found": "No such passport",
+    # Owners' privileges (registry/privileges): the page's section and the receipt's QR page.
+    "privileges.heading": "Privileges for its owner",
+    "privileges.lead": "Whoever owns this item can use these privileges of the brand.",
+    "privileges.kind.redeem_once": "Once per item",
+    "privileges.kind.ongoing": "While you own it",
+    "privileges.kind.code": "Discount code",
+    "privileges.receipt.title": "Your receipt",
+    "privileges.receipt.lead": "Show this code at the venue. It can be used once.",
+    "privileges.receipt.qr_alt": "QR code of the receipt",
+    "privileges.receipt.twin": "Item",
+    "privileges.receipt.expires": "Valid until",
+    "privileges.receipt.invalid": "This is not a Twinmark receipt.",
 }
 
 CHECKS: dict[str, dict[str, str]] = {

@@ -167,6 +167,18 @@ TEXTS: dict[str, str] = {
     "my_empty": "暂无商品。",
     "my_signed_out": "请用通行密钥登录以查看您的商品。",
     "not_found": "未找到此护照",
+    # Owners' privileges (registry/privileges): the page's section and the receipt's QR page.
+    "privileges.heading": "持有人权益",
+    "privileges.lead": "此商品的持有人可享受品牌提供的以下权益。",
+    "privileges.kind.redeem_once": "每件商品一次",
+    "privileges.kind.ongoing": "持有期间有效",
+    "privileges.kind.code": "折扣码",
+    "privileges.receipt.title": "您的凭证",
+    "privileges.receipt.lead": "请在现场出示此二维码。仅可使用一次。",
+    "privileges.receipt.qr_alt": "凭证的二维码",
+    "privileges.receipt.twin": "商品",
+    "privileges.receipt.expires": "有效期至",
+    "privileges.receipt.invalid": "这不是 Twinmark 凭证。",
 }
 
 CHECKS: dict[str, dict[str, str]] = {

@@ -48,9 +48,9 @@ def cancel_pending(session: Session, event_ids: list[str], reason: str) -> None:
 
 
 # Events about a brand's own twins or owners that no chain log carries (`registry.alerts`,
-# `registry.consent`): only the brand's own subscriptions hear them, never a partner's, and never
-# through an owner filter (they move no twin).
-BRAND_TYPES = ("alert.raised", "alert.resolved", "consent.granted", "consent.revoked")
+# `registry.consent`, `registry.privileges`): only the brand's own subscriptions hear them, never a
+# partner's, and never through an owner filter (they move no twin).
+BRAND_TYPES = ("alert.raised", "alert.resolved", "consent.granted", "consent.revoked", "privilege.redeemed")
 
 
 def enqueue_brand_event(session: Session, brand_id: str, event: dict[str, Any]) -> int:
