@@ -34,6 +34,7 @@ from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
 from registry.chain.deploy import ensure_deployed
 from registry.chain.node import HeadWatcher, NodeProvider, connect
+from registry.chain.owner_accounts import probe_p256
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate, session_scope
@@ -147,6 +148,16 @@ def wait_for(what: str, attempt: Callable[[], T], limit: float) -> T:
         return result
 
 
+# Whose custom errors a refusal may carry: the twins' contracts and the passkey owner accounts'.
+CONTRACTS_WITH_ERRORS = (
+    "TwinmarkRegistry",
+    "TwinmarkCollection",
+    "TwinmarkPasskeyAccount",
+    "TwinmarkAccountFactory",
+    "TwinmarkRelayHelper",
+)
+
+
 def _reach_chain(
     settings: Settings, w3: Web3, signer: LocalAccount, operator_account: LocalAccount | None
 ) -> tuple[TwinmarkChain, HeadWatcher]:
@@ -155,7 +166,7 @@ def _reach_chain(
     if settings.chain_id is not None and settings.chain_id != chain_id:
         embedded = settings.chain_rpc_url is None
         raise ConfigurationError(chain_id_mismatch(settings.chain, settings.chain_id, chain_id, embedded=embedded))
-    decoder = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
+    decoder = RevertDecoder(artifacts.load(n).abi for n in CONTRACTS_WITH_ERRORS)
     fee_cap, stuck = settings.max_fee_wei, settings.tx_stuck_seconds
     sender = TxSender(w3, signer, decoder, max_fee=fee_cap, stuck_seconds=stuck)
     operator = (
@@ -171,6 +182,7 @@ def _reach_chain(
             settings.registry_address,
             owner=operator.address,
             configured_block=settings.registry_deployed_block,
+            owner_accounts=settings.passkey_accounts,
         )
     except ChainUnavailable as exc:
         if exc.detail.startswith("no contract at"):  # the node answered: the address is wrong
@@ -185,7 +197,13 @@ def _reach_chain(
         relay_wait=settings.relay_wait_seconds,
         from_block=deployment.block,
         log_span=settings.log_span,
+        owners=deployment.owners,
+        p256_native=probe_p256(w3),
+        passkey_relay_gas_cap=settings.passkey_relay_gas_cap,
     )
+    if deployment.owners is not None:
+        path = "native (ERC-1271 path)" if chain.p256_native else "in Solidity (executeBySig path)"
+        log.info("passkey owner accounts: factory %s, P-256 %s", deployment.owners.factory, path)
     head = HeadWatcher(w3)
     chain.on_mined(head.observe)
     return chain, head
@@ -249,6 +267,7 @@ class Runtime:
                 port=settings.anvil_port,
                 state_path=settings.data_dir / "anvil-state.json",
                 extra_args=("--state-interval", "2"),
+                hardfork=settings.anvil_hardfork,
             )
             rpc = anvil.start()
         engine: Engine | None = None

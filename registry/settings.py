@@ -9,6 +9,7 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -196,6 +197,30 @@ class Settings(BaseSettings):
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
     console_invite_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # Passkey owner accounts: the account factory, WebAuthn verifier and relay helper are deployed (once,
+    # at the same addresses on every chain, through the CREATE2 deployer) and passkey actions relayed.
+    # Off, or on a chain without that deployer: passkey routes answer `passkeys-unsupported`.
+    passkey_accounts: bool = True
+    # The relay gas cap of passkey-signed actions: where P-256 is verified in Solidity (no precompile),
+    # a transfer costs about 360k gas, and the first action (deploying the account too) about 585k.
+    passkey_relay_gas_cap: int = Field(default=1_000_000, ge=100_000)
+    # The embedded Anvil's hardfork: "prague" (the README's gas figures) or "osaka", which adds the P-256
+    # precompile (EIP-7951), so passkey transfers take the cheaper ERC-1271 path.
+    anvil_hardfork: Literal["prague", "osaka"] = "prague"
+    # Consent the owner signs (registry/consent): a consent lasts this many days from signing (the
+    # message's Expiration Time; renewing is signing again); an owner may ask for this many messages
+    # to sign per minute (each holds a nonce row until it expires).
+    consent_days: int = Field(default=365, ge=1, le=3 * 365)
+    consent_messages_per_minute: int = Field(default=30, ge=1)
+    # Owners' privileges (registry/privileges): the delegate.xyz v2 registry through which a cold wallet
+    # lets a hot one see and redeem its privileges (its canonical address; empty: no delegation), the
+    # key that signs receipts (unset: generated into data_dir/receipt-key; never the signer's or the
+    # operator's) and how long a receipt stays valid (never past the privilege's end).
+    privilege_delegate_registry: str = Field(
+        default="0x00000000000000447e69651d841bD8D104Bed493", pattern=r"^(0x[0-9a-fA-F]{40})?$"
+    )
+    receipt_key: SecretStr | None = None
+    receipt_valid_days: int = Field(default=30, ge=1, le=3_650)
 
     @model_validator(mode="after")
     def _apply_chain_preset(self) -> Settings:

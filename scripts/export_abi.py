@@ -14,13 +14,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "contracts"
 TARGET = ROOT / "registry" / "chain" / "abi"
-# Contract name -> its source under contracts/ (the owner accounts: the factory is deployed, the
-# account's ABI is what the service calls on its clones).
+# Contract name -> its source under contracts/ (the owner accounts: the factory and the relay helper
+# are deployed, the account's ABI is what the service calls on its clones).
 DEPLOYABLE = {
     "TwinmarkRegistry": "TwinmarkRegistry.sol",
     "TwinmarkCollection": "TwinmarkCollection.sol",
     "TwinmarkAccountFactory": "owners/TwinmarkAccountFactory.sol",
     "TwinmarkPasskeyAccount": "owners/TwinmarkPasskeyAccount.sol",
+    "TwinmarkRelayHelper": "owners/TwinmarkRelayHelper.sol",
 }
 
 

@@ -1,8 +1,11 @@
 """Gas of a passkey owner account (contracts/owners/) moving a twin, next to an EOA owner, under Osaka
 (the EIP-7951 P-256 precompile at 0x100) and Prague (P-256 verified in Solidity). Every owner first
-claims its twins, as buyers do, then moves one to a new holder and one to a holder. Figures are the
-`gasUsed` of real receipts on a fresh Anvil (30M block gas limit), with WebAuthn assertions signed by a
-software P-256 key. Run after `npm run build`:
+claims its twins, as buyers do, then moves one to a new holder and one to a holder. The first action
+of an account not deployed yet goes through `TwinmarkRelayHelper` (deploy and act in one
+transaction), as the service relays it: the collection's transferBySig where P-256 is native (path
+A), the account's executeBySig(transferFrom) where not (path B). Figures are the `gasUsed` of real
+receipts on a fresh Anvil (30M block gas limit), with WebAuthn assertions signed by a software P-256
+key; the README's gas-table rows are printed last. Run after `npm run build`:
 
     .venv/bin/python scripts/gas_passkey.py
 """
@@ -19,11 +22,13 @@ from web3.types import RPCEndpoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from registry.chain import artifacts
 from registry.chain.anvil import Anvil
 from registry.errors import ContractReverted
 from tests.contracts.chain import Chain, Deployment, claim_args, deploy_twinmark, mint_claimable, transfer_sig
 from tests.contracts.passkeys import (
     Passkey,
+    account_at,
     create_account,
     deploy_factory,
     erc1271_signature,
@@ -52,6 +57,7 @@ def execution_gas(w3: Web3, to: str, data: str) -> int:
 
 
 def measure(hardfork: str) -> list[tuple[str, str]]:
+    """(label, figure) rows for one hardfork; figures are formatted gas or a refusal."""
     rows: list[tuple[str, str]] = []
     with Anvil(hardfork=hardfork) as node:
         w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 120}))
@@ -80,6 +86,29 @@ def measure(hardfork: str) -> list[tuple[str, str]]:
                 gas(col.functions.transferBySig(*transfer_sig(d, col, eoa, holder, second))),
             )
         )
+
+        # The first action of an account that has no code yet: deployed and moved in one transaction.
+        helper = chain.deploy(artifacts.load("TwinmarkRelayHelper"), d.operator, factory.address)
+        newcomer = Passkey()
+        address = factory.functions.predict(newcomer.qx, newcomer.qy).call()
+        [token] = claimed(d, address, 1)
+        to = chain.new_account().address
+        if hardfork == "osaka":
+            nonce, deadline = col.functions.twin(token).call()[6], chain.now() + 3600
+            digest = transfer_digest(chain, col.address, to, token, nonce, deadline)
+            signature = erc1271_signature(chain, address, verifier, newcomer, digest)
+            first_action = helper.functions.transferBySig(
+                newcomer.qx, newcomer.qy, col.address, to, token, nonce, deadline, signature
+            )
+            rows.append(("first action: deploy + transferBySig to a new holder (helper)", gas(first_action)))
+        else:
+            undeployed = account_at(chain, address)
+            call = transfer_call(col, undeployed, to, token)
+            args = execute_args(chain, undeployed, verifier, newcomer, [call], nonce=0)
+            first_action = helper.functions.executeBySig(newcomer.qx, newcomer.qy, *args)
+            rows.append(
+                ("first action: deploy + executeBySig(transferFrom) to a new holder (helper)", gas(first_action))
+            )
 
         key = Passkey()
         receipt = chain.send(factory.functions.createAccount(key.qx, key.qy), d.operator)
@@ -124,11 +153,39 @@ def transfer_call(col: Contract, account: Contract, to: str, token: int) -> tupl
     return (col.address, 0, bytes.fromhex(data.removeprefix("0x")))
 
 
+def readme_rows(osaka: dict[str, str], prague: dict[str, str]) -> list[str]:
+    """The README gas-table rows (operation | Twinmark gas | per twin | OZ | OZ per twin | target)."""
+    a = osaka["passkey owner, transferBySig to a new holder (832 B signature)"]
+    b = prague["passkey owner, executeBySig(transferFrom) to a new holder"]
+    met = "met" if int(a.replace(",", "")) <= 120_000 else "MISSED"
+    rows = [
+        ("signed transfer, passkey owner, P-256 precompile (Osaka; to a new holder)", a, f"<= 120,000: {met}"),
+        ("signed transfer, passkey owner, P-256 in Solidity (Prague, executeBySig; to a new holder)", b, ""),
+        (
+            "passkey owner's first action, deploying its account (Osaka, transferBySig)",
+            osaka["first action: deploy + transferBySig to a new holder (helper)"],
+            "",
+        ),
+        (
+            "passkey owner's first action, deploying its account (Prague, executeBySig)",
+            prague["first action: deploy + executeBySig(transferFrom) to a new holder (helper)"],
+            "",
+        ),
+        ("signed transfer, EOA owner (to a new holder)", osaka["EOA owner, transferBySig to a new holder"], ""),
+    ]
+    return [f"| {label} | {value} | {value} | n/a | n/a | {target} |" for label, value, target in rows]
+
+
 def main() -> None:
+    measured = {}
     for hardfork in ("osaka", "prague"):
         print(f"\n{hardfork}")
-        for label, value in measure(hardfork):
-            print(f"  {label:<72} {value:>10}")
+        measured[hardfork] = dict(measure(hardfork))
+        for label, value in measured[hardfork].items():
+            print(f"  {label:<80} {value:>10}")
+    print("\nREADME gas table rows:")
+    for row in readme_rows(measured["osaka"], measured["prague"]):
+        print(row)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ receipt awaited at most `relay_wait` seconds; a transaction not mined by then is
 (`relay_state`), the sender keeps looking after it (`tend_transactions`), and `transaction`
 (`registry.chain.tx_report`) tells what became of it later. Reads revert-decode the same way.
 Retries live in the provider (`registry.chain.node`), never around calls here.
+
+Passkey owner accounts (their addresses, challenges and relays) are the `OwnerAccounts` half,
+in `registry.chain.owner_accounts`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from registry.chain import artifacts
+from registry.chain.deploy import OwnerContracts
 from registry.chain.layout import ZERO_ADDRESS
+from registry.chain.owner_accounts import OwnerAccounts
 from registry.chain.reads import LogReads
 from registry.chain.relay import Relayer, twin_key
 from registry.chain.relay import RelayState as RelayState
@@ -40,7 +45,7 @@ def mint_gas(size: int) -> int:
     return 180_000 + 2_600 * size
 
 
-class TwinmarkChain(LogReads):
+class TwinmarkChain(LogReads, OwnerAccounts):
     def __init__(
         self,
         w3: Web3,
@@ -52,6 +57,9 @@ class TwinmarkChain(LogReads):
         relay_wait: float = 10.0,
         from_block: int = 0,
         log_span: int = 1_000,
+        owners: OwnerContracts | None = None,
+        p256_native: bool | None = None,
+        passkey_relay_gas_cap: int = 1_000_000,
     ) -> None:
         self.w3 = w3
         self.from_block = from_block  # the registry's deployment block: no log of ours is older
@@ -62,6 +70,12 @@ class TwinmarkChain(LogReads):
         self.operator = operator or sender
         self.relayer = Relayer(sender, gas_cap=relay_gas_cap, wait=relay_wait)
         self.registry = self._contract(registry_address, "TwinmarkRegistry")
+        # Passkey owner accounts: None where the chain has no CREATE2 deployer for their contracts.
+        # Whether P-256 is native decides the relay path of passkey actions (None: probed when first
+        # asked; the runtime probes at start).
+        self._owners = owners
+        self._p256_native = p256_native
+        self.passkey_relay_gas_cap = passkey_relay_gas_cap
 
     # ------------------------------------------------------------ plumbing
 

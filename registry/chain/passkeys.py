@@ -139,3 +139,19 @@ def execute_digest(chain_id: int, account: str, mode: bytes, execution_data: byt
         )
     )
     return keccak(b"\x19\x01" + account_domain_separator(chain_id, account) + struct)
+
+
+# EIP-6492: a signature of a contract not deployed yet ends with this magic suffix.
+ERC6492_SUFFIX = bytes.fromhex("6492" * 16)
+_CREATE_ACCOUNT_SELECTOR = keccak(b"createAccount(bytes32,bytes32)")[:4]
+
+
+def create_account_calldata(qx: bytes, qy: bytes) -> bytes:
+    """Calldata of `factory.createAccount(qx, qy)`."""
+    return _CREATE_ACCOUNT_SELECTOR + encode(["bytes32", "bytes32"], [qx, qy])
+
+
+def erc6492_signature(factory: str, qx: bytes, qy: bytes, signature: bytes) -> bytes:
+    """An undeployed account's ERC-1271 `signature` wrapped for EIP-6492: a verifier (SIWE) first has
+    the factory deploy the account inside its eth_call, then asks it."""
+    return encode(["address", "bytes", "bytes"], [factory, create_account_calldata(qx, qy), signature]) + ERC6492_SUFFIX

@@ -72,6 +72,22 @@ _BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
     ),
     "ERC721NonexistentToken": (NotFound, "the twin does not exist (never minted, or destroyed)"),
     "ERC721InvalidReceiver": (InvalidInput, "the recipient cannot receive the twin"),
+    # Passkey owner accounts (contracts/owners/).
+    "TwinmarkPasskeyAccountInvalidSignature": (
+        InvalidSignature,
+        "the signature is not a current signer's for this account, action, nonce and chain",
+    ),
+    "TwinmarkPasskeyAccountExpiredSignature": (ExpiredSignature, "the signature's deadline has passed"),
+    "InvalidAccountNonce": (StaleNonce, "the signature was made for another account nonce (replayed or outdated)"),
+    "TwinmarkPasskeyAccountInvalidSigner": (InvalidInput, "a signer must be a P-256 passkey or a wallet address"),
+    "TwinmarkPasskeyAccountInvalidKey": (InvalidInput, "the passkey's public key is not a P-256 point"),
+    "MultiSignerERC7913AlreadyExists": (Conflict, "that passkey is already a signer of the account"),
+    "MultiSignerERC7913NonexistentSigner": (NotFound, "that passkey is not a signer of the account"),
+    "MultiSignerERC7913UnreachableThreshold": (
+        Conflict,
+        "the account's last signer cannot be removed: add another passkey or a wallet first",
+    ),
+    "AccountUnauthorized": (Forbidden, "only the account itself may do that"),
 }
 
 

@@ -71,7 +71,15 @@ class Relayer:
         self._twins: dict[Twin, _InFlight] = {}  # by (collection, token id)
         self._outcomes: LRUCache[str, RelayState] = LRUCache(outcomes_kept)
 
-    def relay(self, fn: Any, *, twin: Twin | None = None, key: str | None = None, wait: float | None = None) -> str:
+    def relay(
+        self,
+        fn: Any,
+        *,
+        twin: Twin | None = None,
+        key: str | None = None,
+        wait: float | None = None,
+        gas_cap: int | None = None,
+    ) -> str:
         """Sends a relayed call and waits for its receipt at most `wait` seconds (default `self.wait`);
         returns its transaction hash, and `state(hash)` says whether it was mined meanwhile. A contract
         refusal (simulated, or mined) becomes the domain's client error.
@@ -81,11 +89,12 @@ class Relayer:
         its refusal), instead of each paying for a transaction that reverts. While a call about `twin`
         is in flight (being sent, or sent and not mined), another one about it is refused
         (`TransactionPending`): it would be simulated against the state before the first, and could
-        revert on chain at the service's cost.
+        revert on chain at the service's cost. `gas_cap` replaces `self.gas_cap` for this call (passkey
+        accounts verifying P-256 in Solidity need more).
         """
         deadline = time.monotonic() + (self.wait if wait is None else wait)
         entry, owner = self._enter(key or _call_key(fn), twin)
-        tx_hash = self._send(fn, entry) if owner else self._sent_by(entry, deadline)
+        tx_hash = self._send(fn, entry, gas_cap) if owner else self._sent_by(entry, deadline)
         return self._follow(entry, tx_hash, deadline)
 
     def relay_all(self, fns: Sequence[Any]) -> list[str]:
@@ -162,15 +171,14 @@ class Relayer:
             if entry.twin is not None and self._twins.get(entry.twin) is entry:
                 del self._twins[entry.twin]
 
-    def _send(self, fn: Any, entry: _InFlight) -> str:
+    def _send(self, fn: Any, entry: _InFlight, gas_cap: int | None = None) -> str:
+        cap = self.gas_cap if gas_cap is None else gas_cap
         try:
             # The simulation decides: a call it says reverts, or that needs more gas than the cap
             # (a contract wallet or receiver burning gas), is refused and never broadcast.
             gas = self.sender.estimate(fn)
-            if gas > self.gas_cap:
-                raise RelayTooExpensive(
-                    f"the call would need about {gas} gas; the service relays at most {self.gas_cap}"
-                )
+            if gas > cap:
+                raise RelayTooExpensive(f"the call would need about {gas} gas; the service relays at most {cap}")
             tx_hash = self.sender.send(fn, gas=gas)
         except ContractReverted as exc:
             error = refusal(exc)

@@ -11,6 +11,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
 DOMAIN_NAME = "Twinmark"
 DOMAIN_VERSION = "1"
@@ -70,6 +71,12 @@ def sign(account: LocalAccount, payload: dict[str, Any]) -> bytes:
     """65-byte signature (r, s, v) of an EIP-712 payload."""
     signed = Account.sign_message(encode_typed_data(full_message=payload), account.key)
     return bytes(signed.signature)
+
+
+def digest(payload: dict[str, Any]) -> bytes:
+    """The 32-byte EIP-712 digest of a payload: what an ERC-1271 wallet is asked about."""
+    message = encode_typed_data(full_message=payload)
+    return bytes(keccak(b"\x19" + message.version + message.header + message.body))
 
 
 def recover(payload: dict[str, Any], signature: bytes) -> str | None:

@@ -119,7 +119,66 @@ TEXTS: dict[str, str] = {
     "recheck_failed": "Your browser could not verify this passport",
     "recheck_error": "The check could not finish: {error}",
     "recheck_row": "{check}: your browser says {browser}, this page says {server}",
+    "door_heading": "Own it with a passkey",
+    "door_intro": (
+        "No wallet needed: a passkey on your phone or computer (your fingerprint, face or screen lock) is"
+        " the owner. Nobody else, not Twinmark nor the brand, can move the item without it."
+    ),
+    "door_create": "Create a passkey",
+    "door_sign_in": "Sign in with a passkey",
+    "door_sign_out": "Sign out",
+    "door_signed_in": "Signed in with a passkey: account {account}",
+    "door_created": "Passkey created: your account is {account}. Nothing was sent yet; it costs nothing.",
+    "door_yours": "This item is yours.",
+    "door_not_yours": "Signed in as {account}, which does not own this item.",
+    "door_my_items": "My items",
+    "door_use_account": "Use my passkey account",
+    "door_give_heading": "Give or resell",
+    "door_give_intro": "Transfer it to the new owner's address, signed with your passkey. It costs nothing.",
+    "door_give_to": "The new owner's address",
+    "door_give_submit": "Sign with my passkey and transfer",
+    "door_report_heading": "Report lost or stolen",
+    "door_report_status": "What happened",
+    "door_status_lost": "Lost",
+    "door_status_stolen": "Stolen",
+    "door_status_active": "Found again",
+    "door_report_submit": "Sign with my passkey and report",
+    "door_reported": "Reported: the passport now shows {status}.",
+    "door_devices_heading": "Your devices",
+    "door_add_device": "Add another device",
+    "door_device_added": "The new passkey can now act for this account too.",
+    "door_device": "Passkey added {date}",
+    "door_device_synced": "Synced passkey added {date}",
+    "door_device_remove": "Remove",
+    "door_device_removed": "Removed: that passkey can no longer act for this account.",
+    "door_mismatch": "Refused: what the server asked to sign is not this action. Nothing was signed.",
+    "door_account_mismatch": "Refused: the service named another account than your passkey's own. Nothing was kept.",
+    "door_unsupported": "This browser cannot use passkeys here.",
+    "door_cancelled": "The passkey prompt was closed; nothing was signed.",
+    "door_lost_all_heading": "If every passkey is lost",
+    "door_lost_all": (
+        "If every passkey of your account is lost and you added no second device or wallet, nobody can move"
+        " the item again: not Twinmark, not the brand. It stays genuine, and the brand can still mark it"
+        " stolen. To be safe, add a second passkey on another device, or a wallet. A passkey synced to your"
+        " Apple or Google account follows that account."
+    ),
+    "my_title": "My items",
+    "my_intro": "The items your passkey account owns.",
+    "my_empty": "No items yet.",
+    "my_signed_out": "Sign in with a passkey to see your items.",
     "not_found": "No such passport",
+    # Owners' privileges (registry/privileges): the page's section and the receipt's QR page.
+    "privileges.heading": "Privileges for its owner",
+    "privileges.lead": "Whoever owns this item can use these privileges of the brand.",
+    "privileges.kind.redeem_once": "Once per item",
+    "privileges.kind.ongoing": "While you own it",
+    "privileges.kind.code": "Discount code",
+    "privileges.receipt.title": "Your receipt",
+    "privileges.receipt.lead": "Show this code at the venue. It can be used once.",
+    "privileges.receipt.qr_alt": "QR code of the receipt",
+    "privileges.receipt.twin": "Item",
+    "privileges.receipt.expires": "Valid until",
+    "privileges.receipt.invalid": "This is not a Twinmark receipt.",
 }
 
 CHECKS: dict[str, dict[str, str]] = {

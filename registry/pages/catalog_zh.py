@@ -119,7 +119,66 @@ TEXTS: dict[str, str] = {
     "recheck_failed": "您的浏览器未能验证此护照",
     "recheck_error": "核验未能完成：{error}",
     "recheck_row": "{check}：您的浏览器结果为 {browser}，本页结果为 {server}",
+    "door_heading": "用通行密钥拥有它",
+    "door_intro": (
+        "无需钱包：您手机或电脑上的通行密钥（指纹、面容或屏幕锁）就是所有者。没有它，任何人（包括 "
+        "Twinmark 和品牌）都无法转移此商品。"
+    ),
+    "door_create": "创建通行密钥",
+    "door_sign_in": "用通行密钥登录",
+    "door_sign_out": "退出登录",
+    "door_signed_in": "已用通行密钥登录：账户 {account}",
+    "door_created": "通行密钥已创建：您的账户是 {account}。尚未发送任何交易，无需任何费用。",
+    "door_yours": "此商品归您所有。",
+    "door_not_yours": "已登录账户 {account}，但它不是此商品的所有者。",
+    "door_my_items": "我的商品",
+    "door_use_account": "使用我的通行密钥账户",
+    "door_give_heading": "赠送或转售",
+    "door_give_intro": "用您的通行密钥签名，将它转让到新所有者的地址，无需任何费用。",
+    "door_give_to": "新所有者的地址",
+    "door_give_submit": "用通行密钥签名并转让",
+    "door_report_heading": "报告丢失或被盗",
+    "door_report_status": "发生了什么",
+    "door_status_lost": "丢失",
+    "door_status_stolen": "被盗",
+    "door_status_active": "已找回",
+    "door_report_submit": "用通行密钥签名并报告",
+    "door_reported": "已报告：此护照现显示为 {status}。",
+    "door_devices_heading": "您的设备",
+    "door_add_device": "添加另一台设备",
+    "door_device_added": "新的通行密钥现在也可以代表此账户操作。",
+    "door_device": "通行密钥，添加于 {date}",
+    "door_device_synced": "同步的通行密钥，添加于 {date}",
+    "door_device_remove": "移除",
+    "door_device_removed": "已移除：该通行密钥不能再代表此账户操作。",
+    "door_mismatch": "已拒绝：服务器要求签名的内容不是此操作。未进行任何签名。",
+    "door_account_mismatch": "已拒绝：服务给出的账户不是您通行密钥自己的账户。未保存任何内容。",
+    "door_unsupported": "此浏览器无法在此使用通行密钥。",
+    "door_cancelled": "通行密钥提示已关闭；未进行任何签名。",
+    "door_lost_all_heading": "如果所有通行密钥都丢失了",
+    "door_lost_all": (
+        "如果您账户的所有通行密钥都丢失，且您没有添加第二台设备或钱包，那么任何人都无法再转移此商品"
+        "：Twinmark 不能，品牌也不能。它仍然是正品，品牌仍可将其标记为被盗。为安全起见，请"
+        "在另一台设备上添加第二个通行密钥，或添加一个钱包。同步到您 Apple 或 Google "
+        "账户的通行密钥会随该账户保留。"
+    ),
+    "my_title": "我的商品",
+    "my_intro": "您的通行密钥账户拥有的商品。",
+    "my_empty": "暂无商品。",
+    "my_signed_out": "请用通行密钥登录以查看您的商品。",
     "not_found": "未找到此护照",
+    # Owners' privileges (registry/privileges): the page's section and the receipt's QR page.
+    "privileges.heading": "持有人权益",
+    "privileges.lead": "此商品的持有人可享受品牌提供的以下权益。",
+    "privileges.kind.redeem_once": "每件商品一次",
+    "privileges.kind.ongoing": "持有期间有效",
+    "privileges.kind.code": "折扣码",
+    "privileges.receipt.title": "您的凭证",
+    "privileges.receipt.lead": "请在现场出示此二维码。仅可使用一次。",
+    "privileges.receipt.qr_alt": "凭证的二维码",
+    "privileges.receipt.twin": "商品",
+    "privileges.receipt.expires": "有效期至",
+    "privileges.receipt.invalid": "这不是 Twinmark 凭证。",
 }
 
 CHECKS: dict[str, dict[str, str]] = {

@@ -1,18 +1,11 @@
-"""A software passkey for contract tests: a P-256 key that makes WebAuthn assertions the way an
-authenticator and a browser do (authenticator data, client data JSON, ES256 over both), so the account
-contract checks real signatures without a browser. Also the account deployment helpers."""
+"""Account deployment and signing helpers for the passkey account's contract tests; the software
+passkey itself (`Passkey`) lives in tests/support/webauthn.py, shared with the service's tests."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak
 from web3.contract import Contract
@@ -20,65 +13,7 @@ from web3.contract import Contract
 from registry.chain import artifacts, passkeys, typed_data
 from registry.chain.reverts import RevertDecoder
 from tests.contracts.chain import Chain
-
-ORIGIN = "https://twinmark.example"
-RP_ID = "twinmark.example"
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@dataclass
-class Passkey:
-    key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-
-    @property
-    def qx(self) -> bytes:
-        return self.key.public_key().public_numbers().x.to_bytes(32, "big")
-
-    @property
-    def qy(self) -> bytes:
-        return self.key.public_key().public_numbers().y.to_bytes(32, "big")
-
-    def signer(self, verifier: str) -> bytes:
-        return passkeys.passkey_signer(verifier, self.qx, self.qy)
-
-    def assertion(
-        self,
-        challenge: bytes,
-        *,
-        flags: int = passkeys.FLAG_UP | passkeys.FLAG_UV,
-        kind: str = "webauthn.get",
-        signed_challenge: bytes | None = None,
-        high_s: bool = False,
-        challenge_index: int | None = None,
-        reordered: bool = False,
-    ) -> bytes:
-        """An encoded `WebAuthnAuth` over `challenge`. `signed_challenge` puts another challenge in the
-        client data (what a page asking for something else would get signed); `high_s` leaves s above
-        N/2 (valid ECDSA, refused by the account); `reordered` writes the client data as some
-        authenticators and Chrome do: other member order, and an extra member."""
-        client: dict[str, Any] = {
-            "type": kind,
-            "challenge": b64url(signed_challenge if signed_challenge is not None else challenge),
-            "origin": ORIGIN,
-            "crossOrigin": False,
-        }
-        if reordered:
-            client = {
-                "origin": ORIGIN,
-                "challenge": client["challenge"],
-                "other_keys_can_be_added_here": 'do not compare clientDataJSON against a template! "type":"x"',
-                "type": kind,
-            }
-        client_data = json.dumps(client, separators=(",", ":")).encode()
-        auth_data = hashlib.sha256(RP_ID.encode()).digest() + bytes([flags]) + (7).to_bytes(4, "big")
-        der = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
-        r, s = passkeys.der_signature(der)
-        if high_s:
-            s = passkeys.P256_N - s
-        return passkeys.webauthn_auth(r, s, auth_data, client_data, challenge_index=challenge_index)
+from tests.support.webauthn import Passkey as Passkey
 
 
 def install_decoder(chain: Chain) -> None:

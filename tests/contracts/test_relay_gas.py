@@ -16,6 +16,7 @@ from registry.chain import typed_data
 from registry.errors import ContractReverted
 from registry.ipfs.cid import RAW, cid_v1_bytes
 from tests.contracts.chain import LOST, Deployment, hardhat_artifact, mint, random_digest, transfer_sig
+from tests.contracts.passkeys import Passkey, create_account, deploy_factory, erc1271_signature, transfer_digest
 
 ERC1271_STIPEND, RECEIVER_STIPEND = 100_000, 50_000
 TX_GAS = 5_000_000  # what a relayer that trusted the caller's estimate might send
@@ -173,3 +174,21 @@ def test_safe_transfer_from_gives_the_receiver_all_the_gas_as_erc721_leaves_it(d
     receipt, error = relay(d, fn, owner.address)
     assert error is None and d.col_a.functions.ownerOf(token).call() == hungry.address
     assert receipt["gasUsed"] > 4 * RECEIVER_STIPEND
+
+
+def test_a_passkey_owner_without_the_p256_precompile_costs_the_relayer_no_more(d: Deployment) -> None:
+    """WebAuthn in Solidity (Prague: no precompile) needs more than the ERC-1271 stipend: a genuine
+    passkey signature relayed to transferBySig with a generous gas limit is refused within the same
+    bound as a gas burner (the service relays such owners through the account's executeBySig)."""
+    factory = deploy_factory(d.chain, d.operator)
+    key = Passkey()
+    account = create_account(d.chain, factory, key, d.operator)
+    token, _ = mint(d, 1, custodian=account.address)
+    to, deadline = d.chain.new_account().address, d.chain.now() + 3600
+    digest = transfer_digest(d.chain, d.col_a.address, to, token, 0, deadline)
+    signature = erc1271_signature(d.chain, account.address, factory.functions.verifier().call(), key, digest)
+    assert account.functions.isValidSignature(digest, signature).call() == bytes.fromhex("1626ba7e")
+    receipt, error = relay(d, d.col_a.functions.transferBySig(to, token, 0, deadline, signature), d.operator)
+    assert error is not None and error.name == "TwinmarkCollectionInvalidSignature"
+    assert receipt["gasUsed"] < BOUND, receipt["gasUsed"]
+    assert d.col_a.functions.ownerOf(token).call() == account.address
