@@ -20,13 +20,13 @@ from registry.consent.messages import Built
 from registry.consent.models import Consent
 from registry.consent.schemas import (
     ConsentOut,
+    ConsentToSignOut,
     ExportOut,
     GrantIn,
     NoticeOut,
     ProfileIn,
     ProfileOut,
     ShareIn,
-    ConsentToSignOut,
 )
 from registry.siwe import service as siwe
 from registry.staff.audit import record_as
