@@ -20,13 +20,13 @@ from registry.consent.messages import Built
 from registry.consent.models import Consent
 from registry.consent.schemas import (
     ConsentOut,
+    ConsentToSignOut,
     ExportOut,
     GrantIn,
     NoticeOut,
     ProfileIn,
     ProfileOut,
     ShareIn,
-    ToSignOut,
 )
 from registry.siwe import service as siwe
 from registry.staff.audit import record_as
@@ -39,12 +39,12 @@ def _at(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-def _to_sign(built: Built, response: Response) -> ToSignOut:
+def _to_sign(built: Built, response: Response) -> ConsentToSignOut:
     response.headers["Cache-Control"] = "no-store"
     expiration = built.message.expiration
     assert expiration is not None
     notice = built.notice
-    return ToSignOut(
+    return ConsentToSignOut(
         message=built.message.text,
         notice=NoticeOut(en=notice.en, zh=notice.zh, digest=notice.digest),
         expires_at=expiration,
@@ -74,7 +74,7 @@ def consent_out(c: Consent, brand_name: str, state: str) -> ConsentOut:
 @router.post("/v1/consent/messages", status_code=status.HTTP_201_CREATED)
 def share_message(
     body: ShareIn, player: PlayerDep, s: SessionDep, settings: SettingsDep, chain: ChainDep, response: Response
-) -> ToSignOut:
+) -> ConsentToSignOut:
     """The message to sign to share these fields with the brand for this purpose, and the notice (in
     English and Chinese) it commits to by hash. Only an owner of one of the brand's twins is asked;
     the message's nonce is valid for a consent only, once, for `siwe_nonce_seconds`."""
@@ -95,7 +95,7 @@ def share_message(
 @router.post("/v1/consent/{consent_id}/cross-border/message", status_code=status.HTTP_201_CREATED)
 def cross_border_message(
     consent_id: ConsentId, player: PlayerDep, s: SessionDep, settings: SettingsDep, chain: ChainDep, response: Response
-) -> ToSignOut:
+) -> ConsentToSignOut:
     """The separate message (PIPL art. 39) an owner in mainland China signs before their details go to
     a recipient abroad: it names the recipient and its contact, the purpose, the processing, the
     categories and how to exercise one's rights."""
@@ -188,7 +188,11 @@ def export_json(b: BrandCallerDep, s: SessionDep, server_key: ServerKeyDep, resp
     return ExportOut(brand_id=b.brand.id, at=datetime.fromtimestamp(now, UTC), rows=found)
 
 
-@router.get("/v1/brands/me/consents.csv", response_class=Response)
+@router.get(
+    "/v1/brands/me/consents.csv",
+    response_class=Response,
+    responses={200: {"description": "The export as CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
 def export_csv(b: BrandCallerDep, s: SessionDep, server_key: ServerKeyDep) -> Response:
     """The same as CSV (a column per field; a field not consented to is empty; formula-like text is
     prefixed with an apostrophe)."""

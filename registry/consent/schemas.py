@@ -52,7 +52,7 @@ class NoticeOut(BaseModel):
     digest: str = Field(description="sha256 of `en`, a blank line and `zh`: what the message commits to")
 
 
-class ToSignOut(BaseModel):
+class ConsentToSignOut(BaseModel):
     message: str = Field(description="The EIP-4361 message to sign with personal_sign, unchanged")
     notice: NoticeOut
     expires_at: datetime = Field(description="The consent's end if granted (the message's Expiration Time)")
