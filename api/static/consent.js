@@ -127,5 +127,12 @@
 
   $("consent-form").addEventListener("submit", prepare);
   $("consent-sign").addEventListener("click", signAndGrant);
-  if (token()) list().catch((e) => say(`${t.error} ${e.message}`));
+  // A page offering several brands ("My items") sets data-brand-id, then sends this event.
+  root.addEventListener("consent:brand", () => {
+    pending = null;
+    $("consent-review").hidden = true;
+    say("");
+    list().catch((e) => say(`${t.error} ${e.message}`));
+  });
+  if (token() && root.dataset.brandId) list().catch((e) => say(`${t.error} ${e.message}`));
 })();
