@@ -146,6 +146,7 @@ def test_a_redeems_a_privilege_and_consents_with_the_passkey(door: Door, sold: d
     assert verdict["token_id"] == token and verdict["privilege_id"] == pid
     again = api.post("/v1/receipts/check", json=check, headers=door.brand).json()
     assert not again["ok"] and again["reason"] == "used", again
+    assert api.get("/receipt/qr.svg", params={"r": "tmr1.not-a.receipt"}).status_code == 422  # as /receipt
     a.page.reload()  # still shown as A's receipt, not offered again
     a.page.wait_for_selector(f"{entry} .receipt img")
     assert a.page.locator(f"{entry} button").count() == 0
@@ -286,7 +287,8 @@ def test_the_owner_adds_a_device_signed_by_the_first_passkey(
 ) -> None:
     """B's new laptop gets a passkey; B's phone signs `addSigners` for it (the page recomputes the
     account's Execute digest), then `removeSigners` of it. Chromium's virtual authenticators answer
-    whichever is present, so the phone steps away for the creation and comes back for the signatures."""
+    whichever is present, so the phone steps away for the creation and comes back for the signatures.
+    The account, deployed by that first action, then signs a consent with plain ERC-1271."""
     b = sold["b"]
     ctx, page, phone = with_authenticator(browser)
     phone.add(synced(door, b.authenticator.credentials()[0]))
@@ -320,6 +322,19 @@ def test_the_owner_adds_a_device_signed_by_the_first_passkey(
     page.wait_for_function("() => document.querySelectorAll('#devices li').length === 1", timeout=30_000)
     assert outcome(page, "#device-result") == "true" and "Removed" in page.inner_text("#device-result")
     assert not chain.account_has_signer(b.account, bytes.fromhex(row.qx), bytes.fromhex(row.qy))
+
+    # B's account now has code: a message it signs is a plain ERC-1271 signature (no EIP-6492 wrap).
+    page.goto(f"{door.url}/owners/me")
+    page.wait_for_selector("#my-consent:not([hidden])")
+    page.check("#consent-share-language")
+    page.fill("#consent-value-language", "en")
+    page.click("#consent-prepare")
+    page.wait_for_selector("#consent-review:not([hidden])")
+    page.click("#consent-sign")
+    page.wait_for_selector("#consent-mine li[data-state='current']", timeout=30_000)
+    token = page.evaluate("sessionStorage.getItem('tm_player_session')")  # the consent block's key, kept in step
+    (mine,) = door.stack.client.get("/v1/consent/mine", headers={"Authorization": f"Bearer {token}"}).json()
+    assert mine["signature_kind"] == "erc1271" and mine["fields"] == ["language"]
     ctx.close()
 
 
