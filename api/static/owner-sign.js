@@ -200,6 +200,8 @@
     const key = { qx: `0x${device.qx}`, qy: `0x${device.qy}` };
     return accountSignature(webauthnAuth(credential.response), key, account.deployed);
   }
+  // Only while a passkey owner is signed in here: otherwise a consent block signs with the wallet.
+  twinmarkSign.available = () => storedSession() !== null;
   window.twinmarkSign = twinmarkSign;
 
   window.TwinmarkOwnerSign = {

@@ -30,7 +30,7 @@
   function session() {
     const s = window.TwinmarkOwnerSign.storedSession();
     if (s) sessionStorage.setItem(MIRROR, s.token);
-    else forget();
+    else localStorage.removeItem(KEY); // expired (the mirror may be another sign-in's: left alone)
     return s;
   }
   function forget() {
@@ -334,10 +334,11 @@
     if (!s) return;
     note.textContent = fill(T.door_signed_in, s);
     try {
+      // The items are listed even when their privileges or the consents cannot be read just now.
       const [page, mine, consents] = await Promise.all([
         call("GET", "/v1/me/twins?limit=100"),
-        call("GET", "/v1/me/privileges"),
-        call("GET", "/v1/consent/mine"),
+        call("GET", "/v1/me/privileges").catch(() => ({ twins: [] })),
+        call("GET", "/v1/consent/mine").catch(() => []),
       ]);
       const privileges = new Map(mine.twins.map((t) => [pair(t.collection, t.token_id), t.privileges]));
       const brands = new Map();
