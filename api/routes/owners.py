@@ -16,6 +16,7 @@ from registry.errors import Forbidden
 from registry.owners import relay, service
 from registry.owners.models import OwnerPasskey
 from registry.owners.schemas import (
+    AccountOut,
     CeremonyIn,
     CeremonyOut,
     DeviceAddedOut,
@@ -190,6 +191,14 @@ def _device_out(p: OwnerPasskey) -> DeviceOut:
         created_at=p.created_at,
         last_used_at=p.last_used_at,
     )
+
+
+@router.get("/v1/owners/me/account", response_model=AccountOut)
+def my_account(player: PlayerDep, chain: ChainDep, s: SessionDep) -> AccountOut:
+    """What the page needs to sign a message for the passkey account (`window.twinmarkSign`): the chain
+    id of its ERC-7739 domain and whether it is deployed (else the signature is wrapped for EIP-6492)."""
+    account = _passkey_owner(s, player)
+    return AccountOut(account=account, chain_id=chain.chain_id, deployed=chain.account_deployed(account))
 
 
 @router.get("/v1/owners/me/passkeys", response_model=list[DeviceOut])

@@ -21,6 +21,7 @@ from api import scans
 from api.deps import public_rpc_url, session
 from api.routes.common import TokenId, checksum
 from registry.alerts.caution import Caution, board_for
+from registry.consent.texts import partial_context
 from registry.nfc.taps import TapResult, check_tap
 from registry.pages import tickets
 from registry.pages.cache import PageCache, Rendered
@@ -29,6 +30,7 @@ from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
 from registry.pages.service import SCRIPT_TEXTS, build, caution_view, script_json
 from registry.privileges.eligibility import carried
+from registry.privileges.rules import REASONS
 from registry.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +44,21 @@ TEMPLATES = Environment(
 )
 PAGE = TEMPLATES.get_template("page.html")  # compiled at import, not by the first buyer's request
 MY_ITEMS = TEMPLATES.get_template("my_items.html")
+# What "My items" says from its script (api/static/owner.js): the door's texts, the privileges' own.
+_MY_TEXTS = (
+    *SCRIPT_TEXTS,
+    "my_redeem",
+    "my_redeem_label",
+    "my_redeemed",
+    "my_receipt",
+    "my_code",
+    "my_ongoing",
+    "my_not_available",
+    "privileges.kind.redeem_once",
+    "privileges.kind.ongoing",
+    "privileges.kind.code",
+    *(f"my_reason.{r}" for r in (*REASONS, "already-redeemed", "not-in-scope")),
+)
 
 # The page runs only its own scripts; it may fetch from any RPC URL and gateway the reader types in.
 CSP = (
@@ -235,8 +252,10 @@ async def twin_page(contract: str, token_id: TokenId, request: Request) -> Respo
 
 @router.get("/owners/me")
 def my_items(request: Request) -> Response:
-    """ "My items": the signed-in passkey owner's twins. The page is the same for everyone (the list is
-    fetched by its script with the session the browser holds), so nothing here reads a session."""
+    """ "My items": the signed-in passkey owner's twins, their privileges, and the consent block (one,
+    with a chooser of the owner's brands: the script fills in the brand). The page is the same for
+    everyone (the lists are fetched by its scripts with the session the browser holds), so nothing
+    here reads a session."""
     lang = _negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
     texts = texts_for(lang)
     hrefs = _hrefs(request)
@@ -246,7 +265,9 @@ def my_items(request: Request) -> Response:
         languages=[
             LanguageLink(lang=code, name=NAMES[code], href=hrefs[code], current=code == lang) for code in LANGUAGES
         ],
-        config_json=script_json({"texts": {key: texts[key] for key in SCRIPT_TEXTS}}),
+        config_json=script_json({"lang": lang, "texts": {key: texts[key] for key in _MY_TEXTS}}),
+        # No brand yet: its name stays a `{brand}` placeholder the script replaces once one is chosen.
+        **partial_context(lang, "", "{brand}"),
     )
     headers = {
         "Content-Security-Policy": CSP,

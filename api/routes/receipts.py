@@ -3,6 +3,7 @@ use) or uploading a venue's offline journal, and the owner's QR page."""
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Annotated
 
 import segno
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
 from api.deps import BrandDep, ChainDep, SessionDep, SettingsDep
@@ -91,3 +92,15 @@ def receipt_page(request: Request, r: Annotated[str, Query(min_length=10, max_le
     expires = datetime.fromtimestamp(receipt.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = TEMPLATES.get_template("receipt.html").render(t=t, lang=lang, qr=qr, receipt=receipt, expires=expires)
     return HTMLResponse(page, headers=_PAGE_HEADERS)
+
+
+@router.get("/receipt/qr.svg", include_in_schema=False)
+def receipt_qr(r: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response:
+    """The receipt's QR as an image (the owner's "My items" shows it, linking to the receipt page)."""
+    try:
+        decode(r)
+    except ForgedReceipt:
+        return Response(status_code=422, headers=_PAGE_HEADERS)
+    buffer = io.BytesIO()
+    segno.make(r.strip(), error="m").save(buffer, kind="svg", scale=4, border=4)
+    return Response(buffer.getvalue(), media_type="image/svg+xml", headers=_PAGE_HEADERS)

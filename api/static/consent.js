@@ -1,7 +1,8 @@
 // The owner's consent block (api/templates/_consent.html): asks the service for the message to sign,
 // shows the bilingual notice it commits to, has the owner sign it, grants, offers the separate PIPL
 // cross-border consent when needed, lists the owner's consents and revokes them. Signing: the page's
-// own `window.twinmarkSign(message) -> Promise<0x signature>` if it defines one (a passkey account),
+// own `window.twinmarkSign(message) -> Promise<0x signature>` if it defines one (a passkey account;
+// its optional `available()` says whether it can sign now),
 // else the wallet's personal_sign (EIP-1193 `window.ethereum`). The session token (`tms_...`) is read
 // from sessionStorage under the block's data-token-key. No inline script or style (CSP).
 (() => {
@@ -32,7 +33,8 @@
   }
 
   async function sign(message) {
-    if (typeof window.twinmarkSign === "function") return window.twinmarkSign(message);
+    const own = window.twinmarkSign;
+    if (typeof own === "function" && (typeof own.available !== "function" || own.available())) return own(message);
     if (!window.ethereum) throw new Error("no wallet or passkey to sign with");
     const me = await api("GET", "/v1/siwe/session");
     return window.ethereum.request({ method: "personal_sign", params: [hex(message), me.address] });
@@ -127,5 +129,12 @@
 
   $("consent-form").addEventListener("submit", prepare);
   $("consent-sign").addEventListener("click", signAndGrant);
-  if (token()) list().catch((e) => say(`${t.error} ${e.message}`));
+  // A page offering several brands ("My items") sets data-brand-id, then sends this event.
+  root.addEventListener("consent:brand", () => {
+    pending = null;
+    $("consent-review").hidden = true;
+    say("");
+    list().catch((e) => say(`${t.error} ${e.message}`));
+  });
+  if (token() && root.dataset.brandId) list().catch((e) => say(`${t.error} ${e.message}`));
 })();

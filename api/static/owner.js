@@ -23,16 +23,24 @@
 
   // ---------------------------------------------------------------- the session (a player session token)
 
-  const KEY = "twinmark.owner";
+  // The passkey session lives in localStorage (it outlasts the tab); the consent block reads the same
+  // token from sessionStorage under its data-token-key, so it is mirrored there while it is valid.
+  const KEY = window.TwinmarkOwnerSign.SESSION_KEY;
+  const MIRROR = document.querySelector("[data-consent]")?.dataset.tokenKey || "tm_player_session";
   function session() {
-    try {
-      const s = JSON.parse(localStorage.getItem(KEY) || "null");
-      if (s && Date.parse(s.expires_at) > Date.now()) return s;
-    } catch {}
-    localStorage.removeItem(KEY);
-    return null;
+    const s = window.TwinmarkOwnerSign.storedSession();
+    if (s) sessionStorage.setItem(MIRROR, s.token);
+    else localStorage.removeItem(KEY); // expired (the mirror may be another sign-in's: left alone)
+    return s;
   }
-  const remember = (account, token, expires_at) => localStorage.setItem(KEY, JSON.stringify({ account, token, expires_at }));
+  function forget() {
+    localStorage.removeItem(KEY);
+    sessionStorage.removeItem(MIRROR);
+  }
+  const remember = (account, token, expires_at) => {
+    localStorage.setItem(KEY, JSON.stringify({ account, token, expires_at }));
+    sessionStorage.setItem(MIRROR, token);
+  };
 
   async function problem(res) {
     try {
@@ -196,7 +204,7 @@
     wire($("passkey-create"), out, create);
     wire($("passkey-sign-in"), out, signIn);
     $("passkey-sign-out").addEventListener("click", () => {
-      localStorage.removeItem(KEY);
+      forget();
       show(out, "");
       render();
     });
@@ -247,7 +255,78 @@
     render();
   }
 
-  // "My items": the signed-in owner's twins (GET /v1/me/twins, the player session).
+  // "My items": the signed-in owner's twins (GET /v1/me/twins, the player session), each with its
+  // privileges (GET /v1/me/privileges), and the consent block for one of the owner's brands.
+  const zh = config.lang === "zh-CN";
+  const pair = (collection, tokenId) => `${collection.toLowerCase()}:${tokenId}`;
+  const element = (tag, text, attrs = {}) => {
+    const el = document.createElement(tag);
+    if (text !== undefined) el.textContent = text;
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    return el;
+  };
+
+  function receiptView(p, receipt, code) {
+    const box = element("div", undefined, { class: "receipt" });
+    box.append(element("p", T.my_redeemed));
+    const name = zh ? p.name.zh : p.name.en;
+    const link = element("a", undefined, { href: `/receipt?lang=${config.lang}&r=${encodeURIComponent(receipt)}` });
+    link.append(element("img", undefined, { src: `/receipt/qr.svg?r=${encodeURIComponent(receipt)}`, alt: fill(T.my_receipt, { name }), width: "180", height: "180" }));
+    box.append(link);
+    if (code) box.append(element("p", fill(T.my_code, { code }), { class: "mono" }));
+    return box;
+  }
+
+  function privilegeView(item, p) {
+    const li = element("li", undefined, { "data-privilege": String(p.id) });
+    const name = zh ? p.name.zh : p.name.en;
+    li.append(element("strong", name), ` (${T[`privileges.kind.${p.kind}`]})`);
+    const description = zh ? p.description.zh : p.description.en;
+    if (description) li.append(element("p", description));
+    const state = element("div", undefined, { class: "privilege-state" });
+    if (p.receipt) state.append(receiptView(p, p.receipt, p.code));
+    else if (p.eligible && p.kind === "ongoing") state.append(element("p", T.my_ongoing));
+    else if (p.eligible) {
+      const button = element("button", T.my_redeem, { type: "button", "aria-label": fill(T.my_redeem_label, { name }) });
+      const out = element("p", "", { class: "outcome", role: "status", "aria-live": "polite" });
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        show(out, "…");
+        try {
+          const done = await call("POST", `/v1/privileges/${p.id}/redeem`, { collection: item.collection, token_id: item.token_id });
+          state.replaceChildren(receiptView(p, done.receipt, done.code));
+        } catch (err) {
+          button.disabled = false;
+          show(out, err.message, false);
+        }
+      });
+      state.append(button, out);
+    } else {
+      const reasons = p.why_not.map((r) => T[`my_reason.${r}`] || r).join(zh ? "；" : "; ");
+      state.append(element("p", fill(T.my_not_available, { reasons }), { class: "why-not" }));
+    }
+    li.append(state);
+    return li;
+  }
+
+  // One consent block, for the brand chosen among those the owner holds twins of or consented to.
+  function consentBrands(brands) {
+    const root = document.querySelector("[data-consent]");
+    if (!root || !brands.size) return;
+    const texts = JSON.parse(root.dataset.texts);
+    const select = $("consent-brand");
+    const choose = () => {
+      root.dataset.brandId = select.value;
+      $("consent-title").textContent = fill(texts.title, { brand: brands.get(select.value) });
+      root.dispatchEvent(new Event("consent:brand"));
+    };
+    select.replaceChildren(...[...brands].map(([id, name]) => element("option", name, { value: id })));
+    select.addEventListener("change", choose);
+    $("consent-brand-row").hidden = brands.size < 2;
+    $("my-consent").hidden = false;
+    choose();
+  }
+
   async function myItems() {
     const list = $("my-items");
     const note = $("my-note");
@@ -255,7 +334,14 @@
     if (!s) return;
     note.textContent = fill(T.door_signed_in, s);
     try {
-      const page = await call("GET", "/v1/me/twins?limit=100");
+      // The items are listed even when their privileges or the consents cannot be read just now.
+      const [page, mine, consents] = await Promise.all([
+        call("GET", "/v1/me/twins?limit=100"),
+        call("GET", "/v1/me/privileges").catch(() => ({ twins: [] })),
+        call("GET", "/v1/consent/mine").catch(() => []),
+      ]);
+      const privileges = new Map(mine.twins.map((t) => [pair(t.collection, t.token_id), t.privileges]));
+      const brands = new Map();
       list.replaceChildren();
       for (const item of page.items) {
         const li = document.createElement("li");
@@ -264,12 +350,22 @@
         a.textContent = `${item.brand.name || ""} · ${item.name}`;
         a.dataset.token = String(item.token_id);
         li.append(a);
+        const carried = privileges.get(pair(item.contract, item.token_id)) || [];
+        if (carried.length) {
+          const ul = element("ul", undefined, { class: "privileges", "data-token": String(item.token_id) });
+          for (const p of carried) ul.append(privilegeView({ collection: item.contract, token_id: item.token_id }, p));
+          li.append(ul);
+        }
         list.append(li);
+        if (item.brand.id) brands.set(item.brand.id, item.brand.name || item.brand.id);
       }
+      for (const c of consents) if (!brands.has(c.brand_id)) brands.set(c.brand_id, c.brand_name);
       if (!page.items.length) note.textContent = T.my_empty;
+      consentBrands(brands);
     } catch (err) {
       note.textContent = err.message;
     }
+    list.dataset.loaded = "true";
   }
 
   if ($("door")) ownerActions();

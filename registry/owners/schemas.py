@@ -36,6 +36,14 @@ class SignedInOut(BaseModel):
     expires_at: datetime
 
 
+class AccountOut(BaseModel):
+    """The signed-in owner's account as a page signing for it needs it (ERC-7739 domain, EIP-6492)."""
+
+    account: str
+    chain_id: int
+    deployed: bool = Field(description="has code: until then signatures are wrapped for EIP-6492")
+
+
 class CallOut(BaseModel):
     to: str
     value: int

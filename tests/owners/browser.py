@@ -25,6 +25,7 @@ class Door:
     url: str
     collection: str
     secrets: dict[int, str]
+    brand: dict[str, str]  # the brand's API key headers
 
     def page_url(self, token: int, suffix: str = "") -> str:
         return f"{self.url}/t/{self.collection}/{token}{suffix}"
@@ -52,7 +53,7 @@ def door_stack(tmp: Path, hardfork: str, twins: int) -> Iterator[Door]:
         )
         rows = stack.client.get(f"/v1/jobs/{job['id']}/claim-secrets", headers=headers).json()["secrets"]
         by_serial = {row["serial"]: row["secret"] for row in rows}
-        yield Door(stack, url, collection, {t["token_id"]: by_serial[t["serial"]] for t in job["twins"]})
+        yield Door(stack, url, collection, {t["token_id"]: by_serial[t["serial"]] for t in job["twins"]}, headers)
 
 
 def stored(door: Door, credential: dict[str, Any]) -> OwnerPasskey:

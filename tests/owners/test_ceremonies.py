@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from eth_account import Account
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -18,6 +19,7 @@ from registry.siwe.service import _sha256
 from tests.api.conftest import Stack
 from tests.owners.authenticator import Authenticator, unb64url
 from tests.owners.conftest import ORIGIN, bearer, new_owner, problem, register, sign_in
+from tests.siwe.conftest import sign_in as sign_in_eoa
 
 
 def test_a_new_passkey_is_a_predicted_account_and_a_player_session(stack: Stack) -> None:
@@ -133,3 +135,16 @@ def test_a_passkey_of_another_user_handle_is_refused(stack: Stack) -> None:
     assert "user" in problem(sign_in(stack, auth), 401, "owner-sign-in-refused")["detail"]
     with session_scope(stack.runtime.engine) as s:
         assert s.exec(select(OwnerPasskey).where(col(OwnerPasskey.credential_id) == auth.id)).one().sign_count == 0
+
+
+def test_the_account_route_says_what_a_page_signing_a_message_needs(stack: Stack) -> None:
+    """`window.twinmarkSign` asks it for the ERC-7739 domain's chain id and whether to wrap for
+    EIP-6492; only a passkey account's session gets an answer."""
+    _, owner = new_owner(stack)
+    r = stack.client.get("/v1/owners/me/account", headers=bearer(owner["token"]))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"account": owner["account"], "chain_id": stack.runtime.chain.chain_id, "deployed": False}
+    problem(stack.client.get("/v1/owners/me/account"), 401, "unauthenticated")
+    wallet = sign_in_eoa(stack, Account.create())
+    assert wallet.status_code == 201, wallet.text
+    problem(stack.client.get("/v1/owners/me/account", headers=bearer(wallet.json()["token"])), 403, "forbidden")
