@@ -28,7 +28,13 @@ router = APIRouter(prefix="/v1/brands", tags=["brands"])
 def create_brand(body: BrandIn, chain: ChainDep, s: SessionDep) -> BrandCreated:
     """Registers a brand on chain with its own collection; the API key is shown only in this answer."""
     made = brands.register_brand(
-        s, chain, name=body.name, symbol=body.symbol, admin=body.admin_address, contract_uri=body.contract_uri
+        s,
+        chain,
+        name=body.name,
+        symbol=body.symbol,
+        admin=body.admin_address,
+        contract_uri=body.contract_uri,
+        policy=body.policy(),
     )
     key = issue_key(s, made.brand.id)
     return BrandCreated(**dict(BrandOut.of(made.brand, [made.collection])), api_key=key)

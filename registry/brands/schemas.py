@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +17,21 @@ class BrandIn(BaseModel):
     symbol: str = Field(min_length=2, max_length=11, description="collection symbol, upper-case")
     admin_address: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
     contract_uri: str = Field(default="", max_length=500, description="ERC-7572 collection metadata URI")
+    transfer_policy: Literal["open", "gift_only", "locked"] = Field(
+        default="open",
+        description="how the collection's twins may change hands; can later only become stricter",
+    )
+    sender_hold_days: int = Field(
+        default=0, ge=0, le=36_500, description="gift_only: days a claimant or first buyer holds before gifting"
+    )
+    recipient_hold_days: int = Field(
+        default=0, ge=0, le=36_500, description="gift_only: days a gift's recipient holds before gifting on"
+    )
+
+    def policy(self) -> tuple[int, int, int]:
+        """(TransferPolicy, sender hold, recipient hold) as the registry takes them (seconds)."""
+        kind = ("open", "gift_only", "locked").index(self.transfer_policy)
+        return kind, self.sender_hold_days * 86_400, self.recipient_hold_days * 86_400
 
 
 class CollectionOut(BaseModel):

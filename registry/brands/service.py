@@ -21,16 +21,25 @@ class NewBrand:
 
 
 def register_brand(
-    session: Session, chain: TwinmarkChain, *, name: str, symbol: str, admin: str | None, contract_uri: str
+    session: Session,
+    chain: TwinmarkChain,
+    *,
+    name: str,
+    symbol: str,
+    admin: str | None,
+    contract_uri: str,
+    policy: tuple[int, int, int] = (0, 0, 0),
 ) -> NewBrand:
     """Registers the brand on chain, creates its collection (the service as minter), stores both."""
     if session.exec(select(Brand).where(Brand.name == name)).first() is not None:
         raise Conflict(f"a brand named {name!r} already exists")
     if not re.fullmatch(r"[A-Z0-9]{2,11}", symbol):
         raise InvalidInput("symbol must be 2 to 11 upper-case letters or digits")
+    if policy[0] != 1 and policy[1:] != (0, 0):
+        raise InvalidInput("holding periods belong to the gift_only transfer policy")
     admin_address = admin or chain.signer
     chain_brand_id = chain.register_brand(admin_address, name)
-    address = chain.create_collection(chain_brand_id, name, symbol, contract_uri, chain.signer)
+    address = chain.create_collection(chain_brand_id, name, symbol, contract_uri, chain.signer, policy)
     brand = Brand(id=str(uuid.uuid4()), name=name, chain_brand_id=chain_brand_id, admin_address=admin_address)
     session.add(brand)
     session.flush()

@@ -13,9 +13,9 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
-from registry.errors import ContractReverted
 from registry.claims.keys import claim_key, new_secret
 from registry.claims.merkle import ClaimTree
+from registry.errors import ContractReverted
 from tests.contracts.chain import ClaimableBatch, Deployment, claim_args, mint, transfer_sig
 
 OPEN, GIFT_ONLY, LOCKED = 0, 1, 2
@@ -137,7 +137,7 @@ def test_operator_and_approved_spender_follow_the_owners_dates(d: Deployment) ->
 
 def test_the_recipients_period_applies_to_the_next_gift(d: Deployment) -> None:
     col = _collection(d, GIFT_ONLY, SENDER_HOLD, RECIPIENT_HOLD)
-    buyer, token, claimed_at = _claimed(d, col)
+    buyer, token, _ = _claimed(d, col)
     friend, third = d.chain.new_account(), d.chain.new_account()
     _increase(d, SENDER_HOLD + 10)
     receipt = _gift(d, col, "signed", buyer, friend.address, token)

@@ -1,0 +1,91 @@
+"""Transfer policies through the API (issue 26): a brand created gift-only, the twin's answer naming
+when it can be gifted, and a signed transfer the policy forbids refused before anything is sent,
+with a problem that names the date. Runs on SQLite and PostgreSQL (the `stack` fixture)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+
+from tests.api.conftest import Stack, physical
+
+DAY = 86_400
+
+
+def _problem(r: Any, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.json()["type"].endswith("/" + code), r.json()
+    return dict(r.json())
+
+
+@pytest.fixture(scope="module")
+def gift_only(stack: Stack) -> dict[str, Any]:
+    body = {
+        "name": "Gifts Only",
+        "symbol": "GIFTS",
+        "transfer_policy": "gift_only",
+        "sender_hold_days": 180,
+        "recipient_hold_days": 730,
+    }
+    r = stack.client.post("/v1/brands", json=body, headers=stack.operator)
+    assert r.status_code == 201, r.text
+    headers = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    col = r.json()["collections"][0]["address"]
+    job = stack.wait_job(
+        headers,
+        stack.client.post(
+            "/v1/twins", json=physical("G-1", code="871234567890") | {"claimable": True}, headers=headers
+        ).json()["id"],
+    )
+    secret = stack.client.get(f"/v1/jobs/{job['id']}/claim-secrets", headers=headers).json()["secrets"][0]["secret"]
+    return {"col": col, "token": job["twins"][0]["token_id"], "secret": secret}
+
+
+def test_holding_periods_belong_to_gift_only(stack: Stack) -> None:
+    body = {"name": "Open Holds", "symbol": "OPENH", "transfer_policy": "open", "sender_hold_days": 1}
+    _problem(stack.client.post("/v1/brands", json=body, headers=stack.operator), 422, "invalid-input")
+    # Refused before the chain: the registry holds no brand by that name.
+    registry = stack.runtime.chain.registry
+    names = [registry.functions.brand(i).call()[3] for i in range(1, registry.functions.brandCount().call() + 1)]
+    assert "Open Holds" not in names
+
+
+def test_gift_before_the_holding_period_is_refused_before_sending(stack: Stack, gift_only: dict[str, Any]) -> None:
+    col, token = gift_only["col"], gift_only["token"]
+    owner: LocalAccount = Account.create()
+    r = stack.client.post(
+        f"/v1/twins/{col}/{token}/claim", json={"secret": gift_only["secret"], "recipient": owner.address}
+    )
+    assert r.status_code == 200, r.text
+    chain = stack.runtime.chain
+    claimed_at = int(
+        chain.w3.eth.get_block(chain.w3.eth.get_transaction_receipt(r.json()["tx_hash"])["blockNumber"])["timestamp"]
+    )
+    giftable = datetime.fromtimestamp(claimed_at + 180 * DAY, UTC).isoformat().replace("+00:00", "Z")
+
+    twin = stack.client.get(f"/v1/twins/{col}/{token}").json()
+    assert twin["on_chain"]["transfer_policy"] == "gift_only"
+    assert twin["on_chain"]["movable_from"] == giftable
+
+    base = f"/v1/twins/{col}/{token}/transfers"
+    typed = stack.client.get(base + "/typed-data", params={"to": Account.create().address}).json()["typed_data"]
+    m = typed["message"]
+    signature = "0x" + bytes(Account.sign_message(encode_typed_data(full_message=typed), owner.key).signature).hex()
+    sent_before = chain.w3.eth.get_transaction_count(chain.sender.address)
+    body = _problem(
+        stack.client.post(
+            base, json={"to": m["to"], "nonce": m["nonce"], "deadline": m["deadline"], "signature": signature}
+        ),
+        409,
+        "transfer-restricted",
+    )
+    assert body["movable_from"] == giftable
+    assert giftable[:10] in body["detail"]
+    # Refused by the simulation: the relayer sent nothing.
+    assert chain.w3.eth.get_transaction_count(chain.sender.address) == sent_before
+    assert chain.collection(col).functions.ownerOf(token).call() == owner.address
