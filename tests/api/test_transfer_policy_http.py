@@ -89,3 +89,14 @@ def test_gift_before_the_holding_period_is_refused_before_sending(stack: Stack, 
     # Refused by the simulation: the relayer sent nothing.
     assert chain.w3.eth.get_transaction_count(chain.sender.address) == sent_before
     assert chain.collection(col).functions.ownerOf(token).call() == owner.address
+
+
+def test_the_page_says_when_the_twin_can_be_gifted_in_both_languages(stack: Stack, gift_only: dict[str, Any]) -> None:
+    col, token = gift_only["col"], gift_only["token"]
+    movable = stack.client.get(f"/v1/twins/{col}/{token}").json()["on_chain"]["movable_from"]
+    assert movable, "the claim test runs first in this module and leaves the twin with its buyer"
+    html = {"Accept": "text/html"}
+    en = stack.client.get(f"/t/{col}/{token}?lang=en", headers=html).text
+    zh = stack.client.get(f"/t/{col}/{token}?lang=zh-CN", headers=html).text
+    assert f"Can be gifted from {movable[:10]}" in en
+    assert f"{movable[:10]} 起可转赠" in zh
