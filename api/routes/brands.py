@@ -35,6 +35,7 @@ def create_brand(body: BrandIn, chain: ChainDep, s: SessionDep) -> BrandCreated:
         admin=body.admin_address,
         contract_uri=body.contract_uri,
         policy=body.policy(),
+        no_prices=body.no_prices,
     )
     key = issue_key(s, made.brand.id)
     return BrandCreated(**dict(BrandOut.of(made.brand, [made.collection])), api_key=key)

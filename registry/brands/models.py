@@ -30,4 +30,6 @@ class Collection(SQLModel, table=True):
     next_batch_id: int = Field(
         default=1, sa_type=BigInteger
     )  # next on-chain batch id this service will use (mirrors the contract)
+    # Set at creation, never cleared: a no-secondary-market collection accepts no price fields.
+    no_prices: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)

@@ -28,6 +28,12 @@ class BrandIn(BaseModel):
         default=0, ge=0, le=36_500, description="gift_only: days a gift's recipient holds before gifting on"
     )
 
+    no_prices: bool = Field(
+        default=False,
+        description="a no-secondary-market collection: no price fields accepted in its twins' content or "
+        "service records; set here, never cleared",
+    )
+
     def policy(self) -> tuple[int, int, int]:
         """(TransferPolicy, sender hold, recipient hold) as the registry takes them (seconds)."""
         kind = ("open", "gift_only", "locked").index(self.transfer_policy)
@@ -38,6 +44,7 @@ class CollectionOut(BaseModel):
     address: str
     name: str
     symbol: str
+    no_prices: bool = False
 
 
 class BrandOut(BaseModel):
@@ -54,7 +61,10 @@ class BrandOut(BaseModel):
             name=brand.name,
             chain_brand_id=brand.chain_brand_id,
             admin_address=brand.admin_address,
-            collections=[CollectionOut(address=c.address, name=c.name, symbol=c.symbol) for c in collections],
+            collections=[
+                CollectionOut(address=c.address, name=c.name, symbol=c.symbol, no_prices=c.no_prices)
+                for c in collections
+            ],
         )
 
 

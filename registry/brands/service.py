@@ -29,6 +29,7 @@ def register_brand(
     admin: str | None,
     contract_uri: str,
     policy: tuple[int, int, int] = (0, 0, 0),
+    no_prices: bool = False,
 ) -> NewBrand:
     """Registers the brand on chain, creates its collection (the service as minter), stores both."""
     if session.exec(select(Brand).where(Brand.name == name)).first() is not None:
@@ -43,7 +44,7 @@ def register_brand(
     brand = Brand(id=str(uuid.uuid4()), name=name, chain_brand_id=chain_brand_id, admin_address=admin_address)
     session.add(brand)
     session.flush()
-    collection = Collection(address=address, brand_id=brand.id, name=name, symbol=symbol)
+    collection = Collection(address=address, brand_id=brand.id, name=name, symbol=symbol, no_prices=no_prices)
     session.add(collection)
     return NewBrand(brand, collection)
 

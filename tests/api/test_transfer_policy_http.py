@@ -100,3 +100,41 @@ def test_the_page_says_when_the_twin_can_be_gifted_in_both_languages(stack: Stac
     zh = stack.client.get(f"/t/{col}/{token}?lang=zh-CN", headers=html).text
     assert f"Can be gifted from {movable[:10]}" in en
     assert f"{movable[:10]} 起可转赠" in zh
+
+
+def test_a_no_prices_collection_refuses_price_fields(stack: Stack) -> None:
+    body = {"name": "No Market", "symbol": "NOMKT", "transfer_policy": "locked", "no_prices": True}
+    r = stack.client.post("/v1/brands", json=body, headers=stack.operator)
+    assert r.status_code == 201, r.text
+    assert r.json()["collections"][0]["no_prices"] is True
+    brand = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    col = r.json()["collections"][0]["address"]
+    priced = physical("N-1", code="871234567890") | {"attributes": {"Sale price": "¥5,000", "colour": "black"}}
+    refused = _problem(stack.client.post("/v1/twins", json=priced, headers=brand), 422, "prices-not-allowed")
+    assert refused["fields"] == ["twins[0].attributes.Sale price"]
+    # Without the price the same twin is accepted.
+    job = stack.wait_job(
+        brand, stack.client.post("/v1/twins", json=physical("N-1", code="871234567890"), headers=brand).json()["id"]
+    )
+    assert job["state"] == "completed", job
+    token = job["twins"][0]["token_id"]
+    # Nor can a content update add one.
+    update = physical("N-1", code="871234567890") | {"attributes": {"msrp": 5000}}
+    refused = _problem(
+        stack.client.put(f"/v1/twins/{col}/{token}/metadata", json=update, headers=brand), 422, "prices-not-allowed"
+    )
+    assert refused["fields"] == ["attributes.msrp"]
+    # Nor a service record.
+    r = stack.client.post("/v1/providers", json={"name": "Repairs"}, headers=brand)
+    assert r.status_code == 201, r.text
+    provider = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    record = {"kind": "repair", "summary": "Strap", "performed_on": "2026-11-20", "details": {"repair_price": 300}}
+    refused = _problem(
+        stack.client.post(f"/v1/twins/{col}/{token}/service-records", json=record, headers=provider),
+        422,
+        "prices-not-allowed",
+    )
+    assert refused["fields"] == ["details.repair_price"]
+    record["details"] = {"hours": 2}
+    r = stack.client.post(f"/v1/twins/{col}/{token}/service-records", json=record, headers=provider)
+    assert r.status_code == 201, r.text
