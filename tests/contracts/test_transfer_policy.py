@@ -17,6 +17,7 @@ from registry.claims.keys import claim_key, new_secret
 from registry.claims.merkle import ClaimTree
 from registry.errors import ContractReverted
 from tests.contracts.chain import ClaimableBatch, Deployment, claim_args, mint, transfer_sig
+from tests.contracts.passkeys import Passkey, create_account, deploy_factory, execute_args
 
 OPEN, GIFT_ONLY, LOCKED = 0, 1, 2
 DAY = 86_400
@@ -224,3 +225,27 @@ def test_open_collection_moves_at_once(d: Deployment) -> None:
     buyer, token, _ = _claimed(d, d.col_a)
     assert d.col_a.functions.movableFrom(token).call() == 0
     _gift(d, d.col_a, "signed", buyer, d.chain.new_account().address, token)
+
+
+def test_a_passkey_account_is_held_to_the_same_dates(d: Deployment) -> None:
+    """The passkey owner account moves twins with `transferFrom` from itself (executeBySig): the
+    collection's check is the same, whoever the caller."""
+    factory = deploy_factory(d.chain, d.operator)
+    verifier = factory.functions.verifier().call()
+    key = Passkey()
+    address = factory.functions.predict(key.qx, key.qy).call()
+    col = _collection(d, GIFT_ONLY, SENDER_HOLD, RECIPIENT_HOLD)
+    batch = _claimable(d, col, 1)
+    receipt = d.chain.send(col.functions.claim(*claim_args(d, col, batch, batch.first, address)), d.operator)
+    giftable = _block_time(d, receipt) + SENDER_HOLD
+    account = create_account(d.chain, factory, key, d.operator)
+    to = d.chain.new_account().address
+    data = col.functions.transferFrom(address, to, batch.first)._encode_transaction_data()
+    call = (col.address, 0, bytes.fromhex(data.removeprefix("0x")))
+    _increase(d, SENDER_HOLD - 10)
+    _at(d, giftable - 1)
+    with pytest.raises(ContractReverted, match=f"TwinmarkCollectionTransferRestricted.*{giftable}"):
+        d.chain.send(account.functions.executeBySig(*execute_args(d.chain, account, verifier, key, [call])), d.operator)
+    _at(d, giftable + 1)
+    d.chain.send(account.functions.executeBySig(*execute_args(d.chain, account, verifier, key, [call])), d.operator)
+    assert col.functions.ownerOf(batch.first).call() == to
