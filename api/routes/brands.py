@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import BrandCallerDep, BrandDep, ChainDep, OperatorDep, SessionDep
+from api.routes.common import checksum
 from registry.auth.service import issue_key, revoke_brand_keys, rotate
 from registry.brands import service as brands
 from registry.brands.schemas import (
+    AttestationIn,
+    AttestationOut,
     BrandCreated,
     BrandIn,
     BrandOut,
@@ -86,3 +89,16 @@ def resolve(brand_id: str, chain: ChainDep, s: SessionDep) -> CompromiseResolved
     change = brands.resolve_compromise(s, chain, brand_id)
     windows = [CompromiseWindowOut(start=w.start, end=w.end) for w in change.windows]
     return CompromiseResolvedOut(brand=change.brand, windows=windows, tx_hash=change.tx_hash)
+
+
+@router.put("/me/owners/{owner}/attestation")
+def set_owner_attestation(owner: str, body: AttestationIn, brand: BrandDep, s: SessionDep) -> AttestationOut:
+    """Stores the brand's opaque reference to its own real-name check of `owner` (never the identity)."""
+    row = brands.set_attestation(s, brand, checksum(owner), body.reference)
+    return AttestationOut(owner=row.owner, reference=row.reference, updated_at=row.updated_at)
+
+
+@router.get("/me/owners/{owner}/attestation")
+def owner_attestation(owner: str, brand: BrandDep, s: SessionDep) -> AttestationOut:
+    row = brands.get_attestation(s, brand, checksum(owner))
+    return AttestationOut(owner=row.owner, reference=row.reference, updated_at=row.updated_at)

@@ -118,3 +118,19 @@ class CompromiseResolvedOut(BaseModel):
     brand: str
     windows: list[CompromiseWindowOut]
     tx_hash: str
+
+
+class AttestationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reference: str = Field(
+        min_length=1,
+        max_length=200,
+        description="an opaque id of the brand's own real-name record of this owner; never the identity itself",
+    )
+
+
+class AttestationOut(BaseModel):
+    owner: str
+    reference: str
+    updated_at: datetime

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from registry.auth.service import revoke_brand_keys
-from registry.brands.models import Brand, Collection
+from registry.brands.models import Brand, Collection, OwnerAttestation
 from registry.chain.client import TwinmarkChain
+from registry.db.columns import utcnow
 from registry.errors import Conflict, ContractReverted, InvalidInput, NotFound
 
 
@@ -116,3 +117,34 @@ def resolve_compromise(session: Session, chain: TwinmarkChain, brand_id: str) ->
         CompromiseWindow(start, end or None) for start, end in chain.compromise_windows(brand.chain_brand_id)
     )
     return CompromiseChange(brand=brand.id, tx_hash=tx_hash, windows=windows)
+
+
+# What an identity looks like where Twinmark must never hold one: a PRC resident identity number, a
+# mainland mobile number, an e-mail address. An attestation reference is the brand's own record id.
+_IDENTITY_LIKE = (
+    re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)"),
+    re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)"),
+    re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+"),
+)
+
+
+def set_attestation(session: Session, brand: Brand, owner: str, reference: str) -> OwnerAttestation:
+    """Records (or replaces) the brand's opaque real-name attestation reference for `owner`."""
+    if any(p.search(reference) for p in _IDENTITY_LIKE):
+        raise InvalidInput(
+            "the reference looks like an identity (ID number, phone or e-mail): store only your own record's id"
+        )
+    row = session.get(OwnerAttestation, (brand.id, owner))
+    if row is None:
+        row = OwnerAttestation(brand_id=brand.id, owner=owner, reference=reference)
+    else:
+        row.reference, row.updated_at = reference, utcnow()
+    session.add(row)
+    return row
+
+
+def get_attestation(session: Session, brand: Brand, owner: str) -> OwnerAttestation:
+    row = session.get(OwnerAttestation, (brand.id, owner))
+    if row is None:
+        raise NotFound(f"no attestation reference for {owner}")
+    return row

@@ -138,3 +138,20 @@ def test_a_no_prices_collection_refuses_price_fields(stack: Stack) -> None:
     record["details"] = {"hours": 2}
     r = stack.client.post(f"/v1/twins/{col}/{token}/service-records", json=record, headers=provider)
     assert r.status_code == 201, r.text
+
+
+def test_an_owner_attestation_is_an_opaque_reference_never_an_identity(stack: Stack) -> None:
+    r = stack.client.post("/v1/brands", json={"name": "Real Names", "symbol": "REAL"}, headers=stack.operator)
+    brand = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    other = stack.new_brand("Other Names", "OTHR")[0]
+    owner = Account.create().address
+    base = f"/v1/brands/me/owners/{owner.lower()}/attestation"
+    for identity in ("11010519491231002X", "+8613812345678", "buyer@example.cn"):
+        _problem(stack.client.put(base, json={"reference": f"kyc {identity}"}, headers=brand), 422, "invalid-input")
+    r = stack.client.put(base, json={"reference": "crm:member/8f3a-21"}, headers=brand)
+    assert r.status_code == 200, r.text
+    assert r.json()["owner"] == owner
+    assert stack.client.get(base, headers=brand).json()["reference"] == "crm:member/8f3a-21"
+    # Another brand does not see it, and nobody unauthenticated does.
+    _problem(stack.client.get(base, headers=other), 404, "not-found")
+    assert stack.client.get(base).status_code == 401
