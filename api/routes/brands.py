@@ -21,6 +21,8 @@ from registry.brands.schemas import (
     KeyIssued,
     KeyRotated,
     KeysRevoked,
+    TransferPolicyIn,
+    TransferPolicyOut,
 )
 from registry.claims import service as claims
 
@@ -102,3 +104,12 @@ def set_owner_attestation(owner: str, body: AttestationIn, brand: BrandDep, s: S
 def owner_attestation(owner: str, brand: BrandDep, s: SessionDep) -> AttestationOut:
     row = brands.get_attestation(s, brand, checksum(owner))
     return AttestationOut(owner=row.owner, reference=row.reference, updated_at=row.updated_at)
+
+
+@router.post("/me/collections/{contract}/transfer-policy")
+def tighten_transfer_policy(
+    contract: str, body: TransferPolicyIn, brand: BrandDep, chain: ChainDep, s: SessionDep
+) -> TransferPolicyOut:
+    """Makes the collection's transfer policy stricter (never looser: buyers bought under it)."""
+    tx_hash = brands.tighten_transfer_policy(s, chain, brand, checksum(contract), body.policy())
+    return TransferPolicyOut(**body.model_dump(), contract=checksum(contract), tx_hash=tx_hash)

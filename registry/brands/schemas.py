@@ -40,6 +40,23 @@ class BrandIn(BaseModel):
         return kind, self.sender_hold_days * 86_400, self.recipient_hold_days * 86_400
 
 
+class TransferPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transfer_policy: Literal["open", "gift_only", "locked"]
+    sender_hold_days: int = Field(default=0, ge=0, le=36_500)
+    recipient_hold_days: int = Field(default=0, ge=0, le=36_500)
+
+    def policy(self) -> tuple[int, int, int]:
+        kind = ("open", "gift_only", "locked").index(self.transfer_policy)
+        return kind, self.sender_hold_days * 86_400, self.recipient_hold_days * 86_400
+
+
+class TransferPolicyOut(TransferPolicyIn):
+    contract: str
+    tx_hash: str
+
+
 class CollectionOut(BaseModel):
     address: str
     name: str

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from registry.auth.service import revoke_brand_keys
 from registry.brands.models import Brand, Collection, OwnerAttestation
 from registry.chain.client import TwinmarkChain
+from registry.chain.refusals import refusal
 from registry.db.columns import utcnow
 from registry.errors import Conflict, ContractReverted, InvalidInput, NotFound
 
@@ -48,6 +49,19 @@ def register_brand(
     collection = Collection(address=address, brand_id=brand.id, name=name, symbol=symbol, no_prices=no_prices)
     session.add(collection)
     return NewBrand(brand, collection)
+
+
+def tighten_transfer_policy(
+    session: Session, chain: TwinmarkChain, brand: Brand, contract: str, policy: tuple[int, int, int]
+) -> str:
+    """Makes one of the brand's collections' transfer policy stricter; the transaction hash. Never
+    looser: buyers bought under the current promise (the contract refuses, and so does this, before
+    sending)."""
+    collection = own_collection(session, brand, contract)
+    try:
+        return chain.set_transfer_policy(collection.address, policy)
+    except ContractReverted as exc:
+        raise refusal(exc) from None
 
 
 def get_brand(session: Session, brand_id: str) -> Brand:

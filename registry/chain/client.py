@@ -312,6 +312,13 @@ class TwinmarkChain(LogReads, OwnerAccounts):
             raise
         return OnChainTwin(*t)
 
+    def set_transfer_policy(self, collection: str, policy: tuple[int, int, int]) -> str:
+        """Makes the collection's policy stricter, as its brand admin (the service's own key); the
+        simulation refuses a looser one, or another admin's collection, before anything is sent."""
+        fn = self.collection(collection).functions.setTransferPolicy(*policy)
+        self.sender.estimate(fn)
+        return tx_hex(self.sender.transact(fn))
+
     def transfer_policy(self, collection: str) -> tuple[int, int, int]:
         """The collection's (TransferPolicy, sender hold, recipient hold), holds in seconds."""
         policy, sender, recipient = self.call(self.collection(collection).functions.transferPolicy())

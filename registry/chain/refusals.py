@@ -61,6 +61,10 @@ class ApprovalsLocked(Conflict):
     code, title = "approvals-locked", "Twins of this collection cannot be approved for transfer"
 
 
+class PolicyNotStricter(Conflict):
+    code, title = "policy-not-stricter", "A transfer policy can only become stricter"
+
+
 _NEVER = 2**256 - 1
 
 
@@ -110,7 +114,7 @@ _BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
         "the collection is locked: approvals could never be used, so none are given",
     ),
     "TwinmarkCollectionPolicyNotStricter": (
-        Conflict,
+        PolicyNotStricter,
         "a collection's transfer policy can only become stricter: buyers bought under the current one",
     ),
     "ERC721NonexistentToken": (NotFound, "the twin does not exist (never minted, or destroyed)"),

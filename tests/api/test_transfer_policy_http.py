@@ -155,3 +155,30 @@ def test_an_owner_attestation_is_an_opaque_reference_never_an_identity(stack: St
     # Another brand does not see it, and nobody unauthenticated does.
     _problem(stack.client.get(base, headers=other), 404, "not-found")
     assert stack.client.get(base).status_code == 401
+
+
+def test_a_brand_makes_its_policy_stricter_never_looser(stack: Stack) -> None:
+    body = {"name": "Tighter", "symbol": "TIGHT", "transfer_policy": "gift_only", "sender_hold_days": 30}
+    r = stack.client.post("/v1/brands", json=body, headers=stack.operator)
+    assert r.status_code == 201, r.text
+    brand = {"Authorization": f"Bearer {r.json()['api_key']}"}
+    col = r.json()["collections"][0]["address"]
+    base = f"/v1/brands/me/collections/{col}/transfer-policy"
+    chain = stack.runtime.chain
+    sent_before = chain.w3.eth.get_transaction_count(chain.sender.address)
+    for looser in (
+        {"transfer_policy": "open"},
+        {"transfer_policy": "gift_only", "sender_hold_days": 29},
+    ):
+        _problem(stack.client.post(base, json=looser, headers=brand), 409, "policy-not-stricter")
+    assert chain.w3.eth.get_transaction_count(chain.sender.address) == sent_before  # refused before sending
+    stricter = {"transfer_policy": "gift_only", "sender_hold_days": 180, "recipient_hold_days": 730}
+    r = stack.client.post(base, json=stricter, headers=brand)
+    assert r.status_code == 200, r.text
+    assert chain.transfer_policy(col) == (1, 180 * DAY, 730 * DAY)
+    r = stack.client.post(base, json={"transfer_policy": "locked"}, headers=brand)
+    assert r.status_code == 200, r.text
+    _problem(stack.client.post(base, json=stricter, headers=brand), 409, "policy-not-stricter")
+    # Only the brand's own collections.
+    other = stack.new_brand("Not Theirs", "NOTT")[0]
+    _problem(stack.client.post(base, json={"transfer_policy": "locked"}, headers=other), 404, "not-found")
