@@ -30,6 +30,7 @@ from registry.jobs.schemas import ClaimSecretsLink, JobBatch, JobCounts, JobOut,
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
+from registry.twins.prices import refuse_prices
 from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, garments, required_assets
 from registry.wearables.service import check_garments
 
@@ -144,6 +145,8 @@ def submit(
         target = owned.get((t.collection or default.address).lower())
         if target is None:
             raise NotFound(f"collection {t.collection} does not belong to this brand")
+        if target.no_prices:
+            refuse_prices(t.model_dump(mode="json", exclude_none=True), f"twins[{index}]")
         if isinstance(t, PhysicalTwinIn):
             doc = metadata.physical(t, brand=brand.name, base_url=settings.base_url)
             item: dict[str, Any] = {"kind": "physical", "name": t.name, "gtin": t.gtin, "serial": t.serial}
