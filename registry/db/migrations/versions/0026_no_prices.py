@@ -1,8 +1,8 @@
 """no_prices: a collection marked for a no-secondary-market deployment accepts no price fields;
 owner_attestations: a brand's opaque reference to its own real-name check of an owner
 
-Revision ID: 0028
-Revises: 0027
+Revision ID: 0026
+Revises: 0025
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0028"
-down_revision = "0027"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
