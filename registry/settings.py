@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     operator_password: SecretStr | None = None
 
     ipfs_rpc_url: str | None = None  # Kubo RPC API; unset: local block store in data_dir
+    # The local block store's layout: "sqlite" (blocks as rows of data_dir/blocks/blocks.sqlite) or
+    # "files" (the first layout, a file per block; kept as a benchmark's baseline).
+    block_store_layout: Literal["sqlite", "files"] = "sqlite"
     database_url: str | None = None  # e.g. postgresql+psycopg://...; unset: SQLite in data_dir
 
     operator_token: SecretStr | None = None  # unset: generated once and kept in data_dir
