@@ -141,14 +141,24 @@ class LocalBlockStore:
         except sqlite3.Error as exc:
             raise ContentUnavailable(f"block store {self.path} failed: {exc}") from None
 
-    def get_block(self, cid: CID) -> bytes:
+    def _row(self, cid: CID) -> bytes | None:
         try:
             row = self._conn().execute("SELECT data FROM blocks WHERE digest = ?", (cid.digest,)).fetchone()
         except sqlite3.Error as exc:
             raise ContentUnavailable(f"block store {self.path} failed: {exc}") from None
-        if row is None:
-            return self.legacy.get_block(cid)
-        return verified(cid, row[0])
+        return None if row is None else bytes(row[0])
+
+    def get_block(self, cid: CID) -> bytes:
+        block = self._row(cid)
+        if block is None:
+            try:
+                return self.legacy.get_block(cid)
+            except ContentNotFound:
+                # A migration running meanwhile may have moved it between the two looks.
+                block = self._row(cid)
+                if block is None:
+                    raise
+        return verified(cid, block)
 
     def has(self, cid: CID) -> bool:
         return self._conn().execute("SELECT 1 FROM blocks WHERE digest = ?", (cid.digest,)).fetchone() is not None
