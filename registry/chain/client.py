@@ -222,6 +222,14 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         True when another lane may send it again."""
         return self.lanes.refused(collection, tx_hash)
 
+    def grant_lanes(self, collection: str) -> None:
+        """Makes every signer lane a minter of `collection` (signed by the signer: it must be the brand's
+        admin there, as for brands registered without an admin of their own)."""
+        contract = self.collection(collection)
+        sent = [self.sender.send(contract.functions.setMinter(s.address, True)) for s in self.lanes.senders[1:]]
+        for tx_hash in sent:
+            self.sender.wait(tx_hash)
+
     def is_minter(self, collection: str, account: str) -> bool:
         return bool(self.call(self.collection(collection).functions.isMinter(Web3.to_checksum_address(account))))
 

@@ -34,6 +34,7 @@ class Lanes:
         self._minter: dict[tuple[int, str], bool] = {}  # (lane, collection) -> role, asked once
         self._last: dict[str, tuple[int, str]] = {}  # collection -> (lane, hash) of its latest mint
         self._lock = threading.Lock()
+        self._turn = 0
 
     @property
     def primary(self) -> TxSender:
@@ -58,7 +59,13 @@ class Lanes:
             for i, s in enumerate(self.senders)
             if s.in_flight() < self.max_in_flight and not self.stuck(i) and self.minter(i, key)
         ]
-        return min(ready, key=lambda i: (self.senders[i].in_flight(), i)) if ready else None
+        if not ready:
+            return None
+        with self._lock:  # equally busy lanes take turns, so every key stays in use (and tested by use)
+            self._turn += 1
+            turn = self._turn
+        n = len(self.senders)
+        return min(ready, key=lambda i: (self.senders[i].in_flight(), (i - turn) % n))
 
     def minter(self, lane: int, collection: str) -> bool:
         key = (lane, collection.lower())
