@@ -212,7 +212,7 @@ def _reach_chain(
         p256_native=probe_p256(w3),
         passkey_relay_gas_cap=settings.passkey_relay_gas_cap,
         lanes=[TxSender(w3, a, decoder, max_fee=fee_cap, stuck_seconds=stuck) for a in lane_accounts],
-        lane_max_in_flight=settings.lane_max_in_flight,
+        lane_max_in_flight=settings.lane_max_in_flight or settings.worker_max_in_flight,
     )
     if deployment.owners is not None:
         path = "native (ERC-1271 path)" if chain.p256_native else "in Solidity (executeBySig path)"

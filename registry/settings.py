@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # collection it mints in; the signer stays the custodian of new twins whichever lane mints them.
     signer_lane_keys: list[SecretStr] = []
     signer_lane_keystores: list[Path] = []
-    lane_max_in_flight: int = Field(default=16, ge=1)  # mint transactions in flight per lane
+    lane_max_in_flight: int | None = Field(default=None, ge=1)  # per lane; unset: worker_max_in_flight
     registry_address: str | None = None  # unset: deploy on first start and remember in data_dir
     registry_deployed_block: int | None = None  # with registry_address; unset: found by binary search
     log_span: int = 1_000  # blocks per eth_getLogs (hosted endpoints refuse more); halved on refusal
