@@ -10,7 +10,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +89,13 @@ def load_signer(settings: Settings, *, embedded: bool) -> LocalAccount:
     raise ConfigurationError("set TWINMARK_SIGNER_KEY or TWINMARK_SIGNER_KEYSTORE for a non-embedded chain")
 
 
+def load_lanes(settings: Settings) -> list[LocalAccount]:
+    """The signer lanes' keys beside the signer (`signer_lane_keys`, `signer_lane_keystores`)."""
+    keys = [_account(key, None, None) for key in settings.signer_lane_keys]
+    keys += [_account(None, path, settings.signer_password) for path in settings.signer_lane_keystores]
+    return [k for k in keys if k is not None]
+
+
 def operator_token(settings: Settings) -> str:
     """The operator token: configured, or generated once and kept (mode 0600) in the data dir."""
     if settings.operator_token is not None:
@@ -159,7 +166,11 @@ CONTRACTS_WITH_ERRORS = (
 
 
 def _reach_chain(
-    settings: Settings, w3: Web3, signer: LocalAccount, operator_account: LocalAccount | None
+    settings: Settings,
+    w3: Web3,
+    signer: LocalAccount,
+    operator_account: LocalAccount | None,
+    lane_accounts: Sequence[LocalAccount] = (),
 ) -> tuple[TwinmarkChain, HeadWatcher]:
     """Everything of start-up that asks the chain node (tried again as a whole while it is away)."""
     chain_id = int(w3.eth.chain_id)
@@ -200,6 +211,8 @@ def _reach_chain(
         owners=deployment.owners,
         p256_native=probe_p256(w3),
         passkey_relay_gas_cap=settings.passkey_relay_gas_cap,
+        lanes=[TxSender(w3, a, decoder, max_fee=fee_cap, stuck_seconds=stuck) for a in lane_accounts],
+        lane_max_in_flight=settings.lane_max_in_flight or settings.worker_max_in_flight,
     )
     if deployment.owners is not None:
         path = "native (ERC-1271 path)" if chain.p256_native else "in Solidity (executeBySig path)"
@@ -287,12 +300,13 @@ class Runtime:
         try:
             # Keys first: a configuration error fails at once, before any wait for the node.
             signer, operator = load_signer(settings, embedded=anvil is not None), load_operator(settings)
+            lanes = load_lanes(settings)
             # A quick probe first (5 s, no retry): a node that does not answer at all (a black-holed host)
             # is reported within seconds, not after the provider's full timeouts and retries.
             probe = Web3(NodeProvider(rpc, timeout=5, retries=1))
             wait_for(CHAIN, lambda: probe.eth.chain_id, limit)
             w3 = connect(rpc, timeout=30)
-            chain, head = wait_for(CHAIN, lambda: _reach_chain(settings, w3, signer, operator), limit)
+            chain, head = wait_for(CHAIN, lambda: _reach_chain(settings, w3, signer, operator, lanes), limit)
             store = content_store(settings)
             token = operator_token(settings)
             redaction.register(token)

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     signer_key: SecretStr | None = None  # hex private key of the service's signer
     signer_keystore: Path | None = None  # or an encrypted keystore file (eth-account)
     signer_password: SecretStr | None = None
+    # Signer lanes: more minter keys beside the signer, each with its own nonces (JSON lists in the
+    # environment; keystores open with signer_password). Every lane needs the minter role of each
+    # collection it mints in; the signer stays the custodian of new twins whichever lane mints them.
+    signer_lane_keys: list[SecretStr] = []
+    signer_lane_keystores: list[Path] = []
+    lane_max_in_flight: int | None = Field(default=None, ge=1)  # per lane; unset: worker_max_in_flight
     registry_address: str | None = None  # unset: deploy on first start and remember in data_dir
     registry_deployed_block: int | None = None  # with registry_address; unset: found by binary search
     log_span: int = 1_000  # blocks per eth_getLogs (hosted endpoints refuse more); halved on refusal

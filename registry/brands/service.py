@@ -43,6 +43,8 @@ def register_brand(
     admin_address = admin or chain.signer
     chain_brand_id = chain.register_brand(admin_address, name)
     address = chain.create_collection(chain_brand_id, name, symbol, contract_uri, chain.signer, policy)
+    if admin_address == chain.signer:
+        chain.grant_lanes(address)  # the service administers the brand: all its signer lanes mint
     brand = Brand(id=str(uuid.uuid4()), name=name, chain_brand_id=chain_brand_id, admin_address=admin_address)
     session.add(brand)
     session.flush()

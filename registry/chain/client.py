@@ -25,6 +25,7 @@ from web3.types import TxReceipt
 
 from registry.chain import artifacts
 from registry.chain.deploy import OwnerContracts
+from registry.chain.lanes import Lanes
 from registry.chain.layout import ZERO_ADDRESS
 from registry.chain.owner_accounts import OwnerAccounts
 from registry.chain.reads import LogReads
@@ -60,6 +61,8 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         owners: OwnerContracts | None = None,
         p256_native: bool | None = None,
         passkey_relay_gas_cap: int = 1_000_000,
+        lanes: Sequence[TxSender] = (),
+        lane_max_in_flight: int = 1_000_000,
     ) -> None:
         self.w3 = w3
         self.from_block = from_block  # the registry's deployment block: no log of ours is older
@@ -76,6 +79,8 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         self._owners = owners
         self._p256_native = p256_native
         self.passkey_relay_gas_cap = passkey_relay_gas_cap
+        # Mints go out on signer lanes (lane 0 is `sender`; `lanes` are more minter keys).
+        self.lanes = Lanes([sender, *lanes], max_in_flight=lane_max_in_flight, is_minter=self.is_minter)
 
     # ------------------------------------------------------------ plumbing
 
@@ -103,8 +108,8 @@ class TwinmarkChain(LogReads, OwnerAccounts):
 
     def on_mined(self, callback: Callable[[int], None]) -> None:
         """`callback(block)` for the block of every receipt this process awaits."""
-        self.sender.on_mined = callback
-        self.operator.on_mined = callback
+        for sender in (*self.lanes.senders, self.operator):
+            sender.on_mined = callback
 
     def _contract(self, address: str, name: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifacts.load(name).abi)
@@ -203,27 +208,64 @@ class TwinmarkChain(LogReads, OwnerAccounts):
     ) -> Any:
         return self.collection(collection).functions.mintBatch(batch_id, custodian, size, kind, anchor, claim_root)
 
-    def send_mint(self, collection: str, batch_id: int, size: int, kind: int, anchor: bytes, claim_root: bytes) -> str:
-        """Broadcasts a batch mint into the service's custody; returns the tx hash without waiting."""
+    def send_mint(
+        self,
+        collection: str,
+        batch_id: int,
+        size: int,
+        kind: int,
+        anchor: bytes,
+        claim_root: bytes,
+        *,
+        lane: int | None = None,
+    ) -> str:
+        """Broadcasts a batch mint into the service's custody on `lane` (default: the one `free_lane`
+        names, else the signer's); returns the tx hash without waiting."""
+        if lane is None:
+            lane = self.lanes.free(collection) or 0
         fn = self.mint_fn(collection, batch_id, self.signer, size, kind, anchor, claim_root)
-        return self.sender.send(fn, gas=mint_gas(size))
+        tx_hash = self.lanes.senders[lane].send(fn, gas=mint_gas(size))
+        self.lanes.sent(lane, collection, tx_hash)
+        return tx_hash
+
+    def free_lane(self, collection: str) -> int | None:
+        """The signer lane the collection's next mint may take now (None: it waits; see `Lanes.free`)."""
+        return self.lanes.free(collection)
+
+    def lane_refused(self, collection: str, tx_hash: str) -> bool:
+        """A mint reverted as unauthorised: its lane lost the collection's minter role (see `Lanes.refused`);
+        True when another lane may send it again."""
+        return self.lanes.refused(collection, tx_hash)
+
+    def grant_lanes(self, collection: str) -> None:
+        """Makes every signer lane a minter of `collection` (signed by the signer: it must be the brand's
+        admin there, as for brands registered without an admin of their own)."""
+        contract = self.collection(collection)
+        sent = [self.sender.send(contract.functions.setMinter(s.address, True)) for s in self.lanes.senders[1:]]
+        for tx_hash in sent:
+            self.sender.wait(tx_hash)
+
+    def is_minter(self, collection: str, account: str) -> bool:
+        return bool(self.call(self.collection(collection).functions.isMinter(Web3.to_checksum_address(account))))
 
     def receipt(self, tx_hash: str) -> TxReceipt | None:
         return self.sender.receipt(tx_hash)
 
     def tx_state(self, tx_hash: str) -> TxState:
-        """Where a transaction of the signer is, following its replacements (see `TxSender.state`)."""
-        return self.sender.state(tx_hash)
+        """Where a transaction of the signer (or of a lane) is, following its replacements (see
+        `TxSender.state`)."""
+        return self.lanes.of(tx_hash).state(tx_hash)
 
     def tend_transactions(self) -> None:
-        """Sends again dropped transactions, replaces stuck ones, fills nonce gaps (`TxSender.tend`);
-        forgets relays that are over."""
-        self.sender.tend()
+        """Sends again dropped transactions, replaces stuck ones, fills nonce gaps (`TxSender.tend`),
+        on every lane; forgets relays that are over."""
+        for sender in self.lanes.senders:
+            sender.tend()
         self.relayer.forget_over()
 
     def transactions_in_flight(self) -> bool:
-        """Whether the signer has a transaction broadcast and not yet known to be mined."""
-        return self.sender.busy()
+        """Whether the signer (or a lane) has a transaction broadcast and not yet known to be mined."""
+        return any(sender.busy() for sender in self.lanes.senders)
 
     def pending(self, tx_hash: str) -> bool:
         return self.sender.pending(tx_hash)

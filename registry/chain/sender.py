@@ -47,6 +47,9 @@ from registry.errors import ChainUnavailable, ContractReverted
 log = logging.getLogger(__name__)
 
 _NONCE_ERRORS = ("nonce too low", "nonce has already been used", "replacement transaction underpriced")
+# What nodes answer to a nonce beyond their pending count (geth, hosted providers): the local nonce ran
+# ahead of the chain (transactions the node lost, or a count bumped and never used).
+_AHEAD_ERRORS = ("nonce too high", "nonce gap", "nonce is too high")
 _POLL = 0.05  # seconds between receipt polls in `wait`
 
 
@@ -81,6 +84,7 @@ class TxSender:
         self._tended = 0.0
         self.on_mined: Callable[[int], None] | None = None  # told the block of every receipt awaited here
         self._flight = InFlight(self)  # what was broadcast and is looked after (under `_lock`)
+        self.rewinds = 0  # times the local nonce was found ahead of the node and rewound
 
     @property
     def address(self) -> str:
@@ -145,11 +149,33 @@ class TxSender:
                             log.warning("nonce %s taken by someone else; re-syncing", self._nonce)
                             self._nonce = None
                             continue
+                        if any(text in message for text in _AHEAD_ERRORS):
+                            self._rewind()
+                            continue
                         raise
                 record = self._flight.remember(self._nonce, tx, signed)
                 self._nonce += 1
                 return record.hash
         raise ChainUnavailable("could not obtain a free nonce after 5 attempts")
+
+    def _rewind(self) -> None:
+        """The node refused a nonce as too high: the local count ran ahead of the chain. Back to the
+        node's pending count; what this sender remembers at or above it and the node does not hold is
+        lost (each batch then asks the chain whether it was minted, and is sent again if not)."""
+        node = transaction_count(self.w3, self.account.address, "pending")
+        lost = self._flight.forget_from(node)
+        log.warning("nonce %s ahead of the node's %s: rewound (%s unheld forgotten)", self._nonce, node, lost)
+        self.rewinds += 1
+        self._nonce = node
+
+    def in_flight(self) -> int:
+        """Transactions broadcast and not yet known to be mined."""
+        return len(self._flight.sent)
+
+    def oldest_wait(self) -> float:
+        """Seconds the oldest transaction not yet known to be mined has waited since it was last sent."""
+        sent = list(self._flight.sent.values())
+        return time.monotonic() - min(r.sent_at for r in sent) if sent else 0.0
 
     # ------------------------------------------------------------ looking after what was sent
 

@@ -125,6 +125,17 @@ class InFlight:
             for old in self.settled.popleft().versions:
                 self.by_hash.pop(old, None)
 
+    def forget_from(self, nonce: int) -> int:
+        """Forgets what was sent at `nonce` and above that the node does not hold (lost: its nonce is
+        used again); returns how many. Their hashes are no longer followed here, so whoever waits on
+        them asks the chain (a batch mint: whether its batch id was minted)."""
+        lost = [r for n, r in self.sent.items() if n >= nonce and not any(known(self.signer.w3, h) for h in r.versions)]
+        for record in lost:
+            del self.sent[record.nonce]
+            for version in record.versions:
+                self.by_hash.pop(version, None)
+        return len(lost)
+
     # ------------------------------------------------------------ looking after what was sent
 
     def tend(self, now: float, next_nonce: int) -> None:

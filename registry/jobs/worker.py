@@ -56,6 +56,7 @@ def _refusal_of(flags: int) -> str | None:
 
 # Reverts after which an unminted batch is simply sent again.
 _RESEND = ("TwinmarkCollectionUnexpectedBatchId", "UnknownRevert")
+_UNAUTHORIZED = "TwinmarkCollectionUnauthorized"  # the sending lane holds no minter role there
 
 
 class MintWorker:
@@ -150,8 +151,11 @@ class MintWorker:
                     self._fail_unsent(chunk_id, str(standing[address]))
                 moved = True
                 continue
+            lane = self.chain.free_lane(address)
+            if lane is None:
+                continue  # this collection's lane is full or stuck: the others still go
             self._store(ids[0], ids[1:])
-            self._send(ids[0])
+            self._send(ids[0], lane)
             in_flight += 1
             moved = True
         return moved
@@ -193,7 +197,7 @@ class MintWorker:
         ledger.assign(members, state=ChunkState.failed, error=reason)
         refresh_jobs(s, (m.job_id for m in members))
 
-    def _send(self, chunk_id: int) -> None:
+    def _send(self, chunk_id: int, lane: int) -> None:
         with session_scope(self.engine) as s:
             leader = s.get(Chunk, chunk_id)
             assert leader is not None
@@ -206,7 +210,13 @@ class MintWorker:
             # Broadcast inside the transaction on purpose: the batch becomes `sent` with its tx hash
             # only if the broadcast happened, and no second pass can send it meanwhile (lease + row).
             tx_hash = self.chain.send_mint(
-                leader.collection, leader.batch_id, sum(m.size for m in members), leader.twin_kind, anchor, root
+                leader.collection,
+                leader.batch_id,
+                sum(m.size for m in members),
+                leader.twin_kind,
+                anchor,
+                root,
+                lane=lane,
             )
             ledger.assign(members, tx_hash=tx_hash, state=ChunkState.sent)
 
@@ -239,7 +249,11 @@ class MintWorker:
                 self._set(leader.id, ChunkState.confirmed, block_number=receipt["blockNumber"], tx_hash=state.hash)
             else:
                 # Typically an earlier copy of this mint landed first; the chain says which.
-                self._reconcile(leader.id, self.chain.revert_reason(state.hash, receipt))
+                revert = self.chain.revert_reason(state.hash, receipt)
+                if revert.name == _UNAUTHORIZED and self.chain.lane_refused(leader.collection, state.hash):
+                    self._reconcile(leader.id)  # its lane lost the minter role: another lane sends it again
+                else:
+                    self._reconcile(leader.id, revert)
             moved = True
         return moved
 

@@ -40,6 +40,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from eth_account import Account
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
 
 _TAGS = ("latest", "earliest", "pending", "safe", "finalized")
 # A dev account of Anvil's default mnemonic (the last of ten) sends the marker transaction that makes
@@ -61,6 +64,10 @@ class Conditions:
     hang_s: float = 2.0
     lost_answer_rate: float = 0.0
     log_timestamps: bool = True  # False: logs without `blockTimestamp`, as many hosted nodes answer
+    # Broadcasts (`eth_sendRawTransaction`), as relayers meet them on live nodes:
+    nonce_too_high: bool = False  # a nonce above the sender's pending count is refused "nonce too high"
+    underpriced_rate: float = 0.0  # share refused "replacement transaction underpriced" (not forwarded)
+    hold_sends: bool = False  # held unanswered while set, then refused unforwarded (the sender dies meanwhile)
 
 
 @dataclass
@@ -327,6 +334,10 @@ class ChainConditions:
         calls = payload if isinstance(payload, list) else [payload]
         refused: dict[int, dict[str, Any]] = {}
         for i, call in enumerate(calls):
+            if isinstance(call, dict) and call.get("method") == "eth_sendRawTransaction":
+                refusal = self._check_send(c, call)
+                if refusal is not None:
+                    refused[i] = _error(call.get("id"), -32000, refusal)
             if isinstance(call, dict) and call.get("method") == "eth_getLogs":
                 try:
                     self._check_span(c, call)
@@ -353,6 +364,34 @@ class ChainConditions:
             merged.append(one)
         out = merged if isinstance(payload, list) else merged[0]
         return json.dumps(out).encode()
+
+    def _check_send(self, c: Conditions, call: dict[str, Any]) -> str | None:
+        """Why a broadcast is refused under `c` (None: forwarded)."""
+        if c.hold_sends:
+            self._count("holding")
+            while self.conditions.hold_sends and not self._closing.wait(0.05):
+                pass
+            self._count("held")
+            return "held and never forwarded"
+        if c.underpriced_rate > 0:
+            with self._lock:
+                drawn = self._rng.random() < c.underpriced_rate
+            if drawn:
+                self._count("underpriced")
+                return "replacement transaction underpriced"
+        if c.nonce_too_high:
+            raw = HexBytes(call["params"][0])
+            nonce = int(TypedTransaction.from_bytes(raw).as_dict()["nonce"]) if raw[0] < 0x80 else None
+            sender = Account.recover_transaction(raw)
+            pending = int(self.node("eth_getTransactionCount", sender, "pending"), 16)
+            if nonce is not None and nonce > pending:
+                self._count("nonce-too-high")
+                return f"nonce too high: address {sender}, tx: {nonce} state: {pending}"
+        return None
+
+    def _count(self, fault: str) -> None:
+        with self._lock:
+            self._stats.injected[fault] += 1
 
     def _note_retry(self, digest: str, fault: str | None) -> None:
         now = time.monotonic()
