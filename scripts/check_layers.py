@@ -8,7 +8,8 @@ in `registry.jobs`); `api` is one package. Layers, lowest first:
 
 0. `registry.errors`, `registry.settings`, `registry.redaction`: the error root, the one settings
    object, and the scrubbing of configured secrets from answers and logs;
-1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net` (never a domain);
+1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net`, `registry.metrics`
+   (never a domain);
 2. the domains (every other `registry.<package>`), in an order with no cycle;
 3. `registry.runtime`, the composition root (nothing in `registry` imports it);
 4. `api`, the HTTP app and the command line (only it imports FastAPI).
@@ -38,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.redaction"}  # `registry`: the empty root
-INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net"}
+INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net", "registry.metrics"}
 COMPOSITION = {"registry.runtime", "registry.standalone"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")
 CHAIN_PRIVATE = ("registry.chain.node", "registry.chain.sender", "registry.chain.sender_inflight")

@@ -18,6 +18,7 @@ import httpx
 from registry.errors import ContentIntegrityError, ContentNotFound, ContentUnavailable
 from registry.ipfs.cid import CID, RAW
 from registry.ipfs.unixfs import Imported, decode_node, import_bytes, import_directory
+from registry.metrics import record as metrics
 
 
 class ContentStore(Protocol):
@@ -31,8 +32,10 @@ class ContentStore(Protocol):
         """Raises ContentUnavailable when the store cannot be used."""
 
 
-def _verified(cid: CID, block: bytes) -> bytes:
+def _verified(cid: CID, block: bytes, store: str) -> bytes:
+    metrics.content("read", store)
     if not cid.verify(block):
+        metrics.integrity_failure(store)
         raise ContentIntegrityError(f"content served for {cid} does not hash to that CID")
     return block
 
@@ -68,6 +71,7 @@ class LocalBlockStore:
         todo = [(path, block) for path, block in todo if not path.exists()]
         for parent in {path.parent for path, _ in todo}:
             parent.mkdir(exist_ok=True)
+        metrics.content("write", "local", len(todo))
         if len(todo) < 64:
             for path, block in todo:
                 _write(path, block)
@@ -81,7 +85,7 @@ class LocalBlockStore:
             block = self._path(cid).read_bytes()
         except FileNotFoundError:
             raise ContentNotFound(f"{cid} is not in the local block store") from None
-        return _verified(cid, block)
+        return _verified(cid, block, "local")
 
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
@@ -140,18 +144,20 @@ class KuboStore:
         else:
             made = self.add(files, cid_version=imported.cid.version, wrap=True)
         if CID.parse(made) != CID.parse(str(imported.cid)):
+            metrics.integrity_failure("kubo")
             raise ContentIntegrityError(f"IPFS node made {made} where the importer made {imported.cid}")
+        metrics.content("write", "kubo", len(imported.blocks))
 
     def get_block(self, cid: CID) -> bytes:
         if not self._local:
-            return _verified(cid, self._post("/block/get", params={"arg": str(cid)}).content)
+            return _verified(cid, self._post("/block/get", params={"arg": str(cid)}).content, "kubo")
         params = {"arg": str(cid), "offline": "true", "timeout": f"{self.LOCAL_TIMEOUT:g}s"}
         try:
             response = self._client.post("/block/get", params=params, timeout=self.LOCAL_TIMEOUT + 5)
         except httpx.HTTPError as exc:
             raise ContentUnavailable(f"IPFS node unreachable ({type(exc).__name__})") from None
         if response.status_code == 200:
-            return _verified(cid, response.content)
+            return _verified(cid, response.content, "kubo")
         message = response.text[:200].lower()
         if response.status_code == 500 and ("not found" in message or "timed out" in message):
             # Kubo: "block was not found locally (offline)"; js-ipfs: "request timed out".

@@ -35,8 +35,9 @@ from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.jobs import ledger, recording
 from registry.jobs.coalescing import coalesce
-from registry.jobs.models import Chunk, ChunkState
+from registry.jobs.models import Chunk, ChunkState, Job
 from registry.jobs.states import refresh_jobs
+from registry.metrics import tracing
 from registry.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,9 @@ class MintWorker:
                     self._fail_unsent(chunk_id, str(standing[address]))
                 moved = True
                 continue
-            self._store(ids[0], ids[1:])
-            self._send(ids[0])
+            with tracing.continued(self._trace_of(ids[0]), "mint.send", **{"twinmark.chunk": ids[0]}):
+                self._store(ids[0], ids[1:])
+                self._send(ids[0])
             in_flight += 1
             moved = True
         return moved
@@ -295,9 +297,19 @@ class MintWorker:
                 # links are missing) and the pass goes on, so no other brand's jobs wait with it.
                 log.warning("batch %s of %s waits for its brand: %s", leader.batch_id, leader.collection, exc)
                 continue
-            self._record(leader.id, refused)
+            with tracing.continued(self._trace_of(leader.id), "mint.record", **{"twinmark.chunk": leader.id or 0}):
+                self._record(leader.id, refused)
             moved = True
         return moved
+
+    def _trace_of(self, chunk_id: int | None) -> str | None:
+        """The trace context the API stored with the chunk's job (read only while tracing)."""
+        if not tracing.active():
+            return None
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            job = s.get(Job, chunk.job_id) if chunk is not None else None
+            return job.trace_context if job is not None else None
 
     def _record(self, chunk_id: int | None, errors: dict[int, str]) -> None:
         """Writes the twins of the batch, each with its own chunk's job, and moves every job on."""

@@ -1,0 +1,161 @@
+"""What the domains call to record: one small function per fact, a no-op while metrics are off
+(`TWINMARK_METRICS_ENABLED=false`), never raising into the caller's work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from registry.metrics import families as f
+
+_on = True
+
+
+def enable(on: bool) -> None:
+    global _on
+    _on = on
+
+
+def enabled() -> bool:
+    return _on
+
+
+# ------------------------------------------------------------------ HTTP
+
+
+def http(method: str, handler: str, status: int, seconds: float) -> None:
+    if _on:
+        f.http_requests.labels(method, handler, f"{status // 100}xx").inc()
+        f.http_duration.labels(method, handler).observe(seconds)
+
+
+# ------------------------------------------------------------------ transactions
+
+
+def tx(chain_id: int, signer: str, state: str) -> None:
+    """A transaction reached `state`: queued, sent, mined, replaced or dropped."""
+    if _on:
+        f.transactions.labels(str(chain_id), signer, state).inc()
+
+
+def tx_stage(chain_id: int, stage: str, seconds: float) -> None:
+    if _on:
+        f.transaction_seconds.labels(str(chain_id), stage).observe(max(0.0, seconds))
+
+
+def nonce(chain_id: int, signer: str, *, onchain: int, local: int) -> None:
+    if _on:
+        cid = str(chain_id)
+        f.nonces.labels(cid, signer, "onchain").set(onchain)
+        f.nonces.labels(cid, signer, "local").set(local)
+        f.nonce_drift.labels(cid, signer).set(local - onchain)
+
+
+# ------------------------------------------------------------------ node and indexer
+
+
+def heads(chain_id: int, *, chain: int | None = None, indexed: int | None = None) -> None:
+    if _on:
+        if chain is not None:
+            f.chain_head.labels(str(chain_id)).set(chain)
+        if indexed is not None:
+            f.indexer_head.labels(str(chain_id)).set(indexed)
+
+
+def reorg(chain_id: int) -> None:
+    if _on:
+        f.reorgs.labels(str(chain_id)).inc()
+
+
+def rpc(method: str, seconds: float, error: str | None = None) -> None:
+    """One JSON-RPC request; `error` is its failure kind (transport, rpc), None when answered."""
+    if _on:
+        f.rpc_requests.labels(method).inc()
+        f.rpc_duration.labels(method).observe(seconds)
+        if error is not None:
+            f.rpc_errors.labels(method, error).inc()
+
+
+# ------------------------------------------------------------------ webhooks, scans, jobs, content
+
+
+def webhook(outcome: str, seconds: float) -> None:
+    if _on:
+        f.webhook_deliveries.labels(outcome).inc()
+        f.webhook_seconds.observe(seconds)
+
+
+def outbox(backlog: int, oldest_seconds: float) -> None:
+    if _on:
+        f.outbox_backlog.set(backlog)
+        f.outbox_oldest.set(max(0.0, oldest_seconds))
+
+
+def scans_ingested(count: int) -> None:
+    if _on and count:
+        f.scans_ingested.inc(count)
+
+
+def scan_dropped(reason: str, count: int = 1) -> None:
+    if _on and count:
+        f.scans_dropped.labels(reason).inc(count)
+
+
+def mint_jobs(by_state: Mapping[str, int], states: Iterable[str]) -> None:
+    """Jobs per state; every state of `states` is set (0 when none), so a drained state reads 0."""
+    if _on:
+        for state in states:
+            f.mint_jobs.labels(state).set(by_state.get(state, 0))
+
+
+def job_finished(state: str) -> None:
+    if _on:
+        f.mint_jobs_finished.labels(state).inc()
+
+
+def content(op: str, store: str, count: int = 1) -> None:
+    """Blocks read (`op` "read") or written ("write") by a content store."""
+    if _on and count:
+        (f.content_reads if op == "read" else f.content_writes).labels(store).inc(count)
+
+
+def integrity_failure(store: str) -> None:
+    if _on:
+        f.content_integrity.labels(store).inc()
+
+
+# ------------------------------------------------------------------ pins (reported by their owner)
+
+PinCounts = Callable[[], Iterable[tuple[str, str, int]]]  # (provider, state, pins)
+_pin_sources: list[PinCounts] = []
+
+
+def report_pins(source: PinCounts) -> None:
+    """Registers what the pinning domain knows (provider, state, count): read by the sampler."""
+    _pin_sources.append(source)
+
+
+def sample_pins() -> None:
+    if _on:
+        for source in list(_pin_sources):
+            for provider, state, count in source():
+                f.pins.labels(provider, state).set(count)
+
+
+# ------------------------------------------------------------------ loop heartbeats
+
+_beats: dict[str, float] = {}
+_beat_lock = threading.Lock()
+
+
+def heartbeat(loop: str) -> None:
+    """The loop is alive; written at most once a second per loop (a busy loop beats often)."""
+    if not _on:
+        return
+    now = time.time()
+    with _beat_lock:
+        if now - _beats.get(loop, 0.0) < 1.0:
+            return
+        _beats[loop] = now
+    f.loop_heartbeat.labels(loop).set(now)
