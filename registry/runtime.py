@@ -329,9 +329,9 @@ class Runtime:
             raise
         runtime._spawn(runtime._tend_transactions, "tx-tender")
         if settings.metrics_enabled:
-            sampler = Sampler(
-                engine, chain, lambda: head.block, runtime.indexer.lease.held, settings.metrics_sample_seconds
-            )
+            store_kind = "kubo" if settings.ipfs_rpc_url else "local"
+            leads, every = runtime.indexer.lease.held, settings.metrics_sample_seconds
+            sampler = Sampler(engine, chain, lambda: head.block, leads, every, store_kind)
             runtime._spawn(sampler.run, "metrics-sampler")
         if settings.scans_enabled:
             # The rules run on their own thread, fed each stored batch: the writer never waits for them.

@@ -21,6 +21,27 @@ def enabled() -> bool:
     return _on
 
 
+def declare(chain_id: int, signers: Iterable[str], store: str) -> None:
+    """Creates the series that start at zero, so a dashboard and an `increase()` see 0 before the first
+    reorg, drop, failure or replacement rather than no data (Prometheus' advice for known labels)."""
+    if not _on:
+        return
+    cid = str(chain_id)
+    f.reorgs.labels(cid)
+    for signer in signers:
+        for state in ("queued", "sent", "mined", "replaced", "dropped"):
+            f.transactions.labels(cid, signer, state)
+    for kind in ("transport", "rpc"):
+        f.rpc_errors.labels("eth_sendRawTransaction", kind)
+    for outcome in ("delivered", "failed", "gave_up"):
+        f.webhook_deliveries.labels(outcome)
+    for reason in ("queue_full", "store_failed"):
+        f.scans_dropped.labels(reason)
+    for state in ("completed", "failed"):
+        f.mint_jobs_finished.labels(state)
+    f.content_integrity.labels(store)
+
+
 # ------------------------------------------------------------------ HTTP
 
 

@@ -34,12 +34,14 @@ class Sampler:
         chain_head: Callable[[], int],
         leads: Callable[[], bool],
         interval: float,
+        store: str,
     ) -> None:
         self.engine = engine
         self.chain = chain
         self.chain_head = chain_head  # the head watcher's block (no node call)
         self.leads = leads  # whether this process holds the indexer's lease now
         self.interval = interval
+        metrics.declare(chain.chain_id, {chain.signer, chain.operator_address}, store)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(self.interval):
