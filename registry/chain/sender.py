@@ -43,7 +43,7 @@ from registry.chain.node import rpc
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender_inflight import InFlight, already_held, hex_hash, known, transaction_count
 from registry.errors import ChainUnavailable, ContractReverted
-from registry.metrics import record
+from registry.metrics import record, tracing
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,10 @@ class TxSender:
     def send(self, fn: Any, *, gas: int | None = None) -> str:
         """Signs and broadcasts `fn`; returns the transaction hash without waiting for it. Raises
         FeesAboveCap, before using a nonce, while the network's base fee is above the cap."""
+        with tracing.span("tx.send", **{"twinmark.chain_id": self.chain_id}):
+            return self._send(fn, gas)
+
+    def _send(self, fn: Any, gas: int | None) -> str:
         queued = time.monotonic()
         record.tx(self.chain_id, self.address, "queued")
         gas = gas if gas is not None else self.estimate(fn)

@@ -237,7 +237,8 @@ class MintWorker:
             elif receipt["status"] == 1:
                 if head - receipt["blockNumber"] < self.settings.confirmations:
                     continue
-                self._set(leader.id, ChunkState.confirmed, block_number=receipt["blockNumber"], tx_hash=state.hash)
+                with tracing.continued(self._trace_of(leader.id), "mint.confirm", **{"twinmark.tx": state.hash}):
+                    self._set(leader.id, ChunkState.confirmed, block_number=receipt["blockNumber"], tx_hash=state.hash)
             else:
                 # Typically an earlier copy of this mint landed first; the chain says which.
                 self._reconcile(leader.id, self.chain.revert_reason(state.hash, receipt))
