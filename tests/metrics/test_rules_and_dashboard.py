@@ -52,7 +52,13 @@ def test_promtool_rule_tests_fire_the_alerts() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     tested = yaml.safe_load((RULES.parent / "rules_test.yml").read_text())
     fired = {t["alertname"] for case in tested["tests"] for t in case["alert_rule_test"] if t["exp_alerts"]}
-    assert {"TwinmarkNonceDrift", "TwinmarkIndexerLag", "TwinmarkLoopStale", "TwinmarkOutboxOld"} <= fired
+    assert {
+        "TwinmarkNonceDrift",
+        "TwinmarkIndexerLag",
+        "TwinmarkLoopStale",
+        "TwinmarkOutboxOld",
+        "TwinmarkPinsUnderReplicated",
+    } <= fired
 
 
 def test_a_broken_rule_test_fails(tmp_path: Path) -> None:
