@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff, metrics)
+    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff)
     for module in (*routers, *routes):
         app.include_router(module.router)
     app.include_router(console_auth.router)
@@ -139,5 +139,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # content gateway's bytes (images, GLBs, byte ranges) are never re-encoded.
     static = StaticFiles(directory=Path(__file__).resolve().parent / "static")
     app.mount("/static", GZipMiddleware(static, minimum_size=1024), name="static")
+    app.include_router(metrics.router)  # /metrics, for the operator's scraper
     _with_body_schemas(app, minting.BODY_MODELS)
     return app
