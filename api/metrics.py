@@ -23,6 +23,8 @@ from registry.settings import Settings
 
 router = APIRouter(tags=["health"])
 UNMATCHED = "none"  # the handler label of requests no route matched (the instrumentator's word)
+# Any other method is "OTHER": h11 accepts any token as a method, and each would be a new series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class HttpMetrics:
@@ -50,7 +52,8 @@ class HttpMetrics:
         finally:
             route = scope.get("route")
             handler = getattr(route, "path", None) or UNMATCHED
-            metrics.http(scope["method"], handler, status, time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            metrics.http(method, handler, status, time.perf_counter() - started)
 
 
 def install(app: FastAPI, settings: Settings) -> None:

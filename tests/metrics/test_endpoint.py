@@ -1,7 +1,7 @@
 """`/metrics` is the operator's, not the public's: absent (404) while no token is set, 401 without
 the token or with a wrong one (the attack: reading a brand's volumes from outside), and with it the
 Prometheus text format. Requests are labelled by route template, so a client sending endless
-distinct paths cannot grow the series count; with metrics off nothing is counted."""
+distinct paths or methods cannot grow the series count; with metrics off nothing is counted."""
 
 from __future__ import annotations
 
@@ -34,11 +34,14 @@ def test_metrics_need_the_token_and_label_by_template(tmp_path: Path) -> None:
         for _ in range(30):
             client.get(f"/v1/verify/0x{uuid.uuid4().hex[:40]}/{uuid.uuid4().int % 10**9}")
             client.get(f"/nowhere/{uuid.uuid4().hex}")
+            client.request(f"BREW{uuid.uuid4().hex[:8].upper()}", "/healthz")  # h11 takes any token as a method
         r = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain"), r.text
         handlers = {labels["handler"] for labels in samples(r.text, "twinmark_http_requests_total")}
         assert "/v1/verify/{contract}/{token_id}" in handlers and "none" in handlers, handlers
         assert not any("nowhere" in h or h.startswith("/v1/verify/0x") for h in handlers), handlers
+        methods = {labels["method"] for labels in samples(r.text, "twinmark_http_requests_total")}
+        assert methods == {"GET", "OTHER"}, methods
         statuses = {labels["status"] for labels in samples(r.text, "twinmark_http_requests_total")}
         assert statuses <= {"2xx", "3xx", "4xx", "5xx"} and "4xx" in statuses, statuses
         # The start-up's own RPC calls and the heartbeat of the loops holding their leases.
