@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api import cli_receipts as receipts_cli
 from registry.errors import TwinmarkError
 from registry.settings import Settings
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from registry.runtime import Runtime
 
 app = typer.Typer(help="Twinmark digital product passports.", no_args_is_help=True)
+app.add_typer(receipts_cli.app, name="receipt")  # a venue's receipt checks (api/cli_receipts.py)
 console = Console()
 Api = Annotated[str, typer.Option("--api", envvar="TWINMARK_API", help="Base URL of a running service")]
 Key = Annotated[str, typer.Option("--key", envvar="TWINMARK_API_KEY", help="Brand API key")]

@@ -19,6 +19,8 @@ from api.console import integrations as console_integrations
 from api.console import labels as console_labels
 from api.console import minting as console_minting
 from api.console import overview as console_overview
+from api.console import owners as console_owners
+from api.console import privileges as console_privileges
 from api.console import security as console_security
 from api.console import twins as console_twins
 from api.limits import BodyLimit
@@ -27,6 +29,7 @@ from api.routes import (
     assets,
     brands,
     claims,
+    consent,
     events,
     gateway,
     health,
@@ -34,12 +37,15 @@ from api.routes import (
     labels,
     minting,
     nfc,
+    owners,
     ownership,
     pages,
     partners,
     passport,
+    privileges,
     provenance,
     providers,
+    receipts,
     resolver,
     scans,
     siwe,
@@ -117,13 +123,29 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         twins,
         claims,
         ownership,
+        owners,  # passkey owners (issue 23): registration, sign-in, passkey-signed relays
         providers,
         provenance,
         transactions,
         nfc,
         alerts,
     )
-    routes = (partners, webhooks, events, gateway, passport, labels, siwe, wardrobe, wearables, scans, staff)
+    routes = (
+        partners,
+        webhooks,
+        events,
+        gateway,
+        passport,
+        labels,
+        siwe,
+        wardrobe,
+        wearables,
+        scans,
+        staff,
+        consent,
+        privileges,  # owners' privileges and their receipts (issue 23)
+        receipts,
+    )
     for module in (*routers, *routes):
         app.include_router(module.router)
     app.include_router(console_auth.router)
@@ -134,6 +156,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(console_minting.router)
     app.include_router(console_labels.router)
     app.include_router(console_integrations.router)
+    app.include_router(console_owners.router)
+    app.include_router(console_privileges.router)
     # The verification page's CSS, scripts and vendored ethers: served here, never from a CDN.
     # Compressed here only: the vendored ethers is 526 KB raw, ~170 KB gzipped, on a buyer's phone; the
     # content gateway's bytes (images, GLBs, byte ranges) are never re-encoded.

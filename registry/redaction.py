@@ -57,6 +57,8 @@ def protect(settings: Settings, *extra: str) -> None:
     ):
         if secret is not None:
             register(secret.get_secret_value())
+    for provider in settings.pin_providers:
+        register(provider.token.get_secret_value())
     register(*extra)
 
 

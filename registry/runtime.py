@@ -47,6 +47,8 @@ from registry.jobs.worker import MintWorker
 from registry.metrics import exposition, tracing
 from registry.metrics import record as metrics
 from registry.monitoring.service import Sampler
+from registry.pinning.pinner import Pinner
+from registry.presets import chain_id_mismatch
 from registry.scans import service as scans
 from registry.scans.geo import Locator
 from registry.scans.recorder import ScanRecorder
@@ -165,7 +167,8 @@ def _reach_chain(
     """Everything of start-up that asks the chain node (tried again as a whole while it is away)."""
     chain_id = int(w3.eth.chain_id)
     if settings.chain_id is not None and settings.chain_id != chain_id:
-        raise ConfigurationError(f"node reports chain id {chain_id}, settings say {settings.chain_id}")
+        embedded = settings.chain_rpc_url is None
+        raise ConfigurationError(chain_id_mismatch(settings.chain, settings.chain_id, chain_id, embedded=embedded))
     decoder = RevertDecoder(artifacts.load(n).abi for n in CONTRACTS_WITH_ERRORS)
     fee_cap, stuck = settings.max_fee_wei, settings.tx_stuck_seconds
     sender = TxSender(w3, signer, decoder, max_fee=fee_cap, stuck_seconds=stuck)
@@ -245,6 +248,7 @@ class Runtime:
     server_key: str
     scans: ScanRecorder  # the scan log's queue and writer (registry/scans)
     anvil: Anvil | None = None
+    pinner: Pinner | None = None  # with remote pinning services configured; runs beside the mint worker
     started: float = field(default_factory=time.monotonic)  # readiness gives loops this long to start
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -320,6 +324,11 @@ class Runtime:
                     enabled=settings.scans_enabled,
                 ),
                 anvil=anvil,
+                pinner=(
+                    Pinner(engine, settings, discover=store.addresses if isinstance(store, KuboStore) else None)
+                    if settings.pin_providers
+                    else None
+                ),
             )
         except BaseException:
             if engine is not None:
@@ -331,7 +340,8 @@ class Runtime:
         if settings.metrics_enabled:
             store_kind = "kubo" if settings.ipfs_rpc_url else "local"
             leads, every = runtime.indexer.lease.held, settings.metrics_sample_seconds
-            sampler = Sampler(engine, chain, lambda: head.block, leads, every, store_kind)
+            providers = [p.name for p in settings.pin_providers]
+            sampler = Sampler(engine, chain, lambda: head.block, leads, every, store_kind, providers)
             runtime._spawn(sampler.run, "metrics-sampler")
         if settings.scans_enabled:
             # The rules run on their own thread, fed each stored batch: the writer never waits for them.
@@ -345,6 +355,8 @@ class Runtime:
         )
         if settings.worker_in_process if with_worker is None else with_worker:
             runtime._spawn(runtime.worker.run, "mint-worker")
+            if runtime.pinner is not None:
+                runtime._spawn(runtime.pinner.run, "pinner")
         if settings.indexer_in_process if with_indexer is None else with_indexer:
             runtime._spawn(runtime.indexer.run, "indexer")
             runtime._spawn(runtime.webhooks.run, "webhook-sender")
@@ -365,6 +377,8 @@ class Runtime:
     def run_worker(self) -> None:
         """Runs the mint worker in this thread until interrupted (`twinmark worker`)."""
         self._spawn(self.worker.run, "mint-worker")
+        if self.pinner is not None:
+            self._spawn(self.pinner.run, "pinner")
         self._wait()
 
     def run_indexer(self) -> None:
@@ -390,6 +404,8 @@ class Runtime:
         worker` / `twinmark indexer`): seconds since its lease holder's last heartbeat (None: none
         recorded, or released) and the process (host:pid) holding it, read from the database."""
         names = {"mint-worker": self.worker.lease, "indexer": self.indexer.lease, "webhook-sender": self.webhooks.lease}
+        if self.pinner is not None:
+            names["pinner"] = self.pinner.lease
         with session_scope(self.engine) as s:
             rows = s.exec(select(Lease).where(col(Lease.name).in_([h.name for h in names.values()]))).all()
         by_name = {r.name: r for r in rows}
@@ -409,8 +425,12 @@ class Runtime:
         self.worker.wake()
         self.indexer.wake()
         self.webhooks.wake()
+        if self.pinner is not None:
+            self.pinner.wake()
         for thread in self._threads:
             thread.join(timeout=10)
+        if self.pinner is not None:
+            self.pinner.close()
         self.head.stop()
         self.scans.locator.close()
         self.engine.dispose()

@@ -6,15 +6,27 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from registry.presets import PRESET_FIELDS, ChainName, preset
 
 # Anvil's first development key (public knowledge): only ever used for the embedded local chain.
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+class PinProvider(BaseModel):
+    """A remote pinning service speaking the IPFS Pinning Service API (Pinata's PSA endpoint, Filebase,
+    an IPFS Cluster's pinsvc, ...). The access token is a secret: scrubbed from logs and answers."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    endpoint: str  # the API's base URL, without /pins
+    token: SecretStr
 
 
 class Settings(BaseSettings):
@@ -32,7 +44,11 @@ class Settings(BaseSettings):
     public_rpc_url: str | None = None
 
     chain_rpc_url: str | None = None  # unset: start a local Anvil keeping its state in data_dir
+    # A public chain by name (registry/presets.py): fills in chain id, confirmations, log span, fee cap
+    # and multicall address wherever they are not set explicitly.
+    chain: ChainName | None = None
     chain_id: int | None = None  # checked against the node when set
+    multicall_address: str | None = None  # Multicall3 on this chain (from the preset unless set)
     anvil_port: int = 8545
     confirmations: int = 0  # blocks on top of a mint before it is recorded
     signer_key: SecretStr | None = None  # hex private key of the service's signer
@@ -51,6 +67,18 @@ class Settings(BaseSettings):
     operator_password: SecretStr | None = None
 
     ipfs_rpc_url: str | None = None  # Kubo RPC API; unset: local block store in data_dir
+    # Remote pinning services (JSON list of {"name", "endpoint", "token"}): every CID a minted twin
+    # needs is pinned on each, in the background; a twin is durable once pinned on `pin_replicas` of
+    # them (unset: 1). Endpoints must be public addresses unless `pin_allow_private_endpoints`.
+    pin_providers: list[PinProvider] = Field(default_factory=list)
+    pin_replicas: int | None = Field(default=None, ge=1)
+    pin_allow_private_endpoints: bool = False
+    pin_origins: str = ""  # comma-separated multiaddrs (ending /p2p/<peer id>) of nodes holding the content
+    pin_poll_seconds: float = Field(default=10.0, gt=0)  # a queued or pinning pin is asked again after this
+    pin_reconcile_seconds: float = Field(default=600.0, gt=0)  # a pinned pin is checked again after this
+    pin_timeout_seconds: float = Field(default=10.0, gt=0)
+    pin_backoff_seconds: float = Field(default=2.0, gt=0)  # first retry delay; doubles to pin_backoff_max_seconds
+    pin_backoff_max_seconds: float = Field(default=300.0, gt=0)
     database_url: str | None = None  # e.g. postgresql+psycopg://...; unset: SQLite in data_dir
 
     operator_token: SecretStr | None = None  # unset: generated once and kept in data_dir
@@ -184,6 +212,50 @@ class Settings(BaseSettings):
     # The embedded Anvil's hardfork: "prague" (the README's gas figures) or "osaka", which adds the P-256
     # precompile (EIP-7951), so passkey transfers take the cheaper ERC-1271 path.
     anvil_hardfork: Literal["prague", "osaka"] = "prague"
+    # Consent the owner signs (registry/consent): a consent lasts this many days from signing (the
+    # message's Expiration Time; renewing is signing again); an owner may ask for this many messages
+    # to sign per minute (each holds a nonce row until it expires).
+    consent_days: int = Field(default=365, ge=1, le=3 * 365)
+    consent_messages_per_minute: int = Field(default=30, ge=1)
+    # Owners' privileges (registry/privileges): the delegate.xyz v2 registry through which a cold wallet
+    # lets a hot one see and redeem its privileges (its canonical address; empty: no delegation), the
+    # key that signs receipts (unset: generated into data_dir/receipt-key; never the signer's or the
+    # operator's) and how long a receipt stays valid (never past the privilege's end).
+    privilege_delegate_registry: str = Field(
+        default="0x00000000000000447e69651d841bD8D104Bed493", pattern=r"^(0x[0-9a-fA-F]{40})?$"
+    )
+    receipt_key: SecretStr | None = None
+    receipt_valid_days: int = Field(default=30, ge=1, le=3_650)
+
+    @model_validator(mode="after")
+    def _apply_chain_preset(self) -> Settings:
+        # Explicit settings (environment, .env, arguments) are in `model_fields_set`: they win.
+        if self.chain is not None:
+            chosen = preset(self.chain)
+            for name in PRESET_FIELDS:
+                if name not in self.model_fields_set:
+                    setattr(self, name, getattr(chosen, name))
+        return self
+
+    @field_validator("multicall_address")
+    @classmethod
+    def _is_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return value
+
+    @field_validator("pin_providers")
+    @classmethod
+    def _provider_names_differ(cls, value: list[PinProvider]) -> list[PinProvider]:
+        names = [p.name for p in value]
+        if len(names) != len(set(names)):
+            raise ValueError("each pinning provider needs its own name")
+        return value
+
+    @property
+    def durable_replicas(self) -> int:
+        """Providers a twin's content must be pinned on to count as durable."""
+        return self.pin_replicas if self.pin_replicas is not None else 1
 
     @field_validator("trusted_proxies")
     @classmethod

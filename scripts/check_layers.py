@@ -6,8 +6,9 @@ Every `import` in `registry/` and `api/` counts, also the ones inside functions 
 `TYPE_CHECKING`. A module's package is its first level below `registry` (`registry.jobs.worker` is
 in `registry.jobs`); `api` is one package. Layers, lowest first:
 
-0. `registry.errors`, `registry.settings`, `registry.redaction`: the error root, the one settings
-   object, and the scrubbing of configured secrets from answers and logs;
+0. `registry.errors`, `registry.settings` (with `registry.presets`, its table of chain presets),
+   `registry.redaction`: the error root, the one settings object, and the scrubbing of configured
+   secrets from answers and logs;
 1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net`, `registry.metrics`
    (never a domain);
 2. the domains (every other `registry.<package>`), in an order with no cycle;
@@ -38,7 +39,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.redaction"}  # `registry`: the empty root
+# `registry`: the empty root; `registry.presets`: the settings' chain presets
+FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.presets", "registry.redaction"}
 INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net", "registry.metrics"}
 COMPOSITION = {"registry.runtime", "registry.standalone"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")

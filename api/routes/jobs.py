@@ -15,6 +15,7 @@ from registry.claims import service as claims
 from registry.claims.schemas import ClaimSecret, ClaimSecretsOut
 from registry.jobs import service as jobs
 from registry.jobs.schemas import JobOut
+from registry.pinning.service import durability_for, job_contents
 from registry.scans.export import csv_cell
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -31,7 +32,9 @@ def get_job(
 ) -> JobOut:
     """State, counts, on-chain batches and the twins made so far (paged by limit/offset)."""
     job = jobs.brand_job(s, brand, job_id)
-    return jobs.job_view(s, job, gateway_base=settings.gateway_base, limit=limit, offset=offset)
+    view = jobs.job_view(s, job, gateway_base=settings.gateway_base, limit=limit, offset=offset)
+    view.durability = durability_for(s, job_contents(s, job.id), settings)
+    return view
 
 
 @router.get(

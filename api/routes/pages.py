@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
@@ -19,13 +21,16 @@ from api import scans
 from api.deps import public_rpc_url, session
 from api.routes.common import TokenId, checksum
 from registry.alerts.caution import Caution, board_for
+from registry.consent.texts import partial_context
 from registry.nfc.taps import TapResult, check_tap
 from registry.pages import tickets
 from registry.pages.cache import PageCache, Rendered
-from registry.pages.catalog import NAMES
+from registry.pages.catalog import NAMES, texts_for
 from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
-from registry.pages.service import build, caution_view, script_json
+from registry.pages.service import SCRIPT_TEXTS, build, caution_view, script_json
+from registry.privileges.eligibility import carried
+from registry.privileges.rules import REASONS
 from registry.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +43,22 @@ TEMPLATES = Environment(
     auto_reload=False,  # the template ships with the code: no stat() of its file on every render
 )
 PAGE = TEMPLATES.get_template("page.html")  # compiled at import, not by the first buyer's request
+MY_ITEMS = TEMPLATES.get_template("my_items.html")
+# What "My items" says from its script (api/static/owner.js): the door's texts, the privileges' own.
+_MY_TEXTS = (
+    *SCRIPT_TEXTS,
+    "my_redeem",
+    "my_redeem_label",
+    "my_redeemed",
+    "my_receipt",
+    "my_code",
+    "my_ongoing",
+    "my_not_available",
+    "privileges.kind.redeem_once",
+    "privileges.kind.ongoing",
+    "privileges.kind.code",
+    *(f"my_reason.{r}" for r in (*REASONS, "already-redeemed", "not-in-scope")),
+)
 
 # The page runs only its own scripts; it may fetch from any RPC URL and gateway the reader types in.
 CSP = (
@@ -75,21 +96,22 @@ def _hrefs(request: Request) -> dict[str, str]:
     return {lang: f"{request.url.path}?{urlencode([*kept, ('lang', lang)])}" for lang in LANGUAGES}
 
 
-def render(model: PageModel) -> str:
-    return PAGE.render(m=model, t=model.texts, config_json=script_json(model.config))
+def render(model: PageModel, privileges: list[dict[str, Any]] | None = None) -> str:
+    """`privileges`: what the twin carries for its owner (id, name in the page's language, kind)."""
+    return PAGE.render(m=model, t=model.texts, config_json=script_json(model.config), privileges=privileges or [])
 
 
 # Rendered pages carry this in place of each language link (random per process: no content can hold it).
 _SLOT = f"\x00{secrets.token_hex(16)}\x00"
 
 
-def render_page(model: PageModel, block: int) -> Rendered:
+def render_page(model: PageModel, block: int, privileges: list[dict[str, Any]] | None = None) -> Rendered:
     """The page with a slot for each language link, filled in per request (`Rendered.body`)."""
     model.languages = [
         LanguageLink(lang=lang, name=NAMES[lang], href=f"{_SLOT}{lang}{_SLOT}", current=lang == model.lang)
         for lang in LANGUAGES
     ]
-    return Rendered.split(render(model), _SLOT, block=block, status=200 if model.found else 404)
+    return Rendered.split(render(model, privileges), _SLOT, block=block, status=200 if model.found else 404)
 
 
 def _pages_of(request: Request) -> PageCache:
@@ -130,8 +152,12 @@ def _page(
             tap=tap if isinstance(tap, TapView) else None,
             tap_refusal=None if isinstance(tap, TapView) else tap,
         )
+        privileges = [
+            {"id": p.id, "kind": p.kind, "name": p.name_zh if lang == "zh-CN" else p.name_en}
+            for p in carried(s, contract, token_id, int(time.time()))
+        ]
     model.caution = caution_view(caution, lang)
-    page = render_page(model, verdict.as_of_block)
+    page = render_page(model, verdict.as_of_block, privileges)
     if verdict.authentic and tap is None and caution is None:
         pages.put(contract, token_id, lang, page)
     return page
@@ -222,3 +248,33 @@ async def twin_page(contract: str, token_id: TokenId, request: Request) -> Respo
         rpc_url = await public_rpc_url(rt)
         page = await run_in_threadpool(_page, rt, pages, address, token_id, lang, rpc_url, tap, caution)
     return page_response(request, page, lang)
+
+
+@router.get("/owners/me")
+def my_items(request: Request) -> Response:
+    """ "My items": the signed-in passkey owner's twins, their privileges, and the consent block (one,
+    with a chooser of the owner's brands: the script fills in the brand). The page is the same for
+    everyone (the lists are fetched by its scripts with the session the browser holds), so nothing
+    here reads a session."""
+    lang = _negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    texts = texts_for(lang)
+    hrefs = _hrefs(request)
+    body = MY_ITEMS.render(
+        lang=lang,
+        t=texts,
+        languages=[
+            LanguageLink(lang=code, name=NAMES[code], href=hrefs[code], current=code == lang) for code in LANGUAGES
+        ],
+        config_json=script_json({"lang": lang, "texts": {key: texts[key] for key in _MY_TEXTS}}),
+        # No brand yet: its name stays a `{brand}` placeholder the script replaces once one is chosen.
+        **partial_context(lang, "", "{brand}"),
+    )
+    headers = {
+        "Content-Security-Policy": CSP,
+        "Content-Language": lang,
+        "Vary": "Accept-Language",
+        "Cache-Control": "no-cache",
+        "Referrer-Policy": "same-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return HTMLResponse(body, headers=headers)

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Response
 
 from api.deps import BrandDep, ChainDep, SessionDep, SettingsDep, StoreDep
 from api.routes.common import TokenId, checksum, pending_answer, relayed
+from registry.pinning.service import durability_for
 from registry.twins.schemas import TwinIn, TwinList, TwinOut, TwinUpdated
-from registry.twins.service import find_twins, get_twin, twin_view, updated_view
+from registry.twins.service import find_twins, get_twin, twin_contents, twin_view, updated_view
 from registry.twins.updates import update_content
 
 router = APIRouter(tags=["twins"])
@@ -17,7 +18,10 @@ router = APIRouter(tags=["twins"])
 @router.get("/v1/twins/{contract}/{token_id}", response_model=TwinOut)
 def read_twin(contract: str, token_id: TokenId, settings: SettingsDep, chain: ChainDep, s: SessionDep) -> TwinOut:
     """The registry's record of a twin, with its live owner and status from the chain."""
-    return twin_view(get_twin(s, checksum(contract), token_id), settings.gateway_base, chain)
+    twin = get_twin(s, checksum(contract), token_id)
+    view = twin_view(twin, settings.gateway_base, chain)
+    view.durability = durability_for(s, twin_contents(twin), settings)
+    return view
 
 
 @router.get("/v1/twins", response_model=TwinList)

@@ -128,4 +128,7 @@
       }
     });
   }
+
+  // The owner's door (owner.js, loaded after this script) shows its outcomes the same way.
+  window.TwinmarkPage = { show, problem, follow, fill };
 })();

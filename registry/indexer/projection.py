@@ -22,7 +22,7 @@ from registry.ipfs.store import ContentStore, cat, directory_entries
 from registry.jobs.models import ChunkState
 from registry.jobs.states import chunks_of_batch, job_ids_of_batch
 from registry.twins.models import Twin
-from registry.twins.projection import CLAIM_KEYS_FILE, FRESH_STATE, fold, twin_row, upsert_twins
+from registry.twins.projection import CLAIM_KEYS_FILE, FRESH_STATE, fold, set_tags, twin_row, upsert_twins
 
 log = logging.getLogger(__name__)
 # What the chain and the batch directory say wins over what the API wrote.
@@ -56,12 +56,16 @@ def document_reader(store: ContentStore) -> Any:
     return read
 
 
-def project(s: Session, contract: str, name: str, args: dict[str, Any], store: ContentStore) -> None:
-    """Keeps an already-built twin in step with one new event."""
-    changes = fold(name, args, document_reader(store))
+def project(
+    s: Session, contract: str, name: str, args: dict[str, Any], store: ContentStore, at: int | None = None
+) -> None:
+    """Keeps an already-built twin in step with one new event (`at`: its block time)."""
+    changes = fold(name, args, document_reader(store), at)
     if changes:
         key = (col(Twin.collection) == contract) & (col(Twin.token_id) == args.get("tokenId", -1))
         s.execute(update(Twin).where(key).values(**changes))
+        if "metadata_json" in changes:
+            set_tags(s, [(contract, int(args["tokenId"]), changes["metadata_json"])])
 
 
 def apply_state(
@@ -86,7 +90,7 @@ def apply_state(
     read = document_reader(store)
     for e in events:
         assert e.token_id is not None
-        changes = fold(e.name, json.loads(e.args), read)
+        changes = fold(e.name, json.loads(e.args), read, e.block_time)
         if changes:
             state.setdefault(e.token_id, {"owner": custodian, **FRESH_STATE}).update(changes)
     for token, values in state.items():

@@ -175,7 +175,7 @@ class Indexer:
                 s.execute(insert(ChainEvent), rows)
                 owner_days.recount(s, pairs)
             for raw, name, args in decoded_logs:
-                projection.project(s, raw["address"], name, args, self.store)
+                projection.project(s, raw["address"], name, args, self.store, times.get(raw["blockHash"]))
                 known = self._collections
                 if name == "CollectionCreated" and known is not None and args["collection"] not in known:
                     known.append(args["collection"])

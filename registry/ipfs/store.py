@@ -170,6 +170,14 @@ class KuboStore:
     def ping(self) -> None:
         self._post("/id")
 
+    def addresses(self) -> list[str]:
+        """The multiaddrs the node announces (`/id`), each ending in /p2p/<peer id>: where a remote
+        pinning service can fetch the content from (`origins`)."""
+        body = self._post("/id").json()
+        peer = str(body.get("ID") or "")
+        found = [str(a) for a in body.get("Addresses") or [] if isinstance(a, str)]
+        return [a if "/p2p/" in a else f"{a}/p2p/{peer}" for a in found if peer or "/p2p/" in a]
+
 
 # ---------------------------------------------------------------- store-agnostic helpers
 

@@ -18,7 +18,7 @@ from registry.claims.merkle import ClaimTree
 from registry.errors import TwinmarkError
 from registry.ipfs.unixfs import import_bytes
 from registry.jobs.models import Chunk, Job
-from registry.twins.metadata import canonical
+from registry.twins.metadata import canonical, referenced_cids
 from registry.twins.projection import CLAIM_KEYS_FILE, twin_row, upsert_twins
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,19 @@ def claim_root(members: Sequence[Chunk], batch_id: int) -> str | None:
     items = batch_items(members)
     leaves = [(token_id(batch_id, i), item["claim_key"]) for i, item in enumerate(items) if item.get("claim_key")]
     return ClaimTree(leaves).root.hex() if leaves else None
+
+
+def batch_contents(members: Sequence[Chunk]) -> dict[str, set[str]]:
+    """The root CIDs each job's twins in this batch need held (`{job id: cids}`): the batch directory
+    and every asset their metadata points at; what remote pinning services are asked to pin."""
+    needs: dict[str, set[str]] = {}
+    for m in members:
+        wanted = needs.setdefault(m.job_id, set())
+        if m.dir_cid is not None:
+            wanted.add(m.dir_cid)
+        for item in json.loads(m.payload):
+            wanted.update(uri.split("/")[0] for uri in referenced_cids(item["metadata"]))
+    return needs
 
 
 # ---------------------------------------------------------------- after it

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from registry.pinning.schemas import Durability
 
 
 class ClaimSecretsLink(BaseModel):
@@ -56,3 +58,6 @@ class JobOut(BaseModel):
     updated_at: datetime
     batches: list[JobBatch]
     twins: list[JobTwin]
+    durability: Durability | None = Field(
+        default=None, description="how the twins' content is held by remote pinning services (when configured)"
+    )

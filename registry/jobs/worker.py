@@ -38,6 +38,7 @@ from registry.jobs.coalescing import coalesce
 from registry.jobs.models import Chunk, ChunkState, Job
 from registry.jobs.states import refresh_jobs
 from registry.metrics import tracing
+from registry.pinning import service as pinning
 from registry.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -321,5 +322,6 @@ class MintWorker:
                 return
             members = ledger.members(s, leader)
             job_ids = recording.write_twins(s, members, errors)
+            pinning.want(s, recording.batch_contents(members))  # for the remote pinning services
             ledger.assign(members, state=ChunkState.recorded)
             refresh_jobs(s, job_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from registry.metrics import families as f
@@ -157,22 +157,17 @@ def integrity_failure(store: str) -> None:
         f.content_integrity.labels(store).inc()
 
 
-# ------------------------------------------------------------------ pins (reported by their owner)
-
-PinCounts = Callable[[], Iterable[tuple[str, str, int]]]  # (provider, state, pins)
-_pin_sources: list[PinCounts] = []
+# ------------------------------------------------------------------ pins
 
 
-def report_pins(source: PinCounts) -> None:
-    """Registers what the pinning domain knows (provider, state, count): read by the sampler."""
-    _pin_sources.append(source)
-
-
-def sample_pins() -> None:
+def pins(by_provider_state: Mapping[tuple[str, str], int], providers: Iterable[str], states: Iterable[str]) -> None:
+    """Pins per (provider, state); every state of every provider is set (0 when none), so a provider
+    whose failed pins were pinned again reads 0 failed, not its last count."""
     if _on:
-        for source in list(_pin_sources):
-            for provider, state, count in source():
-                f.pins.labels(provider, state).set(count)
+        names = set(providers) | {provider for provider, _ in by_provider_state}
+        for provider in names:
+            for state in states:
+                f.pins.labels(provider, state).set(by_provider_state.get((provider, state), 0))
 
 
 # ------------------------------------------------------------------ loop heartbeats

@@ -16,6 +16,7 @@ open from filtered ports, or echo an internal host's error text.
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Mapping
 
 import httpx
@@ -23,6 +24,10 @@ import httpx
 from registry.net.guard import Resolver, Target, TargetRefused, check_target, system_resolver
 
 FAILURE_CLASSES = ("blocked", "timeout", "refused", "tls", "network")
+
+
+class BodyTooLarge(Exception):
+    """An answer's body went past the reader's limit (`GuardedClient.fetch`)."""
 
 
 def failure_class(exc: BaseException) -> str:
@@ -74,17 +79,49 @@ class GuardedClient:
         """Checks `url`, then sends to its checked addresses in turn until one accepts the connection
         (nothing was sent to the ones that refused). The answer's body is not read: the response
         comes back closed, with its status and headers."""
+        response = self._open(method, url, content, headers)
+        response.close()
+        return response
+
+    def fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        limit: int,
+        seconds: float,
+        content: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[httpx.Response, bytes]:
+        """As `request`, and reads the answer's body: at most `limit` bytes (decoded; `BodyTooLarge`
+        beyond, the rest unread) within `seconds` overall (a body dripping in times out)."""
+        response = self._open(method, url, content, headers)
+        started = time.monotonic()
+        body = bytearray()
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(f"the answer declares {declared} bytes, more than {limit}")
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise BodyTooLarge(f"the answer is larger than {limit} bytes")
+                if time.monotonic() - started > seconds:
+                    raise httpx.ReadTimeout("the answer's body took too long")
+        finally:
+            response.close()
+        return response, bytes(body)
+
+    def _open(self, method: str, url: str, content: bytes, headers: Mapping[str, str] | None) -> httpx.Response:
         target = self.check(url)
         failure: httpx.ConnectError | None = None
         for address in target.addresses:
             request = self._pinned(method, target, str(address), content, headers or {})
             try:
-                response = self.http.send(request, stream=True, follow_redirects=False)
+                return self.http.send(request, stream=True, follow_redirects=False)
             except httpx.ConnectError as exc:
                 failure = exc
                 continue
-            response.close()
-            return response
         assert failure is not None  # a target has at least one address
         raise failure
 

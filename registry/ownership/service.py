@@ -78,7 +78,7 @@ def paid_relay(
     return tx_hash
 
 
-def _live(chain: TwinmarkChain, contract: str, token_id: int) -> OnChainTwin:
+def live_twin(chain: TwinmarkChain, contract: str, token_id: int) -> OnChainTwin:
     twin = chain.twin(contract, token_id)
     if twin is None:
         raise NotFound(f"twin {token_id} of {contract} does not exist on chain (never minted, or destroyed)")
@@ -98,7 +98,7 @@ def _status(name: str, allowed: tuple[str, ...], message: str) -> Status:
 
 
 def transfer_typed_data(chain: TwinmarkChain, contract: str, token_id: int, to: str) -> TypedDataOut:
-    twin = _live(chain, contract, token_id)
+    twin = live_twin(chain, contract, token_id)
     if twin.status == Status.stolen:
         raise TwinStolen("the twin is reported stolen: it cannot be transferred")
     message = {
@@ -124,7 +124,7 @@ def relay_transfer(
     deadline: int,
     signature: bytes,
 ) -> TransferOut:
-    twin = _live(chain, contract, token_id)
+    twin = live_twin(chain, contract, token_id)
     if twin.status == Status.stolen:
         raise TwinStolen("the twin is reported stolen: it cannot be transferred")
     if nonce != twin.nonce:
@@ -155,7 +155,7 @@ def status_typed_data(chain: TwinmarkChain, contract: str, token_id: int, status
     code = _status(
         status, ("lost", "stolen", "active"), "status must be lost, stolen or active (found again after a loss)"
     )
-    twin = _live(chain, contract, token_id)
+    twin = live_twin(chain, contract, token_id)
     message = {
         "tokenId": token_id,
         "status": int(code),
@@ -181,7 +181,7 @@ def relay_status(
     signature: bytes,
 ) -> StatusOut:
     code = _status(status, ("lost", "stolen", "active"), "status must be lost, stolen or active")
-    twin = _live(chain, contract, token_id)
+    twin = live_twin(chain, contract, token_id)
     if nonce != twin.nonce:
         raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
     message = {"tokenId": token_id, "status": int(code), "nonce": nonce, "deadline": deadline}
@@ -206,7 +206,7 @@ def brand_status(
     """The brand marks a twin stolen on evidence, or recovered (`active`)."""
     own_collection(session, brand, contract)
     code = _status(status, ("stolen", "active"), "a brand sets stolen or active (recovered); only owners report lost")
-    _live(chain, contract, token_id)
+    live_twin(chain, contract, token_id)
     tx_hash = chain.set_status_by_brand(contract, token_id, int(code))
     return StatusOut(
         contract=contract, token_id=token_id, status=status, tx_hash=tx_hash, state=chain.relay_state(tx_hash)

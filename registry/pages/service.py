@@ -42,6 +42,24 @@ SCRIPT_TEXTS = (
     "recheck_failed",
     "recheck_error",
     "recheck_row",
+    # the owner's door (api/static/owner.js)
+    "door_signed_in",
+    "door_created",
+    "door_not_yours",
+    "door_reported",
+    "door_device_added",
+    "door_device",
+    "door_device_synced",
+    "door_device_remove",
+    "door_device_removed",
+    "door_mismatch",
+    "door_account_mismatch",
+    "door_unsupported",
+    "door_cancelled",
+    "door_status_lost",
+    "door_status_stolen",
+    "door_status_active",
+    "my_empty",
 )
 
 
@@ -187,11 +205,14 @@ def build(
         "server": {"authentic": verdict.authentic, "checks": {c.name: c.ok for c in verdict.checks}},
         "checkTitles": {c.name: c.title for c in checks},
         "texts": {key: texts[key] for key in SCRIPT_TEXTS},
+        "passkeys": chain.passkeys_supported,  # the owner's door is offered only where accounts can exist
         "api": {
             "claim": f"/v1/twins/{contract}/{token_id}/claim",
             "typedData": f"/v1/twins/{contract}/{token_id}/transfers/typed-data",
             "transfers": f"/v1/twins/{contract}/{token_id}/transfers",
             "transactions": "/v1/transactions/",
+            "passkeyTransfer": f"/v1/twins/{contract}/{token_id}/transfers/passkey",
+            "passkeyStatus": f"/v1/twins/{contract}/{token_id}/status/passkey",
         },
     }
     if twin is None:

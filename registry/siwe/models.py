@@ -14,6 +14,9 @@ from sqlmodel import Field, SQLModel
 
 from registry.db.columns import utcnow
 
+PURPOSE_SIGN_IN = "sign-in"
+PURPOSE_CONSENT = "consent"
+
 
 class SiweNonce(SQLModel, table=True):
     """A nonce handed out for one sign-in; consumed by the first verification that passes."""
@@ -26,6 +29,9 @@ class SiweNonce(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: int = Field(sa_type=BigInteger, index=True)
     used_at: int | None = Field(default=None, sa_type=BigInteger)
+    # What the signed message may be: "sign-in" (a session) or "consent" (registry.consent). Each
+    # spender accepts only its own, so one signature can never serve as the other.
+    purpose: str = Field(default=PURPOSE_SIGN_IN, sa_column_kwargs={"server_default": PURPOSE_SIGN_IN})
 
 
 class SiweSession(SQLModel, table=True):
@@ -37,7 +43,7 @@ class SiweSession(SQLModel, table=True):
     address: str = Field(index=True)  # EIP-55
     chain_id: int = Field(sa_type=BigInteger)
     partner_id: str | None = Field(default=None, foreign_key="partners.id", index=True)
-    signature_kind: str  # eoa | erc1271 | erc6492
+    signature_kind: str  # eoa | erc1271 | erc6492 | passkey (registry.owners)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: int = Field(sa_type=BigInteger, index=True)
     revoked_at: int | None = Field(default=None, sa_type=BigInteger)

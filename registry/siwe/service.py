@@ -26,7 +26,8 @@ from registry.errors import InvalidInput, Unauthenticated
 from registry.settings import Settings
 from registry.siwe.erc6492_code import VALIDATOR_CREATION_CODE
 from registry.siwe.message import parse
-from registry.siwe.models import SiweNonce, SiweSession
+from registry.siwe.models import PURPOSE_SIGN_IN, SiweNonce, SiweSession
+from registry.siwe.recap import names_twinmark
 from registry.siwe.signatures import signed_by
 from registry.siwe.verification import BadNonce, BadSignature, Expectation, SiweRefused, check
 
@@ -38,6 +39,10 @@ MINUTE = timedelta(minutes=1)
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+class NotASignIn(SiweRefused):
+    code, title = "siwe-not-a-sign-in", "This message is a consent, not a sign-in"
 
 
 def _utc(seconds: float) -> datetime:
@@ -191,12 +196,15 @@ def _sign_in(
     now = time.time() if now is None else now
     message = parse(text)
     check(message, expectation(settings, chain_id), _utc(now))
+    if names_twinmark(message):
+        raise NotASignIn("this message grants a consent (a Twinmark ReCap); it cannot open a session")
     partner_id = partner.id if partner is not None else None
     nonce_hash = _sha256(message.nonce)
     live = (
         col(SiweNonce.nonce_hash) == nonce_hash,
         col(SiweNonce.used_at).is_(None),
         col(SiweNonce.expires_at) > int(now),
+        col(SiweNonce.purpose) == PURPOSE_SIGN_IN,  # a consent's nonce never opens a session
         _same_caller(partner_id),
     )
     if s.exec(select(SiweNonce).where(*live)).first() is None:
@@ -217,19 +225,26 @@ def _sign_in(
     expires = now + settings.siwe_session_seconds
     if message.expiration is not None:
         expires = min(expires, message.expiration.timestamp())
+    return open_session(s, message.address, message.chain_id, partner, kind, expires)
+
+
+def open_session(
+    s: Session, address: str, chain_id: int, partner: Partner | None, kind: str, expires: float
+) -> SignedIn:
+    """A new player session for `address`, once its owner proved control (SIWE here, a passkey in
+    `registry.owners`): the token is returned once and stored only as its SHA-256."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     s.add(
         SiweSession(
             token_hash=_sha256(token),
-            address=message.address,
-            chain_id=message.chain_id,
-            partner_id=partner_id,
+            address=address,
+            chain_id=chain_id,
+            partner_id=partner.id if partner is not None else None,
             signature_kind=kind,
             expires_at=int(expires),
         )
     )
-    player = Player(message.address, message.chain_id, partner, _utc(int(expires)), kind)
-    return SignedIn(token=token, player=player)
+    return SignedIn(token=token, player=Player(address, chain_id, partner, _utc(int(expires)), kind))
 
 
 def _live_session(s: Session, token: str, now: float) -> SiweSession:

@@ -1,6 +1,6 @@
 """Passkeys (WebAuthn, through py_webauthn): registration from an invite, and usernameless sign-in
-with a discoverable credential. The relying party is `settings.base_url`: its host is the RP id, its
-origin the only origin accepted. User verification is required both times.
+with a discoverable credential. The relying party and the py_webauthn calls are
+shared with owners' passkeys (registry/webauthn/ceremonies.py).
 
 Challenges are single-use rows (registry/staff/challenges.py): a replayed assertion finds its challenge spent.
 
@@ -11,29 +11,13 @@ the single-use challenge alone."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, update
 from sqlmodel import col
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from registry.db import ratelimit
 from registry.db.columns import utcnow
@@ -45,6 +29,20 @@ from registry.staff.challenges import new_challenge, spend_challenge
 from registry.staff.invites import live_invite, spend
 from registry.staff.models import StaffMember, StaffPasskey, StaffRole
 from registry.staff.service import create_staff
+from registry.webauthn.ceremonies import (
+    Ceremony,
+    CeremonyFailed,
+    RelyingParty,
+    authentication_options,
+    check_assertion,
+    check_registration,
+    credential_id,
+    registration_options,
+    transports,
+    user_handle,
+)
+
+__all__ = ["Ceremony", "RelyingParty", "begin_registration", "begin_sign_in", "finish_registration", "finish_sign_in"]
 
 RP_NAME = "Twinmark console"
 
@@ -62,23 +60,6 @@ class SignInRefused(Unauthenticated):
     code, title = "console-sign-in-refused", "Sign-in refused"
 
 
-@dataclass(frozen=True)
-class RelyingParty:
-    id: str  # the host of base_url
-    origin: str  # scheme://host[:port]
-
-    @classmethod
-    def of(cls, base_url: str) -> RelyingParty:
-        parts = urlsplit(base_url)
-        return cls(id=parts.hostname or "localhost", origin=f"{parts.scheme}://{parts.netloc}")
-
-
-@dataclass(frozen=True)
-class Ceremony:
-    challenge_id: str
-    options: dict[str, Any]  # PublicKeyCredential{Creation,Request}OptionsJSON, for parse*FromJSON
-
-
 # ---------------------------------------------------------------- registration (from an invite)
 
 
@@ -87,20 +68,9 @@ def begin_registration(engine: Engine, rp: RelyingParty, invite_id: str, secret:
         invite = live_invite(s, invite_id, secret)
         name = invite.name
     staff_id = str(uuid.uuid4())  # the user handle the passkey will carry; the member gets this id
-    options = generate_registration_options(
-        rp_id=rp.id,
-        rp_name=RP_NAME,
-        user_name=name,
-        user_id=staff_id.encode(),
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,  # discoverable: sign-in asks for no name
-            user_verification=UserVerificationRequirement.REQUIRED,
-        ),
-    )
-    challenge_id = new_challenge(
-        engine, client, "register", bytes_to_base64url(options.challenge), invite_id=invite_id, staff_id=staff_id
-    )
-    return Ceremony(challenge_id, json.loads(options_to_json(options)))
+    options = registration_options(rp, RP_NAME, name, staff_id.encode())
+    challenge_id = new_challenge(engine, client, "register", options.challenge, invite_id=invite_id, staff_id=staff_id)
+    return Ceremony(challenge_id, options.json)
 
 
 def finish_registration(
@@ -111,17 +81,9 @@ def finish_registration(
     if challenge is None or challenge.invite_id != invite_id or challenge.staff_id is None:
         raise PasskeyRefused("this registration expired; reload the page and try again")
     try:
-        verified = verify_registration_response(
-            credential=credential,
-            expected_challenge=base64url_to_bytes(challenge.challenge),
-            expected_rp_id=rp.id,
-            expected_origin=rp.origin,
-            require_user_verification=True,
-        )
-    except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        verified = check_registration(rp, challenge.challenge, credential)
+    except CeremonyFailed as exc:
         raise PasskeyRefused(f"the passkey was refused: {exc}") from None
-    response = credential.get("response")
-    transports = response.get("transports") if isinstance(response, dict) else None
     with session_scope(engine) as s:
         invite = live_invite(s, invite_id, secret)
         spend(s, invite, challenge.staff_id)
@@ -139,9 +101,7 @@ def finish_registration(
                 staff_id=member.id,
                 public_key=bytes_to_base64url(verified.credential_public_key),
                 sign_count=verified.sign_count,
-                transports=",".join(t for t in transports if isinstance(t, str))[:200]
-                if isinstance(transports, list)
-                else None,
+                transports=transports(credential),
                 aaguid=verified.aaguid,
             )
         )
@@ -155,9 +115,9 @@ def finish_registration(
 
 
 def begin_sign_in(engine: Engine, rp: RelyingParty, *, client: str) -> Ceremony:
-    options = generate_authentication_options(rp_id=rp.id, user_verification=UserVerificationRequirement.REQUIRED)
-    challenge_id = new_challenge(engine, client, "sign-in", bytes_to_base64url(options.challenge))
-    return Ceremony(challenge_id, json.loads(options_to_json(options)))
+    options = authentication_options(rp)
+    challenge_id = new_challenge(engine, client, "sign-in", options.challenge)
+    return Ceremony(challenge_id, options.json)
 
 
 def finish_sign_in(
@@ -179,29 +139,26 @@ def _sign_in(engine: Engine, rp: RelyingParty, challenge_id: str, credential: di
     challenge = spend_challenge(engine, challenge_id, "sign-in")
     if challenge is None:
         raise SignInRefused("this sign-in expired or was already used; try again")
-    raw_id = credential.get("id") if isinstance(credential, dict) else None
-    if not isinstance(raw_id, str) or len(raw_id) > 1400:
+    raw_id = credential_id(credential)
+    if raw_id is None:
         raise SignInRefused("no passkey in the answer")
     with session_scope(engine) as s:
         passkey = s.get(StaffPasskey, raw_id)
         member = s.get(StaffMember, passkey.staff_id) if passkey else None
         if passkey is None or member is None or member.disabled_at is not None:
             raise SignInRefused("this passkey belongs to no member of staff")
-        response = credential.get("response")
-        handle = response.get("userHandle") if isinstance(response, dict) else None
+        handle = user_handle(credential)
         if handle is not None and handle != bytes_to_base64url(member.id.encode()):
             raise SignInRefused("the passkey's user does not match")
         try:
-            verified = verify_authentication_response(
-                credential=credential,
-                expected_challenge=base64url_to_bytes(challenge.challenge),
-                expected_rp_id=rp.id,
-                expected_origin=rp.origin,
-                credential_public_key=base64url_to_bytes(passkey.public_key),
-                credential_current_sign_count=passkey.sign_count,
-                require_user_verification=True,
+            verified = check_assertion(
+                rp,
+                base64url_to_bytes(challenge.challenge),
+                credential,
+                base64url_to_bytes(passkey.public_key),
+                passkey.sign_count,
             )
-        except (WebAuthnException, ValueError, TypeError, KeyError) as exc:
+        except CeremonyFailed as exc:
             raise SignInRefused(f"the passkey's answer was refused: {exc}") from None
         # Compare-and-set: two sign-ins racing with the same count (a clone) cannot both move it.
         moved = s.execute(

@@ -40,3 +40,19 @@ class Twin(SQLModel, table=True):
     status: int = 0
     claimed: bool = False
     burned: bool = False
+    # Unix seconds of the block that gave the twin to its current owner (None: still with the batch's
+    # custodian) and of its last `ServiceRecorded`: owners' privileges gate on them (`registry.privileges`).
+    owner_since: int | None = Field(default=None, sa_type=BigInteger)
+    last_serviced_at: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class TwinTag(SQLModel, table=True):
+    """A virtual twin's wearable tag (lower case), copied from its metadata where twin rows are written,
+    so a privilege gated on a tag finds its twins by index instead of parsing every document."""
+
+    __tablename__ = "twin_tags"
+    __table_args__ = (Index("ix_twin_tags_tag", "tag", "collection", "token_id"),)
+
+    collection: str = Field(primary_key=True)
+    token_id: int = Field(primary_key=True, sa_type=BigInteger)
+    tag: str = Field(primary_key=True, max_length=50)

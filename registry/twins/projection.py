@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
 from registry.chain.layout import ZERO_ADDRESS
 from registry.chain.logs import cid_text
 from registry.db.pairs import pairs_in
-from registry.twins.models import Twin
+from registry.twins.models import Twin, TwinTag
 
 CLAIM_KEYS_FILE = "claim-keys.json"  # published in a claimable batch's directory: (token id, claim key) leaves
 
@@ -59,16 +59,43 @@ def upsert_twins(
     fresh = [r for r in rows if (r["collection"], r["token_id"]) not in existing]
     if fresh:
         session.execute(insert(Twin), fresh)
+    retagged = list(fresh)
     for row in rows:
         known = existing.get((row["collection"], row["token_id"]))
         if known is None:
             continue
+        if "metadata_json" in force and known.metadata_json != row["metadata_json"]:
+            retagged.append(row)
         for field in fill:
             if getattr(known, field) in (None, "") and row.get(field) is not None:
                 setattr(known, field, row.get(field))
         for field in force:
             if getattr(known, field) != row.get(field):
                 setattr(known, field, row.get(field))
+    set_tags(session, [(r["collection"], r["token_id"], r["metadata_json"]) for r in retagged])
+
+
+def tags_of(document: str) -> list[str]:
+    """A virtual twin's wearable tags (`twinmark.wearable.tags`), lower case, without repeats."""
+    parsed = _json_object(document.encode())
+    twinmark = parsed.get("twinmark") if parsed else None
+    wearable = twinmark.get("wearable") if isinstance(twinmark, dict) else None
+    tags = wearable.get("tags") if isinstance(wearable, dict) else None
+    if not isinstance(tags, list):
+        return []
+    return list(dict.fromkeys(t.strip().lower() for t in tags if isinstance(t, str) and 0 < len(t.strip()) <= 50))
+
+
+def set_tags(session: Session, documents: Sequence[tuple[str, int, str]]) -> None:
+    """Replaces the `twin_tags` rows of these (collection, token, metadata document) twins."""
+    keys = [(c, t) for c, t, _ in documents]
+    for i in range(0, len(keys), 500):
+        session.execute(
+            delete(TwinTag).where(pairs_in(col(TwinTag.collection), col(TwinTag.token_id), keys[i : i + 500]))
+        )
+    tags = [{"collection": c, "token_id": t, "tag": tag} for c, t, doc in documents for tag in tags_of(doc)]
+    if tags:
+        session.execute(insert(TwinTag), tags)
 
 
 def twin_row(
@@ -134,7 +161,14 @@ def _json_object(data: bytes) -> dict[str, Any] | None:
     return parsed if isinstance(parsed, dict) else None
 
 
-FRESH_STATE: dict[str, Any] = {"status": 0, "claimed": False, "burned": False}  # plus the owner: the custodian
+# Plus the owner: the custodian.
+FRESH_STATE: dict[str, Any] = {
+    "status": 0,
+    "claimed": False,
+    "burned": False,
+    "owner_since": None,
+    "last_serviced_at": None,
+}
 
 
 class TwinChanges(TypedDict, total=False):
@@ -148,15 +182,24 @@ class TwinChanges(TypedDict, total=False):
     token_uri: str
     metadata_json: str
     name: str
+    owner_since: int | None
+    last_serviced_at: int | None
 
 
-def fold(name: str, args: dict[str, Any], read_document: Callable[[str], bytes | None]) -> TwinChanges:
-    """The twin fields one chain event sets (owner, status, claim, burn, content); empty when the event
-    changes none of them. `read_document(cid)` returns a content update's bytes, or None if unreadable."""
+def fold(
+    name: str, args: dict[str, Any], read_document: Callable[[str], bytes | None], at: int | None = None
+) -> TwinChanges:
+    """The twin fields one chain event sets (owner and since when, status, claim, burn, content, last
+    service); empty when the event changes none of them. `read_document(cid)` returns a content
+    update's bytes, or None if unreadable; `at` is the event's block time (unix seconds) if known."""
     if name == "Transfer":
         if args["from"] == ZERO_ADDRESS:
             return {}  # the mint itself: the batch custodian owns the twin
-        return {"owner": None, "burned": True} if args["to"] == ZERO_ADDRESS else {"owner": args["to"]}
+        if args["to"] == ZERO_ADDRESS:
+            return {"owner": None, "burned": True, "owner_since": None}
+        return {"owner": args["to"], "owner_since": at}
+    if name == "ServiceRecorded":
+        return {"last_serviced_at": at} if at is not None else {}
     if name == "Claimed":
         return {"claimed": True}
     if name == "StatusChanged":

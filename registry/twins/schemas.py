@@ -12,6 +12,7 @@ from registry.assets.service import GLB, IMAGE_TYPES
 from registry.chain.client import RelayState
 from registry.errors import InvalidInput
 from registry.ipfs.cid import CID
+from registry.pinning.schemas import Durability
 from registry.twins.gs1 import normalize_gtin, validate_serial
 from registry.wearables.dcl import BODY_SHAPES, HideableCategory, WearableCategory
 from registry.wearables.profiles import Profile
@@ -295,6 +296,9 @@ class TwinOut(BaseModel):
     content_urls: dict[str, str] = Field(description="the https gateway URL of every `ipfs://` URI in `metadata`")
     verify_url: str
     on_chain: OnChainState | None = Field(default=None, description="live owner and status, read from the chain")
+    durability: Durability | None = Field(
+        default=None, description="how the twin's content is held by remote pinning services (when configured)"
+    )
 
 
 class TwinList(BaseModel):

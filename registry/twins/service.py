@@ -11,6 +11,7 @@ from registry.chain.layout import status_name
 from registry.errors import NotFound
 from registry.ipfs.urls import gateway_url, gateway_urls
 from registry.twins.gs1 import digital_link, normalize_gtin
+from registry.twins.metadata import referenced_cids
 from registry.twins.models import Twin
 from registry.twins.schemas import OnChainState, PassportImage, PassportOut, TwinOut, TwinUpdated
 
@@ -45,6 +46,14 @@ def twin_view(twin: Twin, gateway_base: str, chain: TwinmarkChain | None = None)
         verify_url=f"/v1/verify/{twin.collection}/{twin.token_id}",
         on_chain=on_chain,
     )
+
+
+def twin_contents(twin: Twin) -> list[str]:
+    """The root CIDs the twin needs held: its metadata's root (the batch directory, or the file a
+    content update set) and every asset the metadata points at."""
+    roots = [twin.token_uri.removeprefix("ipfs://").split("/")[0]]
+    roots += [uri.split("/")[0] for uri in referenced_cids(json.loads(twin.metadata_json))]
+    return list(dict.fromkeys(roots))
 
 
 def updated_view(twin: Twin, gateway_base: str, tx_hash: str, state: RelayState) -> TwinUpdated:

@@ -13,6 +13,7 @@ from registry.brands.models import Brand
 from registry.chain.client import RelayState, TwinmarkChain
 from registry.errors import InvalidInput, NotFound
 from registry.ipfs.store import ContentStore, add_bytes
+from registry.pinning import service as pinning
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
@@ -48,6 +49,7 @@ def update_content(
         doc = metadata.virtual(content, brand=brand.name, meets=meets)
     data = metadata.canonical(doc)
     imported = add_bytes(store, data)
+    pinning.hold(session, [str(imported.cid), *(uri.split("/")[0] for uri in metadata.referenced_cids(dict(doc)))])
     tx_hash = chain.update_content(contract, token_id, imported.cid.to_bytes())
     state = chain.relay_state(tx_hash)
     if state == "pending":

@@ -47,9 +47,10 @@ def cancel_pending(session: Session, event_ids: list[str], reason: str) -> None:
         )
 
 
-# Events about a brand's own twins that no chain log carries (`registry.alerts`): only the brand's own
-# subscriptions hear them, never a partner's, and never through an owner filter (they move no twin).
-BRAND_TYPES = ("alert.raised", "alert.resolved")
+# Events about a brand's own twins or owners that no chain log carries (`registry.alerts`,
+# `registry.consent`, `registry.privileges`): only the brand's own subscriptions hear them, never a
+# partner's, and never through an owner filter (they move no twin).
+BRAND_TYPES = ("alert.raised", "alert.resolved", "consent.granted", "consent.revoked", "privilege.redeemed")
 
 
 def enqueue_brand_event(session: Session, brand_id: str, event: dict[str, Any]) -> int:

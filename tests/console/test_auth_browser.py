@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, CDPSession, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlmodel import col, select
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
@@ -27,6 +27,7 @@ from registry.staff.sessions import _digest, open_session
 from tests.api.conftest import Stack, running_stack, stack_settings
 from tests.pages.conftest import AXE, serve_on
 from tests.support.console import sign_in
+from tests.support.virtual_authenticator import with_authenticator
 
 
 @dataclass
@@ -62,37 +63,6 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         headers, _ = stack.new_brand("Maison Aurèle", "MAUR")
         brand_id = stack.client.get("/v1/brands/me", headers=headers).json()["id"]
         yield Console(stack, f"http://localhost:{port}", brand_id, headers)
-
-
-@dataclass
-class Authenticator:
-    cdp: CDPSession
-    id: str
-
-    def credentials(self) -> list[dict[str, Any]]:
-        return list(self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"])
-
-    def add(self, credential: dict[str, Any]) -> None:
-        self.cdp.send("WebAuthn.addCredential", {"authenticatorId": self.id, "credential": credential})
-
-
-def with_authenticator(browser: Browser, **context: Any) -> tuple[BrowserContext, Page, Authenticator]:
-    """A fresh browser context whose page has its own virtual platform authenticator (a phone or laptop
-    with a passkey store and a fingerprint reader that always says yes)."""
-    ctx = browser.new_context(**context)
-    page = ctx.new_page()
-    cdp = ctx.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    options = {
-        "protocol": "ctap2",
-        "transport": "internal",
-        "hasResidentKey": True,
-        "hasUserVerification": True,
-        "isUserVerified": True,
-        "automaticPresenceSimulation": True,
-    }
-    found = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
-    return ctx, page, Authenticator(cdp, found["authenticatorId"])
 
 
 def ceremony_state(page: Page) -> str:

@@ -101,7 +101,12 @@ def test_a_bounded_wait_gives_up_in_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("setting", "value", "says"),
     [
-        ("chain_id", "1", "node reports chain id 31337, settings say 1"),
+        ("chain_id", "1", "the node at TWINMARK_CHAIN_RPC_URL reports chain id 31337, but TWINMARK_CHAIN_ID says 1"),
+        (
+            "chain",
+            "base-sepolia",
+            "the node at TWINMARK_CHAIN_RPC_URL reports chain id 31337, but TWINMARK_CHAIN=base-sepolia expects 84532",
+        ),
         ("signer_key", "0xnot-a-key-but-a-secret", "unusable key"),
     ],
 )

@@ -49,15 +49,25 @@ def test_the_mint_transfer_changes_nothing(store: LocalBlockStore) -> None:
 
 
 def test_a_transfer_sets_the_owner(store: LocalBlockStore) -> None:
-    """Any other transfer makes its recipient the owner (and says nothing about burn or claim)."""
-    changes = fold("Transfer", {"from": CUSTODIAN, "to": HOLDERS[0], "tokenId": 10_001}, document_reader(store))
-    assert changes == {"owner": HOLDERS[0]}
+    """Any other transfer makes its recipient the owner since the block's time (and says nothing about
+    burn or claim); with no block time known, since when is unknown, not the former owner's."""
+    args = {"from": CUSTODIAN, "to": HOLDERS[0], "tokenId": 10_001}
+    assert fold("Transfer", args, document_reader(store), 1_700_000_000) == {
+        "owner": HOLDERS[0],
+        "owner_since": 1_700_000_000,
+    }
+    assert fold("Transfer", args, document_reader(store)) == {"owner": HOLDERS[0], "owner_since": None}
 
 
 def test_a_burn_clears_the_owner(store: LocalBlockStore) -> None:
     """A transfer to zero is a burn: no owner, burned."""
     changes = fold("Transfer", {"from": HOLDERS[0], "to": ZERO, "tokenId": 10_001}, document_reader(store))
-    assert changes == {"owner": None, "burned": True}
+    assert changes == {"owner": None, "burned": True, "owner_since": None}
+
+
+def test_a_service_record_sets_when_the_twin_was_last_serviced(store: LocalBlockStore) -> None:
+    args = {"tokenId": 10_001, "provider": CUSTODIAN, "recordCid": b"x"}
+    assert fold("ServiceRecorded", args, document_reader(store), 1_700_000_000) == {"last_serviced_at": 1_700_000_000}
 
 
 def test_claim_and_status(store: LocalBlockStore) -> None:

@@ -74,7 +74,7 @@ def test_a_row_has_every_column_its_writers_know(engine: Engine) -> None:
         metadata_cid="cid", dir_cid="dir", tx_hash=TX, block_number=1, brand_id=None, job_id=None, claim_key=None,
     )  # fmt: skip
     columns = {c["name"] for c in inspect(engine).get_columns("twins")}
-    assert set(row) == columns - {"status", "claimed", "burned"}
+    assert set(row) == columns - {"status", "claimed", "burned", "owner_since", "last_serviced_at"}
     assert row["token_uri"] == "ipfs://dir/30001"
 
 

@@ -4,9 +4,21 @@ back to English, and `tests/console/test_texts.py` refuses any such gap."""
 
 from __future__ import annotations
 
-from api.console.texts import alerts, auth, common, integrations, labels, minting, overview, security, twins
+from api.console.texts import (
+    alerts,
+    auth,
+    common,
+    integrations,
+    labels,
+    minting,
+    overview,
+    owners,
+    privileges,
+    security,
+    twins,
+)
 
-AREAS = (common, auth, security, overview, twins, alerts, minting, labels, integrations)
+AREAS = (common, auth, security, overview, twins, alerts, minting, labels, integrations, owners, privileges)
 
 
 def catalog(lang: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 continues the request's trace (issue 24)
 
 Revision ID: 0026
-Revises: 0021
+Revises: 0025
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0021"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
