@@ -4,8 +4,8 @@ multi-process service: two uvicorn workers (`uvicorn api.asgi:app --workers 2`) 
 every family is in Prometheus with values that make sense: the verify route's requests, the mint's
 transaction through queued, sent and mined, nonces without drift, the indexer at the chain's head, the
 webhook delivered and the outbox empty, the scan ingested, the job finished, content read and
-written, every loop beating. The multiprocess dir is what lets one worker's `/metrics` show the
-standalone worker's transactions."""
+written, the content pinned at a pinning service (a PSA server), every loop beating. The multiprocess
+dir is what lets one worker's `/metrics` show the standalone worker's counts."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,10 @@ import pytest
 from registry.chain.anvil import Anvil, free_port
 from tests.api.conftest import OPERATOR, SIGNER_KEY, physical
 from tests.resilience.roles import ROOT, role
+from tests.support.psa import psa_server
 
 TOKEN = "scrape-token-for-tests-0123456789"
+PSA_TOKEN = "psa-token-for-the-scrape-test"
 
 
 @contextmanager
@@ -88,6 +90,11 @@ def leases(db: Path) -> set[str]:
 
 
 def test_prometheus_scrapes_every_family(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with ExitStack() as stack:
+        _scrape(tmp_path, monkeypatch, stack)
+
+
+def _scrape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack: ExitStack) -> None:
     prometheus = shutil.which("prometheus")
     assert prometheus, "prometheus missing: scripts/bootstrap.sh --with-prometheus installs Debian's package"
     data, multiproc, prom = tmp_path / "data", tmp_path / "multiproc", tmp_path / "prom"
@@ -97,7 +104,12 @@ def test_prometheus_scrapes_every_family(tmp_path: Path, monkeypatch: pytest.Mon
     anvil = Anvil()
     anvil.start()
     api_port, prom_port = free_port(), free_port()
+    psa, psa_url = stack.enter_context(psa_server(PSA_TOKEN))
+    provider = [{"name": "alpha", "endpoint": psa_url, "token": PSA_TOKEN}]
     shared = {
+        "pin_providers": json.dumps(provider),
+        "pin_allow_private_endpoints": "true",
+        "pin_poll_seconds": "0.1",
         "chain_rpc_url": anvil.url,
         "metrics_token": TOKEN,
         "metrics_sample_seconds": "0.5",
@@ -140,6 +152,7 @@ def test_prometheus_scrapes_every_family(tmp_path: Path, monkeypatch: pytest.Mon
                 until("API", lambda: _answers(client), 90)
                 scenario(client, hook_url, hooks)
                 check_prometheus(f"http://127.0.0.1:{prom_port}")
+                assert not psa.violations, psa.violations  # the pinner spoke the Pinning Service API
     finally:
         anvil.stop()
 
@@ -231,5 +244,8 @@ def check_prometheus(base: str) -> None:
     eventually("sum(twinmark_content_writes_total)", lambda v: v >= 2)
     eventually("sum(twinmark_content_reads_total)", lambda v: v >= 1)
     eventually("sum(twinmark_content_integrity_failures_total)", lambda v: v == 0)
-    for loop in ("mint-worker", "indexer:31337", "webhook-sender", "scan-writer"):
+    # The mint's directory (and the image-less twin's metadata) pinned at the one provider.
+    eventually('sum(twinmark_pins{provider="alpha",state="pinned"})', lambda v: v >= 1)
+    eventually('sum(twinmark_pins{provider="alpha",state!="pinned"})', lambda v: v == 0)
+    for loop in ("mint-worker", "indexer:31337", "webhook-sender", "scan-writer", "pinner"):
         eventually(f'time() - max(twinmark_loop_heartbeat_timestamp_seconds{{loop="{loop}"}})', lambda v: v < 15)
