@@ -8,6 +8,8 @@ import os
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from registry.metrics import http
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -16,6 +18,7 @@ def multiprocess_dir() -> str | None:
 
 
 def render() -> bytes:
+    http.flush()  # this process's requests up to now
     if multiprocess_dir() is None:
         return generate_latest(REGISTRY)
     registry = CollectorRegistry()
@@ -25,5 +28,6 @@ def render() -> bytes:
 
 def process_exited() -> None:
     """This process stops: its `live*` gauges no longer count (its counters still do)."""
+    http.flush()
     if multiprocess_dir() is not None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 # Seconds: a warm verification is well under a millisecond, a mint a few seconds.
-_FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+FAST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _SLOW = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 
 # ------------------------------------------------------------------ HTTP (api/metrics.py records)
@@ -28,7 +28,7 @@ http_duration = Histogram(
     "twinmark_http_request_duration_seconds",
     "Time to answer an HTTP request, by method and route template.",
     ("method", "handler"),
-    buckets=_FAST,
+    buckets=FAST_BUCKETS,
 )
 
 # ------------------------------------------------------------------ the signer's transactions
@@ -74,7 +74,10 @@ rpc_errors = Counter(
     ("method", "kind"),
 )
 rpc_duration = Histogram(
-    "twinmark_rpc_request_duration_seconds", "Time of a JSON-RPC request, retries included.", ("method",), buckets=_FAST
+    "twinmark_rpc_request_duration_seconds",
+    "Time of a JSON-RPC request, retries included.",
+    ("method",),
+    buckets=FAST_BUCKETS,
 )
 
 # ------------------------------------------------------------------ webhooks
@@ -83,7 +86,9 @@ webhook_deliveries = Counter(
     "Webhook delivery attempts by outcome: delivered, failed (retried later), gave_up.",
     ("outcome",),
 )
-webhook_seconds = Histogram("twinmark_webhook_delivery_seconds", "Time of one webhook delivery attempt.", buckets=_FAST)
+webhook_seconds = Histogram(
+    "twinmark_webhook_delivery_seconds", "Time of one webhook delivery attempt.", buckets=FAST_BUCKETS
+)
 outbox_backlog = Gauge(
     "twinmark_webhook_outbox_backlog", "Webhook deliveries not yet delivered.", multiprocess_mode="mostrecent"
 )

@@ -8,9 +8,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from registry.metrics import families, record
+from registry.metrics import families, http, record
 from tests.api.conftest import fresh_stack
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -54,8 +56,36 @@ def test_metrics_need_the_token_and_label_by_template(tmp_path: Path) -> None:
 
 def test_metrics_off_counts_nothing(tmp_path: Path) -> None:
     with fresh_stack(tmp_path, metrics_enabled=False, metrics_token=TOKEN) as stack:
+        http.flush()
         before = families.http_requests.labels("GET", "/healthz", "2xx")._value.get()
         assert stack.client.get("/healthz").status_code == 200
+        http.flush()
         assert families.http_requests.labels("GET", "/healthz", "2xx")._value.get() == before
         assert stack.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
     record.enable(True)  # the next runtime in this process decides for itself anyway
+
+
+def test_batched_requests_read_as_observed_one_by_one() -> None:
+    """Requests added up in memory (registry/metrics/http.py) give the counter and histogram values
+    Histogram.observe would have, bucket by bucket."""
+    reference = Histogram("reference_seconds", "", registry=CollectorRegistry(), buckets=families.FAST_BUCKETS)
+    handler = f"/test/{uuid.uuid4().hex}"
+    timings = [0.0004, 0.001, 0.0011, 0.003, 0.25, 0.2500001, 9.9, 10.0, 42.0]
+    for seconds in timings:
+        record.http("GET", handler, 200, seconds)
+        reference.observe(seconds)
+    http.flush()
+    ours = {
+        (s.name.removeprefix("twinmark_http_request_duration_seconds"), s.labels.get("le")): s.value
+        for metric in families.http_duration.collect()
+        for s in metric.samples
+        if s.labels.get("handler") == handler and not s.name.endswith("_created")
+    }
+    expected = {
+        (s.name.removeprefix("reference_seconds"), s.labels.get("le")): s.value
+        for metric in reference.collect()
+        for s in metric.samples
+        if not s.name.endswith("_created")
+    }
+    assert ours == pytest.approx(expected), (ours, expected)
+    assert families.http_requests.labels("GET", handler, "2xx")._value.get() == len(timings)
