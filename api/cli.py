@@ -165,6 +165,26 @@ def rebuild() -> None:
         runtime.stop()
 
 
+blocks_app = typer.Typer(help="The local block store.", no_args_is_help=True)
+app.add_typer(blocks_app, name="blocks")
+
+
+@blocks_app.command("migrate")
+def blocks_migrate() -> None:
+    """Move the block files of the first layout (a file per block) into the block database. Safe to
+    run again, and while the service runs; a stopped run resumes where it was."""
+    from registry.ipfs.blockstore import migrate
+
+    root = Settings().data_dir / "blocks"
+    started = time.monotonic()
+    result = migrate(root)
+    typer.echo(f"{root}: {result.moved} blocks moved in {time.monotonic() - started:.1f} s")
+    for path in result.refused:
+        typer.echo(f"left in place, its bytes are not its CID's: {path}", err=True)
+    if result.refused:
+        raise typer.Exit(1)
+
+
 @app.command()
 def deploy() -> None:
     """Deploy the contracts to the configured chain (or find them) and print their addresses."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -94,15 +95,23 @@ VerifierDep = Annotated[Verifier, Depends(verifier)]
 ServerKeyDep = Annotated[str, Depends(server_key)]
 
 
-def session(rt: RuntimeDep) -> Iterator[Session]:
-    """The request's transaction. It commits when the route returns and before the answer is sent
-    (`scope="function"`): a 2xx, with whatever secret it carries, leaves only after its rows are
-    stored; a failed commit is a 503 and nothing of the request remains."""
+@contextmanager
+def request_session(rt: Runtime) -> Iterator[Session]:
+    """A request's transaction: committed when the block ends; a failed commit is a 503 and nothing of
+    the request remains."""
     try:
         with session_scope(rt.engine) as s:
             yield s
     except (OperationalError, InterfaceError) as exc:
         raise DatabaseUnavailable(f"the database failed ({type(exc).__name__}); nothing was stored") from None
+
+
+def session(rt: RuntimeDep) -> Iterator[Session]:
+    """The request's transaction. It commits when the route returns and before the answer is sent
+    (`scope="function"`): a 2xx, with whatever secret it carries, leaves only after its rows are
+    stored."""
+    with request_session(rt) as s:
+        yield s
 
 
 SessionDep = Annotated[Session, Depends(session, scope="function")]
@@ -144,6 +153,12 @@ def brand_caller(c: CallerDep, s: SessionDep) -> BrandCaller:
         raise Forbidden("a service provider's key cannot act for the brand")
     assert c.brand_id is not None
     return BrandCaller(get_brand(s, c.brand_id), c)
+
+
+def brand_caller_of(s: Session, credentials: HTTPAuthorizationCredentials | None) -> BrandCaller:
+    """`brand_caller` called directly, for a route that does all its work in one thread hand-off (each
+    sync dependency is one more: a thread-pool round trip per request, waiting for the GIL twice)."""
+    return brand_caller(caller(optional_caller(s, credentials)), s)
 
 
 def brand(b: Annotated[BrandCaller, Depends(brand_caller)]) -> Brand:

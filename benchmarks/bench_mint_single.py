@@ -123,6 +123,32 @@ def singles(
     return accepted, time.perf_counter() - started, job_ids
 
 
+def nothing(url: str, headers: dict[str, str], n: int, clients: int) -> float:
+    """Seconds for `n` requests to the authenticated do-nothing route from `clients` clients."""
+    cursor = iter(range(n))
+    lock = threading.Lock()
+
+    def client() -> None:
+        api = Api(url, headers)
+        try:
+            while True:
+                with lock:
+                    if next(cursor, None) is None:
+                        return
+                status, body = api.call("GET", "/bench/nothing")
+                assert status == 200, body
+        finally:
+            api.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def one_batch(url: str, headers: dict[str, str], serials: list[str], jobs: Jobs) -> tuple[float, list[str]]:
     api = Api(url, headers)
     started = time.perf_counter()
@@ -180,13 +206,15 @@ def main() -> None:
     args = parser.parse_args()
     anvil_port = free_port()
     rpc_url = f"http://127.0.0.1:{anvil_port}"
-    with service(TWINMARK_ANVIL_PORT=str(anvil_port)) as svc:
+    with service(module="benchmarks.serve_nothing", TWINMARK_ANVIL_PORT=str(anvil_port)) as svc:
         single_brand, single_collection = svc.brand("Bench Singles", "BSGL")
         batch_brand, batch_collection = svc.brand("Bench Batch", "BBAT")
         lone_brand, lone_collection = svc.brand("Bench Lone", "BLON")
 
         jobs = Jobs(svc.data_dir / "twinmark.db")
         lone_latencies, lone_jobs = lone(svc.url, lone_brand, [f"L{i:06d}" for i in range(args.lone)], jobs)
+        nothing(svc.url, single_brand, 200, args.clients)  # warm-up
+        nothing_elapsed = nothing(svc.url, single_brand, args.twins, args.clients)
         accepted, elapsed, single_jobs = singles(
             svc.url, single_brand, [f"S{i:08d}" for i in range(args.twins)], args.clients, jobs
         )
@@ -202,6 +230,11 @@ def main() -> None:
     print(f"{n} single-twin requests from {args.clients} clients (twins recorded: {single_twins}):")
     print(f"  accepted after {accepted:.2f} s ({n / accepted:.0f} requests/s); all recorded after {elapsed:.2f} s")
     print(f"  throughput: {n / elapsed:.0f} twins/s (target >= 300)")
+    print(
+        f"  the authenticated do-nothing route, {n} requests from the same clients before: "
+        f"{n / nothing_elapsed:.0f}/s; "
+        f"accept path / do-nothing: {nothing_elapsed / accepted:.2f} (target >= 0.6)"
+    )
     print(
         f"  mint transactions: {len(single_txs)} distinct tx hashes, {single_logs} BatchMinted logs "
         f"= {1000 * single_logs / n:.1f} per 1,000 twins (target <= 20); "

@@ -67,8 +67,9 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def service(root: Path = ROOT, **env: str) -> Iterator[Service]:
-    """`twinmark serve` of the checkout at `root` (another one: a before/after in the same run)."""
+def service(root: Path = ROOT, module: str = "api.cli", **env: str) -> Iterator[Service]:
+    """`twinmark serve` of the checkout at `root` (another one: a before/after in the same run);
+    `module`: what runs it (`benchmarks.serve_nothing` adds a do-nothing route)."""
     # The data directory lives under the checkout (`.bench/`), where a service keeps its data, not in
     # /tmp: on this VM creating files under /tmp is ~10x slower (2,000 blocks: 1.4-2.8 s vs 0.25 s).
     BENCH_DATA.mkdir(exist_ok=True)
@@ -87,7 +88,7 @@ def service(root: Path = ROOT, **env: str) -> Iterator[Service]:
         # pipe nobody reads would stall the service once it filled.
         log = (Path(tmp) / "serve.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"],
+            [sys.executable, "-m", module, *(["serve"] if module == "api.cli" else [])],
             cwd=root,
             env=full_env,
             stdout=subprocess.DEVNULL,

@@ -11,6 +11,7 @@ import {TwinmarkCollectionOwnerActions} from "./collection/TwinmarkCollectionOwn
 import {TwinmarkCollectionBrandActions} from "./collection/TwinmarkCollectionBrandActions.sol";
 import {TwinmarkCollectionRecords} from "./collection/TwinmarkCollectionRecords.sol";
 import {TwinmarkCollectionViews} from "./collection/TwinmarkCollectionViews.sol";
+import {TwinmarkCollectionTransferPolicy} from "./collection/TwinmarkCollectionTransferPolicy.sol";
 
 /**
  * @title TwinmarkCollection
@@ -23,7 +24,8 @@ import {TwinmarkCollectionViews} from "./collection/TwinmarkCollectionViews.sol"
  * administers a brand). The brand admin manages minters, service providers, royalty and the
  * collection URI. Minters mint, replace a twin's content, link twins and mark twins stolen or
  * recovered, none of it while the registry reports the brand suspended or its keys compromised.
- * Owners transfer, report lost or stolen, and burn. Nobody else moves a twin. A relayed call gives
+ * Owners transfer, report lost or stolen, and burn. Nobody else moves a twin, and only as far as the
+ * collection's transfer policy (open, gift-only after holding periods, or locked) allows. A relayed call gives
  * the contracts it asks (ERC-1271 wallets, ERC-721 receivers) fixed gas stipends, so no owner can
  * make the relayer pay more than those.
  *
@@ -39,6 +41,7 @@ contract TwinmarkCollection is
     TwinmarkCollectionBrandActions,
     TwinmarkCollectionRecords,
     TwinmarkCollectionViews,
+    TwinmarkCollectionTransferPolicy,
     Initializable
 {
     constructor() EIP712("Twinmark", "1") {

@@ -16,9 +16,10 @@ import {ITwinmarkCollection} from "./interfaces/ITwinmarkCollection.sol";
  * storage slots whatever its size; a token gets its own slot only when something happens to it
  * (transfer, claim, status, content update, burn). Until then its owner is the batch's custodian.
  *
- * Each token slot packs: owner (bits 0-159), status (160-167), flags (168-175) and a per-token
+ * Each token slot packs: owner (bits 0-159), status (160-167), flags (168-175), a per-token
  * nonce (176-223) that increases with every transfer and every signed action, which both kills
- * pending signatures of a previous owner and clears the single-token approval.
+ * pending signatures of a previous owner and clears the single-token approval, and the block time
+ * its owner got it (224-255, "held since", read by the collection's transfer policy).
  */
 abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
     /// @notice Token id stride between batches; larger than the largest batch (4,096).
@@ -41,6 +42,8 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
     uint256 internal constant _FLAG_CONTENT_RAW = 1 << 171; // that anchor's codec is raw (else dag-pb)
     uint256 internal constant _NONCE_SHIFT = 176;
     uint256 internal constant _NONCE_MAX = (1 << 48) - 1;
+    uint256 internal constant _FLAG_GIFTED = 1 << 172; // its owner got it by transfer, not claim or delivery
+    uint256 internal constant _HELD_SHIFT = 224;
 
     /// @dev A stolen twin cannot move (status value 2 of `ITwinmarkCollection.Status`).
     uint256 internal constant _STATUS_STOLEN = 2;
@@ -115,6 +118,7 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
 
     /// @inheritdoc IERC721
     function approve(address to, uint256 tokenId) external {
+        if (to != address(0)) _checkApprovalsAllowed();
         (address owner, uint256 state) = _ownerAndState(tokenId);
         if (msg.sender != owner && !_operatorApprovals[owner][msg.sender]) {
             revert ERC721InvalidApprover(msg.sender);
@@ -126,6 +130,7 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
     /// @inheritdoc IERC721
     function setApprovalForAll(address operator, bool approved) external {
         if (operator == address(0)) revert ERC721InvalidOperator(operator);
+        if (approved) _checkApprovalsAllowed();
         _operatorApprovals[msg.sender][operator] = approved;
         emit ApprovalForAll(msg.sender, operator, approved);
     }
@@ -194,18 +199,42 @@ abstract contract TwinmarkERC721 is IERC721, IERC721Errors {
     }
 
     /**
+     * @dev Reverts unless the collection's transfer policy lets `tokenId` (owned by `from`, packed
+     * `state`) move now; a claim passes `_FLAG_CLAIMED` in `extraFlags`. Returns the "gifted" flag
+     * the new owner's slot gets (`_FLAG_GIFTED` or 0).
+     */
+    function _admitMove(
+        address from,
+        uint256 tokenId,
+        uint256 state,
+        uint256 extraFlags
+    ) internal view virtual returns (uint256 giftedFlag);
+
+    /// @dev Reverts when the collection's transfer policy refuses new approvals.
+    function _checkApprovalsAllowed() internal view virtual;
+
+    /**
      * @dev Moves `tokenId` from `from` (its owner, already checked) to `to`, adding `extraFlags`,
-     * bumping the nonce and refusing stolen twins.
+     * bumping the nonce, refusing stolen twins and moves the transfer policy forbids, and recording
+     * when the new owner got it.
      */
     function _move(address from, address to, uint256 tokenId, uint256 state, uint256 extraFlags) internal {
         if (to == address(0)) revert ERC721InvalidReceiver(address(0));
         if (_statusOf(state) == _STATUS_STOLEN) revert TwinmarkERC721TwinStolen(tokenId);
+        uint256 gifted = _admitMove(from, tokenId, state, extraFlags);
         unchecked {
             // `from` owns this token, so its balance is at least 1; no balance can reach 2^256.
             _balances[from] -= 1;
             _balances[to] += 1;
         }
-        _tokenState[tokenId] = (_bumpNonce(state) & ~_OWNER_MASK) | uint256(uint160(to)) | extraFlags;
+        // Held since now: block time fits 32 bits until 2106.
+        uint256 kept = _bumpNonce(state) & ~(_OWNER_MASK | _FLAG_GIFTED | (type(uint256).max << _HELD_SHIFT));
+        _tokenState[tokenId] =
+            kept |
+            uint256(uint160(to)) |
+            extraFlags |
+            gifted |
+            (uint256(uint32(block.timestamp)) << _HELD_SHIFT);
         emit Transfer(from, to, tokenId);
     }
 

@@ -45,6 +45,13 @@ contract TwinmarkRegistry is ITwinmarkRegistry, Ownable2Step {
         ITwinmarkCollection.Twin twin;
     }
 
+    /// @notice A collection's transfer policy at creation; see {ITwinmarkCollection-TransferPolicy}.
+    struct TransferRules {
+        ITwinmarkCollection.TransferPolicy policy;
+        uint32 senderHold;
+        uint32 recipientHold;
+    }
+
     /// @notice Collections a brand may own; bounds the loop that mirrors brand flags into them.
     uint256 public constant MAX_COLLECTIONS_PER_BRAND = 32;
 
@@ -157,10 +164,16 @@ contract TwinmarkRegistry is ITwinmarkRegistry, Ownable2Step {
     }
 
     /**
-     * @notice Deploys a genuine collection for `brandId` as an EIP-1167 clone.
+     * @notice Deploys a genuine collection for `brandId` as an EIP-1167 clone, with an open transfer
+     * policy.
+     * @param brandId The brand.
+     * @param name ERC-721 name.
+     * @param symbol ERC-721 symbol.
+     * @param contractURI ERC-7572 collection metadata URI.
      * @param royaltyReceiver ERC-2981 receiver, or address(0) for no royalty.
      * @param royaltyBps Royalty in basis points (at most 10,000).
      * @param initialMinter Account allowed to mint from the start, or address(0).
+     * @return collection The new collection.
      */
     function createCollection(
         uint256 brandId,
@@ -171,24 +184,35 @@ contract TwinmarkRegistry is ITwinmarkRegistry, Ownable2Step {
         uint96 royaltyBps,
         address initialMinter
     ) external knownBrand(brandId) onlyOperatorOrAdmin(brandId) returns (address collection) {
-        if (_collections[brandId].length >= MAX_COLLECTIONS_PER_BRAND) {
-            revert TwinmarkRegistryTooManyCollections(brandId);
+        collection = _createCollection(brandId, name, symbol, contractURI, royaltyReceiver, royaltyBps, initialMinter);
+    }
+
+    /**
+     * @notice Deploys a genuine collection for `brandId` under transfer policy `policy` from its first
+     * twin, without royalty (a collection whose twins are not sold on has no resale to take one from).
+     * The brand's admin can later make the policy stricter, never looser.
+     * @param brandId The brand.
+     * @param name ERC-721 name.
+     * @param symbol ERC-721 symbol.
+     * @param contractURI ERC-7572 collection metadata URI.
+     * @param initialMinter Account allowed to mint from the start, or address(0).
+     * @param rules The policy (`Open`, `GiftOnly` or `Locked`) and, for GiftOnly, the seconds a claimant
+     * or first buyer holds before gifting and a gift's recipient holds before gifting on (else 0).
+     * @return collection The new collection.
+     */
+    function createCollectionWithPolicy(
+        uint256 brandId,
+        string calldata name,
+        string calldata symbol,
+        string calldata contractURI,
+        address initialMinter,
+        TransferRules calldata rules
+    ) external knownBrand(brandId) onlyOperatorOrAdmin(brandId) returns (address collection) {
+        collection = _createCollection(brandId, name, symbol, contractURI, address(0), 0, initialMinter);
+        // An open policy with no holding periods is what `initialize` left; anything else must be stricter.
+        if (rules.policy != ITwinmarkCollection.TransferPolicy.Open || rules.senderHold | rules.recipientHold != 0) {
+            ITwinmarkCollection(collection).setTransferPolicy(rules.policy, rules.senderHold, rules.recipientHold);
         }
-        collection = Clones.clone(collectionImplementation);
-        _brandOf[collection] = brandId;
-        _collections[brandId].push(collection);
-        emit CollectionCreated(brandId, collection, name, symbol);
-        ITwinmarkCollection(collection).initialize(
-            brandId,
-            name,
-            symbol,
-            contractURI,
-            royaltyReceiver,
-            royaltyBps,
-            initialMinter
-        );
-        uint8 flags = _flagsOf(brandId);
-        if (flags != 0) ITwinmarkCollection(collection).setBrandFlags(flags);
     }
 
     // ---------------------------------------------------------------- views
@@ -262,6 +286,36 @@ contract TwinmarkRegistry is ITwinmarkRegistry, Ownable2Step {
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev Clones, records and initialises a collection for `brandId`, then mirrors the brand's flags.
+    function _createCollection(
+        uint256 brandId,
+        string calldata name,
+        string calldata symbol,
+        string calldata contractURI,
+        address royaltyReceiver,
+        uint96 royaltyBps,
+        address initialMinter
+    ) private returns (address collection) {
+        if (_collections[brandId].length >= MAX_COLLECTIONS_PER_BRAND) {
+            revert TwinmarkRegistryTooManyCollections(brandId);
+        }
+        collection = Clones.clone(collectionImplementation);
+        _brandOf[collection] = brandId;
+        _collections[brandId].push(collection);
+        emit CollectionCreated(brandId, collection, name, symbol);
+        ITwinmarkCollection(collection).initialize(
+            brandId,
+            name,
+            symbol,
+            contractURI,
+            royaltyReceiver,
+            royaltyBps,
+            initialMinter
+        );
+        uint8 flags = _flagsOf(brandId);
+        if (flags != 0) ITwinmarkCollection(collection).setBrandFlags(flags);
+    }
 
     function _flagsOf(uint256 brandId) private view returns (uint8 flags) {
         if (_brands[brandId].suspended) flags |= _FLAG_SUSPENDED;

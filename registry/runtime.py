@@ -42,7 +42,7 @@ from registry.db.lease import Lease
 from registry.db.outage import CHAIN, DATABASE, dependency, reason
 from registry.errors import ChainUnavailable, ConfigurationError, DatabaseUnavailable, TwinmarkError
 from registry.indexer.service import Indexer
-from registry.ipfs.store import ContentStore, KuboStore, LocalBlockStore
+from registry.ipfs.store import ContentStore, FileBlockStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
 from registry.metrics import exposition, tracing
 from registry.metrics import record as metrics
@@ -217,6 +217,19 @@ def _reach_chain(
 _REFUSALS = ("does not exist", "password authentication failed", "no pg_hba.conf entry", "authentication failed")
 
 
+def content_store(settings: Settings) -> ContentStore:
+    """Kubo when configured, else the local block store in the layout the settings name."""
+    if settings.ipfs_rpc_url:
+        return KuboStore(settings.ipfs_rpc_url)
+    root = settings.data_dir / "blocks"
+    if settings.block_store_layout == "files":
+        return FileBlockStore(root)
+    store = LocalBlockStore(root)
+    if store.legacy.holds_any():
+        log.warning("the block store %s still holds block files: `twinmark blocks migrate` moves them", root)
+    return store
+
+
 def _prepare_database(engine: Engine, key: str) -> None:
     """Everything of start-up that asks the database (tried again as a whole while it is away)."""
     try:
@@ -284,11 +297,7 @@ class Runtime:
             wait_for(CHAIN, lambda: probe.eth.chain_id, limit)
             w3 = connect(rpc, timeout=30)
             chain, head = wait_for(CHAIN, lambda: _reach_chain(settings, w3, signer, operator), limit)
-            store: ContentStore = (
-                KuboStore(settings.ipfs_rpc_url)
-                if settings.ipfs_rpc_url
-                else LocalBlockStore(settings.data_dir / "blocks")
-            )
+            store = content_store(settings)
             token = operator_token(settings)
             redaction.register(token)
             key = load_server_key(settings)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     pin_timeout_seconds: float = Field(default=10.0, gt=0)
     pin_backoff_seconds: float = Field(default=2.0, gt=0)  # first retry delay; doubles to pin_backoff_max_seconds
     pin_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # The local block store's layout: "sqlite" (blocks as rows of data_dir/blocks/blocks.sqlite) or
+    # "files" (the first layout, a file per block; kept as a benchmark's baseline).
+    block_store_layout: Literal["sqlite", "files"] = "sqlite"
     database_url: str | None = None  # e.g. postgresql+psycopg://...; unset: SQLite in data_dir
 
     operator_token: SecretStr | None = None  # unset: generated once and kept in data_dir

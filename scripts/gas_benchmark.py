@@ -104,6 +104,29 @@ def main() -> None:
             "gasUsed"
         ]
 
+        # --- The same moves in a gift-only collection (issue 26): holding periods of one day
+        fn = d.registry.functions.createCollectionWithPolicy(
+            d.brand_a, "Maison A Gifts", "MSNG", "", d.minter_a, (1, 86_400, 86_400)
+        )
+        receipt = chain.send(fn, d.admin_a)
+        gift_col = chain.collection(chain.events(d.registry, "CollectionCreated", receipt)[0]["collection"])
+        gift_collection_gas = receipt["gasUsed"]
+        gift_first, _ = mint(d, 3, col=gift_col)
+        giftee, friend = chain.new_account(), chain.new_account()
+        delivery_gas = chain.send(gift_col.functions.transferFrom(d.minter_a, giftee.address, gift_first), d.minter_a)[
+            "gasUsed"
+        ]
+        chain.send(gift_col.functions.transferFrom(d.minter_a, giftee.address, gift_first + 1), d.minter_a)
+        w3.provider.make_request("evm_increaseTime", [86_401])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        gift_signed_gas = chain.send(
+            gift_col.functions.transferBySig(*transfer_sig(d, gift_col, giftee, friend.address, gift_first)),
+            d.operator,
+        )["gasUsed"]
+        gift_plain_gas = chain.send(
+            gift_col.functions.transferFrom(giftee.address, friend.address, gift_first + 1), giftee.address
+        )["gasUsed"]
+
         # --- Reference: one stored ipfs:// CIDv1 URI per token
         ref_art = hardhat_artifact("reference/ReferenceURIStorageNFT.sol", "ReferenceURIStorageNFT")
         deployer = d.operator
@@ -135,6 +158,10 @@ def main() -> None:
             ("service record", service_gas, 1, None),
             ("service record (signed by provider, relayed)", service_sig_gas, 1, None),
             ("content update", update_gas, 1, None),
+            ("deploy gift-only collection (clone + policy)", gift_collection_gas, 1, None),
+            ("gift-only: the brand's first delivery (plain transfer)", delivery_gas, 1, None),
+            ("gift-only: signed gift after the holding period (to a new holder)", gift_signed_gas, 1, None),
+            ("gift-only: plain gift after the holding period (to a holder)", gift_plain_gas, 1, None),
         ]
         print_table(rows)
 

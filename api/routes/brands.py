@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import BrandCallerDep, BrandDep, ChainDep, OperatorDep, SessionDep
+from api.routes.common import checksum
 from registry.auth.service import issue_key, revoke_brand_keys, rotate
 from registry.brands import service as brands
 from registry.brands.schemas import (
+    AttestationIn,
+    AttestationOut,
     BrandCreated,
     BrandIn,
     BrandOut,
@@ -18,6 +21,8 @@ from registry.brands.schemas import (
     KeyIssued,
     KeyRotated,
     KeysRevoked,
+    TransferPolicyIn,
+    TransferPolicyOut,
 )
 from registry.claims import service as claims
 
@@ -28,7 +33,14 @@ router = APIRouter(prefix="/v1/brands", tags=["brands"])
 def create_brand(body: BrandIn, chain: ChainDep, s: SessionDep) -> BrandCreated:
     """Registers a brand on chain with its own collection; the API key is shown only in this answer."""
     made = brands.register_brand(
-        s, chain, name=body.name, symbol=body.symbol, admin=body.admin_address, contract_uri=body.contract_uri
+        s,
+        chain,
+        name=body.name,
+        symbol=body.symbol,
+        admin=body.admin_address,
+        contract_uri=body.contract_uri,
+        policy=body.policy(),
+        no_prices=body.no_prices,
     )
     key = issue_key(s, made.brand.id)
     return BrandCreated(**dict(BrandOut.of(made.brand, [made.collection])), api_key=key)
@@ -79,3 +91,25 @@ def resolve(brand_id: str, chain: ChainDep, s: SessionDep) -> CompromiseResolved
     change = brands.resolve_compromise(s, chain, brand_id)
     windows = [CompromiseWindowOut(start=w.start, end=w.end) for w in change.windows]
     return CompromiseResolvedOut(brand=change.brand, windows=windows, tx_hash=change.tx_hash)
+
+
+@router.put("/me/owners/{owner}/attestation")
+def set_owner_attestation(owner: str, body: AttestationIn, brand: BrandDep, s: SessionDep) -> AttestationOut:
+    """Stores the brand's opaque reference to its own real-name check of `owner` (never the identity)."""
+    row = brands.set_attestation(s, brand, checksum(owner), body.reference)
+    return AttestationOut(owner=row.owner, reference=row.reference, updated_at=row.updated_at)
+
+
+@router.get("/me/owners/{owner}/attestation")
+def owner_attestation(owner: str, brand: BrandDep, s: SessionDep) -> AttestationOut:
+    row = brands.get_attestation(s, brand, checksum(owner))
+    return AttestationOut(owner=row.owner, reference=row.reference, updated_at=row.updated_at)
+
+
+@router.post("/me/collections/{contract}/transfer-policy")
+def tighten_transfer_policy(
+    contract: str, body: TransferPolicyIn, brand: BrandDep, chain: ChainDep, s: SessionDep
+) -> TransferPolicyOut:
+    """Makes the collection's transfer policy stricter (never looser: buyers bought under it)."""
+    tx_hash = brands.tighten_transfer_policy(s, chain, brand, checksum(contract), body.policy())
+    return TransferPolicyOut(**body.model_dump(), contract=checksum(contract), tx_hash=tx_hash)

@@ -17,7 +17,8 @@ import {ITwinmarkRegistry} from "../interfaces/ITwinmarkRegistry.sol";
  *
  * @dev Storage layout. Every concern contract inherits this one and declares no state variable, so
  * the collection's storage is, in order: the ERC-721 core ({TwinmarkERC721}, slots 0-8), {ERC2981}
- * (9-10), {EIP712}'s fallback strings (11-12), then the variables below (13-20). {Initializable}
+ * (9-10), {EIP712}'s fallback strings (11-12), then the variables below (13-20; `_brandId` and the
+ * transfer policy share slot 13). {Initializable}
  * keeps its state in an ERC-7201 namespace. Do not reorder the bases or the variables: a clone's
  * gas figures depend on this packing.
  */
@@ -59,6 +60,10 @@ abstract contract TwinmarkCollectionBase is
     uint8 internal constant _BRAND_COMPROMISED = 2;
 
     uint64 internal _brandId;
+    // Packed beside `_brandId` (one slot): a transfer reads the policy with one storage read.
+    TransferPolicy internal _transferPolicy;
+    uint32 internal _senderHold;
+    uint32 internal _recipientHold;
     mapping(address account => uint8) internal _roles;
     mapping(uint256 tokenId => bytes32) internal _contentDigests;
     mapping(uint256 tokenId => uint256) internal _links; // physical token id << 160 | collection

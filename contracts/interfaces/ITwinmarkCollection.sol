@@ -21,6 +21,19 @@ interface ITwinmarkCollection {
     }
 
     /**
+     * @notice How twins of a collection may change hands. `Open`: as any ERC-721. `GiftOnly`: an
+     * owner may hand its twin on only once it has held it for the collection's holding period (the
+     * sender's period after a claim or the brand's delivery, the recipient's period after a gift).
+     * `Locked`: twins leave the brand's custody by claim only and never move again (burns stay
+     * allowed). Ordered from loosest to strictest: a collection's policy can only move up.
+     */
+    enum TransferPolicy {
+        Open,
+        GiftOnly,
+        Locked
+    }
+
+    /**
      * @notice Everything the chain knows about one twin, for verifiers.
      * @dev `owner`: current owner; `batchId`: the batch that minted it; `kind`: its batch's kind;
      * `status`: current status; `claimed`: it left the brand's custody through a claim; `claimable`:
@@ -123,6 +136,14 @@ interface ITwinmarkCollection {
     event ContractURIUpdated();
 
     /**
+     * @notice The collection's transfer policy became `policy` (only ever stricter).
+     * @param policy The new policy.
+     * @param senderHold Seconds an owner holds a twin it claimed or got from the brand before gifting it.
+     * @param recipientHold Seconds an owner holds a twin it was gifted before gifting it on.
+     */
+    event TransferPolicyChanged(TransferPolicy policy, uint32 senderHold, uint32 recipientHold);
+
+    /**
      * @notice `account` may not do what it asked.
      * @param account The caller, or the provider named in a signed service record.
      */
@@ -217,6 +238,23 @@ interface ITwinmarkCollection {
     error TwinmarkCollectionInvalidLink(uint256 tokenId);
 
     /**
+     * @notice The collection's policy does not let `tokenId` move before block time `movableFrom`
+     * (`type(uint256).max`: never, the collection is locked).
+     * @param tokenId The twin.
+     * @param movableFrom The earliest block time at which its owner may hand it on.
+     */
+    error TwinmarkCollectionTransferRestricted(uint256 tokenId, uint256 movableFrom);
+
+    /// @notice Approvals are refused in a `Locked` collection: nobody may ever use them.
+    error TwinmarkCollectionApprovalsLocked();
+
+    /**
+     * @notice A policy change would loosen the promise buyers bought under (a looser policy or a
+     * shorter holding period), or a holding period was given for a policy that has none.
+     */
+    error TwinmarkCollectionPolicyNotStricter(TransferPolicy current, TransferPolicy requested);
+
+    /**
      * @notice Sets up a freshly cloned collection; callable once, by the registry that cloned it.
      * @param brandId_ The brand that owns the collection.
      * @param name_ ERC-721 name.
@@ -241,6 +279,18 @@ interface ITwinmarkCollection {
      * @param flags The brand's flags; only the registry that deployed the collection may set them.
      */
     function setBrandFlags(uint8 flags) external;
+
+    /**
+     * @notice Makes the collection's transfer policy stricter; by the registry that deployed it (at
+     * creation) or the brand's admin. Never looser: a stricter policy, or the same `GiftOnly` with
+     * holding periods no shorter than today's.
+     * @param policy The new policy.
+     * @param senderHold Seconds (GiftOnly only, else 0) an owner holds a twin it claimed or got from
+     * the brand before it may gift it.
+     * @param recipientHold Seconds (GiftOnly only, else 0) an owner holds a twin it was gifted before
+     * it may gift it on.
+     */
+    function setTransferPolicy(TransferPolicy policy, uint32 senderHold, uint32 recipientHold) external;
 
     /**
      * @notice The kind recorded by the batch of `tokenId`; reverts for an unknown or burned token.

@@ -30,4 +30,18 @@ class Collection(SQLModel, table=True):
     next_batch_id: int = Field(
         default=1, sa_type=BigInteger
     )  # next on-chain batch id this service will use (mirrors the contract)
+    # Set at creation, never cleared: a no-secondary-market collection accepts no price fields.
+    no_prices: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class OwnerAttestation(SQLModel, table=True):
+    """The brand's opaque reference to its own real-name check of an owner (issue 26): a compliant
+    deployment binds buyers to real names in the brand's systems; Twinmark keeps only the pointer."""
+
+    __tablename__ = "owner_attestations"
+
+    brand_id: str = Field(foreign_key="brands.id", primary_key=True)
+    owner: str = Field(primary_key=True)  # checksummed address
+    reference: str
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from registry.auth.service import revoke_brand_keys
-from registry.brands.models import Brand, Collection
+from registry.brands.models import Brand, Collection, OwnerAttestation
 from registry.chain.client import TwinmarkChain
+from registry.chain.refusals import refusal
+from registry.db.columns import utcnow
 from registry.errors import Conflict, ContractReverted, InvalidInput, NotFound
 
 
@@ -21,22 +23,45 @@ class NewBrand:
 
 
 def register_brand(
-    session: Session, chain: TwinmarkChain, *, name: str, symbol: str, admin: str | None, contract_uri: str
+    session: Session,
+    chain: TwinmarkChain,
+    *,
+    name: str,
+    symbol: str,
+    admin: str | None,
+    contract_uri: str,
+    policy: tuple[int, int, int] = (0, 0, 0),
+    no_prices: bool = False,
 ) -> NewBrand:
     """Registers the brand on chain, creates its collection (the service as minter), stores both."""
     if session.exec(select(Brand).where(Brand.name == name)).first() is not None:
         raise Conflict(f"a brand named {name!r} already exists")
     if not re.fullmatch(r"[A-Z0-9]{2,11}", symbol):
         raise InvalidInput("symbol must be 2 to 11 upper-case letters or digits")
+    if policy[0] != 1 and policy[1:] != (0, 0):
+        raise InvalidInput("holding periods belong to the gift_only transfer policy")
     admin_address = admin or chain.signer
     chain_brand_id = chain.register_brand(admin_address, name)
-    address = chain.create_collection(chain_brand_id, name, symbol, contract_uri, chain.signer)
+    address = chain.create_collection(chain_brand_id, name, symbol, contract_uri, chain.signer, policy)
     brand = Brand(id=str(uuid.uuid4()), name=name, chain_brand_id=chain_brand_id, admin_address=admin_address)
     session.add(brand)
     session.flush()
-    collection = Collection(address=address, brand_id=brand.id, name=name, symbol=symbol)
+    collection = Collection(address=address, brand_id=brand.id, name=name, symbol=symbol, no_prices=no_prices)
     session.add(collection)
     return NewBrand(brand, collection)
+
+
+def tighten_transfer_policy(
+    session: Session, chain: TwinmarkChain, brand: Brand, contract: str, policy: tuple[int, int, int]
+) -> str:
+    """Makes one of the brand's collections' transfer policy stricter; the transaction hash. Never
+    looser: buyers bought under the current promise (the contract refuses, and so does this, before
+    sending)."""
+    collection = own_collection(session, brand, contract)
+    try:
+        return chain.set_transfer_policy(collection.address, policy)
+    except ContractReverted as exc:
+        raise refusal(exc) from None
 
 
 def get_brand(session: Session, brand_id: str) -> Brand:
@@ -106,3 +131,34 @@ def resolve_compromise(session: Session, chain: TwinmarkChain, brand_id: str) ->
         CompromiseWindow(start, end or None) for start, end in chain.compromise_windows(brand.chain_brand_id)
     )
     return CompromiseChange(brand=brand.id, tx_hash=tx_hash, windows=windows)
+
+
+# What an identity looks like where Twinmark must never hold one: a PRC resident identity number, a
+# mainland mobile number, an e-mail address. An attestation reference is the brand's own record id.
+_IDENTITY_LIKE = (
+    re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)"),
+    re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)"),
+    re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+"),
+)
+
+
+def set_attestation(session: Session, brand: Brand, owner: str, reference: str) -> OwnerAttestation:
+    """Records (or replaces) the brand's opaque real-name attestation reference for `owner`."""
+    if any(p.search(reference) for p in _IDENTITY_LIKE):
+        raise InvalidInput(
+            "the reference looks like an identity (ID number, phone or e-mail): store only your own record's id"
+        )
+    row = session.get(OwnerAttestation, (brand.id, owner))
+    if row is None:
+        row = OwnerAttestation(brand_id=brand.id, owner=owner, reference=reference)
+    else:
+        row.reference, row.updated_at = reference, utcnow()
+    session.add(row)
+    return row
+
+
+def get_attestation(session: Session, brand: Brand, owner: str) -> OwnerAttestation:
+    row = session.get(OwnerAttestation, (brand.id, owner))
+    if row is None:
+        raise NotFound(f"no attestation reference for {owner}")
+    return row

@@ -162,8 +162,23 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         receipt = self.operator.transact(self.registry.functions.registerBrand(admin, name))
         return int(self._events(self.registry, "BrandRegistered", receipt)[0]["brandId"])
 
-    def create_collection(self, brand_id: int, name: str, symbol: str, contract_uri: str, minter: str) -> str:
-        fn = self.registry.functions.createCollection(brand_id, name, symbol, contract_uri, ZERO_ADDRESS, 0, minter)
+    def create_collection(
+        self,
+        brand_id: int,
+        name: str,
+        symbol: str,
+        contract_uri: str,
+        minter: str,
+        policy: tuple[int, int, int] = (0, 0, 0),
+    ) -> str:
+        """Creates a collection; `policy` is (TransferPolicy, sender hold s, recipient hold s)."""
+        fn = (
+            self.registry.functions.createCollection(brand_id, name, symbol, contract_uri, ZERO_ADDRESS, 0, minter)
+            if policy == (0, 0, 0)
+            else self.registry.functions.createCollectionWithPolicy(
+                brand_id, name, symbol, contract_uri, minter, policy
+            )
+        )
         receipt = self.operator.transact(fn)
         return str(self._events(self.registry, "CollectionCreated", receipt)[0]["collection"])
 
@@ -306,6 +321,22 @@ class TwinmarkChain(LogReads, OwnerAccounts):
                 return None
             raise
         return OnChainTwin(*t)
+
+    def set_transfer_policy(self, collection: str, policy: tuple[int, int, int]) -> str:
+        """Makes the collection's policy stricter, as its brand admin (the service's own key); the
+        simulation refuses a looser one, or another admin's collection, before anything is sent."""
+        fn = self.collection(collection).functions.setTransferPolicy(*policy)
+        self.sender.estimate(fn)
+        return tx_hex(self.sender.transact(fn))
+
+    def transfer_policy(self, collection: str) -> tuple[int, int, int]:
+        """The collection's (TransferPolicy, sender hold, recipient hold), holds in seconds."""
+        policy, sender, recipient = self.call(self.collection(collection).functions.transferPolicy())
+        return int(policy), int(sender), int(recipient)
+
+    def movable_from(self, collection: str, token_id: int) -> int:
+        """Earliest block time its owner may hand the twin on: 0 any time, 2**256-1 never."""
+        return int(self.call(self.collection(collection).functions.movableFrom(token_id)))
 
     def is_burned(self, collection: str, token_id: int) -> bool:
         return bool(self.call(self.collection(collection).functions.isBurned(token_id)))

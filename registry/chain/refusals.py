@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from registry.errors import Conflict, ContractReverted, Forbidden, InvalidInput, NotFound, TwinmarkError
 
 
@@ -48,6 +50,43 @@ class BrandCompromised(Forbidden):
     code, title = "brand-compromised", "The brand's keys are marked compromised"
 
 
+class TransferRestricted(Conflict):
+    """The collection's transfer policy (gift-only after a holding period, or locked) forbids this
+    move now; `movable_from` (ISO 8601 UTC, or null when never) names when it becomes possible."""
+
+    code, title = "transfer-restricted", "The collection's transfer policy does not allow this transfer yet"
+
+
+class ApprovalsLocked(Conflict):
+    code, title = "approvals-locked", "Twins of this collection cannot be approved for transfer"
+
+
+class PolicyNotStricter(Conflict):
+    code, title = "policy-not-stricter", "A transfer policy can only become stricter"
+
+
+_NEVER = 2**256 - 1
+
+
+def movable_from_iso(value: int) -> str | None:
+    """A collection's `movableFrom` answer as ISO 8601 UTC; None for never, "" for any time."""
+    if value >= _NEVER:
+        return None
+    if value == 0:
+        return ""
+    return datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _transfer_restricted(exc: ContractReverted) -> TwinmarkError:
+    when = int(exc.error_args[1]) if len(exc.error_args) > 1 else _NEVER
+    iso = movable_from_iso(when)
+    if iso is None:
+        detail = "the collection is locked: its twins leave the brand's custody by claim only and never move again"
+    else:
+        detail = f"the collection's policy lets this twin be gifted from {iso[:10]} ({iso})"
+    return TransferRestricted(detail, error=exc.name, movable_from=iso)
+
+
 _BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
     "TwinmarkERC721TwinStolen": (TwinStolen, "the twin is reported stolen: it cannot move until the brand recovers it"),
     "TwinmarkCollectionAlreadyClaimed": (AlreadyClaimed, "the twin was already claimed"),
@@ -69,6 +108,14 @@ _BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
     "TwinmarkCollectionBrandCompromised": (
         BrandCompromised,
         "the brand's keys are marked compromised: it can mint or change twins again once the compromise is resolved",
+    ),
+    "TwinmarkCollectionApprovalsLocked": (
+        ApprovalsLocked,
+        "the collection is locked: approvals could never be used, so none are given",
+    ),
+    "TwinmarkCollectionPolicyNotStricter": (
+        PolicyNotStricter,
+        "a collection's transfer policy can only become stricter: buyers bought under the current one",
     ),
     "ERC721NonexistentToken": (NotFound, "the twin does not exist (never minted, or destroyed)"),
     "ERC721InvalidReceiver": (InvalidInput, "the recipient cannot receive the twin"),
@@ -93,6 +140,8 @@ _BY_NAME: dict[str, tuple[type[TwinmarkError], str]] = {
 
 def refusal(exc: ContractReverted) -> TwinmarkError:
     """The client error for a contract refusal; unknown refusals stay ContractReverted (409)."""
+    if exc.name == "TwinmarkCollectionTransferRestricted":
+        return _transfer_restricted(exc)
     known = _BY_NAME.get(exc.name)
     if known is None:
         return exc

@@ -6,19 +6,18 @@ trusted, block by block, so neither a corrupt disk nor a lying IPFS node can fee
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Protocol
 
 import httpx
 
 from registry.errors import ContentIntegrityError, ContentNotFound, ContentUnavailable
+from registry.ipfs.blockstore import FileBlockStore, LocalBlockStore, verified
 from registry.ipfs.cid import CID, RAW
 from registry.ipfs.unixfs import Imported, decode_node, import_bytes, import_directory
 from registry.metrics import record as metrics
+
+__all__ = ["ContentStore", "FileBlockStore", "KuboStore", "LocalBlockStore", "add_bytes", "add_directory", "cat"]
 
 
 class ContentStore(Protocol):
@@ -30,66 +29,6 @@ class ContentStore(Protocol):
 
     def ping(self) -> None:
         """Raises ContentUnavailable when the store cannot be used."""
-
-
-def _verified(cid: CID, block: bytes, store: str) -> bytes:
-    metrics.content("read", store)
-    if not cid.verify(block):
-        metrics.integrity_failure(store)
-        raise ContentIntegrityError(f"content served for {cid} does not hash to that CID")
-    return block
-
-
-_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="block-writer")
-
-
-def _write(path: Path, block: bytes) -> None:
-    """Atomically: a temporary file of this thread, then a rename. Blocks are named by their hash, so
-    two writers of one block write the same bytes and either rename wins."""
-    tmp = path.with_name(f".tmp-{threading.get_ident()}-{path.name}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, block)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-class LocalBlockStore:
-    """Blocks as files under `root`, named by CIDv1; writes are atomic (temp file + rename)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    def _path(self, cid: CID) -> Path:
-        name = str(cid.v1())
-        return self.root / name[-3:-1] / name
-
-    def put(self, imported: Imported, *, files: Mapping[str, bytes] | None = None) -> None:
-        todo = [(self._path(CID.parse(text)), block) for text, block in imported.blocks.items()]
-        todo = [(path, block) for path, block in todo if not path.exists()]
-        for parent in {path.parent for path, _ in todo}:
-            parent.mkdir(exist_ok=True)
-        metrics.content("write", "local", len(todo))
-        if len(todo) < 64:
-            for path, block in todo:
-                _write(path, block)
-            return
-        # A batch directory is thousands of small files: creating them is file-system metadata work
-        # that releases the GIL, so a few threads share it.
-        list(_WRITERS.map(lambda item: _write(*item), todo))
-
-    def get_block(self, cid: CID) -> bytes:
-        try:
-            block = self._path(cid).read_bytes()
-        except FileNotFoundError:
-            raise ContentNotFound(f"{cid} is not in the local block store") from None
-        return _verified(cid, block, "local")
-
-    def ping(self) -> None:
-        if not os.access(self.root, os.W_OK):
-            raise ContentUnavailable(f"block store {self.root} is not writable")
 
 
 class KuboStore:
@@ -150,14 +89,14 @@ class KuboStore:
 
     def get_block(self, cid: CID) -> bytes:
         if not self._local:
-            return _verified(cid, self._post("/block/get", params={"arg": str(cid)}).content, "kubo")
+            return verified(cid, self._post("/block/get", params={"arg": str(cid)}).content, "kubo")
         params = {"arg": str(cid), "offline": "true", "timeout": f"{self.LOCAL_TIMEOUT:g}s"}
         try:
             response = self._client.post("/block/get", params=params, timeout=self.LOCAL_TIMEOUT + 5)
         except httpx.HTTPError as exc:
             raise ContentUnavailable(f"IPFS node unreachable ({type(exc).__name__})") from None
         if response.status_code == 200:
-            return _verified(cid, response.content, "kubo")
+            return verified(cid, response.content, "kubo")
         message = response.text[:200].lower()
         if response.status_code == 500 and ("not found" in message or "timed out" in message):
             # Kubo: "block was not found locally (offline)"; js-ipfs: "request timed out".

@@ -32,6 +32,8 @@ TEXTS: dict[str, str] = {
     "owner_since": "Owner since",
     "owners": "Number of owners",
     "unclaimed": "Not yet claimed by a buyer",
+    "gift_from": "Can be gifted from {date}",
+    "transfer_locked": "Cannot be transferred: this collection's twins stay with the buyer who claimed them",
     "service_heading": "Service history",
     "service_none": "No service records yet.",
     "service_by": "Service by {provider}",

@@ -33,6 +33,8 @@ TEXTS: dict[str, str] = {
     "owner_since": "持有起始时间",
     "owners": "历任所有者数量",
     "unclaimed": "尚未被买家认领",
+    "gift_from": "{date} 起可转赠",
+    "transfer_locked": "不可转让：本系列的数字孪生仅归认领的买家所有",
     "service_heading": "维修保养记录",
     "service_none": "暂无维修保养记录。",
     "service_by": "服务方：{provider}",

@@ -79,6 +79,7 @@ class PageModel(BaseModel):
     owner_since: str | None = None
     owners: int | None = None
     unclaimed: bool = False
+    transfer_note: str | None = None  # the collection's transfer policy, in words: "can be gifted from ..."
     service: list[ServiceView] = Field(default_factory=list)
     details: list[Row] = Field(default_factory=list)
     dpp: list[Row] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from registry.alerts.caution import Caution
 from registry.chain import artifacts
 from registry.chain.client import TwinmarkChain
+from registry.chain.refusals import movable_from_iso
 from registry.pages.catalog import checks_for, texts_for
 from registry.pages.passport import details, dpp_rows, nfc_lines
 from registry.pages.schemas import CautionView, CheckView, PageModel, ServiceView, TapRefusal, TapView
@@ -135,6 +136,17 @@ def _checks(verdict: VerificationOut, lang: str) -> list[CheckView]:
     return out
 
 
+def _transfer_note(chain: TwinmarkChain, contract: str, token_id: int, texts: dict[str, str]) -> str | None:
+    """The collection's transfer policy for this twin, in words; None when it is open."""
+    policy = chain.transfer_policy(contract)[0]
+    if policy == 0:
+        return None
+    if policy == 2:
+        return texts["transfer_locked"]
+    iso = movable_from_iso(chain.movable_from(contract, token_id))
+    return texts["gift_from"].format(date=iso[:10]) if iso else None
+
+
 def _service(
     session: Session,
     chain: TwinmarkChain,
@@ -253,6 +265,7 @@ def build(
         owner_since=when(twin.owner_since),
         owners=twin.owners,
         unclaimed=twin.unclaimed,
+        transfer_note=_transfer_note(chain, contract, token_id, texts),
         service=_service(session, chain, contract, token_id, gateway_base, twin.last_service_record),
         details=details(passport, texts),
         dpp=dpp_rows(passport.get("dpp"), texts),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from registry.auth.service import Caller
+from registry.brands.models import Collection
 from registry.chain import typed_data
 from registry.chain.client import TwinmarkChain
 from registry.errors import Forbidden, NotFound
@@ -19,6 +20,7 @@ from registry.provenance.schemas import ServiceRecordOut
 from registry.providers.service import calling_provider, signing_account
 from registry.twins.metadata import canonical
 from registry.twins.models import Twin
+from registry.twins.prices import refuse_prices
 
 
 class ServiceRecordIn(BaseModel):
@@ -45,6 +47,9 @@ def add_record(
         raise NotFound(f"no twin {token_id} in {contract}")
     if twin.brand_id != provider.brand_id:
         raise Forbidden("this provider is not authorised by the brand of that twin")
+    collection = session.get(Collection, contract)
+    if collection is not None and collection.no_prices:
+        refuse_prices(record.model_dump(mode="json"))
     document = {
         "type": "https://twinmark.dev/schemas/service-record/v1",
         "contract": contract,

@@ -274,6 +274,12 @@ class OnChainState(BaseModel):
     owner: str | None = None
     status: str | None = None
     claimed: bool | None = None
+    transfer_policy: str | None = Field(default=None, description="the collection's: open, gift_only or locked")
+    movable_from: str | None = Field(
+        default=None,
+        description="gift_only: the earliest time (ISO 8601 UTC) its owner may gift the twin; null when it "
+        "may move now whatever the time (open, or the brand's first delivery) or never (locked)",
+    )
 
 
 class TwinOut(BaseModel):

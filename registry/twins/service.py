@@ -8,12 +8,16 @@ from sqlmodel import Session, select
 
 from registry.chain.client import RelayState, TwinmarkChain
 from registry.chain.layout import status_name
+from registry.chain.refusals import movable_from_iso
 from registry.errors import NotFound
 from registry.ipfs.urls import gateway_url, gateway_urls
 from registry.twins.gs1 import digital_link, normalize_gtin
 from registry.twins.metadata import referenced_cids
 from registry.twins.models import Twin
 from registry.twins.schemas import OnChainState, PassportImage, PassportOut, TwinOut, TwinUpdated
+
+# ITwinmarkCollection.TransferPolicy, by value.
+TRANSFER_POLICIES = ("open", "gift_only", "locked")
 
 
 def twin_view(twin: Twin, gateway_base: str, chain: TwinmarkChain | None = None) -> TwinOut:
@@ -22,11 +26,19 @@ def twin_view(twin: Twin, gateway_base: str, chain: TwinmarkChain | None = None)
     on_chain = None
     if chain is not None:
         live = chain.twin(twin.collection, twin.token_id)
-        on_chain = (
-            OnChainState(exists=False)
-            if live is None
-            else OnChainState(exists=True, owner=live.owner, status=status_name(live.status), claimed=live.claimed)
-        )
+        if live is None:
+            on_chain = OnChainState(exists=False)
+        else:
+            policy = TRANSFER_POLICIES[chain.transfer_policy(twin.collection)[0]]
+            movable = chain.movable_from(twin.collection, twin.token_id) if policy == "gift_only" else 0
+            on_chain = OnChainState(
+                exists=True,
+                owner=live.owner,
+                status=status_name(live.status),
+                claimed=live.claimed,
+                transfer_policy=policy,
+                movable_from=movable_from_iso(movable) or None,
+            )
     return TwinOut(
         contract=twin.collection,
         token_id=twin.token_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from registry.assets.service import check_assets
-from registry.brands.models import Brand
+from registry.brands.models import Brand, Collection
 from registry.chain.client import RelayState, TwinmarkChain
 from registry.errors import InvalidInput, NotFound
 from registry.ipfs.store import ContentStore, add_bytes
@@ -17,6 +17,7 @@ from registry.pinning import service as pinning
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
+from registry.twins.prices import refuse_prices
 from registry.twins.schemas import PhysicalTwinIn, VirtualTwinIn, required_assets
 from registry.wearables.service import check_garments
 
@@ -41,6 +42,9 @@ def update_content(
         raise InvalidInput(f"the twin is {twin.kind}; its content cannot become {content.kind}")
     if isinstance(content, PhysicalTwinIn) and (content.gtin, content.serial) != (twin.gtin, twin.serial):
         raise InvalidInput("GTIN and serial identify the item and cannot change")
+    collection = session.get(Collection, contract)
+    if collection is not None and collection.no_prices:
+        refuse_prices(content.model_dump(mode="json", exclude_none=True))
     check_assets(session, brand.id, required_assets([content]))
     if isinstance(content, PhysicalTwinIn):
         doc = metadata.physical(content, brand=brand.name, base_url=settings.base_url)

@@ -12,6 +12,7 @@ from registry.ipfs.cid import CID
 from registry.ipfs.store import LocalBlockStore, directory_entry
 from registry.verify.schemas import VerificationOut
 from tests.api.conftest import Stack, physical, png
+from tests.support.blocks import raw_block
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_tampered_metadata_fails_its_check(stack: Stack, minted: dict[str, Any])
     token = minted["tokens"][0]
     directory = CID.parse(minted["job"]["batches"][0]["directory_cid"])
     file_cid = directory_entry(store, directory, str(token))
-    path = store._path(file_cid)
+    path = raw_block(store, file_cid)
     original = path.read_bytes()
     path.write_bytes(original.replace(b"Sac Iconique", b"Sac Contrefait"))
     try:
@@ -99,7 +100,7 @@ def test_missing_asset_fails_its_check(stack: Stack, minted: dict[str, Any]) -> 
         minted["headers"], stack.client.post("/v1/twins", json=twin, headers=minted["headers"]).json()["id"]
     )
     token = job["twins"][0]["token_id"]
-    path = store._path(CID.parse(image))
+    path = raw_block(store, CID.parse(image))
     original = path.read_bytes()
     path.unlink()
     try:

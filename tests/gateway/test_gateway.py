@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from registry.ipfs.cid import CID
 from registry.ipfs.store import LocalBlockStore, cat
 from registry.ipfs.unixfs import decode_node
 from tests.api.conftest import Stack, fresh_stack, glb, physical, png
+from tests.support.blocks import raw_block
 
 BIG = os.urandom(700_000)  # three 256 KiB chunks: a DAG, not one block
 
@@ -145,7 +145,7 @@ def test_a_tampered_block_is_never_served(content: tuple[Stack, dict[str, Any]])
     stack, c = content
     store = stack.runtime.store
     assert isinstance(store, LocalBlockStore)
-    path: Path = store._path(CID.parse(c["image"]))
+    path = raw_block(store, CID.parse(c["image"]))
     original = path.read_bytes()
     path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
     try:

@@ -21,6 +21,7 @@ from registry.ipfs.cid import CID, DAG_PB, RAW
 from registry.ipfs.store import ContentStore, LocalBlockStore, add_bytes
 from registry.ipfs.unixfs import Imported, Link, encode_node, import_bytes
 from tests.api.conftest import Stack, fresh_stack
+from tests.support.blocks import raw_block
 
 LEAF = os.urandom(1024 * 1024)
 BIG = os.urandom(3 * 1024 * 1024)  # 12 distinct 256 KiB leaves under one root
@@ -109,7 +110,7 @@ def test_a_block_missing_mid_car_ends_the_stream_without_an_exception(stack: Sta
     data = os.urandom(600_000)
     imported = add_bytes(store, data)
     leaves = [CID.parse(c) for c in imported.blocks if CID.parse(c).codec == RAW]
-    store._path(leaves[-1]).unlink()
+    raw_block(store, leaves[-1]).unlink()
     r = stack.client.get(f"/ipfs/{imported.cid}?format=car")  # before: the app's exception reached the client
     assert r.status_code == 200
     _, blocks = car.read(r.content)

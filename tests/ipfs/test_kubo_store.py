@@ -14,6 +14,7 @@ from registry.ipfs.cid import CID
 from registry.ipfs.store import KuboStore, LocalBlockStore, add_bytes, add_directory, cat, directory_entry
 from registry.ipfs.unixfs import import_bytes, import_directory
 from tests.ipfs.test_unixfs_vectors import VECTORS, det, dir_files
+from tests.support.blocks import raw_block
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_a_lying_node_is_caught() -> None:
 def test_local_store_catches_a_corrupted_block(tmp_path: Path) -> None:
     store = LocalBlockStore(tmp_path)
     imported = add_bytes(store, b"genuine bytes")
-    store._path(imported.cid).write_bytes(b"tampered bytes")
+    raw_block(store, imported.cid).write_bytes(b"tampered bytes")
     with pytest.raises(ContentIntegrityError):
         cat(store, imported.cid)
 
