@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.middleware.gzip import GZipMiddleware
 
-from api import errors
+from api import errors, metrics
 from api.console import alerts as console_alerts
 from api.console import auth as console_auth
 from api.console import integrations as console_integrations
@@ -106,7 +106,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     # The asset limit comes from the settings the app is made with (the runtime's, or the environment).
     app.add_middleware(ScanCookies)  # the browser cookie of QR and page visits (api/scans.py)
-    app.add_middleware(BodyLimit, asset_bytes=(runtime.settings if runtime else settings or Settings()).max_asset_bytes)
+    configured = runtime.settings if runtime else settings or Settings()
+    app.add_middleware(BodyLimit, asset_bytes=configured.max_asset_bytes)
+    metrics.install(app, configured)  # /metrics; requests counted and traced, outermost
 
     # The public verify route is the hot path: matched first (Starlette tries routes in order).
     routers = (
@@ -161,5 +163,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # content gateway's bytes (images, GLBs, byte ranges) are never re-encoded.
     static = StaticFiles(directory=Path(__file__).resolve().parent / "static")
     app.mount("/static", GZipMiddleware(static, minimum_size=1024), name="static")
+    app.include_router(metrics.router)  # /metrics, for the operator's scraper
     _with_body_schemas(app, minting.BODY_MODELS)
     return app

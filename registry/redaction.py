@@ -53,6 +53,7 @@ def protect(settings: Settings, *extra: str) -> None:
         settings.operator_key,
         settings.operator_password,
         settings.secret_key,
+        settings.metrics_token,
     ):
         if secret is not None:
             register(secret.get_secret_value())

@@ -44,6 +44,9 @@ from registry.errors import ChainUnavailable, ConfigurationError, DatabaseUnavai
 from registry.indexer.service import Indexer
 from registry.ipfs.store import ContentStore, FileBlockStore, KuboStore, LocalBlockStore
 from registry.jobs.worker import MintWorker
+from registry.metrics import exposition, tracing
+from registry.metrics import record as metrics
+from registry.monitoring.service import Sampler
 from registry.pinning.pinner import Pinner
 from registry.presets import chain_id_mismatch
 from registry.scans import service as scans
@@ -283,6 +286,7 @@ class Runtime:
         configuration error (a wrong chain id, an unusable key) raises `ConfigurationError` at once."""
         redaction.protect(settings)
         redaction.install_log_scrubbing()
+        metrics.enable(settings.metrics_enabled)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         limit = settings.startup_wait_seconds
         anvil = None
@@ -314,6 +318,7 @@ class Runtime:
             redaction.register(key)
             engine = make_engine(settings.resolved_database_url)
             wait_for(DATABASE, lambda: _prepare_database(engine, key), limit)
+            tracing.configure(engine)  # only with OTEL_TRACES_EXPORTER set
             runtime = cls(
                 settings=settings,
                 engine=engine,
@@ -355,6 +360,12 @@ class Runtime:
                 anvil.stop()
             raise
         runtime._spawn(runtime._tend_transactions, "tx-tender")
+        if settings.metrics_enabled:
+            store_kind = "kubo" if settings.ipfs_rpc_url else "local"
+            leads, every = runtime.indexer.lease.held, settings.metrics_sample_seconds
+            providers = [p.name for p in settings.pin_providers]
+            sampler = Sampler(engine, chain, lambda: head.block, leads, every, store_kind, providers)
+            runtime._spawn(sampler.run, "metrics-sampler")
         if settings.scans_enabled:
             # The rules run on their own thread, fed each stored batch: the writer never waits for them.
             alerts = AlertWorker(engine, AlertEngine(chain))
@@ -446,6 +457,8 @@ class Runtime:
         self.head.stop()
         self.scans.locator.close()
         self.engine.dispose()
+        exposition.process_exited()
+        tracing.shutdown()
         if self.anvil is not None:
             self.anvil.stop()
 

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     # /readyz fails when a background loop (mint worker, indexer, webhook sender), in whichever process
     # runs it, has not beaten for this long; a process just started gives them this long to start.
     loop_stale_seconds: float = Field(default=90.0, gt=0)
+    # Prometheus metrics (README "Operating Twinmark"): recorded unless off; `/metrics` answers only a
+    # scraper presenting this bearer token (unset: 404), since the counts are the business's volumes.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    metrics_sample_seconds: float = Field(default=15.0, gt=0)  # gauges read from the database and node
     # A chain node or database away at start is waited for (backoff 0.5 s doubling to 15 s, one log line
     # when the wait starts and one when it ends) at most this long; 0: until it is back or a signal comes.
     startup_wait_seconds: float = Field(default=0.0, ge=0)

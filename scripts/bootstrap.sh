@@ -4,6 +4,7 @@
 # Node 22 binary, since the machine's Node 20 is too old for Hardhat 3). Idempotent.
 # --with-ipfs-daemon also installs js-ipfs (tools/ipfs-daemon), the IPFS daemon the tests run;
 # --with-browser installs Debian's chromium (apt, as root), the browser the page tests drive.
+# --with-prometheus installs Debian's prometheus (apt, as root): the server and promtool the metrics tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,10 +85,12 @@ npm_tree .
 
 with_ipfs=false
 with_browser=false
+with_prometheus=false
 for arg in "$@"; do
   case "$arg" in
     --with-ipfs-daemon) with_ipfs=true ;;
     --with-browser) with_browser=true ;;
+    --with-prometheus) with_prometheus=true ;;
   esac
 done
 
@@ -104,4 +107,14 @@ if $with_browser && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null 
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+fi
+
+# The tests run the binaries themselves (a config in a temp dir); the package's service is not used.
+if $with_prometheus && ! { command -v prometheus >/dev/null && command -v promtool >/dev/null; }; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "prometheus is missing: run 'apt-get install prometheus' as root" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
 fi

@@ -9,7 +9,8 @@ in `registry.jobs`); `api` is one package. Layers, lowest first:
 0. `registry.errors`, `registry.settings` (with `registry.presets`, its table of chain presets),
    `registry.redaction`: the error root, the one settings object, and the scrubbing of configured
    secrets from answers and logs;
-1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net` (never a domain);
+1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net`, `registry.metrics`
+   (never a domain);
 2. the domains (every other `registry.<package>`), in an order with no cycle;
 3. `registry.runtime`, the composition root (nothing in `registry` imports it);
 4. `api`, the HTTP app and the command line (only it imports FastAPI).
@@ -40,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # `registry`: the empty root; `registry.presets`: the settings' chain presets
 FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.presets", "registry.redaction"}
-INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net"}
+INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net", "registry.metrics"}
 COMPOSITION = {"registry.runtime", "registry.standalone"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")
 CHAIN_PRIVATE = ("registry.chain.node", "registry.chain.sender", "registry.chain.sender_inflight")

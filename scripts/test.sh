@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/bootstrap.sh --with-ipfs-daemon --with-browser
+./scripts/bootstrap.sh --with-ipfs-daemon --with-browser --with-prometheus
 # npm puts node_modules/.bin first on PATH, so Hardhat runs on the project's Node 22.
 npm run --silent build
 .venv/bin/ruff check .

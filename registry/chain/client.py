@@ -88,6 +88,16 @@ class TwinmarkChain(LogReads, OwnerAccounts):
     def chain_id(self) -> int:
         return self.sender.chain_id
 
+    def nonces(self) -> list[tuple[str, int, int]]:
+        """Each signer that has sent from this process: (address, node's pending count, local next nonce)."""
+        senders = {s.address: s for s in (self.sender, self.operator)}
+        found = []
+        for address, sender in senders.items():
+            local = sender.local_nonce()
+            if local is not None:
+                found.append((address, sender.node_nonce(), local))
+        return found
+
     @property
     def signer(self) -> str:
         """The service's own address: minter, custodian of new twins, relayer."""

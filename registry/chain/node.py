@@ -14,6 +14,7 @@ from web3._utils.batching import sort_batch_response_by_response_ids
 from web3.types import RPCEndpoint, RPCResponse
 
 from registry.errors import ChainUnavailable
+from registry.metrics import record
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +61,25 @@ class NodeProvider(HTTPProvider):
         raise AssertionError("unreachable")
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        started = time.perf_counter()
         try:
-            return super().make_request(method, params)
+            response = super().make_request(method, params)
         except _TRANSIENT as exc:
+            record.rpc(method, time.perf_counter() - started, "transport")
             # The exception's text names the URL, which for hosted nodes holds the API key: keep its class only.
             raise ChainUnavailable(f"chain node unreachable ({method}: {type(exc).__name__})") from None
+        record.rpc(method, time.perf_counter() - started, "rpc" if "error" in response else None)
+        return response
 
     def make_batch_request(self, batch_requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
         """A JSON-RPC batch through the same retry policy (web3's own batch path bypasses it)."""
+        started = time.perf_counter()
         try:
             raw = self._make_request(RPCEndpoint("batch"), self.encode_batch_rpc_request(batch_requests))
         except _TRANSIENT as exc:
+            record.rpc("batch", time.perf_counter() - started, "transport")
             raise ChainUnavailable(f"chain node unreachable (batch: {type(exc).__name__})") from None
+        record.rpc("batch", time.perf_counter() - started)
         response = self.decode_rpc_response(raw)
         if not isinstance(response, list):
             return response  # the node refused the batch as a whole

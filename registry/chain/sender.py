@@ -43,6 +43,7 @@ from registry.chain.node import rpc
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender_inflight import InFlight, already_held, hex_hash, known, transaction_count
 from registry.errors import ChainUnavailable, ContractReverted
+from registry.metrics import record, tracing
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,14 @@ class TxSender:
     def address(self) -> str:
         return str(self.account.address)
 
+    def local_nonce(self) -> int | None:
+        """The next nonce this sender would use (None: it has sent nothing yet)."""
+        return self._nonce
+
+    def node_nonce(self) -> int:
+        """The node's count of the signer's transactions, pending included."""
+        return transaction_count(self.w3, self.account.address, "pending")
+
     def _sync_nonce(self) -> int:
         # Never below a nonce this sender still looks after: a dropped transaction is sent again under
         # its own nonce (`tend`), not overwritten by a new one.
@@ -126,6 +135,12 @@ class TxSender:
     def send(self, fn: Any, *, gas: int | None = None) -> str:
         """Signs and broadcasts `fn`; returns the transaction hash without waiting for it. Raises
         FeesAboveCap, before using a nonce, while the network's base fee is above the cap."""
+        with tracing.span("tx.send", **{"twinmark.chain_id": self.chain_id}):
+            return self._send(fn, gas)
+
+    def _send(self, fn: Any, gas: int | None) -> str:
+        queued = time.monotonic()
+        record.tx(self.chain_id, self.address, "queued")
         gas = gas if gas is not None else self.estimate(fn)
         fees = self.fees()
         with self._lock:
@@ -153,9 +168,11 @@ class TxSender:
                             self._rewind()
                             continue
                         raise
-                record = self._flight.remember(self._nonce, tx, signed)
+                sent = self._flight.remember(self._nonce, tx, signed, queued_at=queued)
                 self._nonce += 1
-                return record.hash
+                record.tx(self.chain_id, self.address, "sent")
+                record.tx_stage(self.chain_id, "queued_to_sent", sent.first_sent_at - queued)
+                return sent.hash
         raise ChainUnavailable("could not obtain a free nonce after 5 attempts")
 
     def _rewind(self) -> None:

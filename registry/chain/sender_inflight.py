@@ -27,6 +27,7 @@ from web3.exceptions import TransactionNotFound, Web3RPCError
 from web3.types import TxReceipt
 
 from registry.chain.fees import FeesAboveCap, above_cap, gwei, repriced
+from registry.metrics import record as metrics
 
 log = logging.getLogger("registry.chain.sender")  # one logger for the signer's transactions
 
@@ -47,6 +48,8 @@ class Broadcast:
     hash: str  # the current version's hash
     versions: list[str]  # the hash of every version ever offered to the node, oldest first
     sent_at: float  # monotonic time of the last (re)broadcast: the stuck clock starts here
+    queued_at: float = 0.0  # monotonic time the caller asked for it (its queued->sent->mined clock)
+    first_sent_at: float = 0.0  # monotonic time of its first broadcast
     settled: bool = False  # its nonce is used on chain (by one of its versions, or by another transaction)
 
     @property
@@ -106,9 +109,11 @@ class InFlight:
         self.settled: deque[Broadcast] = deque()
         self.gaps: dict[int, float] = {}  # nonces missing at the node that this sender never used: since when
 
-    def remember(self, nonce: int, tx: dict[str, Any], signed: Any) -> Broadcast:
+    def remember(self, nonce: int, tx: dict[str, Any], signed: Any, *, queued_at: float | None = None) -> Broadcast:
         tx_hash = hex_hash(signed.hash)
-        record = Broadcast(nonce, dict(tx), bytes(signed.raw_transaction), tx_hash, [tx_hash], time.monotonic())
+        now = time.monotonic()
+        record = Broadcast(nonce, dict(tx), bytes(signed.raw_transaction), tx_hash, [tx_hash], now)
+        record.queued_at, record.first_sent_at = queued_at if queued_at is not None else now, now
         self.sent[nonce] = record
         self.by_hash[record.hash] = record
         return record
@@ -121,6 +126,10 @@ class InFlight:
             return
         record.settled = True
         self.settled.append(record)
+        now, chain_id = time.monotonic(), self.signer.chain_id
+        metrics.tx(chain_id, str(self.signer.account.address), "mined")
+        metrics.tx_stage(chain_id, "sent_to_mined", now - record.first_sent_at)
+        metrics.tx_stage(chain_id, "queued_to_mined", now - record.queued_at)
         while len(self.settled) > _SETTLED_KEPT:
             for old in self.settled.popleft().versions:
                 self.by_hash.pop(old, None)
@@ -196,6 +205,7 @@ class InFlight:
         refusal = self._broadcast(record.raw)
         if refusal is None:
             record.sent_at = now
+            metrics.tx(self.signer.chain_id, str(self.signer.account.address), "dropped")
             log.warning("transaction %s (nonce %s) was dropped by the node: sent again", record.hash, record.nonce)
         elif "nonce too low" in refusal or "replacement" in refusal:
             pass  # the nonce is used (or held by another transaction): settled once mined
@@ -237,6 +247,7 @@ class InFlight:
             return
         old = record.hash
         record.tx, record.raw, record.hash = tx, bytes(signed.raw_transaction), version
+        metrics.tx(self.signer.chain_id, str(self.signer.account.address), "replaced")
         log.warning(
             "transaction %s (nonce %s) %s: replaced by %s (max fee %s gwei, tip %s gwei)",
             old,

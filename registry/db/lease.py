@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel, select
 
 from registry.db.engine import session_scope
 from registry.db.outage import CHAIN, CONTENT, DATABASE, Outages, dependency
+from registry.metrics import record as metrics
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # who beats, as readiness shows it
@@ -63,6 +64,10 @@ class LeaseHolder:
         self._until = until
         return True
 
+    def held(self) -> bool:
+        """Whether this process held the lease at its last renewal, still unexpired (no database call)."""
+        return datetime.now(UTC) < self._until
+
     def release(self) -> None:
         with session_scope(self.engine) as s:
             lease = s.get(Lease, self.name)
@@ -96,6 +101,8 @@ def run_leased(
                 log.exception("%s cannot take its lease; retrying", name)
             stop.wait(_backoff(failures))
             continue
+        if held:
+            metrics.heartbeat(lease.name)  # the loop holds its lease and runs a pass: alive
         if not held:  # (a held lease may not have asked the database: only a pass tells it is back)
             outages.reached(DATABASE)
             stop.wait(min(1.0, lease.seconds / 4))

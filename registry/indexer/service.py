@@ -30,6 +30,7 @@ from registry.indexer import projection, reorg
 from registry.indexer.ingestion import LogSource, next_range_size
 from registry.indexer.models import IndexCursor
 from registry.ipfs.store import ContentStore
+from registry.metrics import record as metrics
 from registry.settings import Settings
 from registry.webhooks.outbox import Fanout
 
@@ -106,7 +107,9 @@ class Indexer:
             if cursor is None:
                 cursor = IndexCursor(chain_id=self.chain_id, next_block=self.start_block)
                 s.add(cursor)
+        metrics.heads(self.chain_id, chain=latest.number, indexed=cursor.next_block - 1)
         if reorg.reorganised(cursor, self.source):
+            metrics.reorg(self.chain_id)
             if reorg.rewind(self.engine, self.source, self.store, self.chain_id) < 0:
                 self._collections = None
             return 1
@@ -126,6 +129,7 @@ class Indexer:
             log.info("indexer: the chain reorganised during a pass; reading the range again")
             return 1
         self._ingest(logs, end, end_hash, size)
+        metrics.heads(self.chain_id, indexed=end)
         return max(1, len(logs))
 
     def _ingest(self, logs: list[dict[str, Any]], end: int, end_hash: str | None, size: int) -> None:

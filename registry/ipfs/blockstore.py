@@ -23,6 +23,7 @@ from pathlib import Path
 from registry.errors import ContentIntegrityError, ContentNotFound, ContentUnavailable
 from registry.ipfs.cid import CID
 from registry.ipfs.unixfs import Imported
+from registry.metrics import record as metrics
 
 DATABASE = "blocks.sqlite"
 BUSY_MS = 30_000  # how long a writer waits for another process's transaction before giving up
@@ -30,8 +31,10 @@ BUSY_MS = 30_000  # how long a writer waits for another process's transaction be
 SCHEMA = "CREATE TABLE IF NOT EXISTS blocks (digest BLOB PRIMARY KEY, data BLOB NOT NULL)"
 
 
-def verified(cid: CID, block: bytes) -> bytes:
+def verified(cid: CID, block: bytes, store: str = "local") -> bytes:
+    metrics.content("read", store)
     if not cid.verify(block):
+        metrics.integrity_failure(store)
         raise ContentIntegrityError(f"content served for {cid} does not hash to that CID")
     return block
 
@@ -140,6 +143,7 @@ class LocalBlockStore:
                 raise
         except sqlite3.Error as exc:
             raise ContentUnavailable(f"block store {self.path} failed: {exc}") from None
+        metrics.content("write", "local", len(rows))
 
     def _row(self, cid: CID) -> bytes | None:
         try:

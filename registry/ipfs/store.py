@@ -15,6 +15,7 @@ from registry.errors import ContentIntegrityError, ContentNotFound, ContentUnava
 from registry.ipfs.blockstore import FileBlockStore, LocalBlockStore, verified
 from registry.ipfs.cid import CID, RAW
 from registry.ipfs.unixfs import Imported, decode_node, import_bytes, import_directory
+from registry.metrics import record as metrics
 
 __all__ = ["ContentStore", "FileBlockStore", "KuboStore", "LocalBlockStore", "add_bytes", "add_directory", "cat"]
 
@@ -82,18 +83,20 @@ class KuboStore:
         else:
             made = self.add(files, cid_version=imported.cid.version, wrap=True)
         if CID.parse(made) != CID.parse(str(imported.cid)):
+            metrics.integrity_failure("kubo")
             raise ContentIntegrityError(f"IPFS node made {made} where the importer made {imported.cid}")
+        metrics.content("write", "kubo", len(imported.blocks))
 
     def get_block(self, cid: CID) -> bytes:
         if not self._local:
-            return verified(cid, self._post("/block/get", params={"arg": str(cid)}).content)
+            return verified(cid, self._post("/block/get", params={"arg": str(cid)}).content, "kubo")
         params = {"arg": str(cid), "offline": "true", "timeout": f"{self.LOCAL_TIMEOUT:g}s"}
         try:
             response = self._client.post("/block/get", params=params, timeout=self.LOCAL_TIMEOUT + 5)
         except httpx.HTTPError as exc:
             raise ContentUnavailable(f"IPFS node unreachable ({type(exc).__name__})") from None
         if response.status_code == 200:
-            return verified(cid, response.content)
+            return verified(cid, response.content, "kubo")
         message = response.text[:200].lower()
         if response.status_code == 500 and ("not found" in message or "timed out" in message):
             # Kubo: "block was not found locally (offline)"; js-ipfs: "request timed out".

@@ -45,6 +45,9 @@ class Job(SQLModel, table=True):
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # The W3C trace context of the request that submitted it (JSON; only while tracing): the worker
+    # that picks the job up later continues that trace (registry/metrics/tracing.py).
+    trace_context: str | None = None
 
 
 class Chunk(SQLModel, table=True):

@@ -28,6 +28,7 @@ from registry.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from registry.ipfs.urls import gateway_url
 from registry.jobs.models import Chunk, Identifier, Job
 from registry.jobs.schemas import ClaimSecretsLink, JobBatch, JobCounts, JobOut, JobTwin
+from registry.metrics import tracing
 from registry.settings import Settings
 from registry.twins import metadata
 from registry.twins.models import Twin
@@ -178,6 +179,7 @@ def submit(
         request_hash=digest,
         kind=kind,
         total=len(twins),
+        trace_context=tracing.carrier(),
     )
     chunks: list[Chunk] = []
     for (address, kind_code), items in groups.items():

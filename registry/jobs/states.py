@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from registry.jobs.models import Chunk, ChunkState, Job, JobState
+from registry.metrics import record as metrics
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,8 @@ OPEN = (ChunkState.validated, ChunkState.stored, ChunkState.sent, ChunkState.con
 
 
 def mark(job: Job, state: JobState, error: str | None = None) -> None:
+    if state in (JobState.completed, JobState.failed) and job.state != state:
+        metrics.job_finished(state)
     job.state = state
     job.error = error
     job.updated_at = datetime.now(UTC)

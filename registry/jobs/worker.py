@@ -35,8 +35,9 @@ from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.jobs import ledger, recording
 from registry.jobs.coalescing import coalesce
-from registry.jobs.models import Chunk, ChunkState
+from registry.jobs.models import Chunk, ChunkState, Job
 from registry.jobs.states import refresh_jobs
+from registry.metrics import tracing
 from registry.pinning import service as pinning
 from registry.settings import Settings
 
@@ -154,8 +155,9 @@ class MintWorker:
             lane = self.chain.free_lane(address)
             if lane is None:
                 continue  # this collection's lane is full or stuck: the others still go
-            self._store(ids[0], ids[1:])
-            self._send(ids[0], lane)
+            with tracing.continued(self._trace_of(ids[0]), "mint.send", **{"twinmark.chunk": ids[0]}):
+                self._store(ids[0], ids[1:])
+                self._send(ids[0], lane)
             in_flight += 1
             moved = True
         return moved
@@ -246,7 +248,8 @@ class MintWorker:
             elif receipt["status"] == 1:
                 if head - receipt["blockNumber"] < self.settings.confirmations:
                     continue
-                self._set(leader.id, ChunkState.confirmed, block_number=receipt["blockNumber"], tx_hash=state.hash)
+                with tracing.continued(self._trace_of(leader.id), "mint.confirm", **{"twinmark.tx": state.hash}):
+                    self._set(leader.id, ChunkState.confirmed, block_number=receipt["blockNumber"], tx_hash=state.hash)
             else:
                 # Typically an earlier copy of this mint landed first; the chain says which.
                 revert = self.chain.revert_reason(state.hash, receipt)
@@ -310,9 +313,19 @@ class MintWorker:
                 # links are missing) and the pass goes on, so no other brand's jobs wait with it.
                 log.warning("batch %s of %s waits for its brand: %s", leader.batch_id, leader.collection, exc)
                 continue
-            self._record(leader.id, refused)
+            with tracing.continued(self._trace_of(leader.id), "mint.record", **{"twinmark.chunk": leader.id or 0}):
+                self._record(leader.id, refused)
             moved = True
         return moved
+
+    def _trace_of(self, chunk_id: int | None) -> str | None:
+        """The trace context the API stored with the chunk's job (read only while tracing)."""
+        if not tracing.active():
+            return None
+        with session_scope(self.engine) as s:
+            chunk = s.get(Chunk, chunk_id)
+            job = s.get(Job, chunk.job_id) if chunk is not None else None
+            return job.trace_context if job is not None else None
 
     def _record(self, chunk_id: int | None, errors: dict[int, str]) -> None:
         """Writes the twins of the batch, each with its own chunk's job, and moves every job on."""

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from registry.db.columns import utcnow
 from registry.db.pairs import pairs_in
 from registry.errors import InvalidInput
+from registry.metrics import record as metrics
 from registry.scans import live
 from registry.scans.geo import Locator
 from registry.scans.models import Scan
@@ -107,6 +108,7 @@ class ScanRecorder:
         if len(self._queue) >= self._size:  # checked without a lock: a few over the bound under a race
             with self._lock:
                 self.stats.dropped_full += 1
+            metrics.scan_dropped("queue_full")
             return False
         self._queue.append(event)
         with self._lock:
@@ -142,6 +144,7 @@ class ScanRecorder:
     def run(self, stop: threading.Event) -> None:
         """The writer loop; on `stop` it writes what is still queued, then returns."""
         while True:
+            metrics.heartbeat("scan-writer")
             if not self._queue:
                 if stop.is_set():
                     return
@@ -168,6 +171,7 @@ class ScanRecorder:
         except Exception as exc:
             with self._lock:
                 self.stats.dropped_failed += len(events)
+            metrics.scan_dropped("store_failed", len(events))
             now = time.monotonic()
             if now - self._last_failure_log > 60:  # one line a minute through an outage
                 self._last_failure_log = now
@@ -176,6 +180,7 @@ class ScanRecorder:
         with self._lock:
             self.stats.written += count
             self.stats.batches += 1
+        metrics.scans_ingested(count)
         for listener in list(self._listeners):
             try:
                 listener(stored)

@@ -22,6 +22,7 @@ from registry.auth.vault import server_key
 from registry.db.engine import session_scope
 from registry.db.lease import LeaseHolder, run_leased
 from registry.db.outage import Outages
+from registry.metrics import record as metrics
 from registry.net.client import GuardedClient, failure_class
 from registry.net.guard import HostUnresolvable, TargetRefused
 from registry.settings import Settings
@@ -140,8 +141,10 @@ class WebhookSender:
                 return  # pruned meanwhile (only done with rows no longer pending)
             s.add(DeliveryAttempt(delivery_id=delivery_id, status_code=status, error=error, duration_ms=ms))
             delivery.attempts += 1
+            outcome = "failed"
             if status is not None and 200 <= status < 300:
                 delivery.state, delivery.delivered_at, delivery.last_error = "delivered", datetime.now(UTC), None
+                outcome = "delivered"
             elif delivery.state != "pending":
                 pass  # cancelled (its event left the chain) while the attempt ran: it stays so
             elif error == BLOCKED:
@@ -152,11 +155,13 @@ class WebhookSender:
                 delivery.state, delivery.last_error = "dead", BLOCKED
             elif delivery.attempts >= self.settings.webhook_max_attempts:
                 delivery.state, delivery.last_error = "dead", error or f"HTTP {status}"
+                outcome = "gave_up"
             else:
                 delay = self.settings.webhook_backoff_seconds * 2 ** (delivery.attempts - 1)
                 delay = min(delay, 3600.0) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not a secret
                 delivery.next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
                 delivery.last_error = error or f"HTTP {status}"
+        metrics.webhook("gave_up" if error == BLOCKED else outcome, ms / 1000)
 
     def _prune(self) -> None:
         """Retention: delivered and dead outbox rows older than `delivery_retention_days`, with their
