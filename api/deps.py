@@ -96,11 +96,11 @@ ServerKeyDep = Annotated[str, Depends(server_key)]
 
 
 @contextmanager
-def request_session(rt: Runtime) -> Iterator[Session]:
+def request_session(engine: Engine) -> Iterator[Session]:
     """A request's transaction: committed when the block ends; a failed commit is a 503 and nothing of
     the request remains."""
     try:
-        with session_scope(rt.engine) as s:
+        with session_scope(engine) as s:
             yield s
     except (OperationalError, InterfaceError) as exc:
         raise DatabaseUnavailable(f"the database failed ({type(exc).__name__}); nothing was stored") from None
@@ -110,7 +110,7 @@ def session(rt: RuntimeDep) -> Iterator[Session]:
     """The request's transaction. It commits when the route returns and before the answer is sent
     (`scope="function"`): a 2xx, with whatever secret it carries, leaves only after its rows are
     stored."""
-    with request_session(rt) as s:
+    with request_session(rt.engine) as s:
         yield s
 
 

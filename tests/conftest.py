@@ -20,6 +20,10 @@ from registry.chain.anvil import Anvil
 SLOW_FIRST = (
     "tests/faults/test_soak.py",  # 150 before, load 90 s instead of 120
     "tests/faults/test_hosted_e2e.py",  # 70
+    "tests/faults/test_relayer_failures.py",  # 56-61 (issue 25's fault script)
+    "tests/owners/test_door_browser.py",  # 36-55 (two stacks and Chromium)
+    "tests/metrics/test_prometheus_scrape.py",  # a multi-process service and a real Prometheus
+    "tests/jobs/test_worker_processes.py",  # two worker processes on PostgreSQL
     "tests/resilience/test_startup_wait.py",  # 60
     "tests/jobs/test_coalescing.py",  # 55
     "tests/pages/test_page.py",  # 52

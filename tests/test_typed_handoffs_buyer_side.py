@@ -34,8 +34,14 @@ DOMAINS = ("verify", "pages", "resolver", "gateway", "wardrobe", "wearables", "s
 # Readiness reads every part the runtime owns and its loops' heartbeats: the one route that takes it.
 WHOLE_RUNTIME = {"/readyz"}
 # Wire forms with open keys (the linkset's relations are link-type URIs; an event's `data` differs by
-# type and is delivered as the bytes it was encoded to): dicts on purpose, as their docstrings say.
-FREE_FORM = {"registry/resolver/links.py:linkset", "registry/events/public.py:public_event"}
+# type and is delivered as the bytes it was encoded to; a ReCap's attenuations are keyed by resource
+# URI and ability): dicts on purpose, as their docstrings say.
+FREE_FORM = {
+    "registry/resolver/links.py:linkset",
+    "registry/events/public.py:public_event",
+    "registry/siwe/recap.py:decode",
+    "registry/siwe/recap.py:of",
+}
 
 
 def test_routes_take_the_runtime_only_for_readiness() -> None:

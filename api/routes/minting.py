@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -20,8 +21,8 @@ from api.deps import (
     BrandCallerDep,
     ChainDep,
     Credentials,
+    EngineDep,
     MintWorkerDep,
-    RuntimeDep,
     SessionDep,
     SettingsDep,
     brand_caller_of,
@@ -33,7 +34,6 @@ from registry.errors import InvalidInput
 from registry.jobs import service as jobs
 from registry.jobs.schemas import JobOut
 from registry.jobs.worker import MintWorker
-from registry.runtime import Runtime
 from registry.settings import Settings
 from registry.twins.schemas import BatchIn, TwinIn
 
@@ -91,7 +91,14 @@ _TWIN = TypeAdapter(TwinIn)
     },
 )
 async def mint_twin(
-    request: Request, response: Response, rt: RuntimeDep, credentials: Credentials, key: IdempotencyKey = None
+    request: Request,
+    response: Response,
+    engine: EngineDep,
+    settings: SettingsDep,
+    chain: ChainDep,
+    worker: MintWorkerDep,
+    credentials: Credentials,
+    key: IdempotencyKey = None,
 ) -> JobOut:
     """One twin: `kind` is `physical` (GTIN, serial, passport fields) or `virtual` (GLB, licence)."""
     # The hot path of a shop posting one twin per request: the key's check, the body's validation,
@@ -99,13 +106,20 @@ async def mint_twin(
     # the session and the caller's three steps were a thread-pool round trip each). The body is read
     # here, not declared, so that a request without a valid key is a 401 whatever its body.
     raw = await request.body()
-    return await run_in_threadpool(_accept_one, rt, credentials, raw, response, key)
+    return await run_in_threadpool(_accept_one, engine, settings, chain, worker, credentials, raw, response, key)
 
 
 def _accept_one(
-    rt: Runtime, credentials: HTTPAuthorizationCredentials | None, raw: bytes, response: Response, key: str | None
+    engine: Engine,
+    settings: Settings,
+    chain: TwinmarkChain,
+    worker: MintWorker,
+    credentials: HTTPAuthorizationCredentials | None,
+    raw: bytes,
+    response: Response,
+    key: str | None,
 ) -> JobOut:
-    with request_session(rt) as s:
+    with request_session(engine) as s:
         who = brand_caller_of(s, credentials)
         try:
             twin = _TWIN.validate_json(raw)
@@ -113,7 +127,7 @@ def _accept_one(
             # As FastAPI reports a declared body's errors (their place under `body`).
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
         body = twin.model_dump(mode="json")
-        return _accept(response, rt.settings, rt.chain, rt.worker, s, who, [twin], "twin", key, body)
+        return _accept(response, settings, chain, worker, s, who, [twin], "twin", key, body)
 
 
 def csv_twin(row: Mapping[str, str | None]) -> dict[str, Any]:

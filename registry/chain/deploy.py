@@ -130,7 +130,15 @@ def ensure_owner_contracts(w3: Web3, sender: TxSender) -> OwnerContracts | None:
     owners = predicted_owner_contracts()
     for address, code in zip((owners.factory, owners.helper), owner_init_codes(), strict=True):
         if not w3.eth.get_code(Web3.to_checksum_address(address)):
-            sender.transact(_DeployerCall(w3, code))
+            try:
+                sender.transact(_DeployerCall(w3, code))
+            except Exception:
+                # Several processes starting on a fresh chain (the API and the worker) race to deploy;
+                # the deployer reverts for the loser, whose estimate or transaction fails. The address
+                # is the same for all, so code there means another process won.
+                if not w3.eth.get_code(Web3.to_checksum_address(address)):
+                    raise
+                continue
             if not w3.eth.get_code(Web3.to_checksum_address(address)):
                 raise ChainUnavailable(f"the CREATE2 deployer did not deploy {address}")
             log.info("deployed %s through the CREATE2 deployer", address)

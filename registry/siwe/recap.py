@@ -34,7 +34,8 @@ def encode(details: dict[str, Any]) -> str:
 
 
 def decode(uri: str) -> dict[str, Any]:
-    """The details object of a canonical ReCap URI; InvalidRecap otherwise."""
+    """The details object of a canonical ReCap URI; InvalidRecap otherwise. A dict on purpose: EIP-5573
+    keys its attenuations by resource URI and ability, with caveats of any shape."""
     if not uri.startswith(PREFIX):
         raise InvalidRecap("the last resource is not a urn:recap: URI")
     body = uri[len(PREFIX) :]
@@ -76,7 +77,8 @@ def statement(details: dict[str, Any], prefix: str | None = None) -> str:
 
 
 def of(message: SiweMessage) -> dict[str, Any] | None:
-    """The message's ReCap (its last resource), checked against its statement; None without one."""
+    """The message's ReCap (its last resource), checked against its statement; None without one.
+    A dict on purpose, as `decode`'s."""
     if not message.resources or not message.resources[-1].startswith(PREFIX):
         return None
     details = decode(message.resources[-1])

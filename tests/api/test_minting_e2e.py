@@ -26,6 +26,8 @@ def test_physical_twin_minted_and_verified(stack: Stack) -> None:
         "owner": stack.runtime.chain.sender.address,
         "status": "active",
         "claimed": False,
+        "transfer_policy": "open",
+        "movable_from": None,  # an open collection's twin moves at once
     }
 
     verdict = stack.client.get(f"/v1/verify/{collection}/10001").json()
