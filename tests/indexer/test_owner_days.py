@@ -15,7 +15,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from eth_account import Account
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from registry.brands.models import Brand, Collection
@@ -177,8 +177,14 @@ def test_the_upgrade_fills_the_rollup_from_the_indexed_events(url: str) -> None:
     with session_scope(engine) as s:
         s.add(Brand(id="brand", name="Ours", chain_brand_id=1, admin_address="0x" + "0" * 40))
         s.flush()
-        s.add_all([Collection(address=ours, brand_id="brand", name="A", symbol="A"),
-                   Collection(address=theirs, brand_id="brand", name="B", symbol="B")])  # fmt: skip
+        for address, name in ((ours, "A"), (theirs, "B")):  # the columns a 0019 database has, by hand
+            s.execute(
+                text(
+                    "INSERT INTO collections (address, brand_id, name, symbol, next_batch_id, created_at)"
+                    " VALUES (:a, 'brand', :n, :n, 1, :at)"
+                ),
+                {"a": address, "n": name, "at": datetime.now(UTC)},
+            )
         for i, (name, address, token, sender, recipient, at) in enumerate(events):
             tx = "0x%064x" % (i if name != "Claimed" else i + 1)  # the claim shares its transfer's transaction
             s.add(

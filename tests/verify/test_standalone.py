@@ -15,9 +15,9 @@ import pytest
 
 from api.main import create_app
 from registry.ipfs.cid import CID
-from registry.ipfs.store import LocalBlockStore
 from registry.standalone import standalone_verifier
 from tests.api.conftest import Stack, fresh_stack, glb, physical, png
+from tests.support.blocks import raw_block
 from tests.support.ipfs_daemon import copy_dag
 from tests.support.server import serve
 
@@ -103,9 +103,7 @@ def test_a_tampered_byte_fails_through_both_gateways(
     token = m["tokens"][0]
     image = CID.parse(m["image"])
     # This service's store: one byte of the image flipped on disk.
-    store = stack.runtime.store
-    assert isinstance(store, LocalBlockStore)
-    path = store._path(image)
+    path = raw_block(stack.runtime.store, image)
     original = path.read_bytes()
     path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
     try:
