@@ -7,8 +7,10 @@ re-check loads stays within 60 KB gzipped; no web font is fetched; no serious ax
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -186,6 +188,24 @@ def test_recheck_scripts_fit_60_kb_gzipped(browser: Browser, site: Site, corpus:
     # What the server sends is compressed too (GZipMiddleware on /static).
     served = httpx.get(f"{site.url}/static/vendor/ethers-6.17.0-page.min.js", headers={"Accept-Encoding": "gzip"})
     assert served.headers["content-encoding"] == "gzip"
+
+
+def test_vendored_bundles_are_what_the_build_makes(tmp_path: Path) -> None:
+    """The two bundles (and their licences) rebuild byte for byte from node_modules with esbuild."""
+    subprocess.run(
+        ["sh", str(ROOT / "tools/page-bundles/build.sh")], env=os.environ | {"OUT": str(tmp_path)}, check=True
+    )
+    built = sorted(p.name for p in tmp_path.iterdir())
+    assert built == [
+        "ethers-6.17.0-page.min.js",
+        "ethers-page-LICENSE.md",
+        "noble-hashes-LICENSE",
+        "noble-sha256-1.8.0.min.js",
+    ]
+    for name in built:
+        assert (tmp_path / name).read_bytes() == (ROOT / "api/static/vendor" / name).read_bytes(), name
+    noble = (tmp_path / "noble-sha256-1.8.0.min.js").read_text()
+    assert "var nobleSha256=" in noble and "@noble/hashes 1.8.0" in noble
 
 
 def test_no_serious_accessibility_violation_in_chinese(browser: Browser, site: Site, corpus: dict[str, Any]) -> None:

