@@ -26,7 +26,7 @@ from registry.nfc.taps import TapResult, check_tap
 from registry.pages import tickets
 from registry.pages.cache import PageCache, Rendered
 from registry.pages.catalog import NAMES, texts_for
-from registry.pages.locale import LANGUAGES, negotiate, parse_accept_language
+from registry.pages.locale import LANGUAGES, app_language, negotiate, parse_accept_language
 from registry.pages.schemas import LanguageLink, PageModel, TapRefusal, TapView
 from registry.pages.service import SCRIPT_TEXTS, build, caution_view, script_json
 from registry.privileges.eligibility import carried
@@ -83,6 +83,12 @@ def wants_html(accept: str) -> bool:
 _wants_html = lru_cache(maxsize=1024)(wants_html)
 _negotiate = lru_cache(maxsize=1024)(negotiate)
 _checksum = lru_cache(maxsize=4096)(checksum)  # keccak per call; raises (uncached) on a bad address
+
+
+def page_language(request: Request) -> str:
+    """The language of a page for `request`: `?lang=`, WeChat's app language, `Accept-Language`."""
+    app = app_language(request.headers.get("user-agent"))
+    return _negotiate(request.headers.get("accept-language"), request.query_params.get("lang"), app)
 
 
 # The request's transaction as routes get it (a failed database is a 503), opened only on the paths
@@ -168,13 +174,13 @@ def page_response(request: Request, page: Rendered, lang: str) -> Response:
     headers = {
         "Content-Security-Policy": CSP,
         "Content-Language": lang,
-        "Vary": "Accept, Accept-Language",
+        "Vary": "Accept, Accept-Language, User-Agent",  # WeChat names its language there
         "Cache-Control": "no-cache",  # owner and status change; always revalidated
         "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
     }
     if "tap" in request.query_params:  # a tap's verdict is this browser's (its cookie): no cache keeps it
-        headers |= {"Cache-Control": "no-store, private", "Vary": "Accept, Accept-Language, Cookie"}
+        headers |= {"Cache-Control": "no-store, private", "Vary": "Accept, Accept-Language, User-Agent, Cookie"}
     return HTMLResponse(page.body(_hrefs(request)), status_code=page.status, headers=headers)
 
 
@@ -235,7 +241,7 @@ async def twin_page(contract: str, token_id: TokenId, request: Request) -> Respo
     ticket = request.query_params.get("tap")
     lifetime = rt.settings.tap_ticket_seconds
     tap = tickets.read(rt.server_key, ticket, address, token_id, browser, lifetime=lifetime) if ticket else None
-    lang = _negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    lang = page_language(request)
     # An open public caution is looked up per request (the process's copy: no query when fresh); a
     # cautioned twin's page is rendered each time, so resolving the alert shows at once.
     board = board_for(rt.engine)
@@ -256,7 +262,7 @@ def my_items(request: Request) -> Response:
     with a chooser of the owner's brands: the script fills in the brand). The page is the same for
     everyone (the lists are fetched by its scripts with the session the browser holds), so nothing
     here reads a session."""
-    lang = _negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    lang = page_language(request)
     texts = texts_for(lang)
     hrefs = _hrefs(request)
     body = MY_ITEMS.render(
@@ -272,7 +278,7 @@ def my_items(request: Request) -> Response:
     headers = {
         "Content-Security-Policy": CSP,
         "Content-Language": lang,
-        "Vary": "Accept-Language",
+        "Vary": "Accept-Language, User-Agent",
         "Cache-Control": "no-cache",
         "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",

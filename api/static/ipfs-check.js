@@ -1,9 +1,13 @@
 // Twinmark in-browser re-check, content half: a twin's content fetched block by block from any IPFS
-// gateway (?format=raw), every block hashed here with WebCrypto and compared with its CID (CIDv0 base58,
-// CIDv1 base32; raw and dag-pb), dag-pb / UnixFS decoded as registry/ipfs/unixfs.py and store.py do,
-// giving the server's metadata_integrity and assets_integrity checks (registry/verify/service.py).
+// gateway (?format=raw), every block hashed here and compared with its CID (CIDv0 base58, CIDv1 base32;
+// raw and dag-pb), dag-pb / UnixFS decoded as registry/ipfs/unixfs.py and store.py do, giving the
+// server's metadata_integrity and assets_integrity checks (registry/verify/service.py). Blocks are hashed
+// with WebCrypto; where crypto.subtle is missing (a page over plain http, an old in-app WebView) with
+// @noble/hashes' SHA-256, vendored next to ethers and fetched only then.
 (() => {
   "use strict";
+  // Resolved now: document.currentScript is this script only while it runs.
+  const NOBLE = new URL("vendor/noble-sha256-1.8.0.min.js", document.currentScript.src).href;
   const RAW = 0x55, DAG_PB = 0x70;
   const B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
   const B32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -118,6 +122,26 @@
     return { links, kind, data };
   }
 
+  // ---------------------------------------------------------------- SHA-256, WebCrypto or noble
+
+  let noble = null;
+  function loadNoble() {
+    noble = noble || new Promise((resolve, reject) => {
+      const script = document.createElement("script");  // same origin: allowed by script-src 'self'
+      script.src = NOBLE;
+      script.onload = () => (window.nobleSha256 ? resolve(window.nobleSha256.sha256) : reject(new Error("SHA-256 script empty")));
+      script.onerror = () => { noble = null; reject(new Error("could not load the SHA-256 script")); };
+      document.head.appendChild(script);
+    });
+    return noble;
+  }
+
+  async function sha256(bytes) {
+    const subtle = window.crypto && window.crypto.subtle;
+    if (subtle) return new Uint8Array(await subtle.digest("SHA-256", bytes));
+    return (await loadNoble())(bytes);
+  }
+
   // ---------------------------------------------------------------- blocks from any gateway
 
   function Blocks(gateway) {
@@ -129,7 +153,7 @@
       const res = await fetch(`${base}/${key}?format=raw`, { headers: { Accept: "application/vnd.ipld.raw" } });
       if (!res.ok) throw new Integrity(`${key}: the gateway answered ${res.status}`);
       const block = new Uint8Array(await res.arrayBuffer());
-      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", block));
+      const digest = await sha256(block);
       if (digest.length !== cid.digest.length || digest.some((b, i) => b !== cid.digest[i])) {
         throw new Integrity(`${key}: the gateway's bytes do not hash to this CID`);
       }
@@ -216,5 +240,5 @@
     return checks;
   }
 
-  window.TwinmarkContent = { parseCid, cidText, decodeNode, cat, contentChecks, Integrity };
+  window.TwinmarkContent = { sha256, parseCid, cidText, decodeNode, cat, contentChecks, Integrity };
 })();
