@@ -20,7 +20,7 @@ from registry.chain.anvil import free_port
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATA = ROOT / ".bench"
 
-__all__ = ["ROOT", "Service", "free_port", "parse_wrk", "service", "wait_http"]
+__all__ = ["ROOT", "Service", "cpu_seconds", "free_port", "parse_wrk", "service", "wait_http"]
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Service:
     url: str
     operator_token: str
     data_dir: Path
+    pid: int = 0  # the serving process (its CPU time: `cpu_seconds`)
 
     def brand(self, name: str, symbol: str) -> tuple[dict[str, str], str]:
         r = httpx.post(
@@ -52,6 +53,12 @@ def parse_wrk(out: str) -> dict[str, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "requests": requests}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` and all its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_http(url: str, timeout: float = 60) -> None:
@@ -97,7 +104,7 @@ def service(root: Path = ROOT, module: str = "api.cli", **env: str) -> Iterator[
         try:
             url = f"http://127.0.0.1:{port}"
             wait_http(f"{url}/healthz", timeout=300)  # a loaded machine starts it slowly
-            yield Service(url, (Path(tmp) / "operator-token").read_text().strip(), Path(tmp))
+            yield Service(url, (Path(tmp) / "operator-token").read_text().strip(), Path(tmp), proc.pid)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from registry.alerts import actions
+from registry.alerts import actions, service
 from registry.alerts.caution import caution_for
 from registry.alerts.models import Alert, AlertCountry, AlertScan
 from registry.alerts.policies import set_policy
@@ -310,3 +310,20 @@ def test_a_buyers_erasure_blanks_their_session_in_alert_copies(db: Engine) -> No
         copies = {c["id"]: c for c in actions.alert_scans(s, raised[0])}
         assert sorted(c["session"] for c in copies.values() if c["session"]) == ["s2"]
         assert all(c["network"] for c in copies.values())  # the rest of the proof stays
+
+
+def test_a_hammered_twin_costs_a_pass_its_newest_history_only(db: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One verify URL hammered (a benchmark, an attack): each pass reads the twin's newest HISTORY_LIMIT
+    scans up to its own batch, not the whole history, and not the scans committed after the batch
+    (the writer runs ahead of the rules under load; those come in their own batch)."""
+    monkeypatch.setattr(service, "HISTORY_LIMIT", 100)
+    engine = AlertEngine()  # a fresh engine: it has seen none of the history (a restart)
+    with session_scope(db) as s:
+        record(s, A_COLLECTION, "brand-a", [crowd(1, 30 - i / 100) for i in range(300)])
+        batch = record(s, A_COLLECTION, "brand-a", [crowd(2, 0.5), crowd(3, 0.4), crowd(4, 0.3)])
+        later = record(s, A_COLLECTION, "brand-a", [crowd(5, 0.2) for _ in range(40)])
+        engine.process(s, batch, now=NOW)
+    read = set(engine._facts)
+    assert len(read) == 100  # the newest 100 up to the batch, the batch's own among them
+    assert {b.id for b in batch} <= read
+    assert read.isdisjoint(scan.id for scan in later)
