@@ -101,6 +101,14 @@ def import_bytes(data: bytes, *, cid_version: int = 1, raw_leaves: bool | None =
     return Imported(root, tsize, blocks, filesize)
 
 
+def file_cid(data: bytes) -> str:
+    """The CID text `import_bytes(data)` gives its root (CIDv1, raw leaves), without building its blocks:
+    a file of one chunk is its own raw block. The mint records one per twin."""
+    if len(data) <= CHUNK_SIZE:
+        return str(CID.of(data, codec=RAW, version=1))
+    return str(import_bytes(data).cid)
+
+
 def import_directory(files: Mapping[str, bytes], *, cid_version: int = 1, raw_leaves: bool | None = None) -> Imported:
     """Imports a flat directory of files (name -> bytes) as `ipfs add -r` / `-w` does."""
     if len(files) > 4096:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 
@@ -16,7 +16,7 @@ from registry.chain.layout import token_id
 from registry.chain.refusals import BrandCompromised, BrandSuspended
 from registry.claims.merkle import ClaimTree
 from registry.errors import TwinmarkError
-from registry.ipfs.unixfs import import_bytes
+from registry.ipfs.unixfs import file_cid
 from registry.jobs.models import Chunk, Job
 from registry.twins.metadata import canonical, referenced_cids
 from registry.twins.projection import CLAIM_KEYS_FILE, twin_row, upsert_twins
@@ -53,19 +53,6 @@ def claim_root(members: Sequence[Chunk], batch_id: int) -> str | None:
     items = batch_items(members)
     leaves = [(token_id(batch_id, i), item["claim_key"]) for i, item in enumerate(items) if item.get("claim_key")]
     return ClaimTree(leaves).root.hex() if leaves else None
-
-
-def batch_contents(members: Sequence[Chunk]) -> dict[str, set[str]]:
-    """The root CIDs each job's twins in this batch need held (`{job id: cids}`): the batch directory
-    and every asset their metadata points at; what remote pinning services are asked to pin."""
-    needs: dict[str, set[str]] = {}
-    for m in members:
-        wanted = needs.setdefault(m.job_id, set())
-        if m.dir_cid is not None:
-            wanted.add(m.dir_cid)
-        for item in json.loads(m.payload):
-            wanted.update(uri.split("/")[0] for uri in referenced_cids(item["metadata"]))
-    return needs
 
 
 # ---------------------------------------------------------------- after it
@@ -112,16 +99,27 @@ def _link(chain: TwinmarkChain, chunk: Chunk) -> None:
         raise LinkRefused("; ".join(refused))
 
 
-def write_twins(s: Session, members: Sequence[Chunk], errors: dict[int, str]) -> list[str]:
+class Written(NamedTuple):
+    jobs: list[str]  # the ids of the batch's jobs
+    # The root CIDs each job's twins need held (`{job id: cids}`): the batch directory and every asset
+    # their metadata points at; what remote pinning services are asked to pin.
+    contents: dict[str, set[str]]
+
+
+def write_twins(s: Session, members: Sequence[Chunk], errors: dict[int, str]) -> Written:
     """Writes the twins of a confirmed batch, each with its own chunk's job, counts them on their jobs
-    and keeps the chunks' link refusals (`errors`). Returns the ids of those jobs."""
+    and keeps the chunks' link refusals (`errors`). Each payload is read once (a batch's twins are most
+    of the worker's time)."""
     leader = members[0]
     assert leader.batch_id is not None and leader.dir_cid is not None
     jobs = {j.id: j for j in s.exec(select(Job).where(col(Job.id).in_({m.job_id for m in members})))}
     rows = []
+    needs: dict[str, set[str]] = {}
     for m in members:
         job = jobs[m.job_id]
+        wanted = needs.setdefault(m.job_id, {leader.dir_cid})
         for i, item in enumerate(json.loads(m.payload)):
+            wanted.update(uri.split("/")[0] for uri in referenced_cids(item["metadata"]))
             document = canonical(item["metadata"])
             rows.append(
                 twin_row(
@@ -131,7 +129,7 @@ def write_twins(s: Session, members: Sequence[Chunk], errors: dict[int, str]) ->
                     kind=item["kind"],
                     metadata=item["metadata"],
                     document=document,
-                    metadata_cid=str(import_bytes(document).cid),
+                    metadata_cid=file_cid(document),
                     dir_cid=leader.dir_cid,
                     tx_hash=leader.tx_hash,
                     block_number=leader.block_number or 0,
@@ -144,4 +142,4 @@ def write_twins(s: Session, members: Sequence[Chunk], errors: dict[int, str]) ->
         if m.id in errors:
             m.error = errors[m.id]
     upsert_twins(s, rows, fill=("job_id", "brand_id", "claim_key"))
-    return list(jobs)
+    return Written(list(jobs), needs)

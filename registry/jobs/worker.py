@@ -335,7 +335,7 @@ class MintWorker:
             if leader.state != ChunkState.confirmed:
                 return
             members = ledger.members(s, leader)
-            job_ids = recording.write_twins(s, members, errors)
-            pinning.want(s, recording.batch_contents(members))  # for the remote pinning services
+            written = recording.write_twins(s, members, errors)
+            pinning.want(s, written.contents)  # for the remote pinning services
             ledger.assign(members, state=ChunkState.recorded)
-            refresh_jobs(s, job_ids)
+            refresh_jobs(s, written.jobs)
