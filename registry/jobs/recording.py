@@ -36,23 +36,22 @@ def batch_items(members: Sequence[Chunk]) -> list[dict[str, Any]]:
     return [item for m in sorted(members, key=lambda c: c.batch_offset) for item in json.loads(m.payload)]
 
 
-def chunk_files(members: Sequence[Chunk], batch_id: int) -> dict[str, bytes]:
-    """The batch directory: one canonical metadata file per token, named by token id."""
+def plan(members: Sequence[Chunk], batch_id: int) -> tuple[dict[str, bytes], str | None]:
+    """The batch directory (one canonical metadata file per token, named by token id) and its claim
+    commitment (a Merkle root over (token id, claim key) of its claimable twins, whichever of its
+    chunks they came from: claims prove against the whole batch's tree), from one read of the payloads."""
     items = batch_items(members)
     files = {str(token_id(batch_id, i)): canonical(item["metadata"]) for i, item in enumerate(items)}
-    leaves = [[token_id(batch_id, i), item["claim_key"]] for i, item in enumerate(items) if item.get("claim_key")]
+    leaves = [(token_id(batch_id, i), item["claim_key"]) for i, item in enumerate(items) if item.get("claim_key")]
     if leaves:
         # Public: claim keys are addresses, useless without the secrets, and let anyone rebuild proofs.
-        files[CLAIM_KEYS_FILE] = canonical({"leaves": leaves})
-    return files
+        files[CLAIM_KEYS_FILE] = canonical({"leaves": [list(leaf) for leaf in leaves]})
+    return files, ClaimTree(leaves).root.hex() if leaves else None
 
 
-def claim_root(members: Sequence[Chunk], batch_id: int) -> str | None:
-    """The batch's claim commitment: a Merkle root over (token id, claim key) of its claimable twins,
-    whichever of its chunks they came from (claims prove against the whole batch's tree)."""
-    items = batch_items(members)
-    leaves = [(token_id(batch_id, i), item["claim_key"]) for i, item in enumerate(items) if item.get("claim_key")]
-    return ClaimTree(leaves).root.hex() if leaves else None
+def chunk_files(members: Sequence[Chunk], batch_id: int) -> dict[str, bytes]:
+    """The batch directory alone (`plan`)."""
+    return plan(members, batch_id)[0]
 
 
 # ---------------------------------------------------------------- after it

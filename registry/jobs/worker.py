@@ -175,8 +175,7 @@ class MintWorker:
             if not planned:
                 return
             batch_id = ledger.next_batch_id(s, planned[0].collection)
-            files = recording.chunk_files(planned, batch_id)
-            root = recording.claim_root(planned, batch_id)
+            files, root = recording.plan(planned, batch_id)
             planned_ids = [m.id for m in planned]
         imported = add_directory(self.store, files)  # content first: the anchor must resolve
         with session_scope(self.engine) as s:
