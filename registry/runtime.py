@@ -49,6 +49,7 @@ from registry.metrics import record as metrics
 from registry.monitoring.service import Sampler
 from registry.pinning.pinner import Pinner
 from registry.presets import chain_id_mismatch
+from registry.privileges import retention as privilege_retention
 from registry.scans import service as scans
 from registry.scans.geo import Locator
 from registry.scans.recorder import ScanRecorder
@@ -375,6 +376,10 @@ class Runtime:
         runtime._spawn(lambda stop: scans.run_retention(engine, settings.scan_retention_days, stop), "scan-retention")
         runtime._spawn(
             lambda stop: alert_retention.run_retention(engine, settings.alert_retention_days, stop), "alert-retention"
+        )
+        runtime._spawn(
+            lambda stop: privilege_retention.run_retention(engine, settings.redemption_retention_days, stop),
+            "redemption-retention",
         )
         if settings.worker_in_process if with_worker is None else with_worker:
             runtime._spawn(runtime.worker.run, "mint-worker")

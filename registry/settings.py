@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     # which a sale is most often disputed. Keep it above the scan retention (a resolution forgotten
     # before its scans are gone lets them raise the alert again).
     alert_retention_days: int = Field(default=730, ge=1)
+    # Who redeemed a privilege (owner and actor addresses, the signed receipt) is forgotten this long
+    # after the receipt expired and its last use was reported; the redemption itself stays. Two years,
+    # as alerts: a venue's dispute about a use comes within the guarantee on the goods.
+    redemption_retention_days: int = Field(default=730, ge=1)
     geoip_database: Path | None = None
     # The brand console: a staff session ends after this long without a request, and in any case
     # this long after sign-in; an invite link lives this long.

@@ -149,12 +149,18 @@ def receipt_account(settings: Settings) -> LocalAccount:
         path: Path = settings.data_dir / "receipt-key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Written whole under a name of its own, then linked into place: a thread or process that
+            # finds the file reads a whole key, never the empty file a first writer has just created.
+            draft = path.with_name(f"receipt-key.{os.getpid()}.{os.urandom(4).hex()}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as fh:
                     fh.write("0x" + os.urandom(32).hex())
-            except FileExistsError:  # another process made it first
+                os.link(draft, path)
+            except FileExistsError:  # another thread or process made it first: theirs is the key
                 pass
+            finally:
+                draft.unlink()
         key = path.read_text().strip()
     if key in _LOADED:
         return _LOADED[key]

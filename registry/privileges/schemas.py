@@ -95,8 +95,8 @@ class RedemptionOut(BaseModel):
     privilege_id: int
     collection: str
     token_id: int
-    owner: str
-    actor: str
+    owner: str = Field(description="the owner who redeemed; empty once forgotten (TWINMARK_REDEMPTION_RETENTION_DAYS)")
+    actor: str = Field(description="who signed in to redeem (the owner or a delegate); empty once forgotten")
     issued_at: datetime
     expires_at: datetime
     used_at: datetime | None

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from registry.privileges.models import ReceiptUse, Redemption
 from registry.privileges.receipts import ForgedReceipt, Receipt, verify
+from registry.privileges.retention import FORGOTTEN
 from registry.privileges.schemas import ReceiptVerdict, UseIn, UseOut
 from registry.twins.models import Twin
 
@@ -51,7 +52,7 @@ def check(
     if isinstance(found, str):
         return _verdict(False, found)
     receipt, row = found
-    if row.revoked_at is None:
+    if row.revoked_at is None and row.owner != FORGOTTEN:  # a forgotten owner cannot be compared
         twin = s.get(Twin, (row.collection, row.token_id))
         if row.used_at is None and (twin is None or twin.owner is None or twin.owner.lower() != row.owner.lower()):
             # The twin changed hands before the receipt was used: it is the old owner's no more.

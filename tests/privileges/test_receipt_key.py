@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +40,23 @@ def test_the_key_is_generated_once_owner_only_and_scrubbed(tmp_path: Path, caplo
     with caplog.at_level(logging.INFO):
         logging.getLogger("test").info("key %s", path.read_text().strip())
     assert path.read_text().strip() not in caplog.text
+
+
+def test_threads_loading_the_key_at_once_all_get_the_one_key(tmp_path: Path) -> None:
+    """The first redeems of a fresh service come at once: a loader that found the file a first writer
+    had just created read it empty and failed (a configuration error answered to a buyer)."""
+    for round_ in range(5):
+        settings = Settings(data_dir=tmp_path / str(round_))
+        start = threading.Barrier(16)
+
+        def load(settings: Settings = settings, start: threading.Barrier = start) -> str:
+            start.wait()
+            return receipt_account(settings).address
+
+        with ThreadPoolExecutor(16) as pool:
+            addresses = list(pool.map(lambda _: load(), range(16)))
+        assert len(set(addresses)) == 1
+        assert sorted(p.name for p in (tmp_path / str(round_)).iterdir()) == ["receipt-key"]  # no draft left
 
 
 def test_the_signer_or_operator_key_is_refused_as_receipt_key(tmp_path: Path) -> None:

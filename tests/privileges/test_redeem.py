@@ -15,8 +15,10 @@ from sqlmodel import col, select
 
 from registry.db.engine import session_scope
 from registry.errors import TwinmarkError
+from registry.privileges.models import Redemption
 from registry.privileges.receipts import receipt_account, verify
 from registry.privileges.redeem import redeem
+from registry.privileges.retention import forget_settled
 from registry.twins.models import Twin
 from registry.webhooks.models import Delivery
 from tests.api.conftest import Stack
@@ -274,3 +276,38 @@ def test_the_brand_asks_whether_an_address_holds_an_ongoing_privilege(world: Wor
         404,
         "privilege-not-found",
     )
+
+
+def test_who_redeemed_is_forgotten_after_retention_and_the_twin_stays_redeemed(world: World) -> None:
+    """Last in the module: forgetting reaches every settled redemption of this world."""
+    stack = world.stack
+    owner, token = world.owned_twin()
+    me = session_of(stack, owner)
+    pid = world.privilege()
+    body = {"collection": world.collection, "token_id": token}
+    r = stack.client.post(f"/v1/privileges/{pid}/redeem", json=body, headers=me)
+    assert r.status_code == 201, r.text
+    text = r.json()["receipt"]
+    expires = verify(text, receipt_account(stack.runtime.settings).address).expires_at
+    day = 86_400
+    engine = stack.runtime.engine
+    assert forget_settled(engine, 730, now=expires + 729 * day) == 0  # within retention: all kept
+    with session_scope(engine) as s:
+        row = s.exec(select(Redemption).where(Redemption.nonce == verify_nonce(text, stack))).one()
+        assert row.owner == owner.address and row.receipt == text
+    assert forget_settled(engine, 730, now=expires + 731 * day) >= 1
+    with session_scope(engine) as s:
+        row = s.exec(select(Redemption).where(Redemption.nonce == verify_nonce(text, stack))).one()
+        assert (row.owner, row.actor, row.receipt) == ("", "", "")
+        # Nothing that named the owner is left in the row.
+        assert owner.address.lower()[2:] not in " ".join(str(v) for v in row.model_dump().values()).lower()
+    listed = stack.client.get("/v1/privileges/redemptions", headers=world.brand, params={"privilege_id": pid})
+    assert [(x["token_id"], x["owner"], x["actor"]) for x in listed.json()["redemptions"]] == [(token, "", "")]
+    problem(stack.client.post(f"/v1/privileges/{pid}/redeem", json=body, headers=me), 409, "privilege-already-redeemed")
+    seen = _mine(stack, me, token)[str(pid)]
+    assert seen["redeemed"] is True and seen["receipt"] is None  # no longer anyone's to show
+    assert forget_settled(engine, 730, now=expires + 731 * day) == 0  # forgotten once
+
+
+def verify_nonce(text: str, stack: Stack) -> str:
+    return verify(text, receipt_account(stack.runtime.settings).address).nonce
