@@ -228,6 +228,7 @@ def release(s: Session, batch: Sequence[Chunk]) -> None:
             col(Chunk.batch_id) > freed,
             col(Chunk.state).in_(LIVE),
         )
+        .with_for_update()
     ).all()
     unform([other for other in later if other.state == ChunkState.stored])
     if not any(other.state == ChunkState.sent for other in later):
