@@ -223,7 +223,8 @@ def release(s: Session, batch: Sequence[Chunk]) -> None:
     freed = leader.batch_id
     collection = _counter(s, leader.collection)
     later = s.exec(
-        select(Chunk).where(
+        select(Chunk)
+        .where(
             Chunk.collection == leader.collection,
             col(Chunk.batch_id) > freed,
             col(Chunk.state).in_(LIVE),
