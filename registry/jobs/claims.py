@@ -42,10 +42,6 @@ class ClaimLost(Exception):
     """This worker no longer holds the collection (another worker took it over)."""
 
 
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 class Claims:
     def __init__(self, engine: Engine, seconds: float, lanes: Sequence[str], busy: Callable[[int], bool]) -> None:
         self.engine = engine
@@ -200,7 +196,8 @@ class Claims:
     def fence(self, s: Session, collection: str) -> None:
         """Inside a transaction that changes the collection's batches: raises ClaimLost unless this
         worker still holds it. The claim row stays locked until the transaction ends, so nobody takes it
-        over meanwhile."""
+        over meanwhile. (The holder is what counts, not the expiry: a claim expired but not yet taken
+        can only be taken through this lock, so acting on it is still safe.)"""
         row = s.exec(select(Lease).where(Lease.name == _COLLECTION + collection).with_for_update()).first()
         if row is None or row.holder != self.holder:
             self.collections.discard(collection)
