@@ -156,7 +156,8 @@ def test_sigkill_of_a_minting_worker(tmp_path: Path, postgres_server: Any) -> No
                 still_open = {c.collection for c in s.exec(select(Chunk).where(col(Chunk.state) != "recorded"))}
             if (left & still_open) <= collections.get(survivor, set()) and len(lanes.get(survivor, ())) == len(LANES):
                 break
-            assert time.monotonic() - killed < 15, (collections, lanes)
+            # Within the lease time (1.5 s; measured 1.4-1.7 s from the SIGKILL), with room for a slow machine.
+            assert time.monotonic() - killed < 3 * LANE_SETTINGS["worker_lease_seconds"] + 2, (collections, lanes)
             time.sleep(0.05)
         assert victim.pid not in collections and victim.pid not in lanes
         assert_exactly_once(stack, jobs)
