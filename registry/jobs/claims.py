@@ -108,6 +108,14 @@ class Claims:
             member.holder, member.expires_at, member.beat_at, member.process = self.holder, until, now, PROCESS
             stale = now - timedelta(seconds=max(60.0, 10 * self.seconds))  # SIGKILLed workers' rows
             s.execute(delete(Lease).where(col(Lease.name).startswith(_MEMBER), col(Lease.expires_at) < stale))
+            # Claims nobody holds on collections without work (a dead worker's, finished since): gone.
+            s.execute(
+                delete(Lease).where(
+                    col(Lease.name).startswith(_COLLECTION),
+                    col(Lease.expires_at) < now,
+                    col(Lease.name).not_in([_COLLECTION + c for c in open_collections]),
+                )
+            )
             workers = s.exec(
                 select(func.count()).where(col(Lease.name).startswith(_MEMBER), col(Lease.expires_at) > now)
             ).one()
