@@ -1,7 +1,8 @@
 """Several mint-worker processes with signer lanes on PostgreSQL, minting at the same time: each claims
 its share of the collections and lanes (rows in `leases`), so three brands' jobs are split between
-two workers; a SIGKILL of a worker with mints in flight hands its collections and lanes to the other
-within the lease time. Every twin is minted exactly once, with no nonce gap left on any lane."""
+two workers; a SIGKILL of a worker with mints in flight hands its collections and lanes to the
+others (a standby among them) within the lease time. Every twin is minted exactly once, with no
+nonce gap left on any lane."""
 
 from __future__ import annotations
 
@@ -32,9 +33,12 @@ TWINS = 100  # per brand: 10 chunks of 10
 
 
 @contextmanager
-def three_brands(tmp_path: Path, postgres_server: Any) -> Iterator[tuple[Stack, list[subprocess.Popen[bytes]], list]]:
-    """An API stack on PostgreSQL (no worker in it), three brands, two `twinmark worker` processes
-    running (each holding its share of the lanes), then a job for each brand."""
+def three_brands(
+    tmp_path: Path, postgres_server: Any, workers: int = 2
+) -> Iterator[tuple[Stack, list[subprocess.Popen[bytes]], list]]:
+    """An API stack on PostgreSQL (no worker in it), three brands, `workers` `twinmark worker`
+    processes running (two of them holding half of the four lanes each, any other a standby), then a
+    job for each brand."""
     name = f"twinmark_{tmp_path.name.replace('-', '_').lower()}"
     with psycopg.connect(postgres_server.get_uri("postgres"), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -58,9 +62,9 @@ def three_brands(tmp_path: Path, postgres_server: Any) -> Iterator[tuple[Stack, 
             | {f"TWINMARK_{k.upper()}": str(v) for k, v in LANE_SETTINGS.items() if k != "signer_lane_keys"}
         )
         cmd = [sys.executable, "-m", "api.cli", "worker"]
-        workers = [
+        processes = [
             subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(2)
+            for _ in range(workers)
         ]
         try:
             deadline = time.monotonic() + 30
@@ -72,9 +76,9 @@ def three_brands(tmp_path: Path, postgres_server: Any) -> Iterator[tuple[Stack, 
                 twins = [physical(f"P{n}-{i:03d}", code="590123412345") for i in range(TWINS)]
                 r = stack.client.post("/v1/batches", json={"twins": twins}, headers=brand)
                 jobs.append((brand, address, r.json()["id"]))
-            yield stack, workers, jobs
+            yield stack, processes, jobs
         finally:
-            for w in workers:
+            for w in processes:
                 if w.poll() is None:
                     w.send_signal(signal.SIGTERM)
                     w.wait(timeout=20)
@@ -133,7 +137,9 @@ def test_two_workers_mint_three_collections_at_once(tmp_path: Path, postgres_ser
 
 
 def test_sigkill_of_a_minting_worker(tmp_path: Path, postgres_server: Any) -> None:
-    with three_brands(tmp_path, postgres_server) as (stack, workers, jobs):
+    """Three workers for four lanes: two mint, one stands by; one of the two is SIGKILLed with mints
+    in flight, and the other two take its collections and lanes over."""
+    with three_brands(tmp_path, postgres_server, workers=3) as (stack, workers, jobs):
         by_pid = {w.pid: w for w in workers}
         deadline = time.monotonic() + 60
         while True:
@@ -143,18 +149,24 @@ def test_sigkill_of_a_minting_worker(tmp_path: Path, postgres_server: Any) -> No
             if len(minting) == 2 and all(lanes.get(p) for p in minting):
                 break
             time.sleep(0.02)
+        (standby,) = set(by_pid) - set(lanes)
         victim = by_pid[minting[0]]
         left = collections[victim.pid]
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         killed = time.monotonic()
-        survivor = next(p for p in by_pid if p != victim.pid)
-        # The survivor takes the dead worker's collections (still open) and lanes once their claims expire.
+        # The others take the dead worker's collections (those still open) and lanes once its claims
+        # expire: the standby gets its half of the lanes.
         while True:
             collections, lanes, _ = claims(stack)
             with Session(stack.runtime.engine) as s:
                 still_open = {c.collection for c in s.exec(select(Chunk).where(col(Chunk.state) != "recorded"))}
-            if (left & still_open) <= collections.get(survivor, set()) and len(lanes.get(survivor, ())) == len(LANES):
+            taken = set().union(*(held for p, held in collections.items() if p != victim.pid))
+            if (
+                (left & still_open) <= taken
+                and sorted(len(held) for held in lanes.values()) == [2, 2]
+                and standby in lanes
+            ):
                 break
             # Within the lease time (1.5 s; measured 1.4-1.7 s from the SIGKILL), with room for a slow machine.
             assert time.monotonic() - killed < 3 * LANE_SETTINGS["worker_lease_seconds"] + 2, (collections, lanes)
