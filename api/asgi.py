@@ -8,8 +8,8 @@ TWINMARK_TRUSTED_PROXIES only; uvicorn's own proxy handling would put a header v
 place (then such requests share one rate-limit key). The protocol closes connections whose request
 head takes longer than TWINMARK_HEADER_TIMEOUT_SECONDS.
 
-With several API processes, run the mint worker once (`twinmark worker`) and set
-TWINMARK_WORKER_IN_PROCESS=false here; the worker lease keeps a second worker idle anyway.
+With several API processes, run the mint workers as `twinmark worker` processes (on PostgreSQL, as
+many as there are signer lanes mint at once) and set TWINMARK_WORKER_IN_PROCESS=false here.
 """
 
 from api.main import create_app

@@ -38,7 +38,7 @@ from registry.chain.owner_accounts import probe_p256
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.db.engine import make_engine, migrate, session_scope
-from registry.db.lease import Lease
+from registry.db.lease import Held, Lease
 from registry.db.outage import CHAIN, DATABASE, dependency, reason
 from registry.errors import ChainUnavailable, ConfigurationError, DatabaseUnavailable, TwinmarkError
 from registry.indexer.service import Indexer
@@ -431,7 +431,11 @@ class Runtime:
         """Each background loop that must run in some process (this one or a standalone `twinmark
         worker` / `twinmark indexer`): seconds since its lease holder's last heartbeat (None: none
         recorded, or released) and the process (host:pid) holding it, read from the database."""
-        names = {"mint-worker": self.worker.lease, "indexer": self.indexer.lease, "webhook-sender": self.webhooks.lease}
+        names: dict[str, Held] = {
+            "mint-worker": self.worker.lease,
+            "indexer": self.indexer.lease,
+            "webhook-sender": self.webhooks.lease,
+        }
         if self.pinner is not None:
             names["pinner"] = self.pinner.lease
         with session_scope(self.engine) as s:

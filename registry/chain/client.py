@@ -14,7 +14,7 @@ in `registry.chain.owner_accounts`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import cache
 from typing import Any
 
@@ -238,9 +238,22 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         self.lanes.sent(lane, collection, tx_hash)
         return tx_hash
 
-    def free_lane(self, collection: str) -> int | None:
-        """The signer lane the collection's next mint may take now (None: it waits; see `Lanes.free`)."""
-        return self.lanes.free(collection)
+    def free_lane(self, collection: str, usable: Collection[int] | None = None) -> int | None:
+        """The signer lane the collection's next mint may take now, among `usable` (None: it waits; see
+        `Lanes.free`)."""
+        return self.lanes.free(collection, usable)
+
+    def lane_addresses(self) -> list[str]:
+        """Each signer lane's address, by lane number (lane 0 is the signer)."""
+        return [s.address for s in self.lanes.senders]
+
+    def lane_busy(self, lane: int) -> bool:
+        """Whether the lane has a mint (or any transaction) broadcast from this process and not yet mined."""
+        return self.lanes.senders[lane].busy()
+
+    def lane_handed_over(self, lane: int) -> None:
+        """This process takes the lane over from another one, or hands it on: see `Lanes.handed_over`."""
+        self.lanes.handed_over(lane)
 
     def lane_refused(self, collection: str, tx_hash: str) -> bool:
         """A mint reverted as unauthorised: its lane lost the collection's minter role (see `Lanes.refused`);

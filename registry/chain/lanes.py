@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from registry.chain.sender import TxSender
 
@@ -45,19 +45,22 @@ class Lanes:
         sender = self.senders[lane]
         return sender.oldest_wait() >= sender.stuck_seconds
 
-    def free(self, collection: str) -> int | None:
-        """The lane the collection's next mint takes now, or None (it waits: its lane is full or stuck,
-        or no lane is free)."""
+    def free(self, collection: str, usable: Collection[int] | None = None) -> int | None:
+        """The lane the collection's next mint takes now, among `usable` (None: all; with several
+        worker processes, the lanes this one holds), or None (it waits: its lane is full, stuck or
+        not usable, or no lane is free)."""
         key = collection.lower()
+        allowed = range(len(self.senders)) if usable is None else usable
         with self._lock:
             last = self._last.get(key)
         if last is not None and self.senders[last[0]].looks_after(last[1]):
             lane = last[0]  # order within the collection: behind its mint in flight
-            return lane if self.senders[lane].in_flight() < self.max_in_flight and not self.stuck(lane) else None
+            free = self.senders[lane].in_flight() < self.max_in_flight and not self.stuck(lane)
+            return lane if free and lane in allowed else None
         ready = [
             i
             for i, s in enumerate(self.senders)
-            if s.in_flight() < self.max_in_flight and not self.stuck(i) and self.minter(i, key)
+            if i in allowed and s.in_flight() < self.max_in_flight and not self.stuck(i) and self.minter(i, key)
         ]
         if not ready:
             return None
@@ -72,6 +75,14 @@ class Lanes:
         if key not in self._minter:
             self._minter[key] = lane == 0 or self._is_minter(collection, self.senders[lane].address)
         return self._minter[key]
+
+    def handed_over(self, lane: int) -> None:
+        """Another process held (or is to hold) the lane: what this one remembers of it is void. (Lane
+        0 also relays this process's calls, which it keeps following: only its nonce is asked again.)"""
+        self.senders[lane].reset(forget=lane != 0)
+        with self._lock:
+            for key in [k for k, (i, _) in self._last.items() if i == lane]:
+                del self._last[key]
 
     def sent(self, lane: int, collection: str, tx_hash: str) -> None:
         with self._lock:

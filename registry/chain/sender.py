@@ -185,6 +185,15 @@ class TxSender:
         self.rewinds += 1
         self._nonce = node
 
+    def reset(self, *, forget: bool = True) -> None:
+        """Another process sends with this key now (or did meanwhile): take the next nonce from the
+        node's pending count and, with `forget`, forget what this sender broadcast (whoever follows
+        those transactions asks the node)."""
+        with self._lock:
+            if forget:
+                self._flight = InFlight(self)
+            self._nonce = None
+
     def in_flight(self) -> int:
         """Transactions broadcast and not yet known to be mined."""
         return len(self._flight.sent)

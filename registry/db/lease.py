@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -76,8 +77,19 @@ class LeaseHolder:
         self._until = _EPOCH
 
 
+class Held(Protocol):
+    """What `run_leased` drives: a `LeaseHolder`, or the mint workers' claims (`registry.jobs.claims`)."""
+
+    name: str
+    seconds: float
+
+    def hold(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
 def run_leased(
-    lease: LeaseHolder,
+    lease: Held,
     step: Callable[[], object],
     stop: threading.Event,
     *,

@@ -3,7 +3,9 @@ how a batch reserves an id and gives it back. The mint worker's queries live her
 chunk by id itself); every function works in the caller's session (the worker decides the
 transactions), none talks to the chain.
 
-A collection's `next_batch_id` mirrors the contract's counter. Only the lease holder moves it, and
+A collection's `next_batch_id` mirrors the contract's counter. Only the worker holding the
+collection's claim (`registry.jobs.claims`, checked by the worker at the start of each transaction)
+moves it, every change locks the chunk rows it changes and the counter row, and
 the contract mints batch N only when N is the next id, so the ledger keeps two promises: a reserved
 id is held by exactly one live batch, and the batches waiting to be sent hold consecutive ids from
 the chain's next one (an id given back is the next one taken).
@@ -11,6 +13,7 @@ the chain's next one (an id given back is the next one taken).
 
 from __future__ import annotations
 
+from collections.abc import Collection as Addresses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,10 +33,16 @@ LIVE = (ChunkState.stored, ChunkState.sent)  # a batch id reserved and not yet m
 # ---------------------------------------------------------------- reading
 
 
-def waiting(s: Session, limit: int) -> list[Waiting]:
-    """The chunks not yet sent that lead (or will lead) a batch, oldest first, at most `limit`."""
+def _among(query: Any, collections: Addresses[str] | None) -> Any:
+    """The query restricted to `collections` (None: every collection)."""
+    return query if collections is None else query.where(col(Chunk.collection).in_(list(collections)))
+
+
+def waiting(s: Session, limit: int, collections: Addresses[str] | None = None) -> list[Waiting]:
+    """The chunks not yet sent that lead (or will lead) a batch, oldest first, at most `limit`, of
+    `collections` (None: of all)."""
     # sqlalchemy's select: sqlmodel's is typed for at most four columns. The payload stays unread.
-    rows = s.execute(
+    query = (
         sa_select(
             col(Chunk.id),
             col(Chunk.collection),
@@ -46,7 +55,8 @@ def waiting(s: Session, limit: int) -> list[Waiting]:
         .where(col(Chunk.state).in_([ChunkState.validated, ChunkState.stored]), col(Chunk.leader_id).is_(None))
         .order_by(col(Chunk.id))
         .limit(limit)
-    ).all()
+    )
+    rows = s.execute(_among(query, collections)).all()
     return [
         Waiting(id=i, collection=c, kind=k, size=n, state=st, since=t if t.tzinfo else t.replace(tzinfo=UTC))
         for i, c, k, n, st, t in rows
@@ -54,9 +64,10 @@ def waiting(s: Session, limit: int) -> list[Waiting]:
     ]
 
 
-def in_flight(s: Session) -> int:
-    """Batches broadcast and not yet confirmed."""
-    return s.exec(select(func.count()).where(Chunk.state == ChunkState.sent, col(Chunk.leader_id).is_(None))).one()
+def in_flight(s: Session, collections: Addresses[str] | None = None) -> int:
+    """Batches broadcast and not yet confirmed (of `collections`; None: of all)."""
+    query = select(func.count()).where(Chunk.state == ChunkState.sent, col(Chunk.leader_id).is_(None))
+    return int(s.exec(_among(query, collections)).one())
 
 
 def unfinished(s: Session) -> int:
@@ -64,28 +75,38 @@ def unfinished(s: Session) -> int:
     return s.exec(select(func.count()).where(col(Chunk.state).in_(OPEN))).one()
 
 
-def leaders(s: Session, state: ChunkState) -> list[Chunk]:
-    """The leaders of the batches in `state`, oldest first."""
-    return list(
-        s.exec(select(Chunk).where(Chunk.state == state, col(Chunk.leader_id).is_(None)).order_by(col(Chunk.id))).all()
-    )
+def leaders(s: Session, state: ChunkState, collections: Addresses[str] | None = None) -> list[Chunk]:
+    """The leaders of the batches in `state` (of `collections`; None: of all), oldest first."""
+    query = select(Chunk).where(Chunk.state == state, col(Chunk.leader_id).is_(None)).order_by(col(Chunk.id))
+    return list(s.exec(_among(query, collections)).all())
 
 
-def members(s: Session, leader: Chunk) -> list[Chunk]:
-    """The chunks of the leader's batch, in token order (the leader first)."""
-    riders = s.exec(select(Chunk).where(Chunk.leader_id == leader.id).order_by(col(Chunk.batch_offset))).all()
-    return [leader, *riders]
+def chunk(s: Session, chunk_id: int | None, *, lock: bool = False) -> Chunk | None:
+    """A chunk by id; `lock`: its row locked until the transaction ends (PostgreSQL), read afresh."""
+    if not lock:
+        return s.get(Chunk, chunk_id)
+    query = select(Chunk).where(Chunk.id == chunk_id).with_for_update()
+    return s.exec(query.execution_options(populate_existing=True)).first()
 
 
-def candidates(s: Session, chunk_id: int, riders: Sequence[int]) -> list[Chunk]:
+def members(s: Session, leader: Chunk, *, lock: bool = False) -> list[Chunk]:
+    """The chunks of the leader's batch, in token order (the leader first); `lock`: the riders' rows
+    locked (the caller locked the leader's)."""
+    query = select(Chunk).where(Chunk.leader_id == leader.id).order_by(col(Chunk.batch_offset))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return [leader, *s.exec(query).all()]
+
+
+def candidates(s: Session, chunk_id: int, riders: Sequence[int], *, lock: bool = False) -> list[Chunk]:
     """The leader (still waiting) and those of `riders` that can still join it, in order; empty when
-    the leader itself has moved on."""
-    leader = s.get(Chunk, chunk_id)
+    the leader itself has moved on. `lock`: their rows locked until the transaction ends."""
+    leader = chunk(s, chunk_id, lock=lock)
     if leader is None or leader.state != ChunkState.validated:
         return []
     found = [leader]
     if riders:
-        found += s.exec(
+        query = (
             select(Chunk)
             .where(
                 col(Chunk.id).in_(riders),
@@ -94,7 +115,10 @@ def candidates(s: Session, chunk_id: int, riders: Sequence[int]) -> list[Chunk]:
                 Chunk.twin_kind == leader.twin_kind,
             )
             .order_by(col(Chunk.id))
-        ).all()
+        )
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        found += s.exec(query).all()
     return found
 
 
@@ -162,14 +186,19 @@ def reserve(
 ) -> bool:
     """Forms the batch the caller planned (the chunk leads, `riders` follow at their offsets) under
     `batch_id`, with its stored directory and claim root, and moves the collection's counter on.
-    False, and nothing written, when the plan went stale: a member moved on or the counter moved."""
-    batch = candidates(s, chunk_id, riders)
+    False, and nothing written, when the plan went stale: a member moved on or the counter moved.
+    The counter is locked first, then the chunks (read afresh under their locks), so two reservations
+    of one collection cannot both see the plan fresh."""
+    first = s.get(Chunk, chunk_id)
+    if first is None:
+        return False
+    collection = _counter(s, first.collection)  # a chunk's collection never changes: read unlocked
+    if collection.next_batch_id != batch_id:
+        return False
+    batch = candidates(s, chunk_id, riders, lock=True)
     if not batch or [m.id for m in batch] != list(planned):
         return False
     leader = batch[0]
-    collection = _counter(s, leader.collection)
-    if collection.next_batch_id != batch_id:
-        return False
     offset = 0
     for m in batch:
         m.leader_id, m.batch_offset = (None if m is leader else leader.id), offset
@@ -194,11 +223,13 @@ def release(s: Session, batch: Sequence[Chunk]) -> None:
     freed = leader.batch_id
     collection = _counter(s, leader.collection)
     later = s.exec(
-        select(Chunk).where(
+        select(Chunk)
+        .where(
             Chunk.collection == leader.collection,
             col(Chunk.batch_id) > freed,
             col(Chunk.state).in_(LIVE),
         )
+        .with_for_update()
     ).all()
     unform([other for other in later if other.state == ChunkState.stored])
     if not any(other.state == ChunkState.sent for other in later):

@@ -4,8 +4,12 @@ Each on-chain batch moves validated -> stored -> sent -> confirmed -> recorded, 
 before the next step starts. The contract makes a mint name its batch id, so a batch can be minted
 once and only once: whatever the worker finds after a crash (a transaction that was broadcast but not
 recorded, one that was dropped, one that reverted because an earlier copy landed), it asks the chain
-whether batch N carries this batch's directory and size and moves on from the answer. Only one worker
-holds the lease at a time, across processes.
+whether batch N carries this batch's directory and size and moves on from the answer.
+
+Several workers (processes) mint at once: each works only on the collections and signer lanes it
+holds (`claims`), and every transaction that changes a collection's batches first checks, under a
+lock, that this worker still holds it (`Claims.fence`), so a stalled worker whose collection was
+taken over writes and broadcasts nothing for it.
 
 A batch is one chunk, or several small chunks of one collection and kind coalesced at `_store`: the
 first leads (the worker moves leaders through the states), the others ride along at their offsets and
@@ -29,11 +33,12 @@ from sqlmodel import Session
 from registry.chain.client import TwinmarkChain
 from registry.chain.refusals import BrandCompromised, BrandSuspended
 from registry.db.engine import session_scope
-from registry.db.lease import LeaseHolder, run_leased
+from registry.db.lease import run_leased
 from registry.errors import ContractReverted
 from registry.ipfs.cid import CID
 from registry.ipfs.store import ContentStore, add_directory
 from registry.jobs import ledger, recording
+from registry.jobs.claims import NAME, ClaimLost, Claims
 from registry.jobs.coalescing import coalesce
 from registry.jobs.models import Chunk, ChunkState, Job
 from registry.jobs.states import refresh_jobs
@@ -42,7 +47,7 @@ from registry.pinning import service as pinning
 from registry.settings import Settings
 
 log = logging.getLogger(__name__)
-LEASE = "mint-worker"
+LEASE = NAME  # the heartbeat row of the mint workers (readiness)
 _FLAG_SUSPENDED, _FLAG_COMPROMISED = 1, 2  # the brand standing a collection mirrors (`brand_flags`)
 
 
@@ -66,7 +71,11 @@ class MintWorker:
         self.chain = chain
         self.store = store
         self.settings = settings
-        self.lease = LeaseHolder(engine, LEASE, settings.worker_lease_seconds)
+        # What this worker may work on (`lease`: the interface `run_leased` drives).
+        self.claims = self.lease = Claims(
+            engine, settings.worker_lease_seconds, chain.lane_addresses(), busy=chain.lane_busy
+        )
+        self.claims.on_lane_change = chain.lane_handed_over
         self._wake = threading.Event()
         self._due_in: float | None = None  # seconds until a waiting group of small chunks falls due
         self._filling = 0  # twins in the largest waiting group at the last pass
@@ -101,11 +110,26 @@ class MintWorker:
         self._wake.set()
 
     def step(self) -> bool:
-        """One pass over unfinished batches; True when something moved."""
-        moved = self._advance_sent()
-        moved |= self._record_confirmed()
-        moved |= self._dispatch()
+        """One pass over the unfinished batches of this worker's collections; True when something moved."""
+        self.claims.catch_up()
+        try:
+            moved = self._advance_sent()
+            moved |= self._record_confirmed()
+            moved |= self._dispatch()
+        except ClaimLost as exc:
+            log.warning("collection %s was taken over by another worker; this one leaves it", exc)
+            return True
         return moved
+
+    def _fenced(self, s: Session, chunk_id: int | None) -> Chunk:
+        """The chunk, read afresh under its row lock, after checking (under the claim row's lock, held
+        to the end of the transaction) that this worker still holds its collection."""
+        found = s.get(Chunk, chunk_id)
+        assert found is not None
+        self.claims.fence(s, found.collection)  # a chunk's collection never changes
+        locked = ledger.chunk(s, chunk_id, lock=True)
+        assert locked is not None
+        return locked
 
     def drain(self, timeout: float = 120.0) -> None:
         """Runs passes until no chunk is unfinished (for tools and tests)."""
@@ -124,15 +148,17 @@ class MintWorker:
 
     def _dispatch(self) -> bool:
         max_in_flight = self.settings.worker_max_in_flight
+        mine = self.claims.collections
         with session_scope(self.engine) as s:
-            in_flight = ledger.in_flight(s)
+            in_flight = ledger.in_flight(s, mine)
             if in_flight >= max_in_flight:
                 self._due_in = None  # passes follow the batches in flight meanwhile
                 return False
             with self._arrived_lock:
                 self._arrived = 0  # whatever arrived so far is read below
-            # Enough to fill every batch that may be sent now, whatever their sizes.
-            waiting = ledger.waiting(s, max_in_flight * self.cap)
+            # Enough to fill every batch that may be sent now, whatever their sizes; none of a
+            # collection being handed on to another worker.
+            waiting = ledger.waiting(s, max_in_flight * self.cap, mine - self.claims.draining)
         due, self._due_in, self._filling = coalesce(
             waiting, datetime.now(UTC), self.settings.coalesce_window_seconds, self.cap
         )
@@ -152,7 +178,7 @@ class MintWorker:
                     self._fail_unsent(chunk_id, str(standing[address]))
                 moved = True
                 continue
-            lane = self.chain.free_lane(address)
+            lane = self.chain.free_lane(address, self.claims.lanes - self.claims.dropped_lanes)
             if lane is None:
                 continue  # this collection's lane is full or stuck: the others still go
             with tracing.continued(self._trace_of(ids[0]), "mint.send", **{"twinmark.chunk": ids[0]}):
@@ -167,9 +193,9 @@ class MintWorker:
         of the collection and stores (pins) the batch directory."""
         # The directory is written first, outside the database transaction: creating thousands of
         # block files is the slow part of a large batch, and the database writer (SQLite's one lock)
-        # would be held meanwhile. Only the lease holder moves the collection's counter, so the id
-        # read here is the one the transaction below reserves; if anything changed meanwhile the plan
-        # is dropped (its blocks, named by their hashes, are merely unused) and the next pass redoes it.
+        # would be held meanwhile. Only the claim's holder moves the collection's counter, so the id
+        # read here is the one the transaction below reserves; if anything changed meanwhile (or the
+        # claim was lost) the plan is dropped (its blocks, named by their hashes, are merely unused).
         with Session(self.engine) as s:
             planned = ledger.candidates(s, chunk_id, riders)
             if not planned:
@@ -179,15 +205,15 @@ class MintWorker:
             planned_ids = [m.id for m in planned]
         imported = add_directory(self.store, files)  # content first: the anchor must resolve
         with session_scope(self.engine) as s:
+            self._fenced(s, chunk_id)
             ledger.reserve(s, chunk_id, riders, planned_ids, batch_id, dir_cid=str(imported.cid), claim_root=root)
 
     def _fail_unsent(self, chunk_id: int, reason: str) -> None:
         with session_scope(self.engine) as s:
-            chunk = s.get(Chunk, chunk_id)
-            assert chunk is not None
+            chunk = self._fenced(s, chunk_id)
             if chunk.state not in (ChunkState.validated, ChunkState.stored):
                 return
-            members = ledger.members(s, chunk) if chunk.state == ChunkState.stored else [chunk]
+            members = ledger.members(s, chunk, lock=True) if chunk.state == ChunkState.stored else [chunk]
             log.warning("batch of chunks %s not minted: %s", [m.id for m in members], reason)
             self._fail(s, members, reason)
 
@@ -200,16 +226,15 @@ class MintWorker:
 
     def _send(self, chunk_id: int, lane: int) -> None:
         with session_scope(self.engine) as s:
-            leader = s.get(Chunk, chunk_id)
-            assert leader is not None
+            leader = self._fenced(s, chunk_id)
             if leader.state != ChunkState.stored:
                 return
             assert leader.batch_id is not None and leader.dir_cid is not None
-            members = ledger.members(s, leader)
+            members = ledger.members(s, leader, lock=True)
             anchor = CID.parse(leader.dir_cid).digest
             root = bytes.fromhex(leader.claim_root) if leader.claim_root else b"\0" * 32
             # Broadcast inside the transaction on purpose: the batch becomes `sent` with its tx hash
-            # only if the broadcast happened, and no second pass can send it meanwhile (lease + row).
+            # only if the broadcast happened, and no other worker can send it meanwhile (claim + rows).
             tx_hash = self.chain.send_mint(
                 leader.collection,
                 leader.batch_id,
@@ -225,7 +250,7 @@ class MintWorker:
 
     def _advance_sent(self) -> bool:
         with session_scope(self.engine) as s:
-            leaders = ledger.leaders(s, ChunkState.sent)
+            leaders = ledger.leaders(s, ChunkState.sent, self.claims.collections)
         if not leaders:
             return False
         # The sender sends dropped mints again under their own nonces, replaces stuck ones with higher
@@ -262,9 +287,11 @@ class MintWorker:
     def _reconcile(self, chunk_id: int | None, revert: ContractReverted | None = None) -> None:
         """Decides from the chain alone whether this batch was minted, and what comes next."""
         with session_scope(self.engine) as s:
-            leader = s.get(Chunk, chunk_id)
-            assert leader is not None and leader.batch_id is not None and leader.dir_cid is not None
-            members = ledger.members(s, leader)
+            leader = self._fenced(s, chunk_id)
+            if leader.state != ChunkState.sent:
+                return  # moved on meanwhile
+            assert leader.batch_id is not None and leader.dir_cid is not None
+            members = ledger.members(s, leader, lock=True)
             on_chain_next = self.chain.next_batch_id(leader.collection)
             if leader.batch_id < on_chain_next:
                 batch = self.chain.batch(leader.collection, leader.batch_id)
@@ -293,15 +320,17 @@ class MintWorker:
 
     def _set(self, chunk_id: int | None, state: ChunkState, **fields: Any) -> None:
         with session_scope(self.engine) as s:
-            leader = s.get(Chunk, chunk_id)
-            assert leader is not None
-            ledger.assign(ledger.members(s, leader), state=state, **fields)
+            leader = self._fenced(s, chunk_id)
+            if leader.state != ChunkState.sent:
+                return  # moved on meanwhile
+            ledger.assign(ledger.members(s, leader, lock=True), state=state, **fields)
 
     # ------------------------------------------------------------ confirmed -> recorded
 
     def _record_confirmed(self) -> bool:
         with session_scope(self.engine) as s:
-            batches = [ledger.members(s, leader) for leader in ledger.leaders(s, ChunkState.confirmed)]
+            confirmed = ledger.leaders(s, ChunkState.confirmed, self.claims.collections)
+            batches = [ledger.members(s, leader) for leader in confirmed]
         moved = False
         for members in batches:
             leader = members[0]
@@ -329,11 +358,10 @@ class MintWorker:
     def _record(self, chunk_id: int | None, errors: dict[int, str]) -> None:
         """Writes the twins of the batch, each with its own chunk's job, and moves every job on."""
         with session_scope(self.engine) as s:
-            leader = s.get(Chunk, chunk_id)
-            assert leader is not None
+            leader = self._fenced(s, chunk_id)
             if leader.state != ChunkState.confirmed:
                 return
-            members = ledger.members(s, leader)
+            members = ledger.members(s, leader, lock=True)
             written = recording.write_twins(s, members, errors)
             pinning.want(s, written.contents)  # for the remote pinning services
             ledger.assign(members, state=ChunkState.recorded)

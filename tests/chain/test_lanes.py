@@ -70,3 +70,32 @@ def test_a_collection_stays_on_its_lane_while_a_mint_is_in_flight(w3: Web3) -> N
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     assert other.state(tx_hash).receipt is not None  # mined (a revert: only the nonce matters here)
     assert lanes.free("0xAA") in (0, 1)
+
+
+def test_lanes_held_by_another_process_are_left_alone_and_a_lane_taken_over_asks_the_node(w3: Web3) -> None:
+    """With several worker processes each sends only on the lanes it holds (`usable`); a lane handed
+    over forgets what this process sent on it and takes its next nonce from the node."""
+    signer, other = lane(w3), lane(w3)
+    chain = TwinmarkChain(w3, signer, deploy(w3, signer)["registry"])
+    lanes = Lanes([signer, other], max_in_flight=4, is_minter=lambda collection, account: True)
+    assert {lanes.free(f"0x{n:02x}", usable={1}) for n in range(8)} == {1}
+    assert lanes.free("0xAA", usable=set()) is None
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        ours = other.send(chain.registry.functions.registerBrand(other.address, "Ours"), gas=300_000)
+        lanes.sent(1, "0xAA", ours)
+        assert lanes.free("0xAA", usable={0}) is None  # in flight on a lane this process no longer holds: waits
+        # Another process holds lane 1 now and sends with its key; this one lets the lane go.
+        elsewhere = TxSender(w3, other.account, DECODER)
+        theirs = elsewhere.send(chain.registry.functions.registerBrand(other.address, "Theirs"), gas=300_000)
+        lanes.handed_over(1)
+        assert not other.busy() and other.local_nonce() is None and not other.knows(ours)
+        assert lanes.free("0xAA", usable={0}) == 0  # no longer pinned behind a mint it does not follow
+        # Taken back later: the next nonce is the node's, after the other process's transaction.
+        again = other.send(chain.registry.functions.registerBrand(other.address, "Again"), gas=300_000)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    nonces = [w3.eth.get_transaction(h)["nonce"] for h in (ours, theirs, again)]  # type: ignore[arg-type]
+    assert nonces == [nonces[0], nonces[0] + 1, nonces[0] + 2]
+    assert all(w3.eth.get_transaction_receipt(h)["blockNumber"] is not None for h in (ours, theirs, again))  # type: ignore[arg-type]
