@@ -189,7 +189,10 @@ def test_interval_mining_makes_one_second_blocks(conditions: ChainConditions) ->
     last = conditions.block_number()
     assert 2 <= last - first <= 5, (first, last)
     stamps = [int(conditions.block(n)["timestamp"], 16) for n in range(first + 1, last + 1)]
-    assert all(b - a == 1 for a, b in itertools.pairwise(stamps)), stamps
+    # One second apart; Anvil's interval timer may slip a second on a machine loaded by the suite
+    # (seen in CI: 1, 2), never mine two blocks in one second nor stop.
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert all(1 <= gap <= 2 for gap in gaps) and gaps.count(1) * 2 >= len(gaps), stamps
     # A transaction waits for the next block instead of being mined at once.
     sender = conditions.node("eth_accounts")[0]
     tx = conditions.node("eth_sendTransaction", {"from": sender, "to": sender, "value": "0x1"})
