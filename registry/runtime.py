@@ -346,6 +346,7 @@ class Runtime:
                     batch=settings.scan_batch,
                     locator=Locator(settings.geoip_database),
                     enabled=settings.scans_enabled,
+                    per_minute=settings.scan_record_per_minute or None,
                 ),
                 anvil=anvil,
                 pinner=(

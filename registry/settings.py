@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     scan_queue: int = Field(default=10_000, ge=1)
     scan_batch: int = Field(default=500, ge=1, le=2_000)
     scan_retention_days: int = Field(default=100, ge=1)
+    # One network's (/24, /48) scans of one twin by one channel recorded per minute; more are answered
+    # as usual but not recorded (counted in twinmark_scans_capped_total). 0: no cap.
+    scan_record_per_minute: int = Field(default=120, ge=0)
     # Resolved alerts (and their copies of the triggering scans) are deleted this long after they were
     # resolved; open ones are kept. Two years: the EU's legal guarantee on consumer goods, the span in
     # which a sale is most often disputed. Keep it above the scan retention (a resolution forgotten

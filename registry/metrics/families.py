@@ -101,6 +101,9 @@ outbox_oldest = Gauge(
 # ------------------------------------------------------------------ scans, mint jobs, content, pins
 scans_ingested = Counter("twinmark_scans_ingested_total", "Scans written to the scan log.")
 scans_dropped = Counter("twinmark_scans_dropped_total", "Scans dropped before the scan log, by reason.", ("reason",))
+scans_capped = Counter(
+    "twinmark_scans_capped_total", "Scans answered but not recorded: one network's repeats of one twin past the cap."
+)
 mint_jobs = Gauge(
     "twinmark_mint_jobs", "Open mint jobs by state (accepted, running).", ("state",), multiprocess_mode="mostrecent"
 )

@@ -124,6 +124,12 @@ def scan_dropped(reason: str, count: int = 1) -> None:
         f.scans_dropped.labels(reason).inc(count)
 
 
+def scans_capped(count: int = 1) -> None:
+    """Scans answered and not recorded: one network's repeats of one twin past the per-minute cap."""
+    if _on:
+        f.scans_capped.inc(count)
+
+
 def mint_jobs(by_state: Mapping[str, int], states: Iterable[str]) -> None:
     """Jobs per state; every state of `states` is set (0 when none), so a drained state reads 0."""
     if _on:

@@ -78,16 +78,34 @@ class ScanStats:
     written: int = 0
     dropped_full: int = 0  # the queue was full: never queued
     dropped_failed: int = 0  # queued, but their batch could not be stored
+    capped: int = 0  # answered, not recorded: one network's repeats of one twin past the per-minute cap
     batches: int = 0
 
 
 class ScanRecorder:
-    def __init__(self, engine: Engine, *, size: int, batch: int, locator: Locator, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        size: int,
+        batch: int,
+        locator: Locator,
+        enabled: bool = True,
+        per_minute: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self.enabled = enabled
         self.locator = locator
         self.stats = ScanStats()
         self._batch, self._size = batch, size
+        # One network's scans of one twin by one channel recorded per minute (None: all). A repeat
+        # past it tells the rules and the brand's numbers nothing new, and one client looping over one
+        # verify URL would otherwise write thousands of rows a second and double every answer's cost.
+        self._per_minute = per_minute
+        self._clock = clock
+        self._window = 0  # the minute `_counts` counts (monotonic seconds // 60)
+        self._counts: dict[tuple[object, ...], int] = {}
         # A deque, not a queue.Queue: appending takes no lock and wakes no thread (a Queue's put notified
         # the writer once per scan, a thread switch per request); the writer wakes at the first scan of
         # a batch (`_wake`) and takes what came in the next LINGER seconds.
@@ -105,6 +123,11 @@ class ScanRecorder:
         """Queues `event` without waiting; False (and counted) when the queue is full or recording off."""
         if not self.enabled:
             return False
+        if self._per_minute is not None and event.network is not None and self._capped(event):
+            with self._lock:
+                self.stats.capped += 1
+            metrics.scans_capped()
+            return False
         if len(self._queue) >= self._size:  # checked without a lock: a few over the bound under a race
             with self._lock:
                 self.stats.dropped_full += 1
@@ -116,6 +139,19 @@ class ScanRecorder:
         if len(self._queue) == 1:  # the first of a batch: the writer may be asleep (a missed wake costs 0.2 s)
             self._wake.set()
         return True
+
+    def _capped(self, event: ScanEvent) -> bool:
+        """Whether `event` is past its network's cap for the twin it names, this minute (counted here:
+        a plain dict, emptied each minute, so it holds at most a minute's distinct keys)."""
+        window = int(self._clock() // 60)
+        if window != self._window:
+            self._window, self._counts = window, {}
+        twin = (event.contract, event.token_id) if event.token_id is not None else (event.gtin, event.serial)
+        key = (event.network, event.channel, *twin)
+        seen = self._counts.get(key, 0) + 1  # under the GIL; two racing requests may both pass: a cap, not a count
+        self._counts[key] = seen
+        assert self._per_minute is not None
+        return seen > self._per_minute
 
     @property
     def waiting(self) -> int:

@@ -284,3 +284,41 @@ def test_a_batch_is_one_insert_and_listeners_get_the_stored_rows(site: Site) -> 
     assert len(inserts) == 1  # 300 rows, one statement
     assert len(stored) == 300 and len({r.id for r in stored}) == 300
     assert heard == [stored] and all(r.collection == site.collection and r.brand_id for r in stored)
+
+
+def test_one_networks_repeats_of_one_twin_are_answered_and_recorded_up_to_the_cap(site: Site) -> None:
+    """One client looping over one verify URL: every answer as before, at most
+    `scan_record_per_minute` (120) of them recorded a minute. 250 requests: a minute may turn during
+    them, so at least one minute holds 125, five past the cap."""
+    recorder = site.stack.runtime.scans
+    before, full, last = recorder.stats.capped, recorder.stats.dropped_full, site.last_id()
+    with site.browser("198.18.7.9", Accept="application/json") as client:
+        expected = client.get(_verify_path(site)).json()["authentic"]
+        for _ in range(249):
+            r = client.get(_verify_path(site))
+            # The verdict stands; the answer may gain a caution if the rules find the loop suspicious.
+            assert r.status_code == 200 and r.json()["authentic"] == expected
+    capped = recorder.stats.capped - before
+    assert 5 <= capped <= 250 - 120
+    recorded = [s for s in site.since(last) if s.network == "198.18.7.0/24"]
+    assert len(recorded) == 250 - capped - (recorder.stats.dropped_full - full)  # this site's queue holds 20
+
+
+def test_the_cap_counts_per_network_twin_and_channel_and_resets_each_minute(site: Site) -> None:
+    from registry.scans.geo import Locator
+    from registry.scans.recorder import ScanEvent, ScanRecorder
+
+    now = [600.0]
+    recorder = ScanRecorder(
+        site.stack.runtime.engine, size=100, batch=100, locator=Locator(), per_minute=3, clock=lambda: now[0]
+    )
+
+    def scan(network: str = "192.0.2.0/24", token: int = 1, channel: str = "verify") -> bool:
+        return recorder.submit(ScanEvent(channel=channel, contract=site.collection, token_id=token, network=network))
+
+    assert [scan() for _ in range(5)] == [True, True, True, False, False]
+    assert scan(token=2) and scan(network="198.51.100.0/24") and scan(channel="page")  # other keys: own counts
+    assert recorder.submit(ScanEvent(channel="verify", contract=site.collection, token_id=1))  # no network: no cap
+    now[0] += 60  # the next minute
+    assert scan()
+    assert recorder.stats.capped == 2 and recorder.waiting == 8
