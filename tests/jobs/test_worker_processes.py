@@ -168,8 +168,9 @@ def test_sigkill_of_a_minting_worker(tmp_path: Path, postgres_server: Any) -> No
                 and standby in lanes
             ):
                 break
-            # Within the lease time (1.5 s; measured 1.4-1.7 s from the SIGKILL), with room for a slow machine.
-            assert time.monotonic() - killed < 3 * LANE_SETTINGS["worker_lease_seconds"] + 2, (collections, lanes)
+            # Within the lease time (1.5 s; measured 1.4-1.7 s from the SIGKILL), with room for a slow
+            # machine (the full suite on two cores once took 6.6 s).
+            assert time.monotonic() - killed < 5 * LANE_SETTINGS["worker_lease_seconds"] + 4, (collections, lanes)
             time.sleep(0.05)
         assert victim.pid not in collections and victim.pid not in lanes
         assert_exactly_once(stack, jobs)
