@@ -81,7 +81,7 @@ def test_the_596_byte_sparse_attack_is_refused_before_the_validator(
     assert problem["type"].endswith("/model-too-complex")
     assert {"DECLARED_WORK_TOO_LARGE", "TOO_MANY_TRIANGLES", "TOO_MANY_VERTICES"} <= codes(problem)
     assert "6,442,450,948 components" in problem["detail"]  # 2^31 x 3, plus the one entry's index and value
-    assert elapsed < 1, elapsed
+    assert elapsed < 5, elapsed  # the validator would take minutes over 2^31 components (loaded CI: 1.2 s)
     assert validator_calls == [] and stored(stack) == before
     assert upload(stack, honest, build(COAT)).status_code == 201
     assert len(validator_calls) == 1

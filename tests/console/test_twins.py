@@ -38,19 +38,23 @@ def test_search_by_gtin_serial_token_and_name(site: ConsoleSite, browser: Browse
     for query, field in ((twin["serial"], "any"), (twin["serial"], "serial"), (str(twin["token_id"]), "token")):
         page.fill("#q", query)
         page.select_option("#field", field)
-        page.click("form.search button")
+        with page.expect_navigation():  # a GET form: read the new page, not the old one
+            page.click("form.search button")
         assert _tokens(page.locator("#twins tbody td.mono").all_text_contents()) == [twin["token_id"]], (query, field)
     page.fill("#q", twin["gtin"])
     page.select_option("#field", "any")  # 13 digits: read as a GTIN
-    page.click("form.search button")
+    with page.expect_navigation():  # a GET form: read the new page, not the old one
+        page.click("form.search button")
     assert len(page.locator("#twins tbody tr").all()) == len(site.twins)
     page.fill("#q", "iconique aur-00")  # part of the name, any case
     page.select_option("#field", "name")
-    page.click("form.search button")
+    with page.expect_navigation():  # a GET form: read the new page, not the old one
+        page.click("form.search button")
     assert len(page.locator("#twins tbody tr").all()) == len(site.twins)
     page.fill("#q", "OTH-001")  # the other brand's serial
     page.select_option("#field", "serial")
-    page.click("form.search button")
+    with page.expect_navigation():  # a GET form: read the new page, not the old one
+        page.click("form.search button")
     assert page.locator("#no-twins").is_visible()
     assert page.csp_errors == []  # type: ignore[attr-defined]
 
