@@ -4,7 +4,6 @@ consumer goods, when a sale is most often disputed); open alerts are kept whatev
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -13,8 +12,7 @@ from sqlmodel import col, select
 
 from registry.alerts.models import Alert, AlertScan
 from registry.db.engine import session_scope
-
-log = logging.getLogger(__name__)
+from registry.db.periodic import run_every
 
 
 def purge_resolved(engine: Engine, retention_days: int, *, now: datetime | None = None, batch: int = 500) -> int:
@@ -42,13 +40,9 @@ def purge_resolved(engine: Engine, retention_days: int, *, now: datetime | None 
 
 def run_retention(engine: Engine, retention_days: int, stop: threading.Event, interval: float = 3600.0) -> None:
     """The alert retention loop (beside the scan log's, in every process: deleting twice is harmless)."""
-    while not stop.is_set():
-        try:
-            purged = purge_resolved(engine, retention_days)
-        except Exception as exc:  # the database away: the next round tries again
-            log.warning("alert retention: %s; trying again later", type(exc).__name__)
-            stop.wait(min(interval, 60.0))
-            continue
-        if purged:
-            log.info("alerts: %d resolved alerts past retention deleted", purged)
-        stop.wait(interval)
+    run_every(
+        lambda: purge_resolved(engine, retention_days),
+        "alerts: %d resolved alerts past retention deleted",
+        stop,
+        interval,
+    )

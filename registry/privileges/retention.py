@@ -5,7 +5,6 @@ owner cannot redeem it again), and the brand keeps its counts, uses and double u
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
@@ -13,9 +12,9 @@ from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from registry.db.engine import session_scope
+from registry.db.periodic import run_every
 from registry.privileges.models import Redemption
 
-log = logging.getLogger(__name__)
 FORGOTTEN = ""  # what a forgotten owner, actor and receipt read as
 
 
@@ -49,13 +48,5 @@ def forget_settled(engine: Engine, retention_days: int, *, now: float | None = N
 
 def run_retention(engine: Engine, retention_days: int, stop: threading.Event, interval: float = 3600.0) -> None:
     """The redemption retention loop (in every process, like the alerts': forgetting twice is harmless)."""
-    while not stop.is_set():
-        try:
-            forgotten = forget_settled(engine, retention_days)
-        except Exception as exc:  # the database away: the next round tries again
-            log.warning("redemption retention: %s; trying again later", type(exc).__name__)
-            stop.wait(min(interval, 60.0))
-            continue
-        if forgotten:
-            log.info("privileges: %d settled redemptions past retention forgotten", forgotten)
-        stop.wait(interval)
+    what = "privileges: %d settled redemptions past retention forgotten"
+    run_every(lambda: forget_settled(engine, retention_days), what, stop, interval)

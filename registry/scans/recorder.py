@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # (a `Scan` built per row cost ~23 us; the alert rules only read its fields).
 StoredScan = Row[Any]
 Listener = Callable[[Sequence[StoredScan]], None]
+CAP_KEYS = 100_000  # (network, door, twin) keys the per-minute cap counts at once (~20 MB at most)
 LINGER = 0.1  # seconds a batch waits for company after its first scan (a batch costs ~1 ms of its own)
 
 
@@ -148,6 +149,8 @@ class ScanRecorder:
             self._window, self._counts = window, {}
         twin = (event.contract, event.token_id) if event.token_id is not None else (event.gtin, event.serial)
         key = (event.network, event.channel, *twin)
+        if key not in self._counts and len(self._counts) >= CAP_KEYS:
+            return False  # a flood of distinct networks: each is recorded (bounded memory, no cap to dodge)
         seen = self._counts.get(key, 0) + 1  # under the GIL; two racing requests may both pass: a cap, not a count
         self._counts[key] = seen
         assert self._per_minute is not None

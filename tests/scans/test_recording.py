@@ -304,7 +304,10 @@ def test_one_networks_repeats_of_one_twin_are_answered_and_recorded_up_to_the_ca
     assert len(recorded) == 250 - capped - (recorder.stats.dropped_full - full)  # this site's queue holds 20
 
 
-def test_the_cap_counts_per_network_twin_and_channel_and_resets_each_minute(site: Site) -> None:
+def test_the_cap_counts_per_network_twin_and_channel_and_resets_each_minute(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.scans import recorder as recorder_module
     from registry.scans.geo import Locator
     from registry.scans.recorder import ScanEvent, ScanRecorder
 
@@ -322,3 +325,5 @@ def test_the_cap_counts_per_network_twin_and_channel_and_resets_each_minute(site
     now[0] += 60  # the next minute
     assert scan()
     assert recorder.stats.capped == 2 and recorder.waiting == 8
+    monkeypatch.setattr(recorder_module, "CAP_KEYS", len(recorder._counts))  # the counted keys are full
+    assert [scan(network="203.0.113.0/24") for _ in range(5)] == [True] * 5  # a new network: recorded, uncounted
