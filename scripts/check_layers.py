@@ -12,7 +12,8 @@ in `registry.jobs`); `api` is one package. Layers, lowest first:
 1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net`, `registry.metrics`
    (never a domain);
 2. the domains (every other `registry.<package>`), in an order with no cycle;
-3. `registry.runtime`, the composition root (nothing in `registry` imports it);
+3. `registry.runtime` (a package: the root and its keys, wiring and loops modules), the composition
+   root (nothing in `registry` imports it);
 4. `api`, the HTTP app and the command line (only it imports FastAPI).
 
 The chain facade is closed: `registry.chain.node` (raw JSON-RPC, the provider) and
@@ -99,7 +100,7 @@ def private_chain(name: str) -> bool:
 
 
 def may_use_private_chain(module: str) -> bool:
-    return package_of(module) == "registry.chain" or module in COMPOSITION
+    return package_of(module) == "registry.chain" or package_of(module) in COMPOSITION
 
 
 def reads_w3(path: Path) -> list[int]:

@@ -29,7 +29,7 @@ from registry.chain.refusals import ExpiredSignature, InvalidSignature, StaleNon
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.errors import Conflict, ContractReverted, InvalidInput
-from registry.runtime import CONTRACTS_WITH_ERRORS
+from registry.runtime.wiring import CONTRACTS_WITH_ERRORS
 from registry.settings import ANVIL_DEV_KEY
 from tests.support.webauthn import Passkey
 

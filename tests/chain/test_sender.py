@@ -22,7 +22,7 @@ from registry.chain.node import connect
 from registry.chain.reverts import RevertDecoder
 from registry.chain.sender import TxSender
 from registry.errors import ConfigurationError, ContractReverted
-from registry.runtime import load_signer
+from registry.runtime.keys import load_signer
 from registry.settings import Settings
 
 DECODER = RevertDecoder(artifacts.load(n).abi for n in ("TwinmarkRegistry", "TwinmarkCollection"))
