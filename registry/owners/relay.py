@@ -12,6 +12,7 @@ junk before a simulation is paid for."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -115,6 +116,49 @@ def transfer_to_sign(s: Session, chain: TwinmarkChain, contract: str, token_id: 
     return _to_sign(s, chain, twin.owner, challenge, deadline, nonce=twin.nonce)
 
 
+def _relay_twin_action(
+    s: Session,
+    chain: TwinmarkChain,
+    settings: Settings,
+    rp: RelyingParty,
+    contract: str,
+    token_id: int,
+    *,
+    client: str,
+    nonce: int,
+    deadline: int,
+    credential: dict[str, Any],
+    account_nonce: int | None,
+    digest: Callable[[str], PasskeyChallenge],
+    relay: Callable[[str, bytes, bytes, PasskeyChallenge, bytes], str],
+    stolen_refused: bool,
+) -> tuple[str, str]:
+    """A twin's owner account acting by passkey (a transfer, a status report): the twin's nonce and the
+    account's checked, the passkey checked (see the module), the relay paid under the owner quotas.
+    `digest(owner)` is the chain's challenge; `relay(owner, qx, qy, challenge, auth)` sends it. The
+    owner and the transaction hash come back."""
+    twin = live_twin(chain, contract, token_id)
+    if stolen_refused and twin.status == Status.stolen:
+        raise TwinStolen("the twin is reported stolen: it cannot be transferred")
+    if nonce != twin.nonce:
+        raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
+    challenge = digest(twin.owner)
+    _same_account_nonce(challenge, account_nonce)
+    passkey, auth = _signer(s, rp, chain, twin.owner, challenge.digest, credential)
+    qx, qy = _key(passkey)
+    tx_hash = paid_relay(
+        s,
+        settings,
+        lambda: relay(twin.owner, qx, qy, challenge, auth),
+        signer=twin.owner,  # py_webauthn verified the account's own passkey: counted as the owner's
+        client=client,
+        owner=twin.owner,
+        contract=contract,
+        token_id=token_id,
+    )
+    return twin.owner, tx_hash
+
+
 def relay_transfer(
     s: Session,
     chain: TwinmarkChain,
@@ -130,26 +174,23 @@ def relay_transfer(
     credential: dict[str, Any],
     account_nonce: int | None = None,
 ) -> TransferOut:
-    twin = live_twin(chain, contract, token_id)
-    if twin.status == Status.stolen:
-        raise TwinStolen("the twin is reported stolen: it cannot be transferred")
-    if nonce != twin.nonce:
-        raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
-    challenge = chain.passkey_transfer_digest(contract, token_id, twin.owner, to, nonce, deadline)
-    _same_account_nonce(challenge, account_nonce)
-    passkey, auth = _signer(s, rp, chain, twin.owner, challenge.digest, credential)
-    qx, qy = _key(passkey)
-    tx_hash = paid_relay(
+    owner, tx_hash = _relay_twin_action(
         s,
+        chain,
         settings,
-        lambda: chain.relay_passkey_transfer(
-            contract, token_id, twin.owner, qx, qy, to, nonce, deadline, challenge, auth
-        ),
-        signer=twin.owner,  # py_webauthn verified the account's own passkey: counted as the owner's
+        rp,
+        contract,
+        token_id,
         client=client,
-        owner=twin.owner,
-        contract=contract,
-        token_id=token_id,
+        nonce=nonce,
+        deadline=deadline,
+        credential=credential,
+        account_nonce=account_nonce,
+        digest=lambda owner: chain.passkey_transfer_digest(contract, token_id, owner, to, nonce, deadline),
+        relay=lambda owner, qx, qy, challenge, auth: chain.relay_passkey_transfer(
+            contract, token_id, owner, qx, qy, to, nonce, deadline, challenge, auth
+        ),
+        stolen_refused=True,
     )
     return TransferOut(
         contract=contract,
@@ -157,7 +198,7 @@ def relay_transfer(
         owner=to,
         tx_hash=tx_hash,
         state=chain.relay_state(tx_hash),
-        **{"from": twin.owner},
+        **{"from": owner},
     )
 
 
@@ -185,24 +226,23 @@ def relay_status(
     account_nonce: int | None = None,
 ) -> StatusOut:
     code = _status_code(status)
-    twin = live_twin(chain, contract, token_id)
-    if nonce != twin.nonce:
-        raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
-    challenge = chain.passkey_status_digest(contract, token_id, twin.owner, code, nonce, deadline)
-    _same_account_nonce(challenge, account_nonce)
-    passkey, auth = _signer(s, rp, chain, twin.owner, challenge.digest, credential)
-    qx, qy = _key(passkey)
-    tx_hash = paid_relay(
+    _, tx_hash = _relay_twin_action(
         s,
+        chain,
         settings,
-        lambda: chain.relay_passkey_status(
-            contract, token_id, twin.owner, qx, qy, code, nonce, deadline, challenge, auth
-        ),
-        signer=twin.owner,
+        rp,
+        contract,
+        token_id,
         client=client,
-        owner=twin.owner,
-        contract=contract,
-        token_id=token_id,
+        nonce=nonce,
+        deadline=deadline,
+        credential=credential,
+        account_nonce=account_nonce,
+        digest=lambda owner: chain.passkey_status_digest(contract, token_id, owner, code, nonce, deadline),
+        relay=lambda owner, qx, qy, challenge, auth: chain.relay_passkey_status(
+            contract, token_id, owner, qx, qy, code, nonce, deadline, challenge, auth
+        ),
+        stolen_refused=False,
     )
     return StatusOut(
         contract=contract, token_id=token_id, status=status, tx_hash=tx_hash, state=chain.relay_state(tx_hash)
