@@ -68,12 +68,13 @@ def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int
             if e.name == "BatchMinted":
                 first = e.token_id or 0
                 size = int(json.loads(e.args)["size"])
+                # First: it waits for a worker recording this batch now, whose twins are then deleted too.
+                reopen_batch(s, e.address, batch_of(first))
                 s.execute(
                     delete(Twin).where(
                         col(Twin.collection) == e.address, col(Twin.token_id).between(first, first + size - 1)
                     )
                 )
-                reopen_batch(s, e.address, batch_of(first))
             elif e.token_id is not None:
                 touched[e.address].add(e.token_id)
         gone = [e.model_dump() for e in dropped]

@@ -54,9 +54,12 @@ def refresh_jobs(s: Session, job_ids: Iterable[str]) -> None:
 
 def reopen_batch(s: Session, address: str, batch_id: int) -> None:
     """A batch the mint worker recorded was orphaned by a reorganisation: hand it back to the worker,
-    which mints it again under the same batch id, with the same chunks (so it still lands exactly once)."""
+    which mints it again under the same batch id, with the same chunks (so it still lands exactly once).
+    The chunks are read under their row locks, as the worker's transitions read them: a worker recording
+    the batch in another process right now finishes first, and its twins and counts are then taken back
+    too (a plain read would see it still confirmed and leave the job counting twins the chain lost)."""
     reopened = 0
-    for chunk in chunks_of_batch(s, address, batch_id):
+    for chunk in chunks_of_batch(s, address, batch_id, lock=True):
         if chunk.state not in (ChunkState.confirmed, ChunkState.recorded):
             continue
         reopened += 1
@@ -69,15 +72,11 @@ def reopen_batch(s: Session, address: str, batch_id: int) -> None:
         log.warning("reorg orphaned batch %s of %s: handed back to the mint worker", batch_id, address)
 
 
-def chunks_of_batch(s: Session, address: str, batch_id: int) -> list[Chunk]:
+def chunks_of_batch(s: Session, address: str, batch_id: int, *, lock: bool = False) -> list[Chunk]:
     """The chunks minted as this batch (several when small requests were coalesced), in token order."""
-    return list(
-        s.exec(
-            select(Chunk)
-            .where(Chunk.collection == address, Chunk.batch_id == batch_id)
-            .order_by(col(Chunk.batch_offset))
-        ).all()
-    )
+    query = select(Chunk).where(Chunk.collection == address, Chunk.batch_id == batch_id)
+    query = query.order_by(col(Chunk.batch_offset))
+    return list(s.exec(query.with_for_update() if lock else query).all())
 
 
 def job_ids_of_batch(s: Session, address: str, batch_id: int, size: int) -> list[str | None]:
