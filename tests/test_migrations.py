@@ -60,3 +60,22 @@ def test_processes_starting_together_migrate_one_after_the_other(tmp_path: Path)
 def _migrate_at_once(start: threading.Barrier, engine: Engine) -> None:
     start.wait()
     migrate(engine)
+
+
+def test_processes_starting_together_on_a_fresh_sqlite_file_migrate_one_after_the_other(tmp_path: Path) -> None:
+    """`uvicorn --workers 4` on a fresh data directory: each worker migrates the same new SQLite file at
+    once. All must succeed (without the file lock one died: `table brands already exists`). Threads
+    stand for the processes: each has its own engine and its own open lock file."""
+    for attempt in range(3):  # the race is a matter of timing: several fresh files
+        url = f"sqlite:///{tmp_path / f'together-{attempt}.db'}"
+        engines = [make_engine(url) for _ in range(4)]
+        start = threading.Barrier(len(engines))
+        try:
+            with ThreadPoolExecutor(len(engines)) as pool:
+                list(pool.map(partial(_migrate_at_once, start), engines))  # re-raises the first failure
+            with engines[0].connect() as conn:
+                versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+            assert len(versions) == 1
+        finally:
+            for engine in engines:
+                engine.dispose()

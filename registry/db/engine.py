@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,16 +51,30 @@ MIGRATION_LOCK = 0x7477696E6D61726B  # "twinmark": the PostgreSQL advisory lock 
 
 
 def migrate(engine: Engine) -> None:
-    """Applies every Alembic migration (idempotent). On PostgreSQL, processes starting together (API,
-    worker, indexer) migrate one after the other: without the lock, two creating `alembic_version` on
-    an empty database collided and one exited (found by the chaos soak)."""
+    """Applies every Alembic migration (idempotent). Processes starting together (API workers, the
+    mint worker, the indexer) migrate one after the other: without a lock, two creating the first
+    tables of an empty database collided and one exited (found by the chaos soak on PostgreSQL, and by
+    `uvicorn --workers 4` on a fresh SQLite file). PostgreSQL: an advisory lock; SQLite: a file lock."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with _sqlite_file_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})  # until commit
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock on `<database file>.migrate-lock` (none for PostgreSQL or in-memory SQLite);
+    the kernel drops it when the process dies, so a killed migration never leaves it held."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 @contextmanager
