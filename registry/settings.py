@@ -4,6 +4,7 @@ embedded local stack under `data_dir`."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -289,7 +290,8 @@ class Settings(BaseSettings):
         path = self.data_dir / "twinmark.db"
         if not path.exists():
             # Created owner-only before SQLite opens it; its WAL and shared-memory files take the same mode.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            with contextlib.suppress(FileExistsError):  # another process starting beside this one made it
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         return f"sqlite:///{path.resolve()}"
 
     @property

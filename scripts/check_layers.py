@@ -7,8 +7,8 @@ Every `import` in `registry/` and `api/` counts, also the ones inside functions 
 in `registry.jobs`); `api` is one package. Layers, lowest first:
 
 0. `registry.errors`, `registry.settings` (with `registry.presets`, its table of chain presets),
-   `registry.redaction`: the error root, the one settings object, and the scrubbing of configured
-   secrets from answers and logs;
+   `registry.redaction`, `registry.secret_files`: the error root, the one settings object, the scrubbing of
+   configured secrets from answers and logs, and the secrets generated once into the data directory;
 1. infrastructure: `registry.db`, `registry.chain`, `registry.ipfs`, `registry.net`, `registry.metrics`
    (never a domain);
 2. the domains (every other `registry.<package>`), in an order with no cycle;
@@ -41,7 +41,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # `registry`: the empty root; `registry.presets`: the settings' chain presets
-FOUNDATION = {"registry", "registry.errors", "registry.settings", "registry.presets", "registry.redaction"}
+FOUNDATION = {
+    "registry",
+    "registry.errors",
+    "registry.settings",
+    "registry.presets",
+    "registry.redaction",
+    "registry.secret_files",
+}
 INFRASTRUCTURE = {"registry.db", "registry.chain", "registry.ipfs", "registry.net", "registry.metrics"}
 COMPOSITION = {"registry.runtime", "registry.standalone"}
 WEB_ONLY = ("fastapi", "starlette", "uvicorn")

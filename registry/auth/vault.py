@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from registry.errors import Forbidden
+from registry.secret_files import read_or_create
 from registry.settings import Settings
 
 
@@ -46,13 +46,4 @@ def server_key(settings: Settings) -> str:
     secrets unreadable; their subscriptions must then be re-created."""
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
-    path: Path = settings.data_dir / "server-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as fh:
-            fh.write(base64.b64encode(secrets.token_bytes(32)).decode())
-    return path.read_text().strip()
+    return read_or_create(settings.data_dir / "server-key", lambda: base64.b64encode(secrets.token_bytes(32)).decode())

@@ -12,7 +12,6 @@ import binascii
 import json
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -22,6 +21,7 @@ from eth_utils.address import to_checksum_address
 
 from registry import redaction
 from registry.errors import ConfigurationError
+from registry.secret_files import read_or_create
 from registry.settings import Settings
 
 PREFIX = "tmr1"
@@ -146,22 +146,7 @@ def receipt_account(settings: Settings) -> LocalAccount:
     if settings.receipt_key is not None:
         key = settings.receipt_key.get_secret_value()
     else:
-        path: Path = settings.data_dir / "receipt-key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Written whole under a name of its own, then linked into place: a thread or process that
-            # finds the file reads a whole key, never the empty file a first writer has just created.
-            draft = path.with_name(f"receipt-key.{os.getpid()}.{os.urandom(4).hex()}")
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write("0x" + os.urandom(32).hex())
-                os.link(draft, path)
-            except FileExistsError:  # another thread or process made it first: theirs is the key
-                pass
-            finally:
-                draft.unlink()
-        key = path.read_text().strip()
+        key = read_or_create(settings.data_dir / "receipt-key", lambda: "0x" + os.urandom(32).hex())
     if key in _LOADED:
         return _LOADED[key]
     redaction.register(key)

@@ -5,7 +5,6 @@ configuration error naming only the kind of failure: its message could quote the
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from eth_account.signers.local import LocalAccount
 from pydantic import SecretStr
 
 from registry.errors import ConfigurationError
+from registry.secret_files import read_or_create
 from registry.settings import ANVIL_DEV_KEY, Settings
 
 
@@ -60,10 +60,4 @@ def operator_token(settings: Settings) -> str:
     """The operator token: configured, or generated once and kept (mode 0600) in the data dir."""
     if settings.operator_token is not None:
         return settings.operator_token.get_secret_value()
-    path = settings.data_dir / "operator-token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    return read_or_create(settings.data_dir / "operator-token", lambda: secrets.token_urlsafe(32))
