@@ -6,7 +6,10 @@ latency (submit -> recorded) on an otherwise idle service.
 Embedded stack (local Anvil with automine, local block store, SQLite), one `twinmark serve` process with
 its default settings (coalescing window 0.25 s, at most 500 twins per coalesced batch).
 
-    .venv/bin/python -m benchmarks.bench_mint_single [--twins 1000] [--clients 32] [--lone 10]
+    .venv/bin/python -m benchmarks.bench_mint_single [--twins 1000] [--clients 32] [--lone 10] [--py-spy PATH]
+
+`--py-spy` records where the service's GIL goes while it accepts the single requests and prints the
+functions it spent most in.
 
 Mint transactions are counted twice: distinct transaction hashes of the jobs' twins (what the API
 says), and BatchMinted logs of the collection (what the chain says). The clients are threads with one
@@ -31,7 +34,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from benchmarks.benchlib import free_port, service
+from benchmarks.benchlib import free_port, profile_summary, profiled, service
 from registry.chain.logs import collection_topic
 
 GTIN = "4006381333931"
@@ -203,6 +206,9 @@ def main() -> None:
     parser.add_argument("--twins", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--lone", type=int, default=10)
+    parser.add_argument(
+        "--py-spy", metavar="PATH", help="profile the service while it accepts the single requests (py-spy's binary)"
+    )
     args = parser.parse_args()
     anvil_port = free_port()
     rpc_url = f"http://127.0.0.1:{anvil_port}"
@@ -215,9 +221,11 @@ def main() -> None:
         lone_latencies, lone_jobs = lone(svc.url, lone_brand, [f"L{i:06d}" for i in range(args.lone)], jobs)
         nothing(svc.url, single_brand, 200, args.clients)  # warm-up
         nothing_elapsed = nothing(svc.url, single_brand, args.twins, args.clients)
-        accepted, elapsed, single_jobs = singles(
-            svc.url, single_brand, [f"S{i:08d}" for i in range(args.twins)], args.clients, jobs
-        )
+        # Profiled for about the accept phase's first two thirds (the do-nothing run says how long it is).
+        with profiled(svc.pid, args.py_spy, max(2.0, 0.66 * nothing_elapsed / 0.5)) as raw:
+            accepted, elapsed, single_jobs = singles(
+                svc.url, single_brand, [f"S{i:08d}" for i in range(args.twins)], args.clients, jobs
+            )
         batch_elapsed, batch_jobs = one_batch(svc.url, batch_brand, [f"B{i:08d}" for i in range(args.twins)], jobs)
 
         single_txs, single_twins, sizes = tx_hashes(svc.url, single_brand, single_jobs)
@@ -254,6 +262,9 @@ def main() -> None:
         "block time: none (the embedded Anvil automines: a block as each transaction arrives), "
         "so the target is one block + 0.5 s = 500 ms"
     )
+    if raw is not None:
+        print("where the service's GIL went while accepting (py-spy, inclusive):")
+        print("\n".join("  " + line for line in profile_summary(raw)))
     assert single_twins == n and batch_twins == n and lone_logs == len(lone_latencies) and set(lone_sizes) == {1}
 
 

@@ -109,3 +109,45 @@ def service(root: Path = ROOT, module: str = "api.cli", **env: str) -> Iterator[
             proc.terminate()
             proc.wait(timeout=30)
             log.close()
+
+
+@contextmanager
+def profiled(pid: int, py_spy: str | None, seconds: float) -> Iterator[Path | None]:
+    """`py-spy record` of the process `pid` for `seconds` (only the threads holding the GIL: with two
+    cores and one process, the GIL is what a request waits for), as collapsed stacks; nothing without
+    `py_spy` (a path to its binary: `pip install py-spy` into any environment)."""
+    if py_spy is None:
+        yield None
+        return
+    out = Path(tempfile.mkstemp(prefix="twinmark-profile-", suffix=".txt")[1])
+    command = [py_spy, "record", "--gil", "--nonblocking", "-r", "200", "-d", f"{seconds:.0f}", "-f", "raw"]
+    proc = subprocess.Popen(
+        [*command, "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield out
+    finally:
+        proc.wait(timeout=seconds + 60)
+
+
+def profile_summary(raw: Path, top: int = 16) -> list[str]:
+    """Where the samples went, as printable lines: the share taken by the event loop (no thread of its
+    own) against the threads (the request thread pool, the mint worker and other loops), then the
+    project's functions (`api/`, `registry/`) by inclusive share (a function counts once per sample)."""
+    total, on_loop, inclusive = 0, 0, dict[str, int]()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        on_loop += n if "Thread._bootstrap" not in stack else 0
+        frames = {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}  # a function, whatever its line
+        for frame in frames:
+            if re.search(r"\((api|registry)/", frame):
+                inclusive[frame] = inclusive.get(frame, 0) + n
+    share = 100 / max(1, total)
+    ranked = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
+    loop = on_loop * share
+    head = [f"{total} samples; the event loop's own thread {loop:.1f} %, other threads {100 - loop:.1f} %"]
+    return head + [f"{n * share:5.1f} %  {frame}" for frame, n in ranked]
