@@ -32,6 +32,7 @@ class Job(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("brand_id", "idempotency_key"),
         Index("ix_jobs_brand_created", "brand_id", "created_at", "id"),  # the console's job list, newest first
+        Index("ix_jobs_state", "state"),  # the open-jobs gauge counts the few open among all jobs
     )
 
     id: str = Field(primary_key=True)
