@@ -1,6 +1,7 @@
 """The brand's export of its owners' consented details (API and console): only current consents
 (`registry.consent.current`), each with exactly the fields it names, every export logged with who
-asked. Expired consents lose their sealed details as the brand next exports."""
+asked. Expired consents lose their sealed details as the brand next exports, and within the hour
+anyway (`registry.consent.retention`)."""
 
 from __future__ import annotations
 

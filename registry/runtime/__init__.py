@@ -26,6 +26,7 @@ from registry.auth.vault import server_key as load_server_key
 from registry.chain.anvil import Anvil
 from registry.chain.client import TwinmarkChain
 from registry.chain.node import HeadWatcher, NodeProvider, connect
+from registry.consent import retention as consent_retention
 from registry.db.engine import make_engine, session_scope
 from registry.db.lease import Held, Lease
 from registry.db.outage import CHAIN, DATABASE
@@ -174,6 +175,7 @@ class Runtime:
             lambda stop: privilege_retention.run_retention(engine, settings.redemption_retention_days, stop),
             "redemption-retention",
         )
+        runtime._spawn(lambda stop: consent_retention.run_retention(engine, stop), "consent-retention")
         if settings.worker_in_process if with_worker is None else with_worker:
             runtime._spawn(runtime.worker.run, "mint-worker")
             if runtime.pinner is not None:
