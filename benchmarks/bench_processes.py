@@ -16,12 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +28,10 @@ import psycopg
 from benchmarks.bench_mint_single import Jobs, batch_mints, singles, tx_hashes
 from benchmarks.benchlib import BENCH_DATA, ROOT, free_port, wait_http
 from registry.chain.anvil import Anvil
+from tests.support.processes import running
 
 OPERATOR = "operator-token-for-benchmarks"
 SIGNER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Anvil's account 1
-
-
-@contextmanager
-def running(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 class PgJobs(Jobs):
@@ -87,13 +70,13 @@ def measure(processes: int, twins: int, clients: int, postgres: Any | None) -> d
             worker = [sys.executable, "-m", "api.cli", "worker"]
             # The worker first: it deploys the contracts and migrates, so the API processes start on a
             # ready data directory instead of racing each other through both.
-            with running(worker, env, data, data / "worker.log"):
+            with running(worker, env, data, data / "worker.log", stop_timeout=30):
                 deadline = time.monotonic() + 120
                 while b"mint" not in (data / "worker.log").read_bytes():
                     if time.monotonic() > deadline:
                         raise SystemExit((data / "worker.log").read_text())
                     time.sleep(0.2)
-                with running(api, env, data, data / "api.log"):
+                with running(api, env, data, data / "api.log", stop_timeout=30):
                     url = f"http://127.0.0.1:{port}"
                     wait_http(f"{url}/healthz", timeout=120)
                     r = httpx.post(

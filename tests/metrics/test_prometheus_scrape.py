@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ import pytest
 from registry.chain.anvil import Anvil, free_port
 from tests.api.conftest import OPERATOR, SIGNER_KEY, physical
 from tests.resilience.roles import ROOT, role
+from tests.support.processes import running
 from tests.support.psa import psa_server
 
 TOKEN = "scrape-token-for-tests-0123456789"
@@ -54,21 +54,6 @@ def receiver() -> Iterator[tuple[str, list[bytes]]]:
         yield f"http://127.0.0.1:{server.server_port}/hook", got
     finally:
         server.shutdown()
-
-
-@contextmanager
-def process(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 def until(what: str, check: Any, timeout: float = 60.0) -> Any:
@@ -145,8 +130,8 @@ def _scrape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stack: ExitStack) -
             until("worker lease", lambda: "mint-worker" in leases(data / "twinmark.db") or not worker.alive(), 90)
             assert worker.alive(), worker.output
             with (
-                process(api, env, data, tmp_path / "api.log"),
-                process(prom_args, env, prom, tmp_path / "prometheus.log"),
+                running(api, env, data, tmp_path / "api.log"),
+                running(prom_args, env, prom, tmp_path / "prometheus.log"),
                 httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30) as client,
             ):
                 until("API", lambda: _answers(client), 90)
