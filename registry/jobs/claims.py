@@ -34,7 +34,8 @@ from registry.jobs.models import Chunk, ChunkState
 from registry.jobs.states import OPEN
 
 NAME = "mint-worker"  # the heartbeat row readiness reads: the latest beat of any mint worker
-_MEMBER, _LANE, _COLLECTION = "mint-worker:", "mint-lane:", "mint:"
+WORKER_MEMBER = "mint-worker:"  # + holder: each live worker's own row (readiness names them all)
+_MEMBER, _LANE, _COLLECTION = WORKER_MEMBER, "mint-lane:", "mint:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -33,6 +33,7 @@ from registry.db.outage import CHAIN, DATABASE
 from registry.errors import TwinmarkError
 from registry.indexer.service import Indexer
 from registry.ipfs.store import ContentStore, KuboStore
+from registry.jobs.claims import WORKER_MEMBER
 from registry.jobs.worker import MintWorker
 from registry.metrics import exposition, tracing
 from registry.metrics import record as metrics
@@ -50,6 +51,10 @@ from registry.verify.service import Verifier
 from registry.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
 @dataclass
@@ -225,7 +230,8 @@ class Runtime:
     def heartbeats(self) -> dict[str, tuple[float | None, str | None]]:
         """Each background loop that must run in some process (this one or a standalone `twinmark
         worker` / `twinmark indexer`): seconds since its lease holder's last heartbeat (None: none
-        recorded, or released) and the process (host:pid) holding it, read from the database."""
+        recorded, or released) and the process (host:pid) holding it, read from the database; for the
+        mint worker, every live worker process (they run side by side), comma-separated."""
         names: dict[str, Held] = {
             "mint-worker": self.worker.lease,
             "indexer": self.indexer.lease,
@@ -235,16 +241,19 @@ class Runtime:
             names["pinner"] = self.pinner.lease
         with session_scope(self.engine) as s:
             rows = s.exec(select(Lease).where(col(Lease.name).in_([h.name for h in names.values()]))).all()
+            members = s.exec(select(Lease).where(col(Lease.name).startswith(WORKER_MEMBER))).all()
         by_name = {r.name: r for r in rows}
         now = datetime.now(UTC)
+        # Several mint workers may run at once: each live one (its member row unexpired) is named.
+        workers = sorted({m.process for m in members if m.process and _aware(m.expires_at) > now})
         beats: dict[str, tuple[float | None, str | None]] = {}
         for loop, holder in names.items():
             row = by_name.get(holder.name)
             if row is None or row.beat_at is None:
                 beats[loop] = (None, None)
                 continue
-            beat = row.beat_at if row.beat_at.tzinfo else row.beat_at.replace(tzinfo=UTC)
-            beats[loop] = (max(0.0, (now - beat).total_seconds()), row.process)
+            process = ", ".join(workers) if loop == "mint-worker" and workers else row.process
+            beats[loop] = (max(0.0, (now - _aware(row.beat_at)).total_seconds()), process)
         return beats
 
     def stop(self) -> None:

@@ -133,6 +133,9 @@ def test_two_workers_mint_three_collections_at_once(tmp_path: Path, postgres_ser
                 if any(c.collection in held for c in sent):
                     sending.add(pid)
             time.sleep(0.05)
+        ready = stack.client.get("/readyz").json()
+        named = {int(p.rsplit(":", 1)[1]) for p in ready["holders"]["mint-worker"].split(", ")}
+        assert named == pids, ready  # readiness names every live worker, not the last one to beat
         assert_exactly_once(stack, jobs)
 
 
