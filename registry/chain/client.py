@@ -24,6 +24,7 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from registry.chain import artifacts
+from registry.chain.collection_reads import CollectionReads
 from registry.chain.deploy import OwnerContracts
 from registry.chain.lanes import Lanes
 from registry.chain.layout import ZERO_ADDRESS
@@ -31,7 +32,7 @@ from registry.chain.owner_accounts import OwnerAccounts
 from registry.chain.reads import LogReads
 from registry.chain.relay import Relayer, twin_key
 from registry.chain.relay import RelayState as RelayState
-from registry.chain.report import OnChainBatch, OnChainBrand, OnChainTwin
+from registry.chain.report import OnChainBrand
 from registry.chain.sender import TxSender, TxState
 from registry.chain.tx_report import TxReport as TxReport
 from registry.chain.tx_report import TxStateName as TxStateName
@@ -46,7 +47,7 @@ def mint_gas(size: int) -> int:
     return 180_000 + 2_600 * size
 
 
-class TwinmarkChain(LogReads, OwnerAccounts):
+class TwinmarkChain(LogReads, OwnerAccounts, CollectionReads):
     def __init__(
         self,
         w3: Web3,
@@ -358,24 +359,7 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         )
         return self.relayer.relay(fn, twin=twin_key(collection, token_id))
 
-    # ------------------------------------------------------------ collection reads
-
-    def next_batch_id(self, collection: str) -> int:
-        return int(self.call(self.collection(collection).functions.nextBatchId()))
-
-    def batch(self, collection: str, batch_id: int) -> OnChainBatch:
-        header, anchor, claim_root = self.call(self.collection(collection).functions.batch(batch_id))
-        return OnChainBatch(header[0], header[1], header[2], header[3], bytes(anchor), bytes(claim_root))
-
-    def twin(self, collection: str, token_id: int) -> OnChainTwin | None:
-        """The twin as the chain knows it, or None when it does not exist (or was burned)."""
-        try:
-            t = self.call(self.collection(collection).functions.twin(token_id))
-        except ContractReverted as exc:
-            if exc.name == "ERC721NonexistentToken":
-                return None
-            raise
-        return OnChainTwin(*t)
+    # ------------------------------------------------------------ collection writes
 
     def set_transfer_policy(self, collection: str, policy: tuple[int, int, int]) -> str:
         """Makes the collection's policy stricter, as its brand admin (the service's own key); the
@@ -383,29 +367,6 @@ class TwinmarkChain(LogReads, OwnerAccounts):
         fn = self.collection(collection).functions.setTransferPolicy(*policy)
         self.sender.estimate(fn)
         return tx_hex(self.sender.transact(fn))
-
-    def transfer_policy(self, collection: str) -> tuple[int, int, int]:
-        """The collection's (TransferPolicy, sender hold, recipient hold), holds in seconds."""
-        policy, sender, recipient = self.call(self.collection(collection).functions.transferPolicy())
-        return int(policy), int(sender), int(recipient)
-
-    def movable_from(self, collection: str, token_id: int) -> int:
-        """Earliest block time its owner may hand the twin on: 0 any time, 2**256-1 never."""
-        return int(self.call(self.collection(collection).functions.movableFrom(token_id)))
-
-    def is_burned(self, collection: str, token_id: int) -> bool:
-        return bool(self.call(self.collection(collection).functions.isBurned(token_id)))
-
-    def brand_flags(self, collection: str) -> int:
-        """The brand standing mirrored into the collection: bit 0 suspended, bit 1 compromised."""
-        return int(self.call(self.collection(collection).functions.brand())[2])
-
-    def link_of(self, collection: str, token_id: int) -> tuple[str, int]:
-        address, physical_token = self.call(self.collection(collection).functions.linkOf(token_id))
-        return str(address), int(physical_token)
-
-    def provider_nonce(self, collection: str, provider: str) -> int:
-        return int(self.call(self.collection(collection).functions.providerNonce(provider)))
 
     @staticmethod
     def _events(contract: Contract, name: str, receipt: TxReceipt) -> list[Any]:
