@@ -18,7 +18,7 @@ cache=${TWINMARK_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/twinmark}
 # of the suite waits on nodes, servers and subprocesses, so four share two cores well (clean clone on
 # this 2-core machine, an earlier suite: 8 min 29 s with two, 6 min 23 s with three; this suite, 1,970
 # tests: 11 min 50 s with three, 11 min 14 s with four; 1,992 tests on a slower VM: 12 min 21 s with four,
-# while six ran a third slower: the suite is CPU-bound there). Files are handed
+# six were no faster, stopped part-way: the suite is CPU-bound there). Files are handed
 # out in collection order (not by test count), where tests/conftest.py puts the longest first.
 # TWINMARK_TEST_WORKERS=0 runs in one process.
 workers=${TWINMARK_TEST_WORKERS:-4}
