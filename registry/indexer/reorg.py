@@ -20,7 +20,7 @@ from registry.indexer.ingestion import LogSource
 from registry.indexer.models import IndexCursor
 from registry.indexer.projection import apply_state
 from registry.ipfs.store import ContentStore
-from registry.jobs.states import reopen_batch
+from registry.jobs.states import lock_batches, reopen_batch
 from registry.twins.models import Twin
 from registry.webhooks.outbox import cancel_pending
 
@@ -64,11 +64,13 @@ def rewind(engine: Engine, source: LogSource, store: ContentStore, chain_id: int
             "event removed by a chain reorganisation",
         )
         touched: dict[str, set[int]] = defaultdict(set)
+        minted = [(e.address, batch_of(e.token_id or 0)) for e in dropped if e.name == "BatchMinted"]
+        lock_batches(s, minted)  # every orphaned batch's chunks, then their jobs, before changing any
         for e in dropped:
             if e.name == "BatchMinted":
                 first = e.token_id or 0
                 size = int(json.loads(e.args)["size"])
-                # First: it waits for a worker recording this batch now, whose twins are then deleted too.
+                # Before deleting its twins: a worker that was recording it has committed (its twins too).
                 reopen_batch(s, e.address, batch_of(first))
                 s.execute(
                     delete(Twin).where(

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import token_id
@@ -17,7 +17,8 @@ from registry.chain.refusals import BrandCompromised, BrandSuspended
 from registry.claims.merkle import ClaimTree
 from registry.errors import TwinmarkError
 from registry.ipfs.unixfs import file_cid
-from registry.jobs.models import Chunk, Job
+from registry.jobs.models import Chunk
+from registry.jobs.states import locked_jobs
 from registry.twins.metadata import canonical, referenced_cids
 from registry.twins.projection import CLAIM_KEYS_FILE, twin_row, upsert_twins
 
@@ -111,7 +112,7 @@ def write_twins(s: Session, members: Sequence[Chunk], errors: dict[int, str]) ->
     of the worker's time)."""
     leader = members[0]
     assert leader.batch_id is not None and leader.dir_cid is not None
-    jobs = {j.id: j for j in s.exec(select(Job).where(col(Job.id).in_({m.job_id for m in members})))}
+    jobs = locked_jobs(s, {m.job_id for m in members})  # counted on: see locked_jobs
     rows = []
     needs: dict[str, set[str]] = {}
     for m in members:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
+from registry.db.pairs import pairs_in
 from registry.jobs.models import Chunk, ChunkState, Job, JobState
 from registry.metrics import record as metrics
 
@@ -52,23 +53,50 @@ def refresh_jobs(s: Session, job_ids: Iterable[str]) -> None:
             job.updated_at = datetime.now(UTC)
 
 
+def locked_jobs(s: Session, job_ids: Iterable[str]) -> dict[str, Job]:
+    """The jobs, read afresh under their row locks, taken in id order: the worker recording a batch and
+    the indexer handing batches back both count twins on jobs, and a plain read then write would lose
+    the other's change (a job's chunks may sit in several batches); one order keeps them deadlock-free."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return {}
+    query = select(Job).where(col(Job.id).in_(ids)).order_by(col(Job.id)).with_for_update()
+    return {j.id: j for j in s.exec(query.execution_options(populate_existing=True)).all()}
+
+
+def lock_batches(s: Session, batches: Iterable[tuple[str, int]]) -> None:
+    """Locks the chunks of these (collection, batch id) batches, then their jobs, each in id order,
+    before a reorganisation hands several back: a worker recording one of them finishes first, and no
+    job row is held while a later batch's chunks are waited for (which deadlocked against a worker
+    recording that batch)."""
+    wanted = sorted(set(batches))
+    if not wanted:
+        return
+    query = select(Chunk).where(pairs_in(col(Chunk.collection), col(Chunk.batch_id), wanted))
+    chunks = s.exec(query.order_by(col(Chunk.id)).with_for_update().execution_options(populate_existing=True)).all()
+    locked_jobs(s, {c.job_id for c in chunks})
+
+
 def reopen_batch(s: Session, address: str, batch_id: int) -> None:
     """A batch the mint worker recorded was orphaned by a reorganisation: hand it back to the worker,
     which mints it again under the same batch id, with the same chunks (so it still lands exactly once).
-    The chunks are read under their row locks, as the worker's transitions read them: a worker recording
-    the batch in another process right now finishes first, and its twins and counts are then taken back
-    too (a plain read would see it still confirmed and leave the job counting twins the chain lost)."""
-    reopened = 0
-    for chunk in chunks_of_batch(s, address, batch_id, lock=True):
-        if chunk.state not in (ChunkState.confirmed, ChunkState.recorded):
-            continue
-        reopened += 1
-        job = s.get(Job, chunk.job_id)
+    The chunks and then their jobs are read under their row locks, as the worker's transitions read them:
+    a worker recording the batch in another process right now finishes first, and its twins and counts
+    are then taken back too (a plain read would see it still confirmed and leave the job counting twins
+    the chain lost)."""
+    chunks = [
+        c
+        for c in chunks_of_batch(s, address, batch_id, lock=True)
+        if c.state in (ChunkState.confirmed, ChunkState.recorded)
+    ]
+    jobs = locked_jobs(s, {c.job_id for c in chunks if c.state == ChunkState.recorded})
+    for chunk in chunks:
+        job = jobs.get(chunk.job_id)
         if chunk.state == ChunkState.recorded and job is not None:
             job.recorded -= chunk.size
             mark(job, JobState.running)
         chunk.state, chunk.tx_hash, chunk.block_number = ChunkState.stored, None, None
-    if reopened:
+    if chunks:
         log.warning("reorg orphaned batch %s of %s: handed back to the mint worker", batch_id, address)
 
 
@@ -76,7 +104,9 @@ def chunks_of_batch(s: Session, address: str, batch_id: int, *, lock: bool = Fal
     """The chunks minted as this batch (several when small requests were coalesced), in token order."""
     query = select(Chunk).where(Chunk.collection == address, Chunk.batch_id == batch_id)
     query = query.order_by(col(Chunk.batch_offset))
-    return list(s.exec(query.with_for_update() if lock else query).all())
+    if lock:  # and afresh: a row this session read before may have changed meanwhile
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(s.exec(query).all())
 
 
 def job_ids_of_batch(s: Session, address: str, batch_id: int, size: int) -> list[str | None]:
