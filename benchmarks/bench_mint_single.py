@@ -221,7 +221,8 @@ def main() -> None:
         lone_latencies, lone_jobs = lone(svc.url, lone_brand, [f"L{i:06d}" for i in range(args.lone)], jobs)
         nothing(svc.url, single_brand, 200, args.clients)  # warm-up
         nothing_elapsed = nothing(svc.url, single_brand, args.twins, args.clients)
-        # Profiled for about the accept phase's first two thirds (the do-nothing run says how long it is).
+        # Profiled for about the accept phase's first two thirds: at the usual ratio (0.5) accepting takes
+        # twice the do-nothing run's time.
         with profiled(svc.pid, args.py_spy, max(2.0, 0.66 * nothing_elapsed / 0.5)) as raw:
             accepted, elapsed, single_jobs = singles(
                 svc.url, single_brand, [f"S{i:08d}" for i in range(args.twins)], args.clients, jobs
@@ -263,7 +264,7 @@ def main() -> None:
         "so the target is one block + 0.5 s = 500 ms"
     )
     if raw is not None:
-        print("where the service's GIL went while accepting (py-spy, inclusive):")
+        print(f"where the service's GIL went while accepting (py-spy, inclusive; raw stacks in {raw}):")
         print("\n".join("  " + line for line in profile_summary(raw)))
     assert single_twins == n and batch_twins == n and lone_logs == len(lone_latencies) and set(lone_sizes) == {1}
 

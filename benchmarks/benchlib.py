@@ -119,7 +119,9 @@ def profiled(pid: int, py_spy: str | None, seconds: float) -> Iterator[Path | No
     if py_spy is None:
         yield None
         return
-    out = Path(tempfile.mkstemp(prefix="twinmark-profile-", suffix=".txt")[1])
+    fd, name = tempfile.mkstemp(prefix="twinmark-profile-", suffix=".txt")  # kept: speedscope opens it
+    os.close(fd)
+    out = Path(name)
     command = [py_spy, "record", "--gil", "--nonblocking", "-r", "200", "-d", f"{seconds:.0f}", "-f", "raw"]
     proc = subprocess.Popen(
         [*command, "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -128,6 +130,10 @@ def profiled(pid: int, py_spy: str | None, seconds: float) -> Iterator[Path | No
         yield out
     finally:
         proc.wait(timeout=seconds + 60)
+
+
+# A thread's first frame: `Thread._bootstrap` in recent py-spy, `_bootstrap` (threading.py) before.
+_THREAD = re.compile(r"(^|;)(Thread\.)?_bootstrap(_inner)? \(threading\.py")
 
 
 def profile_summary(raw: Path, top: int = 16) -> list[str]:
@@ -141,7 +147,7 @@ def profile_summary(raw: Path, top: int = 16) -> list[str]:
             continue
         n = int(count)
         total += n
-        on_loop += n if "Thread._bootstrap" not in stack else 0
+        on_loop += n if not _THREAD.search(stack) else 0
         frames = {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}  # a function, whatever its line
         for frame in frames:
             if re.search(r"\((api|registry)/", frame):

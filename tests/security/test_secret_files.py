@@ -48,6 +48,21 @@ def test_starters_racing_read_one_whole_value(tmp_path: Path) -> None:
         assert read_or_create(path, lambda: "another") == seen[0]  # made once, then only read
 
 
+def test_without_hard_links_starters_still_read_one_whole_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(_source: object, _target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as some network and FUSE mounts answer
+
+    monkeypatch.setattr(os, "link", no_links)
+    for attempt in range(5):
+        path = tmp_path / f"run-{attempt}" / "token"
+        seen = _at_once(partial(read_or_create, path, partial(_value, iter(range(10_000)))))
+        assert len(set(seen)) == 1 and seen[0].startswith("value-") and seen[0].endswith("x" * 4096)
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert os.listdir(path.parent) == ["token"]
+
+
 @pytest.mark.parametrize(
     ("name", "read"),
     [
