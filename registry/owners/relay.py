@@ -22,7 +22,7 @@ from registry.chain import passkeys
 from registry.chain.client import TwinmarkChain
 from registry.chain.layout import Status
 from registry.chain.owner_accounts import Call, PasskeyChallenge
-from registry.chain.refusals import StaleNonce, TwinStolen
+from registry.chain.refusals import StaleNonce
 from registry.owners.errors import NoOtherPasskey, NoPasskeyAccount, NotTheOwnersPasskey, PasskeyRefused
 from registry.owners.models import OwnerPasskey
 from registry.owners.schemas import CallOut, ExecutedOut, ToSignOut
@@ -108,9 +108,7 @@ def _status_code(status: str) -> int:
 
 
 def transfer_to_sign(s: Session, chain: TwinmarkChain, contract: str, token_id: int, to: str) -> ToSignOut:
-    twin = live_twin(chain, contract, token_id)
-    if twin.status == Status.stolen:
-        raise TwinStolen("the twin is reported stolen: it cannot be transferred")
+    twin = live_twin(chain, contract, token_id, to_move=True)
     deadline = int(time.time()) + SIGNATURE_TTL
     challenge = chain.passkey_transfer_digest(contract, token_id, twin.owner, to, twin.nonce, deadline)
     return _to_sign(s, chain, twin.owner, challenge, deadline, nonce=twin.nonce)
@@ -131,17 +129,13 @@ def _relay_twin_action(
     account_nonce: int | None,
     digest: Callable[[str], PasskeyChallenge],
     relay: Callable[[str, bytes, bytes, PasskeyChallenge, bytes], str],
-    stolen_refused: bool,
+    to_move: bool,
 ) -> tuple[str, str]:
     """A twin's owner account acting by passkey (a transfer, a status report): the twin's nonce and the
     account's checked, the passkey checked (see the module), the relay paid under the owner quotas.
     `digest(owner)` is the chain's challenge; `relay(owner, qx, qy, challenge, auth)` sends it. The
     owner and the transaction hash come back."""
-    twin = live_twin(chain, contract, token_id)
-    if stolen_refused and twin.status == Status.stolen:
-        raise TwinStolen("the twin is reported stolen: it cannot be transferred")
-    if nonce != twin.nonce:
-        raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
+    twin = live_twin(chain, contract, token_id, to_move=to_move, nonce=nonce)
     challenge = digest(twin.owner)
     _same_account_nonce(challenge, account_nonce)
     passkey, auth = _signer(s, rp, chain, twin.owner, challenge.digest, credential)
@@ -190,7 +184,7 @@ def relay_transfer(
         relay=lambda owner, qx, qy, challenge, auth: chain.relay_passkey_transfer(
             contract, token_id, owner, qx, qy, to, nonce, deadline, challenge, auth
         ),
-        stolen_refused=True,
+        to_move=True,
     )
     return TransferOut(
         contract=contract,
@@ -242,7 +236,7 @@ def relay_status(
         relay=lambda owner, qx, qy, challenge, auth: chain.relay_passkey_status(
             contract, token_id, owner, qx, qy, code, nonce, deadline, challenge, auth
         ),
-        stolen_refused=False,
+        to_move=False,
     )
     return StatusOut(
         contract=contract, token_id=token_id, status=status, tx_hash=tx_hash, state=chain.relay_state(tx_hash)

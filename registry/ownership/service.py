@@ -78,10 +78,19 @@ def paid_relay(
     return tx_hash
 
 
-def live_twin(chain: TwinmarkChain, contract: str, token_id: int) -> OnChainTwin:
+def live_twin(
+    chain: TwinmarkChain, contract: str, token_id: int, *, to_move: bool = False, nonce: int | None = None
+) -> OnChainTwin:
+    """The twin on chain; refused when it is reported stolen and `to_move`, and when `nonce` (the one a
+    signature was made for) is not the twin's: each relay (signed or passkey) checks here, before paying
+    for a simulation."""
     twin = chain.twin(contract, token_id)
     if twin is None:
         raise NotFound(f"twin {token_id} of {contract} does not exist on chain (never minted, or destroyed)")
+    if to_move and twin.status == Status.stolen:
+        raise TwinStolen("the twin is reported stolen: it cannot be transferred")
+    if nonce is not None and nonce != twin.nonce:
+        raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
     return twin
 
 
@@ -98,9 +107,7 @@ def _status(name: str, allowed: tuple[str, ...], message: str) -> Status:
 
 
 def transfer_typed_data(chain: TwinmarkChain, contract: str, token_id: int, to: str) -> TypedDataOut:
-    twin = live_twin(chain, contract, token_id)
-    if twin.status == Status.stolen:
-        raise TwinStolen("the twin is reported stolen: it cannot be transferred")
+    twin = live_twin(chain, contract, token_id, to_move=True)
     message = {
         "to": _address(to, "recipient"),
         "tokenId": token_id,
@@ -124,11 +131,7 @@ def relay_transfer(
     deadline: int,
     signature: bytes,
 ) -> TransferOut:
-    twin = live_twin(chain, contract, token_id)
-    if twin.status == Status.stolen:
-        raise TwinStolen("the twin is reported stolen: it cannot be transferred")
-    if nonce != twin.nonce:
-        raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
+    twin = live_twin(chain, contract, token_id, to_move=True, nonce=nonce)
     recipient = _address(to, "recipient")
     message = {"to": recipient, "tokenId": token_id, "nonce": nonce, "deadline": deadline}
     tx_hash = paid_relay(
@@ -181,9 +184,7 @@ def relay_status(
     signature: bytes,
 ) -> StatusOut:
     code = _status(status, ("lost", "stolen", "active"), "status must be lost, stolen or active")
-    twin = live_twin(chain, contract, token_id)
-    if nonce != twin.nonce:
-        raise StaleNonce(f"the signature is for nonce {nonce}; the twin's nonce is {twin.nonce} (replayed or outdated)")
+    twin = live_twin(chain, contract, token_id, nonce=nonce)
     message = {"tokenId": token_id, "status": int(code), "nonce": nonce, "deadline": deadline}
     tx_hash = paid_relay(
         session,
