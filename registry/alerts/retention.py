@@ -5,14 +5,14 @@ consumer goods, when a sale is most often disputed); open alerts are kept whatev
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from registry.alerts.models import Alert, AlertScan
-from registry.db.engine import session_scope
-from registry.db.periodic import run_every
+from registry.db.periodic import in_batches, run_every
 
 
 def purge_resolved(engine: Engine, retention_days: int, *, now: datetime | None = None, batch: int = 500) -> int:
@@ -20,22 +20,17 @@ def purge_resolved(engine: Engine, retention_days: int, *, now: datetime | None 
     scans, `batch` alerts a transaction (no long lock on a big backlog); open alerts are kept whatever
     their age. The number deleted."""
     cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
-    deleted = 0
-    while True:
-        with session_scope(engine) as s:
-            ids = list(
-                s.exec(
-                    select(Alert.id)
-                    .where(Alert.state == "resolved", col(Alert.resolved_at) < cutoff)
-                    .order_by(col(Alert.resolved_at))
-                    .limit(batch)
-                ).all()
-            )
-            if not ids:
-                return deleted
-            s.connection().execute(delete(AlertScan).where(col(AlertScan.alert_id).in_(ids)))
-            s.connection().execute(delete(Alert).where(col(Alert.id).in_(ids)))
-        deleted += len(ids)
+    resolved = (
+        select(Alert.id)
+        .where(Alert.state == "resolved", col(Alert.resolved_at) < cutoff)
+        .order_by(col(Alert.resolved_at))
+    )
+
+    def delete_with_scans(s: Session, ids: Sequence[int]) -> None:
+        s.execute(delete(AlertScan).where(col(AlertScan.alert_id).in_(ids)))
+        s.execute(delete(Alert).where(col(Alert.id).in_(ids)))
+
+    return in_batches(engine, resolved, delete_with_scans, batch)
 
 
 def run_retention(engine: Engine, retention_days: int, stop: threading.Event, interval: float = 3600.0) -> None:

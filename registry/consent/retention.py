@@ -12,27 +12,19 @@ from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from registry.consent.models import Consent
-from registry.db.engine import session_scope
-from registry.db.periodic import run_every
+from registry.db.periodic import in_batches, run_every
 
 
 def purge_expired(engine: Engine, *, now: float | None = None, batch: int = 500) -> int:
     """Deletes the contact details of every expired consent, `batch` rows a transaction; how many."""
     at = int(time.time() if now is None else now)
-    purged = 0
-    while True:
-        with session_scope(engine) as s:
-            ids = list(
-                s.exec(
-                    select(Consent.id)
-                    .where(col(Consent.expires_at) <= at, col(Consent.sealed_contact).is_not(None))
-                    .limit(batch)
-                ).all()
-            )
-            if not ids:
-                return purged
-            s.connection().execute(update(Consent).where(col(Consent.id).in_(ids)).values(sealed_contact=None))
-        purged += len(ids)
+    expired = select(Consent.id).where(col(Consent.expires_at) <= at, col(Consent.sealed_contact).is_not(None))
+    return in_batches(
+        engine,
+        expired,
+        lambda s, ids: s.execute(update(Consent).where(col(Consent.id).in_(ids)).values(sealed_contact=None)),
+        batch,
+    )
 
 
 def run_retention(engine: Engine, stop: threading.Event, interval: float = 3600.0) -> None:

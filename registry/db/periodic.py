@@ -1,10 +1,17 @@
-"""A housekeeping loop (retention purges): one pass every `interval`, a database away only delays it."""
+"""Housekeeping (retention purges): a loop of one pass every `interval`, a database away only delaying
+it, and a pass that works through its rows a batch a transaction (no long lock on a big backlog)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, Select
+from sqlmodel import Session
+
+from registry.db.engine import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -22,3 +29,18 @@ def run_every(task: Callable[[], int], what: str, stop: threading.Event, interva
         if done:
             log.info(what, done)
         stop.wait(interval)
+
+
+def in_batches(
+    engine: Engine, pick: Select[Any], act: Callable[[Session, Sequence[Any]], object], batch: int = 500
+) -> int:
+    """Runs `act(session, ids)` on the ids `pick` (a select of ids) finds, `batch` a transaction, until it
+    finds none (so `act` must take its rows out of `pick`'s reach); how many it acted on."""
+    done = 0
+    while True:
+        with session_scope(engine) as s:
+            ids = s.execute(pick.limit(batch)).scalars().all()
+            if not ids:
+                return done
+            act(s, ids)
+        done += len(ids)

@@ -11,8 +11,7 @@ import time
 from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
-from registry.db.engine import session_scope
-from registry.db.periodic import run_every
+from registry.db.periodic import in_batches, run_every
 from registry.privileges.models import Redemption
 
 FORGOTTEN = ""  # what a forgotten owner, actor and receipt read as
@@ -22,28 +21,13 @@ def forget_settled(engine: Engine, retention_days: int, *, now: float | None = N
     """Forgets who redeemed, for redemptions whose receipt expired, and whose last use was reported,
     more than `retention_days` ago; `batch` rows a transaction. The number forgotten."""
     cutoff = int((time.time() if now is None else now) - retention_days * 86_400)
-    forgotten = 0
-    while True:
-        with session_scope(engine) as s:
-            ids = list(
-                s.exec(
-                    select(Redemption.id)
-                    .where(
-                        col(Redemption.expires_at) < cutoff,
-                        col(Redemption.used_at).is_(None) | (col(Redemption.used_at) < cutoff),
-                        col(Redemption.owner) != FORGOTTEN,
-                    )
-                    .limit(batch)
-                ).all()
-            )
-            if not ids:
-                return forgotten
-            s.connection().execute(
-                update(Redemption)
-                .where(col(Redemption.id).in_(ids))
-                .values(owner=FORGOTTEN, actor=FORGOTTEN, receipt=FORGOTTEN)
-            )
-        forgotten += len(ids)
+    settled = select(Redemption.id).where(
+        col(Redemption.expires_at) < cutoff,
+        col(Redemption.used_at).is_(None) | (col(Redemption.used_at) < cutoff),
+        col(Redemption.owner) != FORGOTTEN,
+    )
+    forget = update(Redemption).values(owner=FORGOTTEN, actor=FORGOTTEN, receipt=FORGOTTEN)
+    return in_batches(engine, settled, lambda s, ids: s.execute(forget.where(col(Redemption.id).in_(ids))), batch)
 
 
 def run_retention(engine: Engine, retention_days: int, stop: threading.Event, interval: float = 3600.0) -> None:
