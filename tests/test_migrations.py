@@ -43,18 +43,23 @@ def test_processes_starting_together_migrate_one_after_the_other(tmp_path: Path)
             name = f"together_{attempt}"
             with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')
-            url = server.get_uri(name).replace("postgresql://", "postgresql+psycopg://", 1)
-            engines = [make_engine(url) for _ in range(4)]
-            start = threading.Barrier(len(engines))
-            try:
-                with ThreadPoolExecutor(len(engines)) as pool:
-                    list(pool.map(partial(_migrate_at_once, start), engines))  # re-raises the first failure
-                with engines[0].connect() as conn:
-                    versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-                assert len(versions) == 1
-            finally:
-                for engine in engines:
-                    engine.dispose()
+            _migrate_together(server.get_uri(name).replace("postgresql://", "postgresql+psycopg://", 1))
+
+
+def _migrate_together(url: str) -> None:
+    """Four engines (as four processes would have) migrate the empty database at `url` at once: all
+    succeed, and it ends at one version."""
+    engines = [make_engine(url) for _ in range(4)]
+    start = threading.Barrier(len(engines))
+    try:
+        with ThreadPoolExecutor(len(engines)) as pool:
+            list(pool.map(partial(_migrate_at_once, start), engines))  # re-raises the first failure
+        with engines[0].connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        assert len(versions) == 1
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 def _migrate_at_once(start: threading.Barrier, engine: Engine) -> None:
@@ -67,15 +72,4 @@ def test_processes_starting_together_on_a_fresh_sqlite_file_migrate_one_after_th
     once. All must succeed (without the file lock one died: `table brands already exists`). Threads
     stand for the processes: each has its own engine and its own open lock file."""
     for attempt in range(3):  # the race is a matter of timing: several fresh files
-        url = f"sqlite:///{tmp_path / f'together-{attempt}.db'}"
-        engines = [make_engine(url) for _ in range(4)]
-        start = threading.Barrier(len(engines))
-        try:
-            with ThreadPoolExecutor(len(engines)) as pool:
-                list(pool.map(partial(_migrate_at_once, start), engines))  # re-raises the first failure
-            with engines[0].connect() as conn:
-                versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-            assert len(versions) == 1
-        finally:
-            for engine in engines:
-                engine.dispose()
+        _migrate_together(f"sqlite:///{tmp_path / f'together-{attempt}.db'}")
