@@ -240,9 +240,10 @@ class Runtime:
         if self.pinner is not None:
             names["pinner"] = self.pinner.lease
         with session_scope(self.engine) as s:
-            rows = s.exec(select(Lease).where(col(Lease.name).in_([h.name for h in names.values()]))).all()
-            members = s.exec(select(Lease).where(col(Lease.name).startswith(WORKER_MEMBER))).all()
+            wanted = col(Lease.name).in_([h.name for h in names.values()]) | col(Lease.name).startswith(WORKER_MEMBER)
+            rows = s.exec(select(Lease).where(wanted)).all()  # one read: readiness is polled
         by_name = {r.name: r for r in rows}
+        members = [r for r in rows if r.name.startswith(WORKER_MEMBER)]
         now = datetime.now(UTC)
         # Several mint workers may run at once: each live one (its member row unexpired) is named.
         workers = sorted({m.process for m in members if m.process and _aware(m.expires_at) > now})
